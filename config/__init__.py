@@ -1,0 +1,1 @@
+"""Shipped data, installed as the package ``hydrawatch.resources``; read it with importlib.resources."""

@@ -1,0 +1,75 @@
+"""The `hydrawatch` command: a thin shell. Each command group lives in hydrawatch/commands/."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from sqlalchemy.exc import SQLAlchemyError
+
+from hydrawatch.config import ConfigError
+from hydrawatch.context import CliError, State
+from storage.db import StoreError, describe
+
+# Every command module registers itself with register(app); the list is explicit (no discovery magic).
+COMMAND_MODULES = (
+    "hydrawatch.commands.store",
+    "hydrawatch.commands.seed",
+    "hydrawatch.commands.status",
+)
+
+
+def build_app() -> typer.Typer:
+    app = typer.Typer(
+        name="hydrawatch", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+        help="Track disinformation websites through takedowns and find their replacements.",
+    )
+
+    @app.callback()
+    def _global(
+        ctx: typer.Context,
+        config: Annotated[Optional[Path], typer.Option(
+            "--config", help="TOML config (else $HYDRAWATCH_CONFIG, else config/hydrawatch.toml)")] = None,
+    ) -> None:
+        ctx.obj = State(config_path=config)
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(app)
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    app = build_app()
+    try:
+        app(args=argv, standalone_mode=False)
+    except ConfigError as exc:
+        print(f"hydrawatch: config error: {exc}", file=sys.stderr)
+        return 2
+    except (StoreError, CliError) as exc:
+        print(f"hydrawatch: {exc}", file=sys.stderr)
+        return getattr(exc, "exit_code", 1)
+    except SQLAlchemyError as exc:
+        print(f"hydrawatch: {describe(exc)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("hydrawatch: interrupted", file=sys.stderr)
+        return 130
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        return 1
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The offline sandbox internet: DNS, HTTP(S), RDAP, CT, NRD feed and SMTP on loopback."""

@@ -1,0 +1,1 @@
+"""When and in what order: cycles, hunts, the daemon, alert delivery."""

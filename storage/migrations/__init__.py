@@ -1,0 +1,1 @@
+"""Alembic migrations of the hydrawatch store (run by `hydrawatch init`)."""

@@ -1,0 +1,203 @@
+"""ORM tables. History is the product: observations, indicators and status changes are append-only."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+# SQLite's INTEGER PRIMARY KEY is the rowid; PostgreSQL gets a BIGINT identity.
+IdType = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores naive text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass UTC-aware datetimes")
+        from datetime import timezone
+
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        from datetime import timezone
+
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+
+
+class DomainRow(Base):
+    __tablename__ = "domains"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    name: Mapped[str] = mapped_column(String(253), unique=True)
+    campaign: Mapped[str] = mapped_column(String(100), default="", index=True)
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    origin: Mapped[str] = mapped_column(String(16), default="seed")  # seed | discovered
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="unknown", index=True)
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    status_since: Mapped[datetime | None] = mapped_column(default=None)
+    last_probed: Mapped[datetime | None] = mapped_column(default=None)
+    last_crawled: Mapped[datetime | None] = mapped_column(default=None)
+    last_hunted: Mapped[datetime | None] = mapped_column(default=None)
+    watched: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ObservationRow(Base):
+    """One look at a domain: kind dns | http | rdap. Key fields as columns, the raw answer as JSON."""
+
+    __tablename__ = "observations"
+    __table_args__ = (Index("ix_observations_domain_kind_time", "domain_id", "kind", "observed_at"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domains.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    observed_at: Mapped[datetime]
+    cycle_id: Mapped[int | None] = mapped_column(ForeignKey("cycles.id"), default=None)
+    error_kind: Mapped[str | None] = mapped_column(String(32), default=None)
+    error: Mapped[str] = mapped_column(Text, default="")
+    # dns
+    rcode: Mapped[str | None] = mapped_column(String(16), default=None)
+    # http
+    url: Mapped[str | None] = mapped_column(Text, default=None)
+    final_url: Mapped[str | None] = mapped_column(Text, default=None)
+    http_status: Mapped[int | None] = mapped_column(Integer, default=None)
+    ip: Mapped[str | None] = mapped_column(String(64), default=None)
+    title: Mapped[str | None] = mapped_column(Text, default=None)
+    cert_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    # rdap
+    registrar: Mapped[str | None] = mapped_column(Text, default=None)
+    registered_at: Mapped[datetime | None] = mapped_column(default=None)
+    # everything as observed (records, headers, redirect chain, certificate, RDAP JSON …)
+    raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class PageRow(Base):
+    """The body of an HTTP observation (gzip) and its similarity sketches, for the LSH index."""
+
+    __tablename__ = "pages"
+
+    observation_id: Mapped[int] = mapped_column(
+        ForeignKey("observations.id", ondelete="CASCADE"), primary_key=True)
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domains.id", ondelete="CASCADE"), index=True)
+    body_gz: Mapped[bytes] = mapped_column(LargeBinary)
+    truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+    minhash: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    tlsh: Mapped[str | None] = mapped_column(String(80), default=None)
+
+
+class IndicatorRow(Base):
+    __tablename__ = "indicators"
+    __table_args__ = (
+        UniqueConstraint("observation_id", "kind", "value", name="uq_indicator_obs_kind_value"),
+        Index("ix_indicators_kind_value", "kind", "value"),
+        Index("ix_indicators_domain", "domain_id", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domains.id", ondelete="CASCADE"))
+    observation_id: Mapped[int] = mapped_column(ForeignKey("observations.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str] = mapped_column(String(512))
+    observed_at: Mapped[datetime]
+
+
+class StatusChangeRow(Base):
+    __tablename__ = "status_changes"
+    __table_args__ = (Index("ix_status_changes_domain_time", "domain_id", "changed_at"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domains.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16))
+    previous: Mapped[str | None] = mapped_column(String(16), default=None)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    changed_at: Mapped[datetime]
+
+
+class EdgeRow(Base):
+    __tablename__ = "edges"
+    __table_args__ = (UniqueConstraint("from_id", "to_id", "relation", name="uq_edge_from_to_relation"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    from_id: Mapped[int] = mapped_column(ForeignKey("domains.id", ondelete="CASCADE"), index=True)
+    to_id: Mapped[int] = mapped_column(ForeignKey("domains.id", ondelete="CASCADE"), index=True)
+    relation: Mapped[str] = mapped_column(String(16))
+    confidence: Mapped[float] = mapped_column(Float)
+    evidence: Mapped[list[Any]] = mapped_column(default=list)
+    detected_at: Mapped[datetime]
+
+
+class OutboxRow(Base):
+    """One alert per edge (unique), written in the edge's transaction; delivered at most once."""
+
+    __tablename__ = "alert_outbox"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    edge_id: Mapped[int] = mapped_column(ForeignKey("edges.id", ondelete="CASCADE"), unique=True)
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    message_id: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class CandidateRow(Base):
+    """A name discovery checked, with what was decided, so sweeps report only what changed."""
+
+    __tablename__ = "candidates"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    name: Mapped[str] = mapped_column(String(253), unique=True)
+    source: Mapped[str] = mapped_column(String(32))
+    via: Mapped[str] = mapped_column(Text, default="")
+    seed: Mapped[str] = mapped_column(String(253), default="")
+    first_seen: Mapped[datetime]
+    last_checked: Mapped[datetime]
+    resolves: Mapped[bool] = mapped_column(Boolean, default=False)
+    score: Mapped[float | None] = mapped_column(Float, default=None)
+    decision: Mapped[str] = mapped_column(String(32), default="")  # clone | rejected | unresolved
+    evidence: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class CycleRow(Base):
+    """One run of a job (cycle, probe round, crawl round, hunt): when, what it did, how it ended."""
+
+    __tablename__ = "cycles"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    outcome: Mapped[str] = mapped_column(String(16), default="running")  # running|ok|failed
+    stats: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -1,0 +1,91 @@
+"""The watchlist: domains, their current status, and the history of status changes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from detect.model import Classification
+from storage.models import DomainRow, StatusChangeRow
+from storage.values import AddResult, DomainInfo, StatusChange
+
+
+def _info(row: DomainRow) -> DomainInfo:
+    return DomainInfo(
+        name=row.name, campaign=row.campaign, origin=row.origin, status=row.status,
+        status_reason=row.status_reason, status_since=row.status_since, first_seen=row.first_seen,
+        last_seen=row.last_seen, tags=tuple(row.tags or ()),
+    )
+
+
+def add_domains(session: Session, names: Iterable[str], *, campaign: str, origin: str, now: datetime,
+                tags: Iterable[str] = ()) -> AddResult:
+    """Add normalised names to the watchlist; names already there are left as they are."""
+    wanted = list(dict.fromkeys(names))
+    existing: set[str] = set()
+    for chunk_start in range(0, len(wanted), 500):
+        chunk = wanted[chunk_start:chunk_start + 500]
+        existing.update(session.scalars(select(DomainRow.name).where(DomainRow.name.in_(chunk))))
+    added = [n for n in wanted if n not in existing]
+    session.add_all(
+        DomainRow(name=n, campaign=campaign, origin=origin, tags=list(tags), first_seen=now, last_seen=now,
+                  status="unknown", status_reason="not observed yet")
+        for n in added
+    )
+    session.flush()
+    return AddResult(tuple(added), tuple(n for n in wanted if n in existing))
+
+
+def domain_row(session: Session, name: str) -> DomainRow | None:
+    return session.scalar(select(DomainRow).where(DomainRow.name == name))
+
+
+def get_domain(session: Session, name: str) -> DomainInfo | None:
+    row = domain_row(session, name)
+    return _info(row) if row else None
+
+
+def list_domains(session: Session, *, campaign: str | None = None, status: str | None = None,
+                 origin: str | None = None, changed_since: datetime | None = None,
+                 watched_only: bool = False) -> list[DomainInfo]:
+    query = select(DomainRow).order_by(DomainRow.name)
+    if campaign:
+        query = query.where(DomainRow.campaign == campaign)
+    if status:
+        query = query.where(DomainRow.status == status)
+    if origin:
+        query = query.where(DomainRow.origin == origin)
+    if changed_since:
+        query = query.where(DomainRow.status_since >= changed_since)
+    if watched_only:
+        query = query.where(DomainRow.watched.is_(True))
+    return [_info(r) for r in session.scalars(query)]
+
+
+def set_status(session: Session, name: str, verdict: Classification, now: datetime) -> StatusChange | None:
+    """Record the latest verdict; a change of status appends to the history and is returned."""
+    row = domain_row(session, name)
+    if row is None:
+        raise KeyError(name)
+    row.last_seen = now
+    if row.status == verdict.status.value:
+        row.status_reason = verdict.reason
+        return None
+    change = StatusChangeRow(domain_id=row.id, status=verdict.status.value, previous=row.status,
+                             reason=verdict.reason, changed_at=now)
+    session.add(change)
+    row.status, row.status_reason, row.status_since = verdict.status.value, verdict.reason, now
+    session.flush()
+    return StatusChange(change.status, change.previous, change.reason, change.changed_at)
+
+
+def status_history(session: Session, name: str) -> list[StatusChange]:
+    row = domain_row(session, name)
+    if row is None:
+        return []
+    rows = session.scalars(select(StatusChangeRow).where(StatusChangeRow.domain_id == row.id)
+                           .order_by(StatusChangeRow.changed_at, StatusChangeRow.id))
+    return [StatusChange(r.status, r.previous, r.reason, r.changed_at) for r in rows]

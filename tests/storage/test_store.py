@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import inspect, select
+
+from detect.model import Classification, Status
+from hydrawatch.wiring import Store
+from storage import migrate, watchlist
+from storage.models import DomainRow
+
+T0 = datetime(2024, 9, 1, tzinfo=timezone.utc)
+
+
+def test_init_is_idempotent_and_creates_every_table(store: Store) -> None:
+    assert store.init() == migrate.head_revision()
+    tables = set(inspect(store.engine).get_table_names())
+    assert {"domains", "observations", "pages", "indicators", "status_changes", "edges", "alert_outbox",
+            "candidates", "cycles"} <= tables
+
+
+def test_migrations_upgrade_from_first_revision_to_head(config) -> None:  # type: ignore[no-untyped-def]
+    s = Store.from_config(config)
+    revs = migrate.revisions()
+    assert migrate.upgrade(s.engine, revs[0]) == revs[0]
+    assert migrate.upgrade(s.engine) == migrate.head_revision()
+    s.close()
+
+
+def test_added_domains_are_kept_once_with_campaign_and_origin(store: Store) -> None:
+    with store.transaction() as session:
+        first = watchlist.add_domains(session, ["a.ltd", "b.pm", "a.ltd"], campaign="c1", origin="seed", now=T0)
+    with store.transaction() as session:
+        second = watchlist.add_domains(session, ["b.pm", "c.so"], campaign="c2", origin="discovered", now=T0)
+        rows = {d.name: d for d in watchlist.list_domains(session)}
+    assert first.added == ("a.ltd", "b.pm") and second.added == ("c.so",) and second.existing == ("b.pm",)
+    assert rows["b.pm"].campaign == "c1" and rows["c.so"].origin == "discovered"
+    assert rows["a.ltd"].first_seen == T0
+
+
+def test_status_changes_are_appended_never_overwritten(store: Store) -> None:
+    with store.transaction() as session:
+        watchlist.add_domains(session, ["a.ltd"], campaign="", origin="seed", now=T0)
+        assert watchlist.set_status(session, "a.ltd", Classification(Status.ACTIVE, "200 OK"), T0)
+        assert watchlist.set_status(session, "a.ltd", Classification(Status.ACTIVE, "still"), T0) is None
+        change = watchlist.set_status(session, "a.ltd", Classification(Status.SEIZED, "fbi ns"),
+                                      T0 + timedelta(days=3))
+    assert change is not None and change.previous == "active"
+    with store.transaction() as session:
+        history = watchlist.status_history(session, "a.ltd")
+        now = watchlist.get_domain(session, "a.ltd")
+    assert [h.status for h in history] == ["active", "seized"]
+    assert now is not None and now.status == "seized" and now.status_since == T0 + timedelta(days=3)
+    assert history[0].since.tzinfo is not None
+
+
+def test_failed_transaction_writes_nothing(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.transaction() as session:
+        watchlist.add_domains(session, ["x.ltd"], campaign="", origin="seed", now=T0)
+        raise RuntimeError("boom")
+    with store.transaction() as session:
+        assert session.scalars(select(DomainRow)).all() == []
+
+
+def test_naive_datetimes_are_refused(store: Store) -> None:
+    with pytest.raises(Exception), store.transaction() as session:
+        watchlist.add_domains(session, ["x.ltd"], campaign="", origin="seed", now=datetime(2024, 1, 1))

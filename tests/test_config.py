@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hydrawatch import config as cfgmod
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_shipped_config_is_valid_and_documents_every_key() -> None:
+    shipped = (ROOT / "config" / "hydrawatch.toml").read_text()
+    cfgmod.load(ROOT / "config" / "hydrawatch.toml", environ={})
+    for section, key, _default, doc in cfgmod.documented_keys():
+        assert f"[{section}]" in shipped, section
+        assert f"{key} =" in shipped, f"{section}.{key} missing from config/hydrawatch.toml"
+        assert doc, f"{section}.{key} has no doc"
+
+
+def test_readme_documents_every_config_key() -> None:
+    readme = (ROOT / "README.md").read_text()
+    missing = [f"{s}.{k}" for s, k, _, _ in cfgmod.documented_keys() if f"`{s}.{k}`" not in readme]
+    assert not missing, f"README lacks: {missing}"
+
+
+def test_contract_defaults() -> None:
+    c = cfgmod.Config()
+    assert c.storage.url == "sqlite:///var/hydrawatch.db"
+    assert c.dns.timeout == 3.0 and c.dns.concurrency == 512 and c.dns.nameservers == []
+    assert c.crawler.allow_private_addresses is False and c.crawler.max_page_bytes == 5_000_000
+    assert c.discovery.tlds == "all" and c.alerts.smtp_port == 25
+    assert (c.schedule.dns_interval, c.schedule.crawl_interval, c.schedule.discovery_interval) == (600, 21600, 3600)
+
+
+def test_env_values_parse_as_toml_or_strings() -> None:
+    c = cfgmod.load(Path("/nonexistent-default"), environ={}) if False else cfgmod.from_mapping({})
+    assert c.dns.retries == 2
+    loaded = cfgmod.load(None, environ={"HYDRAWATCH_DNS__NAMESERVERS": '["127.0.0.1:5300"]',
+                                        "HYDRAWATCH_ALERTS__SMTP_HOST": "mail.example",
+                                        "HYDRAWATCH_CONFIG": str(ROOT / "config" / "hydrawatch.toml")})
+    assert loaded.dns.nameservers == ["127.0.0.1:5300"] and loaded.alerts.smtp_host == "mail.example"
+
+
+@pytest.mark.parametrize("data, key", [
+    ({"dns": {"nameservers": ["1.2.3.4:99999"]}}, "dns.nameservers[0]"),
+    ({"serve": {"host": "0.0.0.0"}}, "serve.token"),
+    ({"scoring": {"threshold": 2}}, "scoring.threshold"),
+    ({"rdap": {"servers": {"ltd": "nope"}}}, "rdap.servers.ltd"),
+])
+def test_invalid_values_name_the_key(data: dict, key: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(cfgmod.ConfigError, match=key.replace("[", r"\[").replace("]", r"\]")):
+        cfgmod.from_mapping(data)
