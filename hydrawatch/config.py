@@ -115,6 +115,8 @@ class AlertsConfig:
     mail_to: list[str] = field(default_factory=list, metadata=_doc("recipients"))
     digest: bool = field(default=False, metadata=_doc("one mail per cycle instead of one per clone"))
     max_attempts: int = field(default=20, metadata=_doc("delivery attempts before a row is marked failed", "positive"))
+    retry_backoff: float = field(default=30.0, metadata=_doc(
+        "seconds before the first retry of a failed delivery; doubles each time, capped at 1 h", "positive"))
     base_url: str = field(default="", metadata=_doc(
         "public URL of `hydrawatch serve`, linked from mails; \"\" = no link", "url_or_empty"))
 

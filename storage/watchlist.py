@@ -22,8 +22,12 @@ def _info(row: DomainRow) -> DomainInfo:
 
 
 def add_domains(session: Session, names: Iterable[str], *, campaign: str, origin: str, now: datetime,
-                tags: Iterable[str] = ()) -> AddResult:
-    """Add normalised names to the watchlist; names already there are left as they are."""
+                tags: Iterable[str] = (), watched: bool = True) -> AddResult:
+    """Add normalised names to the store; names already there are left as they are.
+
+    Discovery adds the candidates it observes with ``watched=False`` (origin "candidate"): their
+    observations feed pivots and rarity counts, but they are not on the watchlist until promoted.
+    """
     wanted = list(dict.fromkeys(names))
     existing: set[str] = set()
     for chunk_start in range(0, len(wanted), 500):
@@ -32,7 +36,7 @@ def add_domains(session: Session, names: Iterable[str], *, campaign: str, origin
     added = [n for n in wanted if n not in existing]
     session.add_all(
         DomainRow(name=n, campaign=campaign, origin=origin, tags=list(tags), first_seen=now, last_seen=now,
-                  status="unknown", status_reason="not observed yet")
+                  status="unknown", status_reason="not observed yet", watched=watched)
         for n in added
     )
     session.flush()
@@ -89,3 +93,27 @@ def status_history(session: Session, name: str) -> list[StatusChange]:
     rows = session.scalars(select(StatusChangeRow).where(StatusChangeRow.domain_id == row.id)
                            .order_by(StatusChangeRow.changed_at, StatusChangeRow.id))
     return [StatusChange(r.status, r.previous, r.reason, r.changed_at) for r in rows]
+
+
+def watched_names(session: Session) -> list[str]:
+    return list(session.scalars(select(DomainRow.name).where(DomainRow.watched.is_(True)).order_by(DomainRow.name)))
+
+
+def known_names(session: Session, names: Iterable[str]) -> set[str]:
+    """Which of ``names`` are already in the store (watched or not)."""
+    wanted = list(set(names))
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        found.update(session.scalars(select(DomainRow.name).where(DomainRow.name.in_(wanted[start:start + 500]))))
+    return found
+
+
+def promote(session: Session, name: str, *, campaign: str, now: datetime) -> bool:
+    """Put a discovered clone on the watchlist (origin "discovered"); False if it already was."""
+    row = domain_row(session, name)
+    if row is None:
+        raise KeyError(name)
+    if row.watched:
+        return False
+    row.watched, row.origin, row.campaign = True, "discovered", campaign or row.campaign
+    return True

@@ -44,7 +44,7 @@ def register(app: typer.Typer) -> None:
             else:
                 from datetime import timezone
 
-                rows = watchlist.list_domains(session, campaign=campaign, status=only, origin=origin,
+                rows = watchlist.list_domains(session, campaign=campaign, status=only, origin=origin, watched_only=True,
                                               changed_since=since.replace(tzinfo=timezone.utc) if since else None)
             history = {d.name: watchlist.status_history(session, d.name) for d in rows} if domain else {}
         if fmt == "json":

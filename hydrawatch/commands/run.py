@@ -1,0 +1,77 @@
+"""`hydrawatch run [--once]`: the daemon, or one full cycle."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from hydrawatch import logs
+from hydrawatch.context import CliError, state
+from hydrawatch.render import dumps, terminal_safe
+from hydrawatch.wiring import open_store, utcnow
+from storage.lock import AlreadyRunning, StoreLock
+
+
+def print_report(stats: dict, console: Console) -> None:  # type: ignore[type-arg]
+    console.print(f"probed {stats['probed']}, crawled {stats['crawled']}, RDAP {stats['rdap']}; "
+                  f"candidates {stats['candidates_generated']} generated, {stats['candidates_resolved']} resolving, "
+                  f"{stats['candidates_observed']} observed; {stats['new_edges']} new edges; "
+                  f"alerts sent {stats['alerts_sent']}, failed {stats['alerts_failed']}; {stats['seconds']} s",
+                  highlight=False, markup=False)
+    for ch in stats["status_changes"]:
+        console.print(f"  {ch['domain']}: {ch['from']} -> {ch['to']} ({terminal_safe(ch['reason'], 120)})",
+                      highlight=False, markup=False)
+    for c in stats["clones"]:
+        console.print(f"  clone {c['to']} <- {c['from']} ({c['relation']}, {c['confidence']:.2f})",
+                      highlight=False, markup=False)
+    for err in stats["source_errors"]:
+        console.print(f"  source failed: {terminal_safe(err, 200)}", highlight=False, markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run")
+    def run(ctx: typer.Context,
+            once: Annotated[bool, typer.Option("--once", help="one full cycle, then exit")] = False,
+            fmt: Annotated[str, typer.Option("--format", help="text or json (summary of --once)")] = "text",
+            ) -> None:
+        """The daemon (scheduled probes, crawls, discovery, alerts until SIGINT/SIGTERM), or --once."""
+        from crawler import run as reactor_run
+        from scheduler import cycle
+        from scheduler.components import Components
+        from scheduler.daemon import Daemon
+
+        cfg = state(ctx).config
+        logs.setup(cfg.log.format, cfg.log.level)
+        with open_store(cfg) as store:
+            try:
+                lock = StoreLock(store.engine)
+                lock.acquire()
+            except AlreadyRunning as exc:
+                raise CliError(str(exc), 3) from None
+            try:
+                parts = Components.from_config(cfg, store)
+
+                async def once_main() -> dict:  # type: ignore[type-arg]
+                    try:
+                        return (await cycle.run_cycle(parts, now=utcnow())).stats()
+                    finally:
+                        await parts.close()
+
+                async def daemon_main() -> None:
+                    try:
+                        await Daemon(parts).serve()
+                    finally:
+                        await parts.close()
+
+                if once:
+                    stats = reactor_run.run(once_main)
+                    if fmt == "json":
+                        typer.echo(dumps(stats))
+                    else:
+                        print_report(stats, Console(stderr=True))
+                else:
+                    reactor_run.run(daemon_main)
+            finally:
+                lock.release()

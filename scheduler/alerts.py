@@ -1,0 +1,78 @@
+"""Alert e-mails: render one message per new clone (or a digest), sanitised for headers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from hydrawatch.config import AlertsConfig
+from storage.outbox import OutboxItem
+
+_HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_BODY_UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def header_safe(text: str, limit: int = 200) -> str:
+    """Crawled or stored text made safe for a mail header: no CR/LF or controls, bounded."""
+    cleaned = _HEADER_UNSAFE.sub(" ", text).strip()
+    return cleaned[:limit]
+
+
+def body_safe(text: str, limit: int = 500) -> str:
+    cleaned = _BODY_UNSAFE.sub("?", text.replace("\r", " ").replace("\n", " "))
+    return cleaned[:limit]
+
+
+def message_id(edge_id: int, store_id: str) -> str:
+    """Stable per edge and store: a retry after a crash carries the same id."""
+    return f"<edge-{edge_id}.{store_id}@hydrawatch>"
+
+
+def _describe(item: OutboxItem, base_url: str) -> list[str]:
+    e = item.edge
+    lines = [
+        f"New {e.relation}: {e.to_domain}",
+        f"  predecessor : {e.from_domain} (now {item.predecessor_status})",
+        f"  relation    : {e.relation}",
+        f"  confidence  : {e.confidence:.2f}",
+        f"  first seen  : {item.clone_first_seen.strftime('%Y-%m-%dT%H:%M:%SZ')}",
+        f"  detected at : {e.detected_at.strftime('%Y-%m-%dT%H:%M:%SZ')}",
+        "  evidence    :",
+    ]
+    for ev in sorted(e.evidence, key=lambda x: -abs(x.weight)):
+        detail = f" ({body_safe(ev.detail, 200)})" if ev.detail else ""
+        lines.append(f"    {ev.weight:+.2f}  {body_safe(ev.kind, 60)}: {body_safe(ev.value, 300)}{detail}")
+    if base_url:
+        lines.append(f"  lineage     : {base_url.rstrip('/')}/#/domain/{e.to_domain}")
+    return lines
+
+
+def render_one(item: OutboxItem, cfg: AlertsConfig) -> EmailMessage:
+    e = item.edge
+    msg = EmailMessage()
+    msg["Subject"] = header_safe(
+        f"[hydrawatch] new clone {e.to_domain} ({e.relation} of {e.from_domain}, {e.confidence:.0%})")
+    msg["From"] = header_safe(cfg.mail_from)
+    msg["To"] = ", ".join(header_safe(a) for a in cfg.mail_to)
+    msg["Message-ID"] = item.message_id
+    msg["Date"] = format_datetime(e.detected_at)
+    msg["X-Hydrawatch-Edge"] = str(e.id)
+    msg.set_content("\n".join(_describe(item, cfg.base_url)) + "\n")
+    return msg
+
+
+def render_digest(items: Sequence[OutboxItem], cfg: AlertsConfig, digest_id: str) -> EmailMessage:
+    msg = EmailMessage()
+    names = ", ".join(i.edge.to_domain for i in items[:5]) + (" …" if len(items) > 5 else "")
+    msg["Subject"] = header_safe(f"[hydrawatch] {len(items)} new clones: {names}")
+    msg["From"] = header_safe(cfg.mail_from)
+    msg["To"] = ", ".join(header_safe(a) for a in cfg.mail_to)
+    msg["Message-ID"] = digest_id
+    body: list[str] = []
+    for item in items:
+        body.extend(_describe(item, cfg.base_url))
+        body.append("")
+    msg.set_content("\n".join(body))
+    return msg

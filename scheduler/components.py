@@ -1,0 +1,31 @@
+"""The long-lived parts a cycle uses, built once per process from the config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from crawler.dns import Prober
+from crawler.fetch import SiteCrawler
+from crawler.rdap import RdapClient
+from detect.signatures import Signatures, load_signatures
+from hydrawatch.config import Config
+from hydrawatch.wiring import Store
+
+
+@dataclass
+class Components:
+    config: Config
+    store: Store
+    prober: Prober
+    crawler: SiteCrawler
+    rdap: RdapClient
+    signatures: Signatures
+
+    @classmethod
+    def from_config(cls, config: Config, store: Store) -> Components:
+        return cls(config=config, store=store, prober=Prober.from_config(config.dns),
+                   crawler=SiteCrawler.from_config(config), rdap=RdapClient.from_config(config),
+                   signatures=load_signatures())
+
+    async def close(self) -> None:
+        await self.prober.close()

@@ -1,0 +1,114 @@
+"""One cycle and the jobs the daemon schedules. `run --once`, `demo`, the daemon and the tests all
+call these functions; nothing else decides what a cycle does."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from scheduler.components import Components
+from scheduler.deliver import DeliveryReport, deliver
+from scheduler.hunt import HuntReport, hunt
+from scheduler.observe import ObserveReport, observe
+from storage import cycles, watchlist
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+@dataclass
+class CycleReport:
+    cycle_id: int
+    kind: str
+    observed: ObserveReport = field(default_factory=ObserveReport)
+    hunted: HuntReport = field(default_factory=HuntReport)
+    delivery: DeliveryReport = field(default_factory=DeliveryReport)
+    seconds: float = 0.0
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "probed": self.observed.probed, "crawled": self.observed.crawled, "rdap": self.observed.rdap,
+            "status_changes": [{"domain": d, "from": c.previous, "to": c.status, "reason": c.reason}
+                               for d, c in self.observed.changes],
+            "lost": self.observed.lost,
+            "candidates_generated": self.hunted.generated, "candidates_resolved": self.hunted.resolved,
+            "candidates_observed": self.hunted.observed, "new_edges": self.hunted.new_edges,
+            "clones": [{"to": v.candidate, "from": v.predecessor, "relation": v.relation.value if v.relation else None,
+                        "confidence": round(v.confidence, 3)} for v in self.hunted.clones],
+            "source_errors": self.hunted.source_errors,
+            "alerts_sent": self.delivery.sent, "alerts_failed": self.delivery.failed,
+            "seconds": round(self.seconds, 2),
+        }
+
+
+async def _job(parts: Components, kind: str, now: datetime,
+               body: Callable[[CycleReport], Awaitable[None]]) -> CycleReport:
+    started = time.monotonic()
+    with parts.store.transaction() as session:
+        cycle_id = cycles.start(session, kind, now)
+    report = CycleReport(cycle_id=cycle_id, kind=kind)
+    outcome = "failed"
+    try:
+        await body(report)
+        outcome = "ok"
+    finally:
+        report.seconds = time.monotonic() - started
+        with parts.store.transaction() as session:
+            cycles.finish(session, cycle_id, now=now, outcome=outcome, stats=report.stats())
+    return report
+
+
+def _watched(parts: Components) -> list[str]:
+    with parts.store.transaction() as session:
+        return watchlist.watched_names(session)
+
+
+async def run_cycle(parts: Components, *, now: datetime, send_alerts: bool = True) -> CycleReport:
+    """One complete cycle: probe and crawl every watched domain, classify, hunt (triggered by the
+    takedowns just seen, plus a full sweep), score, record, deliver alerts."""
+
+    async def body(report: CycleReport) -> None:
+        report.observed = await observe(parts, _watched(parts), now=now, cycle_id=report.cycle_id, crawl=True)
+        report.hunted = await hunt(parts, lost=report.observed.lost, sweep=True, now=now, cycle_id=report.cycle_id)
+        if send_alerts:
+            report.delivery = deliver(parts.store, parts.config.alerts, now=now)
+
+    return await _job(parts, "cycle", now, body)
+
+
+async def probe_job(parts: Components, *, now: datetime) -> CycleReport:
+    """DNS round: probe every watched domain (RDAP when DNS changed), classify, hunt at once on a loss."""
+
+    async def body(report: CycleReport) -> None:
+        report.observed = await observe(parts, _watched(parts), now=now, cycle_id=report.cycle_id, crawl=False)
+        if report.observed.lost:
+            report.hunted = await hunt(parts, lost=report.observed.lost, sweep=False, now=now,
+                                       cycle_id=report.cycle_id)
+
+    return await _job(parts, "probe", now, body)
+
+
+async def crawl_job(parts: Components, *, now: datetime) -> CycleReport:
+    async def body(report: CycleReport) -> None:
+        report.observed = await observe(parts, _watched(parts), now=now, cycle_id=report.cycle_id, crawl=True)
+        if report.observed.lost:
+            report.hunted = await hunt(parts, lost=report.observed.lost, sweep=False, now=now,
+                                       cycle_id=report.cycle_id)
+
+    return await _job(parts, "crawl", now, body)
+
+
+async def discovery_job(parts: Components, *, now: datetime) -> CycleReport:
+    async def body(report: CycleReport) -> None:
+        report.hunted = await hunt(parts, lost=[], sweep=True, now=now, cycle_id=report.cycle_id)
+
+    return await _job(parts, "discovery", now, body)
+
+
+async def alert_job(parts: Components, *, now: datetime) -> DeliveryReport:
+    return deliver(parts.store, parts.config.alerts, now=now)

@@ -1,0 +1,56 @@
+"""Drain the alert outbox through SMTP: claim, send, mark sent only after the server accepted."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from hydrawatch.config import AlertsConfig
+from hydrawatch.wiring import Store
+from scheduler import alerts, mailer
+from storage import outbox
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    sent: int = 0
+    failed: int = 0
+    skipped: str = ""
+
+
+def new_message_id() -> str:
+    """A Message-ID fixed when the alert is queued, so every retry of that alert carries it."""
+    return f"<{uuid.uuid4().hex}@hydrawatch>"
+
+
+def deliver(store: Store, cfg: AlertsConfig, *, now: datetime) -> DeliveryReport:
+    if not cfg.smtp_host or not cfg.mail_to:
+        return DeliveryReport(skipped="e-mail disabled ([alerts] smtp_host or mail_to empty)")
+    with store.transaction() as session:
+        items = outbox.due(session, now=now)
+        for item in items:
+            outbox.claim(session, item.id, now=now)
+    if not items:
+        return DeliveryReport()
+    batches = ([(alerts.render_digest(items, cfg, new_message_id()), [i.id for i in items])] if cfg.digest
+               else [(alerts.render_one(i, cfg), [i.id]) for i in items])
+    sent = failed = 0
+    for message, ids in batches:
+        try:
+            mailer.send(message, cfg)
+        except mailer.MailError as exc:
+            log.warning("alert delivery failed (%d alert(s) kept for retry): %s", len(ids), exc)
+            with store.transaction() as session:
+                outbox.mark_failed(session, ids, str(exc), now=now, max_attempts=cfg.max_attempts,
+                                   backoff=cfg.retry_backoff)
+            failed += len(ids)
+            continue
+        with store.transaction() as session:
+            outbox.mark_sent(session, ids, now=now)
+        sent += len(ids)
+        log.info("alert sent: %s", message["Subject"])
+    return DeliveryReport(sent=sent, failed=failed)

@@ -1,0 +1,126 @@
+"""Observe a set of domains: DNS probe, crawl, RDAP, fingerprint, classify, record — one job's work.
+
+Each domain's records are written in their own transaction, so an interrupted round keeps everything
+observed before the interruption and a failing domain never costs the rest of the batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from crawler.fetch import SiteCrawl
+from detect import fingerprints
+from detect.classify import classify
+from detect.model import DnsResult, HttpFetch, Indicator, RdapRecord, Status
+from scheduler.components import Components
+from storage import observations, watchlist
+from storage.observations import PageSketch
+from storage.values import StatusChange
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ObserveReport:
+    probed: int = 0
+    crawled: int = 0
+    rdap: int = 0
+    changes: list[tuple[str, StatusChange]] = field(default_factory=list)
+
+    @property
+    def lost(self) -> list[str]:
+        """Domains that turned seized, suspended or dead in this round (the hunt trigger)."""
+        return [d for d, c in self.changes
+                if Status(c.status).lost and (c.previous is None or not Status(c.previous).lost)]
+
+
+def _dns_changed(old: DnsResult | None, new: DnsResult) -> bool:
+    if old is None or old.rcode != new.rcode:
+        return True
+    return set(old.get("NS")) != set(new.get("NS")) or set(old.get("A")) != set(new.get("A"))
+
+
+def http_indicators_of(fetch: HttpFetch) -> tuple[tuple[Indicator, ...], PageSketch]:
+    """Indicators and sketch of one fetch (page, headers, certificate, outlinks as `outlink`)."""
+    inds: list[Indicator] = list(fingerprints.http_indicators(fetch))
+    if fetch.cert is not None:
+        inds.extend(fingerprints.cert_indicators(fetch.cert))
+    if not fetch.body:
+        return tuple(inds), PageSketch()
+    fp = fingerprints.fingerprint_page(fetch)
+    inds.extend(fp.indicators)
+    inds.extend(Indicator("outlink", d) for d in fp.outlinks)
+    return tuple(inds), PageSketch(title=fp.title, minhash=fp.minhash, tlsh=fp.tlsh)
+
+
+async def observe(parts: Components, domains: Sequence[str], *, now: datetime, cycle_id: int | None,
+                  crawl: bool = True, rdap: str = "auto") -> ObserveReport:
+    """Probe, (crawl), (RDAP), classify and record ``domains``. ``rdap``: "always", "never", or "auto"
+    (when never looked up or when the DNS picture changed)."""
+    report = ObserveReport()
+    store = parts.store
+    fresh_dns: dict[str, DnsResult] = {}
+    previous_dns: dict[str, DnsResult | None] = {}
+    with store.transaction() as session:
+        for name in domains:
+            previous_dns[name] = observations.latest_dns(session, name)
+    async for result in parts.prober.probe(domains):
+        fresh_dns[result.name] = result
+    for name in domains:
+        result = fresh_dns.get(name)
+        if result is None:
+            continue
+        with store.transaction() as session:
+            observations.record_dns(session, name, result, fingerprints.dns_indicators(result), now=now,
+                                    cycle_id=cycle_id)
+        report.probed += 1
+
+    crawled: dict[str, SiteCrawl] = {}
+    if crawl:
+        targets = [d for d in domains if fresh_dns.get(d) is not None and fresh_dns[d].resolves]
+        for site in await parts.crawler.crawl(targets, now=now) if targets else []:
+            crawled[site.domain] = site
+            with store.transaction() as session:
+                for fetch in site.fetches:
+                    inds, sketch = http_indicators_of(fetch)
+                    observations.record_http(session, fetch, inds, sketch, now=now, cycle_id=cycle_id)
+            report.crawled += 1
+
+    rdap_records: dict[str, RdapRecord] = {}
+    if rdap != "never":
+        with store.transaction() as session:
+            wanted = [d for d in domains if rdap == "always" or observations.latest_rdap(session, d) is None
+                      or (d in fresh_dns and _dns_changed(previous_dns.get(d), fresh_dns[d]))]
+        results = await asyncio.gather(*(parts.rdap.lookup(d, now=now) for d in wanted), return_exceptions=True)
+        for name, rec in zip(wanted, results):
+            if isinstance(rec, BaseException):
+                log.warning("RDAP lookup of %s failed: %s", name, rec)
+                continue
+            rdap_records[name] = rec
+            with store.transaction() as session:
+                observations.record_rdap(session, rec, fingerprints.rdap_indicators(rec), now=now,
+                                         cycle_id=cycle_id)
+            report.rdap += 1
+
+    for name in domains:
+        with store.transaction() as session:
+            row = watchlist.get_domain(session, name)
+            if row is None:
+                continue
+            dns = fresh_dns.get(name) or observations.latest_dns(session, name)
+            fetches = (list(crawled[name].fetches) if name in crawled
+                       else observations.latest_http(session, name, with_body=True))
+            if name not in crawled and dns is not None and not dns.resolves:
+                fetches = []  # an old crawl says nothing about a name that no longer resolves
+            rec = rdap_records.get(name) or observations.latest_rdap(session, name)
+            verdict = classify(dns=dns, fetches=fetches, rdap=rec, previous=Status(row.status),
+                               was_live=observations.was_live(session, name), signatures=parts.signatures)
+            change = watchlist.set_status(session, name, verdict, now)
+            if change is not None:
+                report.changes.append((name, change))
+                log.info("%s: %s → %s (%s)", name, change.previous, change.status, change.reason)
+    return report

@@ -1,0 +1,84 @@
+"""Round-trips between detect.model observation values and the JSON kept in observations.raw."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from detect.model import DnsResult, ErrorKind, Hop, HttpFetch, Rcode, RdapRecord, TlsCert
+
+
+def _dt(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _parse_dt(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
+
+
+def dns_to_raw(result: DnsResult) -> dict[str, Any]:
+    return {"name": result.name, "rcode": result.rcode.value, "error": result.error,
+            "records": {k: list(v) for k, v in result.records.items()}}
+
+
+def dns_from_raw(raw: dict[str, Any], observed_at: datetime | None = None) -> DnsResult:
+    return DnsResult(name=raw.get("name", ""), rcode=Rcode(raw.get("rcode", "ERROR")),
+                     records={k: tuple(v) for k, v in (raw.get("records") or {}).items()},
+                     error=raw.get("error", ""), observed_at=observed_at)
+
+
+def cert_to_raw(cert: TlsCert | None) -> dict[str, Any] | None:
+    if cert is None:
+        return None
+    return {"subject": cert.subject, "issuer": cert.issuer, "sans": list(cert.sans),
+            "not_before": _dt(cert.not_before), "not_after": _dt(cert.not_after), "sha256": cert.sha256,
+            "self_signed": cert.self_signed}
+
+
+def cert_from_raw(raw: dict[str, Any] | None) -> TlsCert | None:
+    if not raw:
+        return None
+    return TlsCert(subject=raw.get("subject", ""), issuer=raw.get("issuer", ""), sans=tuple(raw.get("sans", ())),
+                   not_before=_parse_dt(raw.get("not_before")), not_after=_parse_dt(raw.get("not_after")),
+                   sha256=raw.get("sha256", ""), self_signed=bool(raw.get("self_signed")))
+
+
+def http_to_raw(fetch: HttpFetch) -> dict[str, Any]:
+    """Everything but the body (kept gzip'd in `pages`) and the favicon (kept as its hash)."""
+    return {"domain": fetch.domain, "url": fetch.url, "final_url": fetch.final_url, "status": fetch.status,
+            "redirects": [{"url": h.url, "status": h.status, "location": h.location} for h in fetch.redirects],
+            "headers": [list(h) for h in fetch.headers], "truncated": fetch.truncated, "ip": fetch.ip,
+            "cert": cert_to_raw(fetch.cert), "has_favicon": fetch.favicon is not None,
+            "body_bytes": len(fetch.body),
+            "error_kind": fetch.error_kind.value if fetch.error_kind else None, "error": fetch.error}
+
+
+def http_from_raw(raw: dict[str, Any], body: bytes = b"", observed_at: datetime | None = None) -> HttpFetch:
+    kind = raw.get("error_kind")
+    return HttpFetch(
+        domain=raw.get("domain", ""), url=raw.get("url", ""), final_url=raw.get("final_url", ""),
+        status=raw.get("status"),
+        redirects=tuple(Hop(h.get("url", ""), int(h.get("status", 0)), h.get("location", ""))
+                        for h in raw.get("redirects", ())),
+        headers=tuple((str(k), str(v)) for k, v in raw.get("headers", ())), body=body,
+        truncated=bool(raw.get("truncated")), ip=raw.get("ip", ""), cert=cert_from_raw(raw.get("cert")),
+        error_kind=ErrorKind(kind) if kind else None, error=raw.get("error", ""), observed_at=observed_at,
+    )
+
+
+def rdap_to_raw(rec: RdapRecord) -> dict[str, Any]:
+    return {"domain": rec.domain, "http_status": rec.http_status, "registrar": rec.registrar,
+            "registered": _dt(rec.registered), "expires": _dt(rec.expires), "statuses": list(rec.statuses),
+            "nameservers": list(rec.nameservers), "raw": rec.raw[:200_000],
+            "error_kind": rec.error_kind.value if rec.error_kind else None, "error": rec.error}
+
+
+def rdap_from_raw(raw: dict[str, Any], observed_at: datetime | None = None) -> RdapRecord:
+    kind = raw.get("error_kind")
+    return RdapRecord(
+        domain=raw.get("domain", ""), http_status=raw.get("http_status"), registrar=raw.get("registrar", ""),
+        registered=_parse_dt(raw.get("registered")), expires=_parse_dt(raw.get("expires")),
+        statuses=tuple(raw.get("statuses", ())), nameservers=tuple(raw.get("nameservers", ())),
+        raw=raw.get("raw", ""), error_kind=ErrorKind(kind) if kind else None, error=raw.get("error", ""),
+        observed_at=observed_at,
+    )

@@ -1,0 +1,30 @@
+"""The cycle log: when each job ran, how it ended, what it did."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage.models import CycleRow
+
+
+def start(session: Session, kind: str, now: datetime) -> int:
+    row = CycleRow(kind=kind, started_at=now, outcome="running", stats={})
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def finish(session: Session, cycle_id: int, *, now: datetime, outcome: str, stats: dict[str, Any]) -> None:
+    row = session.get(CycleRow, cycle_id)
+    assert row is not None
+    row.finished_at, row.outcome, row.stats = now, outcome, stats
+
+
+def recent(session: Session, limit: int = 20) -> list[dict[str, Any]]:
+    rows = session.scalars(select(CycleRow).order_by(CycleRow.id.desc()).limit(limit))
+    return [{"id": r.id, "kind": r.kind, "started_at": r.started_at, "finished_at": r.finished_at,
+             "outcome": r.outcome, "stats": r.stats} for r in rows]

@@ -1,0 +1,57 @@
+"""Build scoring inputs (detect.scoring.SiteProfile, StoreStats) from what the store observed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from detect.model import Indicator, Status
+from detect.names import host_of, split
+from detect.scoring import SiteProfile, StoreStats
+from storage import observations, watchlist
+from storage.models import DomainRow
+
+
+def site_profile(session: Session, name: str, *, in_network: bool) -> SiteProfile:
+    info = watchlist.get_domain(session, name)
+    if info is None:
+        raise KeyError(name)
+    every = observations.latest_indicators(session, name)
+    outlinks = frozenset(i.value for i in every if i.kind == "outlink")
+    indicators = frozenset(i for i in every if i.kind != "outlink")
+    sketch = observations.latest_page_sketch(session, name)
+    rdap = observations.latest_rdap(session, name)
+    redirects_to = None
+    for fetch in observations.latest_http(session, name):
+        target = host_of(urlsplit(fetch.final_url).hostname or "") if fetch.final_url else None
+        if target and target != name:
+            redirects_to = target
+            break
+    return SiteProfile(
+        domain=name, label=split(name).label, status=Status(info.status), status_since=info.status_since,
+        in_network=in_network, indicators=indicators,
+        minhash=sketch.minhash if sketch else None, tlsh=sketch.tlsh if sketch else None,
+        registered=rdap.registered if rdap else None, registrar=rdap.registrar if rdap else "",
+        outlinks=outlinks, redirects_to=redirects_to, parked=info.status == Status.PARKED.value,
+        title=sketch.title if sketch else "",
+    )
+
+
+def network_profiles(session: Session) -> list[SiteProfile]:
+    return [site_profile(session, n, in_network=True) for n in watchlist.watched_names(session)]
+
+
+def store_stats(session: Session, profiles: Iterable[SiteProfile]) -> StoreStats:
+    values: set[Indicator] = set()
+    for p in profiles:
+        values.update(p.indicators)
+    total = int(session.scalar(select(func.count()).select_from(DomainRow)) or 0)
+    return StoreStats(total_domains=total, share_counts=observations.share_counts(session, values))
+
+
+def network_infrastructure(session: Session, profiles: Sequence[SiteProfile]) -> frozenset[Indicator]:
+    """IPs and name servers the network uses (for matching NRD feed entries against the store)."""
+    return frozenset(i for p in profiles for i in p.indicators if i.kind in ("ip", "ns"))

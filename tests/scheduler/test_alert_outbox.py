@@ -1,0 +1,120 @@
+"""Alert outbox against a real SMTP server (aiosmtpd on loopback): once per edge, retried, sanitised."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from email import message_from_bytes
+from email.message import Message
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from hydrawatch.config import AlertsConfig
+from hydrawatch.wiring import Store
+from scheduler import alerts
+from scheduler.deliver import deliver, new_message_id
+from storage import outbox, watchlist
+from storage.models import EdgeRow
+from storage.watchlist import domain_row
+
+T0 = datetime(2024, 9, 6, 12, tzinfo=timezone.utc)
+HOSTILE = "Breaking\r\nBcc: victim@example.org\x1b]0;pwned\x07 <script>alert(1)</script>"
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+        self.messages.append(message_from_bytes(envelope.original_content or envelope.content))
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    inbox, port = Inbox(), _free_port()
+    ctl = Controller(inbox, hostname="127.0.0.1", port=port)
+    ctl.start()
+    yield inbox, port
+    ctl.stop()
+
+
+def _edge(store: Store, src: str, dst: str) -> int:
+    with store.transaction() as session:
+        watchlist.add_domains(session, [src, dst], campaign="c", origin="seed", now=T0)
+        edge = EdgeRow(from_id=domain_row(session, src).id, to_id=domain_row(session, dst).id,  # type: ignore[union-attr]
+                       relation="replacement", confidence=0.91, detected_at=T0,
+                       evidence=[{"kind": "same_label", "value": "rrn", "weight": 0.5, "detail": ""},
+                                 {"kind": "title", "value": HOSTILE, "weight": 0.2, "detail": HOSTILE}])
+        session.add(edge)
+        session.flush()
+        outbox.enqueue(session, edge.id, now=T0, message_id=new_message_id())
+        outbox.enqueue(session, edge.id, now=T0, message_id=new_message_id())  # idempotent
+        return edge.id
+
+
+def _cfg(port: int, **kw: object) -> AlertsConfig:
+    return AlertsConfig(smtp_host="127.0.0.1", smtp_port=port, mail_to=["analyst@example.org"],
+                        retry_backoff=1.0, **kw)  # type: ignore[arg-type]
+
+
+def test_one_mail_per_edge_naming_clone_predecessor_and_evidence(store: Store, smtp: tuple[Inbox, int]) -> None:
+    inbox, port = smtp
+    _edge(store, "rrn.media", "rrn.so")
+    assert deliver(store, _cfg(port), now=T0).sent == 1
+    assert deliver(store, _cfg(port), now=T0 + timedelta(hours=1)).sent == 0
+    assert len(inbox.messages) == 1
+    msg = inbox.messages[0]
+    assert "rrn.so" in msg["Subject"] and "rrn.media" in msg["Subject"]
+    body = msg.get_payload(decode=True).decode()
+    assert "predecessor : rrn.media" in body and "0.91" in body and "same_label" in body
+    assert "\x1b" not in body and "Bcc: victim" not in msg.keys()
+    assert msg["Message-ID"].endswith("@hydrawatch>")
+
+
+def test_smtp_down_keeps_alerts_and_delivers_each_once_when_back(store: Store) -> None:
+    port = _free_port()
+    _edge(store, "a.ltd", "a.so")
+    _edge(store, "b.ltd", "b.so")
+    for i in range(3):
+        report = deliver(store, _cfg(port), now=T0 + timedelta(minutes=i * 10))
+        assert report.sent == 0
+    with store.transaction() as session:
+        assert outbox.counts(session) == {"pending": 2}
+    inbox = Inbox()
+    ctl = Controller(inbox, hostname="127.0.0.1", port=port)
+    ctl.start()
+    try:
+        assert deliver(store, _cfg(port), now=T0 + timedelta(hours=2)).sent == 2
+        assert deliver(store, _cfg(port), now=T0 + timedelta(hours=3)).sent == 0
+    finally:
+        ctl.stop()
+    assert sorted(m["Subject"].split()[3] for m in inbox.messages) == ["a.so", "b.so"]
+
+
+def test_digest_mode_sends_one_mail_for_many_clones(store: Store, smtp: tuple[Inbox, int]) -> None:
+    inbox, port = smtp
+    _edge(store, "a.ltd", "a.so")
+    _edge(store, "b.ltd", "b.so")
+    assert deliver(store, _cfg(port, digest=True), now=T0).sent == 2
+    assert len(inbox.messages) == 1 and "2 new clones" in inbox.messages[0]["Subject"]
+
+
+def test_disabled_email_sends_nothing_and_keeps_the_outbox(store: Store) -> None:
+    _edge(store, "a.ltd", "a.so")
+    assert deliver(store, AlertsConfig(), now=T0).skipped
+    with store.transaction() as session:
+        assert outbox.counts(session) == {"pending": 1}
+
+
+def test_header_text_is_sanitised() -> None:
+    assert "\r" not in alerts.header_safe(HOSTILE) and "\n" not in alerts.header_safe(HOSTILE)
+    assert "\x1b" not in alerts.header_safe(HOSTILE)
