@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import struct
 import unicodedata
 
 import numpy as np
@@ -47,7 +48,7 @@ def minhash_similarity(a: bytes, b: bytes) -> float:
         if len(ma.hashvalues) != len(mb.hashvalues) or ma.seed != mb.seed:
             return 0.0
         return float(np.count_nonzero(ma.hashvalues == mb.hashvalues)) / float(len(ma.hashvalues))
-    except (ValueError, TypeError, OverflowError, MemoryError, IndexError):
+    except (ValueError, TypeError, OverflowError, MemoryError, IndexError, struct.error):
         return 0.0
 
 

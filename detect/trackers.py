@@ -39,6 +39,7 @@ _ID_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 _MATOMO_SITE = re.compile(r"setSiteId['\"]?\s*,\s*['\"]?(\d{1,6})")
 _MATOMO_URL = re.compile(r"\bu\s*=\s*['\"](?:https?:)?//([A-Za-z0-9.-]{1,253})/")
+_VK_POST = re.compile(r"(?:wall|photo|video|album|topic|doc|audio)-?\d")  # a post, not a profile
 _WP_THEME = re.compile(r"/wp-content/themes/([A-Za-z0-9_.-]{1,80})/")
 
 VERIFICATION_METAS = frozenset({
@@ -168,7 +169,7 @@ def social_indicators(page: ParsedPage, base: str) -> Iterator[Indicator]:
         handle = path[0].lower()
         if network == "youtube.com" and handle in ("c", "channel", "user") and len(path) > 1:
             handle = f"{handle}/{path[1].lower()}"
-        elif handle in _SOCIAL_NOT_HANDLES or handle.endswith(".php"):
+        elif handle in _SOCIAL_NOT_HANDLES or handle.endswith(".php") or _VK_POST.match(handle):
             continue
         if network == "youtube.com" and "/" not in handle and not handle.startswith("@"):
             continue
