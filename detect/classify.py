@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from detect.model import Classification, DnsResult, HttpFetch, RdapRecord, Rcode, Status
+from detect.model import Classification, DnsResult, HttpFetch, Rcode, RdapRecord, Status
 from detect.names import host_of
 from detect.page_parse import ParsedPage, parse
 from detect.page_signals import block_notice, client_redirect, for_sale, seizure_banner

@@ -69,7 +69,7 @@ def fingerprint_page(fetch: HttpFetch) -> PageFingerprint:
     empty fingerprint (the page is hostile input; the batch must go on)."""
     try:
         return _fingerprint(fetch)
-    except Exception:  # noqa: BLE001 - hostile bytes must never stop a crawl; logged with traceback
+    except Exception:
         log.exception("fingerprinting %s failed; recording an empty fingerprint", fetch.url)
         return PageFingerprint("", (), (), "", None, None, 0, "")
 
@@ -103,9 +103,8 @@ def _fingerprint(fetch: HttpFetch) -> PageFingerprint:
 
 def _canonical_host(page: ParsedPage, base: str) -> str:
     for link in page.links:
-        if link.tag == "link" and "canonical" in link.rel.split():
-            if host := link_host(base, link.url):
-                return host
+        if link.tag == "link" and "canonical" in link.rel.split() and (host := link_host(base, link.url)):
+            return host
     for key, content in page.metas:
         if key == "og:url" and (host := link_host(base, content)):
             return host
@@ -201,9 +200,8 @@ def http_indicators(fetch: HttpFetch) -> tuple[Indicator, ...]:
     if server := clean_text(fetch.header("server"), 200):
         found.append(indicator("server", server))
     for name, value in fetch.headers:
-        if name.lower() == "set-cookie" and "=" in value:
-            if cookie := clean_text(value.split("=", 1)[0], 100):
-                found.append(indicator("cookie", cookie))
+        if name.lower() == "set-cookie" and "=" in value and (cookie := clean_text(value.split("=", 1)[0], 100)):
+            found.append(indicator("cookie", cookie))
     if fetch.favicon:
         found.append(indicator("favicon_mmh3", favicon_mmh3(fetch.favicon)))
     return tidy(found)

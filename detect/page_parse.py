@@ -12,7 +12,7 @@ import logging
 import re
 from dataclasses import dataclass
 
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped]
 
 log = logging.getLogger(__name__)
 
@@ -24,14 +24,14 @@ MAX_SCRIPT_CHARS = 50_000
 MAX_LINKS = 5_000
 
 _SKIP_TEXT = frozenset({"script", "style", "noscript", "template", "head", "title", "svg"})
-_CHARSET_HEADER = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]{1,40})", re.I)
-_CHARSET_META = re.compile(rb"<meta[^>]{0,200}?charset\s*=\s*[\"']?([A-Za-z0-9_.:-]{1,40})", re.I)
+_CHARSET_HEADER = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]{1,40})", re.IGNORECASE)
+_CHARSET_META = re.compile(rb"<meta[^>]{0,200}?charset\s*=\s*[\"']?([A-Za-z0-9_.:-]{1,40})", re.IGNORECASE)
 # C0/C1 controls (terminal escapes included); tab/CR/LF are whitespace and collapse anyway
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _SPACE = re.compile(r"\s+")
 _LINK_ATTRS = {"a": "href", "link": "href", "script": "src", "iframe": "src", "form": "action", "area": "href"}
 _SKIP_CODE_ATTRS = frozenset({"alt", "title", "aria-label", "placeholder", "style"})
-_REFRESH_URL = re.compile(r"url\s*=\s*['\"]?([^'\"\s>]+)", re.I)
+_REFRESH_URL = re.compile(r"url\s*=\s*['\"]?([^'\"\s>]+)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -183,6 +183,6 @@ _DIGITS = re.compile(r"[0-9\s]+")
 
 
 def _skeleton_of(tag: str, attrs: etree._Attrib) -> str:
-    names = sorted(str(k) for k in attrs.keys())[:20]
+    names = sorted(str(k) for k in attrs)[:20]
     classes = _DIGITS.sub("", attrs.get("class", ""))[:200]
     return f"<{tag} {' '.join(names)} {classes}>"

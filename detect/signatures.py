@@ -121,7 +121,7 @@ def parse_signatures(toml_texts: Iterable[tuple[str, str]] | Iterable[str]) -> S
                 _str(row, "agency", where, ""), _str(row, "source", where)))
         for i, row in enumerate(_table(doc, "banner_phrase", name)):
             where = f"{name} [[banner_phrase]] #{i + 1}"
-            strength = "strong" if _choice(row, "strength", ("strong", "weak"), where) == "strong" else "weak"
+            strength: Strength = "strong" if _choice(row, "strength", ("strong", "weak"), where) == "strong" else "weak"
             phrases.append(Phrase(
                 _str(row, "text", where).lower(), _choice(row, "kind", _PHRASE_KINDS, where), strength,
                 _str(row, "agency", where, ""), _str(row, "source", where)))

@@ -10,8 +10,8 @@ import struct
 import unicodedata
 
 import numpy as np
-import tlsh
-from datasketch import LeanMinHash, MinHash
+import tlsh  # type: ignore[import-not-found]
+from datasketch import LeanMinHash, MinHash  # type: ignore[import-untyped]
 
 NUM_PERM = 128
 SHINGLE_WORDS = 5

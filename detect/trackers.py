@@ -15,7 +15,7 @@ from urllib.parse import urljoin, urlsplit
 from detect.indicator_kinds import indicator
 from detect.model import Indicator
 from detect.names import host_of
-from detect.page_parse import Link, ParsedPage
+from detect.page_parse import ParsedPage
 
 # (kind, pattern, group): every pattern is linear (no nested quantifiers) and bounded in length.
 _ID_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -99,7 +99,7 @@ _BOILERPLATE_FILE = re.compile(
     r"/(jquery|bootstrap|modernizr|html5|html5shiv|respond|swiper|owl\.carousel|slick|lazysizes|moment|"
     r"lodash|underscore|popper|font-?awesome|superfish|fancybox|lightbox|imagesloaded|masonry|isotope|"
     r"comment-reply|wp-embed|wp-emoji-release|gtag|analytics)[\w.-]*\.js$",
-    re.I,
+    re.IGNORECASE,
 )
 
 
@@ -158,8 +158,8 @@ def social_indicators(page: ParsedPage, base: str) -> Iterator[Indicator]:
         if link.tag != "a" or link.in_quote:
             continue
         host = link_host(base, link.url)
-        host = host[4:] if host.startswith("www.") else host
-        host = host[2:] if host.startswith("m.") else host
+        host = host.removeprefix("www.")
+        host = host.removeprefix("m.")
         network = _SOCIAL_HOSTS.get(host)
         if network is None:
             continue

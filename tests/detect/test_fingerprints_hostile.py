@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import mmh3
 import pytest
@@ -23,7 +23,7 @@ from detect.fingerprints import (
     tlsh_distance,
 )
 from detect.indicator_kinds import indicator, tidy
-from detect.model import DnsResult, HttpFetch, Indicator, RdapRecord, Rcode, TlsCert
+from detect.model import DnsResult, HttpFetch, Indicator, Rcode, RdapRecord, TlsCert
 
 
 def page(body: bytes, content_type: str = "text/html") -> HttpFetch:
@@ -156,7 +156,7 @@ def test_cert_rdap_and_http_indicators() -> None:
         Indicator("cert_san", "x.example"), Indicator("cert_san", "*.x.example"),
         Indicator("cert_issuer", "CN=R3,O=Let's Encrypt"), Indicator("cert_sha256", "abcd")}
     rdap = RdapRecord("x.example", 200, registrar="Example Registrar GmbH", nameservers=("NS1.A.EXAMPLE.",),
-                      observed_at=datetime(2024, 9, 5, tzinfo=timezone.utc))
+                      observed_at=datetime(2024, 9, 5, tzinfo=UTC))
     assert rdap_indicators(rdap) == (Indicator("rdap_ns", "ns1.a.example"), Indicator("registrar", "Example Registrar GmbH"))
     fetch = HttpFetch("x.example", "https://x.example/", status=200, favicon=b"\x00\x01icon",
                       headers=(("Server", "nginx"), ("Set-Cookie", "PHPSESSID=1; path=/"), ("Content-Type", "text/html")))
