@@ -1,0 +1,186 @@
+"""Takedown classification: from the latest DNS, HTTP and RDAP observations, one status and a
+one-line reason naming the evidence. Pure; the clock is the observations' own timestamps.
+
+Rules, first match wins (docs/fingerprints.md explains each):
+ 1. a law-enforcement seizure NS (DNS delegation or RDAP)             → seized
+ 2. a seizure banner on a short page (strong phrase, or image-only)   → seized
+    (a CUII-style block notice is never a seizure: status kept)
+ 3. a sinkhole NS                                                     → suspended ("sinkholed by …")
+ 4. RDAP client/server hold and the name does not resolve             → suspended
+ 5. NXDOMAIN: expired / redemption / pending delete → dead (lapse);
+    after the domain was live → suspended; never live → dead
+ 6. DNS failure (SERVFAIL, timeout …) and no HTTP answer              → previous status kept
+ 7. parking NS, or a for-sale page                                    → parked
+ 8. final URL on another registrable domain (HTTP, meta refresh, JS)  → redirecting
+ 9. an HTTP answer                                                    → active
+10. resolves but no HTTP answer at all                                → dead
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from detect.model import Classification, DnsResult, HttpFetch, Rcode, RdapRecord, Status
+from detect.names import host_of
+from detect.page_parse import ParsedPage, parse
+from detect.page_signals import block_notice, client_redirect, for_sale, seizure_banner
+from detect.signatures import Signatures
+from detect.trackers import absolute
+
+_HOLDS = {"clienthold": "client hold", "serverhold": "server hold"}
+_LAPSE = {"redemptionperiod": "redemption period", "pendingdelete": "pending delete"}
+_DNS_FAILURES = (Rcode.SERVFAIL, Rcode.TIMEOUT, Rcode.REFUSED, Rcode.ERROR)
+
+
+def _squash(status: str) -> str:
+    return "".join(ch for ch in status.lower() if ch.isalpha())
+
+
+def _ns_hosts(dns: DnsResult | None, rdap: RdapRecord | None) -> list[tuple[str, str]]:
+    """(host, where) for every NS seen: the DNS delegation first, then the registry's record."""
+    hosts = [(h.strip().rstrip(".").lower(), "NS") for h in (dns.get("NS") if dns else ())]
+    hosts += [(h.strip().rstrip(".").lower(), "RDAP NS") for h in (rdap.nameservers if rdap else ())]
+    return hosts
+
+
+def _now(dns: DnsResult | None, rdap: RdapRecord | None, fetches: Sequence[HttpFetch]) -> datetime | None:
+    times = [o.observed_at for o in (dns, rdap, *fetches) if o is not None and o.observed_at is not None]
+    return max(times) if times else None
+
+
+def _answered(fetches: Sequence[HttpFetch], dns: DnsResult | None) -> list[HttpFetch]:
+    """Fetches that got an HTTP answer, and not before the DNS observation (older news loses)."""
+    out = []
+    for f in fetches:
+        if f.status is None or f.error_kind is not None:
+            continue
+        if dns and dns.observed_at and f.observed_at and f.observed_at < dns.observed_at and not dns.resolves:
+            continue
+        out.append(f)
+    return out
+
+
+def _page(fetch: HttpFetch) -> ParsedPage:
+    try:
+        return parse(fetch.body, fetch.header("content-type"))
+    except Exception:  # noqa: BLE001 - parse is already defensive; a page must never stop classification
+        return ParsedPage()
+
+
+def _redirect(fetch: HttpFetch, page: ParsedPage | None) -> tuple[str, str]:
+    """(registrable target, how) when the fetch ends on another registrable domain, else ("", "")."""
+    own = host_of(fetch.domain) or host_of(fetch.url)
+    hops = [absolute(h.url, h.location) for h in fetch.redirects if h.location]
+    for url, how in ((fetch.final_url, "HTTP redirect"), (hops[-1] if hops else "", "HTTP redirect")):
+        dest = host_of(url) if url else None
+        if dest is not None and dest != own:
+            return dest, how
+    if page is not None:
+        url, how = client_redirect(page)
+        dest = host_of(absolute(fetch.final_url or fetch.url, url)) if url else None
+        if dest is not None and dest != own:
+            return dest, how
+    return "", ""
+
+
+def classify(
+    *,
+    dns: DnsResult | None,
+    fetches: Sequence[HttpFetch],
+    rdap: RdapRecord | None,
+    previous: Status,
+    was_live: bool,
+    signatures: Signatures,
+) -> Classification:
+    """Decide a domain's status from its latest observations (see the module docstring)."""
+    ns_hosts = _ns_hosts(dns, rdap)
+    answered = _answered(fetches, dns)
+    pages = [(f, _page(f)) for f in answered if f.body]
+
+    # 1. law-enforcement name servers
+    weak_ns = ""
+    for host, where in ns_hosts:
+        entry = signatures.nameserver(host)
+        if entry is not None and entry.kind == "seizure":
+            return Classification(Status.SEIZED, f"{where} {host} ({entry.agency} seizure name server)")
+        if entry is not None and entry.kind == "seizure_weak" and not weak_ns:
+            weak_ns = host
+
+    # 2. seizure banner (a block notice is not one: keep what we knew)
+    for fetch, page in pages:
+        notice = block_notice(page, signatures)
+        if notice is not None:
+            return Classification(previous, f"block notice instead of the site at {fetch.url} "
+                                  f"({notice.agency}); not a seizure, status kept")
+        match = seizure_banner(page, signatures, corroborated=bool(weak_ns))
+        if match is not None:
+            also = f" with NS {weak_ns} (used by law enforcement)" if weak_ns else ""
+            return Classification(Status.SEIZED, f"seizure banner in page {match.where} at {fetch.final_url or fetch.url}: "
+                                  f"\"{match.phrase.text}\" ({match.phrase.agency}){also}")
+
+    # 3. sinkholes: out of the owner's hands, but not a seizure
+    for host, where in ns_hosts:
+        entry = signatures.nameserver(host)
+        if entry is not None and entry.kind == "sinkhole":
+            return Classification(Status.SUSPENDED, f"sinkholed by {entry.agency or 'unknown operator'}: "
+                                  f"{where} {host} (sinkhole, not a seizure)")
+
+    resolves = dns is not None and dns.resolves
+    statuses = {_squash(s) for s in (rdap.statuses if rdap else ())}
+    rcode = dns.rcode.value if dns else "no DNS answer"
+
+    # 4. registry / registrar hold
+    holds = [name for key, name in _HOLDS.items() if key in statuses]
+    if holds and not resolves and not answered:
+        return Classification(Status.SUSPENDED, f"RDAP {' and '.join(holds)}; DNS {rcode}")
+
+    # 5. NXDOMAIN
+    if dns is not None and dns.rcode is Rcode.NXDOMAIN and not answered:
+        now = _now(dns, rdap, fetches)
+        lapse = [name for key, name in _LAPSE.items() if key in statuses]
+        if rdap and rdap.expires and now and rdap.expires < now:
+            return Classification(Status.DEAD, f"NXDOMAIN; registration expired {rdap.expires:%Y-%m-%d} (lapsed)")
+        if lapse:
+            return Classification(Status.DEAD, f"NXDOMAIN; RDAP {lapse[0]} (registration lapsing)")
+        if was_live:
+            return Classification(Status.SUSPENDED, "NXDOMAIN after the domain was live")
+        return Classification(Status.DEAD, "NXDOMAIN: the name has never resolved")
+
+    # 6. resolver trouble is not evidence
+    if dns is not None and dns.rcode in _DNS_FAILURES and not answered:
+        return Classification(previous, f"DNS {dns.rcode.value}{': ' + dns.error if dns.error else ''}; "
+                              "no other evidence, status kept")
+
+    # 7. parking
+    for host, where in ns_hosts:
+        park = signatures.parking(host)
+        if park is not None:
+            return Classification(Status.PARKED, f"{where} {host} ({park.provider} parking)")
+    for fetch, page in pages:
+        if phrase := for_sale(page, signatures):
+            return Classification(Status.PARKED, f"for-sale/parking page at {fetch.final_url or fetch.url}: \"{phrase}\"")
+
+    # 8. redirects to another registrable domain
+    parsed = {id(f): page for f, page in pages}
+    for fetch in fetches:
+        dest, how = _redirect(fetch, parsed.get(id(fetch)))
+        if dest:
+            return Classification(Status.REDIRECTING, f"redirects to {dest} ({how} from {fetch.url})")
+
+    # 9. serving
+    if answered:
+        best = min(answered, key=lambda f: (not 200 <= (f.status or 0) < 300, f.url))
+        return Classification(Status.ACTIVE, f"HTTP {best.status} from {best.final_url or best.url}")
+
+    # 10. resolves, but nothing answers
+    if fetches and (resolves or dns is None):
+        failures = ", ".join(f"{f.error_kind.value if f.error_kind else 'no status'} on {f.url}" for f in fetches[:3])
+        return Classification(Status.DEAD, f"no HTTP answer ({failures})")
+    if dns is not None and dns.rcode is Rcode.NOANSWER:
+        return Classification(Status.DEAD, "no address records (DNS NOERROR with no A/AAAA/CNAME)")
+    if resolves and previous in (Status.ACTIVE, Status.PARKED, Status.REDIRECTING):
+        return Classification(previous, "DNS resolves; no page fetched this time, status kept")
+    if resolves:
+        return Classification(Status.UNKNOWN, "DNS resolves; no page fetched yet")
+    return Classification(previous, "no usable observation; status kept")

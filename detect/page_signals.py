@@ -1,0 +1,85 @@
+"""What a fetched page says about a takedown: seizure banner, block notice, for-sale page, and
+client-side redirects (meta refresh, JavaScript location).
+
+Phrases count only where a takedown page puts them: in the title or near the top of a SHORT page.
+Seizure and parking pages are short; news pages are long and may quote "was seized by the FBI".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from detect.page_parse import ParsedPage
+from detect.signatures import Phrase, Signatures
+
+SHORT_PAGE_CHARS = 3_000  # a takedown or parking page has less visible text than this
+TOP_CHARS = 1_000  # phrases count when they appear this close to the start of the text
+IMAGE_BANNER_CHARS = 300  # "almost no text": the banner is an image
+_JS_LOCATION = re.compile(
+    r"(?:window\.|document\.|top\.|self\.)?location(?:\.href)?\s*=\s*['\"]([^'\"]{4,500})['\"]"
+    r"|location\.(?:replace|assign)\(\s*['\"]([^'\"]{4,500})['\"]"
+)
+_REFRESH_DELAY = re.compile(r"^\s*(\d{1,5})")
+
+
+@dataclass(frozen=True)
+class BannerMatch:
+    phrase: Phrase
+    where: str  # "title" or "text"
+
+
+def _where(phrase: str, title: str, top: str) -> str:
+    if phrase in title:
+        return "title"
+    if phrase in top:
+        return "text"
+    return ""
+
+
+def block_notice(page: ParsedPage, sig: Signatures) -> Phrase | None:
+    """A non-seizure block notice (e.g. the CUII copyright DNS block) shown instead of the site."""
+    title, top = page.title.lower(), page.text[: SHORT_PAGE_CHARS * 2].lower()
+    return next((p for p in sig.phrases_of("block_notice") if p.text in title or p.text in top), None)
+
+
+def seizure_banner(page: ParsedPage, sig: Signatures, corroborated: bool = False) -> BannerMatch | None:
+    """A seizure banner: a strong phrase in the title or top of a short page; any seizure phrase in
+    the title of a page with almost no text (the image-only banner); with ``corroborated`` (a
+    weak-seizure NS) weak phrases count on a short page too. Weak phrases alone never count."""
+    if len(page.text) > SHORT_PAGE_CHARS:
+        return None
+    title, top = page.title.lower(), page.text[:TOP_CHARS].lower()
+    phrases = [p for p in sig.phrases if p.kind in ("banner", "keyword")]
+    for phrase in sorted(phrases, key=lambda p: (p.strength != "strong", -len(p.text))):
+        if phrase.strength == "strong" or corroborated:
+            if where := _where(phrase.text, title, top):
+                return BannerMatch(phrase, where)
+        elif len(page.text) <= IMAGE_BANNER_CHARS and phrase.text in title:
+            return BannerMatch(phrase, "title")
+    return None
+
+
+def for_sale(page: ParsedPage, sig: Signatures) -> str:
+    """The parking / for-sale phrase on a short page (title or top), or ""."""
+    if len(page.text) > SHORT_PAGE_CHARS:
+        return ""
+    title, top = page.title.lower(), page.text[:TOP_CHARS].lower()
+    return next((p.text for p in sig.parking_phrases if p.text in title or p.text in top), "")
+
+
+def client_redirect(page: ParsedPage) -> tuple[str, str]:
+    """(target URL, how) of a meta refresh (delay ≤ 10 s) or, on a short page, a JavaScript location
+    assignment; ("", "") when there is none."""
+    for key, content in page.metas:
+        if key == "refresh":
+            delay = _REFRESH_DELAY.match(content)
+            if delay is None or int(delay.group(1)) <= 10:
+                for link in page.links:
+                    if link.tag == "meta":
+                        return link.url, "meta refresh"
+    if len(page.text) <= SHORT_PAGE_CHARS // 3:
+        m = _JS_LOCATION.search(page.code)
+        if m:
+            return (m.group(1) or m.group(2)), "JavaScript location"
+    return "", ""

@@ -1,0 +1,199 @@
+"""Takedown classification: each rule, and the caveats of the signature data."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from detect.classify import classify
+from detect.model import Classification, DnsResult, ErrorKind, Hop, HttpFetch, Rcode, RdapRecord, Status
+from detect.signatures import Signatures, load_signatures
+
+T0 = datetime(2024, 9, 4, 12, tzinfo=UTC)
+DOMAIN = "washingtonpost.pm"
+ARTICLE = Path(__file__).parent / "pages" / "rrn.media" / "__1694608541.html"
+
+
+@cache
+def sig() -> Signatures:
+    return load_signatures()
+
+
+def dns(rcode: Rcode = Rcode.NOERROR, ns: tuple[str, ...] = ("ns1.host.example",), a: tuple[str, ...] = ("203.0.113.5",),
+        error: str = "") -> DnsResult:
+    records = {"NS": ns, "A": a} if rcode is Rcode.NOERROR else {}
+    return DnsResult(DOMAIN, rcode, records, error=error, observed_at=T0)
+
+
+def fetch(body: bytes = b"<html><title>News</title><body>" + b"<p>story text</p>" * 50 + b"</body></html>",
+          status: int | None = 200, final_url: str = f"https://{DOMAIN}/", redirects: tuple[Hop, ...] = (),
+          error_kind: ErrorKind | None = None) -> HttpFetch:
+    return HttpFetch(DOMAIN, f"https://{DOMAIN}/", final_url=final_url, status=status, redirects=redirects,
+                     body=body, error_kind=error_kind, observed_at=T0 + timedelta(seconds=5))
+
+
+def run(d: DnsResult | None = None, fetches: tuple[HttpFetch, ...] = (), rdap: RdapRecord | None = None,
+        previous: Status = Status.ACTIVE, was_live: bool = True) -> Classification:
+    return classify(dns=d, fetches=fetches, rdap=rdap, previous=previous, was_live=was_live, signatures=sig())
+
+
+def test_fbi_name_servers_mean_seized_and_the_reason_names_them() -> None:
+    got = run(dns(ns=("ns1.fbi.seized.gov", "ns2.fbi.seized.gov"), a=()), (fetch(),))
+    assert got == Classification(Status.SEIZED, "NS ns1.fbi.seized.gov (FBI seizure name server)")
+
+
+def test_seizure_delegation_seen_only_in_rdap_still_counts() -> None:
+    rdap = RdapRecord(DOMAIN, 200, nameservers=("NS1.USSSDOMAINSEIZURE.COM",))
+    got = run(dns(), (fetch(),), rdap)
+    assert got.status is Status.SEIZED and "usssdomainseizure" in got.reason and "RDAP NS" in got.reason
+
+
+def test_image_only_banner_is_a_seizure() -> None:
+    page = b"<html><head><title>This domain has been seized</title></head><body><img src=seizure.gif></body></html>"
+    got = run(dns(), (fetch(page),))
+    assert got.status is Status.SEIZED and "this domain has been seized" in got.reason
+
+
+def test_weak_title_on_an_image_page_is_a_seizure() -> None:
+    page = b"<title>Domain Seizure</title><body><img src=seized.png></body>"
+    assert run(dns(), (fetch(page),)).status is Status.SEIZED
+
+
+def test_banner_text_on_a_short_page_is_a_seizure() -> None:
+    page = (b"<title>Notice</title><body><h1>THIS SERVER HAS BEEN SEIZED</h1><p>By order of the court.</p>"
+            b"<img src=logo.png></body>")
+    got = run(dns(), (fetch(page),))
+    assert got.status is Status.SEIZED and "LKA" in got.reason
+
+
+def test_a_news_article_saying_seized_by_the_fbi_stays_active() -> None:
+    body = ARTICLE.read_bytes().replace(
+        b"<body", b"<p>The domain was seized by the FBI, the Department of Justice said: "
+        b"this domain has been seized.</p><body", 1)
+    headline = body.replace(b"<title>", b"<title>Domains seized by the FBI: ", 1)
+    for page in (body, headline):
+        got = run(dns(), (fetch(page),))
+        assert got.status is Status.ACTIVE, got.reason
+
+
+def test_weak_phrases_alone_never_seize_even_a_short_page() -> None:
+    page = b"<title>Press</title><body><p>The site was seized, law enforcement and the department of justice said.</p></body>"
+    assert run(dns(), (fetch(page),)).status is Status.ACTIVE
+
+
+def test_cloudflare_seizure_weak_ns_alone_is_not_a_seizure() -> None:
+    got = run(dns(ns=("jocelyn.ns.cloudflare.com", "plato.ns.cloudflare.com")), (fetch(),))
+    assert got.status is Status.ACTIVE
+
+
+def test_cloudflare_seizure_weak_ns_with_a_weak_banner_is_a_seizure() -> None:
+    page = b"<title>Notice</title><body><p>This site was seized by the authorities.</p><img src=x.png></body>"
+    got = run(dns(ns=("jocelyn.ns.cloudflare.com",)), (fetch(page),))
+    assert got.status is Status.SEIZED and "jocelyn.ns.cloudflare.com" in got.reason
+
+
+def test_cuii_block_notice_is_not_a_seizure() -> None:
+    page = ("<title>CUII</title><body><p>Diese Webseite ist aus urheberrechtlichen Gründen nicht verfügbar. "
+            "This domain has been seized?</p></body>").encode()
+    got = run(dns(), (fetch(page),), previous=Status.ACTIVE)
+    assert got.status is Status.ACTIVE and "not a seizure" in got.reason
+
+
+def test_sinkhole_is_suspended_not_seized() -> None:
+    sinkhole = next(ns for ns in sig().nameservers if ns.kind == "sinkhole")
+    got = run(dns(ns=(sinkhole.host,)), (fetch(),))
+    assert got.status is Status.SUSPENDED and "sinkholed" in got.reason and "not a seizure" in got.reason
+
+
+@pytest.mark.parametrize("rcode", [Rcode.NXDOMAIN, Rcode.NOANSWER])
+def test_registry_hold_without_resolution_is_suspended(rcode: Rcode) -> None:
+    rdap = RdapRecord(DOMAIN, 200, statuses=("client transfer prohibited", "server hold"), observed_at=T0)
+    got = run(dns(rcode), (), rdap)
+    assert got == Classification(Status.SUSPENDED, f"RDAP server hold; DNS {rcode.value}")
+    assert run(dns(rcode), (), RdapRecord(DOMAIN, 200, statuses=("clientHold",))).status is Status.SUSPENDED
+
+
+def test_nxdomain_after_being_live_is_suspended() -> None:
+    assert run(dns(Rcode.NXDOMAIN), was_live=True) == Classification(Status.SUSPENDED, "NXDOMAIN after the domain was live")
+
+
+def test_nxdomain_with_an_expired_registration_is_a_lapse() -> None:
+    rdap = RdapRecord(DOMAIN, 200, expires=T0 - timedelta(days=3), observed_at=T0)
+    got = run(dns(Rcode.NXDOMAIN), rdap=rdap, was_live=True)
+    assert got.status is Status.DEAD and "expired" in got.reason
+    pending = RdapRecord(DOMAIN, 200, statuses=("pending delete",))
+    assert run(dns(Rcode.NXDOMAIN), rdap=pending).status is Status.DEAD
+
+
+def test_a_name_that_never_resolved_is_dead() -> None:
+    got = run(dns(Rcode.NXDOMAIN), previous=Status.UNKNOWN, was_live=False)
+    assert got == Classification(Status.DEAD, "NXDOMAIN: the name has never resolved")
+
+
+@pytest.mark.parametrize("rcode", [Rcode.SERVFAIL, Rcode.TIMEOUT])
+def test_resolver_trouble_keeps_the_previous_status(rcode: Rcode) -> None:
+    got = run(dns(rcode, error="3 tries"), (fetch(status=None, error_kind=ErrorKind.DNS),), previous=Status.ACTIVE)
+    assert got.status is Status.ACTIVE and rcode.value in got.reason and "kept" in got.reason
+    assert run(dns(rcode), previous=Status.UNKNOWN).status is Status.UNKNOWN
+
+
+def test_parking_name_servers_mean_parked() -> None:
+    got = run(dns(ns=("ns1.sedoparking.com", "ns2.sedoparking.com")), (fetch(),))
+    assert got == Classification(Status.PARKED, "NS ns1.sedoparking.com (Sedo parking)")
+
+
+def test_for_sale_page_means_parked_but_not_in_a_long_article() -> None:
+    got = run(dns(), (fetch(b"<title>rrn.so</title><body><h1>This domain is for sale!</h1><a>Buy now</a></body>"),))
+    assert got.status is Status.PARKED and "this domain is for sale" in got.reason
+    long_story = ARTICLE.read_bytes().replace(b"<body", b"<p>domain parking is a business</p><body", 1)
+    assert run(dns(), (fetch(long_story),)).status is Status.ACTIVE
+
+
+def test_http_redirect_to_another_domain_is_redirecting() -> None:
+    hops = (Hop(f"https://{DOMAIN}/", 301, "https://www.washingtonpost.com/"),)
+    got = run(dns(), (fetch(final_url="https://www.washingtonpost.com/", redirects=hops),))
+    assert got.status is Status.REDIRECTING and "washingtonpost.com" in got.reason
+
+
+def test_redirect_within_the_site_is_not_redirecting() -> None:
+    hops = (Hop(f"http://{DOMAIN}/", 301, f"https://www.{DOMAIN}/"),)
+    assert run(dns(), (fetch(final_url=f"https://www.{DOMAIN}/", redirects=hops),)).status is Status.ACTIVE
+
+
+def test_redirect_to_a_dead_target_is_still_redirecting() -> None:
+    hops = (Hop(f"https://{DOMAIN}/", 302, "https://next.example.org/x"),)
+    got = run(dns(), (fetch(status=None, final_url="", redirects=hops, error_kind=ErrorKind.TIMEOUT),))
+    assert got.status is Status.REDIRECTING and "example.org" in got.reason
+
+
+@pytest.mark.parametrize("body, how", [
+    (b'<meta http-equiv="refresh" content="0;URL=\'https://rrn.so/\'">', "meta refresh"),
+    (b"<script>window.location.href = 'https://rrn.so/';</script>", "JavaScript location"),
+])
+def test_client_side_redirects_are_redirecting(body: bytes, how: str) -> None:
+    got = run(dns(), (fetch(body),))
+    assert got == Classification(Status.REDIRECTING, f"redirects to rrn.so ({how} from https://{DOMAIN}/)")
+
+
+def test_serving_content_is_active() -> None:
+    assert run(dns(), (fetch(ARTICLE.read_bytes()),), previous=Status.UNKNOWN) == Classification(
+        Status.ACTIVE, f"HTTP 200 from https://{DOMAIN}/")
+
+
+def test_resolving_without_any_http_answer_is_dead() -> None:
+    fetches = (fetch(status=None, error_kind=ErrorKind.TIMEOUT), fetch(status=None, error_kind=ErrorKind.CONNECTION))
+    got = run(dns(), fetches)
+    assert got.status is Status.DEAD and "timeout" in got.reason and "connection" in got.reason
+
+
+def test_dns_only_observation_keeps_a_live_status() -> None:
+    assert run(dns(), (), previous=Status.ACTIVE).status is Status.ACTIVE
+    assert run(dns(), (), previous=Status.DEAD).status is Status.UNKNOWN
+
+
+def test_garbage_pages_never_break_classification() -> None:
+    for body in (b"\xff" * 1000, b"<div>" * 50_000, b""):
+        assert run(dns(), (fetch(body),)).status is Status.ACTIVE
