@@ -11,8 +11,8 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from detect.evidence_kinds import (
-    SHARED_PREFIX,
     MIN_SUPPORT,
+    SHARED_PREFIX,
     SUBSTANTIVE,
     Family,
     family_of,
@@ -72,7 +72,7 @@ def _candidate_values(candidate: SiteProfile) -> set[Indicator]:
     values = {i for i in candidate.indicators if i.value}
     if candidate.registrar:
         values.add(Indicator("registrar", candidate.registrar))
-    if candidate.status not in SERVING:
+    if candidate.status not in SERVING or candidate.parked:
         values = {i for i in values
                   if indicator_class(i.kind).family in (Family.IDENTITY, Family.REGISTRATION)}
     return values
@@ -150,13 +150,14 @@ def linkage(candidate: SiteProfile, network: Sequence[SiteProfile], discovery: D
     return out
 
 
-def _specific_targets(findings: Iterable[Finding]) -> set[str]:
-    """Network domains the candidate already relates to, by name or by substance, with at least
-    MIN_SUPPORT of strength (a faint resemblance is no tie)."""
+def _tied_lost(findings: Iterable[Finding], lost_in_window: set[str]) -> set[str]:
+    """The lost domains (among those lost just before the registration) the candidate is tied to by
+    name or substance with at least MIN_SUPPORT of strength. Every such domain is credited (not only
+    the closest) so that adding evidence can never take timing evidence away."""
     ties = [f for f in findings
             if f.evidence.weight > 0 and (family_of(f.evidence.kind)[0] is Family.LEXICAL
                                           or family_of(f.evidence.kind)[0] in SUBSTANTIVE)]
-    return {d for d, s in pair_strengths(ties).items() if s >= MIN_SUPPORT}
+    return {d for d, s in pair_strengths(ties).items() if d in lost_in_window and s >= MIN_SUPPORT}
 
 
 def timing(candidate: SiteProfile, network: Sequence[SiteProfile], findings: Sequence[Finding],
@@ -169,15 +170,17 @@ def timing(candidate: SiteProfile, network: Sequence[SiteProfile], findings: Seq
     reg = candidate.registered
     if reg is None:
         return []
-    related = _specific_targets(findings)
-    out: list[Finding] = []
-    unspecific: list[str] = []
+    in_window: dict[str, tuple[SiteProfile, float]] = {}
     for net in network:
         if not net.status.lost or net.status_since is None:
             continue
         hours = (reg - net.status_since).total_seconds() / 3600
-        if not -24.0 <= hours <= window_hours:  # the store may notice a loss up to a probe late
-            continue
+        if -24.0 <= hours <= window_hours:  # the store may notice a loss up to a probe late
+            in_window[net.domain] = (net, hours)
+    related = _tied_lost(findings, set(in_window))
+    out: list[Finding] = []
+    unspecific: list[str] = []
+    for net, hours in in_window.values():
         if net.domain in related:
             w = 0.45 * (1 - 0.5 * max(hours, 0.0) / window_hours)
             out.append(Finding(Evidence("registered_after_takedown", net.domain, round(w, 4),

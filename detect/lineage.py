@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from detect.findings import Finding, pair_strengths
@@ -22,13 +22,13 @@ if TYPE_CHECKING:
 SUCCESSION_KINDS: frozenset[str] = frozenset({
     "same_label", "typo_distance", "contains_label", "registered_after_takedown", "redirected_from_network"})
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _rank(domain: str, strengths: dict[str, float], by_name: dict[str, SiteProfile]) -> tuple[float, datetime, str]:
     since = by_name[domain].status_since or _EPOCH
     if since.tzinfo is None:
-        since = since.replace(tzinfo=timezone.utc)
+        since = since.replace(tzinfo=UTC)
     # strongest first; then the most recent loss (a successor follows the latest takedown); then name
     return (strengths.get(domain, 0.0), since, domain)
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any
 
 from detect import evidence_rules, lineage, negatives
 from detect.evidence_kinds import (
@@ -77,9 +78,9 @@ class ScoringPolicy:
     legitimate: frozenset[str] = frozenset()
 
     @classmethod
-    def from_config(cls, cfg: object) -> ScoringPolicy:
+    def from_config(cls, cfg: Any) -> ScoringPolicy:
         """Build from a hydrawatch Config (typed loosely so detect/ does not import the shell)."""
-        scoring, brands = getattr(cfg, "scoring"), getattr(cfg, "brands")
+        scoring, brands = cfg.scoring, cfg.brands
         return cls(threshold=float(scoring.threshold),
                    takedown_window_hours=float(scoring.takedown_window_hours),
                    commodity_share=int(scoring.commodity_share),
@@ -131,7 +132,7 @@ def score_candidate(candidate: SiteProfile, network: Sequence[SiteProfile], stat
         else:
             relation, predecessor = decision
     evidence = tuple(f.evidence for f in findings)
-    reason = _reason(confidence, result, evidence, vetoed, is_clone, relation, predecessor, policy)
+    reason = _reason(confidence, result, findings, vetoed, is_clone, relation, predecessor, policy)
     log.debug("scored %s: %.3f %s", candidate.domain, confidence, reason)
     return Verdict(candidate.domain, confidence, evidence, is_clone, relation, predecessor, reason)
 
@@ -140,7 +141,7 @@ def _utc(moment: datetime | None) -> datetime | None:
     """Naive datetimes are taken as UTC so that every comparison is between aware values."""
     if moment is None or moment.tzinfo is not None:
         return moment
-    return moment.replace(tzinfo=timezone.utc)
+    return moment.replace(tzinfo=UTC)
 
 
 def _utc_profile(profile: SiteProfile) -> SiteProfile:
@@ -162,10 +163,13 @@ def _corroboration_cap(result: Combination) -> Finding | None:
                             f"{why}: confidence capped at {UNCORROBORATED_CAP}"))
 
 
-def _reason(confidence: float, result: Combination, evidence: tuple[Evidence, ...],
+def _reason(confidence: float, result: Combination, findings: Sequence[Finding],
             vetoed: list[Evidence], is_clone: bool, relation: Relation | None,
             predecessor: str | None, policy: ScoringPolicy) -> str:
-    top = sorted((e for e in evidence if e.weight > 0), key=lambda e: -e.weight)[:3]
+    """One line: the verdict and its three strongest reasons (those naming the predecessor first)."""
+    ranked = sorted((f for f in findings if f.evidence.weight > 0),
+                    key=lambda f: (predecessor not in f.targets, -f.evidence.weight))
+    top = [f.evidence for f in ranked[:3]]
     because = "; ".join(e.detail or f"{e.kind} {e.value}" for e in top)
     if is_clone:
         return f"{relation} of {predecessor} ({confidence:.2f}): {because}"

@@ -8,8 +8,8 @@ from __future__ import annotations
 import functools
 import logging
 
-import tlsh
-from datasketch import LeanMinHash
+import tlsh  # type: ignore[import-not-found]
+from datasketch import LeanMinHash  # type: ignore[import-untyped]
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,8 @@ import random
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any
 
 import tlsh
 from datasketch import LeanMinHash, MinHash
@@ -19,7 +20,6 @@ from detect.model import Indicator, Status
 from detect.names import split
 from detect.scoring import Discovery, ScoringPolicy, SiteProfile, StoreStats
 
-UTC = timezone.utc
 SEIZURE = datetime(2024, 9, 4, 12, 0, tzinfo=UTC)
 NOW = datetime(2024, 9, 6, 12, 0, tzinfo=UTC)
 POLICY = ScoringPolicy(threshold=0.6, takedown_window_hours=96, commodity_share=50, legitimate=frozenset())
@@ -103,7 +103,8 @@ OPERATOR_TELLS = (("og_locale", "ru_RU"), ("social", "t.me/rrn_world"))
 
 def doppelganger_network() -> list[SiteProfile]:
     """Three seized spoofs (their last pre-seizure pages), a live spoof and a live brand site."""
-    lost = dict(status=Status.SEIZED, since=SEIZURE, network=True, registered=at(13, 10, month=7, year=2023))
+    lost: dict[str, Any] = {"status": Status.SEIZED, "since": SEIZURE, "network": True,
+                           "registered": at(13, 10, month=7, year=2023)}
     return [
         site("washingtonpost.pm", **lost, text=page("wapo-nav", "wapo-footer", "fake-1", "fake-2"),
              ind=OPERATOR_TELLS + (("wp_theme", "washingtonpost-pm"), ("ip", OPERATOR_IP), ("ns", OPERATOR_NS)),

@@ -131,7 +131,10 @@ def test_several_replacements_may_claim_one_predecessor() -> None:
 
 # --- decoys ---------------------------------------------------------------------------------------------
 
-def imitated_outlet(registered: datetime | None = at(13, month=1, year=1996)) -> SiteProfile:
+OUTLET_REGISTERED = at(13, month=1, year=1996)
+
+
+def imitated_outlet(registered: datetime | None = OUTLET_REGISTERED) -> SiteProfile:
     return site("washingtonpost.com", registered=registered, registrar="CSC Corporate Domains",
                 text=page("wapo-nav", "wapo-footer", "fake-1", "real-2"), ind=(("ga", "G-WAPO"),))
 
