@@ -73,6 +73,29 @@ def imitated_outlet(candidate: SiteProfile, network: Sequence[SiteProfile], *,
                             f"({shown}); {why}"))
 
 
+def _registered_before(candidate: SiteProfile, network: Sequence[SiteProfile], *,
+                       now: datetime) -> Finding | None:
+    """Registered a year or more before the network's first domain (or, when no network date is
+    known, five years or more before now): a replacement is new, and an old name is someone else's."""
+    reg = candidate.registered
+    if reg is None:
+        return None
+    first = earliest_registration(network)
+    if first is not None:
+        if reg > first - PREDATES_MARGIN:
+            return None
+        years = (first - reg) / YEAR
+        weight = -min(0.9, 0.3 + 0.15 * years)
+        detail = f"registered {years:.1f} years before the network's first domain ({first.date()})"
+    else:
+        if now - reg < OLD_WITHOUT_NETWORK_DATES:
+            return None
+        years = (now - reg) / YEAR
+        weight = -min(0.9, 0.15 * years)
+        detail = f"registered {years:.1f} years ago (no registration date known in the network)"
+    return Finding(Evidence("registered_before_network", reg.date().isoformat(), round(weight, 4), detail))
+
+
 def collect(candidate: SiteProfile, network: Sequence[SiteProfile], findings: Sequence[Finding],
             shared: Sequence[Finding], policy: ScoringPolicy, *, now: datetime) -> list[Finding]:
     out: list[Finding] = []
@@ -85,14 +108,9 @@ def collect(candidate: SiteProfile, network: Sequence[SiteProfile], findings: Se
     if candidate.parked or candidate.status is Status.PARKED:
         out.append(Finding(Evidence("parked", candidate.status.value, PARKED_PENALTY,
                                     "parked or for sale: serves nothing of an operator's")))
-    first = earliest_registration(network)
-    reg = candidate.registered
-    if reg is not None and first is not None and reg <= first - PREDATES_MARGIN:
-        years = (first - reg) / YEAR
-        weight = -min(0.9, 0.3 + 0.15 * years)
-        out.append(Finding(Evidence("registered_before_network", reg.date().isoformat(), round(weight, 4),
-                                    f"registered {years:.1f} years before the network's first domain "
-                                    f"({first.date()})")))
+    predates = _registered_before(candidate, network, now=now)
+    if predates is not None:
+        out.append(predates)
     if shared and all(f.evidence.weight == 0 for f in shared) and not substantive_tie(findings):
         out.append(Finding(Evidence("commodity_only", str(len(shared)), COMMODITY_PENALTY,
                                     f"shares only commodity values ({len(shared)}) with the network: "

@@ -280,3 +280,11 @@ def test_naive_datetimes_are_taken_as_utc() -> None:
 def test_empty_network_gives_nothing_to_link_to() -> None:
     v = score(site("washingtonpost.so", registered=at(5, 3)), network=[])
     assert not v.is_clone and v.confidence == 0.0
+
+
+def test_an_old_registration_counts_against_even_when_the_network_dates_are_unknown() -> None:
+    undated = [replace(p, registered=None) for p in NETWORK]
+    v = score(site("washingtonpost.com", registered=at(13, month=1, year=1996),
+                   text=page("wapo-nav", "wapo-footer", "fake-1", "real-2")), undated)
+    assert not v.is_clone
+    assert any(e.kind == "registered_before_network" and e.weight <= -0.8 for e in v.evidence)
