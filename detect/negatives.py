@@ -69,7 +69,8 @@ def imitated_outlet(candidate: SiteProfile, network: Sequence[SiteProfile], *,
         return None
     shown = ", ".join(pointers[:3]) + (" …" if len(pointers) > 3 else "")
     return Finding(Evidence("imitated_outlet", candidate.domain, -1.0,
-                            f"the outlet the network imitates: {len(pointers)} network site(s) point at it "
+                            f"an old site the network points at (the outlet it imitates, or a platform): {len(pointers)} "
+                            f"network site(s) point at it "
                             f"({shown}); {why}"))
 
 
