@@ -1,9 +1,10 @@
-"""Near-duplicate signatures of a page: MinHash of text shingles, TLSH of the markup skeleton, and
-the DOM hash (hash of the tag-name sequence, as Lookyloo and AIL compute it).
+"""Near-duplicate signatures of a page (MinHash of text shingles, TLSH of the markup skeleton, the DOM
+hash as Lookyloo and AIL compute it) and the pairwise measures scoring uses on them and on labels.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import struct
@@ -40,16 +41,27 @@ def minhash_of_text(text: str) -> bytes | None:
     return bytes(buf)
 
 
+@functools.lru_cache(maxsize=4096)
+def _lean(data: bytes) -> LeanMinHash | None:
+    try:
+        return LeanMinHash.deserialize(data)
+    except (ValueError, TypeError, OverflowError, MemoryError, IndexError, struct.error):
+        return None
+
+
+def minhash_jaccard(a: bytes | None, b: bytes | None) -> float | None:
+    """Estimated Jaccard similarity of two serialised signatures; None when either is missing/unreadable."""
+    if not a or not b:
+        return None
+    ma, mb = _lean(bytes(a)), _lean(bytes(b))
+    if ma is None or mb is None or len(ma.hashvalues) != len(mb.hashvalues) or ma.seed != mb.seed:
+        return None
+    return float(np.count_nonzero(ma.hashvalues == mb.hashvalues)) / float(len(ma.hashvalues))
+
+
 def minhash_similarity(a: bytes, b: bytes) -> float:
     """Estimated Jaccard similarity of two serialised signatures (0.0 when either is unreadable)."""
-    try:
-        ma = LeanMinHash.deserialize(a)
-        mb = LeanMinHash.deserialize(b)
-        if len(ma.hashvalues) != len(mb.hashvalues) or ma.seed != mb.seed:
-            return 0.0
-        return float(np.count_nonzero(ma.hashvalues == mb.hashvalues)) / float(len(ma.hashvalues))
-    except (ValueError, TypeError, OverflowError, MemoryError, IndexError, struct.error):
-        return 0.0
+    return minhash_jaccard(a, b) or 0.0
 
 
 def tlsh_of_skeleton(skeleton: str) -> str | None:
@@ -62,12 +74,37 @@ def tlsh_of_skeleton(skeleton: str) -> str | None:
     return digest if digest and digest != "TNULL" else None
 
 
-def tlsh_distance(a: str, b: str) -> int:
-    """TLSH distance (0 = identical, ~<100 similar, several hundred unrelated); 10_000 if unreadable."""
+def tlsh_diff(a: str | None, b: str | None) -> int | None:
+    """TLSH difference score (0 = identical, < 50 near copy, > 200 unrelated); None if not computable."""
+    if not a or not b or a == "TNULL" or b == "TNULL":
+        return None
     try:
         return int(tlsh.diff(a, b))
     except (ValueError, TypeError):
-        return 10_000
+        return None
+
+
+def tlsh_distance(a: str, b: str) -> int:
+    """TLSH distance (0 = identical, ~<100 similar, several hundred unrelated); 10_000 if unreadable."""
+    diff = tlsh_diff(a, b)
+    return 10_000 if diff is None else diff
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Optimal-string-alignment distance: insertions, deletions, substitutions, adjacent swaps."""
+    if a == b:
+        return 0
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[len(b)]
 
 
 def dom_hash(tags: tuple[str, ...]) -> str:

@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "hydrawatch.commands.seed",
     "hydrawatch.commands.status",
     "hydrawatch.commands.run",
+    "hydrawatch.commands.demo",
 )
 
 

@@ -1,0 +1,83 @@
+"""Lineage decisions: which network domain a clone's edge comes from, and what the edge means.
+
+``replacement``: the clone stands in for a lost (seized, suspended, dead) network domain;
+``mirror``: a live near-copy of a live network site; ``network``: same hands, no succession.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from detect.findings import Finding, pair_strengths
+from detect.model import Evidence, Relation
+
+if TYPE_CHECKING:
+    from detect.scoring import SiteProfile, Verdict
+
+# Evidence that a candidate succeeds one particular domain: its name, a registration right after that
+# domain's loss (only emitted with a tie to that domain), or that domain sending visitors to it.
+SUCCESSION_KINDS: frozenset[str] = frozenset({
+    "same_label", "typo_distance", "contains_label", "registered_after_takedown", "redirected_from_network"})
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _rank(domain: str, strengths: dict[str, float], by_name: dict[str, SiteProfile]) -> tuple[float, datetime, str]:
+    since = by_name[domain].status_since or _EPOCH
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    # strongest first; then the most recent loss (a successor follows the latest takedown); then name
+    return (strengths.get(domain, 0.0), since, domain)
+
+
+def choose(candidate: SiteProfile, network: Sequence[SiteProfile],
+           findings: Sequence[Finding]) -> tuple[Relation, str] | None:
+    """The relation and the predecessor (a network domain) for a candidate judged a clone."""
+    by_name = {p.domain: p for p in network}
+    strengths = {d: s for d, s in pair_strengths(findings).items() if d in by_name}
+    if not strengths:
+        return None
+    lost = {d for d in strengths if by_name[d].status.lost}
+    succession = {d for f in findings if f.evidence.kind in SUCCESSION_KINDS and f.evidence.weight > 0
+                  for d in f.targets if d in lost}
+    if succession:
+        return Relation.REPLACEMENT, max(succession, key=lambda d: _rank(d, strengths, by_name))
+    copies = {d for f in findings if f.near_copy for d in f.targets
+              if d in by_name and not by_name[d].status.lost}
+    if copies:
+        return Relation.MIRROR, max(copies, key=lambda d: _rank(d, strengths, by_name))
+    best = max(strengths, key=lambda d: _rank(d, strengths, by_name))
+    if best in lost:
+        return Relation.REPLACEMENT, best
+    return Relation.NETWORK, best
+
+
+@dataclass(frozen=True)
+class EdgeDecision:
+    """One lineage edge to record (the store keeps edges unique on from/to/relation)."""
+
+    from_domain: str
+    to_domain: str
+    relation: Relation
+    confidence: float
+    evidence: tuple[Evidence, ...]
+    reason: str
+
+
+def decide_lineage(verdicts: Iterable[Verdict]) -> list[EdgeDecision]:
+    """The edges a batch of verdicts calls for: one per clone (its best-scoring verdict when it was
+    scored more than once, e.g. found by two routes). Several clones may share one predecessor —
+    operators stand up several replacements at once — and each gets its edge."""
+    best: dict[str, Verdict] = {}
+    for v in verdicts:
+        if not v.is_clone or v.relation is None or v.predecessor is None:
+            continue
+        held = best.get(v.candidate)
+        if held is None or v.confidence > held.confidence:
+            best[v.candidate] = v
+    edges = [EdgeDecision(v.predecessor, v.candidate, v.relation, v.confidence, v.evidence, v.reason)
+             for v in best.values() if v.predecessor is not None and v.relation is not None]
+    return sorted(edges, key=lambda e: (e.from_domain, e.to_domain))

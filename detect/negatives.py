@@ -1,0 +1,119 @@
+"""Negative evidence: why a candidate that resembles the network is not the network's.
+
+Two vetoes (weight −1: confidence 0, never a clone) and graded penalties that multiply the
+confidence by (1 + weight).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from detect.evidence_rules import lexical_relation, substantive_tie
+from detect.findings import Finding
+from detect.model import Evidence, Indicator, Status
+
+if TYPE_CHECKING:
+    from detect.scoring import ScoringPolicy, SiteProfile
+
+YEAR = timedelta(days=365.25)
+PREDATES_MARGIN = YEAR  # registered at least this long before the network's first domain
+OLD_WITHOUT_NETWORK_DATES = 5 * YEAR  # "old" when the network's own dates are unknown
+PARKED_PENALTY = -0.6
+COMMODITY_PENALTY = -0.2
+
+
+def earliest_registration(network: Sequence[SiteProfile]) -> datetime | None:
+    dates = [p.registered for p in network if p.registered is not None]
+    return min(dates) if dates else None
+
+
+def _pointers(candidate: SiteProfile, network: Sequence[SiteProfile]) -> tuple[list[str], bool]:
+    """Network sites that link, redirect or canonicalise to the candidate; and whether any does so by
+    a canonical tag or from a look-alike name (the spoof's way of pointing at what it imitates)."""
+    canonical = Indicator("canonical_host", candidate.domain)
+    names: list[str] = []
+    namesake = False
+    for p in network:
+        by_canonical = canonical in p.indicators
+        if by_canonical or candidate.domain in p.outlinks or p.redirects_to == candidate.domain:
+            names.append(p.domain)
+            if by_canonical or lexical_relation(candidate.label, p.label, lost=False) is not None:
+                namesake = True
+    return sorted(names), namesake
+
+
+def imitated_outlet(candidate: SiteProfile, network: Sequence[SiteProfile], *,
+                    now: datetime) -> Finding | None:
+    """The outlet the network imitates: pointed at by network sites, not lost, and older than the
+    network (or, with no registration date, pointed at by a canonical tag or by its namesake spoof).
+    It is the most similar site of all, so similarity must never make it a clone."""
+    if candidate.in_network or candidate.status.lost:
+        return None
+    pointers, namesake = _pointers(candidate, network)
+    if not pointers:
+        return None
+    first = earliest_registration(network)
+    reg = candidate.registered
+    if reg is not None and first is not None:
+        old = reg <= first - PREDATES_MARGIN
+        why = f"registered {reg.date()}, before the network's first domain ({first.date()})"
+    elif reg is not None:
+        old = now - reg >= OLD_WITHOUT_NETWORK_DATES
+        why = f"registered {reg.date()}, years ago"
+    else:
+        old = namesake
+        why = "no registration date, pointed at by its namesake or a canonical tag"
+    if not old:
+        return None
+    shown = ", ".join(pointers[:3]) + (" …" if len(pointers) > 3 else "")
+    return Finding(Evidence("imitated_outlet", candidate.domain, -1.0,
+                            f"an old site the network points at (the outlet it imitates, or a platform): {len(pointers)} "
+                            f"network site(s) point at it "
+                            f"({shown}); {why}"))
+
+
+def _registered_before(candidate: SiteProfile, network: Sequence[SiteProfile], *,
+                       now: datetime) -> Finding | None:
+    """Registered a year or more before the network's first domain (or, when no network date is
+    known, five years or more before now): a replacement is new, and an old name is someone else's."""
+    reg = candidate.registered
+    if reg is None:
+        return None
+    first = earliest_registration(network)
+    if first is not None:
+        if reg > first - PREDATES_MARGIN:
+            return None
+        years = (first - reg) / YEAR
+        weight = -min(0.9, 0.3 + 0.15 * years)
+        detail = f"registered {years:.1f} years before the network's first domain ({first.date()})"
+    else:
+        if now - reg < OLD_WITHOUT_NETWORK_DATES:
+            return None
+        years = (now - reg) / YEAR
+        weight = -min(0.9, 0.15 * years)
+        detail = f"registered {years:.1f} years ago (no registration date known in the network)"
+    return Finding(Evidence("registered_before_network", reg.date().isoformat(), round(weight, 4), detail))
+
+
+def collect(candidate: SiteProfile, network: Sequence[SiteProfile], findings: Sequence[Finding],
+            shared: Sequence[Finding], policy: ScoringPolicy, *, now: datetime) -> list[Finding]:
+    out: list[Finding] = []
+    if candidate.domain.lower() in policy.legitimate:
+        out.append(Finding(Evidence("legitimate_brand", candidate.domain, -1.0,
+                                    "listed in [brands] legitimate: an official outlet, never a clone")))
+    outlet = imitated_outlet(candidate, network, now=now)
+    if outlet is not None:
+        out.append(outlet)
+    if candidate.parked or candidate.status is Status.PARKED:
+        out.append(Finding(Evidence("parked", candidate.status.value, PARKED_PENALTY,
+                                    "parked or for sale: serves nothing of an operator's")))
+    predates = _registered_before(candidate, network, now=now)
+    if predates is not None:
+        out.append(predates)
+    if shared and all(f.evidence.weight == 0 for f in shared) and not substantive_tie(findings):
+        out.append(Finding(Evidence("commodity_only", str(len(shared)), COMMODITY_PENALTY,
+                                    f"shares only commodity values ({len(shared)}) with the network: "
+                                    "co-hosting, not common hands")))
+    return out

@@ -1,0 +1,135 @@
+"""`hydrawatch demo`: the September 2024 Doppelganger seizure replayed on the offline sandbox internet,
+through the same cycle as `hydrawatch run`."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hydrawatch import logs
+from hydrawatch.config import Config, as_dict, from_mapping
+from hydrawatch.context import CliError, state
+from hydrawatch.render import dumps, iso, terminal_safe
+
+WORLD = "doppelganger-2024"
+
+
+def demo_config(base: Config, overrides: dict[str, Any], store_url: str) -> Config:
+    """The user's config (log, scoring, brands …) pointed at the sandbox and a throw-away store."""
+    data = as_dict(base)
+    for section, keys in overrides.items():
+        data.setdefault(section, {}).update(keys)
+    data["storage"] = {"url": store_url}
+    data["schedule"] = as_dict(Config())["schedule"]
+    return from_mapping(data, source="(demo)")
+
+
+def _emails(messages: list[Any]) -> list[dict[str, Any]]:
+    out = []
+    for msg in messages:
+        body = msg.get_body(preferencelist=("plain",)) if hasattr(msg, "get_body") else None
+        out.append({"subject": str(msg.get("Subject", "")), "to": str(msg.get("To", "")),
+                    "message_id": str(msg.get("Message-ID", "")),
+                    "body": body.get_content() if body is not None else str(msg.get_payload())})
+    return out
+
+
+def _show(console: Console, cycles: list[tuple[str, dict[str, Any]]], export: dict[str, Any],
+          emails: list[dict[str, Any]]) -> None:
+    for phase, stats in cycles:
+        table = Table(title=f"phase {phase}: status changes", title_justify="left")
+        for col in ("domain", "from", "to", "reason"):
+            table.add_column(col)
+        for ch in stats["status_changes"]:
+            table.add_row(ch["domain"], str(ch["from"]), ch["to"], terminal_safe(ch["reason"], 90))
+        console.print(table)
+    edges = Table(title="replacements and other lineage found", title_justify="left")
+    for col in ("clone", "predecessor", "relation", "confidence", "evidence (strongest first)"):
+        edges.add_column(col)
+    for e in export["edges"]:
+        ev = sorted(e["evidence"], key=lambda x: -abs(x["weight"]))
+        edges.add_row(e["to"], e["from"], e["relation"], f"{e['confidence']:.2f}",
+                      "; ".join(f"{terminal_safe(x['kind'], 30)}={terminal_safe(str(x['value']), 40)} "
+                                f"({x['weight']:+.2f})" for x in ev[:4]))
+    console.print(edges)
+    mails = Table(title=f"{len(emails)} alert e-mails received by the sandbox's SMTP server", title_justify="left")
+    mails.add_column("subject")
+    for m in emails:
+        mails.add_row(terminal_safe(m["subject"], 120))
+    console.print(mails)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("demo")
+    def demo(ctx: typer.Context,
+             fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+             keep: Annotated[bool, typer.Option("--keep", help="leave the sandbox and `serve` running")] = False,
+             ) -> None:
+        """Replay the September 2024 Doppelganger seizure offline and show what hydrawatch finds."""
+        if fmt not in ("text", "json"):
+            raise CliError(f"--format must be text or json, not {fmt!r}", 2)
+        from crawler import run as reactor_run
+        from sandbox.net import Sandbox
+        from scheduler import cycle
+        from scheduler.components import Components
+        from storage import export as exporter
+        from storage import watchlist
+        from hydrawatch.wiring import open_store
+
+        base = state(ctx).config
+        logs.setup(base.log.format, "WARNING" if base.log.level.upper() == "INFO" else base.log.level)
+        console = Console(stderr=fmt == "json", highlight=False)
+        workdir = Path(tempfile.mkdtemp(prefix="hydrawatch-demo-"))
+        with Sandbox.start(WORLD, phase="before") as sb:
+            cfg = demo_config(base, sb.config_overrides(), f"sqlite:///{workdir / 'demo.db'}")
+            with open_store(cfg, check=False) as store:
+                store.init()
+                with store.transaction() as session:
+                    watchlist.add_domains(session, sb.seeds, campaign=sb.campaign, origin="seed", now=sb.clock())
+                parts = Components.from_config(cfg, store)
+                cycles: list[tuple[str, dict[str, Any]]] = []
+
+                async def main() -> None:
+                    try:
+                        for phase in ("before", "seizure"):
+                            sb.set_phase(phase)
+                            console.print(f"[bold]{phase}[/]: the sandbox clock reads {iso(sb.clock())}; "
+                                          f"running one full cycle …")
+                            report = await cycle.run_cycle(parts, now=sb.clock())
+                            cycles.append((phase, report.stats()))
+                    finally:
+                        await parts.close()
+
+                reactor_run.run(main)
+                deadline = time.monotonic() + 5
+                expected = sum(s["alerts_sent"] for _, s in cycles)
+                while len(sb.messages) < expected and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                with store.transaction() as session:
+                    export = exporter.export_json(session)
+                emails = _emails(list(sb.messages))
+                if fmt == "json":
+                    typer.echo(dumps({**export, "emails": emails}))
+                else:
+                    _show(console, cycles, export, emails)
+                    console.print(f"store kept at {workdir / 'demo.db'}; try: hydrawatch --config <(echo "
+                                  f"'[storage]\\nurl=\"sqlite:///{workdir / 'demo.db'}\"') lineage rrn.so")
+                if keep:
+                    _keep_serving(cfg, console)
+
+
+def _keep_serving(cfg: Config, console: Console) -> None:
+    from hydrawatch.web.app import serve_forever
+
+    console.print(f"serving the demo store on http://{cfg.serve.host}:{cfg.serve.port}/ and keeping the "
+                  "sandbox up; Ctrl-C to stop")
+    try:
+        serve_forever(cfg)
+    except KeyboardInterrupt:
+        pass
