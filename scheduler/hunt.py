@@ -41,13 +41,6 @@ class HuntReport:
     truncated: int = 0
 
 
-def policy_of(parts: Components) -> ScoringPolicy:
-    cfg = parts.config
-    return ScoringPolicy(threshold=cfg.scoring.threshold, takedown_window_hours=cfg.scoring.takedown_window_hours,
-                         commodity_share=cfg.scoring.commodity_share,
-                         legitimate=frozenset(cfg.brands.legitimate))
-
-
 def _tlds(parts: Components) -> Sequence[str] | None:
     tlds = parts.config.discovery.tlds
     return None if tlds == "all" else list(tlds)
@@ -183,7 +176,7 @@ async def hunt(parts: Components, *, lost: Sequence[str], sweep: bool, now: date
     await observe(parts, resolving, now=now, cycle_id=cycle_id, crawl=True, rdap="auto")
     report.observed = len(resolving)
 
-    policy = policy_of(parts)
+    policy = ScoringPolicy.from_config(parts.config)
     with store.transaction() as session:
         network = profiles.network_profiles(session)
         cand_profiles = {n: profiles.site_profile(session, n, in_network=False) for n in resolving}

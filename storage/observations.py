@@ -97,10 +97,11 @@ def record_rdap(session: Session, rec: RdapRecord, indicators: Sequence[Indicato
     return obs.id
 
 
-def _latest(session: Session, domain_id: int, kind: str) -> ObservationRow | None:
-    return session.scalar(select(ObservationRow).where(ObservationRow.domain_id == domain_id,
-                                                       ObservationRow.kind == kind)
-                          .order_by(ObservationRow.observed_at.desc(), ObservationRow.id.desc()).limit(1))
+def _latest(session: Session, domain_id: int, kind: str, before: datetime | None = None) -> ObservationRow | None:
+    query = select(ObservationRow).where(ObservationRow.domain_id == domain_id, ObservationRow.kind == kind)
+    if before is not None:
+        query = query.where(ObservationRow.observed_at < before)
+    return session.scalar(query.order_by(ObservationRow.observed_at.desc(), ObservationRow.id.desc()).limit(1))
 
 
 def latest_dns(session: Session, domain: str) -> DnsResult | None:
@@ -145,15 +146,16 @@ def was_live(session: Session, domain: str) -> bool:
         StatusChangeRow.domain_id == domain_id, StatusChangeRow.status.in_(LIVE_STATUSES))))
 
 
-def latest_indicators(session: Session, domain: str) -> frozenset[Indicator]:
-    """Indicators of the latest observation of each kind (dns, http crawl, rdap) of ``domain``."""
+def latest_indicators(session: Session, domain: str, *, before: datetime | None = None) -> frozenset[Indicator]:
+    """Indicators of the latest observation of each kind (dns, http crawl, rdap) of ``domain``; with
+    ``before``, of the latest ones made before then (a seized site's last operator-run state)."""
     domain_id = _domain_id(session, domain)
     obs_ids: list[int] = []
     for kind in ("dns", "rdap"):
-        row = _latest(session, domain_id, kind)
+        row = _latest(session, domain_id, kind, before)
         if row is not None and (kind != "dns" or row.rcode == "NOERROR"):
             obs_ids.append(row.id)
-    last_http = _latest(session, domain_id, "http")
+    last_http = _latest(session, domain_id, "http", before)
     if last_http is not None:
         query = select(ObservationRow.id).where(ObservationRow.domain_id == domain_id, ObservationRow.kind == "http")
         query = (query.where(ObservationRow.cycle_id == last_http.cycle_id) if last_http.cycle_id is not None
@@ -193,13 +195,15 @@ def page_sketches(session: Session) -> Iterable[tuple[str, int, bytes]]:
         yield name, obs_id, minhash
 
 
-def latest_page_sketch(session: Session, domain: str) -> PageSketch | None:
+def latest_page_sketch(session: Session, domain: str, *, before: datetime | None = None) -> PageSketch | None:
     """The sketch of the newest page of ``domain`` that has one (home pages come first in a crawl)."""
     domain_id = _domain_id(session, domain)
-    row = session.execute(select(PageRow.minhash, PageRow.tlsh, ObservationRow.title)
-                          .join(ObservationRow, ObservationRow.id == PageRow.observation_id)
-                          .where(PageRow.domain_id == domain_id, PageRow.minhash.is_not(None))
-                          .order_by(ObservationRow.observed_at.desc(), PageRow.observation_id).limit(1)).first()
+    query = (select(PageRow.minhash, PageRow.tlsh, ObservationRow.title)
+             .join(ObservationRow, ObservationRow.id == PageRow.observation_id)
+             .where(PageRow.domain_id == domain_id, PageRow.minhash.is_not(None)))
+    if before is not None:
+        query = query.where(ObservationRow.observed_at < before)
+    row = session.execute(query.order_by(ObservationRow.observed_at.desc(), PageRow.observation_id).limit(1)).first()
     if row is None:
         return None
     return PageSketch(title=row.title or "", minhash=row.minhash, tlsh=row.tlsh)

@@ -19,10 +19,13 @@ def site_profile(session: Session, name: str, *, in_network: bool) -> SiteProfil
     info = watchlist.get_domain(session, name)
     if info is None:
         raise KeyError(name)
-    every = observations.latest_indicators(session, name)
+    status = Status(info.status)
+    # A lost site now shows a banner or nothing: describe it as its operator last ran it.
+    before = info.status_since if status.lost else None
+    every = observations.latest_indicators(session, name, before=before)
     outlinks = frozenset(i.value for i in every if i.kind == "outlink")
     indicators = frozenset(i for i in every if i.kind != "outlink")
-    sketch = observations.latest_page_sketch(session, name)
+    sketch = observations.latest_page_sketch(session, name, before=before)
     rdap = observations.latest_rdap(session, name)
     redirects_to = None
     for fetch in observations.latest_http(session, name):
@@ -31,7 +34,7 @@ def site_profile(session: Session, name: str, *, in_network: bool) -> SiteProfil
             redirects_to = target
             break
     return SiteProfile(
-        domain=name, label=split(name).label, status=Status(info.status), status_since=info.status_since,
+        domain=name, label=split(name).label, status=status, status_since=info.status_since,
         in_network=in_network, indicators=indicators,
         minhash=sketch.minhash if sketch else None, tlsh=sketch.tlsh if sketch else None,
         registered=rdap.registered if rdap else None, registrar=rdap.registrar if rdap else "",
