@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 
 NUM_PERM = 128
 DEFAULT_THRESHOLD = 0.5
+RECALL_WEIGHTS = (0.1, 0.9)
+"""datasketch's (false positive, false negative) weights for choosing bands: missing a near-duplicate costs
+more than a spurious candidate, which the exact re-ranking drops (b=32 bands of r=4 at t=0.5, num_perm 128)."""
 
 Key = Hashable  # (domain, observation id) for the lead; anything hashable for the index
 Signature = npt.NDArray[np.generic]
@@ -83,12 +86,13 @@ class SimilarityIndex:
     certain probability (bench/RESULTS.md measures recall), and pairs well above it almost surely.
     """
 
-    def __init__(self, threshold: float = DEFAULT_THRESHOLD, num_perm: int = NUM_PERM) -> None:
+    def __init__(self, threshold: float = DEFAULT_THRESHOLD, num_perm: int = NUM_PERM,
+                 weights: tuple[float, float] = RECALL_WEIGHTS) -> None:
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"threshold must be in (0, 1), got {threshold}")
         self.threshold = threshold
         self.num_perm = num_perm
-        self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=weights)
         self._signatures: dict[Key, Signature] = {}
 
     @classmethod
