@@ -106,9 +106,9 @@ def run(n: int, queries: int, threshold: float, seed: int) -> dict[str, float]:
     scan_t: list[float] = []
     found = truth = found_strong = truth_strong = 0
     for probe in near + unrelated:
-        got, dt = timed(lambda: lsh.query(probe, top=50))
+        got, dt = timed(lambda probe=probe: lsh.query(probe, top=50))
         lsh_t.append(dt)
-        want, dt = timed(lambda: scan.query(probe, top=50))
+        want, dt = timed(lambda probe=probe: scan.query(probe, top=50))
         scan_t.append(dt)
         got_keys = {k for k, _ in got}  # type: ignore[attr-defined]
         for key, score in want:  # type: ignore[attr-defined]

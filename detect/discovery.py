@@ -21,7 +21,7 @@ GENERIC_WORDS: frozenset[str] = frozenset({
     "news", "info", "the", "daily", "post", "times", "today", "online", "world", "media", "press", "web",
     "site", "blog", "live", "home", "mail", "journal", "magazine", "herald", "tribune", "report", "watch",
     "truth", "free", "real", "true", "global", "best", "shop", "store", "group", "club", "radio", "new",
-    "channel", "network", "review", "times", "insider", "official", "portal", "center", "centre",
+    "channel", "network", "review", "insider", "official", "portal", "center", "centre",
     # the same in the languages of the networks we track
     "zeitung", "nachrichten", "aktuell", "presse", "actu", "monde", "infos", "notizie", "wiadomosci",
     "novosti", "noticias", "gazeta", "gazette",
@@ -105,8 +105,8 @@ def _links(source: str, site_domain: str, urls: Iterable[str], known_domains: Co
            legit: Collection[str], ignore: Collection[str]) -> Iterator[Candidate]:
     site = host_of(site_domain) or site_domain
     skip = {site}
-    for domain in legit:
-        skip.add(host_of(domain) or domain)
+    for outlet in legit:
+        skip.add(host_of(outlet) or outlet)
     for url in urls:
         domain = host_of(url)
         if domain is None or domain in skip or domain in known_domains or domain in ignore:

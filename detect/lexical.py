@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-import dnstwist
+import dnstwist  # type: ignore[import-untyped]
 import idna
 
 MIN_CONTAINED = 5  # rule 2: a network label of at least this many characters inside a feed label
@@ -81,15 +81,12 @@ def osa_distance(a: str, b: str, limit: int) -> int:
         for j in range(max(1, i - limit), min(width, i + limit) + 1):
             cb = b[j - 1]
             best = prev[j - 1] if ca == cb else prev[j - 1] + 1
-            if prev[j] + 1 < best:
-                best = prev[j] + 1
-            if cur[j - 1] + 1 < best:
-                best = cur[j - 1] + 1
+            best = min(best, prev[j] + 1)
+            best = min(best, cur[j - 1] + 1)
             if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb and prev2[j - 2] + 1 < best:
                 best = prev2[j - 2] + 1
-            cur[j] = best if best < big else big
-            if best < row_min:
-                row_min = best
+            cur[j] = min(big, best)
+            row_min = min(row_min, best)
         if row_min > limit:
             return big
         prev2, prev = prev, cur
@@ -160,9 +157,9 @@ class LabelIndex:
             for found in self._contained.get(label[i:i + MIN_CONTAINED], ()):
                 if label.startswith(found, i):
                     return found
-        found = self._skeletons.get(self.skeleton(label))
-        if found is not None:
-            return found
+        twin = self._skeletons.get(self.skeleton(label))
+        if twin is not None:
+            return twin
         return self._fuzzy(label)
 
     def _fuzzy(self, label: str) -> str | None:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
-import dnstwist
+import dnstwist  # type: ignore[import-untyped]
 import idna
 
 from detect.model import Candidate

@@ -13,12 +13,13 @@ current with ``add``/``remove``.
 from __future__ import annotations
 
 import logging
+import struct
 from collections.abc import Hashable, Iterable
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
-from datasketch import LeanMinHash, MinHashLSH
+from datasketch import LeanMinHash, MinHashLSH  # type: ignore[import-untyped]
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def decode(minhash_bytes: bytes, num_perm: int = NUM_PERM) -> LeanMinHash:
     """A serialised LeanMinHash read back; BadSignature when the bytes are not one of ``num_perm``."""
     try:
         lean = LeanMinHash.deserialize(minhash_bytes)
-    except Exception as exc:  # struct.error, ValueError, KeyError: any garbage
+    except (struct.error, ValueError, KeyError, TypeError, IndexError) as exc:  # any garbage
         raise BadSignature(f"not a serialised LeanMinHash: {exc}") from None
     if len(lean.hashvalues) != num_perm:
         raise BadSignature(f"num_perm {len(lean.hashvalues)}, expected {num_perm}")

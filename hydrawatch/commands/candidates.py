@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
         registered: Annotated[bool, typer.Option(
             "--registered", help="only names that resolve (asks [dns] nameservers)")] = False,
         fmt: Annotated[str, typer.Option("--format", help="text or jsonl")] = "text",
-        fuzzers: Annotated[Optional[str], typer.Option(
+        fuzzers: Annotated[str | None, typer.Option(
             "--fuzzers", help="comma-separated fuzzers (default: [discovery] fuzzers)")] = None,
     ) -> None:
         """List the lookalike names discovery would try for DOMAIN, each with its fuzzer."""

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from detect.discovery import ct_candidates, ct_keywords, label_keywords, outlink_candidates, redirect_candidates
+from detect.discovery import (
+    ct_candidates,
+    ct_keywords,
+    label_keywords,
+    outlink_candidates,
+    redirect_candidates,
+)
 
 
 def test_ct_keywords_come_from_distinctive_labels() -> None:
