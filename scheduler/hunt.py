@@ -14,6 +14,7 @@ from datetime import datetime
 
 from crawler import ct, feeds
 from detect import discovery, lookalike
+from detect.lexical import LabelIndex, nrd_lexical_match
 from detect.model import Candidate, Indicator, Rcode
 from detect.scoring import Discovery, ScoringPolicy, SiteProfile, Verdict, score_candidate
 from scheduler.components import Components
@@ -41,14 +42,9 @@ class HuntReport:
     truncated: int = 0
 
 
-def _tlds(parts: Components) -> Sequence[str] | None:
-    tlds = parts.config.discovery.tlds
-    return None if tlds == "all" else list(tlds)
-
-
 def _lookalikes(parts: Components, seeds: Iterable[str], fuzzers: Sequence[str]) -> Iterable[Candidate]:
     for seed in seeds:
-        yield from lookalike.lookalikes(seed, fuzzers=fuzzers, tlds=_tlds(parts))
+        yield from lookalike.lookalikes(seed, fuzzers=fuzzers, tlds=parts.config.discovery.tlds)
 
 
 async def _ct_candidates(parts: Components, network: Sequence[str], report: HuntReport) -> list[Candidate]:
@@ -71,11 +67,12 @@ async def _nrd_candidates(parts: Components, labels: Sequence[str], infrastructu
                           report: HuntReport) -> list[Candidate]:
     """Feed entries lexically close to a network label, or resolving onto the network's IPs/NS."""
     out: list[Candidate] = []
+    index = LabelIndex(labels)
     for source in parts.config.discovery.nrd_feeds:
         unmatched: list[str] = []
         try:
             async for name in feeds.read_feed(source):
-                label = discovery.nrd_lexical_match(name, labels)
+                label = nrd_lexical_match(name, index)
                 if label is not None:
                     out.append(Candidate(name, "nrd", f"{source} (lexical: {label})"))
                 else:
@@ -94,14 +91,16 @@ async def _nrd_candidates(parts: Components, labels: Sequence[str], infrastructu
     return out
 
 
-def _outlink_candidates(network: Sequence[SiteProfile]) -> list[Candidate]:
+def _link_candidates(network: Sequence[SiteProfile], legit: set[str]) -> list[Candidate]:
+    """New domains that live network sites link or redirect to."""
+    known = {p.domain for p in network}
     out: list[Candidate] = []
     for p in network:
         if p.status.lost:
             continue
-        out.extend(Candidate(d, "outlink", p.domain) for d in sorted(p.outlinks))
+        out.extend(discovery.outlink_candidates(p.domain, sorted(p.outlinks), known, legit))
         if p.redirects_to:
-            out.append(Candidate(p.redirects_to, "redirect", p.domain))
+            out.extend(discovery.redirect_candidates(p.domain, p.redirects_to, known, legit))
     return out
 
 
@@ -141,7 +140,7 @@ async def hunt(parts: Components, *, lost: Sequence[str], sweep: bool, now: date
     add(_lookalikes(parts, lost, cfg.discovery.fuzzers))
     if sweep:
         add(_lookalikes(parts, [n for n in names if n not in lost], cfg.discovery.fuzzers))
-        add(_outlink_candidates(network))
+        add(_link_candidates(network, legit))
         add(await _ct_candidates(parts, names, report))
         with store.transaction() as session:
             infra = profiles.network_infrastructure(session, network)

@@ -1,0 +1,209 @@
+"""The DNS prober: A, AAAA, NS, MX, SOA, TXT, CNAME for many names, fast, with typed outcomes.
+
+``Prober.probe`` streams results inside an already-running asyncio loop (the daemon's loop is driven
+by Twisted's AsyncioSelectorReactor); ``Prober.probe_all`` is the synchronous bulk path used by the
+CLI and big sweeps, spreading large inputs over worker processes (crawler/dnspool.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from collections import deque
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Sequence
+from datetime import datetime
+
+import dns.resolver
+
+from crawler.dnsengine import Engine, Nameserver
+from crawler.dnssweep import Sweep
+from crawler.dnswire import WireError, rdtype_of
+from detect.model import RECORD_TYPES, DnsResult
+from hydrawatch.config import DnsConfig
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Prober", "ProberError", "parse_nameserver", "system_nameservers", "RECORD_TYPES"]
+
+
+class ProberError(Exception):
+    """The prober cannot work (no resolvers, bad record type); one line, names the cause."""
+
+
+def parse_nameserver(text: str) -> Nameserver:
+    """ "host", "host:port", "[v6]:port" or a bare IPv6 address → Nameserver."""
+    text = text.strip()
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        return Nameserver(host, int(rest[1:]) if rest.startswith(":") else 53)
+    if text.count(":") == 1:
+        host, _, port = text.partition(":")
+        return Nameserver(host, int(port))
+    return Nameserver(text, 53)
+
+
+def system_nameservers() -> list[Nameserver]:
+    """The system resolvers from /etc/resolv.conf (via dnspython); ProberError when there are none."""
+    try:
+        resolver = dns.resolver.Resolver(configure=True)
+    except dns.resolver.NoResolverConfiguration as exc:
+        raise ProberError(f"no system resolvers: {exc}") from None
+    out = []
+    for ns in resolver.nameservers:
+        address = str(ns)
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            continue  # DoH/DoT URLs are not for us
+        out.append(Nameserver(address, resolver.port))
+    if not out:
+        raise ProberError("no usable system resolvers in /etc/resolv.conf")
+    return out
+
+
+def check_types(types: Sequence[str]) -> list[tuple[str, int]]:
+    if isinstance(types, str):
+        types = [types]
+    out: list[tuple[str, int]] = []
+    for text in types:
+        try:
+            rdtype = rdtype_of(text)
+        except WireError as exc:
+            raise ProberError(str(exc)) from None
+        if (text.upper(), rdtype) not in out:
+            out.append((text.strip().upper(), rdtype))
+    if not out:
+        raise ProberError("no record types asked")
+    return out
+
+
+class Prober:
+    """Bulk DNS prober over the resolvers of ``[dns]``. One instance may serve many sweeps."""
+
+    def __init__(self, nameservers: list[Nameserver] | None = None, *, timeout: float = 3.0,
+                 retries: int = 2, concurrency: int = 512) -> None:
+        self._nameservers = list(nameservers) if nameservers else None  # None: system, on first use
+        self.timeout = timeout
+        self.retries = retries
+        self.concurrency = concurrency
+        self._engine: Engine | None = None
+
+    @classmethod
+    def from_config(cls, dns: DnsConfig) -> Prober:
+        servers = [parse_nameserver(text) for text in dns.nameservers]
+        return cls(servers or None, timeout=dns.timeout, retries=dns.retries, concurrency=dns.concurrency)
+
+    @property
+    def nameservers(self) -> list[Nameserver]:
+        if self._nameservers is None:
+            self._nameservers = system_nameservers()
+        return self._nameservers
+
+    def new_engine(self, concurrency: int | None = None) -> Engine:
+        return Engine(self.nameservers, timeout=self.timeout, retries=self.retries,
+                      concurrency=concurrency or self.concurrency)
+
+    async def _open(self) -> Engine:
+        loop = asyncio.get_running_loop()
+        if self._engine is not None and self._engine.loop is not loop:
+            self._engine.close()  # a new loop (tests, asyncio.run twice): sockets belong to the old one
+            self._engine = None
+        if self._engine is None:
+            engine = self.new_engine()
+            await engine.open()
+            self._engine = engine
+        return self._engine
+
+    async def probe(self, names: Iterable[str] | AsyncIterable[str], types: Sequence[str] = RECORD_TYPES,
+                    *, observed_at: datetime | None = None) -> AsyncIterator[DnsResult]:
+        """One DnsResult per name, in completion order, at most ``concurrency`` queries in flight.
+
+        Input is pulled as capacity frees up (an endless iterator is fine); results the caller has
+        not consumed yet hold back new names, so memory stays bounded.
+        """
+        kinds = check_types(types)
+        engine = await self._open()
+        loop = asyncio.get_running_loop()
+        ready: deque[DnsResult] = deque()
+        limit = max(64, engine.concurrency)
+        waiter: list[asyncio.Future[None] | None] = [None]
+
+        def wake() -> None:
+            fut = waiter[0]
+            if fut is not None and not fut.done():
+                fut.set_result(None)
+
+        def on_result(result: DnsResult) -> None:
+            ready.append(result)
+            wake()
+
+        sweep = Sweep(engine, kinds, on_result, observed_at=observed_at, paused=lambda: len(ready) >= limit)
+        sweep.on_finished = wake
+        feeder: asyncio.Task[None] | None = None
+        if isinstance(names, AsyncIterable):
+            feeder = asyncio.ensure_future(self._feed(names, sweep, limit))
+        else:
+            sweep.source = iter(names)
+        engine.owners.add(sweep)
+        try:
+            sweep.pump()
+            while True:
+                while ready:
+                    yield ready.popleft()
+                    if len(ready) < limit // 2:
+                        sweep.pump()
+                if sweep.error is not None:
+                    raise sweep.error
+                if sweep.finished:
+                    break
+                waiter[0] = loop.create_future()
+                await waiter[0]
+                waiter[0] = None
+        finally:
+            if feeder is not None:
+                feeder.cancel()
+            sweep.cancel()
+
+    @staticmethod
+    async def _feed(names: AsyncIterable[str], sweep: Sweep, limit: int) -> None:
+        loop = asyncio.get_running_loop()
+        space: list[asyncio.Future[None] | None] = [None]
+
+        def on_space() -> None:
+            fut = space[0]
+            if fut is not None and not fut.done() and len(sweep.buffer) < limit // 2:
+                fut.set_result(None)
+
+        sweep.on_buffer_space = on_space
+        try:
+            async for name in names:
+                sweep.buffer.append(name)
+                sweep.pump()
+                if len(sweep.buffer) >= limit:
+                    space[0] = loop.create_future()
+                    await space[0]
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the caller's iterator failed: surface it from probe()
+            sweep.error = exc
+        sweep.input_done = True
+        sweep.pump()
+        if sweep.on_finished is not None:
+            sweep.on_finished()
+
+    def probe_all(self, names: Iterable[str], types: Sequence[str] = RECORD_TYPES, *,
+                  workers: int | None = None, progress: Callable[[int], None] | None = None,
+                  observed_at: datetime | None = None) -> Iterator[DnsResult]:
+        """Synchronous bulk probe, in completion order. Large inputs (or ``workers`` > 1) run in
+        worker processes, each with its own loop and sockets; must not be called from a running loop."""
+        from crawler import dnspool
+
+        check_types(types)
+        return dnspool.probe_all(self, names, types, workers=workers, progress=progress,
+                                 observed_at=observed_at)
+
+    async def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None

@@ -1,0 +1,262 @@
+"""The prober's transport: many queries in flight on a few connected UDP sockets.
+
+One ``Engine`` per event loop owns the sockets (a few per nameserver, each multiplexing queries by
+random 16-bit id), the retry and timeout policy, and the TCP fallback for truncated answers. It
+knows nothing about names or result shapes: a ``Query`` carries an ``owner`` whose ``outcome`` method
+receives the final word for that question (see crawler/dnssweep.py).
+
+Timeouts cost one timer per engine, not one per query: every query waits the same ``timeout``, so
+deadlines grow in send order and a FIFO of sent queries is already sorted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from crawler.dnswire import (RCODE_NOERROR, RCODE_NXDOMAIN, RCODE_REFUSED, RCODE_SERVFAIL, Question,
+                             Reply, WireError, parse_reply, reply_id)
+from detect.model import Rcode
+
+log = logging.getLogger(__name__)
+
+_RCODES = {RCODE_NOERROR: Rcode.NOERROR, RCODE_NXDOMAIN: Rcode.NXDOMAIN, RCODE_SERVFAIL: Rcode.SERVFAIL,
+           RCODE_REFUSED: Rcode.REFUSED}
+_RCVBUF = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Nameserver:
+    host: str
+    port: int = 53
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+class Owner(Protocol):
+    def outcome(self, query: Query, rcode: Rcode, reply: Reply | None, error: str) -> None: ...
+
+    def pump(self) -> None: ...
+
+
+class Query:
+    """One question on its way: which socket and id it went out with, when it gives up, who wants it."""
+
+    __slots__ = ("question", "owner", "tag", "channel", "qid", "deadline", "tries", "garbage", "live")
+
+    def __init__(self, question: Question, owner: Owner, tag: Any) -> None:
+        self.question = question
+        self.owner = owner
+        self.tag = tag
+        self.channel: _Channel | None = None
+        self.qid = 0
+        self.deadline = 0.0
+        self.tries = 0
+        self.garbage = ""
+        self.live = False
+
+    def again(self) -> Query:
+        """A fresh copy for a retry (the old one may still sit in the timeout queue)."""
+        query = Query(self.question, self.owner, self.tag)
+        query.tries, query.garbage = self.tries, self.garbage
+        return query
+
+
+class _Channel(asyncio.DatagramProtocol):
+    """One connected UDP socket to one nameserver (the kernel drops datagrams from anyone else)."""
+
+    def __init__(self, engine: Engine, server: Nameserver) -> None:
+        self.engine = engine
+        self.server = server
+        self.pending: dict[int, Query] = {}
+        self.transport: asyncio.DatagramTransport | None = None
+        self._ids = b""
+        self._pos = 0
+
+    def new_id(self) -> int:
+        """A random id not in use on this socket (ids come from os.urandom in bulk)."""
+        while True:
+            if self._pos >= len(self._ids):
+                self._ids = os.urandom(8192)
+                self._pos = 0
+            qid = (self._ids[self._pos] << 8) | self._ids[self._pos + 1]
+            self._pos += 2
+            if qid not in self.pending:
+                return qid
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # the selector transport is not a subclass
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF)
+            except OSError:  # pragma: no cover - capped by the kernel, harmless
+                pass
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        query = self.pending.get(reply_id(data))
+        if query is None:
+            return  # unsolicited, late, or a forged id: ignore and keep waiting
+        try:
+            reply = parse_reply(data, query.question)
+        except WireError as exc:
+            query.garbage = f"malformed answer: {exc}"
+            return
+        if reply is None:
+            return  # the id matched but not the question
+        del self.pending[query.qid]
+        self.engine.answered(query, reply)
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("UDP error from %s: %s", self.server, exc)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+
+
+class Engine:
+    """Sockets, ids, retries, timeouts and TCP fallback for one event loop."""
+
+    def __init__(self, servers: list[Nameserver], *, timeout: float, retries: int, concurrency: int,
+                 sockets_per_server: int | None = None) -> None:
+        if not servers:
+            raise ValueError("no nameservers")
+        self.servers = servers
+        self.timeout = timeout
+        self.retries = retries
+        self.concurrency = concurrency
+        self.sockets_per_server = sockets_per_server or max(1, min(8, concurrency // 256 + 1))
+        self.inflight = 0
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.channels: list[_Channel] = []
+        self.owners: set[Any] = set()  # sweeps to pump when capacity frees up
+        self._rr = 0
+        self._sent: deque[Query] = deque()
+        self._ticker: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._tick = max(0.005, min(0.05, timeout / 10))
+
+    async def open(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        for _ in range(self.sockets_per_server):
+            for server in self.servers:
+                family = socket.AF_INET6 if ":" in server.host else 0
+                _, protocol = await self.loop.create_datagram_endpoint(
+                    lambda s=server: _Channel(self, s), remote_addr=(server.host, server.port), family=family)
+                self.channels.append(protocol)
+
+    def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for channel in self.channels:
+            if channel.transport is not None:
+                channel.transport.close()
+        self.channels = []
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
+
+    # sending ------------------------------------------------------------------------------
+    def send(self, query: Query) -> None:
+        """Put ``query`` on the wire (first try or a retry: the next socket, hence the next server)."""
+        assert self.loop is not None, "Engine.open() was not awaited"
+        channel = self.channels[self._rr % len(self.channels)]
+        self._rr += 1
+        qid = channel.new_id()
+        query.channel, query.qid, query.live = channel, qid, True
+        query.tries += 1
+        query.deadline = self.loop.time() + self.timeout
+        channel.pending[qid] = query
+        self.inflight += 1
+        self._sent.append(query)
+        if channel.transport is None:
+            return  # closed under us: the query times out
+        channel.transport.sendto(query.question.query(qid))
+        if self._ticker is None:
+            self._ticker = self.loop.call_later(self._tick, self._expire)
+
+    def _expire(self) -> None:
+        assert self.loop is not None
+        self._ticker = None
+        now = self.loop.time()
+        sent = self._sent
+        while sent and sent[0].deadline <= now:
+            query = sent.popleft()
+            if not query.live:
+                continue
+            query.live = False
+            assert query.channel is not None
+            query.channel.pending.pop(query.qid, None)
+            self.inflight -= 1
+            if query.tries <= self.retries:
+                self.send(query)
+            elif query.garbage:
+                self._finish(query, Rcode.ERROR, None, query.garbage)
+            else:
+                self._finish(query, Rcode.TIMEOUT, None,
+                             f"no answer after {query.tries} tries of {self.timeout:g} s")
+        if sent:
+            self._ticker = self.loop.call_later(self._tick, self._expire)
+
+    # answers ------------------------------------------------------------------------------
+    def answered(self, query: Query, reply: Reply) -> None:
+        query.live = False
+        self.inflight -= 1
+        if reply.truncated:
+            self.inflight += 1
+            assert query.channel is not None
+            task = asyncio.ensure_future(self._tcp(query, query.channel.server))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return
+        rcode = _RCODES.get(reply.rcode)
+        if rcode in (Rcode.SERVFAIL, Rcode.REFUSED) and len(self.servers) > 1 and query.tries <= self.retries:
+            self.send(query.again())  # another server may do better
+            return
+        if rcode is None:
+            self._finish(query, Rcode.ERROR, None, f"rcode {reply.rcode}")
+        else:
+            self._finish(query, rcode, reply, "" if rcode is Rcode.NOERROR or rcode is Rcode.NXDOMAIN
+                         else f"{rcode.value} from {query.channel.server if query.channel else '?'}")
+
+    async def _tcp(self, query: Query, server: Nameserver) -> None:
+        """The truncated answer's question again over TCP (RFC 7766 length-prefixed framing)."""
+        writer = None
+        try:
+            async with asyncio.timeout(self.timeout):
+                reader, writer = await asyncio.open_connection(server.host, server.port)
+                wire = query.question.query(int.from_bytes(os.urandom(2), "big"))
+                writer.write(len(wire).to_bytes(2, "big") + wire)
+                size = int.from_bytes(await reader.readexactly(2), "big")
+                data = await reader.readexactly(size)
+            reply = parse_reply(data, query.question)
+            if reply is None or reply_id(data) != reply_id(wire):
+                raise WireError("TCP answer does not match the question")
+        except TimeoutError:
+            self.inflight -= 1
+            self._finish(query, Rcode.TIMEOUT, None, f"no TCP answer from {server} in {self.timeout:g} s")
+            return
+        except (OSError, EOFError, WireError, asyncio.IncompleteReadError) as exc:
+            self.inflight -= 1
+            self._finish(query, Rcode.ERROR, None, f"TCP to {server}: {exc or type(exc).__name__}")
+            return
+        finally:
+            if writer is not None:
+                writer.close()
+        if reply.truncated:
+            self.inflight -= 1
+            self._finish(query, Rcode.ERROR, None, "truncated answer over TCP")
+        else:
+            self.answered(query, reply)
+
+    def _finish(self, query: Query, rcode: Rcode, reply: Reply | None, error: str) -> None:
+        query.owner.outcome(query, rcode, reply, error)
+        if self.inflight < self.concurrency and len(self.owners) > 1:
+            for owner in list(self.owners):
+                owner.pump()

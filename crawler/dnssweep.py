@@ -1,0 +1,165 @@
+"""One sweep: names in, one DnsResult per name out, with at most ``concurrency`` queries in flight.
+
+Per name the first record type is asked alone; NXDOMAIN or a failure there ends the name (one query
+per dead name — most names of a lookalike sweep are dead). Otherwise the remaining types are asked
+together. Names are pulled from the input only when there is room, so memory stays bounded whatever
+the input's size; follow-up questions of started names go before new names.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Iterator
+from datetime import datetime
+
+from crawler.dnsengine import Engine, Query
+from crawler.dnswire import Question, Reply, WireError, name_text, qname_wire
+from detect.model import DnsResult, Rcode
+
+log = logging.getLogger(__name__)
+
+
+def normalise(name: str) -> tuple[str, bytes]:
+    """(presentation name, wire qname) for an input name; WireError when it cannot be asked."""
+    wire = qname_wire(name)
+    text = name.strip().rstrip(".").lower()
+    if not text.isascii() or "\\" in text:
+        text = name_text(wire)
+    return text, wire
+
+
+class _Job:
+    __slots__ = ("name", "qname", "records", "cnames", "errors", "waiting")
+
+    def __init__(self, name: str, qname: bytes) -> None:
+        self.name = name
+        self.qname = qname
+        self.records: dict[str, tuple[str, ...]] = {}
+        self.cnames: list[str] = []
+        self.errors: list[str] = []
+        self.waiting = 0
+
+
+class Sweep:
+    """Drives names through an Engine. Input is a sync iterator (``source``) or a buffer filled by
+    an async feeder (``buffer`` + ``input_done``); results go to ``on_result`` in completion order."""
+
+    def __init__(self, engine: Engine, types: list[tuple[str, int]], on_result: Callable[[DnsResult], None],
+                 *, observed_at: datetime | None = None, paused: Callable[[], bool] | None = None) -> None:
+        self.engine = engine
+        self.types = types
+        self.on_result = on_result
+        self.observed_at = observed_at
+        self.paused = paused or (lambda: False)
+        self.source: Iterator[str] | None = None
+        self.buffer: deque[str] = deque()
+        self.input_done = False
+        self.on_buffer_space: Callable[[], None] | None = None
+        self.on_finished: Callable[[], None] | None = None
+        self.followups: deque[Query] = deque()
+        self.active = 0
+        self.finished = False
+        self.error: BaseException | None = None
+        self.started = 0
+
+    # input --------------------------------------------------------------------------------
+    def _next_name(self) -> str | None:
+        if self.source is not None:
+            try:
+                return next(self.source)
+            except StopIteration:
+                self.source = None
+                self.input_done = True
+                return None
+            except Exception as exc:  # the caller's iterator failed: stop and re-raise in the caller
+                self.error = exc
+                self.source = None
+                self.input_done = True
+                return None
+        if self.buffer:
+            name = self.buffer.popleft()
+            if self.on_buffer_space is not None:
+                self.on_buffer_space()
+            return name
+        return None
+
+    def pump(self) -> None:
+        """Fill free capacity: follow-up questions first, then new names."""
+        if self.finished:
+            return
+        engine = self.engine
+        while engine.inflight < engine.concurrency:
+            if self.followups:
+                engine.send(self.followups.popleft())
+                continue
+            if self.paused() or self.error is not None:
+                break
+            name = self._next_name()
+            if name is None:
+                break
+            self._start(name)
+        if self.input_done and self.active == 0 and not self.followups and not self.buffer:
+            self._finish_sweep()
+
+    def cancel(self) -> None:
+        self.input_done = True
+        self.source = None
+        self.buffer.clear()
+        self.followups.clear()
+        self._finish_sweep()
+
+    def _finish_sweep(self) -> None:
+        if not self.finished:
+            self.finished = True
+            self.engine.owners.discard(self)
+            if self.on_finished is not None:
+                self.on_finished()
+
+    # per name -----------------------------------------------------------------------------
+    def _start(self, raw: str) -> None:
+        self.started += 1
+        try:
+            name, qname = normalise(raw)
+        except WireError as exc:
+            self.on_result(DnsResult(raw.strip(), Rcode.ERROR, {}, str(exc), self.observed_at))
+            return
+        job = _Job(name, qname)
+        self.active += 1
+        job.waiting = 1
+        text, rdtype = self.types[0]
+        self.engine.send(Query(Question.make(qname, rdtype), self, (job, 0)))
+
+    def outcome(self, query: Query, rcode: Rcode, reply: Reply | None, error: str) -> None:
+        if self.finished:
+            return  # cancelled sweep: late answers are dropped
+        job, index = query.tag
+        job.waiting -= 1
+        rtype = self.types[index][0]
+        if reply is not None and rcode is Rcode.NOERROR:
+            job.records[rtype] = reply.records
+            if reply.cname and reply.cname not in job.cnames:
+                job.cnames.append(reply.cname)
+        elif index == 0:
+            self._done(job, rcode, f"{rtype}: {error}" if error else "")
+            return
+        elif rcode is not Rcode.NXDOMAIN:
+            job.errors.append(f"{rtype}: {error or rcode.value}")
+        if index == 0 and len(self.types) > 1:
+            for i in range(1, len(self.types)):
+                self.followups.append(Query(Question.make(job.qname, self.types[i][1]), self, (job, i)))
+            job.waiting += len(self.types) - 1
+        if job.waiting == 0:
+            records = job.records
+            if job.cnames:
+                records["CNAME"] = tuple(dict.fromkeys((*records.get("CNAME", ()), *job.cnames)))
+            rc = Rcode.NOERROR if any(records.values()) else Rcode.NOANSWER
+            self._done(job, rc, "; ".join(job.errors))
+        else:
+            self.pump()
+
+    def _done(self, job: _Job, rcode: Rcode, error: str) -> None:
+        self.active -= 1
+        records = job.records if rcode in (Rcode.NOERROR, Rcode.NOANSWER) else {}
+        self.on_result(DnsResult(job.name, rcode, records, error, self.observed_at))
+        self.pump()

@@ -1,0 +1,147 @@
+"""Lookalike names for a domain: dnstwist's fuzzers used as a library, plus a TLD swap over every ICANN TLD.
+
+dnstwist's own TLD list has 100 entries and lacks ``.pm`` (9 of the 17 real September 2024 Doppelganger
+replacements are never generated from it), so ``tld-swap`` is ours: the registrable label kept, the public
+suffix swapped for every ICANN TLD of the bundled Public Suffix List (or the ``[discovery] tlds`` list).
+
+The other fuzzers are dnstwist's, called one at a time so memory holds one fuzzer's output at most. We split
+the domain on the Public Suffix List ourselves and hand dnstwist the label and suffix (its own splitter
+needs the optional ``tld`` package and otherwise cuts ``bild.eu.com`` wrongly).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import dnstwist  # type: ignore[import-untyped]
+import idna
+
+from detect.model import Candidate
+from detect.names import InvalidDomain, Split, icann_tlds, registrable_domain, split
+
+log = logging.getLogger(__name__)
+
+SOURCE = "lookalike"
+
+# dnstwist fuzzer names (dnstwist 20250130, Fuzzer._<name with - as _>): the library decides what they do.
+DNSTWIST_FUZZERS: tuple[str, ...] = (
+    "addition", "bitsquatting", "cyrillic", "homoglyph", "hyphenation", "insertion", "omission", "plural",
+    "repetition", "replacement", "subdomain", "transposition", "vowel-swap", "various", "dictionary",
+)
+
+
+class UnknownFuzzer(ValueError):
+    """A fuzzer name that no generator is registered for."""
+
+
+@dataclass(frozen=True)
+class FuzzTarget:
+    """What a generator works on: the seed split on the Public Suffix List, and the swap/dictionary lists."""
+
+    split: Split
+    tlds: tuple[str, ...]
+    dictionary: tuple[str, ...] = ()
+
+
+Generator = Callable[[FuzzTarget], Iterable[str]]
+
+
+def _tld_swap(target: FuzzTarget) -> Iterator[str]:
+    """The label on every other suffix: ``artichoc.io`` → ``artichoc.cc``; ``bild.eu.com`` → ``bild.pm``."""
+    for tld in target.tlds:
+        if tld != target.split.suffix:
+            yield f"{target.split.label}.{tld}"
+
+
+def _dnstwist(name: str) -> Generator:
+    def generate(target: FuzzTarget) -> list[str]:
+        parts = target.split
+        try:
+            fuzzer = dnstwist.Fuzzer(parts.registrable, dictionary=list(target.dictionary), tld_dictionary=[])
+            fuzzer.domain = idna.decode(parts.label)  # dnstwist fuzzes the Unicode form of the label
+        except (idna.IDNAError, UnicodeError, ValueError) as exc:
+            log.info("dnstwist cannot fuzz %s: %s", parts.registrable, exc)
+            return []
+        # Our PSL split, not dnstwist's heuristic one: the label is fuzzed, the whole suffix kept.
+        fuzzer.subdomain, fuzzer.tld = "", parts.suffix
+        fuzzer.generate(fuzzers=[name])
+        return sorted(str(p["domain"]) for p in fuzzer.permutations() if p["fuzzer"] == name)
+
+    generate.__name__ = f"dnstwist_{name.replace('-', '_')}"
+    generate.__doc__ = f"dnstwist's {name!r} fuzzer on the registrable label."
+    return generate
+
+
+def _registry() -> Mapping[str, Generator]:
+    table: dict[str, Generator] = {"tld-swap": _tld_swap}
+    table.update({name: _dnstwist(name) for name in DNSTWIST_FUZZERS})
+    return MappingProxyType(table)
+
+
+GENERATORS: Mapping[str, Generator] = _registry()
+"""Every lookalike generator by name (the ``[discovery] fuzzers`` vocabulary)."""
+
+
+def check_fuzzers(names: Iterable[str]) -> tuple[str, ...]:
+    """The names in order, de-duplicated; UnknownFuzzer names the first unknown one."""
+    out: list[str] = []
+    for name in names:
+        if name not in GENERATORS:
+            raise UnknownFuzzer(f"unknown fuzzer {name!r} (known: {', '.join(GENERATORS)})")
+        if name not in out:
+            out.append(name)
+    return tuple(out)
+
+
+def resolve_tlds(tlds: str | Sequence[str]) -> tuple[str, ...]:
+    """``"all"`` → every ICANN TLD of the bundled PSL; a list → its entries normalised (``.PM`` → ``pm``).
+
+    List entries may be multi-label suffixes (``co.uk``).
+    """
+    if isinstance(tlds, str):
+        if tlds != "all":
+            raise ValueError(f'tlds: expected "all" or a list, got {tlds!r}')
+        return icann_tlds()
+    out: list[str] = []
+    for tld in tlds:
+        norm = tld.strip().strip(".").lower()
+        if norm and not norm.isascii():
+            norm = idna.encode(norm, uts46=True).decode("ascii")
+        if norm and norm not in out:
+            out.append(norm)
+    return tuple(out)
+
+
+def lookalikes(
+    domain: str,
+    fuzzers: Iterable[str] = tuple(GENERATORS),
+    tlds: str | Sequence[str] = "all",
+    dictionary: Sequence[str] = (),
+) -> Iterator[Candidate]:
+    """Stream the lookalike candidates of ``domain``, fuzzer by fuzzer in the order given.
+
+    Each is a normalised registrable domain (names registrable_domain rejects are dropped), de-duplicated
+    (first fuzzer wins), never the seed itself. Raises InvalidDomain for a bad seed and UnknownFuzzer for an
+    unknown fuzzer name, before anything is yielded.
+    """
+    seed = registrable_domain(domain)
+    names = check_fuzzers(fuzzers)
+    target = FuzzTarget(split(seed), resolve_tlds(tlds), tuple(dictionary))
+    return _stream(seed, names, target)
+
+
+def _stream(seed: str, fuzzers: tuple[str, ...], target: FuzzTarget) -> Iterator[Candidate]:
+    seen = {seed}
+    for name in fuzzers:
+        for raw in GENERATORS[name](target):
+            try:
+                found = registrable_domain(raw)
+            except InvalidDomain:
+                continue
+            if found not in seen:
+                seen.add(found)
+                yield Candidate(domain=found, source=SOURCE, via=name, seed=seed)
+

@@ -1,0 +1,52 @@
+"""CT keywords and CT/outlink/redirect candidates: streamed, de-duplicated, garbage dropped."""
+
+from __future__ import annotations
+
+from detect.discovery import (
+    ct_candidates,
+    ct_keywords,
+    label_keywords,
+    outlink_candidates,
+    redirect_candidates,
+)
+
+
+def test_ct_keywords_come_from_distinctive_labels() -> None:
+    keys = ct_keywords(["washingtonpost.pm", "rrn.media", "50statesoflie.com", "fox-news.in", "news.ltd",
+                        "70-putin-freunde.de", "not a domain", "holylandherald.com"])
+    assert keys == ("fox-news", "freunde", "holylandherald", "putin", "statesoflie", "washingtonpost")
+
+
+def test_ct_keywords_drop_words_already_covered_by_a_shorter_keyword() -> None:
+    assert ct_keywords(["spiegel.ltd", "tagesspiegel.ltd", "spiegell.com", "welt.pm", "weltt.ltd"]) == (
+        "spiegel", "welt")
+
+
+def test_generic_and_short_parts_never_make_keywords() -> None:
+    assert label_keywords("the-daily-news") == ["the-daily-news"]
+    assert label_keywords("t-online") == ["t-online"]
+    assert label_keywords("info") == [] and label_keywords("faz") == [] and label_keywords("2024") == []
+
+
+def test_ct_candidates_strip_wildcards_split_entries_and_drop_garbage() -> None:
+    answer = ["*.spiegel.pro", "spiegel.pro\nwww.spiegel-news.xyz", "<script>", "192.0.2.1", "", "SPIEGEL.PRO"]
+    out = list(ct_candidates(answer, "spiegel"))
+    assert [c.domain for c in out] == ["spiegel.pro", "spiegel-news.xyz"]
+    assert all(c.source == "ct" and c.via == "spiegel" for c in out)
+
+
+def test_outlinks_skip_the_site_known_legit_and_platforms() -> None:
+    links = ["https://www.washingtonpost.com/politics/x", "/relative", "https://rrn.so/a", "https://rrn.so/b",
+             "https://t.me/rrn", "javascript:void(0)", "mailto:x@y.z", "https://sub.artichoc.io/",
+             "https://known.example.com/", "http://[::1]/"]
+    out = list(outlink_candidates("artichoc.io", links, known_domains={"example.com"},
+                                  legit=["washingtonpost.com"]))
+    assert [(c.domain, c.source, c.via, c.seed) for c in out] == [("rrn.so", "outlink", "artichoc.io", "artichoc.io")]
+
+
+def test_redirects_yield_the_final_host_and_intermediate_hops() -> None:
+    out = list(redirect_candidates("rrn.media", "https://rrn.so/", known_domains=set(), legit=[],
+                                   hops=["http://rrn.media/", "https://tds.example.net/go?x=1"]))
+    assert [(c.domain, c.source, c.via) for c in out] == [("example.net", "redirect", "rrn.media"),
+                                                          ("rrn.so", "redirect", "rrn.media")]
+    assert list(redirect_candidates("rrn.media", "https://www.rrn.media/x", set(), [])) == []

@@ -1,0 +1,114 @@
+"""Lookalike generation: dnstwist's fuzzers as a library plus our TLD swap over every ICANN TLD."""
+
+from __future__ import annotations
+
+import pytest
+
+from detect.lookalike import GENERATORS, UnknownFuzzer, lookalikes
+from detect.names import InvalidDomain, registrable_domain
+from hydrawatch.config import FUZZERS
+
+# The 2024-09-05/06 Doppelganger replacements and the predecessors they kept the label of
+# (Meta's threat-research indicator file, facebook/threat-research, Q2_2023 Doppelganger updated CSV).
+REPLACEMENTS = [
+    ("artichoc.io", "artichoc.cc"), ("rrn.media", "rrn.so"), ("truthgate.us", "truthgate.so"),
+    ("lexomnium.com", "lexomnium.pw"), ("ukrlm.info", "ukrlm.so"), ("50statesoflie.com", "50statesoflie.so"),
+    ("holylandherald.com", "holylandherald.pw"), ("acrosstheline.press", "acrosstheline.cc"),
+    ("honeymoney.info", "honeymoney.to"), ("mypride.press", "mypride.pw"), ("uschina.press", "uschina.cc"),
+    ("warfareinsider.us", "warfareinsider.cc"), ("grenzezank.com", "grenzezank.to"),
+    ("meisterurian.io", "meisterurian.to"),
+]
+
+
+def names(domain: str, **kwargs: object) -> dict[str, str]:
+    return {c.domain: c.via for c in lookalikes(domain, **kwargs)}  # type: ignore[arg-type]
+
+
+def test_every_configurable_fuzzer_has_a_generator() -> None:
+    assert set(GENERATORS) == set(FUZZERS)
+
+
+@pytest.mark.parametrize("predecessor, replacement", REPLACEMENTS)
+def test_real_2024_replacements_are_generated_from_their_predecessors(predecessor: str, replacement: str) -> None:
+    found = names(predecessor, fuzzers=["tld-swap"])
+    assert found[replacement] == "tld-swap"
+
+
+def test_tld_swap_covers_every_icann_tld_including_pm() -> None:
+    found = names("washingtonpost.pm", fuzzers=["tld-swap"])
+    assert {"washingtonpost.com", "washingtonpost.so", "washingtonpost.cc", "washingtonpost.to",
+            "washingtonpost.pw", "washingtonpost.ltd"} <= set(found)
+    assert "washingtonpost.pm" not in found  # never the seed itself
+    assert len(found) > 1400
+    assert "washingtonpost.pm" in names("washingtonpost.com", fuzzers=["tld-swap"])
+
+
+def test_candidates_carry_source_fuzzer_and_seed() -> None:
+    cand = next(lookalikes("WWW.Artichoc.IO", fuzzers=["tld-swap"], tlds=["cc"]))
+    assert (cand.domain, cand.source, cand.via, cand.seed) == ("artichoc.cc", "lookalike", "tld-swap", "artichoc.io")
+
+
+def test_tld_list_restricts_the_swap_and_accepts_multi_label_suffixes() -> None:
+    found = names("rrn.media", fuzzers=["tld-swap"], tlds=[".SO", "pw", "media", "co.uk"])
+    assert found == {"rrn.so": "tld-swap", "rrn.pw": "tld-swap", "rrn.co.uk": "tld-swap"}
+
+
+def test_multi_label_suffix_keeps_the_label_and_swaps_the_whole_suffix() -> None:
+    found = names("bild.eu.com", fuzzers=["tld-swap", "omission"], tlds=["de", "pm"])
+    assert {"bild.de", "bild.pm", "bid.eu.com", "bil.eu.com", "bld.eu.com", "ild.eu.com"} == set(found)
+    uk = names("x-news.co.uk", fuzzers=["omission"])
+    assert "xnews.co.uk" in uk and all(d.endswith(".co.uk") for d in uk)
+
+
+def test_fuzzer_selection_only_runs_the_named_fuzzers_in_order() -> None:
+    found = list(lookalikes("fox-news.in", fuzzers=["omission", "transposition"]))
+    assert {c.via for c in found} == {"omission", "transposition"}
+    assert found[0].via == "omission"
+    assert "foxnews.in" in {c.domain for c in found}
+    assert "ofx-news.in" in {c.domain for c in found}
+
+
+def test_dnstwist_fuzzers_produce_their_typical_variants() -> None:
+    found = names("spiegel.de", fuzzers=["addition", "repetition", "hyphenation", "vowel-swap", "homoglyph",
+                                         "bitsquatting", "replacement", "insertion", "various"])
+    assert found["spiegell.de"] in ("addition", "repetition")
+    assert found["spie-gel.de"] == "hyphenation"
+    assert found["spiagel.de"] == "vowel-swap"
+    assert any(d.startswith("xn--") for d, via in found.items() if via == "homoglyph")
+    assert "spiegelde.com" in found or "spiegel-de.com" in found
+
+
+def test_results_are_unique_registrable_and_never_the_seed() -> None:
+    out = [c.domain for c in lookalikes("lexomnium.com")]
+    assert len(out) == len(set(out)) and "lexomnium.com" not in out
+    assert all(registrable_domain(d) == d for d in out)
+
+
+def test_subdomain_fuzzer_yields_the_name_that_would_be_registered() -> None:
+    found = names("lemonde.fr", fuzzers=["subdomain"])
+    assert "onde.fr" in found  # l.emonde.fr … lemo.nde.fr → the registrable part
+
+
+def test_idn_seed_is_fuzzed_in_unicode_and_returned_as_punycode() -> None:
+    found = names("bücher.de", fuzzers=["tld-swap", "omission"], tlds=["pm"])
+    assert "xn--bcher-kva.pm" in found
+    assert "bcher.de" in found and "xn--bher-0ra.de" in found  # "bücher" minus "ü", minus "c"
+    assert all(d.isascii() for d in found)
+    cyr = names("paypal.com", fuzzers=["cyrillic"])
+    assert len(cyr) == 1 and next(iter(cyr)).startswith("xn--")
+
+
+def test_unknown_fuzzer_is_an_error_before_anything_is_generated() -> None:
+    with pytest.raises(UnknownFuzzer, match="frobnicate"):
+        lookalikes("rrn.media", fuzzers=["tld-swap", "frobnicate"])
+
+
+def test_bad_seed_is_an_error() -> None:
+    with pytest.raises(InvalidDomain):
+        lookalikes("not a domain")
+
+
+def test_output_is_streamed_lazily() -> None:
+    stream = lookalikes("holylandherald.com")
+    first = [next(stream) for _ in range(3)]
+    assert [c.via for c in first] == ["tld-swap"] * 3

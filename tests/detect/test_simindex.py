@@ -1,0 +1,98 @@
+"""The MinHash LSH similarity index finds near-duplicate pages and only those, like the exact scan."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from datasketch import LeanMinHash, MinHash
+
+from detect.simindex import BadSignature, PairwiseScan, SimilarityIndex
+
+
+def minhash(shingles: list[str]) -> bytes:
+    m = MinHash(num_perm=128)
+    for s in shingles:
+        m.update(s.encode())
+    lean = LeanMinHash(m)
+    buf = bytearray(lean.bytesize())
+    lean.serialize(buf)
+    return bytes(buf)
+
+
+def page(rng: random.Random, n: int = 400) -> list[str]:
+    return [f"w{rng.randrange(10**9)}" for _ in range(n)]
+
+
+def near_copy(rng: random.Random, shingles: list[str], keep: float) -> list[str]:
+    kept = [s for s in shingles if rng.random() < keep]
+    return kept + page(rng, len(shingles) - len(kept))
+
+
+@pytest.fixture(scope="module")
+def world() -> tuple[dict[tuple[str, int], bytes], list[str]]:
+    rng = random.Random(3)
+    base = page(rng)
+    pages = {(f"site{i}.example", i): minhash(page(rng)) for i in range(300)}
+    pages[("rrn.media", 1000)] = minhash(base)
+    return pages, base
+
+
+def test_a_near_duplicate_finds_its_original_and_nothing_unrelated(world: tuple[dict, list[str]]) -> None:
+    pages, base = world
+    index = SimilarityIndex.from_items(pages.items(), threshold=0.5)
+    copy = minhash(near_copy(random.Random(5), base, keep=0.85))
+    hits = index.query(copy)
+    assert [k for k, _ in hits] == [("rrn.media", 1000)]
+    assert 0.6 < hits[0][1] < 0.95
+    assert index.query(minhash(page(random.Random(9)))) == []
+    assert len(index) == 301 and ("rrn.media", 1000) in index
+
+
+def test_lsh_agrees_with_the_pairwise_scan(world: tuple[dict, list[str]]) -> None:
+    pages, base = world
+    index = SimilarityIndex.from_items(pages.items())
+    scan = PairwiseScan.from_items(pages.items())
+    for seed in range(5):
+        probe = minhash(near_copy(random.Random(seed), base, keep=0.9))
+        assert index.query(probe) == scan.query(probe)
+
+
+def test_results_are_ranked_and_capped() -> None:
+    rng = random.Random(1)
+    base = page(rng)
+    items = [((f"c{i}.example", i), minhash(near_copy(rng, base, keep=0.95 - i * 0.03))) for i in range(8)]
+    index = SimilarityIndex.from_items(items)
+    hits = index.query(minhash(base), top=3)
+    assert len(hits) == 3 and [h[1] for h in hits] == sorted((h[1] for h in hits), reverse=True)
+    assert hits[0][0] == ("c0.example", 0)
+
+
+def test_remove_and_replace_keep_the_index_current() -> None:
+    rng = random.Random(2)
+    a, b = page(rng), page(rng)
+    index = SimilarityIndex()
+    index.add(("x.example", 1), minhash(a))
+    index.add(("x.example", 1), minhash(b))  # replaced: a is gone
+    assert index.query(minhash(a)) == [] and index.query(minhash(b))[0][0] == ("x.example", 1)
+    index.remove(("x.example", 1))
+    index.remove(("x.example", 1))  # idempotent
+    assert len(index) == 0 and index.query(minhash(b)) == []
+
+
+def test_garbage_signatures_are_rejected_and_skipped_on_rebuild() -> None:
+    with pytest.raises(BadSignature):
+        SimilarityIndex().add("k", b"\x00garbage")
+    small = MinHash(num_perm=64)
+    lean = LeanMinHash(small)
+    buf = bytearray(lean.bytesize())
+    lean.serialize(buf)
+    with pytest.raises(BadSignature, match="num_perm 64"):
+        SimilarityIndex().query(bytes(buf))
+    good = minhash(page(random.Random(4)))
+    assert len(SimilarityIndex.from_items([("bad", b"xx"), ("good", good)])) == 1
+
+
+def test_threshold_is_validated() -> None:
+    with pytest.raises(ValueError):
+        SimilarityIndex(threshold=1.5)
