@@ -19,6 +19,10 @@ COMMAND_MODULES = (
     "hydrawatch.commands.store",
     "hydrawatch.commands.seed",
     "hydrawatch.commands.status",
+    "hydrawatch.commands.lineage",
+    "hydrawatch.commands.pivot",
+    "hydrawatch.commands.export",
+    "hydrawatch.commands.serve",
 )
 
 

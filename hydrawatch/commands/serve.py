@@ -1,0 +1,38 @@
+"""`hydrawatch serve [--host H --port P]`: the read-only HTTP API and the web page."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from hydrawatch.context import CliError, state
+from hydrawatch.wiring import open_store
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("serve")
+    def serve(
+        ctx: typer.Context,
+        host: Annotated[Optional[str], typer.Option(help="bind address (default: [serve] host, 127.0.0.1)")] = None,
+        port: Annotated[Optional[int], typer.Option(help="port (default: [serve] port, 8750; 0 = any free)")] = None,
+    ) -> None:
+        """Serve the HTTP API (OpenAPI at /api/openapi.json) and the web page at / until interrupted."""
+        from hydrawatch.web.server import LOOPBACK, build, serve_forever
+
+        cfg = state(ctx).config
+        bind = host or cfg.serve.host
+        if bind not in LOOPBACK and not cfg.serve.token:
+            raise CliError(f"refusing to serve on {bind} without an access token: set serve.token", 2)
+        if port is not None and not 0 <= port <= 65535:
+            raise CliError(f"--port must be within 0..65535, not {port}", 2)
+        with open_store(cfg) as store:
+            web = build(store.sessions, host=bind, token=cfg.serve.token)
+            Console(stderr=True, highlight=False).print(
+                f"hydrawatch serve: http://{bind}:{cfg.serve.port if port is None else port}/ "
+                f"({'token required' if cfg.serve.token else 'no token'}); Ctrl-C stops", markup=False)
+            try:
+                serve_forever(web, bind, cfg.serve.port if port is None else port)
+            except OSError as exc:
+                raise CliError(f"cannot listen on {bind}:{port or cfg.serve.port}: {exc.strerror or exc}") from None
