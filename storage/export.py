@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import networkx as nx  # type: ignore[import-untyped]
@@ -51,7 +51,7 @@ def iso(value: datetime | None) -> str | None:
     """ISO 8601 UTC with a Z, to the second (the contract's time format)."""
     if value is None:
         return None
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def edge_json(edge: EdgeInfo) -> dict[str, Any]:
@@ -143,7 +143,8 @@ def export_graphml(snap: Snapshot, generated_at: datetime) -> bytes:
 def export_stix(snap: Snapshot, generated_at: datetime) -> bytes:
     from storage.stix import bundle
 
-    return (bundle(snap, generated_at).serialize(pretty=True) + "\n").encode()
+    text: str = bundle(snap, generated_at).serialize(pretty=True)
+    return (text + "\n").encode()
 
 
 Exporter = Callable[[Snapshot, datetime], bytes]

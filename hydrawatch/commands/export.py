@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
     def export_cmd(
         ctx: typer.Context,
         fmt: Annotated[str, typer.Option("--format", help="json, csv, graphml or stix")] = "json",
-        output: Annotated[Optional[Path], typer.Option("-o", "--output", help="file to write (default: stdout)")] = None,
+        output: Annotated[Path | None, typer.Option("-o", "--output", help="file to write (default: stdout)")] = None,
     ) -> None:
         """Export every domain with its status history and every lineage edge with its evidence."""
         check_format(fmt, tuple(export.EXPORTERS))

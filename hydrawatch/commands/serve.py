@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -15,8 +15,8 @@ def register(app: typer.Typer) -> None:
     @app.command("serve")
     def serve(
         ctx: typer.Context,
-        host: Annotated[Optional[str], typer.Option(help="bind address (default: [serve] host, 127.0.0.1)")] = None,
-        port: Annotated[Optional[int], typer.Option(help="port (default: [serve] port, 8750; 0 = any free)")] = None,
+        host: Annotated[str | None, typer.Option(help="bind address (default: [serve] host, 127.0.0.1)")] = None,
+        port: Annotated[int | None, typer.Option(help="port (default: [serve] port, 8750; 0 = any free)")] = None,
     ) -> None:
         """Serve the HTTP API (OpenAPI at /api/openapi.json) and the web page at / until interrupted."""
         from hydrawatch.web.server import LOOPBACK, build, serve_forever

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -54,7 +54,7 @@ def create_app(sessions: sessionmaker[Session], *, token: str = "",
                 since: datetime | None = None, limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
                 offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
         if since is not None and since.tzinfo is None:
-            since = since.replace(tzinfo=timezone.utc)
+            since = since.replace(tzinfo=UTC)
         found, total = views.search_domains(db, q=q.strip(), campaign=campaign, status=status, origin=origin,
                                             changed_since=since, limit=limit, offset=offset)
         return {"total": total, "offset": offset, "domains": [present.domain_summary(d) for d in found]}
@@ -90,7 +90,7 @@ def create_app(sessions: sessionmaker[Session], *, token: str = "",
         if fmt not in export.EXPORTERS:
             raise HTTPException(404, f"unknown export format; one of {', '.join(export.EXPORTERS)}")
         _, media = export.EXPORTERS[fmt]
-        body = export.render(db, fmt, datetime.now(timezone.utc))
+        body = export.render(db, fmt, datetime.now(UTC))
         ext = {"stix": "stix.json"}.get(fmt, fmt)
         return Response(body, media_type=media,
                         headers={"Content-Disposition": f'attachment; filename="hydrawatch.{ext}"'})

@@ -8,7 +8,7 @@ b.pm and c.so share the analytics id G-SHARED1; b.pm's page title and one piece 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -16,7 +16,7 @@ from detect.model import Classification, Evidence, Relation, Status
 from storage import lineage, watchlist
 from storage.models import IndicatorRow, ObservationRow
 
-T0 = datetime(2024, 7, 1, tzinfo=timezone.utc)
+T0 = datetime(2024, 7, 1, tzinfo=UTC)
 HOSTILE_TITLE = "<script>alert(1)</script>\x1b]0;pwned\x07\x1b[31mRED\r\nInjected: yes"
 HOSTILE_VALUE = "\"><img src=x onerror=alert(1)>\x1b[2J=cmd|' /C calc'!A0\r\nline2"
 

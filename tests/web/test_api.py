@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
+import httpx
 import networkx as nx
 import pytest
 import stix2
-import httpx
 
 from hydrawatch.web.app import create_app
-from hydrawatch.web.server import start_background
 from hydrawatch.web.security import CSP
+from hydrawatch.web.server import start_background
 from hydrawatch.wiring import Store
 from tests.storage.world import HOSTILE_TITLE, HOSTILE_VALUE, fill
 

@@ -187,7 +187,7 @@
     const defs = svg("defs");
     for (const rel of RELATIONS) {
       const marker = svg("marker", { id: "arrow-" + rel, class: "rel-" + rel, viewBox: "0 0 10 10", refX: 10, refY: 5,
-        markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" });
+        markerWidth: 12, markerHeight: 12, markerUnits: "userSpaceOnUse", orient: "auto-start-reverse" });
       marker.append(svg("path", { d: "M 0 0 L 10 5 L 0 10 z" }));
       defs.append(marker);
     }
@@ -210,12 +210,14 @@
       const hit = svg("path", { d: d, class: "edge-hit", "data-edge": index, "data-from": edge.from, "data-to": edge.to,
         "data-relation": edge.relation });
       const line = svg("path", { d: d, class: "edge " + relationClass(rel), "marker-end": "url(#arrow-" + rel + ")" });
-      const label = svg("text", { x: (x1 + x2) / 2, y: (y1 + y2) / 2 - 6 + nth * 18, "text-anchor": "middle", class: "edge-label" });
+      const label = svg("text", { x: (x1 + x2) / 2, y: (y1 + y2) / 2 - 9 + nth * 18, "text-anchor": "middle", class: "edge-label",
+        "data-from": edge.from, "data-to": edge.to });
       label.textContent = edge.relation + " " + Number(edge.confidence).toFixed(2);
       const title = svg("title");
       title.textContent = edge.from + " → " + edge.to + " (" + edge.relation + "): click for evidence";
       hit.append(title);
       hit.addEventListener("click", () => showEvidence(edge, line));
+      label.addEventListener("click", () => showEvidence(edge, line));
       group.append(hit, line, label);
       root.append(group);
     });
