@@ -103,15 +103,22 @@ def add_edge(session: Session, *, from_domain: str, to_domain: str, relation: Re
         return existing.id, False
     row = EdgeRow(from_id=ids[from_domain], to_id=ids[to_domain], relation=relation.value,
                   confidence=float(confidence), evidence=evidence_to_json(evidence), detected_at=now)
-    try:
-        with session.begin_nested():  # a concurrent writer may have inserted the same edge meanwhile
-            session.add(row)
-            session.flush()
-    except IntegrityError:
-        again = session.scalar(query)
-        if again is None:
-            raise
-        return again.id, False
+    if session.get_bind().dialect.name == "postgresql":
+        try:
+            with session.begin_nested():  # a concurrent writer may have inserted the same edge meanwhile
+                session.add(row)
+                session.flush()
+        except IntegrityError:
+            again = session.scalar(query)
+            if again is None:
+                raise
+            return again.id, False
+    else:
+        # No SAVEPOINT on SQLite: under pysqlite it can open (and on release commit) a transaction of
+        # its own, breaking the caller's unit of work. Writers are serialised there; a duplicate from
+        # an overlapping job would surface as IntegrityError (the scheduler never overlaps jobs).
+        session.add(row)
+        session.flush()
     log.info("edge %s -> %s (%s, %.2f) recorded", from_domain, to_domain, relation.value, confidence)
     return row.id, True
 

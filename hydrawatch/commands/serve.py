@@ -27,12 +27,16 @@ def register(app: typer.Typer) -> None:
             raise CliError(f"refusing to serve on {bind} without an access token: set serve.token", 2)
         if port is not None and not 0 <= port <= 65535:
             raise CliError(f"--port must be within 0..65535, not {port}", 2)
+        chosen = cfg.serve.port if port is None else port
+        console = Console(stderr=True, highlight=False)
+
+        def announce(url: str) -> None:
+            note = "token required" if cfg.serve.token else "no token"
+            console.print(f"hydrawatch serve: {url} ({note}); Ctrl-C stops", markup=False)
+
         with open_store(cfg) as store:
             web = build(store.sessions, host=bind, token=cfg.serve.token)
-            Console(stderr=True, highlight=False).print(
-                f"hydrawatch serve: http://{bind}:{cfg.serve.port if port is None else port}/ "
-                f"({'token required' if cfg.serve.token else 'no token'}); Ctrl-C stops", markup=False)
             try:
-                serve_forever(web, bind, cfg.serve.port if port is None else port)
+                serve_forever(web, bind, chosen, announce)
             except OSError as exc:
-                raise CliError(f"cannot listen on {bind}:{port or cfg.serve.port}: {exc.strerror or exc}") from None
+                raise CliError(f"cannot listen on {bind}:{chosen}: {exc.strerror or exc}") from None

@@ -6,6 +6,7 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import uvicorn
@@ -71,11 +72,14 @@ def start_background(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> Ru
     return RunningServer(server, thread, sock, f"http://{shown}:{real}")
 
 
-def serve_forever(app: FastAPI, host: str, port: int) -> None:
-    """Serve until SIGINT/SIGTERM (uvicorn handles the signals)."""
+def serve_forever(app: FastAPI, host: str, port: int, announce: Callable[[str], None] | None = None) -> None:
+    """Serve until SIGINT/SIGTERM (uvicorn handles the signals); ``announce`` gets the real URL."""
     sock = _bind(host, port)
     shown = f"[{host}]" if ":" in host else host
-    log.info("serving on http://%s:%d/", shown, sock.getsockname()[1])
+    url = f"http://{shown}:{sock.getsockname()[1]}/"
+    log.info("serving on %s", url)
+    if announce is not None:
+        announce(url)
     try:
         uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off")).run(sockets=[sock])
     finally:

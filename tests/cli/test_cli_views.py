@@ -112,3 +112,8 @@ def test_status_text_does_not_interpret_markup_or_escapes(cfg_file: Path, store:
                              datetime(2025, 1, 1, tzinfo=UTC))
     code, out, _ = run(capsys, cfg_file, "status")
     assert code == 0 and "[red]x[/red]" in out and "\x1b" not in out and "\x07" not in out
+
+
+def test_serve_refuses_a_wide_bind_without_a_token(cfg_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, cfg_file, "serve", "--host", "0.0.0.0", "--port", "0")
+    assert code == 2 and "serve.token" in err and len(err.strip().splitlines()) == 1

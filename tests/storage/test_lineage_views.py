@@ -124,3 +124,23 @@ def test_search_filters_and_counts(store: Store, world: dict[str, int]) -> None:
     assert [d.name for d in found] == ["b.pm"] and total == 1
     assert [d.name for d in seized] == ["a.ltd", "b.pm"] and len(disc) == 1 and underscore == []
     assert {d.name for d in recent} == {"b.pm", "c.so"}
+
+
+def test_self_edge_and_out_of_range_confidence_are_refused(store: Store, world: dict[str, int]) -> None:
+    with store.transaction() as session:
+        with pytest.raises(ValueError):
+            lineage.add_edge(session, from_domain="a.ltd", to_domain="a.ltd", relation=Relation.MIRROR,
+                             confidence=0.5, evidence=(), now=T0)
+        with pytest.raises(ValueError):
+            lineage.add_edge(session, from_domain="a.ltd", to_domain="c.so", relation=Relation.MIRROR,
+                             confidence=1.5, evidence=(), now=T0)
+
+
+def test_edge_written_in_a_failed_transaction_is_gone(store: Store, world: dict[str, int]) -> None:
+    with pytest.raises(RuntimeError), store.transaction() as session:
+        lineage.edges(session)  # only reads before the edge: the edge must still belong to this transaction
+        lineage.add_edge(session, from_domain="lone.fun", to_domain="c.so", relation=Relation.MIRROR,
+                         confidence=0.5, evidence=(), now=T0)
+        raise RuntimeError("the cycle failed after recording the edge")
+    with store.transaction() as session:
+        assert lineage.edges(session, "lone.fun") == []
