@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from hydrawatch.context import CliError, state
 from hydrawatch.render import dumps, iso, terminal_safe
@@ -61,6 +62,7 @@ def register(app: typer.Typer) -> None:
             return
         table = Table("domain", "status", "since", "campaign", "origin", "reason", title=f"{len(rows)} domains")
         for d in rows:
-            table.add_row(d.name, d.status, iso(d.status_since) or "", terminal_safe(d.campaign, 40), d.origin,
-                          terminal_safe(d.status_reason, 80))
+            # Text(): crawled reasons may contain Rich markup ("[red]…") that must print as typed.
+            table.add_row(Text(d.name), Text(d.status), iso(d.status_since) or "",
+                          Text(terminal_safe(d.campaign, 40)), Text(d.origin), Text(terminal_safe(d.status_reason, 80)))
         Console(highlight=False).print(table)

@@ -1,0 +1,169 @@
+"""The whole store's domains and lineage as JSON (CONTRACT.md's shape), CSV, GraphML or STIX 2.1.
+
+``snapshot`` reads the store once; each exporter turns a Snapshot into bytes. Crawled text is hostile:
+JSON and STIX escape control characters by construction; CSV and GraphML cells are made inert here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import networkx as nx  # type: ignore[import-untyped]
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage.lineage import edges as all_edges
+from storage.models import DomainRow, StatusChangeRow
+from storage.values import DomainInfo, EdgeInfo, StatusChange
+from storage.watchlist import _info
+
+
+@dataclass(frozen=True)
+class DomainRecord:
+    domain: DomainInfo
+    history: tuple[StatusChange, ...]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    domains: tuple[DomainRecord, ...]
+    edges: tuple[EdgeInfo, ...]
+
+
+def snapshot(session: Session) -> Snapshot:
+    """Every watched domain (by name) with its status history, and every edge (oldest first).
+
+    Candidates discovery observed but did not report (watched = false) are left out: an export lists
+    the network and its lineage, not every name a sweep resolved."""
+    rows = list(session.scalars(select(DomainRow).where(DomainRow.watched.is_(True)).order_by(DomainRow.name)))
+    history: dict[int, list[StatusChange]] = {r.id: [] for r in rows}
+    for ch in session.scalars(select(StatusChangeRow).join(DomainRow, DomainRow.id == StatusChangeRow.domain_id)
+                              .where(DomainRow.watched.is_(True))
+                              .order_by(StatusChangeRow.changed_at, StatusChangeRow.id)):
+        history.setdefault(ch.domain_id, []).append(StatusChange(ch.status, ch.previous, ch.reason, ch.changed_at))
+    return Snapshot(domains=tuple(DomainRecord(_info(r), tuple(history[r.id])) for r in rows),
+                    edges=tuple(all_edges(session)))
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 UTC with a Z, to the second (the contract's time format)."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def edge_json(edge: EdgeInfo) -> dict[str, Any]:
+    """One edge in the contract's shape (plus the detail of each piece of evidence)."""
+    return {"from": edge.from_domain, "to": edge.to_domain, "relation": edge.relation,
+            "confidence": edge.confidence, "detected_at": iso(edge.detected_at),
+            "evidence": [{"kind": e.kind, "value": e.value, "weight": e.weight, "detail": e.detail}
+                         for e in edge.evidence]}
+
+
+def domain_json(record: DomainRecord) -> dict[str, Any]:
+    d = record.domain
+    return {"domain": d.name, "status": d.status, "campaign": d.campaign, "origin": d.origin,
+            "first_seen": iso(d.first_seen), "last_seen": iso(d.last_seen),
+            "status_history": [{"status": h.status, "since": iso(h.since)} for h in record.history]}
+
+
+def to_json(snap: Snapshot, generated_at: datetime) -> dict[str, Any]:
+    return {"generated_at": iso(generated_at), "domains": [domain_json(r) for r in snap.domains],
+            "edges": [edge_json(e) for e in snap.edges]}
+
+
+def export_json(snap: Snapshot, generated_at: datetime) -> bytes:
+    return (json.dumps(to_json(snap, generated_at), indent=2, ensure_ascii=False) + "\n").encode()
+
+
+# C0/C1 controls (ESC starts terminal escape sequences; XML 1.0 forbids most of them), DEL, bidi overrides.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_FORMULA = ("=", "+", "-", "@")
+
+
+def inert(text: str) -> str:
+    """Text safe to ``cat`` and to put in XML: control characters become visible \\xNN escapes."""
+    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def csv_cell(text: str) -> str:
+    """An inert CSV cell; a leading = + - @ gets a ' so spreadsheets do not run it as a formula."""
+    out = inert(text)
+    return "'" + out if out.startswith(_FORMULA) else out
+
+
+CSV_COLUMNS = ("record", "domain", "status", "campaign", "origin", "first_seen", "last_seen", "status_history",
+               "from", "to", "relation", "confidence", "detected_at", "evidence")
+
+
+def export_csv(snap: Snapshot, generated_at: datetime) -> bytes:
+    """One CSV, one row per domain (record=domain) then one per edge (record=edge); history and
+    evidence are JSON in their cell."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    for rec in snap.domains:
+        d = domain_json(rec)
+        writer.writerow({"record": "domain", **{k: csv_cell(str(d[k] or "")) for k in
+                                                 ("domain", "status", "campaign", "origin", "first_seen",
+                                                  "last_seen")},
+                         "status_history": csv_cell(json.dumps(d["status_history"]))})
+    for edge in snap.edges:
+        e = edge_json(edge)
+        writer.writerow({"record": "edge", "from": e["from"], "to": e["to"], "relation": e["relation"],
+                         "confidence": f"{edge.confidence:.4g}", "detected_at": e["detected_at"],
+                         "evidence": csv_cell(json.dumps(e["evidence"]))})
+    return buf.getvalue().encode()
+
+
+def to_graph(snap: Snapshot) -> Any:
+    """A networkx MultiDiGraph: a node per domain, an edge per lineage edge (key = relation)."""
+    graph = nx.MultiDiGraph(name="hydrawatch lineage")
+    for rec in snap.domains:
+        d = rec.domain
+        graph.add_node(d.name, status=d.status, campaign=inert(d.campaign), origin=d.origin,
+                       first_seen=iso(d.first_seen) or "", last_seen=iso(d.last_seen) or "",
+                       status_since=iso(d.status_since) or "",
+                       status_history=json.dumps([{"status": h.status, "since": iso(h.since)} for h in rec.history]))
+    for edge in snap.edges:
+        graph.add_edge(edge.from_domain, edge.to_domain, key=edge.relation, relation=edge.relation,
+                       confidence=float(edge.confidence), detected_at=iso(edge.detected_at) or "",
+                       evidence=json.dumps(edge_json(edge)["evidence"]))
+    return graph
+
+
+def export_graphml(snap: Snapshot, generated_at: datetime) -> bytes:
+    buf = io.BytesIO()
+    nx.write_graphml(to_graph(snap), buf, encoding="utf-8")
+    return buf.getvalue()
+
+
+def export_stix(snap: Snapshot, generated_at: datetime) -> bytes:
+    from storage.stix import bundle
+
+    text: str = bundle(snap, generated_at).serialize(pretty=True)
+    return (text + "\n").encode()
+
+
+Exporter = Callable[[Snapshot, datetime], bytes]
+
+# format name → (exporter, media type). An unknown name is an error (KeyError from ``exporter``).
+EXPORTERS: dict[str, tuple[Exporter, str]] = {
+    "json": (export_json, "application/json"),
+    "csv": (export_csv, "text/csv; charset=utf-8"),
+    "graphml": (export_graphml, "application/graphml+xml"),
+    "stix": (export_stix, "application/stix+json;version=2.1"),
+}
+
+
+def render(session: Session, fmt: str, generated_at: datetime) -> bytes:
+    """The store exported as ``fmt`` (a key of EXPORTERS; KeyError otherwise)."""
+    exporter, _ = EXPORTERS[fmt]
+    return exporter(snapshot(session), generated_at)
