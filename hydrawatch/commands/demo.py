@@ -80,7 +80,7 @@ def register(app: typer.Typer) -> None:
         from scheduler.components import Components
         from storage import export as exporter
         from storage import watchlist
-        from hydrawatch.wiring import open_store
+        from hydrawatch.wiring import open_store, utcnow
 
         base = state(ctx).config
         logs.setup(base.log.format, "WARNING" if base.log.level.upper() == "INFO" else base.log.level)
@@ -112,7 +112,7 @@ def register(app: typer.Typer) -> None:
                 while len(sb.messages) < expected and time.monotonic() < deadline:
                     time.sleep(0.05)
                 with store.transaction() as session:
-                    export = exporter.export_json(session)
+                    export = exporter.to_json(exporter.snapshot(session), utcnow())
                 emails = _emails(list(sb.messages))
                 if fmt == "json":
                     typer.echo(dumps({**export, "emails": emails}))
@@ -121,15 +121,18 @@ def register(app: typer.Typer) -> None:
                     console.print(f"store kept at {workdir / 'demo.db'}; try: hydrawatch --config <(echo "
                                   f"'[storage]\\nurl=\"sqlite:///{workdir / 'demo.db'}\"') lineage rrn.so")
                 if keep:
-                    _keep_serving(cfg, console)
+                    _keep_serving(cfg, store, console)
 
 
-def _keep_serving(cfg: Config, console: Console) -> None:
-    from hydrawatch.web.app import serve_forever
+def _keep_serving(cfg: Config, store: Any, console: Console) -> None:
+    from hydrawatch.web.server import build, serve_forever
 
-    console.print(f"serving the demo store on http://{cfg.serve.host}:{cfg.serve.port}/ and keeping the "
-                  "sandbox up; Ctrl-C to stop")
+    def announce(url: str) -> None:
+        console.print(f"the sandbox stays up; the demo store is served at {url} — Ctrl-C stops both",
+                      markup=False)
+
     try:
-        serve_forever(cfg)
+        serve_forever(build(store.sessions, host=cfg.serve.host, token=cfg.serve.token), cfg.serve.host,
+                      cfg.serve.port, announce)
     except KeyboardInterrupt:
         pass
