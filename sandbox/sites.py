@@ -54,7 +54,8 @@ def build_site(raw: Any, domain: str, where: str, folder: Path | None) -> Site:
             pages[str(path)] = build_page(spec, f"{where}.pages.{path!r}", folder, domain)
             if isinstance(spec, Mapping) and "builtin" in spec:
                 pages.update(builtin_assets(str(spec["builtin"])))
-    favicon = read_bytes(raw["favicon"], f"{where}.favicon", folder) if raw.get("favicon") else None
+    # a seized or parked front (catch_all) no longer serves the old site's favicon
+    favicon = read_bytes(raw["favicon"], f"{where}.favicon", folder) if raw.get("favicon") and not catch_all else None
     tls: TlsSpec | None = None
     if raw.get("https", True):
         traw = raw.get("tls", {})

@@ -68,7 +68,8 @@ class WebFront:
             location = f"https://{request.host}{request.path}"
             send_response(conn, 301, [("Location", location)], b"", head_only)
             return
-        page = site.pages.get(request.path)
+        page = site.pages.get(f"{request.path}?{request.query}") if request.query else None
+        page = page or site.pages.get(request.path)
         if page is None and request.path in site.favicon_paths and site.favicon is not None:
             page = Page(body=site.favicon, content_type="image/x-icon")
         if page is None:
