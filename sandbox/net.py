@@ -188,6 +188,15 @@ class Sandbox:
         """Make a whole service misbehave: ("ct", "ct-garbage"|"ct-500"), ("nrd", "nrd-500"), ("rdap", …)."""
         self._state.set_service_behaviour(service, behaviour)
 
+    def reset(self, phase: str | None = None) -> None:
+        """Back to a phase (default: the first), no run-time behaviours, SMTP up, no recorded mail."""
+        self.set_phase(phase or self.phases[0])
+        self._state.clear_behaviours()
+        self.smtp_up()
+        assert self.smtp is not None
+        with self.smtp.lock:
+            self.smtp.messages.clear()
+
     # -- mail ----------------------------------------------------------------------------------------
     @property
     def messages(self) -> list[EmailMessage]:

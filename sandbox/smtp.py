@@ -44,12 +44,12 @@ class SmtpSink:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host
         self.messages: list[EmailMessage] = []
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
         self.port = port or free_port(host)
         self._controller: Controller | None = None
 
     def _make(self) -> Controller:
-        return Controller(_Recorder(self.messages, self._lock), hostname=self.host, port=self.port,
+        return Controller(_Recorder(self.messages, self.lock), hostname=self.host, port=self.port,
                           authenticator=_accept_any, auth_require_tls=False, auth_required=False,
                           ready_timeout=5.0)
 
@@ -77,5 +77,5 @@ class SmtpSink:
         return self._controller is not None
 
     def snapshot(self) -> list[EmailMessage]:
-        with self._lock:
+        with self.lock:
             return list(self.messages)

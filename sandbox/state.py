@@ -44,6 +44,11 @@ class LiveState:
                 raise ValueError(f"unknown behaviour {behaviour!r} (known: {', '.join(sorted(BEHAVIOURS))})")
             self._behaviours.setdefault(domain, {})[behaviour_category(behaviour)] = behaviour
 
+    def clear_behaviours(self) -> None:
+        with self._lock:
+            self._behaviours.clear()
+            self._services.clear()
+
     def set_service_behaviour(self, service: str, behaviour: str | None) -> None:
         if service not in SERVICE_BEHAVIOURS:
             raise ValueError(f"unknown service {service!r} (known: {', '.join(SERVICE_BEHAVIOURS)})")

@@ -148,7 +148,7 @@ def build_domain(domain: str, spec: Mapping[str, Any], where: str, folder: Path 
     cname = str(spec.get("cname", "") or "")
     if cname:
         _host(cname, f"{where}.cname")
-    rdap_raw = spec.get("rdap", {})
+    rdap_raw = spec.get("rdap", False)
     web_raw = spec.get("web", False)
     return DomainState(
         name=domain, resolves=bool(spec.get("resolves", True)), a=a, aaaa=aaaa, ns=ns, mx=tuple(mx),
