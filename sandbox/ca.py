@@ -5,7 +5,7 @@ from __future__ import annotations
 import ssl
 import tempfile
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
@@ -28,7 +28,7 @@ class SandboxCA:
 
     def __init__(self) -> None:
         self._key = ec.generate_private_key(ec.SECP256R1())
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         self.subject = _name("hydrawatch sandbox CA", "hydrawatch sandbox")
         self.cert = (
             x509.CertificateBuilder().subject_name(self.subject).issuer_name(self.subject)
@@ -60,7 +60,7 @@ class SandboxCA:
 
     def _make_context(self, spec: TlsSpec) -> ssl.SSLContext:
         key = ec.generate_private_key(ec.SECP256R1())
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         if spec.expired:
             not_before, not_after = now - timedelta(days=400), now - timedelta(days=10)
         else:

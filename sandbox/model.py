@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import Mapping
 
 WEB_BEHAVIOURS = frozenset({
     "huge-body", "gzip-bomb", "redirect-loop", "redirect-chain", "slow-drip", "reset", "garbage",

@@ -11,11 +11,12 @@ from __future__ import annotations
 import errno
 import logging
 import time
+from collections.abc import Mapping
 from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
 from types import MappingProxyType, TracebackType
-from typing import Any, Mapping
+from typing import Any
 
 from sandbox.ca import SandboxCA
 from sandbox.dns_server import DnsServer

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta, timezone
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from sandbox.errors import WorldError
 from sandbox.model import CertEntry, DomainState, Page, Registration, Site, TlsSpec
@@ -155,4 +156,4 @@ def explicit_certificates(raw: Any, where: str) -> list[CertEntry]:
 
 
 def utc(dt: datetime) -> datetime:
-    return dt.astimezone(timezone.utc)
+    return dt.astimezone(UTC)

@@ -21,7 +21,7 @@ class _Recorder:
         self.sink = sink
         self.lock = lock
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd API)
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.original_content or envelope.content,
                                            policy=email.policy.default)
         assert isinstance(message, EmailMessage)

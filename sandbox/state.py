@@ -4,8 +4,8 @@ hostile behaviours switched on at run time."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Mapping
 
 from sandbox.model import BEHAVIOURS, SERVICE_BEHAVIOURS, DomainState, PhaseView, behaviour_category
 from sandbox.world import World

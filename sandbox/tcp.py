@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
-from typing import Callable
 from urllib.parse import urlsplit
 
 from sandbox.errors import SandboxStartError

@@ -10,12 +10,13 @@ import copy
 import ipaddress
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from sandbox.errors import WorldError
 from sandbox.model import BEHAVIOURS, CertEntry, DomainState, PhaseView
@@ -178,16 +179,16 @@ def _is_page_spec(value: Mapping[str, Any]) -> bool:
 
 def parse_time(value: Any, where: str) -> datetime:
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     if hasattr(value, "isoformat") and not isinstance(value, str):  # a TOML date
-        return datetime.fromisoformat(value.isoformat()).replace(tzinfo=timezone.utc)
+        return datetime.fromisoformat(value.isoformat()).replace(tzinfo=UTC)
     if not isinstance(value, str) or not value:
         raise WorldError(f"{where}: expected a date or UTC time such as 2024-09-03T12:00:00Z, got {value!r}")
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise WorldError(f"{where}: not a date or time: {value!r}") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _nrd(states: Mapping[str, DomainState], praw: Mapping[str, Any], clock: datetime, window: timedelta,

@@ -68,7 +68,7 @@ def test_replacements_vary_in_analytics_and_hosting(sandbox: Sandbox, answers: d
     for pair in answers["phases"]["seizure"]["replacements"]:
         old = sandbox.world.views["before"].domains[pair["from"]].site.pages["/"].body  # type: ignore[union-attr]
         new = sandbox.view.domains[pair["to"]].site.pages["/"].body  # type: ignore[union-attr]
-        ids = lambda body: {w for w in body.decode().replace("'", '"').split('"') if w.startswith("G-")}  # noqa: E731
+        ids = lambda body: {w for w in body.decode().replace("'", '"').split('"') if w.startswith("G-")}
         same_id += bool(ids(old) & ids(new))
         old_ip = sandbox.world.views["before"].domains[pair["from"]].a[0]
         same_24 += old_ip.rsplit(".", 1)[0] == sandbox.view.domains[pair["to"]].a[0].rsplit(".", 1)[0]

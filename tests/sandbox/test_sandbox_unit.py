@@ -138,7 +138,7 @@ def test_cli_brings_a_world_up_and_switches_phase_from_stdin() -> None:
         text = "".join(lines)
         assert "dig @127.0.0.1 -p" in text and "[dns]" in text and "curl -x http://127.0.0.1:" in text
         port = int(text.split("dig @127.0.0.1 -p ")[1].split()[0])
-        ask = lambda: dns.query.udp(dns.message.make_query("rrn.so", "A"), "127.0.0.1", port=port, timeout=3)  # noqa: E731
+        ask = lambda: dns.query.udp(dns.message.make_query("rrn.so", "A"), "127.0.0.1", port=port, timeout=3)
         assert ask().rcode() == dns.rcode.NXDOMAIN
         proc.stdin.write("seizure\n")
         proc.stdin.flush()

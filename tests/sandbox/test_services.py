@@ -41,7 +41,7 @@ def test_rdap_per_phase_holds_seizure_and_replacements(sandbox: Sandbox) -> None
     events = {e["eventAction"]: e["eventDate"] for e in new["events"]}  # type: ignore[index]
     assert events["registration"].startswith("2024-09-05")
     _, old = rdap(sandbox, "rrn.media")
-    fn = lambda d: next(e for e in d["entities"] if "registrar" in e["roles"])["vcardArray"][1][1][3]  # noqa: E731
+    fn = lambda d: next(e for e in d["entities"] if "registrar" in e["roles"])["vcardArray"][1][1][3]
     assert fn(new) == "Domainwerk Rhein GmbH" != fn(old)
 
 

@@ -137,7 +137,7 @@ def _raw_head(sb: Sandbox, host: str) -> bytes:
 @pytest.mark.slow
 def test_gzip_bomb_is_small_on_the_wire_and_huge_inflated(sandbox: Sandbox) -> None:
     sandbox.set_behaviour("notrepays.today", "gzip-bomb")
-    status, headers, body = fetch(sandbox, "http://notrepays.today/", timeout=30)
+    _, headers, body = fetch(sandbox, "http://notrepays.today/", timeout=30)
     assert headers["Content-Encoding"] == "gzip" and len(body) < 2_000_000
     inflater = gzip.GzipFile(fileobj=__import__("io").BytesIO(body))
     assert inflater.read(10_000_000) == bytes(10_000_000)
