@@ -14,6 +14,8 @@ from sqlalchemy import create_engine, text
 from hydrawatch.config import Config, from_mapping
 from hydrawatch.wiring import Store
 
+pytest_plugins = ["sandbox.pytest_plugin"]
+
 PG_URL = os.environ.get("HYDRAWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 

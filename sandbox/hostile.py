@@ -1,0 +1,104 @@
+"""Hostile web behaviours for reliability tests, each named for what it does to a client."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+import zlib
+
+from sandbox.model import Page
+from sandbox.tcp import Request, response_head, send_response
+
+HUGE_BODY_BYTES = 50 * 1024 * 1024
+GZIP_BOMB_ZEROS = 1024 * 1024 * 1024       # 1 GiB of zeros, about 1 MB on the wire
+REDIRECT_CHAIN_HOPS = 50
+GARBAGE = b"\x00\xff\xfeSSH-2.0-garbage\r\n\x13\x37" * 64
+
+
+class Payloads:
+    """Big payloads built once per sandbox, on first use."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._bomb: bytes | None = None
+
+    def gzip_bomb(self) -> bytes:
+        with self._lock:
+            if self._bomb is None:
+                self._bomb = _gzip_of_zeros(GZIP_BOMB_ZEROS)
+            return self._bomb
+
+
+def _gzip_of_zeros(total: int) -> bytes:
+    """gzip of `total` zero bytes without compressing them all: after a full flush each 1 MiB block
+    compresses to the same bytes, so the stream is header + first block + repeats + trailer."""
+    block = bytes(1024 * 1024)
+    comp = zlib.compressobj(9, zlib.DEFLATED, -15)
+    first = comp.compress(block) + comp.flush(zlib.Z_FULL_FLUSH)
+    steady = comp.compress(block) + comp.flush(zlib.Z_FULL_FLUSH)
+    blocks = total // len(block)
+    crc = 0
+    for _ in range(blocks):
+        crc = zlib.crc32(block, crc)
+    body = first + steady * (blocks - 1) + comp.flush()
+    return b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff" + body + struct.pack("<II", crc, total & 0xFFFFFFFF)
+
+
+def serve_hostile(conn: socket.socket, behaviour: str, request: Request, page: Page | None, scheme: str,
+                  payloads: Payloads, stopping: threading.Event) -> bool:
+    """Answer per `behaviour`; False when the behaviour does not change this request."""
+    path = request.path
+    head_only = request.method == "HEAD"
+    if behaviour == "garbage":
+        conn.sendall(GARBAGE)
+        return True
+    if behaviour == "redirect-loop":
+        target = "/__loop/b" if path == "/__loop/a" else "/__loop/a"
+        send_response(conn, 302, [("Location", f"{scheme}://{request.host}{target}")], b"", head_only)
+        return True
+    if behaviour == "redirect-chain":
+        hop = int(path.rsplit("/", 1)[-1]) if path.startswith("/__hop/") and path[7:].isdigit() else 0
+        if hop < REDIRECT_CHAIN_HOPS:
+            send_response(conn, 302, [("Location", f"{scheme}://{request.host}/__hop/{hop + 1}")], b"", head_only)
+        else:
+            send_response(conn, 200, [("Content-Type", "text/html; charset=utf-8")],
+                          b"<html><title>end of the chain</title></html>", head_only)
+        return True
+    if behaviour == "huge-body":
+        conn.sendall(response_head(200, [("Content-Type", "text/html; charset=utf-8")], HUGE_BODY_BYTES))
+        chunk = (b"<p>" + b"a" * 1017 + b"</p>\n") * 64
+        sent = 0
+        while sent < HUGE_BODY_BYTES and not head_only and not stopping.is_set():
+            part = chunk[: HUGE_BODY_BYTES - sent]
+            conn.sendall(part)
+            sent += len(part)
+        return True
+    if behaviour == "gzip-bomb":
+        send_response(conn, 200, [("Content-Type", "text/html; charset=utf-8"), ("Content-Encoding", "gzip")],
+                      payloads.gzip_bomb(), head_only)
+        return True
+    if behaviour == "slow-drip":
+        conn.sendall(response_head(200, [("Content-Type", "text/html; charset=utf-8")], 100_000))
+        for _ in range(100_000):
+            if head_only or stopping.wait(1.0):
+                break
+            conn.sendall(b"a")
+        return True
+    if behaviour == "reset":
+        conn.sendall(response_head(200, [("Content-Type", "text/html; charset=utf-8")], 100_000) + b"<html>" * 200)
+        time.sleep(0.05)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        return True
+    if page is None:
+        return False
+    if behaviour == "wrong-content-type":
+        send_response(conn, page.status, [("Content-Type", "image/png")], page.body, head_only)
+        return True
+    if behaviour == "non-utf8":
+        text = page.body.decode("utf-8", "replace") if page.body else "<html><body>caf\u00e9</body></html>"
+        body = b"\xff\xfe\xc3\x28" + text.encode("cp1252", "replace") + b"\x80\x81\xfe"
+        send_response(conn, page.status, [("Content-Type", "text/html; charset=utf-8")], body, head_only)
+        return True
+    return False

@@ -1,0 +1,239 @@
+"""Sandbox: the whole offline internet of one world, started and stopped as one unit.
+
+    with Sandbox.start("doppelganger-2024", "before") as sb:
+        config = from_mapping({**sb.config_overrides(), "storage": {...}})
+        ...
+        sb.set_phase("seizure")
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from email.message import EmailMessage
+from pathlib import Path
+from types import MappingProxyType, TracebackType
+from typing import Any
+
+from sandbox.ca import SandboxCA
+from sandbox.dns_server import DnsServer
+from sandbox.errors import SandboxStartError
+from sandbox.hostile import Payloads
+from sandbox.model import PhaseView
+from sandbox.proxy import ForwardProxy
+from sandbox.registry import RegistryServices
+from sandbox.smtp import SmtpSink
+from sandbox.state import LiveState
+from sandbox.web import WebFront
+from sandbox.world import World, load_world
+
+log = logging.getLogger(__name__)
+HOST = "127.0.0.1"
+PORT_NAMES = ("dns", "proxy", "http", "https", "rdap", "ct", "nrd", "smtp")
+MODES = ("proxy", "direct")
+
+
+def direct_ip_map(world: World, block: int) -> dict[str, str]:
+    """World IPv4 addresses -> distinct loopback addresses 127.<block>.x.y, in sorted order."""
+    ips = sorted({ip for view in world.views.values() for d in view.domains.values() for ip in d.a},
+                 key=lambda s: tuple(int(p) for p in s.split(".")))
+    return {ip: f"127.{block}.{i // 250}.{i % 250 + 1}" for i, ip in enumerate(ips)}
+
+
+class Sandbox:
+    def __init__(self, world: World, phase: str, mode: str) -> None:
+        if mode not in MODES:
+            raise ValueError(f"unknown sandbox mode {mode!r} (known: {', '.join(MODES)})")
+        self.world = world
+        self.mode = mode
+        self._state = LiveState(world, phase)
+        self.ca = SandboxCA()
+        self.payloads = Payloads()
+        self._parts: list[Any] = []
+        self.ports: dict[str, int] = {}
+        self.smtp: SmtpSink | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    @classmethod
+    def start(cls, world: str | Path | Mapping[str, Any] = "doppelganger-2024", phase: str | None = None, *,
+              mode: str = "proxy", ports: dict[str, int] | None = None) -> Sandbox:
+        """Load the world and start every server on 127.0.0.1 (port 0 = ephemeral)."""
+        loaded = world if isinstance(world, World) else load_world(world)
+        sandbox = cls(loaded, phase or loaded.phases[0], mode)
+        unknown = set(ports or {}) - set(PORT_NAMES)
+        if unknown:
+            raise ValueError(f"unknown port name {sorted(unknown)[0]!r} (known: {', '.join(PORT_NAMES)})")
+        try:
+            sandbox._start_servers(dict(ports or {}))
+        except BaseException:
+            sandbox.stop()
+            raise
+        return sandbox
+
+    def _start_servers(self, ports: dict[str, int]) -> None:
+        state = self._state
+        if self.mode == "direct":
+            self._start_direct()
+        dns = DnsServer(state, HOST, ports.get("dns", 0))
+        self._add(dns, "dns", dns.port)
+        http = WebFront(state, self.ca, self.payloads, tls=False, host=HOST, port=ports.get("http", 0))
+        self._add(http, "http", http.port)
+        https = WebFront(state, self.ca, self.payloads, tls=True, host=HOST, port=ports.get("https", 0))
+        self._add(https, "https", https.port)
+        proxy = ForwardProxy(state, http.port, https.port, HOST, ports.get("proxy", 0))
+        self._add(proxy, "proxy", proxy.port)
+        registry = RegistryServices(state, HOST, ports)
+        self._add(registry, "rdap", registry.rdap.port)
+        self.ports["ct"] = registry.ct.port
+        self.ports["nrd"] = registry.nrd.port
+        self.smtp = SmtpSink(HOST, ports.get("smtp", 0))
+        self._add(self.smtp, "smtp", self.smtp.port)
+
+    def _add(self, part: Any, name: str, port: int) -> None:
+        part.start()
+        self._parts.append(part)
+        self.ports[name] = int(port)
+
+    def _start_direct(self) -> None:
+        """Sites on port 80/443 of one loopback address per world IP (needs root)."""
+        last: Exception | None = None
+        for block in range(77, 100):
+            ip_map = direct_ip_map(self.world, block)
+            fronts: list[WebFront] = []
+            try:
+                for loopback in ip_map.values():
+                    for tls, port in ((False, 80), (True, 443)):
+                        front = WebFront(self._state, self.ca, self.payloads, tls=tls, host=loopback, port=port)
+                        fronts.append(front)
+            except SandboxStartError as exc:
+                for front in fronts:
+                    front.stop()
+                if isinstance(exc.__context__, PermissionError) or "Permission denied" in str(exc) \
+                        or f"[Errno {errno.EACCES}]" in str(exc):
+                    raise SandboxStartError(
+                        "direct mode needs root (or CAP_NET_BIND_SERVICE) to bind port 80/443 on 127.x.y.z; "
+                        "use mode='proxy'") from None
+                last = exc
+                continue
+            for front in fronts:
+                front.start()
+                self._parts.append(front)
+            self._state.ip_map = MappingProxyType(ip_map)
+            return
+        raise SandboxStartError(f"direct mode: no free loopback block for port 80/443: {last}")
+
+    def stop(self) -> None:
+        """Stop every server (idempotent)."""
+        for part in reversed(self._parts):
+            try:
+                part.stop()
+            except Exception:
+                log.exception("sandbox: failed to stop %r", part)
+        self._parts.clear()
+        self.ca.close()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    # -- the world ---------------------------------------------------------------------------------
+    @property
+    def phase(self) -> str:
+        return self._state.view.name
+
+    @property
+    def phases(self) -> tuple[str, ...]:
+        return self.world.phases
+
+    @property
+    def view(self) -> PhaseView:
+        return self._state.view
+
+    def set_phase(self, name: str) -> None:
+        """Switch DNS, web, RDAP, CT and NRD to another phase at once (one reference swap)."""
+        self._state.set_phase(name)
+        log.info("sandbox %s: phase %s", self.world.name, name)
+
+    def clock(self) -> datetime:
+        """The current phase's simulated UTC time (from the world file)."""
+        return self._state.view.clock
+
+    @property
+    def seeds(self) -> tuple[str, ...]:
+        return self.world.seeds
+
+    @property
+    def campaign(self) -> str:
+        return self.world.campaign
+
+    @property
+    def ca_pem(self) -> str:
+        return self.ca.pem
+
+    @property
+    def ip_map(self) -> Mapping[str, str]:
+        """World IP -> loopback address (direct mode); empty in proxy mode."""
+        return self._state.ip_map
+
+    def set_behaviour(self, domain: str, behaviour: str | None) -> None:
+        """Switch a hostile behaviour on for a domain (one per kind: dns-*, rdap-*, web); None clears."""
+        self._state.set_behaviour(domain, behaviour)
+
+    def set_service_behaviour(self, service: str, behaviour: str | None) -> None:
+        """Make a whole service misbehave: ("ct", "ct-garbage"|"ct-500"), ("nrd", "nrd-500"), ("rdap", …)."""
+        self._state.set_service_behaviour(service, behaviour)
+
+    def reset(self, phase: str | None = None) -> None:
+        """Back to a phase (default: the first), no run-time behaviours, SMTP up, no recorded mail."""
+        self.set_phase(phase or self.phases[0])
+        self._state.clear_behaviours()
+        self.smtp_up()
+        assert self.smtp is not None
+        with self.smtp.lock:
+            self.smtp.messages.clear()
+
+    # -- mail ----------------------------------------------------------------------------------------
+    @property
+    def messages(self) -> list[EmailMessage]:
+        assert self.smtp is not None
+        return self.smtp.messages
+
+    def wait_for_messages(self, count: int, timeout: float = 5.0) -> list[EmailMessage]:
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert self.smtp is not None
+        return self.smtp.snapshot()
+
+    def smtp_down(self) -> None:
+        assert self.smtp is not None
+        self.smtp.stop()
+
+    def smtp_up(self) -> None:
+        assert self.smtp is not None
+        if not self.smtp.running:
+            self.smtp.start()
+
+    # -- pointing hydrawatch at it ------------------------------------------------------------------
+    def url(self, name: str) -> str:
+        return f"http://{HOST}:{self.ports[name]}/"
+
+    def config_overrides(self) -> dict[str, Any]:
+        """The hydrawatch config sections that point every client at this sandbox."""
+        direct = self.mode == "direct"
+        return {
+            "dns": {"nameservers": [f"{HOST}:{self.ports['dns']}"]},
+            "crawler": {"proxy": "" if direct else f"http://{HOST}:{self.ports['proxy']}",
+                        "allow_private_addresses": direct},
+            "rdap": {"servers": {"*": self.url("rdap")}},
+            "discovery": {"ct_search_url": f"http://{HOST}:{self.ports['ct']}/?q={{query}}&output=json",
+                          "nrd_feeds": [f"{self.url('nrd')}nrd.txt"]},
+            "alerts": {"smtp_host": HOST, "smtp_port": self.ports["smtp"], "mail_to": ["analysts@sandbox.test"],
+                       "mail_from": "hydrawatch@sandbox.test"},
+        }

@@ -1,0 +1,154 @@
+"""The registry-side services: RDAP (RFC 9083 JSON), a crt.sh-compatible CT search, an NRD feed."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+from datetime import datetime
+from urllib.parse import parse_qs, unquote
+
+from sandbox.model import CertEntry, DomainState
+from sandbox.state import LiveState
+from sandbox.tcp import TcpServer, read_request, send_response
+
+JSON_RDAP = "application/rdap+json"
+
+
+def _iso(dt: datetime) -> str:
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def rdap_domain(domain: DomainState, base_url: str) -> dict[str, object]:
+    reg = domain.rdap
+    assert reg is not None
+    registrar: dict[str, object] = {
+        "objectClassName": "entity", "handle": reg.registrar_iana_id or reg.registrar.split()[0].upper(),
+        "roles": ["registrar"],
+        "vcardArray": ["vcard", [["version", {}, "text", "4.0"], ["fn", {}, "text", reg.registrar]]],
+    }
+    if reg.registrar_iana_id:
+        registrar["publicIds"] = [{"type": "IANA Registrar ID", "identifier": reg.registrar_iana_id}]
+    entities: list[dict[str, object]] = [registrar]
+    if reg.registrant_country:
+        entities.append({"objectClassName": "entity", "roles": ["registrant"], "vcardArray": [
+            "vcard", [["version", {}, "text", "4.0"], ["fn", {}, "text", "REDACTED FOR PRIVACY"],
+                      ["adr", {"cc": reg.registrant_country}, "text", ["", "", "", "", "", "", ""]]]]})
+    return {
+        "rdapConformance": ["rdap_level_0", "icann_rdap_response_profile_0"],
+        "objectClassName": "domain",
+        "handle": f"{domain.name.upper().replace('.', '_')}-SANDBOX",
+        "ldhName": domain.name,
+        "status": list(reg.statuses),
+        "events": [
+            {"eventAction": "registration", "eventDate": _iso(reg.registered)},
+            {"eventAction": "expiration", "eventDate": _iso(reg.expires)},
+            {"eventAction": "last changed", "eventDate": _iso(reg.updated)},
+        ],
+        "entities": entities,
+        "nameservers": [{"objectClassName": "nameserver", "ldhName": ns} for ns in reg.nameservers],
+        "secureDNS": {"delegationSigned": False},
+        "links": [{"value": f"{base_url}domain/{domain.name}", "rel": "self",
+                   "href": f"{base_url}domain/{domain.name}", "type": JSON_RDAP}],
+        "notices": [{"title": "Terms of Use", "description": ["hydrawatch sandbox registry: simulated data."]}],
+    }
+
+
+def crtsh_rows(certs: tuple[CertEntry, ...], pattern: str) -> list[dict[str, object]]:
+    """crt.sh JSON rows for certificates with a name matching the LIKE pattern (case-insensitive)."""
+    regex = re.compile("^" + "".join(".*" if c == "%" else "." if c == "_" else re.escape(c)
+                                      for c in pattern.lower()) + "$")
+    rows: list[dict[str, object]] = []
+    for cert in certs:
+        if any(regex.match(n.lower()) for n in cert.names):
+            rows.append({
+                "issuer_ca_id": cert.issuer_ca_id, "issuer_name": cert.issuer_name,
+                "common_name": cert.names[0], "name_value": "\n".join(cert.names), "id": cert.id,
+                "entry_timestamp": cert.entry_timestamp.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3],
+                "not_before": cert.not_before.strftime("%Y-%m-%dT%H:%M:%S"),
+                "not_after": cert.not_after.strftime("%Y-%m-%dT%H:%M:%S"),
+                "serial_number": cert.serial_number, "result_count": 0,
+            })
+    rows.sort(key=lambda r: r["id"], reverse=True)  # type: ignore[arg-type,return-value]
+    for row in rows:
+        row["result_count"] = len(rows)
+    return rows
+
+
+class RegistryServices:
+    """Three small HTTP servers: RDAP at /domain/<name>, CT at /?q=…&output=json, NRD at /nrd.txt."""
+
+    def __init__(self, state: LiveState, host: str = "127.0.0.1", ports: dict[str, int] | None = None) -> None:
+        ports = ports or {}
+        self.state = state
+        self.rdap = TcpServer(self._rdap, host, ports.get("rdap", 0), name="rdap")
+        self.ct = TcpServer(self._ct, host, ports.get("ct", 0), name="ct")
+        self.nrd = TcpServer(self._nrd, host, ports.get("nrd", 0), name="nrd")
+
+    def start(self) -> None:
+        for server in (self.rdap, self.ct, self.nrd):
+            server.start()
+
+    def stop(self) -> None:
+        for server in (self.rdap, self.ct, self.nrd):
+            server.stop()
+
+    def _rdap(self, conn: socket.socket) -> None:
+        request = read_request(conn)
+        if request is None:
+            return
+        view = self.state.view
+        path = unquote(request.path)
+        if not path.startswith("/domain/"):
+            return _json(conn, 400, {"errorCode": 400, "title": "only /domain/<name> is served here"})
+        name = path[len("/domain/"):].strip("/").lower().rstrip(".")
+        domain = view.domains.get(name)
+        behaviour = self.state.service_behaviour("rdap") or self.state.behaviour(domain, "rdap", name)
+        if behaviour == "rdap-500":
+            return _json(conn, 500, {"errorCode": 500, "title": "Internal Server Error"})
+        if behaviour == "rdap-429":
+            return send_response(conn, 429, [("Content-Type", JSON_RDAP), ("Retry-After", "2")],
+                                 b'{"errorCode":429,"title":"Too Many Requests"}')
+        if behaviour == "rdap-malformed":
+            return send_response(conn, 200, [("Content-Type", JSON_RDAP)], b'{"objectClassName": "domain", "ldhN')
+        if domain is None or domain.rdap is None:
+            return _json(conn, 404, {"errorCode": 404, "title": "Not Found",
+                                     "description": [f"{name} is not registered"]})
+        base = f"http://{request.headers.get('host', '127.0.0.1')}/"
+        return _json(conn, 200, rdap_domain(domain, base))
+
+    def _ct(self, conn: socket.socket) -> None:
+        request = read_request(conn)
+        if request is None:
+            return
+        behaviour = self.state.service_behaviour("ct")
+        if behaviour == "ct-500":
+            return send_response(conn, 502, [("Content-Type", "text/html")], b"<html>502 Bad Gateway</html>")
+        if behaviour == "ct-garbage":
+            return send_response(conn, 200, [("Content-Type", "text/html")],
+                                 b"<html><body>crt.sh is overloaded, try later</body></html>")
+        params = parse_qs(request.query, keep_blank_values=True)
+        pattern = (params.get("q") or params.get("identity") or [""])[0]
+        if not pattern:
+            return send_response(conn, 400, [("Content-Type", "text/plain")], b"q= is required\n")
+        rows = crtsh_rows(self.state.view.certificates, pattern)
+        if (params.get("output") or [""])[0] != "json":
+            html = "".join(f"<tr><td>{r['id']}</td><td>{r['name_value']}</td></tr>" for r in rows)
+            return send_response(conn, 200, [("Content-Type", "text/html")], f"<table>{html}</table>".encode())
+        return _json(conn, 200, rows, content_type="application/json")
+
+    def _nrd(self, conn: socket.socket) -> None:
+        request = read_request(conn)
+        if request is None:
+            return
+        if self.state.service_behaviour("nrd") == "nrd-500":
+            return send_response(conn, 500, [("Content-Type", "text/plain")], b"internal error\n")
+        if request.path != "/nrd.txt":
+            return send_response(conn, 404, [("Content-Type", "text/plain")], b"not found\n")
+        body = "".join(f"{name}\n" for name in self.state.view.nrd).encode("ascii")
+        return send_response(conn, 200, [("Content-Type", "text/plain; charset=utf-8")], body,
+                             request.method == "HEAD")
+
+
+def _json(conn: socket.socket, status: int, data: object, content_type: str = JSON_RDAP) -> None:
+    send_response(conn, status, [("Content-Type", content_type)], json.dumps(data, indent=1).encode("utf-8"))
