@@ -150,7 +150,7 @@ class Sweep:
                 self.followups.append(Query(Question.make(job.qname, self.types[i][1]), self, (job, i)))
             job.waiting += len(self.types) - 1
         if job.waiting == 0:
-            records = job.records
+            records = {text: job.records[text] for text, _ in self.types if text in job.records}
             if job.cnames:
                 records["CNAME"] = tuple(dict.fromkeys((*records.get("CNAME", ()), *job.cnames)))
             rc = Rcode.NOERROR if any(records.values()) else Rcode.NOANSWER
