@@ -154,12 +154,12 @@ class Sweep:
             if job.cnames:
                 records["CNAME"] = tuple(dict.fromkeys((*records.get("CNAME", ()), *job.cnames)))
             rc = Rcode.NOERROR if any(records.values()) else Rcode.NOANSWER
-            self._done(job, rc, "; ".join(job.errors))
+            self._done(job, rc, "; ".join(job.errors), records)
         else:
             self.pump()
 
-    def _done(self, job: _Job, rcode: Rcode, error: str) -> None:
+    def _done(self, job: _Job, rcode: Rcode, error: str,
+              records: dict[str, tuple[str, ...]] | None = None) -> None:
         self.active -= 1
-        records = job.records if rcode in (Rcode.NOERROR, Rcode.NOANSWER) else {}
-        self.on_result(DnsResult(job.name, rcode, records, error, self.observed_at))
+        self.on_result(DnsResult(job.name, rcode, records or {}, error, self.observed_at))
         self.pump()
