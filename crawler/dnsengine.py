@@ -19,8 +19,17 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from crawler.dnswire import (RCODE_NOERROR, RCODE_NXDOMAIN, RCODE_REFUSED, RCODE_SERVFAIL, Question,
-                             Reply, WireError, parse_reply, reply_id)
+from crawler.dnswire import (
+    RCODE_NOERROR,
+    RCODE_NXDOMAIN,
+    RCODE_REFUSED,
+    RCODE_SERVFAIL,
+    Question,
+    Reply,
+    WireError,
+    parse_reply,
+    reply_id,
+)
 from detect.model import Rcode
 
 log = logging.getLogger(__name__)
@@ -48,7 +57,7 @@ class Owner(Protocol):
 class Query:
     """One question on its way: which socket and id it went out with, when it gives up, who wants it."""
 
-    __slots__ = ("question", "owner", "tag", "channel", "qid", "deadline", "tries", "garbage", "live")
+    __slots__ = ("channel", "deadline", "garbage", "live", "owner", "qid", "question", "tag", "tries")
 
     def __init__(self, question: Question, owner: Owner, tag: Any) -> None:
         self.question = question
@@ -184,7 +193,11 @@ class Engine:
             task.cancel()
         for channel in self.channels:
             if channel.transport is not None:
-                channel.transport.close()
+                try:
+                    channel.transport.close()
+                except RuntimeError:  # its loop is already closed: close the socket directly
+                    if channel.sock is not None:
+                        channel.sock.close()
         self.channels = []
         if self._ticker is not None:
             self._ticker.cancel()

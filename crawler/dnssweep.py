@@ -30,7 +30,7 @@ def normalise(name: str) -> tuple[str, bytes]:
 
 
 class _Job:
-    __slots__ = ("name", "qname", "records", "cnames", "errors", "waiting")
+    __slots__ = ("cnames", "errors", "name", "qname", "records", "waiting")
 
     def __init__(self, name: str, qname: bytes) -> None:
         self.name = name

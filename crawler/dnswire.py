@@ -91,7 +91,7 @@ class Question:
     """One question's pre-built wire: the query minus its id, and the bytes an answer must echo.
     (A slotted class, not a frozen dataclass: one is built per query on the hot path.)"""
 
-    __slots__ = ("qname", "rdtype", "body", "typeclass")
+    __slots__ = ("body", "qname", "rdtype", "typeclass")
 
     def __init__(self, qname: bytes, rdtype: int) -> None:
         self.qname = qname

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -170,7 +170,7 @@ def test_async_input_is_streamed_and_early_exit_stops_the_sweep(answering: NanoS
 
 
 def test_observed_at_is_stamped_on_every_result(answering: NanoServer) -> None:
-    when = datetime(2024, 9, 5, tzinfo=timezone.utc)
+    when = datetime(2024, 9, 5, tzinfo=UTC)
 
     async def main() -> list[DnsResult]:
         prober = prober_for(answering)
