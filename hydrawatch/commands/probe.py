@@ -110,8 +110,10 @@ def register(app: typer.Typer) -> None:
             raise CliError(f"--types: {exc}", 2) from None
         prober = Prober.from_config(state(ctx).config.dns)
         console: list[object] = [None]  # the progress bar's console, once it is drawn
+        skipped = [0]
 
         def report(line: str) -> None:
+            skipped[0] += 1
             live = console[0]
             if live is not None:
                 live.print(line, markup=False, highlight=False)  # type: ignore[attr-defined]
@@ -128,7 +130,7 @@ def register(app: typer.Typer) -> None:
                 try:
                     if sys.stderr.isatty():  # the bar's total; not worth a second read otherwise
                         with path.open(encoding="utf-8", errors="replace") as counting:
-                            total = sum(1 for _ in counting)
+                            total = sum(1 for line in counting if line.split("#", 1)[0].strip())
                     handle = path.open(encoding="utf-8", errors="replace")
                 except OSError as exc:
                     raise CliError(f"{file}: {exc.strerror or exc}") from None
@@ -140,7 +142,7 @@ def register(app: typer.Typer) -> None:
             width = max((len(n) for n in names), default=0)
         try:
             if sys.stderr.isatty() and (total is None or total >= PROGRESS_MIN):
-                _with_bar(prober, names, total, fmt, kinds, width, console)
+                _with_bar(prober, names, total, fmt, kinds, width, console, skipped)
             else:
                 _write(prober.probe_all(names, kinds), sys.stdout, fmt, kinds, width)
         except ProberError as exc:
@@ -162,14 +164,16 @@ def _write(results: Iterable[DnsResult], out: IO[str], fmt: str, kinds: list[str
 
 
 def _with_bar(prober: Prober, names: Iterable[str], total: int | None, fmt: str, kinds: list[str],
-              width: int, holder: list[object]) -> None:
+              width: int, holder: list[object], skipped: list[int]) -> None:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     console = Console(stderr=True)
     holder[0] = console
+    out = sys.stdout
     with Progress(TextColumn("probing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as bar:
+                  console=console, transient=True, redirect_stdout=False, redirect_stderr=False) as bar:
         task = bar.add_task("probe", total=total)
-        results = prober.probe_all(names, kinds, progress=lambda done: bar.update(task, completed=done))
-        _write(results, sys.stdout, fmt, kinds, width)
+        results = prober.probe_all(
+            names, kinds, progress=lambda done: bar.update(task, completed=done + skipped[0]))
+        _write(results, out, fmt, kinds, width)
