@@ -24,7 +24,7 @@ from hydrawatch.config import DnsConfig
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Prober", "ProberError", "parse_nameserver", "system_nameservers", "RECORD_TYPES"]
+__all__ = ["RECORD_TYPES", "Prober", "ProberError", "parse_nameserver", "system_nameservers"]
 
 
 class ProberError(Exception):

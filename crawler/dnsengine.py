@@ -19,8 +19,17 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from crawler.dnswire import (RCODE_NOERROR, RCODE_NXDOMAIN, RCODE_REFUSED, RCODE_SERVFAIL, Question,
-                             Reply, WireError, parse_reply, reply_id)
+from crawler.dnswire import (
+    RCODE_NOERROR,
+    RCODE_NXDOMAIN,
+    RCODE_REFUSED,
+    RCODE_SERVFAIL,
+    Question,
+    Reply,
+    WireError,
+    parse_reply,
+    reply_id,
+)
 from detect.model import Rcode
 
 log = logging.getLogger(__name__)
@@ -48,7 +57,7 @@ class Owner(Protocol):
 class Query:
     """One question on its way: which socket and id it went out with, when it gives up, who wants it."""
 
-    __slots__ = ("question", "owner", "tag", "channel", "qid", "deadline", "tries", "garbage", "live")
+    __slots__ = ("channel", "deadline", "garbage", "live", "owner", "qid", "question", "tag", "tries")
 
     def __init__(self, question: Question, owner: Owner, tag: Any) -> None:
         self.question = question
@@ -71,11 +80,12 @@ class Query:
 class _Channel(asyncio.DatagramProtocol):
     """One connected UDP socket to one nameserver (the kernel drops datagrams from anyone else)."""
 
-    def __init__(self, engine: Engine, server: Nameserver) -> None:
+    def __init__(self, engine: Engine, server: Nameserver, sock: socket.socket) -> None:
         self.engine = engine
         self.server = server
         self.pending: dict[int, Query] = {}
         self.transport: asyncio.DatagramTransport | None = None
+        self.sock: socket.socket | None = sock  # ours, so sends can skip the transport's bookkeeping
         self._ids = b""
         self._pos = 0
 
@@ -92,12 +102,23 @@ class _Channel(asyncio.DatagramProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # the selector transport is not a subclass
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
+
+    def sendto(self, data: bytes) -> None:
+        """Send now with one syscall; fall back on the transport (which buffers) when the socket
+        buffer is full or asyncio already has data queued."""
+        transport = self.transport
+        if transport is None:
+            return
+        if self.sock is not None and not transport.get_write_buffer_size():
             try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF)
-            except OSError:  # pragma: no cover - capped by the kernel, harmless
+                self.sock.send(data)
+                return
+            except (BlockingIOError, InterruptedError):
                 pass
+            except OSError as exc:  # e.g. ECONNREFUSED from an earlier ICMP: the query times out
+                log.debug("UDP send to %s: %s", self.server, exc)
+                return
+        transport.sendto(data)
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         query = self.pending.get(reply_id(data))
@@ -118,6 +139,7 @@ class _Channel(asyncio.DatagramProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
+        self.sock = None
 
 
 class Engine:
@@ -144,11 +166,26 @@ class Engine:
 
     async def open(self) -> None:
         self.loop = asyncio.get_running_loop()
+        addresses = {}
+        for server in self.servers:
+            infos = await self.loop.getaddrinfo(server.host, server.port, type=socket.SOCK_DGRAM)
+            addresses[server] = infos[0]
         for _ in range(self.sockets_per_server):
             for server in self.servers:
-                family = socket.AF_INET6 if ":" in server.host else 0
-                _, protocol = await self.loop.create_datagram_endpoint(
-                    lambda s=server: _Channel(self, s), remote_addr=(server.host, server.port), family=family)
+                family, kind, proto, _, address = addresses[server]
+                sock = socket.socket(family, kind, proto)
+                try:
+                    sock.setblocking(False)
+                    try:
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF)
+                    except OSError:  # pragma: no cover - capped by the kernel, harmless
+                        pass
+                    sock.connect(address)  # the kernel picks a random source port and filters senders
+                    _, protocol = await self.loop.create_datagram_endpoint(
+                        lambda s=server, k=sock: _Channel(self, s, k), sock=sock)
+                except BaseException:
+                    sock.close()
+                    raise
                 self.channels.append(protocol)
 
     def close(self) -> None:
@@ -156,7 +193,11 @@ class Engine:
             task.cancel()
         for channel in self.channels:
             if channel.transport is not None:
-                channel.transport.close()
+                try:
+                    channel.transport.close()
+                except RuntimeError:  # its loop is already closed: close the socket directly
+                    if channel.sock is not None:
+                        channel.sock.close()
         self.channels = []
         if self._ticker is not None:
             self._ticker.cancel()
@@ -175,9 +216,7 @@ class Engine:
         channel.pending[qid] = query
         self.inflight += 1
         self._sent.append(query)
-        if channel.transport is None:
-            return  # closed under us: the query times out
-        channel.transport.sendto(query.question.query(qid))
+        channel.sendto(query.question.query(qid))
         if self._ticker is None:
             self._ticker = self.loop.call_later(self._tick, self._expire)
 

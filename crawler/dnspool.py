@@ -113,9 +113,17 @@ def _in_process(prober: Prober, names: Iterator[str], kinds: list[tuple[str, int
 
 
 # worker processes ------------------------------------------------------------------------------
+def _context() -> multiprocessing.context.BaseContext:
+    """fork when it is safe (no other threads: a single-threaded CLI), else spawn. Forked workers
+    start in milliseconds; spawned ones re-import the program first."""
+    if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
 def _in_workers(prober: Prober, names: Iterator[str], kinds: list[tuple[str, int]], workers: int,
                 progress: Callable[[int], None] | None, observed_at: datetime | None) -> Iterator[DnsResult]:
-    ctx = multiprocessing.get_context("spawn")
+    ctx = _context()
     per_worker = max(1, prober.concurrency // workers)
     settings = (prober.nameservers, prober.timeout, prober.retries, per_worker, kinds)
     procs, inputs, outputs = [], [], []
@@ -129,24 +137,24 @@ def _in_workers(prober: Prober, names: Iterator[str], kinds: list[tuple[str, int
         procs.append(proc)
         inputs.append(in_send)
         outputs.append(out_recv)
-    window = max(CHUNK * 2, per_worker * 4)
-    credits = [threading.Semaphore(window // CHUNK) for _ in range(workers)]
+    window = max(CHUNK * 4, per_worker * 8) // CHUNK  # chunks a worker may hold
+    credits = [window] * workers
+    room = threading.Condition()
     failure: list[BaseException] = []
     stop = threading.Event()
 
     def feed() -> None:
         try:
-            turn = 0
             while not stop.is_set():
                 chunk = list(itertools.islice(names, CHUNK))
                 if not chunk:
                     break
-                while not stop.is_set():  # the next worker with room
-                    i = turn % workers
-                    turn += 1
-                    if credits[i].acquire(timeout=0.01 if turn % workers else 0.05):
-                        inputs[i].send_bytes(pickle.dumps(chunk, pickle.HIGHEST_PROTOCOL))
-                        break
+                with room:
+                    while not stop.is_set() and max(credits) <= 0:
+                        room.wait(0.1)
+                    i = max(range(workers), key=credits.__getitem__)  # the worker with most room
+                    credits[i] -= 1
+                inputs[i].send_bytes(pickle.dumps(chunk, pickle.HIGHEST_PROTOCOL))
         except BaseException as exc:  # the caller's iterator failed, or a worker died
             failure.append(exc)
         finally:
@@ -177,9 +185,11 @@ def _in_workers(prober: Prober, names: Iterator[str], kinds: list[tuple[str, int
                     yield DnsResult(name, Rcode(rcode), records, error, observed_at)
                 done += len(rows)
                 counts[i] += len(rows)
-                while counts[i] >= CHUNK:
-                    counts[i] -= CHUNK
-                    credits[i].release()
+                if counts[i] >= CHUNK:
+                    with room:
+                        credits[i] += counts[i] // CHUNK
+                        counts[i] %= CHUNK
+                        room.notify()
                 if progress is not None:
                     progress(done)
         if failure:

@@ -30,7 +30,7 @@ def normalise(name: str) -> tuple[str, bytes]:
 
 
 class _Job:
-    __slots__ = ("name", "qname", "records", "cnames", "errors", "waiting")
+    __slots__ = ("cnames", "errors", "name", "qname", "records", "waiting")
 
     def __init__(self, name: str, qname: bytes) -> None:
         self.name = name
@@ -150,16 +150,16 @@ class Sweep:
                 self.followups.append(Query(Question.make(job.qname, self.types[i][1]), self, (job, i)))
             job.waiting += len(self.types) - 1
         if job.waiting == 0:
-            records = job.records
+            records = {text: job.records[text] for text, _ in self.types if text in job.records}
             if job.cnames:
                 records["CNAME"] = tuple(dict.fromkeys((*records.get("CNAME", ()), *job.cnames)))
             rc = Rcode.NOERROR if any(records.values()) else Rcode.NOANSWER
-            self._done(job, rc, "; ".join(job.errors))
+            self._done(job, rc, "; ".join(job.errors), records)
         else:
             self.pump()
 
-    def _done(self, job: _Job, rcode: Rcode, error: str) -> None:
+    def _done(self, job: _Job, rcode: Rcode, error: str,
+              records: dict[str, tuple[str, ...]] | None = None) -> None:
         self.active -= 1
-        records = job.records if rcode in (Rcode.NOERROR, Rcode.NOANSWER) else {}
-        self.on_result(DnsResult(job.name, rcode, records, error, self.observed_at))
+        self.on_result(DnsResult(job.name, rcode, records or {}, error, self.observed_at))
         self.pump()

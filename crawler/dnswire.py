@@ -27,6 +27,7 @@ _OPT = b"\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x00"
 _SAFE = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789-_")
 _UPPER = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
 
+_LENGTHS = [bytes((n,)) for n in range(64)]
 RCODE_NOERROR, RCODE_FORMERR, RCODE_SERVFAIL, RCODE_NXDOMAIN, RCODE_NOTIMP, RCODE_REFUSED = 0, 1, 2, 3, 4, 5
 
 
@@ -41,17 +42,14 @@ def qname_wire(name: str) -> bytes:
     if not text:
         raise WireError("empty name")
     if text.isascii() and "\\" not in text:
-        labels = text.split(".")
-        out = bytearray()
+        labels = text.encode("ascii").split(b".")
         for label in labels:
             if not 0 < len(label) < 64:
                 raise WireError(f"bad label length in {name!r}")
-            out.append(len(label))
-            out += label.encode("ascii")
-        out.append(0)
+        out = b"".join([_LENGTHS[len(label)] + label for label in labels]) + b"\x00"
         if len(out) > 255:
             raise WireError(f"name too long: {name!r}")
-        return bytes(out)
+        return out
     try:
         parsed = dns.name.from_unicode(text, idna_codec=dns.name.IDNA_2008_Practical)
         return parsed.to_wire().translate(_UPPER)  # type: ignore[union-attr]
@@ -86,20 +84,24 @@ def rdtype_of(text: str) -> int:
         raise WireError(f"unknown record type {text!r}") from None
 
 
-@dataclass(frozen=True)
-class Question:
-    """One question's pre-built wire: the query minus its id, and the bytes an answer must echo."""
+_QUERY_HEAD = _HEADER.pack(0, _FLAGS_QUERY, 1, 0, 0, 1)[2:]
 
-    qname: bytes
-    rdtype: int
-    body: bytes  # everything after the 2-byte id
-    typeclass: bytes  # qtype and qclass as an answer must echo them
+
+class Question:
+    """One question's pre-built wire: the query minus its id, and the bytes an answer must echo.
+    (A slotted class, not a frozen dataclass: one is built per query on the hot path.)"""
+
+    __slots__ = ("body", "qname", "rdtype", "typeclass")
+
+    def __init__(self, qname: bytes, rdtype: int) -> None:
+        self.qname = qname
+        self.rdtype = rdtype
+        self.typeclass = struct.pack("!HH", rdtype, 1)  # qtype and qclass as an answer must echo them
+        self.body = _QUERY_HEAD + qname + self.typeclass + _OPT  # everything after the 2-byte id
 
     @classmethod
     def make(cls, qname: bytes, rdtype: int) -> Question:
-        typeclass = struct.pack("!HH", rdtype, 1)
-        return cls(qname, rdtype, _HEADER.pack(0, _FLAGS_QUERY, 1, 0, 0, 1)[2:] + qname + typeclass + _OPT,
-                   typeclass)
+        return cls(qname, rdtype)
 
     def query(self, qid: int) -> bytes:
         return qid.to_bytes(2, "big") + self.body

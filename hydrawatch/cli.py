@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "hydrawatch.commands.store",
     "hydrawatch.commands.seed",
     "hydrawatch.commands.status",
+    "hydrawatch.commands.probe",
     "hydrawatch.commands.lineage",
     "hydrawatch.commands.pivot",
     "hydrawatch.commands.export",

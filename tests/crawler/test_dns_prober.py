@@ -1,0 +1,254 @@
+"""The DNS prober against tiny real DNS servers on loopback, each named by its behaviour."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import textwrap
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from crawler.dns import Prober, ProberError, parse_nameserver
+from crawler.dnsengine import Nameserver
+from detect.model import DnsResult, Rcode
+from hydrawatch.config import DnsConfig
+from tests.crawler import nanodns
+from tests.crawler.nanodns import NanoServer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def prober_for(*servers: NanoServer, timeout: float = 0.3, retries: int = 1, concurrency: int = 64) -> Prober:
+    return Prober.from_config(DnsConfig(nameservers=[s.address for s in servers], timeout=timeout,
+                                        retries=retries, concurrency=concurrency))
+
+
+def probe(prober: Prober, names: list[str], types: tuple[str, ...] | list[str] = ("A",)) -> dict[str, DnsResult]:
+    async def main() -> dict[str, DnsResult]:
+        try:
+            return {r.name: r async for r in prober.probe(names, types)}
+        finally:
+            await prober.close()
+
+    return asyncio.run(main())
+
+
+@pytest.fixture
+def answering() -> Iterator[NanoServer]:
+    with NanoServer(nanodns.answers_everything()) as server:
+        yield server
+
+
+def test_records_come_back_in_presentation_form(answering: NanoServer) -> None:
+    result = probe(prober_for(answering), ["Example.TEST."], ["A", "AAAA", "NS", "MX", "SOA", "TXT", "CNAME"])
+    r = result["example.test"]
+    assert r.rcode is Rcode.NOERROR and r.error == ""
+    assert sorted(r.get("A")) == ["192.0.2.1", "192.0.2.2"]
+    assert r.get("AAAA") == ("2001:db8::1",)
+    assert sorted(r.get("NS")) == ["ns1.example.net", "ns2.example.net"]
+    assert r.get("MX") == ("10 mx.example.net",)
+    assert r.get("SOA") == ("ns1.example.net hostmaster.example.test 2024090501 7200 3600 1209600 300",)
+    assert sorted(r.get("TXT")) == ["google-site-verification=abc123", "v=spf1 -all"]
+    assert r.get("CNAME") == ()
+    assert list(r.records) == ["A", "AAAA", "NS", "MX", "SOA", "TXT", "CNAME"]
+
+
+def test_same_name_cname_is_recorded_and_followed(answering: NanoServer) -> None:
+    r = probe(prober_for(answering), ["www.example.test"], ["A"])["www.example.test"]
+    assert r.rcode is Rcode.NOERROR
+    assert r.get("CNAME") == ("example.test",)
+    assert sorted(r.get("A")) == ["192.0.2.1", "192.0.2.2"]
+
+
+def test_nxdomain_on_the_first_type_ends_the_name(answering: NanoServer) -> None:
+    r = probe(prober_for(answering), ["gone.test"], ["A", "NS", "MX"])["gone.test"]
+    assert r.rcode is Rcode.NXDOMAIN and r.records == {}
+    assert [q for q in answering.queries if q[0] == "gone.test"] == [("gone.test", "A", "udp")]
+
+
+def test_existing_name_without_the_records_is_noanswer(answering: NanoServer) -> None:
+    prober = prober_for(answering)
+    assert probe(prober, ["noaddr.test"], ["A", "AAAA"])["noaddr.test"].rcode is Rcode.NOANSWER
+    r = probe(prober, ["noaddr.test"], ["A", "TXT"])["noaddr.test"]
+    assert r.rcode is Rcode.NOERROR and r.get("TXT") == ("hello",)
+
+
+@pytest.mark.parametrize(("behaviour", "rcode"), [
+    (nanodns.nxdomain, Rcode.NXDOMAIN),
+    (nanodns.servfail, Rcode.SERVFAIL),
+    (nanodns.refused, Rcode.REFUSED),
+    (nanodns.silent, Rcode.TIMEOUT),
+    (nanodns.garbage, Rcode.ERROR),
+    (nanodns.id_mismatch, Rcode.TIMEOUT),
+])
+def test_failures_are_kept_distinct(behaviour: nanodns.Behaviour, rcode: Rcode) -> None:
+    with NanoServer(behaviour) as server:
+        r = probe(prober_for(server, timeout=0.2, retries=0), ["example.test"], ["A", "MX"])["example.test"]
+    assert r.rcode is rcode
+    assert r.records == {}
+    if rcode is not Rcode.NXDOMAIN:
+        assert r.error
+
+
+@pytest.mark.parametrize("behaviour", [nanodns.garbage_then_answer, nanodns.id_mismatch_then_answer])
+def test_bad_packets_are_ignored_while_waiting_for_the_answer(behaviour: nanodns.Behaviour) -> None:
+    with NanoServer(behaviour) as server:
+        r = probe(prober_for(server, retries=0), ["example.test"])["example.test"]
+    assert r.rcode is Rcode.NOERROR
+    assert sorted(r.get("A")) == ["192.0.2.1", "192.0.2.2"]  # never the forged 203.0.113.66
+
+
+def test_truncated_answers_are_asked_again_over_tcp() -> None:
+    with NanoServer(nanodns.truncating()) as server:
+        r = probe(prober_for(server), ["example.test"], ["A", "TXT"])["example.test"]
+        vias = {q[2] for q in server.queries}
+    assert r.rcode is Rcode.NOERROR
+    assert sorted(r.get("TXT")) == ["google-site-verification=abc123", "v=spf1 -all"]
+    assert vias == {"udp", "tcp"}
+
+
+def test_timeouts_are_retried_up_to_retries() -> None:
+    with NanoServer(nanodns.flaky(drops=1)) as server:
+        r = probe(prober_for(server, timeout=0.2, retries=1), ["example.test"])["example.test"]
+        assert r.rcode is Rcode.NOERROR
+        assert len(server.queries) == 2
+    with NanoServer(nanodns.flaky(drops=2)) as server:
+        r = probe(prober_for(server, timeout=0.2, retries=1), ["example.test"])["example.test"]
+        assert r.rcode is Rcode.TIMEOUT and "2 tries" in r.error
+        assert len(server.queries) == 2
+
+
+def test_servfail_from_one_resolver_is_retried_on_the_next() -> None:
+    with NanoServer(nanodns.servfail) as bad, NanoServer(nanodns.answers_everything()) as good:
+        r = probe(prober_for(bad, good, retries=1), ["example.test"])["example.test"]
+    assert r.rcode is Rcode.NOERROR
+
+
+def test_concurrency_bounds_the_queries_in_flight() -> None:
+    names = [f"n{i}.example.test" for i in range(120)]
+    with NanoServer(nanodns.answers_everything(), delay=0.03) as server:
+        results = probe(prober_for(server, concurrency=10), names)
+        assert 5 <= server.max_outstanding <= 10
+    assert len(results) == 120 and {r.rcode for r in results.values()} == {Rcode.NXDOMAIN}
+
+
+def test_invalid_names_are_error_results_not_crashes(answering: NanoServer) -> None:
+    results = probe(prober_for(answering), ["bad..name", "x" * 70 + ".test", "example.test"])
+    assert results["bad..name"].rcode is Rcode.ERROR
+    assert results["example.test"].rcode is Rcode.NOERROR
+    assert len(results) == 3
+
+
+def test_async_input_is_streamed_and_early_exit_stops_the_sweep(answering: NanoServer) -> None:
+    pulled = 0
+
+    async def endless() -> AsyncIterator[str]:
+        nonlocal pulled
+        while True:
+            pulled += 1
+            yield f"n{pulled}.test"
+            await asyncio.sleep(0)
+
+    async def main() -> list[DnsResult]:
+        prober = prober_for(answering, concurrency=16)
+        out = []
+        async for result in prober.probe(endless(), ["A"]):
+            out.append(result)
+            if len(out) == 50:
+                break
+        await prober.close()
+        return out
+
+    out = asyncio.run(main())
+    assert len(out) == 50
+    assert pulled < 50 + 16 + 512  # bounded read-ahead, not the whole (endless) input
+
+
+def test_observed_at_is_stamped_on_every_result(answering: NanoServer) -> None:
+    when = datetime(2024, 9, 5, tzinfo=UTC)
+
+    async def main() -> list[DnsResult]:
+        prober = prober_for(answering)
+        out = [r async for r in prober.probe(["example.test", "gone.test"], ["A"], observed_at=when)]
+        await prober.close()
+        return out
+
+    assert {r.observed_at for r in asyncio.run(main())} == {when}
+
+
+def test_probe_all_streams_results_in_process_and_in_workers(answering: NanoServer) -> None:
+    names = ["example.test", "gone.test"] + [f"n{i}.test" for i in range(600)]
+    prober = prober_for(answering, concurrency=64)
+    done: list[int] = []
+    for workers in (1, 2):
+        results = {r.name: r for r in prober.probe_all(iter(names), ["A"], workers=workers, progress=done.append)}
+        assert len(results) == len(names)
+        assert results["example.test"].rcode is Rcode.NOERROR
+        assert results["gone.test"].rcode is Rcode.NXDOMAIN
+        assert done[-1] == len(names)
+
+
+def test_probe_all_refuses_to_run_inside_a_running_loop(answering: NanoServer) -> None:
+    async def main() -> None:
+        list(prober_for(answering).probe_all(["example.test"], ["A"]))
+
+    with pytest.raises(RuntimeError, match="probe"):
+        asyncio.run(main())
+
+
+def test_unknown_record_types_are_refused() -> None:
+    with pytest.raises(ProberError, match="NOPE"):
+        Prober([Nameserver("127.0.0.1", 9)]).probe_all(["x.test"], ["A", "NOPE"])
+
+
+def test_nameserver_strings() -> None:
+    assert parse_nameserver("127.0.0.1:5300") == Nameserver("127.0.0.1", 5300)
+    assert parse_nameserver("9.9.9.9") == Nameserver("9.9.9.9", 53)
+    assert parse_nameserver("[::1]:5300") == Nameserver("::1", 5300)
+    assert parse_nameserver("2001:db8::53") == Nameserver("2001:db8::53", 53)
+
+
+def test_empty_nameservers_means_the_system_resolvers() -> None:
+    prober = Prober.from_config(DnsConfig(nameservers=[]))
+    try:
+        servers = prober.nameservers
+    except ProberError:
+        pytest.skip("this machine has no /etc/resolv.conf resolvers")
+    assert servers and all(s.port for s in servers)
+
+
+def test_probe_works_inside_twisted_asyncio_reactor(answering: NanoServer) -> None:
+    """The daemon drives asyncio through Twisted's AsyncioSelectorReactor: probe there too."""
+    script = textwrap.dedent(f"""
+        import asyncio, json
+        from twisted.internet import asyncioreactor
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        asyncioreactor.install(loop)
+        from twisted.internet import defer, reactor
+        from crawler.dns import Prober
+        from hydrawatch.config import DnsConfig
+
+        async def sweep():
+            prober = Prober.from_config(DnsConfig(nameservers=["{answering.address}"], timeout=0.5))
+            out = {{r.name: r.rcode.value async for r in prober.probe(["example.test", "gone.test"], ["A"])}}
+            await prober.close()
+            return out
+
+        found = {{}}
+        def run():
+            d = defer.Deferred.fromFuture(asyncio.ensure_future(sweep()))
+            d.addCallback(found.update)
+            d.addBoth(lambda _: reactor.stop())
+        reactor.callWhenRunning(run)
+        reactor.run()
+        print(json.dumps(found))
+    """)
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"example.test": "NOERROR", "gone.test": "NXDOMAIN"}
