@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from crawler import ct, feeds
+from crawler.sources import SourceError
 from detect import discovery, lookalike
 from detect.lexical import LabelIndex, nrd_lexical_match
 from detect.model import Candidate, Indicator, Rcode
@@ -53,8 +54,7 @@ async def _ct_candidates(parts: Components, network: Sequence[str], report: Hunt
         return []
     out: list[Candidate] = []
     for keyword in discovery.ct_keywords(network):
-        result = await ct.ct_search(url, keyword, timeout=parts.config.rdap.timeout,
-                                    user_agent=parts.config.crawler.user_agent)
+        result = await ct.ct_search(url, keyword, timeout=parts.config.rdap.timeout)
         if result.error_kind is not None:
             report.source_errors.append(f"ct {keyword}: {result.error_kind.value}: {result.error}")
             log.warning("CT search for %r failed: %s", keyword, result.error)
@@ -77,7 +77,7 @@ async def _nrd_candidates(parts: Components, labels: Sequence[str], infrastructu
                     out.append(Candidate(name, "nrd", f"{source} (lexical: {label})"))
                 else:
                     unmatched.append(name)
-        except feeds.FeedError as exc:
+        except SourceError as exc:
             report.source_errors.append(f"nrd {source}: {exc}")
             log.warning("NRD feed %s failed: %s", source, exc)
             continue
