@@ -56,7 +56,10 @@ class HostileSite:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+            first_byte = await asyncio.wait_for(reader.readexactly(1), 10)
+            if first_byte == b"\x16":  # a TLS ClientHello on a plain port: hang up at once
+                return
+            head = first_byte + await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
             first, *lines = head.decode("latin-1").split("\r\n")
             _, target, _ = first.split(" ", 2)
             headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines if ln)}
