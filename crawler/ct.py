@@ -12,9 +12,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from detect.model import ErrorKind
-
 from crawler.sources import SourceError, get
+from detect.model import ErrorKind
 
 _NAME = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
 
@@ -45,7 +44,7 @@ def names_from(rows: object) -> tuple[str, ...]:
                 continue
             for name in value.splitlines():
                 name = name.strip().lower().rstrip(".")
-                name = name[2:] if name.startswith("*.") else name
+                name = name.removeprefix("*.")
                 if _NAME.match(name):
                     found.add(name)
     return tuple(sorted(found))

@@ -13,9 +13,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from detect.model import ErrorKind
-
 from crawler.sources import SourceError, stream
+from detect.model import ErrorKind
 
 _NAME = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$")
 _MAX_LINE = 4096

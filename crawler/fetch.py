@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from detect.model import ErrorKind, HttpFetch
-
 from crawler.run import ensure_reactor
+from detect.model import ErrorKind, HttpFetch
 
 if TYPE_CHECKING:
     from hydrawatch.config import Config

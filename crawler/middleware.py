@@ -44,7 +44,6 @@ class GuardMiddleware:
         request.meta.pop("download_maxsize", None)
         host = urlparse_cached(request).hostname or ""
         request.meta["hw_addresses"] = await self.resolver.resolve(host)
-        return None
 
     def bytes_received(self, data: bytes, request: Request, spider: Any = None) -> None:
         received = request.meta.get("hw_bytes", 0) + len(data)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from detect.model import ErrorKind, TlsCert
-
 from crawler.resolver import BlockedAddress, ResolveError
+from detect.model import ErrorKind, TlsCert
 
 
 def _chain(exc: BaseException) -> list[Any]:
@@ -52,8 +51,8 @@ def classify(exc: BaseException) -> tuple[ErrorKind, str]:
         return ErrorKind.DNS, message
     if any(n.endswith(("ParseError", "BadHeaders", "BadResponseVersion")) for n in names):
         return ErrorKind.MALFORMED, message
-    if any(n.endswith(("BadGzipFile", "zlib.error", "error", "DecodeError")) and "zlib" in n or
-           n.endswith("BadGzipFile") for n in names):
+    if any(n.endswith("BadGzipFile") or n.startswith(("zlib.", "brotli.", "_brotli.", "backports.zstd",
+                                                      "compression.zstd")) for n in names):
         return ErrorKind.DECODE, message
     if any(n.endswith(("DownloadCancelledError",)) for n in names) and "max size" in message:
         return ErrorKind.TOO_LARGE, message

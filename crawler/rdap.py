@@ -15,9 +15,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from detect.model import ErrorKind, RdapRecord
-
 from crawler.sources import SourceError, get
+from detect.model import ErrorKind, RdapRecord
 
 if TYPE_CHECKING:
     from hydrawatch.config import Config

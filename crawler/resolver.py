@@ -23,9 +23,9 @@ import dns.asyncresolver
 import dns.exception
 import dns.nameserver
 import dns.resolver
-from zope.interface import implementer
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.interfaces import IHostnameResolver, IHostResolution
+from zope.interface import implementer
 
 from crawler.guard import is_forbidden
 

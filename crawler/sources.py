@@ -16,12 +16,11 @@ import email.utils
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from detect.model import ErrorKind
-
 from crawler.run import ensure_reactor
+from detect.model import ErrorKind
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +103,7 @@ async def _open(url: str, timeout: float) -> tuple[Any, SourceResponse]:
     try:
         d = agent.request(b"GET", url.encode("ascii"), headers)
         tx = await asyncio.wait_for(d.asFuture(asyncio.get_running_loop()), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise SourceError(ErrorKind.TIMEOUT, f"{url}: no answer within {timeout:g}s") from None
     except Exception as exc:
         detail = getattr(exc, "reasons", None)
@@ -135,7 +134,7 @@ async def stream(url: str, *, timeout: float = 30.0, max_bytes: int = 0,
         while True:
             try:
                 item = await asyncio.wait_for(queue.get(), chunk_timeout or timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise SourceError(ErrorKind.TIMEOUT, f"{url}: body stalled for {chunk_timeout or timeout:g}s") from None
             if item is None:
                 finished = True
@@ -168,8 +167,8 @@ def retry_after_seconds(value: str, now: datetime | None = None) -> float | None
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 async def get(url: str, *, timeout: float = 30.0, max_bytes: int = 2_000_000,
@@ -187,7 +186,7 @@ async def get(url: str, *, timeout: float = 30.0, max_bytes: int = 2_000_000,
         while True:
             try:
                 item = await asyncio.wait_for(queue.get(), max(0.01, deadline - loop.time()))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 if sink.transport is not None:
                     sink.transport.stopProducing()
                 raise SourceError(ErrorKind.TIMEOUT, f"{url}: body not complete within {timeout:g}s") from None

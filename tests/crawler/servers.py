@@ -65,8 +65,7 @@ class HostileSite:
             headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines if ln)}
             self.requests.append(target)
             await self.handle(target, headers, writer)
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.TimeoutError, ssl.SSLError,
-                asyncio.LimitOverrunError, ValueError):
+        except (TimeoutError, ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, asyncio.LimitOverrunError, ValueError):
             pass
         finally:
             writer.close()
@@ -124,7 +123,7 @@ def self_signed(names: list[str]) -> tuple[ssl.SSLContext, bytes]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     sans: list[x509.GeneralName] = []
     for n in names:
         try:

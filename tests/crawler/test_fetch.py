@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from crawler.fetch import SiteCrawler
 from crawler.run import run
 from detect.model import ErrorKind, HttpFetch
 from hydrawatch.config import Config
-from tests.crawler.servers import ICON, PAGE, ForwardProxy, HostileSite, TinyDns, response, self_signed
+from tests.crawler.servers import ICON, PAGE, ForwardProxy, HostileSite, TinyDns, self_signed
 
-NOW = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
 
 def config(dns: TinyDns, *, private: bool = True, **crawler: object) -> Config:

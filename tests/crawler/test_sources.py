@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from crawler.ct import ct_search, names_from
@@ -16,7 +16,7 @@ from detect.model import ErrorKind
 from hydrawatch.config import Config
 from tests.crawler.servers import HostileSite, response
 
-NOW = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
 RDAP_OK = {
     "objectClassName": "domain", "ldhName": "EXAMPLE.PM",
@@ -67,8 +67,8 @@ def test_rdap_outcomes_ok_404_429_500_malformed_too_large_timeout() -> None:
             ok = await client.lookup("ok.pm", now=NOW)
             assert ok.error_kind is None and ok.http_status == 200
             assert ok.registrar == "Example Registrar"
-            assert ok.registered == datetime(2024, 9, 5, 10, tzinfo=timezone.utc)
-            assert ok.expires == datetime(2025, 9, 5, 10, tzinfo=timezone.utc)
+            assert ok.registered == datetime(2024, 9, 5, 10, tzinfo=UTC)
+            assert ok.expires == datetime(2025, 9, 5, 10, tzinfo=UTC)
             assert ok.statuses == ("client hold", "server delete prohibited")
             assert ok.nameservers == ("ns1.fbi.seized.gov", "ns2.fbi.seized.gov")
             assert json.loads(ok.raw)["ldhName"] == "EXAMPLE.PM" and ok.observed_at == NOW
