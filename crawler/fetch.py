@@ -1,0 +1,151 @@
+"""Crawl sites with Scrapy on the shared reactor loop: the public API the cycle calls.
+
+    crawler = SiteCrawler.from_config(config)
+    crawls = await crawler.crawl(["example.org"], now=now)   # inside crawler.run.run(...)
+
+One Scrapy crawl per call (AsyncCrawlerRunner on the already-running AsyncioSelectorReactor), so
+the daemon crawls again and again in one process. See docs/crawler.md for what is fetched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from crawler.run import ensure_reactor
+from detect.model import ErrorKind, HttpFetch
+
+if TYPE_CHECKING:
+    from hydrawatch.config import Config
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SiteCrawl:
+    """Everything fetched for one domain, in order: https home, http home, extra paths."""
+
+    domain: str
+    fetches: tuple[HttpFetch, ...]
+
+    @property
+    def home(self) -> HttpFetch | None:
+        """The home fetch that worked (HTTPS preferred), or None."""
+        return next((f for f in self.fetches[:2] if f.ok), None)
+
+
+def scrapy_settings(config: Config) -> dict[str, Any]:
+    """The Scrapy settings of a site crawl, all derived from [crawler] and [dns]."""
+    c = config.crawler
+    return {
+        "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
+        "TWISTED_DNS_RESOLVER": "crawler.resolver.GuardedResolver",  # for CrawlerProcess users
+        "HYDRAWATCH_NAMESERVERS": list(config.dns.nameservers),
+        "HYDRAWATCH_DNS_TIMEOUT": config.dns.timeout,
+        "HYDRAWATCH_ALLOW_PRIVATE": c.allow_private_addresses,
+        "HYDRAWATCH_PROXY": c.proxy,
+        "HYDRAWATCH_MAX_PAGE_BYTES": c.max_page_bytes,
+        "USER_AGENT": c.user_agent,
+        "ROBOTSTXT_OBEY": False,  # research crawler: we must see what the site serves (docs/crawler.md)
+        "COOKIES_ENABLED": False,
+        "TELNETCONSOLE_ENABLED": False,
+        "STATS_DUMP": False,
+        "LOGSTATS_INTERVAL": 0,
+        "LOG_ENABLED": False,
+        "MEMUSAGE_ENABLED": False,
+        "REDIRECT_ENABLED": False,  # we follow redirects ourselves (spiders/site.py)
+        "METAREFRESH_ENABLED": False,
+        "HTTPERROR_ALLOW_ALL": True,
+        "HTTPPROXY_ENABLED": False,  # the proxy comes from [crawler] proxy only, never from env
+        "DOWNLOAD_TIMEOUT": c.timeout,
+        "DNS_TIMEOUT": config.dns.timeout,
+        "RETRY_ENABLED": c.retries > 0,
+        "RETRY_TIMES": c.retries,
+        "RETRY_HTTP_CODES": [],  # retries are for connection failures only
+        "CONCURRENT_REQUESTS": c.concurrency,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": c.concurrency,
+        "DOWNLOAD_DELAY": 0,
+        # The handler runs uncapped so an oversized body keeps its first max_page_bytes
+        # (GuardMiddleware stops it there); CappedCompressionMiddleware caps decompression.
+        "DOWNLOAD_MAXSIZE": 0,
+        "DOWNLOAD_WARNSIZE": 0,
+        "DOWNLOAD_FAIL_ON_DATALOSS": True,
+        "COMPRESSION_ENABLED": True,
+        "DOWNLOADER_MIDDLEWARES": {
+            "crawler.middleware.GuardMiddleware": 50,
+            "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
+            "crawler.middleware.CappedCompressionMiddleware": 590,
+        },
+        "EXTENSIONS": {"scrapy.extensions.logstats.LogStats": None,
+                       "scrapy.extensions.corestats.CoreStats": None,
+                       "scrapy.extensions.telnet.TelnetConsole": None},
+    }
+
+
+def _crawl_lock(reactor: Any) -> asyncio.Lock:
+    """One crawl at a time per process: the guarded resolver is installed on the one reactor."""
+    lock = getattr(reactor, "_hydrawatch_crawl_lock", None)
+    if lock is None:
+        lock = asyncio.Lock()
+        reactor._hydrawatch_crawl_lock = lock
+    return lock
+
+
+class SiteCrawler:
+    """Crawls batches of domains; build once from config, call ``crawl`` as often as needed."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.settings = scrapy_settings(config)
+
+    @classmethod
+    def from_config(cls, config: Config) -> SiteCrawler:
+        return cls(config)
+
+    async def crawl(self, domains: Sequence[str], *, now: datetime) -> list[SiteCrawl]:
+        """One SiteCrawl per domain, in input order. Must run on the shared loop (crawler.run)."""
+        from scrapy.crawler import AsyncCrawlerRunner
+
+        from crawler.resolver import GuardedResolver
+        from crawler.spiders.site import CrawlPlan, SiteSpider
+
+        domains = [d.strip().rstrip(".").lower() for d in domains]
+        if not domains:
+            return []
+        ensure_reactor()
+        from twisted.internet import reactor
+
+        c = self.config.crawler
+        plan = CrawlPlan(extra_paths=tuple(c.extra_paths), max_redirects=c.max_redirects,
+                         max_page_bytes=c.max_page_bytes, proxy=c.proxy, concurrency=c.concurrency)
+        _quiet_scrapy()
+        async with _crawl_lock(reactor):
+            resolver = GuardedResolver.from_config(self.config, reactor=reactor)
+            resolver.install_on_reactor()
+            try:
+                runner = AsyncCrawlerRunner(self.settings)
+                crawler = runner.create_crawler(SiteSpider)
+                await runner.crawl(crawler, domains=domains, plan=plan, resolver=resolver, now=now)
+                results: dict[int, tuple[HttpFetch, ...]] = crawler.spider.results
+            finally:
+                resolver.uninstall()
+        out = []
+        for i, domain in enumerate(domains):
+            fetches = results.get(i) or (HttpFetch(domain=domain, url=f"https://{domain}/",
+                                                   error_kind=ErrorKind.OTHER, error="crawl ended early",
+                                                   observed_at=now),)
+            out.append(SiteCrawl(domain=domain, fetches=fetches))
+        return out
+
+
+def _quiet_scrapy() -> None:
+    """Scrapy logs every request at DEBUG and its settings at INFO; we keep its warnings only."""
+    for name in ("scrapy", "scrapy.core", "scrapy.crawler", "scrapy.middleware", "scrapy.addons",
+                 "scrapy.extensions", "scrapy.utils.log"):
+        log = logging.getLogger(name)
+        if log.level == logging.NOTSET:
+            log.setLevel(logging.WARNING)

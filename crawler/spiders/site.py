@@ -1,0 +1,159 @@
+"""The site spider: per domain, the home page over HTTPS and HTTP, extra paths, the favicon.
+
+Each page is one coroutine (``fetch_page``) that follows redirects itself — Scrapy's
+RedirectMiddleware is off — so the whole chain is recorded as Hops and every hop goes through
+the downloader middlewares again (GuardMiddleware resolves and guards each new target).
+Downloads use ``engine.download_async``: downloader middlewares, slots, retries and timeouts
+apply; spider middlewares and the scheduler do not (we want every answer, whatever its status).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import scrapy
+from parsel import Selector
+from scrapy.http.request import NO_CALLBACK
+
+from crawler.outcome import classify, tls_cert
+from detect.model import ErrorKind, Hop, HttpFetch
+
+logger = logging.getLogger(__name__)
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+@dataclasses.dataclass(frozen=True)
+class CrawlPlan:
+    """What to fetch per domain and the limits (from [crawler])."""
+
+    extra_paths: tuple[str, ...] = ()
+    max_redirects: int = 10
+    max_page_bytes: int = 5_000_000
+    proxy: str = ""
+    concurrency: int = 16
+
+
+class SiteSpider(scrapy.Spider):
+    name = "hydrawatch-site"
+
+    def __init__(self, domains: Sequence[str], plan: CrawlPlan, resolver: Any, now: datetime,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.domains = list(domains)
+        self.plan = plan
+        self.resolver = resolver
+        self.now = now
+        self.results: dict[int, tuple[HttpFetch, ...]] = {}
+
+    async def start(self) -> AsyncIterator[Any]:
+        limit = asyncio.Semaphore(self.plan.concurrency)
+
+        async def one(index: int, domain: str) -> None:
+            async with limit:
+                try:
+                    self.results[index] = await self.crawl_site(domain)
+                except Exception as exc:  # a failing site never breaks the batch
+                    logger.exception("crawl of %s failed unexpectedly", domain)
+                    kind, msg = classify(exc)
+                    self.results[index] = (HttpFetch(domain=domain, url=f"https://{domain}/", error_kind=kind,
+                                                     error=msg, observed_at=self.now),)
+
+        await asyncio.gather(*(one(i, d) for i, d in enumerate(self.domains)))
+        return
+        yield  # an async generator that yields no requests: all work happens above
+
+    async def crawl_site(self, domain: str) -> tuple[HttpFetch, ...]:
+        https = await self.fetch_page(domain, f"https://{domain}/")
+        http = await self.fetch_page(domain, f"http://{domain}/")
+        home = https if https.ok else http if http.ok else None
+        fetches = [https, http]
+        if home is not None:
+            icon = await self.fetch_favicon(domain, home)
+            fetches[fetches.index(home)] = dataclasses.replace(home, favicon=icon)
+            scheme = "https" if home is https else "http"
+            for path in self.plan.extra_paths:
+                fetches.append(await self.fetch_page(domain, f"{scheme}://{domain}/{path.lstrip('/')}"))
+        return tuple(fetches)
+
+    async def fetch_favicon(self, domain: str, home: HttpFetch) -> bytes | None:
+        href = "/favicon.ico"
+        if "html" in home.header("content-type").lower() or home.body.lstrip()[:1] == b"<":
+            try:
+                sel = Selector(text=home.body.decode("utf-8", "replace"))
+                links = sel.xpath("//link[contains(concat(' ', translate(@rel, 'ICON', 'icon'), ' '),"
+                                  " ' icon ')]/@href").getall()
+                href = next((h.strip() for h in links if h.strip()), href)
+            except Exception:  # malformed HTML: fall back to /favicon.ico
+                logger.debug("favicon link of %s not parsed", domain)
+        url = urljoin(home.final_url or home.url, href)
+        if urlsplit(url).scheme not in ("http", "https"):
+            return None
+        icon = await self.fetch_page(domain, url)
+        return icon.body if icon.ok and icon.status == 200 and icon.body and not icon.truncated else None
+
+    async def fetch_page(self, domain: str, url: str) -> HttpFetch:
+        """One page with its whole redirect chain; failures end as an HttpFetch with error_kind."""
+        hops: list[Hop] = []
+        seen = {url}
+        current = url
+        base = HttpFetch(domain=domain, url=url, observed_at=self.now)
+        while True:
+            meta: dict[str, Any] = {"dont_redirect": True}
+            if self.plan.proxy:
+                meta["proxy"] = self.plan.proxy
+            try:
+                request = scrapy.Request(current, meta=meta, dont_filter=True, callback=NO_CALLBACK)
+                response = await self.crawler.engine.download_async(request)
+            except Exception as exc:
+                kind, msg = classify(exc)
+                return dataclasses.replace(base, final_url=current, redirects=tuple(hops),
+                                           error_kind=kind, error=msg)
+            location = response.headers.get(b"Location")
+            if response.status in REDIRECT_STATUSES and location:
+                loc = location.decode("latin-1").strip()
+                hops.append(Hop(url=current, status=response.status, location=loc))
+                try:
+                    nxt = urljoin(current, loc)
+                    scheme = urlsplit(nxt).scheme
+                except ValueError as exc:
+                    return dataclasses.replace(base, final_url=current, redirects=tuple(hops),
+                                               error_kind=ErrorKind.OTHER, error=f"bad Location {loc!r}: {exc}")
+                if scheme not in ("http", "https"):
+                    return dataclasses.replace(base, final_url=current, redirects=tuple(hops),
+                                               error_kind=ErrorKind.OTHER,
+                                               error=f"redirect to unsupported scheme: {nxt[:200]}")
+                if nxt in seen:
+                    return dataclasses.replace(base, final_url=nxt, redirects=tuple(hops),
+                                               error_kind=ErrorKind.REDIRECT_LOOP,
+                                               error=f"redirect loop back to {nxt[:200]}")
+                if len(hops) > self.plan.max_redirects:
+                    return dataclasses.replace(base, final_url=nxt, redirects=tuple(hops),
+                                               error_kind=ErrorKind.TOO_MANY_REDIRECTS,
+                                               error=f"more than {self.plan.max_redirects} redirects")
+                seen.add(nxt)
+                current = nxt
+                continue
+            return self._fetch_from(base, response, hops)
+
+    def _fetch_from(self, base: HttpFetch, response: Any, hops: list[Hop]) -> HttpFetch:
+        cap = self.plan.max_page_bytes
+        body: bytes = response.body
+        truncated = bool(response.request.meta.get("hw_truncated")) or len(body) > cap
+        headers = tuple((k.decode("latin-1"), v.decode("latin-1"))
+                        for k, values in response.headers.items() for v in values)
+        fetch = dataclasses.replace(
+            base, final_url=response.url, status=response.status, redirects=tuple(hops),
+            headers=headers, body=body[:cap], truncated=truncated,
+            ip=str(response.ip_address) if response.ip_address else "",
+            cert=tls_cert(response.certificate) if response.url.startswith("https:") else None)
+        if truncated:
+            fetch = dataclasses.replace(fetch, error_kind=ErrorKind.TOO_LARGE,
+                                        error=f"body over max_page_bytes ({cap} B); first {cap} B kept")
+        return fetch

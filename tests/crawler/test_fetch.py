@@ -1,0 +1,191 @@
+"""Crawls against real hostile loopback servers: every bad case ends as a typed HttpFetch."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+
+from crawler.fetch import SiteCrawler
+from crawler.run import run
+from detect.model import ErrorKind, HttpFetch
+from hydrawatch.config import Config
+from tests.crawler.servers import ICON, PAGE, ForwardProxy, HostileSite, TinyDns, self_signed
+
+NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+
+
+def config(dns: TinyDns, *, private: bool = True, **crawler: object) -> Config:
+    keys = {"dns.nameservers": [dns.nameserver], "dns.timeout": 2.0,
+            "crawler.allow_private_addresses": private, "crawler.timeout": 2.0, "crawler.retries": 0,
+            "crawler.max_page_bytes": 200_000}
+    keys.update({f"crawler.{k}": v for k, v in crawler.items()})
+    return Config().replace(**keys)
+
+
+def page(crawler: SiteCrawler, url: str) -> HttpFetch:
+    """Fetch one URL through the site spider (the home fetch of a one-path crawl)."""
+    async def go() -> HttpFetch:
+        return (await crawler.crawl([url], now=NOW))[0].fetches[1]  # the http:// fetch
+    return run(go)
+
+
+def test_ok_site_records_status_headers_body_ip_favicon_and_extra_paths() -> None:
+    async def main() -> None:
+        async with TinyDns({"site.test": ["127.0.0.1"]}) as dns, HostileSite() as site:
+            crawler = SiteCrawler.from_config(config(dns, extra_paths=["/about/", "nothing-here"]))
+            (crawl,) = await crawler.crawl([f"site.test:{site.port}"], now=NOW)
+            https, http, about, missing = crawl.fetches
+            assert https.url == f"https://site.test:{site.port}/" and https.error_kind is not None
+            assert http.ok and http.status == 200 and http.body == PAGE and http.ip == "127.0.0.1"
+            assert http.header("x-test") == "yes" and http.observed_at == NOW
+            assert http.favicon == ICON and crawl.home is http
+            assert about.url.endswith("/about/") and about.status == 200
+            assert missing.status == 404 and missing.ok
+            assert "site.test" in dns.queries
+    run(main)
+
+
+def test_two_crawl_rounds_in_one_process() -> None:
+    async def main() -> list[int | None]:
+        async with TinyDns({"site.test": ["127.0.0.1"]}) as dns, HostileSite() as site:
+            crawler = SiteCrawler.from_config(config(dns))
+            first = await crawler.crawl([f"site.test:{site.port}"], now=NOW)
+            second = await crawler.crawl([f"site.test:{site.port}"], now=NOW)
+            return [first[0].fetches[1].status, second[0].fetches[1].status]
+    assert run(main) == [200, 200]
+    assert run(main) == [200, 200]  # and again in a later run() of the same process
+
+
+def test_hostile_cases_end_as_typed_fetches_and_the_batch_goes_on() -> None:
+    async def main() -> None:
+        async with TinyDns({"site.test": ["127.0.0.1"]}) as dns, HostileSite() as site:
+            crawler = SiteCrawler.from_config(config(dns, max_redirects=10))
+            base = f"site.test:{site.port}"
+            cases = {
+                "chain": "/redirect/chain/3", "loop": "/loop/a", "long": "/redirect/chain/50",
+                "huge": "/huge", "bomb": "/gzip-bomb", "drip": "/drip", "reset": "/reset",
+                "garbage": "/garbage", "ok": "/ok",
+            }
+            crawler_x = SiteCrawler.from_config(config(dns, extra_paths=list(cases.values())))
+            (crawl,) = await crawler_x.crawl([base], now=NOW)
+            got = dict(zip(cases, crawl.fetches[2:]))
+            chain = got["chain"]
+            assert chain.status == 200 and chain.final_url.endswith("/ok")
+            assert [h.status for h in chain.redirects] == [302, 302, 302]
+            assert chain.redirects[0].url.endswith("/redirect/chain/3")
+            assert chain.redirects[0].location == "/redirect/chain/2"
+            assert got["loop"].error_kind is ErrorKind.REDIRECT_LOOP and len(got["loop"].redirects) == 2
+            assert got["long"].error_kind is ErrorKind.TOO_MANY_REDIRECTS and len(got["long"].redirects) == 11
+            huge = got["huge"]
+            assert huge.error_kind is ErrorKind.TOO_LARGE and huge.truncated
+            assert huge.status == 200 and len(huge.body) == 200_000 and huge.body[:1] == b"A"
+            assert got["bomb"].error_kind is ErrorKind.TOO_LARGE
+            assert got["drip"].error_kind is ErrorKind.TIMEOUT
+            assert got["reset"].error_kind is ErrorKind.CONNECTION
+            assert got["garbage"].error_kind in (ErrorKind.MALFORMED, ErrorKind.CONNECTION)
+            assert got["ok"].ok and got["ok"].body == PAGE
+            assert crawler is not None
+    run(main)
+
+
+def test_nxdomain_and_unresolvable_sites_are_dns_errors_in_input_order() -> None:
+    async def main() -> None:
+        async with TinyDns({"site.test": ["127.0.0.1"]}) as dns, HostileSite() as site:
+            crawler = SiteCrawler.from_config(config(dns))
+            crawls = await crawler.crawl(["gone.test", f"site.test:{site.port}"], now=NOW)
+            assert [c.domain for c in crawls] == ["gone.test", f"site.test:{site.port}"]
+            assert {f.error_kind for f in crawls[0].fetches} == {ErrorKind.DNS}
+            assert "NXDOMAIN" in crawls[0].fetches[0].error
+            assert crawls[1].fetches[1].ok
+    run(main)
+
+
+def test_tls_certificate_is_recorded_with_sans_and_sha256() -> None:
+    async def main() -> None:
+        ctx, der = self_signed(["tls.test", "www.tls.test"])
+        async with TinyDns({"tls.test": ["127.0.0.1"]}) as dns, HostileSite(tls=ctx) as site:
+            crawler = SiteCrawler.from_config(config(dns))
+            (crawl,) = await crawler.crawl([f"tls.test:{site.port}"], now=NOW)
+            https = crawl.fetches[0]
+            assert https.ok and https.status == 200 and https.body == PAGE
+            assert https.cert is not None
+            assert https.cert.sans == ("tls.test", "www.tls.test")
+            assert https.cert.sha256 == hashlib.sha256(der).hexdigest()
+            assert https.cert.self_signed and "CN=tls.test" in https.cert.subject
+            assert https.favicon == ICON
+            assert crawl.fetches[1].error_kind is not None  # plain HTTP to a TLS port fails, typed
+    run(main)
+
+
+def test_guard_blocks_private_targets_and_redirects_to_them() -> None:
+    async def main() -> None:
+        async with TinyDns({"site.test": ["127.0.0.1"], "public.test": ["93.184.215.14"],
+                            "meta.test": ["169.254.169.254"], "lan.test": ["10.1.2.3"],
+                            "mixed.test": ["93.184.215.14", "192.168.1.1"]}) as dns, HostileSite() as site:
+            crawler = SiteCrawler.from_config(config(dns, private=False))
+            crawls = await crawler.crawl([f"site.test:{site.port}", "meta.test", "lan.test", "mixed.test"],
+                                         now=NOW)
+            for crawl, ip in zip(crawls, ["127.0.0.1", "169.254.169.254", "10.1.2.3", "192.168.1.1"]):
+                for fetch in crawl.fetches:
+                    assert fetch.error_kind is ErrorKind.BLOCKED_PRIVATE, fetch
+                    assert ip in fetch.error
+            assert site.requests == []  # nothing was sent to the loopback site
+    run(main)
+
+
+def test_redirect_to_private_address_is_blocked_when_private_is_not_allowed() -> None:
+    """A public-looking site (allowed as a trusted proxy-less test via allow list) redirecting inward."""
+    async def main() -> None:
+        async with TinyDns({"site.test": ["127.0.0.1"]}) as dns, HostileSite() as site:
+            crawler = SiteCrawler.from_config(config(dns, private=False))
+            from crawler.spiders.site import SiteSpider
+            assert SiteSpider  # the redirect hop goes through the same guard as the first request:
+            for target in ("http://127.0.0.1/", "http://10.0.0.1/x", "http://169.254.169.254/latest/meta-data/",
+                           "http://[::1]/", "http://[::ffff:127.0.0.1]/"):
+                # Allow the first hop by trusting the site host, so only the redirect is judged.
+                crawler_t = SiteCrawler.from_config(config(dns, private=False))
+                crawls = await _crawl_trusting(crawler_t, f"site.test:{site.port}", f"/to?url={target}")
+                fetch = crawls
+                assert fetch.redirects and fetch.redirects[0].status == 302
+                assert fetch.error_kind is ErrorKind.BLOCKED_PRIVATE, (target, fetch)
+            assert crawler is not None
+    run(main)
+
+
+async def _crawl_trusting(crawler: SiteCrawler, domain: str, path: str) -> HttpFetch:
+    """Crawl ``domain`` + ``path`` with ``domain``'s host trusted (as a proxy host is)."""
+    import crawler.resolver as resolver_mod
+
+    original = resolver_mod.GuardedResolver.from_config
+
+    def trusting(config: Config, reactor: object = None) -> resolver_mod.GuardedResolver:
+        r = original(config, reactor)
+        r.trusted_hosts.add(domain.split(":")[0])
+        return r
+
+    resolver_mod.GuardedResolver.from_config = trusting  # type: ignore[method-assign]
+    try:
+        crawler.config = crawler.config.replace(**{"crawler.extra_paths": [path]})
+        (crawl,) = await crawler.crawl([domain], now=NOW)
+    finally:
+        resolver_mod.GuardedResolver.from_config = original  # type: ignore[method-assign]
+    return crawl.fetches[2]
+
+
+def test_proxy_carries_http_and_connect_and_target_is_still_guarded() -> None:
+    async def main() -> None:
+        ctx, _ = self_signed(["tls.test"])
+        async with TinyDns({"site.test": ["127.0.0.1"], "tls.test": ["127.0.0.1"],
+                            "meta.test": ["169.254.169.254"]}) as dns, \
+                HostileSite() as site, HostileSite(tls=ctx) as tls, ForwardProxy() as proxy:
+            crawler = SiteCrawler.from_config(config(dns, proxy=proxy.url))
+            plain, secure = await crawler.crawl([f"site.test:{site.port}", f"tls.test:{tls.port}"], now=NOW)
+            assert plain.fetches[1].status == 200 and plain.fetches[1].body == PAGE
+            assert secure.fetches[0].status == 200 and secure.fetches[0].cert is not None
+            assert f"GET http://site.test:{site.port}/" in proxy.seen
+            assert f"CONNECT tls.test:{tls.port}" in proxy.seen
+            guarded = SiteCrawler.from_config(config(dns, private=False, proxy=proxy.url))
+            (blocked,) = await guarded.crawl(["meta.test"], now=NOW)
+            assert all(f.error_kind is ErrorKind.BLOCKED_PRIVATE for f in blocked.fetches)
+            assert not any("meta.test" in s for s in proxy.seen)  # never handed to the proxy
+    run(main)
