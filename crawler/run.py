@@ -102,3 +102,14 @@ async def run_until_stopped(stop: asyncio.Event | None = None) -> None:
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
+
+
+def shutdown() -> None:
+    """Stop the reactor's thread pool (its threads are not daemons and would keep the process alive
+    after the CLI returns). Safe to call when no reactor was installed; the pool is rebuilt on next use."""
+    reactor = _installed_reactor()
+    if reactor is None:
+        return
+    stop_pool = getattr(reactor, "_stopThreadPool", None)
+    if stop_pool is not None and getattr(reactor, "threadpool", None) is not None:
+        stop_pool()

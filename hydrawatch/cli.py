@@ -50,6 +50,16 @@ def build_app() -> typer.Typer:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    finally:
+        import sys as _sys
+
+        if "crawler.run" in _sys.modules:  # only commands that ran the event loop loaded it
+            _sys.modules["crawler.run"].shutdown()
+
+
+def _main(argv: list[str] | None) -> int:
     app = build_app()
     try:
         app(args=argv, standalone_mode=False)

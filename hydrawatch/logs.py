@@ -33,5 +33,8 @@ def setup(fmt: str, level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("scrapy", "twisted", "apscheduler", "asyncio", "filelock", "urllib3"):
+    for noisy in ("twisted", "apscheduler", "asyncio", "filelock", "urllib3"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # Every fetch failure is recorded as an observation with its error kind; Scrapy's own retry and
+    # download errors would only repeat that on the terminal.
+    logging.getLogger("scrapy").setLevel(logging.DEBUG if root.level <= logging.DEBUG else logging.CRITICAL)

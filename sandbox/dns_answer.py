@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import struct
+
 import dns.exception
 import dns.flags
 import dns.message
@@ -21,8 +24,56 @@ SUPPORTED = {dns.rdatatype.A, dns.rdatatype.AAAA, dns.rdatatype.NS, dns.rdatatyp
              dns.rdatatype.SOA, dns.rdatatype.CNAME}
 
 
+def _encode_name(name: str) -> bytes:
+    out = b"".join(bytes([len(label)]) + label.encode("ascii") for label in name.split(".") if label)
+    return out + b"\x00"
+
+
+@functools.lru_cache(maxsize=4096)
+def _tld_soa_wire(tld: str) -> bytes:
+    """The authority SOA of a TLD as uncompressed wire bytes (the NXDOMAIN fast path appends it)."""
+    rdata = (_encode_name(f"a.nic.{tld}") + _encode_name(f"hostmaster.nic.{tld}")
+             + struct.pack("!5I", 2024090601, 1800, 900, 604800, TTL))
+    return _encode_name(tld) + struct.pack("!HHIH", dns.rdatatype.SOA, dns.rdataclass.IN, TTL, len(rdata)) + rdata
+
+
+def _fast_nxdomain(wire: bytes, state: LiveState) -> bytes | None:
+    """Answer a plain query for a name outside the world without dnspython (None: take the full path).
+
+    Discovery sweeps ask for tens of thousands of names that do not exist; building each NXDOMAIN
+    with dns.message costs ~0.3 ms, this costs a few µs, so the sandbox keeps up with the prober."""
+    if len(wire) < 17:
+        return None
+    ident, flags, qdcount = struct.unpack_from("!HHH", wire)
+    if qdcount != 1 or flags & 0xF800:  # a response, or an opcode other than QUERY
+        return None
+    pos, labels = 12, []
+    while True:
+        length = wire[pos] if pos < len(wire) else 0xFF
+        if length == 0:
+            pos += 1
+            break
+        if length > 63 or pos + 1 + length > len(wire):
+            return None
+        labels.append(wire[pos + 1:pos + 1 + length].decode("ascii", "replace").lower())
+        pos += 1 + length
+    if pos + 4 > len(wire) or not labels:
+        return None
+    qtype = struct.unpack_from("!H", wire, pos)[0]
+    qname = ".".join(labels)
+    if qtype == dns.rdatatype.ANY or _owner(state.view, qname) is not None:
+        return None
+    if state.behaviour(None, "dns", qname) is not None:
+        return None
+    header = struct.pack("!6H", ident, 0x8000 | 0x0400 | (flags & 0x0100) | dns.rcode.NXDOMAIN, 1, 0, 1, 0)
+    return header + wire[12:pos + 4] + _tld_soa_wire(labels[-1])
+
+
 def answer(wire: bytes, state: LiveState, tcp: bool) -> bytes | None:
     """The response to one query, or None to stay silent (the dns-timeout behaviour)."""
+    fast = _fast_nxdomain(wire, state)
+    if fast is not None:
+        return fast
     try:
         query = dns.message.from_wire(wire)
     except dns.exception.DNSException:

@@ -97,6 +97,8 @@ def _bind_pair(host: str, port: int) -> tuple[socket.socket, socket.socket]:
     last: OSError | None = None
     for _ in range(50):
         udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        # Sweeps send hundreds of queries at once: a large receive buffer keeps bursts from being dropped.
+        udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 * 1024 * 1024)
         tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:

@@ -224,6 +224,12 @@ class Sandbox:
     def url(self, name: str) -> str:
         return f"http://{HOST}:{self.ports[name]}/"
 
+    def _suffixes(self) -> list[str]:
+        from detect.names import split
+
+        names = {d for view in self.world.views.values() for d in view.domains}
+        return sorted({split(n).suffix for n in names if split(n).suffix})
+
     def config_overrides(self) -> dict[str, Any]:
         """The hydrawatch config sections that point every client at this sandbox."""
         direct = self.mode == "direct"
@@ -231,7 +237,9 @@ class Sandbox:
             "dns": {"nameservers": [f"{HOST}:{self.ports['dns']}"]},
             "crawler": {"proxy": "" if direct else f"http://{HOST}:{self.ports['proxy']}",
                         "allow_private_addresses": direct},
-            "rdap": {"servers": {"*": self.url("rdap")}},
+            # Every suffix the world uses, not only "*": a TLD in the bundled IANA bootstrap would
+            # otherwise go to its real registry, which is not reachable from here.
+            "rdap": {"servers": {**{tld: self.url("rdap") for tld in self._suffixes()}, "*": self.url("rdap")}},
             "discovery": {"ct_search_url": f"http://{HOST}:{self.ports['ct']}/?q={{query}}&output=json",
                           "nrd_feeds": [f"{self.url('nrd')}nrd.txt"]},
             "alerts": {"smtp_host": HOST, "smtp_port": self.ports["smtp"], "mail_to": ["analysts@sandbox.test"],

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from hydrawatch import logs
 from hydrawatch.config import Config, as_dict, from_mapping
@@ -47,7 +48,7 @@ def _show(console: Console, cycles: list[tuple[str, dict[str, Any]]], export: di
         for col in ("domain", "from", "to", "reason"):
             table.add_column(col)
         for ch in stats["status_changes"]:
-            table.add_row(ch["domain"], str(ch["from"]), ch["to"], terminal_safe(ch["reason"], 90))
+            table.add_row(ch["domain"], str(ch["from"]), ch["to"], Text(terminal_safe(ch["reason"], 90)))
         console.print(table)
     edges = Table(title="replacements and other lineage found", title_justify="left")
     for col in ("clone", "predecessor", "relation", "confidence", "evidence (strongest first)"):
@@ -55,13 +56,13 @@ def _show(console: Console, cycles: list[tuple[str, dict[str, Any]]], export: di
     for e in export["edges"]:
         ev = sorted(e["evidence"], key=lambda x: -abs(x["weight"]))
         edges.add_row(e["to"], e["from"], e["relation"], f"{e['confidence']:.2f}",
-                      "; ".join(f"{terminal_safe(x['kind'], 30)}={terminal_safe(str(x['value']), 40)} "
-                                f"({x['weight']:+.2f})" for x in ev[:4]))
+                      Text("\n".join(f"{x['weight']:+.2f} {terminal_safe(x['kind'], 30)}: "
+                                      f"{terminal_safe(str(x['value']), 40)}" for x in ev[:5])))
     console.print(edges)
     mails = Table(title=f"{len(emails)} alert e-mails received by the sandbox's SMTP server", title_justify="left")
     mails.add_column("subject")
     for m in emails:
-        mails.add_row(terminal_safe(m["subject"], 120))
+        mails.add_row(Text(terminal_safe(m["subject"], 120)))
     console.print(mails)
 
 
