@@ -71,3 +71,12 @@ def store(config: Config) -> Iterator[Store]:
     s.init()
     yield s
     s.close()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop the Twisted reactor's thread pool: its threads are not daemons and would keep the test
+    process alive after the last test."""
+    import sys
+
+    if "crawler.run" in sys.modules:
+        sys.modules["crawler.run"].shutdown()
