@@ -108,6 +108,7 @@ EVIDENCE_KINDS: dict[str, tuple[Family | None, str]] = {
     "parked": (None, "negative"),
     "registered_before_network": (None, "negative"),
     "commodity_only": (None, "negative"),
+    "unrelated_content": (None, "negative"),
     "uncorroborated": (None, "negative"),
 }
 VETO_KINDS: frozenset[str] = frozenset({"legitimate_brand", "imitated_outlet"})

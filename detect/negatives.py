@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from detect.evidence_rules import lexical_relation, substantive_tie
 from detect.findings import Finding
 from detect.model import Evidence, Indicator, Status
+from detect.similarity import minhash_jaccard
 
 if TYPE_CHECKING:
     from detect.scoring import ScoringPolicy, SiteProfile
@@ -22,6 +23,8 @@ PREDATES_MARGIN = YEAR  # registered at least this long before the network's fir
 OLD_WITHOUT_NETWORK_DATES = 5 * YEAR  # "old" when the network's own dates are unknown
 PARKED_PENALTY = -0.6
 COMMODITY_PENALTY = -0.2
+UNRELATED_CONTENT_PENALTY = -0.35
+UNRELATED_TEXT = 0.05  # Jaccard below this between two pages with real text: different writing
 
 
 def earliest_registration(network: Sequence[SiteProfile]) -> datetime | None:
@@ -97,6 +100,33 @@ def _registered_before(candidate: SiteProfile, network: Sequence[SiteProfile], *
     return Finding(Evidence("registered_before_network", reg.date().isoformat(), round(weight, 4), detail))
 
 
+def _unrelated_namesake(candidate: SiteProfile, network: Sequence[SiteProfile],
+                        findings: Sequence[Finding]) -> Finding | None:
+    """A name tie contradicted by what the candidate serves: it has real text, every namesake in the
+    network had real text too, and none of it is alike (no content evidence at all). Old campaign
+    names are re-registered by unrelated parties; "seen before" is not continuity (FIELD-NOTES)."""
+    if candidate.minhash is None or any(f.evidence.kind in ("text_similarity", "html_similarity")
+                                        and f.evidence.weight > 0 for f in findings):
+        return None
+    namesakes = {t for f in findings if f.evidence.kind in ("same_label", "typo_distance", "contains_label")
+                 for t in f.targets}
+    if not namesakes:
+        return None
+    by_name = {p.domain: p for p in network}
+    compared = []
+    for name in sorted(namesakes):
+        other = by_name.get(name)
+        if other is None or other.minhash is None:
+            return None  # nothing to compare with: say nothing
+        j = minhash_jaccard(candidate.minhash, other.minhash)
+        if j is None or j >= UNRELATED_TEXT:
+            return None
+        compared.append(f"{name} (Jaccard {j:.2f})")
+    return Finding(Evidence("unrelated_content", candidate.domain, UNRELATED_CONTENT_PENALTY,
+                            "same or similar name, but its pages share no text or template with "
+                            + ", ".join(compared[:3]) + ": a namesake, not a copy"))
+
+
 def collect(candidate: SiteProfile, network: Sequence[SiteProfile], findings: Sequence[Finding],
             shared: Sequence[Finding], policy: ScoringPolicy, *, now: datetime) -> list[Finding]:
     out: list[Finding] = []
@@ -112,6 +142,9 @@ def collect(candidate: SiteProfile, network: Sequence[SiteProfile], findings: Se
     predates = _registered_before(candidate, network, now=now)
     if predates is not None:
         out.append(predates)
+    namesake = _unrelated_namesake(candidate, network, findings)
+    if namesake is not None:
+        out.append(namesake)
     if shared and all(f.evidence.weight == 0 for f in shared) and not substantive_tie(findings):
         out.append(Finding(Evidence("commodity_only", str(len(shared)), COMMODITY_PENALTY,
                                     f"shares only commodity values ({len(shared)}) with the network: "
