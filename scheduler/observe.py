@@ -71,11 +71,11 @@ async def observe(parts: Components, domains: Sequence[str], *, now: datetime, c
     async for result in parts.prober.probe(domains):
         fresh_dns[result.name] = result
     for name in domains:
-        result = fresh_dns.get(name)
-        if result is None:
+        probed = fresh_dns.get(name)
+        if probed is None:
             continue
         with store.transaction() as session:
-            observations.record_dns(session, name, result, fingerprints.dns_indicators(result), now=now,
+            observations.record_dns(session, name, probed, fingerprints.dns_indicators(probed), now=now,
                                     cycle_id=cycle_id)
         report.probed += 1
 
@@ -96,13 +96,13 @@ async def observe(parts: Components, domains: Sequence[str], *, now: datetime, c
             wanted = [d for d in domains if rdap == "always" or observations.latest_rdap(session, d) is None
                       or (d in fresh_dns and _dns_changed(previous_dns.get(d), fresh_dns[d]))]
         results = await asyncio.gather(*(parts.rdap.lookup(d, now=now) for d in wanted), return_exceptions=True)
-        for name, rec in zip(wanted, results):
-            if isinstance(rec, BaseException):
-                log.warning("RDAP lookup of %s failed: %s", name, rec)
+        for name, outcome in zip(wanted, results):
+            if isinstance(outcome, BaseException):
+                log.warning("RDAP lookup of %s failed: %s", name, outcome)
                 continue
-            rdap_records[name] = rec
+            rdap_records[name] = outcome
             with store.transaction() as session:
-                observations.record_rdap(session, rec, fingerprints.rdap_indicators(rec), now=now,
+                observations.record_rdap(session, outcome, fingerprints.rdap_indicators(outcome), now=now,
                                          cycle_id=cycle_id)
             report.rdap += 1
 

@@ -192,7 +192,8 @@ def page_sketches(session: Session) -> Iterable[tuple[str, int, bytes]]:
                            .join(DomainRow, DomainRow.id == PageRow.domain_id)
                            .where(PageRow.minhash.is_not(None)))
     for name, obs_id, minhash in rows:
-        yield name, obs_id, minhash
+        if minhash is not None:
+            yield name, obs_id, minhash
 
 
 def latest_page_sketch(session: Session, domain: str, *, before: datetime | None = None) -> PageSketch | None:
