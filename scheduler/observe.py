@@ -84,10 +84,15 @@ async def observe(parts: Components, domains: Sequence[str], *, now: datetime, c
         targets = [d for d in domains if fresh_dns.get(d) is not None and fresh_dns[d].resolves]
         for site in await parts.crawler.crawl(targets, now=now) if targets else []:
             crawled[site.domain] = site
+            sketches: list[bytes] = []
             with store.transaction() as session:
                 for fetch in site.fetches:
                     inds, sketch = http_indicators_of(fetch)
                     observations.record_http(session, fetch, inds, sketch, now=now, cycle_id=cycle_id)
+                    if sketch.minhash is not None:
+                        sketches.append(sketch.minhash)
+            if sketches:  # keep the similarity index current: the home page (first) stands for the site
+                parts.pages.add(site.domain, sketches[0])
             report.crawled += 1
 
     rdap_records: dict[str, RdapRecord] = {}
