@@ -99,6 +99,19 @@ class Outcome:
             return "\n".join(str(line) for line in conn.iterdump())
 
 
+def seed_store(conf_db: Path, names: Sequence[str]) -> None:
+    """`hydrawatch init` + `seed add` on a SQLite file, in process (what the CLI does, faster)."""
+    from storage import watchlist
+
+    store = Store.from_config(from_mapping({"storage": {"url": f"sqlite:///{conf_db}"}}, source="(hostile)"))
+    try:
+        store.init()
+        with store.transaction() as session:
+            watchlist.add_domains(session, names, campaign="hostile", origin="seed", now=NOW)
+    finally:
+        store.close()
+
+
 def run_cycle(sb: Sandbox, tmp_path: Path, seeds: Sequence[str], **overrides: Any) -> Outcome:
     """Initialise a fresh SQLite store, watch ``good.test`` + ``seeds``, run one real cycle."""
     import time
@@ -139,3 +152,62 @@ def assert_batch_intact(out: Outcome) -> None:
     assert out.observations(GOOD, "dns") and out.observations(GOOD, "rdap")
     assert out.status(GOOD) == "active", out.status(GOOD)
     assert SECRET not in out.dump()
+
+
+def _toml_value(value: Any) -> str:
+    import json
+
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(value)  # strings, numbers and booleans are spelled alike in JSON and TOML
+
+
+def write_config(sb: Sandbox, db: Path, path: Path, **overrides: Any) -> Path:
+    """The same config as config_for, as a TOML file for `hydrawatch --config … run --once`."""
+    cfg = config_for(sb, db, **overrides)  # validates
+    del cfg
+    base = deep_merge(sb.config_overrides(), {
+        "storage": {"url": f"sqlite:///{db}"}, "dns": {"timeout": 1.0, "retries": 0},
+        "crawler": {"timeout": 4.0, "retries": 0, "max_page_bytes": 1_000_000}, "rdap": {"timeout": 5.0},
+        "discovery": {"tlds": ["info", "cc"], "fuzzers": ["tld-swap"], "max_candidates": 2000},
+        "alerts": {"smtp_password": SECRET, "smtp_username": "hw"}, "serve": {"token": SECRET},
+    })
+    merged = deep_merge(base, overrides)
+    lines = []
+    for section, keys in merged.items():
+        lines.append(f"[{section}]")
+        lines.extend(f"{k} = {_toml_value(v)}" for k, v in keys.items())
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+_WRAPPER = ("import atexit, resource, sys\n"
+            "atexit.register(lambda: sys.stderr.write("
+            "f'\\nHW_MAXRSS={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n'))\n"
+            "from hydrawatch.cli import main\n"
+            "sys.exit(main(sys.argv[1:]))\n")
+
+
+def cli(config: Path, *args: str, timeout: float = 120, env: Mapping[str, str] | None = None,
+        preexec: Any = None) -> tuple[int, str, str, int]:
+    """Run `hydrawatch --config CONFIG ARGS…` in a subprocess: (exit code, stdout, stderr, peak RSS in KiB)."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-c", _WRAPPER, "--config", str(config), *args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})}, preexec_fn=preexec)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError(f"{' '.join(args)} did not finish in {timeout} s: {err[-2000:]}") from None
+    found = re.search(r"\nHW_MAXRSS=(\d+)\n", err)
+    if found:
+        err = err[: found.start()] + err[found.end():]
+    return proc.returncode, out, err, int(found.group(1)) if found else 0
