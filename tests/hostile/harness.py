@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ GOOD = "good-news.info"
 GOOD_HTML = ("<html><head><title>Good News Daily</title></head><body><h1>Good News</h1>"
              "<p>An ordinary healthy site in every hostile batch.</p>"
              '<a href="https://elsewhere.example/">x</a></body></html>')
-NOW = datetime(2024, 9, 3, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2024, 9, 3, 12, 0, tzinfo=UTC)
 SECRET = "hw-secret-7f3a9c"  # SMTP password and serve token: must never leave the process
 
 
@@ -200,7 +200,7 @@ def cli(config: Path, *args: str, timeout: float = 120, env: Mapping[str, str] |
 
     cmd = [sys.executable, "-c", _WRAPPER, "--config", str(config), *args]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **(env or {})}, preexec_fn=preexec)
+                            env={**os.environ, **(env or {})}, preexec_fn=preexec)  # noqa: PLW1509
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

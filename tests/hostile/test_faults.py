@@ -15,7 +15,7 @@ import pytest
 
 from hydrawatch.cli import main
 from sandbox.net import Sandbox
-from tests.hostile.harness import GOOD, NOW, cli, run_cycle, seed_store, write_config
+from tests.hostile.harness import GOOD, NOW, cli, seed_store, write_config
 
 HOLDER = """
 import sqlite3, sys, time
@@ -143,7 +143,7 @@ def test_postgresql_restarted_mid_run(hsb: Sandbox, tmp_path: Path, pg_url: str)
         for i in range(2):
             parts = Components.from_config(cfg, store)
 
-            async def once() -> None:
+            async def once(parts: Components = parts) -> None:
                 try:
                     await cycle(parts, now=NOW)
                 finally:
@@ -154,7 +154,7 @@ def test_postgresql_restarted_mid_run(hsb: Sandbox, tmp_path: Path, pg_url: str)
             try:
                 reactor_run.run(once)
                 outcomes.append("ok")
-            except Exception as exc:  # the cycle the restart hit may fail; the store must not
+            except Exception as exc:  # noqa: BLE001 - the cycle the restart hit may fail; the store must not
                 outcomes.append(f"failed: {type(exc).__name__}")
             if i == 0:
                 restarter.join()

@@ -122,7 +122,7 @@ def test_alert_mail_headers(crawled: Outcome, hsb: Sandbox, tmp_path: Path) -> N
     assert report.sent == 1, report
     (msg,) = hsb.wait_for_messages(1)
     assert isinstance(msg, EmailMessage)
-    names = {k.lower() for k in msg.keys()}
+    names = {k.lower() for k in msg}
     assert "bcc" not in names and "x-injected" not in names, names
     for key, value in msg.items():
         assert "\r" not in value and "\n" not in value and "\x1b" not in value, (key, value)
