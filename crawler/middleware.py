@@ -43,7 +43,7 @@ class GuardMiddleware:
         request.meta["hw_bytes"] = 0
         request.meta.pop("download_maxsize", None)
         host = urlparse_cached(request).hostname or ""
-        request.meta["hw_addresses"] = await self.resolver.resolve(host)
+        request.meta["hw_addresses"] = await self.resolver.resolve(host, target=True)
 
     def bytes_received(self, data: bytes, request: Request, spider: Any = None) -> None:
         received = request.meta.get("hw_bytes", 0) + len(data)

@@ -15,7 +15,9 @@ def _chain(exc: BaseException) -> list[Any]:
     todo: list[Any] = [exc]
     while todo and len(seen) < 32:
         item = todo.pop()
-        item = getattr(item, "value", item) if not isinstance(item, BaseException) else item
+        # Twisted's Failure is itself a BaseException subclass (Twisted >= 24): unwrap it by type.
+        if not isinstance(item, BaseException) or _is_failure(item):
+            item = getattr(item, "value", item)
         if item is None or any(item is s for s in seen):
             continue
         seen.append(item)
@@ -24,6 +26,10 @@ def _chain(exc: BaseException) -> list[Any]:
             if nxt is not None:
                 todo.append(nxt)
     return seen
+
+
+def _is_failure(item: object) -> bool:
+    return type(item).__name__ == "Failure" and type(item).__module__ == "twisted.python.failure"
 
 
 def _names(items: list[Any]) -> set[str]:

@@ -148,17 +148,20 @@ class GuardedResolver:
             raise ResolveError(f"{host}: no address ({', '.join(errors) or 'no A/AAAA records'})")
         return tuple(found)
 
-    async def resolve(self, host: str) -> tuple[str, ...]:
+    async def resolve(self, host: str, *, target: bool = False) -> tuple[str, ...]:
         """The guarded, pinned addresses of ``host``.
 
         Raises BlockedAddress if ANY address is forbidden (all or nothing, so a public address
         cannot smuggle a private sibling in) and ResolveError when there is no address.
+        ``target=True`` (a URL the crawl was asked or redirected to) never trusts the proxy's host:
+        only the connection to the proxy itself may reach it, not a request for
+        ``http://127.0.0.1:port/`` handed to the proxy.
         """
         key = host.strip("[]").rstrip(".").lower()
-        if key in self._pins:
-            return self._pins[key]
-        addresses = await self.lookup(key)
-        if not self.allow_private and key not in self.trusted_hosts:
+        addresses = self._pins.get(key)
+        if addresses is None:
+            addresses = await self.lookup(key)
+        if not self.allow_private and (target or key not in self.trusted_hosts):
             for ip in addresses:
                 reason = is_forbidden(ip)
                 if reason:

@@ -250,10 +250,15 @@ def _check(key: str, check: str, value: Any) -> None:
         from sqlalchemy.engine import make_url
         from sqlalchemy.exc import ArgumentError
 
+        from sqlalchemy.exc import NoSuchModuleError
+
         try:
-            make_url(value)
+            make_url(value).get_dialect()  # an unknown backend fails here, not deep in a command
         except ArgumentError:
             raise ConfigError(f"{key}: not a database URL: {value!r}") from None
+        except NoSuchModuleError:
+            raise ConfigError(f"{key}: unknown database backend in {value!r} "
+                              "(sqlite:///… or postgresql+psycopg://…)") from None
     if check == "fuzzers":
         for name in value:
             if name not in FUZZERS:

@@ -13,6 +13,7 @@ from sandbox.tcp import Request, response_head, send_response
 
 HUGE_BODY_BYTES = 50 * 1024 * 1024
 GZIP_BOMB_ZEROS = 1024 * 1024 * 1024       # 1 GiB of zeros, about 1 MB on the wire
+BROTLI_BOMB_ZEROS = 1024 * 1024 * 1024     # 1 GiB of zeros, about 1 KB on the wire
 REDIRECT_CHAIN_HOPS = 50
 GARBAGE = b"\x00\xff\xfeSSH-2.0-garbage\r\n\x13\x37" * 64
 
@@ -23,12 +24,19 @@ class Payloads:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._bomb: bytes | None = None
+        self._brotli_bomb: bytes | None = None
 
     def gzip_bomb(self) -> bytes:
         with self._lock:
             if self._bomb is None:
                 self._bomb = _gzip_of_zeros(GZIP_BOMB_ZEROS)
             return self._bomb
+
+    def brotli_bomb(self) -> bytes:
+        with self._lock:
+            if self._brotli_bomb is None:
+                self._brotli_bomb = _brotli_of_zeros(BROTLI_BOMB_ZEROS)
+            return self._brotli_bomb
 
 
 def _gzip_of_zeros(total: int) -> bytes:
@@ -44,6 +52,17 @@ def _gzip_of_zeros(total: int) -> bytes:
         crc = zlib.crc32(block, crc)
     body = first + steady * (blocks - 1) + comp.flush()
     return b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff" + body + struct.pack("<II", crc, total & 0xFFFFFFFF)
+
+
+def _brotli_of_zeros(total: int) -> bytes:
+    """brotli of `total` zero bytes, streamed in 1 MiB blocks (quality 0: fast; zeros compress anyway)."""
+    import brotli
+
+    comp = brotli.Compressor(quality=0)
+    block = bytes(1024 * 1024)
+    out = [comp.process(block) for _ in range(total // len(block))]
+    out.append(comp.finish())
+    return b"".join(out)
 
 
 def serve_hostile(conn: socket.socket, behaviour: str, request: Request, page: Page | None, scheme: str,
@@ -78,6 +97,10 @@ def serve_hostile(conn: socket.socket, behaviour: str, request: Request, page: P
     if behaviour == "gzip-bomb":
         send_response(conn, 200, [("Content-Type", "text/html; charset=utf-8"), ("Content-Encoding", "gzip")],
                       payloads.gzip_bomb(), head_only)
+        return True
+    if behaviour == "brotli-bomb":
+        send_response(conn, 200, [("Content-Type", "text/html; charset=utf-8"), ("Content-Encoding", "br")],
+                      payloads.brotli_bomb(), head_only)
         return True
     if behaviour == "slow-drip":
         conn.sendall(response_head(200, [("Content-Type", "text/html; charset=utf-8")], 100_000))

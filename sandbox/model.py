@@ -8,7 +8,7 @@ from datetime import datetime
 from types import MappingProxyType
 
 WEB_BEHAVIOURS = frozenset({
-    "huge-body", "gzip-bomb", "redirect-loop", "redirect-chain", "slow-drip", "reset", "garbage",
+    "huge-body", "gzip-bomb", "brotli-bomb", "redirect-loop", "redirect-chain", "slow-drip", "reset", "garbage",
     "tls-garbage", "wrong-content-type", "non-utf8",
 })
 DNS_BEHAVIOURS = frozenset({
@@ -19,7 +19,7 @@ RDAP_BEHAVIOURS = frozenset({"rdap-malformed", "rdap-429", "rdap-500"})
 BEHAVIOURS = WEB_BEHAVIOURS | DNS_BEHAVIOURS | RDAP_BEHAVIOURS
 SERVICE_BEHAVIOURS: Mapping[str, frozenset[str]] = MappingProxyType({
     "ct": frozenset({"ct-garbage", "ct-500"}),
-    "nrd": frozenset({"nrd-500"}),
+    "nrd": frozenset({"nrd-500", "nrd-garbage", "nrd-huge"}),
     "rdap": frozenset({"rdap-malformed", "rdap-429", "rdap-500"}),
 })
 

@@ -55,6 +55,7 @@ class Sandbox:
         self._parts: list[Any] = []
         self.ports: dict[str, int] = {}
         self.smtp: SmtpSink | None = None
+        self.proxy: ForwardProxy | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
     @classmethod
@@ -85,6 +86,7 @@ class Sandbox:
         self._add(https, "https", https.port)
         proxy = ForwardProxy(state, http.port, https.port, HOST, ports.get("proxy", 0))
         self._add(proxy, "proxy", proxy.port)
+        self.proxy = proxy
         registry = RegistryServices(state, HOST, ports)
         self._add(registry, "rdap", registry.rdap.port)
         self.ports["ct"] = registry.ct.port
@@ -181,6 +183,12 @@ class Sandbox:
         """World IP -> loopback address (direct mode); empty in proxy mode."""
         return self._state.ip_map
 
+    @property
+    def proxy_requests(self) -> list[tuple[str, str, dict[str, str]]]:
+        """Every request the forward proxy received: (method, target, lower-case headers); reset() clears."""
+        assert self.proxy is not None
+        return self.proxy.requests
+
     def set_behaviour(self, domain: str, behaviour: str | None) -> None:
         """Switch a hostile behaviour on for a domain (one per kind: dns-*, rdap-*, web); None clears."""
         self._state.set_behaviour(domain, behaviour)
@@ -193,6 +201,8 @@ class Sandbox:
         """Back to a phase (default: the first), no run-time behaviours, SMTP up, no recorded mail."""
         self.set_phase(phase or self.phases[0])
         self._state.clear_behaviours()
+        if self.proxy is not None:
+            self.proxy.requests.clear()
         self.smtp_up()
         assert self.smtp is not None
         with self.smtp.lock:

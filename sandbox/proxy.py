@@ -22,6 +22,7 @@ class ForwardProxy:
         self.http_port = http_port
         self.https_port = https_port
         self.server = TcpServer(self.handle, host, port, name="proxy")
+        self.requests: list[tuple[str, str, dict[str, str]]] = []  # (method, target, headers) as received
 
     @property
     def port(self) -> int:
@@ -37,6 +38,7 @@ class ForwardProxy:
         request = read_request(conn)
         if request is None:
             return
+        self.requests.append((request.method, request.target, dict(request.headers)))
         view = self.state.view
         if request.method == "CONNECT":
             host, _, port_text = request.target.rpartition(":")

@@ -145,9 +145,33 @@ class RegistryServices:
             return send_response(conn, 500, [("Content-Type", "text/plain")], b"internal error\n")
         if request.path != "/nrd.txt":
             return send_response(conn, 404, [("Content-Type", "text/plain")], b"not found\n")
-        body = "".join(f"{name}\n" for name in self.state.view.nrd).encode("ascii")
+        behaviour = self.state.service_behaviour("nrd")
+        if behaviour == "nrd-huge":
+            return _stream_huge_feed(conn, request.method == "HEAD")
+        names = list(self.state.view.nrd)
+        if behaviour == "nrd-garbage":
+            names = [*names[: len(names) // 2], *NRD_GARBAGE, *names[len(names) // 2:]]
+        body = "".join(f"{name}\n" for name in names).encode("utf-8", "surrogateescape")
         return send_response(conn, 200, [("Content-Type", "text/plain; charset=utf-8")], body,
                              request.method == "HEAD")
+
+
+NRD_GARBAGE = (
+    "-not-a-domain-.com", "exa mple.org", "<script>alert(1)</script>.com", "a" * 5000 + ".com",
+    "\x1b[31mred.com", "..", "xn--.com", "%00.com", "\udcff\udcfe.com", "http://", "1.2.3.4",
+    "trailing-dot-ok.com.", "UPPER-CASE.COM,2024-09-05,extra,fields",
+)
+NRD_HUGE_LINES = 1_000_000
+
+
+def _stream_huge_feed(conn: socket.socket, head_only: bool) -> None:
+    """10^6 generated names (about 20 MB), streamed with no Content-Length, then close."""
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n")
+    if head_only:
+        return
+    batch = 20_000
+    for start in range(0, NRD_HUGE_LINES, batch):
+        conn.sendall("".join(f"bulk-{i:07d}-registrations.com\n" for i in range(start, start + batch)).encode())
 
 
 def _json(conn: socket.socket, status: int, data: object, content_type: str = JSON_RDAP) -> None:

@@ -17,6 +17,7 @@ from crawler.sources import SourceError
 from detect import discovery, lookalike
 from detect.lexical import LabelIndex, nrd_lexical_match
 from detect.model import Candidate, Indicator, Rcode
+from detect.names import InvalidDomain
 from detect.scoring import Discovery, ScoringPolicy, SiteProfile, Verdict, score_candidate
 from scheduler.components import Components
 from scheduler.deliver import new_message_id
@@ -47,7 +48,10 @@ class HuntReport:
 
 def _lookalikes(parts: Components, seeds: Iterable[str], fuzzers: Sequence[str]) -> Iterable[Candidate]:
     for seed in seeds:
-        yield from lookalike.lookalikes(seed, fuzzers=fuzzers, tlds=parts.config.discovery.tlds)
+        try:
+            yield from lookalike.lookalikes(seed, fuzzers=fuzzers, tlds=parts.config.discovery.tlds)
+        except InvalidDomain as exc:  # a stored name outside the ICANN suffixes must not cost the hunt
+            log.warning("no lookalikes of %s: %s", seed, exc)
 
 
 async def _ct_candidates(parts: Components, network: Sequence[str], report: HuntReport) -> list[Candidate]:
@@ -70,19 +74,27 @@ async def _nrd_candidates(parts: Components, labels: Sequence[str], infrastructu
     """Feed entries lexically close to a network label, or resolving onto the network's IPs/NS."""
     out: list[Candidate] = []
     index = LabelIndex(labels)
+    cap = parts.config.discovery.max_candidates
     for source in parts.config.discovery.nrd_feeds:
         unmatched: list[str] = []
+        beyond = 0  # unmatched names past the cap: counted, never held in memory nor resolved
         try:
             async for name in feeds.read_feed(source):
                 label = nrd_lexical_match(name, index)
                 if label is not None:
                     out.append(Candidate(name, "nrd", f"{source} (lexical: {label})"))
-                else:
+                elif len(unmatched) < cap:
                     unmatched.append(name)
+                else:
+                    beyond += 1
         except SourceError as exc:
             report.source_errors.append(f"nrd {source}: {exc}")
             log.warning("NRD feed %s failed: %s", source, exc)
             continue
+        if beyond:
+            report.truncated += beyond
+            log.warning("NRD feed %s: %d names over discovery.max_candidates not checked against the "
+                        "network's infrastructure", source, beyond)
         if infrastructure and unmatched:
             ips = {i.value for i in infrastructure if i.kind == "ip"}
             nss = {i.value for i in infrastructure if i.kind == "ns"}

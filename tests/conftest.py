@@ -43,7 +43,7 @@ def pg_url(pg_ok: bool) -> Iterator[str]:
             pytest.fail(f"PostgreSQL not reachable at {PG_URL} (CI must run the store tests on it)")
         pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL)
+    admin = create_engine(PG_URL, pool_pre_ping=True)  # survives a server restart (tests/hostile)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     sep = "&" if "?" in PG_URL else "?"

@@ -158,9 +158,18 @@ async def _crawl_trusting(crawler: SiteCrawler, domain: str, path: str) -> HttpF
 
     original = resolver_mod.GuardedResolver.from_config
 
+    host = domain.split(":")[0]
+
     def trusting(config: Config, reactor: object = None) -> resolver_mod.GuardedResolver:
         r = original(config, reactor)
-        r.trusted_hosts.add(domain.split(":")[0])
+        r.trusted_hosts.add(host)
+        real = r.resolve
+
+        async def resolve(name: str, *, target: bool = False) -> tuple[str, ...]:
+            # a proxy host is trusted only as a connection, never as a target: trust the site here
+            return await real(name, target=target and name.strip("[]").rstrip(".").lower() != host)
+
+        r.resolve = resolve  # type: ignore[method-assign]
         return r
 
     resolver_mod.GuardedResolver.from_config = trusting  # type: ignore[method-assign]

@@ -1,0 +1,213 @@
+"""Drive the real cycle (scheduler.cycle.run_cycle on crawler.run's loop) against a small inline
+sandbox world and read back what it recorded. Every hostile case shares one healthy domain
+(`good.test`) in its batch, so a case that loses the batch shows up as a lost healthy domain."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from hydrawatch.config import Config, from_mapping
+from hydrawatch.wiring import Store
+from sandbox.net import Sandbox
+
+GOOD = "good-news.info"
+GOOD_HTML = ("<html><head><title>Good News Daily</title></head><body><h1>Good News</h1>"
+             "<p>An ordinary healthy site in every hostile batch.</p>"
+             '<a href="https://elsewhere.example/">x</a></body></html>')
+NOW = datetime(2024, 9, 3, 12, 0, tzinfo=UTC)
+SECRET = "hw-secret-7f3a9c"  # SMTP password and serve token: must never leave the process
+
+
+def site(html: str = GOOD_HTML, **web: Any) -> dict[str, Any]:
+    return {"pages": {"/": {"html": html}}, **web}
+
+
+def domain(ip: str, *, html: str = GOOD_HTML, web: Mapping[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+    d: dict[str, Any] = {"a": [ip], "ns": ["ns1.hostile-dns.info"], "txt": ["v=spf1 -all"],
+                         "rdap": {"registrar": "Sandbox Registrar", "registered": "2023-01-10"},
+                         "web": dict(web) if web is not None else site(html)}
+    d.update(kw)
+    return d
+
+
+def world(domains: Mapping[str, Mapping[str, Any]], **phase: Any) -> dict[str, Any]:
+    return {"world": {"name": "hostile", "campaign": "hostile", "seeds": [GOOD]},
+            "phases": {"one": {"clock": "2024-09-03T12:00:00Z", "nrd_generated": 20, **phase}},
+            "domains": {GOOD: domain("185.10.0.1"), **domains}}
+
+
+def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def config_for(sb: Sandbox, db: Path, **overrides: Any) -> Config:
+    """Sandbox endpoints, short timeouts, a cheap hunt (tld-swap over .info/.cc), a secret in the config."""
+    base = deep_merge(sb.config_overrides(), {
+        "storage": {"url": f"sqlite:///{db}"},
+        "dns": {"timeout": 1.0, "retries": 0},
+        "crawler": {"timeout": 4.0, "retries": 0, "max_page_bytes": 1_000_000},
+        "rdap": {"timeout": 5.0},
+        "discovery": {"tlds": ["info", "cc"], "fuzzers": ["tld-swap"], "max_candidates": 2000},
+        "alerts": {"smtp_password": SECRET, "smtp_username": "hw"},
+        "serve": {"token": SECRET},
+    })
+    return from_mapping(deep_merge(base, overrides), source="(hostile)")
+
+
+@dataclass
+class Outcome:
+    db: Path
+    stats: dict[str, Any]
+    seconds: float
+
+    def rows(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        with sqlite3.connect(self.db) as conn:
+            return list(conn.execute(sql, args))
+
+    def observations(self, name: str, kind: str | None = None) -> list[dict[str, Any]]:
+        sql = ("SELECT o.kind, o.error_kind, o.error, o.http_status, o.url, o.final_url, o.title, o.cert_sha256, "
+               "o.rcode, o.raw FROM observations o JOIN domains d ON d.id = o.domain_id WHERE d.name = ?")
+        keys = ("kind", "error_kind", "error", "http_status", "url", "final_url", "title", "cert_sha256",
+                "rcode", "raw")
+        out = [dict(zip(keys, r)) for r in self.rows(sql + " ORDER BY o.id", name)]
+        return [o for o in out if kind is None or o["kind"] == kind]
+
+    def status(self, name: str) -> str | None:
+        rows = self.rows("SELECT status FROM domains WHERE name = ?", name)
+        return rows[0][0] if rows else None
+
+    def error_kinds(self, name: str, kind: str | None = None) -> set[str]:
+        return {o["error_kind"] for o in self.observations(name, kind) if o["error_kind"]}
+
+    def cycle_outcomes(self) -> list[str]:
+        return [r[0] for r in self.rows("SELECT outcome FROM cycles ORDER BY id")]
+
+    def dump(self) -> str:
+        """Every stored text value (for 'no secret stored' checks)."""
+        with sqlite3.connect(self.db) as conn:
+            return "\n".join(str(line) for line in conn.iterdump())
+
+
+def seed_store(conf_db: Path, names: Sequence[str]) -> None:
+    """`hydrawatch init` + `seed add` on a SQLite file, in process (what the CLI does, faster)."""
+    from storage import watchlist
+
+    store = Store.from_config(from_mapping({"storage": {"url": f"sqlite:///{conf_db}"}}, source="(hostile)"))
+    try:
+        store.init()
+        with store.transaction() as session:
+            watchlist.add_domains(session, names, campaign="hostile", origin="seed", now=NOW)
+    finally:
+        store.close()
+
+
+def run_cycle(sb: Sandbox, tmp_path: Path, seeds: Sequence[str], **overrides: Any) -> Outcome:
+    """Initialise a fresh SQLite store, watch ``good.test`` + ``seeds``, run one real cycle."""
+    import time
+
+    from crawler import run as reactor_run
+    from scheduler.components import Components
+    from scheduler.cycle import run_cycle as cycle
+    from storage import watchlist
+
+    db = tmp_path / "hostile.db"
+    cfg = config_for(sb, db, **overrides)
+    store = Store.from_config(cfg)
+    store.init()
+    try:
+        with store.transaction() as session:
+            watchlist.add_domains(session, [GOOD, *seeds], campaign="hostile", origin="seed", now=NOW)
+        parts = Components.from_config(cfg, store)
+
+        async def main() -> dict[str, Any]:
+            try:
+                return (await cycle(parts, now=NOW)).stats()
+            finally:
+                await parts.close()
+
+        started = time.monotonic()
+        stats = reactor_run.run(main)
+        return Outcome(db=db, stats=stats, seconds=time.monotonic() - started)
+    finally:
+        store.close()
+
+
+def assert_batch_intact(out: Outcome) -> None:
+    """The cycle finished and the healthy domain of the batch was observed and classified."""
+    assert out.cycle_outcomes() == ["ok"], out.cycle_outcomes()
+    http = out.observations(GOOD, "http")
+    assert any(o["http_status"] == 200 and o["error_kind"] is None and o["title"] == "Good News Daily"
+               for o in http), http
+    assert out.observations(GOOD, "dns") and out.observations(GOOD, "rdap")
+    assert out.status(GOOD) == "active", out.status(GOOD)
+    assert SECRET not in out.dump()
+
+
+def _toml_value(value: Any) -> str:
+    import json
+
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(value)  # strings, numbers and booleans are spelled alike in JSON and TOML
+
+
+def write_config(sb: Sandbox, db: Path, path: Path, **overrides: Any) -> Path:
+    """The same config as config_for, as a TOML file for `hydrawatch --config … run --once`."""
+    cfg = config_for(sb, db, **overrides)  # validates
+    del cfg
+    base = deep_merge(sb.config_overrides(), {
+        "storage": {"url": f"sqlite:///{db}"}, "dns": {"timeout": 1.0, "retries": 0},
+        "crawler": {"timeout": 4.0, "retries": 0, "max_page_bytes": 1_000_000}, "rdap": {"timeout": 5.0},
+        "discovery": {"tlds": ["info", "cc"], "fuzzers": ["tld-swap"], "max_candidates": 2000},
+        "alerts": {"smtp_password": SECRET, "smtp_username": "hw"}, "serve": {"token": SECRET},
+    })
+    merged = deep_merge(base, overrides)
+    lines = []
+    for section, keys in merged.items():
+        lines.append(f"[{section}]")
+        lines.extend(f"{k} = {_toml_value(v)}" for k, v in keys.items())
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+_WRAPPER = ("import atexit, resource, sys\n"
+            "atexit.register(lambda: sys.stderr.write("
+            "f'\\nHW_MAXRSS={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n'))\n"
+            "from hydrawatch.cli import main\n"
+            "sys.exit(main(sys.argv[1:]))\n")
+
+
+def cli(config: Path, *args: str, timeout: float = 120, env: Mapping[str, str] | None = None,
+        preexec: Any = None) -> tuple[int, str, str, int]:
+    """Run `hydrawatch --config CONFIG ARGS…` in a subprocess: (exit code, stdout, stderr, peak RSS in KiB)."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-c", _WRAPPER, "--config", str(config), *args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})}, preexec_fn=preexec)  # noqa: PLW1509
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError(f"{' '.join(args)} did not finish in {timeout} s: {err[-2000:]}") from None
+    found = re.search(r"\nHW_MAXRSS=(\d+)\n", err)
+    if found:
+        err = err[: found.start()] + err[found.end():]
+    return proc.returncode, out, err, int(found.group(1)) if found else 0
