@@ -36,27 +36,37 @@ class Daemon:
         self._running: set[asyncio.Task[Any]] = set()
         self.cycles = 0
 
-    async def _run(self, name: str, job: Callable[..., Awaitable[Any]]) -> None:
+    async def _run(self, name: str, job: Callable[..., Awaitable[Any]], exclusive: bool = True) -> None:
+        """Run one job. Exclusive jobs (probe, crawl, discovery, the first cycle) wait for each other;
+        the alert job does not: delivery is synchronous (no await, so it cannot interleave with another
+        job's transaction) and must not wait behind a long hunt."""
         if self._stop.is_set():
             return
-        async with self._busy:
+        try:
+            if exclusive:
+                await self._busy.acquire()
+        except asyncio.CancelledError:
+            return  # stopping while queued behind another job: nothing was started
+        task = asyncio.current_task()
+        assert task is not None
+        self._running.add(task)
+        try:
             if self._stop.is_set():
                 return
-            task = asyncio.current_task()
-            assert task is not None
-            self._running.add(task)
-            try:
-                report = await job(self.parts, now=self.clock())
-                self.cycles += 1
-                if self.on_report is not None:
-                    self.on_report(report)
-            except asyncio.CancelledError:
-                log.warning("job %s interrupted; its finished domains are kept", name)
+            report = await job(self.parts, now=self.clock())
+            self.cycles += 1
+            if self.on_report is not None:
+                self.on_report(report)
+        except asyncio.CancelledError:
+            log.warning("job %s interrupted; its finished domains are kept", name)
+            if not self._stop.is_set():
                 raise
-            except Exception:
-                log.exception("job %s failed; the daemon goes on", name)
-            finally:
-                self._running.discard(task)
+        except Exception:
+            log.exception("job %s failed; the daemon goes on", name)
+        finally:
+            self._running.discard(task)
+            if exclusive:
+                self._busy.release()
 
     def stop(self) -> None:
         if not self._stop.is_set():
@@ -82,7 +92,7 @@ class Daemon:
             ("alerts", cycle.alert_job, cfg.alert_interval),
         ]
         for name, job, every in jobs:
-            scheduler.add_job(self._run, "interval", args=(name, job), seconds=every, id=name,
+            scheduler.add_job(self._run, "interval", args=(name, job, name != "alerts"), seconds=every, id=name,
                               replace_existing=True, next_run_time=now + timedelta(seconds=every))
         scheduler.start()
         log.info("daemon started: probe every %ss, crawl every %ss, discovery every %ss, alerts every %ss",
