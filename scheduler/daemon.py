@@ -101,13 +101,17 @@ class Daemon:
         try:
             await self._stop.wait()
         finally:
-            scheduler.shutdown(wait=False)
-            if not first.done() or self._running:
+            scheduler.pause()  # no new runs; the queued ones see the stop flag and return
+            work = [first, *self._running]
+            if any(not t.done() for t in work):
                 # Give the job in hand a moment to reach a domain boundary, then cancel it: every
                 # domain already observed is committed; the interrupted one is rolled back.
-                done, _ = await asyncio.wait([first, *self._running], timeout=5)
-                for task in [first, *self._running]:
+                await asyncio.wait(work, timeout=5)
+                for task in work:
                     if not task.done():
                         task.cancel()
-                await asyncio.gather(first, *self._running, return_exceptions=True)
+                await asyncio.gather(*work, return_exceptions=True)
+            for _ in range(3):  # let runs queued on the job lock return before the executor is shut
+                await asyncio.sleep(0.05)
+            scheduler.shutdown(wait=False)
             log.info("daemon stopped after %d jobs", self.cycles)

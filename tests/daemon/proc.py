@@ -34,7 +34,7 @@ def write_config(path: Path, sandbox: Sandbox, store_url: str, **sections: dict[
     data: dict[str, dict[str, Any]] = {k: dict(v) for k, v in sandbox.config_overrides().items()}
     data["storage"] = {"url": store_url}
     data.setdefault("alerts", {}).update({"retry_backoff": 1.0})
-    data["schedule"] = {"dns_interval": 3, "crawl_interval": 6, "discovery_interval": 6, "alert_interval": 1}
+    data["schedule"] = {"dns_interval": 2, "crawl_interval": 5, "discovery_interval": 20, "alert_interval": 1}
     data["dns"].update({"timeout": 2.0})
     for name, values in sections.items():
         data.setdefault(name, {}).update(values)
