@@ -45,7 +45,7 @@ def write_config(path: Path, sandbox: Sandbox, store_url: str, **sections: dict[
 
 def cli(config: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "hydrawatch.cli", "--config", str(config), *args],
-                          capture_output=True, text=True, timeout=timeout, cwd=REPO, env=_env())
+                          capture_output=True, text=True, timeout=timeout, cwd=REPO, env=_env(), check=False)
 
 
 def _env() -> dict[str, str]:
