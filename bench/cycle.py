@@ -9,8 +9,10 @@ demo world doppelganger-2024: a fresh store watching the 25 seeds, one cycle on 
 too), then the timed cycle on phase "seizure" (the takedown, the hunt over every TLD, scoring, the alert
 mails). Median over ``--repeat`` fresh stores. Target: ≤ 60 s.
 
-``rss``: resident memory of one long-lived process running ``--cycles`` short cycles (scheduler.cycle.
-run_cycle, the daemon's own function, on one Components, one event loop) against the sandbox, with a
+``rss``: resident memory of one long-lived process running ``--cycles`` short cycles (the daemon's own
+jobs from scheduler.cycle in its proportions — probe + alerts every cycle, crawl every 5th, discovery
+every 25th; ``--mode cycle``: a full run_cycle each time — on one Components, one event loop) against
+the sandbox, with a
 small watchlist (3 seeds) and discovery over 12 TLDs so that a cycle takes well under a second. The
 sandbox flips between "before" and "seizure" every ``--flip`` cycles, so takedowns, hunts, new edges and
 alert mails keep happening. The sandbox runs in the parent process; the cycles run in a child whose
@@ -114,7 +116,7 @@ def rss_kib() -> int:
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
-def rss_child(config: Path, cycles: int, every: int, flip: int) -> None:
+def rss_child(config: Path, cycles: int, every: int, flip: int, mode: str) -> None:
     """The measured process: ``cycles`` run_cycle calls on one Components and one loop."""
     from crawler import run as reactor_run
     from hydrawatch import logs
@@ -140,7 +142,15 @@ def rss_child(config: Path, cycles: int, every: int, flip: int) -> None:
             if n > 1 and (n - 1) % flip == 0:
                 phase = "seizure" if phase == "before" else "before"
                 ask_phase(phase)
-            report = await cycle.run_cycle(parts, now=utcnow())
+            if mode == "cycle":
+                report = await cycle.run_cycle(parts, now=utcnow())
+            else:  # the daemon's jobs in its proportions: probe + alerts, crawl every 5th, discovery every 25th
+                report = await cycle.probe_job(parts, now=utcnow())
+                if n % 5 == 0:
+                    report = await cycle.crawl_job(parts, now=utcnow())
+                if n % 25 == 0:
+                    report = await cycle.discovery_job(parts, now=utcnow())
+                report.delivery = await cycle.alert_job(parts, now=utcnow())
             if n % every == 0 or n == 1:
                 print(json.dumps({"cycle": n, "rss_kib": rss_kib(), "seconds": round(time.monotonic() - started, 1),
                                   "phase": phase, "last_cycle_s": round(report.seconds, 3),
@@ -152,7 +162,7 @@ def rss_child(config: Path, cycles: int, every: int, flip: int) -> None:
     store.close()
 
 
-def bench_rss(cycles: int, every: int, flip: int) -> dict[str, Any]:
+def bench_rss(cycles: int, every: int, flip: int, mode: str) -> dict[str, Any]:
     from sandbox.net import Sandbox
 
     samples: list[dict[str, Any]] = []
@@ -162,7 +172,7 @@ def bench_rss(cycles: int, every: int, flip: int) -> dict[str, Any]:
         config = write_config(Path(tmp) / "rss.toml", sb.config_overrides(), url,
                               discovery={"tlds": SMALL_TLDS}, alerts={"retry_backoff": 1.0})
         child = subprocess.Popen([sys.executable, __file__, "rss-child", str(config), "--cycles", str(cycles),
-                                  "--every", str(every), "--flip", str(flip)], cwd=ROOT, text=True,
+                                  "--every", str(every), "--flip", str(flip), "--mode", mode], cwd=ROOT, text=True,
                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         assert child.stdin is not None and child.stdout is not None
         for line in child.stdout:
@@ -199,8 +209,11 @@ def markdown(once: dict[str, Any] | None, rss: dict[str, Any] | None, argv: list
                 f"Target ≤ 60 s: {'met' if once['median_seizure'] <= 60 else 'NOT met'}.", ""]
     if rss is not None:
         pick = [s for s in rss["samples"] if s["cycle"] in (1, 50, 100, 200, 300, 400, 500) or s is rss["samples"][-1]]
-        out += [f"**Resident memory over {rss['cycles']} short cycles** (one process, `scheduler.cycle.run_cycle` "
-                f"on one Components; 3 seeds, discovery over {len(SMALL_TLDS)} TLDs; phase flipped every "
+        what = ("`scheduler.cycle.run_cycle`" if rss.get("mode") == "cycle" else
+                "the daemon's jobs from `scheduler.cycle`: `probe_job` + `alert_job` each cycle, `crawl_job` every "
+                "5th, `discovery_job` every 25th")
+        out += [f"**Resident memory over {rss['cycles']} short cycles** (one process, {what} "
+                f"on one Components and one event loop; 3 seeds, discovery over {len(SMALL_TLDS)} TLDs; phase flipped every "
                 f"{rss.get('flip', 25)} cycles; {rss['seconds']:.0f} s in all, {rss['mails']} mails):", "",
                 "| cycle | VmRSS |", "|---:|---:|"]
         out += [f"| {s['cycle']} | {s['rss_kib'] / 1024:.1f} MiB |" for s in pick]
@@ -217,15 +230,17 @@ def main() -> int:
     parser.add_argument("--cycles", type=int, default=500)
     parser.add_argument("--every", type=int, default=10)
     parser.add_argument("--flip", type=int, default=25)
+    parser.add_argument("--mode", choices=("jobs", "cycle"), default="jobs",
+                        help="rss: a short cycle is the daemon's jobs (default) or a full run_cycle")
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
     if args.what == "rss-child":
-        rss_child(Path(args.config), args.cycles, args.every, args.flip)
+        rss_child(Path(args.config), args.cycles, args.every, args.flip, args.mode)
         return 0
     once = bench_once(args.repeat) if args.what in ("once", "all") else None
-    rss = bench_rss(args.cycles, args.every, args.flip) if args.what in ("rss", "all") else None
+    rss = bench_rss(args.cycles, args.every, args.flip, args.mode) if args.what in ("rss", "all") else None
     if rss is not None:
-        rss["flip"] = args.flip
+        rss["flip"], rss["mode"] = args.flip, args.mode
     text = markdown(once, rss, sys.argv[1:])
     print(text)
     if args.write:
