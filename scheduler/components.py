@@ -8,6 +8,8 @@ from crawler.dns import Prober
 from crawler.fetch import SiteCrawler
 from crawler.rdap import RdapClient
 from detect.signatures import Signatures, load_signatures
+from detect.simindex import SimilarityIndex
+from storage import observations
 from hydrawatch.config import Config
 from hydrawatch.wiring import Store
 
@@ -20,12 +22,22 @@ class Components:
     crawler: SiteCrawler
     rdap: RdapClient
     signatures: Signatures
+    pages: SimilarityIndex  # latest page sketch of every stored domain, for "who serves this text?"
 
     @classmethod
     def from_config(cls, config: Config, store: Store) -> Components:
         return cls(config=config, store=store, prober=Prober.from_config(config.dns),
                    crawler=SiteCrawler.from_config(config), rdap=RdapClient.from_config(config),
-                   signatures=load_signatures())
+                   signatures=load_signatures(), pages=page_index(store))
 
     async def close(self) -> None:
         await self.prober.close()
+
+
+def page_index(store: Store) -> SimilarityIndex:
+    """Rebuild the MinHash LSH index from the store (one entry per domain: its latest page)."""
+    latest: dict[str, bytes] = {}
+    with store.transaction() as session:
+        for name, _obs, minhash in observations.page_sketches(session):
+            latest[name] = minhash
+    return SimilarityIndex.from_items(latest.items())

@@ -28,7 +28,9 @@ from storage import lineage, outbox, profiles, watchlist
 log = logging.getLogger(__name__)
 
 # Order in which candidates are observed when there are more than a hunt may crawl.
-SOURCE_PRIORITY = {"redirect": 0, "outlink": 1, "lookalike-tld": 2, "ct": 3, "nrd": 4, "lookalike": 5}
+SOURCE_PRIORITY = {"redirect": 0, "outlink": 1, "similar": 1, "lookalike-tld": 2, "ct": 3, "nrd": 4,
+                   "lookalike": 5}
+SIMILAR_PER_SITE = 20
 MAX_OBSERVED_PER_HUNT = 400
 YIELD_EVERY = 2000
 
@@ -106,6 +108,20 @@ def _link_candidates(network: Sequence[SiteProfile], legit: set[str]) -> list[Ca
     return out
 
 
+def _similar_candidates(parts: Components, network: Sequence[SiteProfile]) -> list[Candidate]:
+    """Stored domains whose latest page is a near copy of a network site's (MinHash LSH lookup, not a
+    scan): a name seen earlier through any source and rejected is looked at again as the network changes."""
+    names = {p.domain for p in network}
+    out: list[Candidate] = []
+    for p in network:
+        if p.minhash is None:
+            continue
+        for key, jaccard in parts.pages.query(p.minhash, top=SIMILAR_PER_SITE):
+            if isinstance(key, str) and key not in names:
+                out.append(Candidate(key, "similar", f"{p.domain} (text Jaccard {jaccard:.2f})", p.domain))
+    return out
+
+
 def _priority(c: Candidate) -> int:
     key = "lookalike-tld" if c.source == "lookalike" and c.via == "tld-swap" else c.source
     return SOURCE_PRIORITY.get(key, 9)
@@ -147,6 +163,7 @@ async def hunt(parts: Components, *, lost: Sequence[str], sweep: bool, now: date
     if sweep:
         await add(_lookalikes(parts, [n for n in names if n not in lost], cfg.discovery.fuzzers))
         await add(_link_candidates(network, legit))
+        await add(_similar_candidates(parts, network))
         await add(await _ct_candidates(parts, names, report))
         with store.transaction() as session:
             infra = profiles.network_infrastructure(session, network)

@@ -71,11 +71,11 @@ async def observe(parts: Components, domains: Sequence[str], *, now: datetime, c
     async for result in parts.prober.probe(domains):
         fresh_dns[result.name] = result
     for name in domains:
-        result = fresh_dns.get(name)
-        if result is None:
+        probed = fresh_dns.get(name)
+        if probed is None:
             continue
         with store.transaction() as session:
-            observations.record_dns(session, name, result, fingerprints.dns_indicators(result), now=now,
+            observations.record_dns(session, name, probed, fingerprints.dns_indicators(probed), now=now,
                                     cycle_id=cycle_id)
         report.probed += 1
 
@@ -84,10 +84,15 @@ async def observe(parts: Components, domains: Sequence[str], *, now: datetime, c
         targets = [d for d in domains if fresh_dns.get(d) is not None and fresh_dns[d].resolves]
         for site in await parts.crawler.crawl(targets, now=now) if targets else []:
             crawled[site.domain] = site
+            sketches: list[bytes] = []
             with store.transaction() as session:
                 for fetch in site.fetches:
                     inds, sketch = http_indicators_of(fetch)
                     observations.record_http(session, fetch, inds, sketch, now=now, cycle_id=cycle_id)
+                    if sketch.minhash is not None:
+                        sketches.append(sketch.minhash)
+            if sketches:  # keep the similarity index current: the home page (first) stands for the site
+                parts.pages.add(site.domain, sketches[0])
             report.crawled += 1
 
     rdap_records: dict[str, RdapRecord] = {}
@@ -96,13 +101,13 @@ async def observe(parts: Components, domains: Sequence[str], *, now: datetime, c
             wanted = [d for d in domains if rdap == "always" or observations.latest_rdap(session, d) is None
                       or (d in fresh_dns and _dns_changed(previous_dns.get(d), fresh_dns[d]))]
         results = await asyncio.gather(*(parts.rdap.lookup(d, now=now) for d in wanted), return_exceptions=True)
-        for name, rec in zip(wanted, results):
-            if isinstance(rec, BaseException):
-                log.warning("RDAP lookup of %s failed: %s", name, rec)
+        for name, outcome in zip(wanted, results):
+            if isinstance(outcome, BaseException):
+                log.warning("RDAP lookup of %s failed: %s", name, outcome)
                 continue
-            rdap_records[name] = rec
+            rdap_records[name] = outcome
             with store.transaction() as session:
-                observations.record_rdap(session, rec, fingerprints.rdap_indicators(rec), now=now,
+                observations.record_rdap(session, outcome, fingerprints.rdap_indicators(outcome), now=now,
                                          cycle_id=cycle_id)
             report.rdap += 1
 

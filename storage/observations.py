@@ -187,12 +187,15 @@ def share_counts(session: Session, values: Iterable[Indicator]) -> dict[Indicato
 
 
 def page_sketches(session: Session) -> Iterable[tuple[str, int, bytes]]:
-    """(domain, observation id, minhash) of every stored page with a sketch: feeds the LSH index."""
+    """(domain, observation id, minhash) of every stored page with a sketch, oldest first: feeds the
+    LSH index (a later page of a domain replaces its earlier one there)."""
     rows = session.execute(select(DomainRow.name, PageRow.observation_id, PageRow.minhash)
                            .join(DomainRow, DomainRow.id == PageRow.domain_id)
-                           .where(PageRow.minhash.is_not(None)))
+                           .where(PageRow.minhash.is_not(None)).order_by(PageRow.observation_id)
+                           .execution_options(yield_per=2000))
     for name, obs_id, minhash in rows:
-        yield name, obs_id, minhash
+        if minhash is not None:
+            yield name, obs_id, minhash
 
 
 def latest_page_sketch(session: Session, domain: str, *, before: datetime | None = None) -> PageSketch | None:

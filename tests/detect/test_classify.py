@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib import resources
+
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -14,7 +16,7 @@ from detect.signatures import Signatures, load_signatures
 
 T0 = datetime(2024, 9, 4, 12, tzinfo=UTC)
 DOMAIN = "washingtonpost.pm"
-ARTICLE = Path(__file__).parent / "pages" / "rrn.media" / "__1694608541.html"
+ARTICLE = Path(str(resources.files("sandbox.worlds").joinpath("doppelganger-2024/pages"))) / "rrn.media" / "__1694608541.html"
 
 
 @cache

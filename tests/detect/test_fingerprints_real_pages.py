@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib import resources
+
 import itertools
 import statistics
 from functools import cache
@@ -12,7 +14,7 @@ import pytest
 from detect.fingerprints import PageFingerprint, fingerprint_page, minhash_similarity, tlsh_distance
 from detect.model import HttpFetch, Indicator
 
-PAGES = Path(__file__).parent / "pages"
+PAGES = Path(str(resources.files("sandbox.worlds").joinpath("doppelganger-2024/pages")))
 SITES = ("lavirgule.news", "notrepays.today", "rrn.media", "tribunalukraine.info", "waronfakes.com")
 
 
