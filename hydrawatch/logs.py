@@ -33,8 +33,11 @@ def setup(fmt: str, level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("twisted", "apscheduler", "asyncio", "filelock", "urllib3"):
+    for noisy in ("twisted", "apscheduler", "asyncio", "filelock", "urllib3", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # Jobs queue behind one lock, so APScheduler reports each tick that finds its job still waiting
+    # ("skipped: maximum number of running instances reached"): expected coalescing, not a problem.
+    logging.getLogger("apscheduler.scheduler").setLevel(max(logging.ERROR, root.level))
     # Every fetch failure is recorded as an observation with its error kind; Scrapy's own retry and
     # download errors would only repeat that on the terminal.
     logging.getLogger("scrapy").setLevel(logging.DEBUG if root.level <= logging.DEBUG else logging.CRITICAL)

@@ -3,11 +3,12 @@ call these functions; nothing else decides what a cycle does."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from scheduler.components import Components
@@ -57,10 +58,14 @@ async def _job(parts: Components, kind: str, now: datetime,
     try:
         await body(report)
         outcome = "ok"
+    except asyncio.CancelledError:
+        outcome = "interrupted"
+        raise
     finally:
         report.seconds = time.monotonic() - started
         with parts.store.transaction() as session:
-            cycles.finish(session, cycle_id, now=now, outcome=outcome, stats=report.stats())
+            cycles.finish(session, cycle_id, now=now + timedelta(seconds=report.seconds), outcome=outcome,
+                          stats=report.stats())
     return report
 
 

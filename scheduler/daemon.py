@@ -36,27 +36,37 @@ class Daemon:
         self._running: set[asyncio.Task[Any]] = set()
         self.cycles = 0
 
-    async def _run(self, name: str, job: Callable[..., Awaitable[Any]]) -> None:
+    async def _run(self, name: str, job: Callable[..., Awaitable[Any]], exclusive: bool = True) -> None:
+        """Run one job. Exclusive jobs (probe, crawl, discovery, the first cycle) wait for each other;
+        the alert job does not: delivery is synchronous (no await, so it cannot interleave with another
+        job's transaction) and must not wait behind a long hunt."""
         if self._stop.is_set():
             return
-        async with self._busy:
+        try:
+            if exclusive:
+                await self._busy.acquire()
+        except asyncio.CancelledError:
+            return  # stopping while queued behind another job: nothing was started
+        task = asyncio.current_task()
+        assert task is not None
+        self._running.add(task)
+        try:
             if self._stop.is_set():
                 return
-            task = asyncio.current_task()
-            assert task is not None
-            self._running.add(task)
-            try:
-                report = await job(self.parts, now=self.clock())
-                self.cycles += 1
-                if self.on_report is not None:
-                    self.on_report(report)
-            except asyncio.CancelledError:
-                log.warning("job %s interrupted; its finished domains are kept", name)
+            report = await job(self.parts, now=self.clock())
+            self.cycles += 1
+            if self.on_report is not None:
+                self.on_report(report)
+        except asyncio.CancelledError:
+            log.warning("job %s interrupted; its finished domains are kept", name)
+            if not self._stop.is_set():
                 raise
-            except Exception:
-                log.exception("job %s failed; the daemon goes on", name)
-            finally:
-                self._running.discard(task)
+        except Exception:
+            log.exception("job %s failed; the daemon goes on", name)
+        finally:
+            self._running.discard(task)
+            if exclusive:
+                self._busy.release()
 
     def stop(self) -> None:
         if not self._stop.is_set():
@@ -82,7 +92,7 @@ class Daemon:
             ("alerts", cycle.alert_job, cfg.alert_interval),
         ]
         for name, job, every in jobs:
-            scheduler.add_job(self._run, "interval", args=(name, job), seconds=every, id=name,
+            scheduler.add_job(self._run, "interval", args=(name, job, name != "alerts"), seconds=every, id=name,
                               replace_existing=True, next_run_time=now + timedelta(seconds=every))
         scheduler.start()
         log.info("daemon started: probe every %ss, crawl every %ss, discovery every %ss, alerts every %ss",
@@ -91,13 +101,17 @@ class Daemon:
         try:
             await self._stop.wait()
         finally:
-            scheduler.shutdown(wait=False)
-            if not first.done() or self._running:
+            scheduler.pause()  # no new runs; the queued ones see the stop flag and return
+            work = [first, *self._running]
+            if any(not t.done() for t in work):
                 # Give the job in hand a moment to reach a domain boundary, then cancel it: every
                 # domain already observed is committed; the interrupted one is rolled back.
-                done, _ = await asyncio.wait([first, *self._running], timeout=5)
-                for task in [first, *self._running]:
+                await asyncio.wait(work, timeout=5)
+                for task in work:
                     if not task.done():
                         task.cancel()
-                await asyncio.gather(first, *self._running, return_exceptions=True)
+                await asyncio.gather(*work, return_exceptions=True)
+            for _ in range(3):  # let runs queued on the job lock return before the executor is shut
+                await asyncio.sleep(0.05)
+            scheduler.shutdown(wait=False)
             log.info("daemon stopped after %d jobs", self.cycles)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from dataclasses import dataclass
@@ -27,6 +28,12 @@ def new_message_id() -> str:
     return f"<{uuid.uuid4().hex}@hydrawatch>"
 
 
+def digest_message_id(items: list[outbox.OutboxItem]) -> str:
+    """Stable for the same set of alerts: a digest re-sent after a crash carries the same id."""
+    key = hashlib.sha256(" ".join(sorted(i.message_id for i in items)).encode()).hexdigest()[:32]
+    return f"<digest-{key}@hydrawatch>"
+
+
 def deliver(store: Store, cfg: AlertsConfig, *, now: datetime) -> DeliveryReport:
     if not cfg.smtp_host or not cfg.mail_to:
         return DeliveryReport(skipped="e-mail disabled ([alerts] smtp_host or mail_to empty)")
@@ -36,7 +43,7 @@ def deliver(store: Store, cfg: AlertsConfig, *, now: datetime) -> DeliveryReport
             outbox.claim(session, item.id, now=now)
     if not items:
         return DeliveryReport()
-    batches = ([(alerts.render_digest(items, cfg, new_message_id()), [i.id for i in items])] if cfg.digest
+    batches = ([(alerts.render_digest(items, cfg, digest_message_id(items)), [i.id for i in items])] if cfg.digest
                else [(alerts.render_one(i, cfg), [i.id]) for i in items])
     sent = failed = 0
     for message, ids in batches:

@@ -7,6 +7,7 @@ source is logged and reported in the cycle's stats; the hunt goes on with the ot
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ SOURCE_PRIORITY = {"redirect": 0, "outlink": 1, "similar": 1, "lookalike-tld": 2
                    "lookalike": 5}
 SIMILAR_PER_SITE = 20
 MAX_OBSERVED_PER_HUNT = 400
+YIELD_EVERY = 2000
 
 
 @dataclass
@@ -157,23 +159,27 @@ async def hunt(parts: Components, *, lost: Sequence[str], sweep: bool, now: date
 
     found: dict[str, Candidate] = {}
 
-    def add(cands: Iterable[Candidate]) -> None:
-        for c in cands:
+    async def add(cands: Iterable[Candidate]) -> None:
+        for i, c in enumerate(cands):
+            if i % YIELD_EVERY == YIELD_EVERY - 1:
+                # Generating lookalikes over every TLD is seconds of CPU: let the loop breathe
+                # (signals, the alert job, Scrapy) and let a stopping daemon cancel the hunt here.
+                await asyncio.sleep(0)
             if c.domain in legit:
                 continue
             if c.domain not in found or _priority(c) < _priority(found[c.domain]):
                 found[c.domain] = c
             report.generated += 1
 
-    add(_lookalikes(parts, lost, cfg.discovery.fuzzers))
+    await add(_lookalikes(parts, lost, cfg.discovery.fuzzers))
     if sweep:
-        add(_lookalikes(parts, [n for n in names if n not in lost], cfg.discovery.fuzzers))
-        add(_link_candidates(network, legit))
-        add(_similar_candidates(parts, network))
-        add(await _ct_candidates(parts, names, report))
+        await add(_lookalikes(parts, [n for n in names if n not in lost], cfg.discovery.fuzzers))
+        await add(_link_candidates(network, legit))
+        await add(_similar_candidates(parts, network))
+        await add(await _ct_candidates(parts, names, report))
         with store.transaction() as session:
             infra = profiles.network_infrastructure(session, network)
-        add(await _nrd_candidates(parts, labels, infra, report))
+        await add(await _nrd_candidates(parts, labels, infra, report))
 
     with store.transaction() as session:
         watched = set(watchlist.watched_names(session))

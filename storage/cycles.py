@@ -24,6 +24,14 @@ def finish(session: Session, cycle_id: int, *, now: datetime, outcome: str, stat
     row.finished_at, row.outcome, row.stats = now, outcome, stats
 
 
+def close_interrupted(session: Session, *, now: datetime) -> int:
+    """Mark the cycles a killed process left ``running`` as ``interrupted`` (call under the store lock)."""
+    rows = list(session.scalars(select(CycleRow).where(CycleRow.outcome == "running")))
+    for row in rows:
+        row.finished_at, row.outcome = now, "interrupted"
+    return len(rows)
+
+
 def recent(session: Session, limit: int = 20) -> list[dict[str, Any]]:
     rows = session.scalars(select(CycleRow).order_by(CycleRow.id.desc()).limit(limit))
     return [{"id": r.id, "kind": r.kind, "started_at": r.started_at, "finished_at": r.finished_at,

@@ -33,7 +33,7 @@ class StoreLock:
                 handle.seek(0)
                 holder = handle.read().strip() or "?"
                 handle.close()
-                raise AlreadyRunning(f"another hydrawatch daemon (pid {holder}) is running on {url.database}") from None
+                raise AlreadyRunning(f"another instance is already running on this store (pid {holder} holds {path})") from None
             handle.seek(0)
             handle.truncate()
             handle.write(str(os.getpid()))
@@ -45,7 +45,8 @@ class StoreLock:
         conn.commit()
         if not got:
             conn.close()
-            raise AlreadyRunning("another hydrawatch daemon is running on this PostgreSQL store")
+            raise AlreadyRunning("another instance is already running on this PostgreSQL store (a session holds "
+                                 "its advisory lock)")
         self._conn = conn
 
     def release(self) -> None:

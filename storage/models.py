@@ -199,5 +199,5 @@ class CycleRow(Base):
     kind: Mapped[str] = mapped_column(String(32))
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
-    outcome: Mapped[str] = mapped_column(String(16), default="running")  # running|ok|failed
+    outcome: Mapped[str] = mapped_column(String(16), default="running")  # running|ok|failed|interrupted
     stats: Mapped[dict[str, Any]] = mapped_column(default=dict)

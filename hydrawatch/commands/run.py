@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 import typer
@@ -11,7 +12,10 @@ from hydrawatch import logs
 from hydrawatch.context import CliError, state
 from hydrawatch.render import dumps, terminal_safe
 from hydrawatch.wiring import open_store, utcnow
+from storage import cycles
 from storage.lock import AlreadyRunning, StoreLock
+
+log = logging.getLogger(__name__)
 
 
 def print_report(stats: dict, console: Console) -> None:  # type: ignore[type-arg]
@@ -51,6 +55,10 @@ def register(app: typer.Typer) -> None:
             except AlreadyRunning as exc:
                 raise CliError(str(exc), 3) from None
             try:
+                with store.transaction() as session:
+                    stale = cycles.close_interrupted(session, now=utcnow())
+                if stale:
+                    log.warning("%d cycle(s) left running by a stopped or killed process marked interrupted", stale)
                 parts = Components.from_config(cfg, store)
 
                 async def once_main() -> dict:  # type: ignore[type-arg]

@@ -1,0 +1,73 @@
+"""Fixtures for the daemon tests: a prepared store and config file for the real `hydrawatch run`."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hydrawatch.config import from_mapping
+from hydrawatch.wiring import Store
+from sandbox.net import Sandbox
+from sandbox.world import packaged_world
+from storage import watchlist
+from tests.daemon.proc import DaemonProcess, StoreView, write_config
+
+
+@dataclass
+class Setup:
+    sandbox: Sandbox
+    config: Path
+    url: str
+    view: StoreView
+    tmp: Path
+
+    def daemon(self, *extra: str, log: str = "daemon.log") -> DaemonProcess:
+        return DaemonProcess(self.config, self.tmp / log, *extra)
+
+
+def prepare(sandbox: Sandbox, url: str, tmp: Path, seeds: bool = True, **sections: dict[str, Any]) -> Setup:
+    """Initialise the store at ``url``, watch the world's seeds, write the daemon's config file."""
+    store = Store.from_config(from_mapping({"storage": {"url": url}}, source="(test)"))
+    try:
+        store.init()
+        if seeds:
+            with store.transaction() as session:
+                watchlist.add_domains(session, sandbox.seeds, campaign=sandbox.campaign, origin="seed",
+                                      now=datetime.now(timezone.utc))
+    finally:
+        store.close()
+    config = write_config(tmp / "hydrawatch.toml", sandbox, url, **sections)
+    return Setup(sandbox, config, url, StoreView(url), tmp)
+
+
+@pytest.fixture
+def setup(sandbox: Sandbox, tmp_path: Path) -> Iterator[Setup]:
+    s = prepare(sandbox, f"sqlite:///{tmp_path / 'store.db'}", tmp_path)
+    yield s
+    s.view.close()
+
+
+@dataclass(frozen=True)
+class Answers:
+    replacements: frozenset[tuple[str, str, str]]  # (from, to, relation) that must be found
+    optional: frozenset[str]  # network sites that may be reported (as clones of anything)
+    decoys: frozenset[str]  # never a clone
+
+    def check_edges(self, edges: list[tuple[str, str, str]]) -> None:
+        assert self.replacements <= set(edges), sorted(self.replacements - set(edges))
+        extra = set(edges) - self.replacements
+        assert {to for _, to, _ in extra} <= self.optional, sorted(extra)
+        assert not {to for _, to, _ in edges} & self.decoys
+
+
+@pytest.fixture(scope="session")
+def answers() -> Answers:
+    data = tomllib.loads((packaged_world("doppelganger-2024") / "answers.toml").read_text(encoding="utf-8"))
+    return Answers(frozenset((r["from"], r["to"], r["relation"]) for r in data["phases"]["seizure"]["replacements"]),
+                   frozenset(data["optional"]), frozenset(data["decoys"]))
