@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -106,8 +106,10 @@ class SiteCrawler:
     def from_config(cls, config: Config) -> SiteCrawler:
         return cls(config)
 
-    async def crawl(self, domains: Sequence[str], *, now: datetime) -> list[SiteCrawl]:
-        """One SiteCrawl per domain, in input order. Must run on the shared loop (crawler.run)."""
+    async def crawl(self, domains: Sequence[str], *, now: datetime,
+                    on_site: Callable[[], None] | None = None) -> list[SiteCrawl]:
+        """One SiteCrawl per domain, in input order; ``on_site()`` as each domain is done (progress).
+        Must run on the shared loop (crawler.run)."""
         from scrapy.crawler import AsyncCrawlerRunner
 
         from crawler.resolver import GuardedResolver
@@ -129,7 +131,8 @@ class SiteCrawler:
             try:
                 runner = AsyncCrawlerRunner(self.settings)
                 crawler = runner.create_crawler(SiteSpider)
-                await runner.crawl(crawler, domains=domains, plan=plan, resolver=resolver, now=now)
+                await runner.crawl(crawler, domains=domains, plan=plan, resolver=resolver, now=now,
+                                  on_site=on_site)
                 results: dict[int, tuple[HttpFetch, ...]] = crawler.spider.results
             finally:
                 resolver.uninstall()

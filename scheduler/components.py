@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from crawler.dns import Prober
 from crawler.fetch import SiteCrawler
 from crawler.rdap import RdapClient
 from detect.signatures import Signatures, load_signatures
 from detect.simindex import SimilarityIndex
-from storage import observations
 from hydrawatch.config import Config
 from hydrawatch.wiring import Store
+from scheduler.progress import NULL, ProgressSink
+from storage import observations
 
 
 @dataclass
@@ -23,12 +24,13 @@ class Components:
     rdap: RdapClient
     signatures: Signatures
     pages: SimilarityIndex  # latest page sketch of every stored domain, for "who serves this text?"
+    progress: ProgressSink = field(default=NULL)  # a foreground run's progress display
 
     @classmethod
-    def from_config(cls, config: Config, store: Store) -> Components:
+    def from_config(cls, config: Config, store: Store, progress: ProgressSink = NULL) -> Components:
         return cls(config=config, store=store, prober=Prober.from_config(config.dns),
                    crawler=SiteCrawler.from_config(config), rdap=RdapClient.from_config(config),
-                   signatures=load_signatures(), pages=page_index(store))
+                   signatures=load_signatures(), pages=page_index(store), progress=progress)
 
     async def close(self) -> None:
         await self.prober.close()

@@ -19,10 +19,11 @@ from detect import discovery, lookalike
 from detect.lexical import LabelIndex, nrd_lexical_match
 from detect.model import Candidate, Indicator, Rcode
 from detect.names import InvalidDomain
-from detect.scoring import Discovery, ScoringPolicy, SiteProfile, Verdict, score_candidate
+from detect.scoring import Discovery, ScoringPolicy, SiteProfile, StoreStats, Verdict, score_candidate
 from scheduler.components import Components
 from scheduler.deliver import new_message_id
 from scheduler.observe import observe
+from scheduler.progress import stage
 from storage import candidates as candidate_store
 from storage import lineage, outbox, profiles, watchlist
 
@@ -103,7 +104,7 @@ async def _nrd_candidates(parts: Components, labels: Sequence[str], infrastructu
             async for res in parts.prober.probe(unmatched, types=("A", "NS")):
                 shared = (set(res.get("A")) & ips) | (set(res.get("NS")) & nss)
                 if res.rcode is Rcode.NOERROR and shared:
-                    out.append(Candidate(res.name, "nrd", f"{source} (infrastructure: {sorted(shared)[0]})"))
+                    out.append(Candidate(res.name, "nrd", f"{source} (infrastructure: {min(shared)})"))
     return out
 
 
@@ -141,9 +142,11 @@ def _priority(c: Candidate) -> int:
 
 async def _resolving(parts: Components, cands: dict[str, Candidate]) -> list[str]:
     names = []
-    async for res in parts.prober.probe(list(cands), types=("A", "AAAA", "CNAME")):
-        if res.resolves:
-            names.append(res.name)
+    with stage(parts.progress, "candidates: resolve", len(cands)) as step:
+        async for res in parts.prober.probe(list(cands), types=("A", "AAAA", "CNAME")):
+            step.advance()
+            if res.resolves:
+                names.append(res.name)
     return names
 
 
@@ -207,7 +210,7 @@ async def hunt(parts: Components, *, lost: Sequence[str], sweep: bool, now: date
         for name in resolving:
             c = found[name]
             candidate_store.upsert(session, name, source=c.source, via=c.via, seed=c.seed, now=now)
-    await observe(parts, resolving, now=now, cycle_id=cycle_id, crawl=True, rdap="auto")
+    await observe(parts, resolving, now=now, cycle_id=cycle_id, crawl=True, rdap="auto", what="candidates")
     report.observed = len(resolving)
 
     policy = ScoringPolicy.from_config(parts.config)
@@ -220,26 +223,33 @@ async def hunt(parts: Components, *, lost: Sequence[str], sweep: bool, now: date
         for p in network:
             info = watchlist.get_domain(session, p.domain)
             campaigns[p.domain] = info.campaign if info else ""
-    for name in resolving:
-        c = found[name]
-        verdict = score_candidate(cand_profiles[name], network, stats, Discovery(c.source, c.via, c.seed), policy,
-                                  now=now)
-        report.verdicts.append(verdict)
-        with store.transaction() as session:
-            candidate_store.decide(session, name, score=verdict.confidence,
-                                   decision="clone" if verdict.is_clone else "rejected",
-                                   evidence=verdict.evidence, now=now)
-            if not verdict.is_clone or verdict.predecessor is None or verdict.relation is None:
-                continue
-            report.clones.append(verdict)
-            watchlist.promote(session, name, campaign=campaigns.get(verdict.predecessor, ""), now=now)
-            edge_id, created = lineage.add_edge(session, from_domain=verdict.predecessor, to_domain=name,
-                                                relation=verdict.relation, confidence=verdict.confidence,
-                                                evidence=verdict.evidence, now=now)
-            if created:
-                outbox.enqueue(session, edge_id, now=now, message_id=new_message_id())
-                report.new_edges += 1
-                log.info("clone: %s → %s (%s, %.2f)", verdict.predecessor, name, verdict.relation.value,
-                         verdict.confidence)
+    with stage(parts.progress, "candidates: score", len(resolving)) as step:
+        for name in resolving:
+            _score_one(parts, found[name], cand_profiles[name], network, stats, policy, campaigns, now, report)
+            step.advance()
     return report
 
+
+def _score_one(parts: Components, c: Candidate, profile: SiteProfile, network: Sequence[SiteProfile],
+               stats: StoreStats, policy: ScoringPolicy, campaigns: dict[str, str], now: datetime,
+               report: HuntReport) -> None:
+    """Score one candidate; a clone gets its lineage edge and its alert in one transaction."""
+    name = c.domain
+    verdict = score_candidate(profile, network, stats, Discovery(c.source, c.via, c.seed), policy, now=now)
+    report.verdicts.append(verdict)
+    with parts.store.transaction() as session:
+        candidate_store.decide(session, name, score=verdict.confidence,
+                               decision="clone" if verdict.is_clone else "rejected",
+                               evidence=verdict.evidence, now=now)
+        if not verdict.is_clone or verdict.predecessor is None or verdict.relation is None:
+            return
+        report.clones.append(verdict)
+        watchlist.promote(session, name, campaign=campaigns.get(verdict.predecessor, ""), now=now)
+        edge_id, created = lineage.add_edge(session, from_domain=verdict.predecessor, to_domain=name,
+                                            relation=verdict.relation, confidence=verdict.confidence,
+                                            evidence=verdict.evidence, now=now)
+        if created:
+            outbox.enqueue(session, edge_id, now=now, message_id=new_message_id())
+            report.new_edges += 1
+            log.info("clone: %s → %s (%s, %.2f)", verdict.predecessor, name, verdict.relation.value,
+                     verdict.confidence)

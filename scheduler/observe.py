@@ -17,6 +17,7 @@ from detect import fingerprints
 from detect.classify import classify
 from detect.model import DnsResult, HttpFetch, Indicator, RdapRecord, Status
 from scheduler.components import Components
+from scheduler.progress import stage
 from storage import observations, watchlist
 from storage.observations import PageSketch
 from storage.values import StatusChange
@@ -58,18 +59,21 @@ def http_indicators_of(fetch: HttpFetch) -> tuple[tuple[Indicator, ...], PageSke
 
 
 async def observe(parts: Components, domains: Sequence[str], *, now: datetime, cycle_id: int | None,
-                  crawl: bool = True, rdap: str = "auto") -> ObserveReport:
+                  crawl: bool = True, rdap: str = "auto", what: str = "watched") -> ObserveReport:
     """Probe, (crawl), (RDAP), classify and record ``domains``. ``rdap``: "always", "never", or "auto"
-    (when never looked up or when the DNS picture changed)."""
+    (when never looked up or when the DNS picture changed). ``what`` names the batch in progress."""
     report = ObserveReport()
     store = parts.store
+    shown = parts.progress
     fresh_dns: dict[str, DnsResult] = {}
     previous_dns: dict[str, DnsResult | None] = {}
     with store.transaction() as session:
         for name in domains:
             previous_dns[name] = observations.latest_dns(session, name)
-    async for result in parts.prober.probe(domains):
-        fresh_dns[result.name] = result
+    with stage(shown, f"{what}: DNS", len(domains)) as step:
+        async for result in parts.prober.probe(domains):
+            fresh_dns[result.name] = result
+            step.advance()
     for name in domains:
         probed = fresh_dns.get(name)
         if probed is None:
@@ -82,7 +86,9 @@ async def observe(parts: Components, domains: Sequence[str], *, now: datetime, c
     crawled: dict[str, SiteCrawl] = {}
     if crawl:
         targets = [d for d in domains if fresh_dns.get(d) is not None and fresh_dns[d].resolves]
-        for site in await parts.crawler.crawl(targets, now=now) if targets else []:
+        with stage(shown, f"{what}: crawl", len(targets)) as step:
+            sites = await parts.crawler.crawl(targets, now=now, on_site=step.advance) if targets else []
+        for site in sites:
             crawled[site.domain] = site
             sketches: list[bytes] = []
             with store.transaction() as session:
@@ -100,7 +106,15 @@ async def observe(parts: Components, domains: Sequence[str], *, now: datetime, c
         with store.transaction() as session:
             wanted = [d for d in domains if rdap == "always" or observations.latest_rdap(session, d) is None
                       or (d in fresh_dns and _dns_changed(previous_dns.get(d), fresh_dns[d]))]
-        results = await asyncio.gather(*(parts.rdap.lookup(d, now=now) for d in wanted), return_exceptions=True)
+        with stage(shown, f"{what}: RDAP", len(wanted)) as step:
+
+            async def lookup(name: str) -> RdapRecord:
+                try:
+                    return await parts.rdap.lookup(name, now=now)
+                finally:
+                    step.advance()
+
+            results = await asyncio.gather(*(lookup(d) for d in wanted), return_exceptions=True)
         for name, outcome in zip(wanted, results):
             if isinstance(outcome, BaseException):
                 log.warning("RDAP lookup of %s failed: %s", name, outcome)
@@ -111,21 +125,29 @@ async def observe(parts: Components, domains: Sequence[str], *, now: datetime, c
                                          cycle_id=cycle_id)
             report.rdap += 1
 
-    for name in domains:
-        with store.transaction() as session:
-            row = watchlist.get_domain(session, name)
-            if row is None:
-                continue
-            dns = fresh_dns.get(name) or observations.latest_dns(session, name)
-            fetches = (list(crawled[name].fetches) if name in crawled
-                       else observations.latest_http(session, name, with_body=True))
-            if name not in crawled and dns is not None and not dns.resolves:
-                fetches = []  # an old crawl says nothing about a name that no longer resolves
-            rec = rdap_records.get(name) or observations.latest_rdap(session, name)
-            verdict = classify(dns=dns, fetches=fetches, rdap=rec, previous=Status(row.status),
-                               was_live=observations.was_live(session, name), signatures=parts.signatures)
-            change = watchlist.set_status(session, name, verdict, now)
-            if change is not None:
-                report.changes.append((name, change))
-                log.info("%s: %s → %s (%s)", name, change.previous, change.status, change.reason)
+    with stage(shown, f"{what}: classify", len(domains)) as step:
+        for name in domains:
+            _classify_one(parts, name, fresh_dns, crawled, rdap_records, now, report)
+            step.advance()
     return report
+
+
+def _classify_one(parts: Components, name: str, fresh_dns: dict[str, DnsResult], crawled: dict[str, SiteCrawl],
+                  rdap_records: dict[str, RdapRecord], now: datetime, report: ObserveReport) -> None:
+    """Classify ``name`` from its freshest observations and record a status change if any."""
+    with parts.store.transaction() as session:
+        row = watchlist.get_domain(session, name)
+        if row is None:
+            return
+        dns = fresh_dns.get(name) or observations.latest_dns(session, name)
+        fetches = (list(crawled[name].fetches) if name in crawled
+                   else observations.latest_http(session, name, with_body=True))
+        if name not in crawled and dns is not None and not dns.resolves:
+            fetches = []  # an old crawl says nothing about a name that no longer resolves
+        rec = rdap_records.get(name) or observations.latest_rdap(session, name)
+        verdict = classify(dns=dns, fetches=fetches, rdap=rec, previous=Status(row.status),
+                           was_live=observations.was_live(session, name), signatures=parts.signatures)
+        change = watchlist.set_status(session, name, verdict, now)
+        if change is not None:
+            report.changes.append((name, change))
+            log.info("%s: %s → %s (%s)", name, change.previous, change.status, change.reason)

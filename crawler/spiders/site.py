@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -44,9 +44,10 @@ class SiteSpider(scrapy.Spider):
     name = "hydrawatch-site"
 
     def __init__(self, domains: Sequence[str], plan: CrawlPlan, resolver: Any, now: datetime,
-                 **kwargs: Any) -> None:
+                 on_site: Callable[[], None] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.domains = list(domains)
+        self.on_site = on_site
         self.plan = plan
         self.resolver = resolver
         self.now = now
@@ -64,6 +65,8 @@ class SiteSpider(scrapy.Spider):
                     kind, msg = classify(exc)
                     self.results[index] = (HttpFetch(domain=domain, url=f"https://{domain}/", error_kind=kind,
                                                      error=msg, observed_at=self.now),)
+                if self.on_site is not None:
+                    self.on_site()
 
         await asyncio.gather(*(one(i, d) for i, d in enumerate(self.domains)))
         return

@@ -10,6 +10,7 @@ from rich.console import Console
 
 from hydrawatch import logs
 from hydrawatch.context import CliError, state
+from hydrawatch.progress import progress_display, wanted
 from hydrawatch.render import dumps, terminal_safe
 from hydrawatch.wiring import open_store, utcnow
 from storage import cycles
@@ -39,6 +40,8 @@ def register(app: typer.Typer) -> None:
     def run(ctx: typer.Context,
             once: Annotated[bool, typer.Option("--once", help="one full cycle, then exit")] = False,
             fmt: Annotated[str, typer.Option("--format", help="text or json (summary of --once)")] = "text",
+            progress: Annotated[str, typer.Option(
+                "--progress", help="auto (bars when stderr is a terminal and logs are text), always or never")] = "auto",
             ) -> None:
         """The daemon (scheduled probes, crawls, discovery, alerts until SIGINT/SIGTERM), or --once."""
         from crawler import run as reactor_run
@@ -47,7 +50,10 @@ def register(app: typer.Typer) -> None:
         from scheduler.daemon import Daemon
 
         cfg = state(ctx).config
+        if progress not in ("auto", "always", "never"):
+            raise CliError(f"--progress must be auto, always or never, not {progress!r}", 2)
         logs.setup(cfg.log.format, cfg.log.level)
+        console = Console(stderr=True)
         with open_store(cfg) as store:
             try:
                 lock = StoreLock(store.engine)
@@ -59,7 +65,7 @@ def register(app: typer.Typer) -> None:
                     stale = cycles.close_interrupted(session, now=utcnow())
                 if stale:
                     log.warning("%d cycle(s) left running by a stopped or killed process marked interrupted", stale)
-                parts = Components.from_config(cfg, store)
+                display = progress_display(wanted(progress, cfg.log.format, console), console)
 
                 async def once_main() -> dict:  # type: ignore[type-arg]
                     try:
@@ -73,13 +79,16 @@ def register(app: typer.Typer) -> None:
                     finally:
                         await parts.close()
 
+                with display as sink:
+                    parts = Components.from_config(cfg, store, progress=sink)
+                    if once:
+                        stats = reactor_run.run(once_main)
+                    else:
+                        reactor_run.run(daemon_main)
                 if once:
-                    stats = reactor_run.run(once_main)
                     if fmt == "json":
                         typer.echo(dumps(stats))
                     else:
-                        print_report(stats, Console(stderr=True))
-                else:
-                    reactor_run.run(daemon_main)
+                        print_report(stats, console)
             finally:
                 lock.release()
