@@ -13,7 +13,7 @@ Rules, first match wins (docs/fingerprints.md explains each):
  7. parking NS, or a for-sale page                                    → parked
  8. final URL on another registrable domain (HTTP, meta refresh, JS)  → redirecting
  9. an HTTP answer                                                    → active
-10. resolves but no HTTP answer at all                                → dead
+10. resolves but no HTTP answer at all (a gateway's 502/504/52x is not one)  → dead
 """
 
 from __future__ import annotations
@@ -49,16 +49,28 @@ def _now(dns: DnsResult | None, rdap: RdapRecord | None, fetches: Sequence[HttpF
     return max(times) if times else None
 
 
+# Answers from a gateway that could not reach the site (a forward proxy's or a CDN's "bad gateway",
+# "gateway timeout", Cloudflare's 52x "origin down"): the site itself did not answer. 503 is not here:
+# it is also a live site's maintenance page or bot challenge.
+GATEWAY_FAILURES = frozenset({502, 504, 520, 521, 522, 523, 524, 525, 526, 530})
+
+
 def _answered(fetches: Sequence[HttpFetch], dns: DnsResult | None) -> list[HttpFetch]:
-    """Fetches that got an HTTP answer, and not before the DNS observation (older news loses)."""
+    """Fetches that the site itself answered, and not before the DNS observation (older news loses)."""
     out = []
     for f in fetches:
-        if f.status is None or f.error_kind is not None:
+        if f.status is None or f.error_kind is not None or f.status in GATEWAY_FAILURES:
             continue
         if dns and dns.observed_at and f.observed_at and f.observed_at < dns.observed_at and not dns.resolves:
             continue
         out.append(f)
     return out
+
+
+def _failure(fetch: HttpFetch) -> str:
+    if fetch.error_kind is not None:
+        return fetch.error_kind.value
+    return f"gateway HTTP {fetch.status}" if fetch.status in GATEWAY_FAILURES else "no status"
 
 
 def _page(fetch: HttpFetch) -> ParsedPage:
@@ -175,7 +187,7 @@ def classify(
 
     # 10. resolves, but nothing answers
     if fetches and (resolves or dns is None):
-        failures = ", ".join(f"{f.error_kind.value if f.error_kind else 'no status'} on {f.url}" for f in fetches[:3])
+        failures = ", ".join(f"{_failure(f)} on {f.url}" for f in fetches[:3])
         return Classification(Status.DEAD, f"no HTTP answer ({failures})")
     if dns is not None and dns.rcode is Rcode.NOANSWER:
         return Classification(Status.DEAD, "no address records (DNS NOERROR with no A/AAAA/CNAME)")

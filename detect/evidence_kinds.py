@@ -109,6 +109,7 @@ EVIDENCE_KINDS: dict[str, tuple[Family | None, str]] = {
     "registered_before_network": (None, "negative"),
     "commodity_only": (None, "negative"),
     "unrelated_content": (None, "negative"),
+    "unrelated_neighbour": (None, "negative"),
     "uncorroborated": (None, "negative"),
 }
 VETO_KINDS: frozenset[str] = frozenset({"legitimate_brand", "imitated_outlet"})

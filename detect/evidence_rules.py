@@ -121,9 +121,11 @@ def content(candidate: SiteProfile, network: Sequence[SiteProfile]) -> list[Find
         d = tlsh_diff(candidate.tlsh, net.tlsh)
         if d is not None and d < TLSH_UNRELATED:
             w = 0.45 * min(1.0, (TLSH_UNRELATED - d) / (TLSH_UNRELATED - NEAR_COPY_TLSH))
+            # One template filled with other writing is the same hands, not a copy of that site.
+            copy = d <= NEAR_COPY_TLSH and (j is None or j >= NEAR_COPY_JACCARD)
             out.append(Finding(Evidence("html_similarity", str(d), round(w, 4),
                                         f"HTML TLSH distance {d} to {net.domain}"),
-                               frozenset({net.domain}), near_copy=d <= NEAR_COPY_TLSH))
+                               frozenset({net.domain}), near_copy=copy))
     return out
 
 

@@ -45,13 +45,15 @@ def choose(candidate: SiteProfile, network: Sequence[SiteProfile],
                   for d in f.targets if d in lost}
     if succession:
         return Relation.REPLACEMENT, max(succession, key=lambda d: _rank(d, strengths, by_name))
-    copies = {d for f in findings if f.near_copy for d in f.targets
-              if d in by_name and not by_name[d].status.lost}
-    if copies:
-        return Relation.MIRROR, max(copies, key=lambda d: _rank(d, strengths, by_name))
+    # Without a tie of succession the strongest pair decides: a clone most like a lost site stands in
+    # for it, even when it shares a template with a live one.
     best = max(strengths, key=lambda d: _rank(d, strengths, by_name))
     if best in lost:
         return Relation.REPLACEMENT, best
+    copies = {d for f in findings if f.near_copy for d in f.targets
+              if d in by_name and not by_name[d].status.lost}
+    if copies:
+        return Relation.MIRROR, best if best in copies else max(copies, key=lambda d: _rank(d, strengths, by_name))
     return Relation.NETWORK, best
 
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from detect.evidence_kinds import MIN_SUPPORT, Family, family_of, family_strengths
 from detect.evidence_rules import lexical_relation, substantive_tie
 from detect.findings import Finding
 from detect.model import Evidence, Indicator, Status
@@ -24,6 +25,7 @@ OLD_WITHOUT_NETWORK_DATES = 5 * YEAR  # "old" when the network's own dates are u
 PARKED_PENALTY = -0.6
 COMMODITY_PENALTY = -0.2
 UNRELATED_CONTENT_PENALTY = -0.35
+NEIGHBOUR_PENALTY = -0.35
 UNRELATED_TEXT = 0.05  # Jaccard below this between two pages with real text: different writing
 
 
@@ -127,6 +129,39 @@ def _unrelated_namesake(candidate: SiteProfile, network: Sequence[SiteProfile],
                             + ", ".join(compared[:3]) + ": a namesake, not a copy"))
 
 
+def _host_neighbour(candidate: SiteProfile, network: Sequence[SiteProfile],
+                    findings: Sequence[Finding]) -> Finding | None:
+    """A shared host contradicted by what the candidate serves: its only substantive tie is
+    infrastructure, it has real text, and that text is unlike every page of the network sites it shares
+    the host with. Shared hosting fills a /24 with strangers, who register domains every day: a
+    neighbour on the host registered the same week is not the operator (FIELD-NOTES: co-hosted sites)."""
+    if candidate.minhash is None:
+        return None
+    positive = [f for f in findings if f.evidence.weight > 0]
+    families = {f for f, strength in family_strengths(f.evidence for f in positive).items()
+                if strength >= MIN_SUPPORT}
+    if Family.INFRASTRUCTURE not in families or families & {Family.IDENTITY, Family.CONTENT, Family.LINKAGE,
+                                                            Family.LEXICAL}:
+        return None
+    hosts = {t for f in positive if family_of(f.evidence.kind)[0] is Family.INFRASTRUCTURE for t in f.targets}
+    by_name = {p.domain: p for p in network}
+    compared = []
+    for name in sorted(hosts):
+        other = by_name.get(name)
+        if other is None or other.minhash is None:
+            continue  # a lost site with no page kept: nothing to compare with
+        j = minhash_jaccard(candidate.minhash, other.minhash)
+        if j is None or j >= UNRELATED_TEXT:
+            return None
+        compared.append(f"{name} (Jaccard {j:.2f})")
+    if not compared:
+        return None
+    return Finding(Evidence("unrelated_neighbour", candidate.domain, NEIGHBOUR_PENALTY,
+                            "shares hosting with the network but serves unrelated writing: "
+                            + ", ".join(compared[:3]) + (" …" if len(compared) > 3 else "")
+                            + "; a neighbour on the host, not the operator's site"))
+
+
 def collect(candidate: SiteProfile, network: Sequence[SiteProfile], findings: Sequence[Finding],
             shared: Sequence[Finding], policy: ScoringPolicy, *, now: datetime) -> list[Finding]:
     out: list[Finding] = []
@@ -145,6 +180,9 @@ def collect(candidate: SiteProfile, network: Sequence[SiteProfile], findings: Se
     namesake = _unrelated_namesake(candidate, network, findings)
     if namesake is not None:
         out.append(namesake)
+    neighbour = _host_neighbour(candidate, network, findings)
+    if neighbour is not None:
+        out.append(neighbour)
     if shared and all(f.evidence.weight == 0 for f in shared) and not substantive_tie(findings):
         out.append(Finding(Evidence("commodity_only", str(len(shared)), COMMODITY_PENALTY,
                                     f"shares only commodity values ({len(shared)}) with the network: "

@@ -199,3 +199,13 @@ def test_dns_only_observation_keeps_a_live_status() -> None:
 def test_garbage_pages_never_break_classification() -> None:
     for body in (b"\xff" * 1000, b"<div>" * 50_000, b""):
         assert run(dns(), (fetch(body),)).status is Status.ACTIVE
+
+
+def test_a_gateway_error_is_not_the_site_answering() -> None:
+    """A proxy's or CDN's 502/504/52x means the site did not answer: resolving + only that = dead;
+    a 503 (maintenance, bot challenge) is the site answering."""
+    for status in (502, 504, 522):
+        verdict = run(dns(), (fetch(b"<html>502 Bad Gateway</html>", status=status),))
+        assert verdict.status is Status.DEAD and f"gateway HTTP {status}" in verdict.reason, verdict
+    live = run(dns(), (fetch(b"<html><title>Maintenance</title></html>", status=503),))
+    assert live.status is Status.ACTIVE

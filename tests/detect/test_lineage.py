@@ -55,6 +55,15 @@ def test_a_live_near_copy_without_succession_is_a_mirror() -> None:
     assert choose(site("welt-copy.click"), NETWORK, findings) == (Relation.MIRROR, "welt.pm")
 
 
+def test_a_copy_of_a_lost_site_beats_a_template_shared_with_a_live_one() -> None:
+    # No name tie: the text is a copy of a seized site, the markup also matches a live sibling's
+    # template. The strongest pair decides: it stands in for the seized site.
+    findings = [Finding(Evidence("text_similarity", "1.00", 0.55), frozenset({"fox-news.in"}), near_copy=True),
+                Finding(Evidence("shared_favicon_mmh3", "123", 0.34), frozenset({"fox-news.in"})),
+                Finding(Evidence("html_similarity", "3", 0.45), frozenset({"welt.pm"}), near_copy=True)]
+    assert choose(site("newname.org"), NETWORK, findings) == (Relation.REPLACEMENT, "fox-news.in")
+
+
 def test_best_match_lost_without_name_tie_is_still_a_replacement() -> None:
     findings = [Finding(Evidence("text_similarity", "0.6", 0.5), frozenset({"fox-news.in"})),
                 Finding(Evidence("shared_ns", "ns1.x", 0.3), frozenset({"rrn.media"}))]

@@ -315,3 +315,20 @@ def test_namesake_serving_unrelated_writing_is_not_a_clone() -> None:
                               ScoringPolicy(), now=now)
     assert not verdict.is_clone
     assert any(e.kind == "unrelated_content" and e.weight < 0 for e in verdict.evidence)
+
+
+def test_neighbour_on_the_network_host_registered_in_the_same_burst_is_not_a_clone() -> None:
+    """Shared hosting puts strangers on the operator's rare address and name servers, and they register
+    domains every day: rare infrastructure plus a same-day registration is not the operator when the
+    neighbour's own writing shares nothing with the sites on that host."""
+    burst = [site(f"new-outlet{i}.site", network=True, registered=at(5, 8), text=page(f"new-{i}", f"new-{i}b"),
+                  ind=(("ip", "203.0.113.50"),)) for i in range(3)]
+    network = [*NETWORK, *burst]
+    cafe = site("cafe-aurora.es", registered=at(5, 9), text=page("cafe-1", "cafe-2"),
+                ind=(("ip", OPERATOR_IP), ("ns", OPERATOR_NS)), registrar="Hostzona Registrar LLC")
+    v = score(cafe, network, source="nrd", via="feed (infrastructure)")
+    assert not v.is_clone, v.reason
+    assert "unrelated_neighbour" in kinds(v)
+    # the same neighbour serving a network site's pages is the operator's
+    copy = replace(cafe, minhash=NETWORK[1].minhash, tlsh=NETWORK[1].tlsh)
+    assert "unrelated_neighbour" not in kinds(score(copy, network, source="nrd", via="feed"))
