@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.resources
 import json
 import time
 from datetime import UTC, datetime
@@ -95,6 +96,28 @@ def test_rdap_server_choice_override_bootstrap_fallback() -> None:
     assert client.server_for("x.unknowntld") == "http://fallback/"
     assert RdapClient({}, boot, 1.0).server_for("x.unknowntld") is None
     assert status_name("clientHold") == "client hold" and status_name("server hold") == "server hold"
+
+
+def test_bundled_bootstrap_is_the_complete_iana_file() -> None:
+    """config/rdap/dns.json is IANA's whole dns.json (not the old 128-TLD excerpt), read via package data."""
+    text = importlib.resources.files("hydrawatch.resources").joinpath("rdap/dns.json").read_text("utf-8")
+    doc = json.loads(text)
+    assert set(doc) == {"description", "publication", "services", "version"}
+    tlds = [tld for tlds, _ in doc["services"] for tld in tlds]
+    assert len(tlds) == len(set(tlds)) > 1000  # no TLD served twice; the excerpt had 128
+    assert all(u.startswith(("https://", "http://")) and u.endswith("/") for _, urls in doc["services"] for u in urls)
+    boot = load_bootstrap()
+    for tld in ("com", "net", "org", "fr", "pm", "cc", "to", "in", "top", "xyz", "info", "ltd", "press"):
+        assert boot[tld].startswith("https://"), tld
+    assert boot["com"] == "https://rdap.verisign.com/com/v1/"
+    assert boot["net"] == "https://rdap.verisign.com/net/v1/"
+    assert boot["org"] == "https://rdap.publicinterestregistry.org/rdap/"
+    assert boot["pm"] == "https://rdap.nic.pm/"
+    client = RdapClient({}, boot, 1.0)
+    assert client.server_for("example.com") == "https://rdap.verisign.com/com/v1/"
+    assert client.server_for("WWW.Example.COM.") == "https://rdap.verisign.com/com/v1/"
+    # an explicit [rdap] servers entry still beats the (now complete) bootstrap
+    assert RdapClient({"com": "http://127.0.0.1:9/"}, boot, 1.0).server_for("example.com") == "http://127.0.0.1:9/"
 
 
 def test_ct_search_parses_names_and_survives_garbage() -> None:
