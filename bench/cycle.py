@@ -1,7 +1,7 @@
 """Daemon speed and memory on the sandbox internet (issue 6). Run by hand, not in the tests:
 
     .venv/bin/python bench/cycle.py once [--repeat 3]
-    .venv/bin/python bench/cycle.py rss [--cycles 500] [--every 10] [--flip 25]
+    .venv/bin/python bench/cycle.py rss [--cycles 500] [--every 10] [--flip 25] [--tracemalloc]
     .venv/bin/python bench/cycle.py all [--write bench/RESULTS.md]
 
 ``once``: wall time of the real `hydrawatch run --once` (a subprocess, interpreter start included) on the
@@ -18,11 +18,16 @@ sandbox flips between "before" and "seizure" every ``--flip`` cycles, so takedow
 alert mails keep happening. The sandbox runs in the parent process; the cycles run in a child whose
 VmRSS (/proc/self/status) is sampled every ``--every`` cycles. Target: growth ≤ 10 % between the 50th
 and the last cycle.
+
+``--tracemalloc`` (rss, diagnosis only: tracing slows the cycles and inflates VmRSS): the child traces
+Python allocations from the 50th cycle on and prints to stderr, after the last cycle and a full
+collection, the ``TRACE_TOP`` sites whose live memory grew most in between, with their tracebacks.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -31,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -40,6 +46,9 @@ sys.path.insert(0, str(ROOT))
 
 SMALL_SEEDS = ("rrn.media", "artichoc.io", "lavirgule.news")
 SMALL_TLDS = ["com", "net", "org", "info", "cc", "so", "pw", "to", "press", "io", "media", "news"]
+TRACE_FROM = 50
+TRACE_TOP = 25
+TRACE_FRAMES = 6
 
 
 def _toml_value(value: Any) -> str:
@@ -116,8 +125,39 @@ def rss_kib() -> int:
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
-def rss_child(config: Path, cycles: int, every: int, flip: int, mode: str) -> None:
-    """The measured process: ``cycles`` run_cycle calls on one Components and one loop."""
+class Growth:
+    """Python allocations made after the TRACE_FROM-th cycle and still alive at the last (``--tracemalloc``):
+    what a leak looks like from inside, as opposed to the allocator's own growth that only VmRSS shows.
+    Tracing starts at TRACE_FROM (it slows a cycle some twenty times), so the warm-up runs at full speed."""
+
+    def __init__(self) -> None:
+        self.first: tracemalloc.Snapshot | None = None
+
+    @staticmethod
+    def _snapshot() -> tracemalloc.Snapshot:
+        gc.collect()
+        return tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+
+    def mark(self, cycle: int) -> None:
+        if cycle == TRACE_FROM:
+            tracemalloc.start(TRACE_FRAMES)
+            self.first = self._snapshot()
+
+    def report(self, cycle: int) -> None:
+        if self.first is None:
+            print(f"tracemalloc: cycle {TRACE_FROM} was never reached", file=sys.stderr)
+            return
+        diff = self._snapshot().compare_to(self.first, "traceback")
+        grown = sum(d.size_diff for d in diff)
+        print(f"tracemalloc: Python heap {grown / 1024:+.0f} KiB between cycle {TRACE_FROM} and {cycle}; "
+              f"top {TRACE_TOP} growers:", file=sys.stderr)
+        for d in sorted(diff, key=lambda d: d.size_diff, reverse=True)[:TRACE_TOP]:
+            print(f"\n{d.size_diff / 1024:+9.1f} KiB {d.count_diff:+7d} blocks", file=sys.stderr)
+            print("\n".join("    " + line for line in d.traceback.format(most_recent_first=True)), file=sys.stderr)
+
+
+def rss_child(config: Path, cycles: int, every: int, flip: int, mode: str, trace: bool) -> None:
+    """The measured process: ``cycles`` short cycles on one Components and one loop."""
     from crawler import run as reactor_run
     from hydrawatch import logs
     from hydrawatch.config import load
@@ -129,6 +169,7 @@ def rss_child(config: Path, cycles: int, every: int, flip: int, mode: str) -> No
     logs.setup("text", "ERROR")
     store = Store.from_config(cfg)
     parts = Components.from_config(cfg, store)
+    growth = Growth() if trace else None
 
     def ask_phase(name: str) -> None:
         print(f"PHASE {name}", flush=True)
@@ -155,6 +196,10 @@ def rss_child(config: Path, cycles: int, every: int, flip: int, mode: str) -> No
                 print(json.dumps({"cycle": n, "rss_kib": rss_kib(), "seconds": round(time.monotonic() - started, 1),
                                   "phase": phase, "last_cycle_s": round(report.seconds, 3),
                                   "sent": report.delivery.sent}), flush=True)
+            if growth is not None:
+                growth.mark(n)
+        if growth is not None:
+            growth.report(cycles)
         await parts.close()
 
     reactor_run.run(main)
@@ -162,7 +207,7 @@ def rss_child(config: Path, cycles: int, every: int, flip: int, mode: str) -> No
     store.close()
 
 
-def bench_rss(cycles: int, every: int, flip: int, mode: str) -> dict[str, Any]:
+def bench_rss(cycles: int, every: int, flip: int, mode: str, trace: bool) -> dict[str, Any]:
     from sandbox.net import Sandbox
 
     samples: list[dict[str, Any]] = []
@@ -172,7 +217,8 @@ def bench_rss(cycles: int, every: int, flip: int, mode: str) -> dict[str, Any]:
         config = write_config(Path(tmp) / "rss.toml", sb.config_overrides(), url,
                               discovery={"tlds": SMALL_TLDS}, alerts={"retry_backoff": 1.0})
         child = subprocess.Popen([sys.executable, __file__, "rss-child", str(config), "--cycles", str(cycles),
-                                  "--every", str(every), "--flip", str(flip), "--mode", mode], cwd=ROOT, text=True,
+                                  "--every", str(every), "--flip", str(flip), "--mode", mode]
+                                 + (["--tracemalloc"] if trace else []), cwd=ROOT, text=True,
                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         assert child.stdin is not None and child.stdout is not None
         for line in child.stdout:
@@ -232,13 +278,16 @@ def main() -> int:
     parser.add_argument("--flip", type=int, default=25)
     parser.add_argument("--mode", choices=("jobs", "cycle"), default="jobs",
                         help="rss: a short cycle is the daemon's jobs (default) or a full run_cycle")
+    parser.add_argument("--tracemalloc", action="store_true",
+                        help="rss: print the Python allocations that grew between the 50th and the last cycle")
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
     if args.what == "rss-child":
-        rss_child(Path(args.config), args.cycles, args.every, args.flip, args.mode)
+        rss_child(Path(args.config), args.cycles, args.every, args.flip, args.mode, args.tracemalloc)
         return 0
     once = bench_once(args.repeat) if args.what in ("once", "all") else None
-    rss = bench_rss(args.cycles, args.every, args.flip, args.mode) if args.what in ("rss", "all") else None
+    rss = (bench_rss(args.cycles, args.every, args.flip, args.mode, args.tracemalloc)
+           if args.what in ("rss", "all") else None)
     if rss is not None:
         rss["flip"], rss["mode"] = args.flip, args.mode
     text = markdown(once, rss, sys.argv[1:])
