@@ -181,7 +181,7 @@ class Evidence:
     detail: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # a hunt holds tens of thousands at once
 class Candidate:
     """A name discovery would check. ``source`` is the generator ("lookalike", "outlink", "redirect",
     "ct", "nrd"); ``via`` how (fuzzer name, linking site, CT keyword, feed); ``seed`` the network

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from detect.names import split
 from hydrawatch.config import from_mapping
 from hydrawatch.wiring import Store
 from sandbox.net import Sandbox
@@ -31,8 +32,22 @@ class Setup:
         return DaemonProcess(self.config, self.tmp / log, *extra)
 
 
+# Suffixes the daemon tests sweep besides the world's own: discovery over every ICANN TLD is the
+# doppelganger-world and demo tests' job; here it would only make each cycle slower to wait for.
+COMMON_TLDS = ("com", "net", "org", "info", "io", "co", "me", "ru", "de", "fr", "uk", "us", "xyz", "top",
+               "site", "online", "news", "press", "live", "pro")
+
+
+def world_tlds(sandbox: Sandbox) -> list[str]:
+    """Every suffix the world's domains use (any phase), plus COMMON_TLDS."""
+    seen = {split(d).suffix for view in sandbox.world.views.values() for d in view.domains}
+    return sorted(seen | set(COMMON_TLDS))
+
+
 def prepare(sandbox: Sandbox, url: str, tmp: Path, seeds: bool = True, **sections: dict[str, Any]) -> Setup:
-    """Initialise the store at ``url``, watch the world's seeds, write the daemon's config file."""
+    """Initialise the store at ``url``, watch the world's seeds, write the daemon's config file
+    (discovery over the world's suffixes and COMMON_TLDS unless ``sections`` says otherwise)."""
+    sections = {**sections, "discovery": {"tlds": world_tlds(sandbox), **sections.get("discovery", {})}}
     store = Store.from_config(from_mapping({"storage": {"url": url}}, source="(test)"))
     try:
         store.init()

@@ -49,10 +49,10 @@ def test_daemon_sees_the_seizure_and_mails_each_replacement_once(setup: Setup,
                                                                answers: Answers) -> None:
     sb, view = setup.sandbox, setup.view
     with setup.daemon() as daemon:
-        wait_until(lambda: view.cycles("cycle", "ok"), 90, "the first full cycle (phase before)", daemon)
+        wait_until(lambda: view.cycles("cycle", "ok"), 180, "the first full cycle (phase before)", daemon)
         assert view.edges() == [] and sb.messages == []
         sb.set_phase("seizure")
-        wait_until(lambda: len(view.edges()) >= len(answers.replacements), 90, "the replacements", daemon)
+        wait_until(lambda: len(view.edges()) >= len(answers.replacements), 180, "the replacements", daemon)
         wait_until(lambda: all_sent(setup), 30, "the alert e-mails", daemon)
         assert_once_each(setup, answers)
         # Cycle after cycle: more probe, crawl and discovery rounds find the same sites again and
@@ -75,10 +75,10 @@ def test_alerts_held_while_smtp_is_down_arrive_once_when_it_is_back(setup: Setup
         # The network's sites must be seen live once: a replacement is told from a namesake by the
         # content and infrastructure it shares with the seized site (a daemon started only after the
         # seizure has nothing but the name to go on, and rightly reports nothing).
-        wait_until(lambda: view.cycles("cycle", "ok"), 90, "the first full cycle (phase before)", daemon)
+        wait_until(lambda: view.cycles("cycle", "ok"), 180, "the first full cycle (phase before)", daemon)
         sb.smtp_down()
         sb.set_phase("seizure")
-        wait_until(lambda: len(view.edges()) >= len(answers.replacements), 90, "the replacements", daemon)
+        wait_until(lambda: len(view.edges()) >= len(answers.replacements), 180, "the replacements", daemon)
         # Several delivery rounds fail (backoff 1 s, doubling) while more cycles run.
         jobs = view.cycles(outcome="ok")
         wait_until(lambda: view.scalar("SELECT min(attempts) FROM alert_outbox") >= 3, 60,

@@ -110,6 +110,7 @@ def test_broken_config_at_reload(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 @pytest.mark.slow
 @pytest.mark.postgres
+@pytest.mark.serial  # restarts the PostgreSQL server under every other test's feet
 def test_postgresql_restarted_mid_run(hsb: Sandbox, tmp_path: Path, pg_url: str) -> None:
     """`pg_ctlcluster … restart` while a cycle runs (it is crawling a 1 byte/s site): that cycle may
     fail, the next one reconnects, and everything recorded before the restart is still there."""
