@@ -102,6 +102,26 @@ def _registered_before(candidate: SiteProfile, network: Sequence[SiteProfile], *
     return Finding(Evidence("registered_before_network", reg.date().isoformat(), round(weight, 4), detail))
 
 
+def _unlike_pages(candidate: SiteProfile, names: set[str], network: Sequence[SiteProfile], *,
+                  missing_ok: bool) -> list[str]:
+    """"name (Jaccard j)" for each of ``names`` whose page text is unlike the candidate's; [] as soon as
+    one is alike, or (unless ``missing_ok``: skip it) one has no page to compare with."""
+    assert candidate.minhash is not None
+    by_name = {p.domain: p for p in network}
+    compared = []
+    for name in sorted(names):
+        other = by_name.get(name)
+        if other is None or other.minhash is None:
+            if missing_ok:
+                continue  # a lost site with no page kept: nothing to compare with
+            return []  # nothing to compare with: say nothing
+        j = minhash_jaccard(candidate.minhash, other.minhash)
+        if j is None or j >= UNRELATED_TEXT:
+            return []
+        compared.append(f"{name} (Jaccard {j:.2f})")
+    return compared
+
+
 def _unrelated_namesake(candidate: SiteProfile, network: Sequence[SiteProfile],
                         findings: Sequence[Finding]) -> Finding | None:
     """A name tie contradicted by what the candidate serves: it has real text, every namesake in the
@@ -114,16 +134,9 @@ def _unrelated_namesake(candidate: SiteProfile, network: Sequence[SiteProfile],
                  for t in f.targets}
     if not namesakes:
         return None
-    by_name = {p.domain: p for p in network}
-    compared = []
-    for name in sorted(namesakes):
-        other = by_name.get(name)
-        if other is None or other.minhash is None:
-            return None  # nothing to compare with: say nothing
-        j = minhash_jaccard(candidate.minhash, other.minhash)
-        if j is None or j >= UNRELATED_TEXT:
-            return None
-        compared.append(f"{name} (Jaccard {j:.2f})")
+    compared = _unlike_pages(candidate, namesakes, network, missing_ok=False)
+    if not compared:
+        return None
     return Finding(Evidence("unrelated_content", candidate.domain, UNRELATED_CONTENT_PENALTY,
                             "same or similar name, but its pages share no text or template with "
                             + ", ".join(compared[:3]) + ": a namesake, not a copy"))
@@ -144,16 +157,7 @@ def _host_neighbour(candidate: SiteProfile, network: Sequence[SiteProfile],
                                                             Family.LEXICAL}:
         return None
     hosts = {t for f in positive if family_of(f.evidence.kind)[0] is Family.INFRASTRUCTURE for t in f.targets}
-    by_name = {p.domain: p for p in network}
-    compared = []
-    for name in sorted(hosts):
-        other = by_name.get(name)
-        if other is None or other.minhash is None:
-            continue  # a lost site with no page kept: nothing to compare with
-        j = minhash_jaccard(candidate.minhash, other.minhash)
-        if j is None or j >= UNRELATED_TEXT:
-            return None
-        compared.append(f"{name} (Jaccard {j:.2f})")
+    compared = _unlike_pages(candidate, hosts, network, missing_ok=True)
     if not compared:
         return None
     return Finding(Evidence("unrelated_neighbour", candidate.domain, NEIGHBOUR_PENALTY,
