@@ -27,6 +27,7 @@ collection, the ``TRACE_TOP`` sites whose live memory grew most in between, with
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import json
 import os
@@ -176,9 +177,17 @@ def rss_child(config: Path, cycles: int, every: int, flip: int, mode: str, trace
         if sys.stdin.readline().strip() != "ok":
             raise SystemExit("parent did not switch the phase")
 
+    peak = {"blocks": 0}
+
+    async def sample_blocks() -> None:  # the transient peaks that make pymalloc grow its arenas
+        while True:
+            peak["blocks"] = max(peak["blocks"], sys.getallocatedblocks())
+            await asyncio.sleep(0.005)
+
     async def main() -> None:
         phase = "before"
         started = time.monotonic()
+        sampler = asyncio.ensure_future(sample_blocks())
         for n in range(1, cycles + 1):
             if n > 1 and (n - 1) % flip == 0:
                 phase = "seizure" if phase == "before" else "before"
@@ -195,11 +204,14 @@ def rss_child(config: Path, cycles: int, every: int, flip: int, mode: str, trace
             if n % every == 0 or n == 1:
                 print(json.dumps({"cycle": n, "rss_kib": rss_kib(), "seconds": round(time.monotonic() - started, 1),
                                   "phase": phase, "last_cycle_s": round(report.seconds, 3),
-                                  "sent": report.delivery.sent}), flush=True)
+                                  "sent": report.delivery.sent, "blocks": sys.getallocatedblocks(),
+                                  "peak_blocks": peak["blocks"]}), flush=True)
+                peak["blocks"] = 0
             if growth is not None:
                 growth.mark(n)
         if growth is not None:
             growth.report(cycles)
+        sampler.cancel()
         await parts.close()
 
     reactor_run.run(main)
@@ -230,7 +242,8 @@ def bench_rss(cycles: int, every: int, flip: int, mode: str, trace: bool) -> dic
             sample = json.loads(line)
             samples.append(sample)
             print(f"cycle {sample['cycle']:4d}  RSS {sample['rss_kib'] / 1024:7.1f} MiB  "
-                  f"{sample['seconds']:7.1f} s  ({sample['phase']}, last cycle {sample['last_cycle_s']} s)", flush=True)
+                  f"{sample['seconds']:7.1f} s  ({sample['phase']}, last cycle {sample['last_cycle_s']} s)  "
+                  f"blocks {sample['blocks'] / 1e3:.0f} k, peak {sample['peak_blocks'] / 1e3:.0f} k", flush=True)
         if child.wait() != 0:
             raise SystemExit(f"the measured process failed ({child.returncode})")
         mails = len(sb.messages)

@@ -6,7 +6,9 @@ knows nothing about names or result shapes: a ``Query`` carries an ``owner`` who
 receives the final word for that question (see crawler/dnssweep.py).
 
 Timeouts cost one timer per engine, not one per query: every query waits the same ``timeout``, so
-deadlines grow in send order and a FIFO of sent queries is already sorted.
+deadlines grow in send order and the insertion order of the queries in flight is already sorted. An
+answered query leaves that order at once: a sweep of tens of thousands of names answered within the
+timeout would otherwise keep every one of them (and its result) alive until its deadline passed.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import asyncio
 import logging
 import os
 import socket
-from collections import deque
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -71,7 +73,7 @@ class Query:
         self.live = False
 
     def again(self) -> Query:
-        """A fresh copy for a retry (the old one may still sit in the timeout queue)."""
+        """A fresh copy for a retry (another server, a new id, a new deadline)."""
         query = Query(self.question, self.owner, self.tag)
         query.tries, query.garbage = self.tries, self.garbage
         return query
@@ -159,7 +161,7 @@ class Engine:
         self.channels: list[_Channel] = []
         self.owners: set[Any] = set()  # sweeps to pump when capacity frees up
         self._rr = 0
-        self._sent: deque[Query] = deque()
+        self._sent: OrderedDict[Query, None] = OrderedDict()  # in flight, oldest deadline first
         self._ticker: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._tick = max(0.005, min(0.05, timeout / 10))
@@ -215,7 +217,7 @@ class Engine:
         query.deadline = self.loop.time() + self.timeout
         channel.pending[qid] = query
         self.inflight += 1
-        self._sent.append(query)
+        self._sent[query] = None
         channel.sendto(query.question.query(qid))
         if self._ticker is None:
             self._ticker = self.loop.call_later(self._tick, self._expire)
@@ -225,10 +227,11 @@ class Engine:
         self._ticker = None
         now = self.loop.time()
         sent = self._sent
-        while sent and sent[0].deadline <= now:
-            query = sent.popleft()
-            if not query.live:
-                continue
+        while sent:
+            query = next(iter(sent))
+            if query.deadline > now:
+                break
+            del sent[query]
             query.live = False
             assert query.channel is not None
             query.channel.pending.pop(query.qid, None)
@@ -246,6 +249,7 @@ class Engine:
     # answers ------------------------------------------------------------------------------
     def answered(self, query: Query, reply: Reply) -> None:
         query.live = False
+        self._sent.pop(query, None)
         self.inflight -= 1
         if reply.truncated:
             self.inflight += 1

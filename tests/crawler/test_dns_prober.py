@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from crawler.dns import Prober, ProberError, parse_nameserver
-from crawler.dnsengine import Nameserver
+from crawler.dnsengine import Nameserver, Query
 from detect.model import DnsResult, Rcode
 from hydrawatch.config import DnsConfig
 from tests.crawler import nanodns
@@ -135,6 +136,24 @@ def test_concurrency_bounds_the_queries_in_flight() -> None:
         results = probe(prober_for(server, concurrency=10), names)
         assert 5 <= server.max_outstanding <= 10
     assert len(results) == 120 and {r.rcode for r in results.values()} == {Rcode.NXDOMAIN}
+
+
+def test_answered_queries_are_let_go_before_their_deadline(answering: NanoServer) -> None:
+    """A daemon's prober lives for months: once a sweep is answered, nothing of it may stay behind
+    waiting for a timeout that no longer matters (it held every name of a big hunt for `timeout` s)."""
+
+    async def main() -> tuple[int, int]:
+        prober = prober_for(answering, timeout=60.0, concurrency=64)
+        try:
+            answered = len([r async for r in prober.probe([f"n{i}.example.test" for i in range(500)], ["A"])])
+            gc.collect()
+            return answered, sum(isinstance(o, Query) for o in gc.get_objects())
+        finally:
+            await prober.close()
+
+    answered, queries_alive = asyncio.run(main())
+    assert answered == 500
+    assert queries_alive == 0
 
 
 def test_invalid_names_are_error_results_not_crashes(answering: NanoServer) -> None:
