@@ -16,8 +16,10 @@ the sandbox, with a
 small watchlist (3 seeds) and discovery over 12 TLDs so that a cycle takes well under a second. The
 sandbox flips between "before" and "seizure" every ``--flip`` cycles, so takedowns, hunts, new edges and
 alert mails keep happening. The sandbox runs in the parent process; the cycles run in a child whose
-VmRSS (/proc/self/status) is sampled every ``--every`` cycles. Target: growth ≤ 10 % between the 50th
-and the last cycle.
+VmRSS (/proc/self/status) is sampled every ``--every`` cycles, with CPython's live small-object blocks
+(``sys.getallocatedblocks()``) and their peak since the previous sample (a task samples them every 5 ms):
+transient peaks are what grows pymalloc's arenas for good. Target: growth ≤ 10 % between the 50th and the
+last cycle.
 
 ``--tracemalloc`` (rss, diagnosis only: tracing slows the cycles and inflates VmRSS): the child traces
 Python allocations from the 50th cycle on and prints to stderr, after the last cycle and a full
@@ -274,8 +276,9 @@ def markdown(once: dict[str, Any] | None, rss: dict[str, Any] | None, argv: list
         out += [f"**Resident memory over {rss['cycles']} short cycles** (one process, {what} "
                 f"on one Components and one event loop; 3 seeds, discovery over {len(SMALL_TLDS)} TLDs; phase flipped every "
                 f"{rss.get('flip', 25)} cycles; {rss['seconds']:.0f} s in all, {rss['mails']} mails):", "",
-                "| cycle | VmRSS |", "|---:|---:|"]
-        out += [f"| {s['cycle']} | {s['rss_kib'] / 1024:.1f} MiB |" for s in pick]
+                "| cycle | VmRSS | blocks | peak blocks |", "|---:|---:|---:|---:|"]
+        out += [f"| {s['cycle']} | {s['rss_kib'] / 1024:.1f} MiB | {s['blocks'] / 1e3:.0f} k | "
+                f"{s['peak_blocks'] / 1e3:.0f} k |" for s in pick]
         out += ["", f"Growth between the 50th and the {rss['cycles']}th cycle: **{rss['growth'] * 100:+.1f} %** "
                 f"(target ≤ 10 %: {'met' if rss['growth'] <= 0.10 else 'NOT met'}).", ""]
     return "\n".join(out)
