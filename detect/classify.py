@@ -7,6 +7,7 @@ Rules, first match wins (docs/fingerprints.md explains each):
     (a CUII-style block notice is never a seizure: status kept)
  3. a sinkhole NS                                                     → suspended ("sinkholed by …")
  4. RDAP client/server hold and the name does not resolve             → suspended
+    a registrar's or host's suspension notice on a short page         → suspended
  5. NXDOMAIN: expired / redemption / pending delete → dead (lapse);
     after the domain was live → suspended; never live → dead
  6. DNS failure (SERVFAIL, timeout …) and no HTTP answer              → previous status kept
@@ -24,7 +25,7 @@ from datetime import datetime
 from detect.model import Classification, DnsResult, HttpFetch, Rcode, RdapRecord, Status
 from detect.names import host_of
 from detect.page_parse import ParsedPage, parse
-from detect.page_signals import block_notice, client_redirect, for_sale, seizure_banner
+from detect.page_signals import block_notice, client_redirect, for_sale, seizure_banner, suspension_notice
 from detect.signatures import Signatures
 from detect.trackers import absolute
 
@@ -146,6 +147,11 @@ def classify(
     holds = [name for key, name in _HOLDS.items() if key in statuses]
     if holds and not resolves and not answered:
         return Classification(Status.SUSPENDED, f"RDAP {' and '.join(holds)}; DNS {rcode}")
+    for fetch, page in pages:
+        if phrase := suspension_notice(page, signatures):
+            hold = f"; RDAP {' and '.join(holds)}" if holds else ""
+            return Classification(Status.SUSPENDED, f"suspension notice at {fetch.final_url or fetch.url}: "
+                                  f"\"{phrase}\"{hold}")
 
     # 5. NXDOMAIN
     if dns is not None and dns.rcode is Rcode.NXDOMAIN and not answered:

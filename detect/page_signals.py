@@ -1,5 +1,5 @@
-"""What a fetched page says about a takedown: seizure banner, block notice, for-sale page, and
-client-side redirects (meta refresh, JavaScript location).
+"""What a fetched page says about a takedown: seizure banner, block notice, for-sale page, a
+registrar's or host's suspension notice, and client-side redirects (meta refresh, JavaScript location).
 
 Phrases count only where a takedown page puts them: in the title or near the top of a SHORT page.
 Seizure and parking pages are short; news pages are long and may quote "was seized by the FBI".
@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from detect.page_parse import ParsedPage
-from detect.signatures import Phrase, Signatures
+from detect.signatures import Phrase, ProviderPhrase, Signatures
 
 SHORT_PAGE_CHARS = 3_000  # a takedown or parking page has less visible text than this
 TOP_CHARS = 1_000  # phrases count when they appear this close to the start of the text
@@ -29,12 +29,19 @@ class BannerMatch:
     where: str  # "title" or "text"
 
 
-def _where(phrase: str, title: str, top: str) -> str:
+def _where(phrase: str, title: str, top: str, alts: str = "") -> str:
     if phrase in title:
         return "title"
     if phrase in top:
         return "text"
+    if phrase in alts:
+        return "image alt text"
     return ""
+
+
+def _alts(page: ParsedPage) -> str:
+    """The pictures' alt texts, lower case, one line: where an image-only banner says what it is."""
+    return " | ".join(page.image_alts).lower()
 
 
 def block_notice(page: ParsedPage, sig: Signatures) -> Phrase | None:
@@ -44,28 +51,41 @@ def block_notice(page: ParsedPage, sig: Signatures) -> Phrase | None:
 
 
 def seizure_banner(page: ParsedPage, sig: Signatures, corroborated: bool = False) -> BannerMatch | None:
-    """A seizure banner: a strong phrase in the title or top of a short page; any seizure phrase in
-    the title of a page with almost no text (the image-only banner); with ``corroborated`` (a
-    weak-seizure NS) weak phrases count on a short page too. Weak phrases alone never count."""
+    """A seizure banner: a strong phrase in the title, the top or a picture's alt text of a short page;
+    any seizure phrase in the title or alt text of a page with almost no text (the image-only banner);
+    with ``corroborated`` (a weak-seizure NS) weak phrases count on a short page too. Weak phrases
+    alone never count."""
     if len(page.text) > SHORT_PAGE_CHARS:
         return None
-    title, top = page.title.lower(), page.text[:TOP_CHARS].lower()
+    title, top, alts = page.title.lower(), page.text[:TOP_CHARS].lower(), _alts(page)
+    image_only = len(page.text) <= IMAGE_BANNER_CHARS
     phrases = [p for p in sig.phrases if p.kind in ("banner", "keyword")]
     for phrase in sorted(phrases, key=lambda p: (p.strength != "strong", -len(p.text))):
         if phrase.strength == "strong" or corroborated:
-            if where := _where(phrase.text, title, top):
+            if where := _where(phrase.text, title, top, alts):
                 return BannerMatch(phrase, where)
-        elif len(page.text) <= IMAGE_BANNER_CHARS and phrase.text in title:
-            return BannerMatch(phrase, "title")
+        elif image_only and (where := _where(phrase.text, title, "", alts)):
+            return BannerMatch(phrase, where)
     return None
+
+
+def _provider_page(page: ParsedPage, phrases: tuple[ProviderPhrase, ...]) -> str:
+    """The first of ``phrases`` in the title or top of a short page, or ""."""
+    if len(page.text) > SHORT_PAGE_CHARS:
+        return ""
+    title, top = page.title.lower(), page.text[:TOP_CHARS].lower()
+    return next((p.text for p in phrases if p.text in title or p.text in top), "")
 
 
 def for_sale(page: ParsedPage, sig: Signatures) -> str:
     """The parking / for-sale phrase on a short page (title or top), or ""."""
-    if len(page.text) > SHORT_PAGE_CHARS:
-        return ""
-    title, top = page.title.lower(), page.text[:TOP_CHARS].lower()
-    return next((p.text for p in sig.parking_phrases if p.text in title or p.text in top), "")
+    return _provider_page(page, sig.parking_phrases)
+
+
+def suspension_notice(page: ParsedPage, sig: Signatures) -> str:
+    """A registrar's or host's "this domain / account has been suspended" page (title or top of a
+    short page), or ""."""
+    return _provider_page(page, sig.suspension_phrases)
 
 
 def client_redirect(page: ParsedPage) -> tuple[str, str]:

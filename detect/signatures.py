@@ -1,5 +1,6 @@
 """Takedown signatures as one frozen value: seizure, weak-seizure and sinkhole name servers, banner
-phrases with strength, block notices, parking name servers and for-sale page phrases.
+phrases with strength, block notices, parking name servers, for-sale page phrases and the
+suspension notices of registrars and hosts.
 
 ``parse_signatures`` is pure (TOML texts in, Signatures out); ``load_signatures`` is the one place
 that reads the bundled files (``hydrawatch.resources/signatures/*.toml``) via importlib.resources.
@@ -53,10 +54,15 @@ class ParkingNameServer:
 
 
 @dataclass(frozen=True)
-class ParkingPhrase:
+class ProviderPhrase:
+    """A stock phrase of a provider's page shown instead of a site (parking, for sale, suspended)."""
+
     text: str  # lower case
     provider: str
     source: str
+
+
+ParkingPhrase = ProviderPhrase
 
 
 @dataclass(frozen=True)
@@ -64,7 +70,8 @@ class Signatures:
     nameservers: tuple[NameServer, ...] = ()
     phrases: tuple[Phrase, ...] = ()
     parking_nameservers: tuple[ParkingNameServer, ...] = ()
-    parking_phrases: tuple[ParkingPhrase, ...] = ()
+    parking_phrases: tuple[ProviderPhrase, ...] = ()
+    suspension_phrases: tuple[ProviderPhrase, ...] = ()
 
     def nameserver(self, host: str) -> NameServer | None:
         """The seizure/sinkhole entry for an NS host (exact, case-insensitive), or None."""
@@ -105,7 +112,7 @@ def parse_signatures(toml_texts: Iterable[tuple[str, str]] | Iterable[str]) -> S
     nameservers: list[NameServer] = []
     phrases: list[Phrase] = []
     parking_ns: list[ParkingNameServer] = []
-    parking_phrases: list[ParkingPhrase] = []
+    provider_phrases: dict[str, list[ProviderPhrase]] = {"parking_phrase": [], "suspension_phrase": []}
     for index, item in enumerate(toml_texts):
         name, text = item if isinstance(item, tuple) else (f"signature document {index + 1}", item)
         try:
@@ -131,11 +138,13 @@ def parse_signatures(toml_texts: Iterable[tuple[str, str]] | Iterable[str]) -> S
                 _str(row, "pattern", where).lower().rstrip("."),
                 _choice(row, "match", _PARKING_NS_MATCH, where, "exact"),
                 _str(row, "provider", where), _str(row, "source", where)))
-        for i, row in enumerate(_table(doc, "parking_phrase", name)):
-            where = f"{name} [[parking_phrase]] #{i + 1}"
-            parking_phrases.append(ParkingPhrase(
-                _str(row, "text", where).lower(), _str(row, "provider", where, ""), _str(row, "source", where)))
-    return Signatures(tuple(nameservers), tuple(phrases), tuple(parking_ns), tuple(parking_phrases))
+        for key, found in provider_phrases.items():
+            for i, row in enumerate(_table(doc, key, name)):
+                where = f"{name} [[{key}]] #{i + 1}"
+                found.append(ProviderPhrase(
+                    _str(row, "text", where).lower(), _str(row, "provider", where, ""), _str(row, "source", where)))
+    return Signatures(tuple(nameservers), tuple(phrases), tuple(parking_ns),
+                      tuple(provider_phrases["parking_phrase"]), tuple(provider_phrases["suspension_phrase"]))
 
 
 def load_signatures() -> Signatures:

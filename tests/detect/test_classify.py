@@ -64,6 +64,29 @@ def test_weak_title_on_an_image_page_is_a_seizure() -> None:
     assert run(dns(), (fetch(page),)).status is Status.SEIZED
 
 
+def test_banner_said_only_in_the_pictures_alt_text_is_a_seizure() -> None:
+    # The BKA page: an untitled page whose whole banner is one picture; only its alt text says it.
+    page = ('<html><head><title>BKA</title></head><body><img src="banner.jpg" alt="Die Plattform und der '
+            'kriminelle Inhalt wurden beschlagnahmt durch das Bundeskriminalamt"></body></html>').encode()
+    got = run(dns(), (fetch(page),))
+    assert got.status is Status.SEIZED and "image alt text" in got.reason and "BKA" in got.reason
+
+
+def test_a_weak_phrase_in_alt_text_counts_only_on_an_image_only_page() -> None:
+    image_only = b'<title>Notice</title><body><img src=a.png alt="Domain Seizure"></body>'
+    assert run(dns(), (fetch(image_only),)).status is Status.SEIZED
+    with_text = (b'<title>Notice</title><body><img src=a.png alt="Domain Seizure"><p>'
+                 + b"An essay on asset forfeiture law and its history. " * 20 + b"</p></body>")
+    assert run(dns(), (fetch(with_text),)).status is Status.ACTIVE
+
+
+def test_a_news_photo_captioned_with_a_banner_phrase_stays_active() -> None:
+    body = ARTICLE.read_bytes().replace(
+        b"<body", b'<body><img src="/fbi.jpg" alt="This domain has been seized by the FBI"', 1)
+    got = run(dns(), (fetch(body),))
+    assert got.status is Status.ACTIVE, got.reason
+
+
 def test_banner_text_on_a_short_page_is_a_seizure() -> None:
     page = (b"<title>Notice</title><body><h1>THIS SERVER HAS BEEN SEIZED</h1><p>By order of the court.</p>"
             b"<img src=logo.png></body>")
@@ -152,6 +175,48 @@ def test_for_sale_page_means_parked_but_not_in_a_long_article() -> None:
     assert got.status is Status.PARKED and "this domain is for sale" in got.reason
     long_story = ARTICLE.read_bytes().replace(b"<body", b"<p>domain parking is a business</p><body", 1)
     assert run(dns(), (fetch(long_story),)).status is Status.ACTIVE
+
+
+@pytest.mark.parametrize("page", [
+    "<title>Domain kaufen</title><body><h1>Diese Domain steht zum Verkauf!</h1><a>Jetzt anfragen</a></body>",
+    "<title>rrn.so</title><body><h2>Ce nom de domaine est à vendre</h2></body>",
+    "<title>rrn.so</title><body><h2>Этот домен продаётся</h2><p>Купить</p></body>",
+])
+def test_for_sale_pages_in_other_languages_mean_parked(page: str) -> None:
+    got = run(dns(), (fetch(page.encode()),))
+    assert got.status is Status.PARKED, got.reason
+
+
+@pytest.mark.parametrize("page, phrase", [
+    ("<title>Account Suspended</title><body><h1>This Account has been suspended.</h1>"
+     "<p>Contact your hosting provider for more information.</p></body>", "this account has been suspended"),
+    ("<title>rrn.so</title><body><p>This domain has been suspended by the registrar for abuse.</p></body>",
+     "this domain has been suspended"),
+    ("<html lang=ru><title>rrn.so</title><body><p>Действие домена приостановлено регистратором.</p></body>",
+     "действие домена приостановлено"),
+])
+def test_a_registrar_or_host_suspension_page_is_suspended(page: str, phrase: str) -> None:
+    got = run(dns(), (fetch(page.encode()),))
+    assert got.status is Status.SUSPENDED and phrase in got.reason, got.reason
+
+
+def test_a_suspension_page_under_a_registry_hold_names_both() -> None:
+    rdap = RdapRecord(DOMAIN, 200, statuses=("client hold",), observed_at=T0)
+    got = run(dns(), (fetch(b"<title>Domain suspended</title><body>Domain suspended.</body>"),), rdap)
+    assert got.status is Status.SUSPENDED and "client hold" in got.reason
+
+
+def test_a_news_story_about_suspended_accounts_stays_active() -> None:
+    body = ARTICLE.read_bytes().replace(b"<title>", b"<title>Account suspended: ", 1)
+    body = body.replace(b"<body", b"<body><p>This account has been suspended, the platform said.</p", 1)
+    assert len(body) > 3 * 3_000
+    got = run(dns(), (fetch(body),))
+    assert got.status is Status.ACTIVE, got.reason
+
+
+def test_a_seizure_banner_that_also_says_suspended_is_a_seizure() -> None:
+    page = b"<title>This domain has been seized</title><body>This domain has been suspended.</body>"
+    assert run(dns(), (fetch(page),)).status is Status.SEIZED
 
 
 def test_http_redirect_to_another_domain_is_redirecting() -> None:

@@ -20,13 +20,17 @@ def test_bundled_signatures_load_with_their_kinds() -> None:
     assert sedo is not None and sedo.provider == "Sedo"
     assert sig.parking("sedoparking.com.evil.example") is None
     assert "this domain is for sale" in {p.text for p in sig.parking_phrases}
+    assert "account suspended" in {p.text for p in sig.suspension_phrases}
+    assert all(p.text == p.text.lower() and p.source for p in (*sig.parking_phrases, *sig.suspension_phrases))
 
 
 def test_parse_merges_documents() -> None:
     sig = parse_signatures([
         '[[nameserver]]\npattern = "NS1.X.GOV."\nkind = "seizure"\nagency = "X"\nsource = "s"\n',
         '[[parking_nameserver]]\npattern = "ns.park.example"\nprovider = "P"\nsource = "s"\n',
+        '[[suspension_phrase]]\ntext = "Gone Fishing"\nsource = "s"\n',
     ])
+    assert [p.text for p in sig.suspension_phrases] == ["gone fishing"]
     assert sig.nameserver("ns1.x.gov") is not None and sig.parking("ns.park.example") is not None
     assert sig.parking("a.ns.park.example") is None  # exact by default
 
