@@ -5,7 +5,6 @@ Each must get its status, and the lost ones must trigger the hunt that finds the
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,23 +12,10 @@ from typing import Any
 import pytest
 
 from sandbox.net import Sandbox
-from tests.daemon.proc import cli, write_config
+from tests.daemon.proc import write_config
+from tests.scheduler.inline_world import HOSTING, ok, site
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
-
-HOSTING = {"ns": ["ns1.quillhost.net", "ns2.quillhost.net"],
-           "rdap": {"registrar": "Quill Registrar Ltd", "registered": "2025-01-10"}}
-
-
-def _site(name: str, story: str) -> str:
-    return (f"<!doctype html><html lang=en><head><title>{name}</title>"
-            "<script async src='https://www.googletagmanager.com/gtag/js?id=G-7QW7QW7QW7'></script></head>"
-            f"<body class='qx-site'><header><h1>{name}</h1><nav><a href='/a'>Politics</a></nav></header>"
-            f"<main><article><h2>{story}</h2><p>{story} The ministry would not comment on the figures our "
-            "reporters obtained from three regional offices, which contradict the official statements made "
-            "in parliament last month.</p><p>Readers can follow our channel t.me/quill_news for updates "
-            "when this address changes.</p></article></main><footer>Quill news network</footer></body></html>")
-
 
 BKA_BANNER = ("<html><head><title>Hinweis</title></head><body><img src='/banner.jpg' alt='Die Plattform und der "
               "kriminelle Inhalt wurden beschlagnahmt'></body></html>")
@@ -54,23 +40,17 @@ def world() -> dict[str, Any]:
     domains: dict[str, Any] = {}
     takedown: dict[str, Any] = {}
     for name, (story, ip, page, _) in SEEDS.items():
-        domains[name] = {**HOSTING, "a": [ip], "web": {"pages": {"/": {"html": _site(name, story)}}}}
+        domains[name] = {**HOSTING, "a": [ip], "web": {"pages": {"/": {"html": site(name, story)}}}}
         takedown[name] = {"web": {"catch_all": {"html": page}}}
     takedown["quill-tribune.org"]["rdap"] = {"status": ["client hold"], "updated": "2025-03-11T16:00:00Z"}
     story = SEEDS["quill-courier.info"][0]
     domains[REPLACEMENT] = {**HOSTING, "a": ["185.44.12.31"], "appears": "takedown",
                             "rdap": {"registrar": "Quill Registrar Ltd", "registered": "2025-03-12"},
-                            "web": {"pages": {"/": {"html": _site(REPLACEMENT, story)}}}}
+                            "web": {"pages": {"/": {"html": site(REPLACEMENT, story)}}}}
     return {"world": {"name": "takedown-styles", "campaign": "quill", "seeds": sorted(SEEDS)},
             "phases": {"before": {"clock": "2025-03-10T12:00:00Z"},
                        "takedown": {"clock": "2025-03-13T12:00:00Z", "domains": takedown}},
             "domains": domains}
-
-
-def _ok(config: Path, *args: str) -> Any:
-    done = cli(config, *args, timeout=300)
-    assert done.returncode == 0, (args, done.stderr[-3000:])
-    return json.loads(done.stdout) if "json" in args else done.stdout
 
 
 def test_takedowns_in_other_styles_are_classified_and_hunted(
@@ -79,18 +59,18 @@ def test_takedowns_in_other_styles_are_classified_and_hunted(
     config = write_config(tmp_path / "hydrawatch.toml", sb, f"sqlite:///{tmp_path / 'store.db'}",
                           log={"level": "WARNING"},
                           discovery={"tlds": ["com", "net", "org", "info", "press"], "fuzzers": ["tld-swap"]})
-    _ok(config, "init")
-    _ok(config, "seed", "add", *SEEDS, "--campaign", "quill")
-    _ok(config, "run", "--once", "--format", "json")
-    statuses = {r["domain"]: r["status"] for r in _ok(config, "status", "--format", "json")}
+    ok(config, "init")
+    ok(config, "seed", "add", *SEEDS, "--campaign", "quill")
+    ok(config, "run", "--once", "--format", "json")
+    statuses = {r["domain"]: r["status"] for r in ok(config, "status", "--format", "json")}
     assert statuses == {name: "active" for name in SEEDS}
 
     sb.set_phase("takedown")
-    _ok(config, "run", "--once", "--format", "json")
-    rows = {r["domain"]: r for r in _ok(config, "status", "--format", "json")}
+    ok(config, "run", "--once", "--format", "json")
+    rows = {r["domain"]: r for r in ok(config, "status", "--format", "json")}
     assert {name: rows[name]["status"] for name in SEEDS} == {name: want for name, (*_, want) in SEEDS.items()}
 
-    edges = {e["to"]: e for e in _ok(config, "export", "--format", "json")["edges"]}
+    edges = {e["to"]: e for e in ok(config, "export", "--format", "json")["edges"]}
     assert REPLACEMENT in edges, sorted(edges)
     assert edges[REPLACEMENT]["from"] == "quill-courier.info"
     assert edges[REPLACEMENT]["relation"] == "replacement"
