@@ -18,6 +18,7 @@ from storage.db import StoreError, describe
 COMMAND_MODULES = (
     "hydrawatch.commands.store",
     "hydrawatch.commands.seed",
+    "hydrawatch.commands.archive",
     "hydrawatch.commands.status",
     "hydrawatch.commands.probe",
     "hydrawatch.commands.lineage",

@@ -80,8 +80,17 @@ def record_http(session: Session, fetch: HttpFetch, indicators: Sequence[Indicat
     _add_indicators(session, domain_id, obs.id, indicators, now)
     row = session.get(DomainRow, domain_id)
     assert row is not None
-    row.last_crawled = now
+    if row.last_crawled is None or row.last_crawled < now:  # an archived copy is not a newer crawl
+        row.last_crawled = now
     return obs.id
+
+
+def has_http(session: Session, domain: str, url: str, observed_at: datetime) -> bool:
+    """Is there an HTTP observation of ``url`` made at ``observed_at`` (an archived page imported before)?"""
+    domain_id = _domain_id(session, domain)
+    return session.scalar(select(ObservationRow.id).where(
+        ObservationRow.domain_id == domain_id, ObservationRow.kind == "http", ObservationRow.url == url[:2000],
+        ObservationRow.observed_at == observed_at).limit(1)) is not None
 
 
 def record_rdap(session: Session, rec: RdapRecord, indicators: Sequence[Indicator], *, now: datetime,

@@ -1,0 +1,135 @@
+"""Archived copies of pages, read from local files for `hydrawatch archive import`.
+
+A researcher who starts watching after a takedown has nothing of the lost sites to compare candidates
+with. Copies saved earlier (the Wayback Machine's raw `id_` pages, a news-please or PPN dump, a
+colleague's crawl) give hydrawatch that content back: each becomes an HTTP observation dated when the
+copy was made, so a lost site's profile (built from what it served *before* the loss) has a page.
+
+Where a page's address and time come from, first found wins:
+1. a sidecar file ``<page>.json`` (news-please's format: ``url`` and ``date_download``; also
+   ``observed_at`` / ``timestamp`` / ``date``);
+2. a Wayback Machine address in the file name (``…web.archive.org_web_20240801123000id__rrn.media_….html``)
+   or a 14-digit Wayback timestamp in it;
+3. the command line (``--domain``, ``--url``, ``--at``).
+Files are read here; nothing is fetched. Every problem is one line naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from detect.names import InvalidDomain, registrable_domain
+
+PAGE_SUFFIXES = (".html", ".htm", ".xhtml")
+_TIME_KEYS = ("observed_at", "date_download", "timestamp", "date")
+_URL_KEYS = ("url", "final_url", "source_url")
+_WAYBACK_STAMP = re.compile(r"(?<!\d)((?:19|20)\d{12})(?!\d)")
+_WAYBACK_URL = re.compile(r"web\.archive\.org[/_]web[/_](\d{8,14})[a-z_]*[/_]+(?:https?[:_/]+)?([^/_]+)", re.I)
+
+
+class ArchiveError(ValueError):
+    """A page that cannot be imported; the message is one line naming the file."""
+
+
+@dataclass(frozen=True)
+class ArchivedPage:
+    path: Path
+    domain: str
+    url: str
+    observed_at: datetime
+    body: bytes
+    truncated: bool
+
+
+def parse_time(text: str) -> datetime:
+    """ISO 8601 (naive = UTC), a date, news-please's ``2023-09-13 12:35:41``, or a Wayback timestamp
+    (``20240801``, ``20240801123000``); ValueError otherwise."""
+    text = text.strip()
+    if re.fullmatch(r"\d{8}|\d{10}|\d{12}|\d{14}", text):
+        digits = text.ljust(14, "0")
+        return datetime.strptime(digits, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"not a time: {text[:40]!r} (ISO 8601, YYYY-MM-DD or a Wayback timestamp)") from None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def page_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """The page files among ``paths``: files as given, directories searched for *.html/*.htm, sorted."""
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in PAGE_SUFFIXES)
+        else:
+            yield path
+
+
+def _sidecar(path: Path) -> dict[str, object]:
+    for side in (path.with_name(path.name + ".json"), path.with_suffix(".json")):
+        if side.is_file():
+            try:
+                data = json.loads(side.read_text(encoding="utf-8", errors="replace"))
+            except (OSError, ValueError) as exc:
+                raise ArchiveError(f"{side}: not readable JSON ({exc})") from None
+            if not isinstance(data, dict):
+                raise ArchiveError(f"{side}: expected a JSON object")
+            return data
+    return {}
+
+
+def _first(data: dict[str, object], keys: tuple[str, ...]) -> str:
+    for key in keys:
+        value = data.get(key)
+        if isinstance(value, str) and value.strip() and value.strip().upper() != "NULL":
+            return value.strip()
+    return ""
+
+
+def read_page(path: Path, *, domain: str = "", url: str = "", at: datetime | None = None,
+              max_bytes: int, now: datetime) -> ArchivedPage:
+    """One archived page with its domain, address and time; ArchiveError names what is missing."""
+    try:
+        with path.open("rb") as handle:
+            body = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise ArchiveError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    truncated = len(body) > max_bytes
+    body = body[:max_bytes]
+    if not body.strip():
+        raise ArchiveError(f"{path}: empty file")
+    side = _sidecar(path)
+    wayback = _WAYBACK_URL.search(path.name)
+    page_url = _first(side, _URL_KEYS) or url
+    if not page_url and wayback:
+        page_url = f"https://{wayback.group(2)}/"
+    if not page_url and domain:
+        page_url = f"https://{domain}/"
+    if not page_url:
+        raise ArchiveError(f"{path}: no address (no sidecar .json with a url, no Wayback name; give --domain)")
+    try:
+        page_domain = registrable_domain(page_url)
+    except InvalidDomain as exc:
+        raise ArchiveError(f"{path}: address {page_url[:80]!r} has no registrable domain ({exc})") from None
+    if domain and page_domain != domain:
+        raise ArchiveError(f"{path}: the page is from {page_domain}, not {domain}")
+    stamp = _first(side, _TIME_KEYS)
+    try:
+        when = parse_time(stamp) if stamp else at
+        if when is None:
+            found = wayback.group(1) if wayback else None
+            found = found or (m.group(1) if (m := _WAYBACK_STAMP.search(path.name)) else None)
+            when = parse_time(found) if found else None
+    except ValueError as exc:
+        raise ArchiveError(f"{path}: {exc}") from None
+    if when is None:
+        raise ArchiveError(f"{path}: no time (no sidecar date, no Wayback timestamp in the name; give --at)")
+    if when > now:
+        raise ArchiveError(f"{path}: archived at {when:%Y-%m-%d %H:%M} UTC, which is in the future")
+    if not page_url.lower().startswith(("http://", "https://")):
+        page_url = f"https://{page_url.lstrip('/')}"
+    return ArchivedPage(path, page_domain, page_url, when, body, truncated)
