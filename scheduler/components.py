@@ -27,10 +27,13 @@ class Components:
     progress: ProgressSink = field(default=NULL)  # a foreground run's progress display
 
     @classmethod
-    def from_config(cls, config: Config, store: Store, progress: ProgressSink = NULL) -> Components:
+    def from_config(cls, config: Config, store: Store, progress: ProgressSink = NULL,
+                    pages: SimilarityIndex | None = None) -> Components:
+        """``pages``: an index to keep (a config reload), else rebuilt from the store."""
         return cls(config=config, store=store, prober=Prober.from_config(config.dns),
                    crawler=SiteCrawler.from_config(config), rdap=RdapClient.from_config(config),
-                   signatures=load_signatures(), pages=page_index(store), progress=progress)
+                   signatures=load_signatures(), pages=page_index(store) if pages is None else pages,
+                   progress=progress)
 
     async def close(self) -> None:
         await self.prober.close()

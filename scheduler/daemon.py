@@ -1,6 +1,7 @@
 """The daemon: APScheduler's AsyncIOScheduler on the one event loop shared with Scrapy (Twisted's
 asyncio reactor). The scheduler only queues work; jobs never overlap (one lock), coalesce, and a
-late job runs once instead of piling up after a laptop sleeps."""
+late job runs once instead of piling up after a laptop sleeps. SIGHUP re-reads the config file
+between jobs; a broken file is reported and the running config stays."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable
+from dataclasses import fields
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from hydrawatch.config import Config, ConfigError
 from scheduler import cycle
 from scheduler.components import Components
 
@@ -25,15 +28,34 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+# Job id, job, and the [schedule] key of its interval.
+JOBS: tuple[tuple[str, Callable[..., Awaitable[Any]], str], ...] = (
+    ("probe", cycle.probe_job, "dns_interval"),
+    ("crawl", cycle.crawl_job, "crawl_interval"),
+    ("discovery", cycle.discovery_job, "discovery_interval"),
+    ("alerts", cycle.alert_job, "alert_interval"),
+)
+
+
+def changed_sections(old: Config, new: Config) -> list[str]:
+    """The config sections whose values differ."""
+    return [f.name for f in fields(Config) if getattr(old, f.name) != getattr(new, f.name)]
+
+
 class Daemon:
     def __init__(self, parts: Components, *, clock: Clock = utcnow,
-                 on_report: Callable[[Any], None] | None = None) -> None:
+                 on_report: Callable[[Any], None] | None = None,
+                 reload: Callable[[], Config] | None = None) -> None:
+        """``reload`` re-reads the config (SIGHUP); it raises ConfigError for a broken file."""
         self.parts = parts
         self.clock = clock
         self.on_report = on_report
+        self.reload_config = reload
         self._busy = asyncio.Lock()
         self._stop = asyncio.Event()
         self._running: set[asyncio.Task[Any]] = set()
+        self._scheduler: AsyncIOScheduler | None = None
+        self._reloads: set[asyncio.Task[Any]] = set()
         self.cycles = 0
 
     async def _run(self, name: str, job: Callable[..., Awaitable[Any]], exclusive: bool = True) -> None:
@@ -68,6 +90,41 @@ class Daemon:
             if exclusive:
                 self._busy.release()
 
+    def request_reload(self) -> None:
+        """SIGHUP: reload between jobs (never under a running one)."""
+        if self.reload_config is None or self._stop.is_set():
+            return
+        task = asyncio.ensure_future(self.reload())
+        self._reloads.add(task)
+        task.add_done_callback(self._reloads.discard)
+
+    async def reload(self) -> bool:
+        """Re-read the config; on success the next jobs use new Components and the new intervals."""
+        assert self.reload_config is not None
+        old = self.parts.config
+        try:
+            new = self.reload_config()
+        except ConfigError as exc:
+            log.error("config reload failed: %s; keeping the running config", exc)
+            return False
+        async with self._busy:
+            if self._stop.is_set():
+                return False
+            if new.storage.url != old.storage.url:
+                log.warning("config reload: [storage] url changed; a running daemon keeps its store "
+                            "(restart to switch)")
+            changed = changed_sections(old, new)
+            parts = Components.from_config(new, self.parts.store, progress=self.parts.progress,
+                                           pages=self.parts.pages)
+            previous, self.parts = self.parts, parts
+            await previous.close()
+            if self._scheduler is not None and old.schedule != new.schedule:
+                for name, _job, key in JOBS:
+                    if getattr(old.schedule, key) != getattr(new.schedule, key):
+                        self._scheduler.reschedule_job(name, trigger="interval", seconds=getattr(new.schedule, key))
+        log.info("config reloaded; changed: %s", ", ".join(changed) or "nothing")
+        return True
+
     def stop(self) -> None:
         if not self._stop.is_set():
             log.info("stopping: finishing the work in hand")
@@ -77,21 +134,18 @@ class Daemon:
         """Run until stop() (SIGINT/SIGTERM): a first full cycle now, then the scheduled jobs."""
         cfg = self.parts.config.schedule
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig, handler in ((signal.SIGINT, self.stop), (signal.SIGTERM, self.stop),
+                             (signal.SIGHUP, self.request_reload)):
             try:
-                loop.add_signal_handler(sig, self.stop)
-            except (NotImplementedError, RuntimeError):  # pragma: no cover - non-main thread
+                loop.add_signal_handler(sig, handler)
+            except (NotImplementedError, RuntimeError, AttributeError):  # pragma: no cover - non-main thread
                 pass
         scheduler = AsyncIOScheduler(event_loop=loop, timezone=timezone.utc, job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": None})
+        self._scheduler = scheduler
         now = utcnow()
-        jobs = [
-            ("probe", cycle.probe_job, cfg.dns_interval),
-            ("crawl", cycle.crawl_job, cfg.crawl_interval),
-            ("discovery", cycle.discovery_job, cfg.discovery_interval),
-            ("alerts", cycle.alert_job, cfg.alert_interval),
-        ]
-        for name, job, every in jobs:
+        for name, job, key in JOBS:
+            every = getattr(cfg, key)
             scheduler.add_job(self._run, "interval", args=(name, job, name != "alerts"), seconds=every, id=name,
                               replace_existing=True, next_run_time=now + timedelta(seconds=every))
         scheduler.start()
@@ -102,7 +156,7 @@ class Daemon:
             await self._stop.wait()
         finally:
             scheduler.pause()  # no new runs; the queued ones see the stop flag and return
-            work = [first, *self._running]
+            work = [first, *self._running, *self._reloads]
             if any(not t.done() for t in work):
                 # Give the job in hand a moment to reach a domain boundary, then cancel it: every
                 # domain already observed is committed; the interrupted one is rolled back.

@@ -9,6 +9,8 @@ import typer
 from rich.console import Console
 
 from hydrawatch import logs
+from hydrawatch.config import Config
+from hydrawatch.config import load as load_config
 from hydrawatch.context import CliError, state
 from hydrawatch.progress import progress_display, wanted
 from hydrawatch.render import dumps, terminal_safe
@@ -73,11 +75,17 @@ def register(app: typer.Typer) -> None:
                     finally:
                         await parts.close()
 
+                def reload_config() -> Config:
+                    fresh = load_config(state(ctx).config_path)  # ConfigError: the daemon keeps the old one
+                    logs.setup(fresh.log.format, fresh.log.level)
+                    return fresh
+
                 async def daemon_main() -> None:
+                    daemon = Daemon(parts, reload=reload_config)
                     try:
-                        await Daemon(parts).serve()
+                        await daemon.serve()
                     finally:
-                        await parts.close()
+                        await daemon.parts.close()
 
                 with display as sink:
                     parts = Components.from_config(cfg, store, progress=sink)
