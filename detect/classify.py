@@ -5,6 +5,7 @@ Rules, first match wins (docs/fingerprints.md explains each):
  1. a law-enforcement seizure NS (DNS delegation or RDAP)             → seized
  2. a seizure banner on a short page (strong phrase, or image-only)   → seized
     (a CUII-style block notice is never a seizure: status kept)
+    the very takedown page a seized domain shows (name masked)        → seized
  3. a sinkhole NS                                                     → suspended ("sinkholed by …")
  4. RDAP client/server hold and the name does not resolve             → suspended
     a registrar's or host's suspension notice on a short page         → suspended
@@ -19,13 +20,20 @@ Rules, first match wins (docs/fingerprints.md explains each):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from detect.model import Classification, DnsResult, HttpFetch, Rcode, RdapRecord, Status
 from detect.names import host_of
 from detect.page_parse import ParsedPage, parse
-from detect.page_signals import block_notice, client_redirect, for_sale, seizure_banner, suspension_notice
+from detect.page_signals import (
+    block_notice,
+    client_redirect,
+    for_sale,
+    seizure_banner,
+    suspension_notice,
+    takedown_page_key,
+)
 from detect.signatures import Signatures
 from detect.trackers import absolute
 
@@ -105,8 +113,11 @@ def classify(
     previous: Status,
     was_live: bool,
     signatures: Signatures,
+    takedown_pages: Mapping[str, str] | None = None,
 ) -> Classification:
-    """Decide a domain's status from its latest observations (see the module docstring)."""
+    """Decide a domain's status from its latest observations (see the module docstring).
+
+    ``takedown_pages``: takedown_page_key → a seized domain whose page it is (the banners seen so far)."""
     ns_hosts = _ns_hosts(dns, rdap)
     answered = _answered(fetches, dns)
     pages = [(f, _page(f)) for f in answered if f.body]
@@ -131,6 +142,13 @@ def classify(
             also = f" with NS {weak_ns} (used by law enforcement)" if weak_ns else ""
             return Classification(Status.SEIZED, f"seizure banner in page {match.where} at {fetch.final_url or fetch.url}: "
                                   f"\"{match.phrase.text}\" ({match.phrase.agency}){also}")
+    for fetch, page in pages if takedown_pages else ():
+        if not 200 <= (fetch.status or 0) < 300:
+            continue
+        seized = takedown_pages.get(takedown_page_key(page, fetch.domain)) if takedown_pages else None
+        if seized and seized != fetch.domain:
+            return Classification(Status.SEIZED, f"the takedown page seized {seized} shows, at "
+                                  f"{fetch.final_url or fetch.url}")
 
     # 3. sinkholes: out of the owner's hands, but not a seizure
     for host, where in ns_hosts:

@@ -110,6 +110,11 @@ class Hop:
     location: str = ""
 
 
+# Marks fetches made from archived copies. Not a valid HTTP field name (spaces, parentheses), so no
+# crawled site can send it.
+ARCHIVED_HEADER = "(hydrawatch) archived copy"
+
+
 @dataclass(frozen=True)
 class HttpFetch:
     """One page fetch as the crawler saw it. ``body`` is capped at max_page_bytes (``truncated``)."""
@@ -139,6 +144,11 @@ class HttpFetch:
             if key.lower() == low:
                 return value
         return ""
+
+    @property
+    def archived(self) -> bool:
+        """An archived copy imported with `hydrawatch archive import`: history, not what the site serves."""
+        return self.header(ARCHIVED_HEADER) == "1"
 
 
 @dataclass(frozen=True)

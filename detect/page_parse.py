@@ -22,7 +22,7 @@ MAX_TEXT_CHARS = 1_000_000
 MAX_CODE_CHARS = 2_000_000
 MAX_SCRIPT_CHARS = 50_000
 MAX_LINKS = 5_000
-MAX_IMAGE_ALTS = 50
+MAX_IMAGES = 50
 
 _SKIP_TEXT = frozenset({"script", "style", "noscript", "template", "head", "title", "svg"})
 _CHARSET_HEADER = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]{1,40})", re.IGNORECASE)
@@ -55,6 +55,7 @@ class ParsedPage:
     html_lang: str = ""
     base_href: str = ""
     image_alts: tuple[str, ...] = ()  # alt text of <img> (an image-only banner says what it is here)
+    image_srcs: tuple[str, ...] = ()  # src of <img> as written (which picture an image-only page shows)
 
 
 def clean_text(text: str, limit: int) -> str:
@@ -114,6 +115,7 @@ def _walk(root: etree._Element) -> ParsedPage:
     html_lang = ""
     base_href = ""
     image_alts: list[str] = []
+    image_srcs: list[str] = []
     skip_depth = 0
     quote_depth = 0
     count = 0
@@ -148,8 +150,11 @@ def _walk(root: etree._Element) -> ParsedPage:
             html_lang = attrs.get("lang", "") or attrs.get("xml:lang", "")
         elif tag == "base" and not base_href:
             base_href = attrs.get("href", "")
-        elif tag == "img" and len(image_alts) < MAX_IMAGE_ALTS and (alt := attrs.get("alt", "").strip()):
-            image_alts.append(clean_text(alt, 500))
+        elif tag == "img":
+            if len(image_alts) < MAX_IMAGES and (alt := attrs.get("alt", "").strip()):
+                image_alts.append(clean_text(alt, 500))
+            if len(image_srcs) < MAX_IMAGES and (src := attrs.get("src", "").strip()):
+                image_srcs.append(src[:2000])
         elif tag == "meta":
             key = (attrs.get("name") or attrs.get("property") or attrs.get("http-equiv") or "").strip().lower()
             content = attrs.get("content", "")
@@ -182,6 +187,7 @@ def _walk(root: etree._Element) -> ParsedPage:
         html_lang=clean_text(html_lang, 40),
         base_href=base_href.strip()[:2000],
         image_alts=tuple(image_alts),
+        image_srcs=tuple(image_srcs),
     )
 
 

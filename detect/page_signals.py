@@ -1,5 +1,6 @@
 """What a fetched page says about a takedown: seizure banner, block notice, for-sale page, a
-registrar's or host's suspension notice, and client-side redirects (meta refresh, JavaScript location).
+registrar's or host's suspension notice, the fingerprint of a short page (to recognise a takedown
+page already seen on a seized domain), and client-side redirects (meta refresh, JavaScript location).
 
 Phrases count only where a takedown page puts them: in the title or near the top of a SHORT page.
 Seizure and parking pages are short; news pages are long and may quote "was seized by the FBI".
@@ -7,6 +8,7 @@ Seizure and parking pages are short; news pages are long and may quote "was seiz
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -21,6 +23,11 @@ _JS_LOCATION = re.compile(
     r"|location\.(?:replace|assign)\(\s*['\"]([^'\"]{4,500})['\"]"
 )
 _REFRESH_DELAY = re.compile(r"^\s*(\d{1,5})")
+# Stock pages every web server shows (defaults, errors, directory listings, placeholders): never a
+# fingerprint, or every fresh nginx would "serve the takedown page" of a seizure that showed one.
+STOCK_PAGE_WORDS = ("welcome to nginx", "default page", "test page", "it works", "index of /", "not found",
+                    "forbidden", "bad gateway", "service unavailable", "internal server error", "coming soon",
+                    "under construction", "iis windows server", "site not found", "no site configured")
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,23 @@ def suspension_notice(page: ParsedPage, sig: Signatures) -> str:
     """A registrar's or host's "this domain / account has been suspended" page (title or top of a
     short page), or ""."""
     return _provider_page(page, sig.suspension_phrases)
+
+
+def takedown_page_key(page: ParsedPage, domain: str) -> str:
+    """A fingerprint of a short page with the domain's own name masked: the one takedown page an agency
+    serves for every domain it seized has one key, wherever it is served. "" for a long page, an
+    empty one, or a stock server page (STOCK_PAGE_WORDS)."""
+    if len(page.text) > SHORT_PAGE_CHARS or not (page.text.strip() or page.image_srcs):
+        return ""
+    head = f"{page.title} {page.text[:TOP_CHARS]}".lower()
+    if any(word in head for word in STOCK_PAGE_WORDS):
+        return ""
+    parts = (page.title, page.text, "|".join(page.image_alts), "|".join(page.image_srcs), page.skeleton,
+             "|".join(link.url for link in page.links))
+    text = "\x00".join(parts).lower()
+    if domain:
+        text = text.replace(domain.lower(), "{domain}")
+    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:32]
 
 
 def client_redirect(page: ParsedPage) -> tuple[str, str]:

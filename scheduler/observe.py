@@ -12,9 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy.orm import Session
+
 from crawler.fetch import SiteCrawl
 from detect import fingerprints
 from detect.classify import classify
+from detect.page_parse import parse
+from detect.page_signals import takedown_page_key
 from detect.model import DnsResult, HttpFetch, Indicator, RdapRecord, Status
 from scheduler.components import Components
 from scheduler.progress import stage
@@ -125,15 +129,44 @@ async def observe(parts: Components, domains: Sequence[str], *, now: datetime, c
                                          cycle_id=cycle_id)
             report.rdap += 1
 
+    with store.transaction() as session:
+        banners = takedown_pages(session)
     with stage(shown, f"{what}: classify", len(domains)) as step:
         for name in domains:
-            _classify_one(parts, name, fresh_dns, crawled, rdap_records, now, report)
+            _classify_one(parts, name, fresh_dns, crawled, rdap_records, now, report, banners)
             step.advance()
+    if any(c.status == Status.SEIZED.value for _, c in report.changes):
+        # A banner first seen this round: look again at this round's domains that still seem to serve.
+        with store.transaction() as session:
+            fresh = takedown_pages(session)
+            serving = [d for d in domains if (info := watchlist.get_domain(session, d)) is not None
+                       and not Status(info.status).lost]
+        if fresh != banners:
+            for name in serving:
+                _classify_one(parts, name, fresh_dns, crawled, rdap_records, now, report, fresh)
     return report
 
 
+def takedown_pages(session: Session) -> dict[str, str]:
+    """Fingerprints of the pages seized domains show since their seizure (their banners) → the domain."""
+    out: dict[str, str] = {}
+    for info in watchlist.list_domains(session, status=Status.SEIZED.value):
+        for fetch in observations.latest_http(session, info.name, with_body=True):
+            if (not fetch.body or fetch.archived or not 200 <= (fetch.status or 0) < 300 or fetch.observed_at is None
+                    or (info.status_since is not None and fetch.observed_at < info.status_since)):
+                continue
+            try:
+                page = parse(fetch.body, fetch.header("content-type"))
+            except Exception:  # noqa: BLE001 - parse is defensive; one odd page must not stop a round
+                continue
+            if key := takedown_page_key(page, info.name):
+                out.setdefault(key, info.name)
+    return out
+
+
 def _classify_one(parts: Components, name: str, fresh_dns: dict[str, DnsResult], crawled: dict[str, SiteCrawl],
-                  rdap_records: dict[str, RdapRecord], now: datetime, report: ObserveReport) -> None:
+                  rdap_records: dict[str, RdapRecord], now: datetime, report: ObserveReport,
+                  banners: dict[str, str]) -> None:
     """Classify ``name`` from its freshest observations and record a status change if any."""
     with parts.store.transaction() as session:
         row = watchlist.get_domain(session, name)
@@ -141,12 +174,13 @@ def _classify_one(parts: Components, name: str, fresh_dns: dict[str, DnsResult],
             return
         dns = fresh_dns.get(name) or observations.latest_dns(session, name)
         fetches = (list(crawled[name].fetches) if name in crawled
-                   else observations.latest_http(session, name, with_body=True))
+                   else [f for f in observations.latest_http(session, name, with_body=True) if not f.archived])
         if name not in crawled and dns is not None and not dns.resolves:
             fetches = []  # an old crawl says nothing about a name that no longer resolves
         rec = rdap_records.get(name) or observations.latest_rdap(session, name)
         verdict = classify(dns=dns, fetches=fetches, rdap=rec, previous=Status(row.status),
-                           was_live=observations.was_live(session, name), signatures=parts.signatures)
+                           was_live=observations.was_live(session, name), signatures=parts.signatures,
+                           takedown_pages=banners)
         change = watchlist.set_status(session, name, verdict, now)
         if change is not None:
             report.changes.append((name, change))

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from detect.model import HttpFetch
+from detect.model import ARCHIVED_HEADER, HttpFetch
 from detect.names import InvalidDomain, registrable_domain
 from hydrawatch.archive import ArchivedPage, ArchiveError, page_files, parse_time, read_page
 from hydrawatch.commands.views_common import check_format
@@ -87,7 +87,7 @@ def register(app: typer.Typer) -> None:
                         already += 1
                         continue
                     fetch = HttpFetch(page.domain, page.url, final_url=page.url, status=200,
-                                      headers=(("content-type", "text/html"),), body=page.body,
+                                      headers=(("content-type", "text/html"), (ARCHIVED_HEADER, "1")), body=page.body,
                                       truncated=page.truncated, observed_at=page.observed_at)
                     inds, sketch = http_indicators_of(fetch)
                     observations.record_http(session, fetch, inds, sketch, now=page.observed_at)

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from detect.classify import classify
+from detect.page_parse import parse
+from detect.page_signals import takedown_page_key
 from detect.model import Classification, DnsResult, ErrorKind, Hop, HttpFetch, Rcode, RdapRecord, Status
 from detect.signatures import Signatures, load_signatures
 
@@ -85,6 +87,39 @@ def test_a_news_photo_captioned_with_a_banner_phrase_stays_active() -> None:
         b"<body", b'<body><img src="/fbi.jpg" alt="This domain has been seized by the FBI"', 1)
     got = run(dns(), (fetch(body),))
     assert got.status is Status.ACTIVE, got.reason
+
+
+EAGLE = ("<html><head><title>Notice</title></head><body><img src='https://banners.agency.example/eagle.jpg'>"
+         "<p>{domain}</p></body></html>")
+
+
+def _key(html: str, domain: str) -> str:
+    return takedown_page_key(parse(html.encode()), domain)
+
+
+def test_the_wordless_banner_a_seized_domain_shows_seizes_another_domain_showing_it() -> None:
+    banners = {_key(EAGLE.format(domain="rrn.media"), "rrn.media"): "rrn.media"}
+    page = EAGLE.format(domain=DOMAIN).encode()  # the banner names the domain it stands on
+    got = classify(dns=dns(), fetches=(fetch(page),), rdap=None, previous=Status.ACTIVE, was_live=True,
+                   signatures=sig(), takedown_pages=banners)
+    assert got.status is Status.SEIZED and "the takedown page seized rrn.media shows" in got.reason
+    assert run(dns(), (fetch(page),)).status is Status.ACTIVE  # nothing learned: no word says it
+
+
+def test_other_pictures_error_pages_and_long_pages_are_never_a_learned_banner() -> None:
+    banners = {_key(EAGLE.format(domain="rrn.media"), "rrn.media"): "rrn.media"}
+    other = EAGLE.replace("eagle.jpg", "holiday.jpg").format(domain=DOMAIN).encode()
+    got = classify(dns=dns(), fetches=(fetch(other),), rdap=None, previous=Status.ACTIVE, was_live=True,
+                   signatures=sig(), takedown_pages=banners)
+    assert got.status is Status.ACTIVE
+    for stock in ("<title>Welcome to nginx!</title><body><h1>Welcome to nginx!</h1></body>",
+                  "<title>404 Not Found</title><body><h1>Not Found</h1></body>", "<html><body></body></html>"):
+        assert _key(stock, DOMAIN) == ""
+    assert _key(ARTICLE.read_text(encoding="utf-8", errors="replace"), DOMAIN) == ""
+    same_page_on_a_404 = fetch(EAGLE.format(domain=DOMAIN).encode(), status=404)
+    got = classify(dns=dns(), fetches=(same_page_on_a_404,), rdap=None, previous=Status.ACTIVE, was_live=True,
+                   signatures=sig(), takedown_pages=banners)
+    assert got.status is Status.ACTIVE
 
 
 def test_banner_text_on_a_short_page_is_a_seizure() -> None:

@@ -1,6 +1,8 @@
 """Takedowns that do not look like the FBI's: through the real CLI on the sandbox, network sites that are
 taken down by a picture-only banner (no seizure name servers), by their host's suspension page, by a
 registrar's suspension page under a registry hold, and a site that falls to a German for-sale page.
+Then an agency's wordless banner: one seized domain has the seizure name servers, another only points
+at the same banner server (its registrar kept the old name servers); a third shows some other picture.
 Each must get its status, and the lost ones must trigger the hunt that finds their replacement."""
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ HOST_SUSPENDED = ("<html><head><title>Account Suspended</title></head><body><h1>
                   "<p>This Account has been suspended.</p><p>Contact your hosting provider.</p></body></html>")
 REGISTRAR_SUSPENDED = ("<html><head><title>quill</title></head><body><p>This domain has been suspended by "
                        "the registrar.</p></body></html>")
+EAGLE = ("<html><head><title>Notice</title></head><body style='margin:0'>"
+         "<img src='https://banners.agency.example/static/eagle-2025.jpg' width='100%'></body></html>")
+HOLIDAY = ("<html><head><title>Notice</title></head><body style='margin:0'>"
+           "<img src='/static/closed-for-the-holidays.jpg' width='100%'></body></html>")
 FOR_SALE = ("<html><head><title>Domain kaufen</title></head><body><h1>Diese Domain steht zum Verkauf!</h1>"
             "<p>Jetzt ein Angebot abgeben.</p></body></html>")
 
@@ -31,7 +37,11 @@ SEEDS = {  # seed → (its story, its address, the page it shows in the takedown
     "quill-gazette.net": ("Power prices rise again", "185.44.12.22", HOST_SUSPENDED, "suspended"),
     "quill-tribune.org": ("Hospitals close wards", "185.44.12.23", REGISTRAR_SUSPENDED, "suspended"),
     "quill-herald.com": ("Pensions frozen for a year", "185.44.12.24", FOR_SALE, "parked"),
+    "quill-ledger.com": ("Bread queues in the north", "185.44.12.25", EAGLE, "seized"),
+    "quill-monitor.net": ("Teachers strike again", "185.44.12.26", EAGLE, "seized"),
+    "quill-digest.org": ("Rail fares climb", "185.44.12.27", HOLIDAY, "active"),
 }
+SEIZED_BY_NS = "quill-ledger.com"  # the wordless banner's only other witness is the seizure delegation
 # The replacement of the picture-banner site: its label on another TLD, its copy, its host.
 REPLACEMENT = "quill-courier.press"
 
@@ -43,6 +53,7 @@ def world() -> dict[str, Any]:
         domains[name] = {**HOSTING, "a": [ip], "web": {"pages": {"/": {"html": site(name, story)}}}}
         takedown[name] = {"web": {"catch_all": {"html": page}}}
     takedown["quill-tribune.org"]["rdap"] = {"status": ["client hold"], "updated": "2025-03-11T16:00:00Z"}
+    takedown[SEIZED_BY_NS]["ns"] = ["ns1.fbi.seized.gov", "ns2.fbi.seized.gov"]
     story = SEEDS["quill-courier.info"][0]
     domains[REPLACEMENT] = {**HOSTING, "a": ["185.44.12.31"], "appears": "takedown",
                             "rdap": {"registrar": "Quill Registrar Ltd", "registered": "2025-03-12"},
@@ -69,6 +80,7 @@ def test_takedowns_in_other_styles_are_classified_and_hunted(
     ok(config, "run", "--once", "--format", "json")
     rows = {r["domain"]: r for r in ok(config, "status", "--format", "json")}
     assert {name: rows[name]["status"] for name in SEEDS} == {name: want for name, (*_, want) in SEEDS.items()}
+    assert f"the takedown page seized {SEIZED_BY_NS} shows" in rows["quill-monitor.net"]["reason"]
 
     edges = {e["to"]: e for e in ok(config, "export", "--format", "json")["edges"]}
     assert REPLACEMENT in edges, sorted(edges)
