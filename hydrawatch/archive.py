@@ -29,7 +29,7 @@ PAGE_SUFFIXES = (".html", ".htm", ".xhtml")
 _TIME_KEYS = ("observed_at", "date_download", "timestamp", "date")
 _URL_KEYS = ("url", "final_url", "source_url")
 _WAYBACK_STAMP = re.compile(r"(?<!\d)((?:19|20)\d{12})(?!\d)")
-_WAYBACK_URL = re.compile(r"web\.archive\.org[/_]web[/_](\d{8,14})[a-z_]*[/_]+(?:https?[:_/]+)?([^/_]+)", re.I)
+_WAYBACK_URL = re.compile(r"web\.archive\.org[/_]web[/_](\d{8,14})[a-z_]*[/_]+(?:https?[:_/]+)?([^/_]+)", re.IGNORECASE)
 
 
 class ArchiveError(ValueError):
@@ -54,7 +54,7 @@ def parse_time(text: str) -> datetime:
         digits = text.ljust(14, "0")
         return datetime.strptime(digits, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
     try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        when = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError(f"not a time: {text[:40]!r} (ISO 8601, YYYY-MM-DD or a Wayback timestamp)") from None
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)

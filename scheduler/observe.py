@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from crawler.fetch import SiteCrawl
 from detect import fingerprints
 from detect.classify import classify
+from detect.model import DnsResult, HttpFetch, Indicator, RdapRecord, Status
 from detect.page_parse import parse
 from detect.page_signals import takedown_page_key
-from detect.model import DnsResult, HttpFetch, Indicator, RdapRecord, Status
 from scheduler.components import Components
 from scheduler.progress import stage
 from storage import observations, watchlist
@@ -157,7 +157,8 @@ def takedown_pages(session: Session) -> dict[str, str]:
                 continue
             try:
                 page = parse(fetch.body, fetch.header("content-type"))
-            except Exception:  # noqa: BLE001 - parse is defensive; one odd page must not stop a round
+            except Exception as exc:  # noqa: BLE001 - parse is defensive; one odd page must not stop a round
+                log.debug("takedown page of %s not parsed: %s", info.name, exc)
                 continue
             if key := takedown_page_key(page, info.name):
                 out.setdefault(key, info.name)

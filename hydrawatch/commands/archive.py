@@ -93,13 +93,14 @@ def register(app: typer.Typer) -> None:
                     observations.record_http(session, fetch, inds, sketch, now=page.observed_at)
                     imported += 1
         domains = sorted({p.domain for p in pages})
+        oldest = min(p.observed_at for p in pages).isoformat().replace("+00:00", "Z")
+        newest = max(p.observed_at for p in pages).isoformat().replace("+00:00", "Z")
         summary = {"imported": imported, "already_stored": already, "domains": domains,
-                   "oldest": min(p.observed_at for p in pages).isoformat().replace("+00:00", "Z"),
-                   "newest": max(p.observed_at for p in pages).isoformat().replace("+00:00", "Z")}
+                   "oldest": oldest, "newest": newest}
         if fmt == "json":
             typer.echo(json.dumps(summary))
             return
         err.print(f"imported {imported} archived page{'s' if imported != 1 else ''} of {', '.join(domains[:3])}"
                   f"{f' and {len(domains) - 3} more domains' if len(domains) > 3 else ''} ({already} already stored), "
-                  f"archived {summary['oldest'][:10]} … {summary['newest'][:10]}", markup=False)
+                  f"archived {oldest[:10]} … {newest[:10]}", markup=False)
 
