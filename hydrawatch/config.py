@@ -114,6 +114,8 @@ class AlertsConfig:
     mail_from: str = field(default="hydrawatch@localhost", metadata=_doc("From address"))
     mail_to: list[str] = field(default_factory=list, metadata=_doc("recipients"))
     digest: bool = field(default=False, metadata=_doc("one mail per cycle instead of one per clone"))
+    takedowns: bool = field(default=False, metadata=_doc(
+        "also mail each takedown (seized or suspended) of a watched domain, once per status change"))
     max_attempts: int = field(default=20, metadata=_doc("delivery attempts before a row is marked failed", "positive"))
     retry_backoff: float = field(default=30.0, metadata=_doc(
         "seconds before the first retry of a failed delivery; doubles each time, capped at 1 h", "positive"))

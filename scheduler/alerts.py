@@ -1,4 +1,5 @@
-"""Alert e-mails: render one message per new clone (or a digest), sanitised for headers."""
+"""Alert e-mails: render one message per new clone (or a digest), and one per takedown of a watched
+domain (``[alerts] takedowns``), sanitised for headers."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 from hydrawatch.config import AlertsConfig
-from storage.outbox import OutboxItem
+from storage.outbox import OutboxItem, TakedownItem
 
 _HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _BODY_UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -75,4 +76,26 @@ def render_digest(items: Sequence[OutboxItem], cfg: AlertsConfig, digest_id: str
         body.extend(_describe(item, cfg.base_url))
         body.append("")
     msg.set_content("\n".join(body))
+    return msg
+
+
+def render_takedown(item: TakedownItem, cfg: AlertsConfig) -> EmailMessage:
+    msg = EmailMessage()
+    msg["Subject"] = header_safe(f"[hydrawatch] takedown: {item.domain} is now {item.status} (was {item.previous})")
+    msg["From"] = header_safe(cfg.mail_from)
+    msg["To"] = ", ".join(header_safe(a) for a in cfg.mail_to)
+    msg["Message-ID"] = item.message_id
+    msg["Date"] = format_datetime(item.since)
+    msg["X-Hydrawatch-Takedown"] = header_safe(item.domain)
+    lines = [
+        f"Takedown: {item.domain}",
+        f"  status      : {item.status} (was {item.previous})",
+        f"  since       : {item.since.strftime('%Y-%m-%dT%H:%M:%SZ')}",
+        f"  campaign    : {body_safe(item.campaign, 100) or '-'}",
+        f"  why         : {body_safe(item.reason, 500)}",
+        "  The hunt for its replacement has started; a clone alert follows for each one found.",
+    ]
+    if cfg.base_url:
+        lines.append(f"  lineage     : {cfg.base_url.rstrip('/')}/#/domain/{item.domain}")
+    msg.set_content("\n".join(lines) + "\n")
     return msg

@@ -1,4 +1,5 @@
-"""Drain the alert outbox through SMTP: claim, send, mark sent only after the server accepted."""
+"""Drain the alert queues through SMTP (clone alerts, then takedown alerts): claim, send, mark sent
+only after the server accepted."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from email.message import EmailMessage
 
 from hydrawatch.config import AlertsConfig
 from hydrawatch.wiring import Store
 from scheduler import alerts, mailer
 from storage import outbox
+from storage.models import OutboxRow, TakedownAlertRow
 
 log = logging.getLogger(__name__)
 
@@ -35,29 +38,34 @@ def digest_message_id(items: list[outbox.OutboxItem]) -> str:
 
 
 def deliver(store: Store, cfg: AlertsConfig, *, now: datetime) -> DeliveryReport:
+    """Deliver the due clone alerts (one mail each, or one digest), then the due takedown alerts."""
     if not cfg.smtp_host or not cfg.mail_to:
         return DeliveryReport(skipped="e-mail disabled ([alerts] smtp_host or mail_to empty)")
     with store.transaction() as session:
         items = outbox.due(session, now=now)
         for item in items:
             outbox.claim(session, item.id, now=now)
-    if not items:
-        return DeliveryReport()
-    batches = ([(alerts.render_digest(items, cfg, digest_message_id(items)), [i.id for i in items])] if cfg.digest
-               else [(alerts.render_one(i, cfg), [i.id]) for i in items])
+        takedowns = outbox.due_takedowns(session, now=now)
+        for down in takedowns:
+            outbox.claim(session, down.id, now=now, queue=TakedownAlertRow)
+    batches: list[tuple[EmailMessage, list[int], outbox.Queue]] = []
+    if items:
+        batches += ([(alerts.render_digest(items, cfg, digest_message_id(items)), [i.id for i in items], OutboxRow)]
+                    if cfg.digest else [(alerts.render_one(i, cfg), [i.id], OutboxRow) for i in items])
+    batches += [(alerts.render_takedown(d, cfg), [d.id], TakedownAlertRow) for d in takedowns]
     sent = failed = 0
-    for message, ids in batches:
+    for message, ids, queue in batches:
         try:
             mailer.send(message, cfg)
         except mailer.MailError as exc:
             log.warning("alert delivery failed (%d alert(s) kept for retry): %s", len(ids), exc)
             with store.transaction() as session:
                 outbox.mark_failed(session, ids, str(exc), now=now, max_attempts=cfg.max_attempts,
-                                   backoff=cfg.retry_backoff)
+                                   backoff=cfg.retry_backoff, queue=queue)
             failed += len(ids)
             continue
         with store.transaction() as session:
-            outbox.mark_sent(session, ids, now=now)
+            outbox.mark_sent(session, ids, now=now, queue=queue)
         sent += len(ids)
         log.info("alert sent: %s", message["Subject"])
     return DeliveryReport(sent=sent, failed=failed)

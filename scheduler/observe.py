@@ -21,8 +21,9 @@ from detect.model import DnsResult, HttpFetch, Indicator, RdapRecord, Status
 from detect.page_parse import parse
 from detect.page_signals import takedown_page_key
 from scheduler.components import Components
+from scheduler.deliver import new_message_id
 from scheduler.progress import stage
-from storage import observations, watchlist
+from storage import observations, outbox, watchlist
 from storage.observations import PageSketch
 from storage.values import StatusChange
 
@@ -186,3 +187,16 @@ def _classify_one(parts: Components, name: str, fresh_dns: dict[str, DnsResult],
         if change is not None:
             report.changes.append((name, change))
             log.info("%s: %s → %s (%s)", name, change.previous, change.status, change.reason)
+            if parts.config.alerts.takedowns and row.origin != "candidate" and is_takedown(change):
+                change_id = watchlist.latest_change_id(session, name)
+                assert change_id is not None
+                outbox.enqueue_takedown(session, change_id, now=now, message_id=new_message_id())
+
+
+TAKEDOWNS = frozenset({Status.SEIZED.value, Status.SUSPENDED.value})
+
+
+def is_takedown(change: StatusChange) -> bool:
+    """A watched domain seen going from serving (or any known state) to seized or suspended; a first
+    look at a domain that was already down is not news."""
+    return change.status in TAKEDOWNS and change.previous not in (None, Status.UNKNOWN.value)

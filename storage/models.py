@@ -156,20 +156,33 @@ class EdgeRow(Base):
     detected_at: Mapped[datetime]
 
 
-class OutboxRow(Base):
-    """One alert per edge (unique), written in the edge's transaction; delivered at most once."""
-
-    __tablename__ = "alert_outbox"
+class DeliveryState:
+    """The columns every alert queue has: delivery state, attempts, the fixed Message-ID, timing."""
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
-    edge_id: Mapped[int] = mapped_column(ForeignKey("edges.id", ondelete="CASCADE"), unique=True)
-    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending|sent|failed
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending|sending|sent|failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
     message_id: Mapped[str] = mapped_column(String(255), default="")
     created_at: Mapped[datetime]
     next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class OutboxRow(DeliveryState, Base):
+    """One alert per edge (unique), written in the edge's transaction; delivered at most once."""
+
+    __tablename__ = "alert_outbox"
+
+    edge_id: Mapped[int] = mapped_column(ForeignKey("edges.id", ondelete="CASCADE"), unique=True)
+
+
+class TakedownAlertRow(DeliveryState, Base):
+    """One alert per takedown of a watched domain (``[alerts] takedowns``), written with its status change."""
+
+    __tablename__ = "takedown_outbox"
+
+    status_change_id: Mapped[int] = mapped_column(ForeignKey("status_changes.id", ondelete="CASCADE"), unique=True)
 
 
 class CandidateRow(Base):

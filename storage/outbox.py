@@ -1,4 +1,6 @@
-"""The alert outbox: one row per edge, written in the edge's transaction, delivered at most once.
+"""The alert outbox: one row per edge, written in the edge's transaction, delivered at most once;
+and the takedown queue (``[alerts] takedowns``): one row per takedown of a watched domain, written
+with its status change. Both queues are delivered the same way.
 
 Delivery claims a row (state ``sending``, attempts+1) in its own transaction before talking to SMTP
 and marks it ``sent`` only after the server accepted the message. A crash between acceptance and the
@@ -15,8 +17,10 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, aliased
 
 from detect.model import Evidence
-from storage.models import DomainRow, EdgeRow, OutboxRow
+from storage.models import DeliveryState, DomainRow, EdgeRow, OutboxRow, StatusChangeRow, TakedownAlertRow
 from storage.values import EdgeInfo
+
+Queue = type[OutboxRow] | type[TakedownAlertRow]
 
 
 @dataclass(frozen=True)
@@ -30,16 +34,21 @@ class OutboxItem:
     clone_first_seen: datetime
 
 
-def enqueue(session: Session, edge_id: int, *, now: datetime, message_id: str) -> int:
-    """Queue the alert for ``edge_id`` (idempotent: one row per edge)."""
-    existing = session.scalar(select(OutboxRow).where(OutboxRow.edge_id == edge_id))
-    if existing is not None:
+def _enqueue(session: Session, queue: Queue, *, now: datetime, message_id: str, **key: int) -> int:
+    """One row per ``key`` (the edge or the status change it announces): an existing one is kept."""
+    ((column, value),) = key.items()
+    existing = session.scalar(select(queue).where(getattr(queue, column) == value))
+    if isinstance(existing, DeliveryState):
         return existing.id
-    row = OutboxRow(edge_id=edge_id, state="pending", attempts=0, created_at=now, next_attempt_at=now,
-                    message_id=message_id)
+    row = queue(state="pending", attempts=0, created_at=now, next_attempt_at=now, message_id=message_id, **key)
     session.add(row)
     session.flush()
     return row.id
+
+
+def enqueue(session: Session, edge_id: int, *, now: datetime, message_id: str) -> int:
+    """Queue the alert for ``edge_id`` (idempotent: one row per edge)."""
+    return _enqueue(session, OutboxRow, now=now, message_id=message_id, edge_id=edge_id)
 
 
 def _edge_info(edge: EdgeRow, src: str, dst: str) -> EdgeInfo:
@@ -64,25 +73,60 @@ def due(session: Session, *, now: datetime, limit: int = 200) -> list[OutboxItem
             for o, e, s, d, s_status, d_first in rows]
 
 
-def claim(session: Session, item_id: int, *, now: datetime) -> None:
-    row = session.get(OutboxRow, item_id)
-    assert row is not None
+@dataclass(frozen=True)
+class TakedownItem:
+    id: int
+    state: str
+    attempts: int
+    message_id: str
+    domain: str
+    campaign: str
+    status: str
+    previous: str
+    reason: str
+    since: datetime
+
+
+def enqueue_takedown(session: Session, status_change_id: int, *, now: datetime, message_id: str) -> int:
+    """Queue the alert for a takedown (idempotent: one row per status change)."""
+    return _enqueue(session, TakedownAlertRow, now=now, message_id=message_id, status_change_id=status_change_id)
+
+
+def due_takedowns(session: Session, *, now: datetime, limit: int = 200) -> list[TakedownItem]:
+    """Takedown alerts to deliver now (pending, or interrupted while sending, and their time has come)."""
+    rows = session.execute(
+        select(TakedownAlertRow, StatusChangeRow, DomainRow.name, DomainRow.campaign)
+        .join(StatusChangeRow, StatusChangeRow.id == TakedownAlertRow.status_change_id)
+        .join(DomainRow, DomainRow.id == StatusChangeRow.domain_id)
+        .where(TakedownAlertRow.state.in_(("pending", "sending")),
+               or_(TakedownAlertRow.next_attempt_at.is_(None), TakedownAlertRow.next_attempt_at <= now))
+        .order_by(TakedownAlertRow.id).limit(limit))
+    return [TakedownItem(t.id, t.state, t.attempts, t.message_id, name, campaign, c.status, c.previous or "",
+                         c.reason, c.changed_at) for t, c, name, campaign in rows]
+
+
+def _row(session: Session, queue: Queue, item_id: int) -> DeliveryState:
+    row = session.get(queue, item_id)
+    assert isinstance(row, DeliveryState)
+    return row
+
+
+def claim(session: Session, item_id: int, *, now: datetime, queue: Queue = OutboxRow) -> None:
+    row = _row(session, queue, item_id)
     row.state, row.attempts = "sending", row.attempts + 1
 
 
-def mark_sent(session: Session, item_ids: list[int], *, now: datetime) -> None:
+def mark_sent(session: Session, item_ids: list[int], *, now: datetime, queue: Queue = OutboxRow) -> None:
     for item_id in item_ids:
-        row = session.get(OutboxRow, item_id)
-        assert row is not None
+        row = _row(session, queue, item_id)
         row.state, row.sent_at, row.last_error = "sent", now, ""
 
 
 def mark_failed(session: Session, item_ids: list[int], error: str, *, now: datetime, max_attempts: int,
-                backoff: float = 30.0) -> None:
+                backoff: float = 30.0, queue: Queue = OutboxRow) -> None:
     """Record a failed attempt; back off exponentially (``backoff`` doubling, capped at 1 h); give up at max."""
     for item_id in item_ids:
-        row = session.get(OutboxRow, item_id)
-        assert row is not None
+        row = _row(session, queue, item_id)
         row.last_error = error[:1000]
         if row.attempts >= max_attempts:
             row.state = "failed"
@@ -91,8 +135,8 @@ def mark_failed(session: Session, item_ids: list[int], error: str, *, now: datet
         row.next_attempt_at = now + timedelta(seconds=min(3600.0, backoff * 2 ** max(0, row.attempts - 1)))
 
 
-def counts(session: Session) -> dict[str, int]:
+def counts(session: Session, queue: Queue = OutboxRow) -> dict[str, int]:
     out: dict[str, int] = {}
-    for state in session.scalars(select(OutboxRow.state)):
+    for state in session.scalars(select(queue.state)):
         out[state] = out.get(state, 0) + 1
     return out

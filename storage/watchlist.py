@@ -86,6 +86,15 @@ def set_status(session: Session, name: str, verdict: Classification, now: dateti
     return StatusChange(change.status, change.previous, change.reason, change.changed_at)
 
 
+def latest_change_id(session: Session, name: str) -> int | None:
+    """The id of the domain's latest status change (what a takedown alert refers to)."""
+    row = domain_row(session, name)
+    if row is None:
+        return None
+    return session.scalar(select(StatusChangeRow.id).where(StatusChangeRow.domain_id == row.id)
+                          .order_by(StatusChangeRow.changed_at.desc(), StatusChangeRow.id.desc()).limit(1))
+
+
 def status_history(session: Session, name: str) -> list[StatusChange]:
     row = domain_row(session, name)
     if row is None:

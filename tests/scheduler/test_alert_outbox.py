@@ -11,12 +11,13 @@ from email.message import Message
 import pytest
 from aiosmtpd.controller import Controller
 
+from detect.model import Classification, Status
 from hydrawatch.config import AlertsConfig
 from hydrawatch.wiring import Store
 from scheduler import alerts
 from scheduler.deliver import deliver, new_message_id
 from storage import outbox, watchlist
-from storage.models import EdgeRow
+from storage.models import EdgeRow, TakedownAlertRow
 from storage.watchlist import domain_row
 
 T0 = datetime(2024, 9, 6, 12, tzinfo=timezone.utc)
@@ -113,6 +114,51 @@ def test_disabled_email_sends_nothing_and_keeps_the_outbox(store: Store) -> None
     assert deliver(store, AlertsConfig(), now=T0).skipped
     with store.transaction() as session:
         assert outbox.counts(session) == {"pending": 1}
+
+
+def _takedown(store: Store, name: str, reason: str) -> None:
+    """A watched domain seen active, then seized; its takedown alert queued with the change (twice: idempotent)."""
+    with store.transaction() as session:
+        watchlist.add_domains(session, [name], campaign="doppelganger", origin="seed", now=T0)
+        watchlist.set_status(session, name, Classification(Status.ACTIVE, "HTTP 200"), T0)
+        watchlist.set_status(session, name, Classification(Status.SEIZED, reason), T0 + timedelta(days=1))
+        change_id = watchlist.latest_change_id(session, name)
+        assert change_id is not None
+        first = outbox.enqueue_takedown(session, change_id, now=T0, message_id=new_message_id())
+        assert outbox.enqueue_takedown(session, change_id, now=T0, message_id=new_message_id()) == first
+
+
+def test_one_mail_per_takedown_naming_status_and_reason(store: Store, smtp: tuple[Inbox, int]) -> None:
+    inbox, port = smtp
+    _takedown(store, "washingtonpost.pm", "NS ns1.fbi.seized.gov (FBI seizure name server) " + HOSTILE)
+    _edge(store, "rrn.media", "rrn.so")
+    assert deliver(store, _cfg(port, digest=True), now=T0 + timedelta(days=1)).sent == 2
+    assert deliver(store, _cfg(port), now=T0 + timedelta(days=2)).sent == 0
+    assert len(inbox.messages) == 2  # the clone digest, and the takedown on its own
+    down = next(m for m in inbox.messages if "takedown" in m["Subject"])
+    assert down["Subject"] == "[hydrawatch] takedown: washingtonpost.pm is now seized (was active)"
+    body = down.get_payload(decode=True).decode()
+    assert "fbi.seized.gov" in body and "campaign    : doppelganger" in body
+    assert "\x1b" not in body and "Bcc: victim" not in down.keys()
+    with store.transaction() as session:
+        assert outbox.counts(session, queue=TakedownAlertRow) == {"sent": 1}
+
+
+def test_takedown_alerts_wait_for_smtp_like_clone_alerts(store: Store) -> None:
+    port = _free_port()
+    _takedown(store, "rrn.media", "NXDOMAIN after the domain was live")
+    assert deliver(store, _cfg(port), now=T0 + timedelta(days=1)).failed == 1
+    with store.transaction() as session:
+        assert outbox.counts(session, queue=TakedownAlertRow) == {"pending": 1}
+        assert outbox.due_takedowns(session, now=T0 + timedelta(days=1)) == []  # backing off
+    inbox = Inbox()
+    ctl = Controller(inbox, hostname="127.0.0.1", port=port)
+    ctl.start()
+    try:
+        assert deliver(store, _cfg(port), now=T0 + timedelta(days=2)).sent == 1
+    finally:
+        ctl.stop()
+    assert [m["X-Hydrawatch-Takedown"] for m in inbox.messages] == ["rrn.media"]
 
 
 def test_header_text_is_sanitised() -> None:

@@ -69,7 +69,8 @@ def test_takedowns_in_other_styles_are_classified_and_hunted(
     sb = make_sandbox(world(), "before")
     config = write_config(tmp_path / "hydrawatch.toml", sb, f"sqlite:///{tmp_path / 'store.db'}",
                           log={"level": "WARNING"},
-                          discovery={"tlds": ["com", "net", "org", "info", "press"], "fuzzers": ["tld-swap"]})
+                          discovery={"tlds": ["com", "net", "org", "info", "press"], "fuzzers": ["tld-swap"]},
+                          alerts={"takedowns": True})
     ok(config, "init")
     ok(config, "seed", "add", *SEEDS, "--campaign", "quill")
     ok(config, "run", "--once", "--format", "json")
@@ -86,3 +87,10 @@ def test_takedowns_in_other_styles_are_classified_and_hunted(
     assert REPLACEMENT in edges, sorted(edges)
     assert edges[REPLACEMENT]["from"] == "quill-courier.info"
     assert edges[REPLACEMENT]["relation"] == "replacement"
+
+    # [alerts] takedowns: one mail per seized or suspended seed (not the parked one), besides the clone's.
+    taken_down = sorted(n for n, (*_, want) in SEEDS.items() if want in ("seized", "suspended"))
+    mails = sb.wait_for_messages(len(taken_down) + len(edges), timeout=10)
+    assert sorted(str(m["X-Hydrawatch-Takedown"]) for m in mails if m["X-Hydrawatch-Takedown"]) == taken_down
+    ok(config, "run", "--once", "--format", "json")
+    assert len(sb.messages) == len(taken_down) + len(edges)  # nothing twice

@@ -3,12 +3,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select
 
 from detect.model import Classification, Status
 from hydrawatch.wiring import Store
 from storage import migrate, watchlist
-from storage.models import DomainRow
+from storage.models import Base, DomainRow
 
 T0 = datetime(2024, 9, 1, tzinfo=timezone.utc)
 
@@ -17,7 +19,13 @@ def test_init_is_idempotent_and_creates_every_table(store: Store) -> None:
     assert store.init() == migrate.head_revision()
     tables = set(inspect(store.engine).get_table_names())
     assert {"domains", "observations", "pages", "indicators", "status_changes", "edges", "alert_outbox",
-            "candidates", "cycles"} <= tables
+            "takedown_outbox", "candidates", "cycles"} <= tables
+
+
+def test_the_migrated_schema_is_the_one_the_models_describe(store: Store) -> None:
+    """A model changed without its migration (or the reverse) shows up here, on both databases."""
+    with store.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
 
 
 def test_migrations_upgrade_from_first_revision_to_head(config) -> None:  # type: ignore[no-untyped-def]
