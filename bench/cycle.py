@@ -54,24 +54,15 @@ TRACE_TOP = 25
 TRACE_FRAMES = 6
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    return json.dumps(value)
-
-
 def write_config(path: Path, overrides: dict[str, Any], url: str, **sections: dict[str, Any]) -> Path:
     data = {k: dict(v) for k, v in overrides.items()}
     data["storage"] = {"url": url}
     data["log"] = {"level": "WARNING"}
     for name, values in sections.items():
         data.setdefault(name, {}).update(values)
-    path.write_text("\n".join(f"[{s}]\n" + "\n".join(f"{k} = {_toml_value(v)}" for k, v in kv.items()) + "\n"
-                              for s, kv in data.items()), encoding="utf-8")
+    from hydrawatch.config import to_toml
+
+    path.write_text(to_toml(data), encoding="utf-8")
     return path
 
 

@@ -7,6 +7,7 @@ environment. Every problem is a ConfigError naming the key, shown by the CLI as 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import tomllib
 import types
@@ -250,9 +251,7 @@ def _check(key: str, check: str, value: Any) -> None:
             _check_hostport(f"{key}[{i}]", item)
     if check == "dburl":
         from sqlalchemy.engine import make_url
-        from sqlalchemy.exc import ArgumentError
-
-        from sqlalchemy.exc import NoSuchModuleError
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
         try:
             make_url(value).get_dialect()  # an unknown backend fails here, not deep in a command
@@ -357,3 +356,21 @@ def documented_keys() -> list[tuple[str, str, Any, str]]:
         for f in dataclasses.fields(cls):
             rows.append((section, f.name, defaults[section][f.name], f.metadata.get("doc", "")))
     return rows
+
+
+def toml_value(value: Any) -> str:
+    """One value in TOML: numbers and booleans are spelled alike in JSON and TOML, strings too once
+    DEL is escaped (and kept out of JSON's surrogate-pair escapes); lists and tables (inline) recurse."""
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{toml_value(str(k))} = {toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+    return json.dumps(value)
+
+
+def to_toml(data: Mapping[str, Mapping[str, Any]]) -> str:
+    """A config file's text for ``{section: {key: value}}`` (what `load` reads back)."""
+    return "\n".join(f"[{section}]\n" + "".join(f"{key} = {toml_value(value)}\n" for key, value in keys.items())
+                     for section, keys in data.items())

@@ -7,29 +7,14 @@ switch phase, or use --switch-after SECONDS to move to the next phase automatica
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import signal
 import sys
 import threading
-from typing import Any
 
+from hydrawatch.config import to_toml
 from sandbox.errors import SandboxStartError, WorldError
 from sandbox.net import PORT_NAMES, Sandbox
-
-
-def to_toml(data: dict[str, Any]) -> str:
-    lines: list[str] = []
-    for section, values in data.items():
-        lines.append(f"[{section}]")
-        for key, value in values.items():
-            if isinstance(value, dict):
-                inner = ", ".join(f"{json.dumps(k)} = {json.dumps(v)}" for k, v in value.items())
-                lines.append(f"{key} = {{ {inner} }}")
-            else:
-                lines.append(f"{key} = {json.dumps(value)}")
-        lines.append("")
-    return "\n".join(lines)
 
 
 def describe(sb: Sandbox) -> str:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -51,3 +52,14 @@ def test_env_values_parse_as_toml_or_strings() -> None:
 def test_invalid_values_name_the_key(data: dict, key: str) -> None:  # type: ignore[type-arg]
     with pytest.raises(cfgmod.ConfigError, match=key.replace("[", r"\[").replace("]", r"\]")):
         cfgmod.from_mapping(data)
+
+
+def test_to_toml_writes_what_load_reads_back(tmp_path: Path) -> None:
+    data = {"storage": {"url": "sqlite:///x.db"}, "dns": {"nameservers": ["127.0.0.1:5300"], "timeout": 1.5},
+            "rdap": {"servers": {"*": "http://127.0.0.1:8080/", "pm": "http://r/"}},
+            "alerts": {"mail_from": "hw \"bot\" é 😀 \x7f", "digest": True, "mail_to": []}}
+    path = tmp_path / "c.toml"
+    path.write_text(cfgmod.to_toml(data), encoding="utf-8")
+    assert tomllib.loads(path.read_text(encoding="utf-8")) == data
+    loaded = cfgmod.load(path, environ={})
+    assert loaded.rdap.servers == {"*": "http://127.0.0.1:8080/", "pm": "http://r/"} and loaded.alerts.digest

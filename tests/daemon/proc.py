@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -14,19 +13,10 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
+from hydrawatch.config import to_toml
 from sandbox.net import Sandbox
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def toml_value(value: Any) -> str:
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{json.dumps(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    return json.dumps(value)
 
 
 def write_config(path: Path, sandbox: Sandbox, store_url: str, **sections: dict[str, Any]) -> Path:
@@ -38,8 +28,7 @@ def write_config(path: Path, sandbox: Sandbox, store_url: str, **sections: dict[
     data["dns"].update({"timeout": 2.0})
     for name, values in sections.items():
         data.setdefault(name, {}).update(values)
-    path.write_text("\n".join(f"[{s}]\n" + "\n".join(f"{k} = {toml_value(v)}" for k, v in kv.items()) + "\n"
-                              for s, kv in data.items()), encoding="utf-8")
+    path.write_text(to_toml(data), encoding="utf-8")
     return path
 
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hydrawatch.config import Config, from_mapping
+from hydrawatch.config import Config, from_mapping, to_toml
 from hydrawatch.wiring import Store
 from sandbox.net import Sandbox
 
@@ -154,16 +154,6 @@ def assert_batch_intact(out: Outcome) -> None:
     assert SECRET not in out.dump()
 
 
-def _toml_value(value: Any) -> str:
-    import json
-
-    if isinstance(value, Mapping):
-        return "{ " + ", ".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    return json.dumps(value)  # strings, numbers and booleans are spelled alike in JSON and TOML
-
-
 def write_config(sb: Sandbox, db: Path, path: Path, **overrides: Any) -> Path:
     """The same config as config_for, as a TOML file for `hydrawatch --config … run --once`."""
     cfg = config_for(sb, db, **overrides)  # validates
@@ -174,12 +164,7 @@ def write_config(sb: Sandbox, db: Path, path: Path, **overrides: Any) -> Path:
         "discovery": {"tlds": ["info", "cc"], "fuzzers": ["tld-swap"], "max_candidates": 2000},
         "alerts": {"smtp_password": SECRET, "smtp_username": "hw"}, "serve": {"token": SECRET},
     })
-    merged = deep_merge(base, overrides)
-    lines = []
-    for section, keys in merged.items():
-        lines.append(f"[{section}]")
-        lines.extend(f"{k} = {_toml_value(v)}" for k, v in keys.items())
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.write_text(to_toml(deep_merge(base, overrides)), encoding="utf-8")
     return path
 
 
