@@ -197,6 +197,7 @@ TAKEDOWNS = frozenset({Status.SEIZED.value, Status.SUSPENDED.value})
 
 
 def is_takedown(change: StatusChange) -> bool:
-    """A watched domain seen going from serving (or any known state) to seized or suspended; a first
-    look at a domain that was already down is not news."""
-    return change.status in TAKEDOWNS and change.previous not in (None, Status.UNKNOWN.value)
+    """A watched domain seen going from any other known state to seized or suspended. A first look at
+    a domain already down is not news, nor is a seized domain later found suspended (or the reverse)."""
+    return (change.status in TAKEDOWNS and change.previous not in TAKEDOWNS
+            and change.previous not in (None, Status.UNKNOWN.value))

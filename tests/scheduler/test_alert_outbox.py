@@ -16,8 +16,10 @@ from hydrawatch.config import AlertsConfig
 from hydrawatch.wiring import Store
 from scheduler import alerts
 from scheduler.deliver import deliver, new_message_id
+from scheduler.observe import is_takedown
 from storage import outbox, watchlist
 from storage.models import EdgeRow, TakedownAlertRow
+from storage.values import StatusChange
 from storage.watchlist import domain_row
 
 T0 = datetime(2024, 9, 6, 12, tzinfo=timezone.utc)
@@ -164,3 +166,12 @@ def test_takedown_alerts_wait_for_smtp_like_clone_alerts(store: Store) -> None:
 def test_header_text_is_sanitised() -> None:
     assert "\r" not in alerts.header_safe(HOSTILE) and "\n" not in alerts.header_safe(HOSTILE)
     assert "\x1b" not in alerts.header_safe(HOSTILE)
+
+
+@pytest.mark.parametrize("previous, status, news", [
+    ("active", "seized", True), ("parked", "suspended", True), ("dead", "seized", True),
+    ("unknown", "seized", False), (None, "seized", False), ("seized", "suspended", False),
+    ("active", "dead", False), ("seized", "active", False),
+])
+def test_which_status_changes_are_takedown_news(previous: str | None, status: str, news: bool) -> None:
+    assert is_takedown(StatusChange(status, previous, "", T0)) is news
