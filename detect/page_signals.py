@@ -33,7 +33,7 @@ STOCK_PAGE_WORDS = ("welcome to nginx", "default page", "test page", "it works",
 @dataclass(frozen=True)
 class BannerMatch:
     phrase: Phrase
-    where: str  # "title" or "text"
+    where: str  # "title", "text" or "image alt text"
 
 
 def _where(phrase: str, title: str, top: str, alts: str = "") -> str:
