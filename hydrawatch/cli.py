@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "hydrawatch.commands.serve",
     "hydrawatch.commands.candidates",
     "hydrawatch.commands.run",
+    "hydrawatch.commands.alerts",
     "hydrawatch.commands.demo",
 )
 

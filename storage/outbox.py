@@ -140,3 +140,49 @@ def counts(session: Session, queue: Queue = OutboxRow) -> dict[str, int]:
     for state in session.scalars(select(queue.state)):
         out[state] = out.get(state, 0) + 1
     return out
+
+
+@dataclass(frozen=True)
+class QueuedAlert:
+    """One row of either queue, as `hydrawatch alerts list` shows it."""
+
+    kind: str  # "clone" or "takedown"
+    id: int
+    state: str
+    attempts: int
+    about: str  # the clone or the domain taken down
+    detail: str  # "replacement of rrn.media" / "seized (was active)"
+    created_at: datetime
+    sent_at: datetime | None
+    last_error: str
+
+
+def queued(session: Session, *, state: str | None = None) -> list[QueuedAlert]:
+    """Every alert of both queues (or those in ``state``), oldest first."""
+    out: list[QueuedAlert] = []
+    src, dst = aliased(DomainRow), aliased(DomainRow)
+    clones = (select(OutboxRow, EdgeRow.relation, src.name, dst.name).join(EdgeRow, EdgeRow.id == OutboxRow.edge_id)
+              .join(src, src.id == EdgeRow.from_id).join(dst, dst.id == EdgeRow.to_id))
+    downs = (select(TakedownAlertRow, StatusChangeRow.status, StatusChangeRow.previous, DomainRow.name)
+             .join(StatusChangeRow, StatusChangeRow.id == TakedownAlertRow.status_change_id)
+             .join(DomainRow, DomainRow.id == StatusChangeRow.domain_id))
+    if state:
+        clones, downs = clones.where(OutboxRow.state == state), downs.where(TakedownAlertRow.state == state)
+    for o, relation, from_name, to_name in session.execute(clones):
+        out.append(QueuedAlert("clone", o.id, o.state, o.attempts, to_name, f"{relation} of {from_name}",
+                               o.created_at, o.sent_at, o.last_error))
+    for t, status, previous, name in session.execute(downs):
+        out.append(QueuedAlert("takedown", t.id, t.state, t.attempts, name, f"{status} (was {previous})",
+                               t.created_at, t.sent_at, t.last_error))
+    return sorted(out, key=lambda a: (a.created_at, a.kind, a.id))
+
+
+def retry(session: Session, queue: Queue, item_ids: list[int] | None, *, now: datetime) -> int:
+    """Give failed alerts (all, or ``item_ids``) a fresh round of attempts; returns how many."""
+    query = select(queue).where(queue.state == "failed")
+    if item_ids is not None:
+        query = query.where(queue.id.in_(item_ids))
+    rows = [row for row in session.scalars(query) if isinstance(row, DeliveryState)]
+    for row in rows:
+        row.state, row.attempts, row.next_attempt_at = "pending", 0, now
+    return len(rows)

@@ -18,7 +18,7 @@ from scheduler import alerts
 from scheduler.deliver import deliver, new_message_id
 from scheduler.observe import is_takedown
 from storage import outbox, watchlist
-from storage.models import EdgeRow, TakedownAlertRow
+from storage.models import EdgeRow, OutboxRow, TakedownAlertRow
 from storage.values import StatusChange
 from storage.watchlist import domain_row
 
@@ -175,3 +175,19 @@ def test_header_text_is_sanitised() -> None:
 ])
 def test_which_status_changes_are_takedown_news(previous: str | None, status: str, news: bool) -> None:
     assert is_takedown(StatusChange(status, previous, "", T0)) is news
+
+
+def test_failed_alerts_of_both_queues_are_listed_and_retried(store: Store) -> None:
+    _edge(store, "a.ltd", "a.so")
+    _takedown(store, "b.ltd", "RDAP client hold; DNS NXDOMAIN")
+    assert deliver(store, _cfg(_free_port(), max_attempts=1), now=T0 + timedelta(days=1)).failed == 2
+    with store.transaction() as session:
+        failed = outbox.queued(session, state="failed")
+        assert sorted((a.kind, a.about, a.detail) for a in failed) == [
+            ("clone", "a.so", "replacement of a.ltd"), ("takedown", "b.ltd", "seized (was active)")]
+        assert outbox.queued(session, state="pending") == []
+        assert outbox.retry(session, TakedownAlertRow, None, now=T0 + timedelta(days=2)) == 1
+        assert outbox.retry(session, OutboxRow, [999], now=T0 + timedelta(days=2)) == 0
+    with store.transaction() as session:
+        assert [(a.kind, a.attempts) for a in outbox.queued(session, state="pending")] == [("takedown", 0)]
+        assert outbox.due_takedowns(session, now=T0 + timedelta(days=2))[0].domain == "b.ltd"
