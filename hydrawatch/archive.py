@@ -5,7 +5,10 @@ with. Copies saved earlier (the Wayback Machine's raw `id_` pages, a news-please
 colleague's crawl) give hydrawatch that content back: each becomes an HTTP observation dated when the
 copy was made, so a lost site's profile (built from what it served *before* the loss) has a page.
 
-Where a page's address and time come from, first found wins:
+WARC files (``.warc``, ``.warc.gz``: Webrecorder, ArchiveBox, wget --warc-file, Heritrix) are read
+with warcio: every HTML ``response`` record with a 2xx status is a page, its address the record's
+``WARC-Target-URI`` and its time the ``WARC-Date`` (the options do not apply; ``--domain`` keeps only
+that domain's pages). For single HTML files, where a page's address and time come from, first found wins:
 1. a sidecar file ``<page>.json`` (news-please's format: ``url`` and ``date_download``; also
    ``observed_at`` / ``timestamp`` / ``date``);
 2. a Wayback Machine address in the file name (``…web.archive.org_web_20240801123000id__rrn.media_….html``)
@@ -22,10 +25,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from detect.names import InvalidDomain, registrable_domain
 
 PAGE_SUFFIXES = (".html", ".htm", ".xhtml")
+WARC_SUFFIXES = (".warc", ".warc.gz")
 _TIME_KEYS = ("observed_at", "date_download", "timestamp", "date")
 _URL_KEYS = ("url", "final_url", "source_url")
 _WAYBACK_STAMP = re.compile(r"(?<!\d)((?:19|20)\d{12})(?!\d)")
@@ -60,11 +65,16 @@ def parse_time(text: str) -> datetime:
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
+def is_warc(path: Path) -> bool:
+    return path.name.lower().endswith(WARC_SUFFIXES)
+
+
 def page_files(paths: Iterable[Path]) -> Iterator[Path]:
-    """The page files among ``paths``: files as given, directories searched for *.html/*.htm, sorted."""
+    """The page files among ``paths``: files as given, directories searched for pages and WARCs, sorted."""
     for path in paths:
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in PAGE_SUFFIXES)
+            yield from sorted(p for p in path.rglob("*") if p.is_file()
+                              and (p.suffix.lower() in PAGE_SUFFIXES or is_warc(p)))
         else:
             yield path
 
@@ -133,3 +143,49 @@ def read_page(path: Path, *, domain: str = "", url: str = "", at: datetime | Non
     if not page_url.lower().startswith(("http://", "https://")):
         page_url = f"https://{page_url.lstrip('/')}"
     return ArchivedPage(path, page_domain, page_url, when, body, truncated)
+
+
+def read_warc(path: Path, *, domain: str = "", max_bytes: int, now: datetime) -> list[ArchivedPage]:
+    """The HTML pages (2xx responses) a WARC file holds, of ``domain`` only when given."""
+    from warcio.archiveiterator import ArchiveIterator  # type: ignore[import-untyped]
+    from warcio.exceptions import ArchiveLoadFailed  # type: ignore[import-untyped]
+
+    pages: list[ArchivedPage] = []
+    records = 0
+    try:
+        with path.open("rb") as stream:
+            for record in ArchiveIterator(stream):
+                records += 1
+                page = _warc_page(path, record, domain, max_bytes, now)
+                if page is not None:
+                    pages.append(page)
+    except OSError as exc:
+        raise ArchiveError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except (ArchiveLoadFailed, ValueError, EOFError) as exc:
+        first = str(exc).splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+        raise ArchiveError(f"{path}: not a readable WARC file ({first})") from None
+    if not records:
+        raise ArchiveError(f"{path}: not a readable WARC file (no records)")
+    if not pages:
+        raise ArchiveError(f"{path}: no HTML page with a 2xx status{f' of {domain}' if domain else ''} in this WARC")
+    return pages
+
+
+def _warc_page(path: Path, record: Any, domain: str, max_bytes: int, now: datetime) -> ArchivedPage | None:
+    if record.rec_type != "response" or record.http_headers is None:
+        return None
+    status = record.http_headers.get_statuscode() or ""
+    if not status.startswith("2") or "html" not in (record.http_headers.get_header("Content-Type") or "").lower():
+        return None
+    url = record.rec_headers.get_header("WARC-Target-URI") or ""
+    try:
+        page_domain = registrable_domain(url)
+        when = parse_time(record.rec_headers.get_header("WARC-Date") or "")
+    except (InvalidDomain, ValueError) as exc:
+        raise ArchiveError(f"{path}: record for {url[:80]!r}: {exc}") from None
+    if domain and page_domain != domain:
+        return None
+    if when > now:
+        raise ArchiveError(f"{path}: record for {url[:80]!r} dated {when:%Y-%m-%d %H:%M} UTC, in the future")
+    body = record.content_stream().read(max_bytes + 1)
+    return ArchivedPage(path, page_domain, url, when, body[:max_bytes], len(body) > max_bytes)

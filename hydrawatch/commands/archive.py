@@ -13,7 +13,15 @@ from rich.console import Console
 
 from detect.model import ARCHIVED_HEADER, HttpFetch
 from detect.names import InvalidDomain, registrable_domain
-from hydrawatch.archive import ArchivedPage, ArchiveError, page_files, parse_time, read_page
+from hydrawatch.archive import (
+    ArchivedPage,
+    ArchiveError,
+    is_warc,
+    page_files,
+    parse_time,
+    read_page,
+    read_warc,
+)
 from hydrawatch.commands.views_common import check_format
 from hydrawatch.context import CliError, state
 from hydrawatch.render import terminal_safe
@@ -32,7 +40,10 @@ def _read_all(paths: list[Path], domain: str, url: str, at: datetime | None, max
         raise CliError("no page files found (give .html files or folders holding them)")
     for path in files:
         try:
-            pages.append(read_page(path, domain=domain, url=url, at=at, max_bytes=max_bytes, now=now))
+            if is_warc(path):
+                pages.extend(read_warc(path, domain=domain, max_bytes=max_bytes, now=now))
+            else:
+                pages.append(read_page(path, domain=domain, url=url, at=at, max_bytes=max_bytes, now=now))
         except ArchiveError as exc:
             err.print(terminal_safe(str(exc), 300), markup=False)
             bad += 1
@@ -49,7 +60,7 @@ def register(app: typer.Typer) -> None:
     @archive.command("import")
     def import_(
         ctx: typer.Context,
-        paths: Annotated[list[Path], typer.Argument(help="page files (.html) or folders of them")],
+        paths: Annotated[list[Path], typer.Argument(help="page files (.html), WARC files, or folders of them")],
         domain: Annotated[str, typer.Option("--domain", help="the pages' domain, when no sidecar names it")] = "",
         url: Annotated[str, typer.Option("--url", help="the pages' address, when no sidecar names it")] = "",
         at: Annotated[str, typer.Option("--at", help="when the copies were made (ISO 8601, YYYY-MM-DD or a "
@@ -60,7 +71,8 @@ def register(app: typer.Typer) -> None:
 
         A domain lost before hydrawatch watched it then has content to compare candidates with. Each
         page's address and time come from a sidecar PAGE.json (news-please: url, date_download), a
-        Wayback Machine file name, or --domain/--url/--at. All or nothing; importing twice adds nothing.
+        Wayback Machine file name, or --domain/--url/--at; a WARC file's HTML responses carry their own.
+        All or nothing; importing twice adds nothing.
         """
         check_format(fmt, ("text", "json"))
         err = Console(stderr=True, highlight=False, soft_wrap=True)  # one line per message, never wrapped

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hydrawatch.archive import ArchiveError, page_files, parse_time, read_page
+from hydrawatch.archive import ArchiveError, page_files, parse_time, read_page, read_warc
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 PAGE = b"<html><head><title>Notre pays</title></head><body><p>Article</p></body></html>"
@@ -81,3 +81,47 @@ def test_folders_are_searched_for_pages(tmp_path: Path) -> None:
     for name in ("a/1.html", "a/2.HTM", "a/2.HTM.json", "notes.txt", "b.xhtml"):
         (tmp_path / name).write_bytes(b"x")
     assert [p.relative_to(tmp_path).as_posix() for p in page_files([tmp_path])] == ["a/1.html", "a/2.HTM", "b.xhtml"]
+
+
+def write_warc(path: Path, records: list[tuple[str, str, bytes, str]], gz: bool) -> Path:
+    """A WARC file of response records (url, status line, body, content type), as warcio writes them."""
+    from io import BytesIO
+
+    from warcio.statusandheaders import StatusAndHeaders  # type: ignore[import-untyped]
+    from warcio.warcwriter import WARCWriter  # type: ignore[import-untyped]
+
+    with path.open("wb") as out:
+        writer = WARCWriter(out, gzip=gz)
+        for url, status, body, ctype in records:
+            http = StatusAndHeaders(status, [("Content-Type", ctype)], protocol="HTTP/1.1")
+            record = writer.create_warc_record(url, "response", payload=BytesIO(body), http_headers=http,
+                                               warc_headers_dict={"WARC-Date": "2024-08-01T12:30:00Z"})
+            writer.write_record(record)
+    return path
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_a_warc_gives_its_html_responses_with_their_own_address_and_time(tmp_path: Path, gz: bool) -> None:
+    path = write_warc(tmp_path / ("crawl.warc.gz" if gz else "crawl.warc"), [
+        ("https://www.rrn.media/", "200 OK", PAGE, "text/html; charset=utf-8"),
+        ("https://www.rrn.media/logo.png", "200 OK", b"\x89PNG", "image/png"),
+        ("https://www.rrn.media/gone", "404 Not Found", PAGE, "text/html"),
+        ("https://lavirgule.news/", "200 OK", PAGE, "text/html"),
+    ], gz)
+    got = read_warc(path, max_bytes=10_000, now=NOW)
+    assert [(p.domain, p.url, p.observed_at, p.body) for p in got] == [
+        ("rrn.media", "https://www.rrn.media/", datetime(2024, 8, 1, 12, 30, tzinfo=UTC), PAGE),
+        ("lavirgule.news", "https://lavirgule.news/", datetime(2024, 8, 1, 12, 30, tzinfo=UTC), PAGE)]
+    assert [p.domain for p in read_warc(path, domain="lavirgule.news", max_bytes=10_000, now=NOW)] == ["lavirgule.news"]
+    assert [p.relative_to(tmp_path).as_posix() for p in page_files([tmp_path])] == [path.name]
+
+
+def test_warcs_without_pages_and_broken_ones_are_one_line_errors(tmp_path: Path) -> None:
+    images = write_warc(tmp_path / "images.warc", [("https://rrn.media/a.png", "200 OK", b"x", "image/png")], False)
+    with pytest.raises(ArchiveError, match="no HTML page with a 2xx status"):
+        read_warc(images, max_bytes=100, now=NOW)
+    broken = tmp_path / "broken.warc.gz"
+    broken.write_bytes(b"\x1f\x8b\x08\x00 not really gzip at all" * 10)
+    with pytest.raises(ArchiveError, match="not a readable WARC file|no HTML page") as err:
+        read_warc(broken, max_bytes=100, now=NOW)
+    assert "\n" not in str(err.value)

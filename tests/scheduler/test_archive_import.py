@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from sandbox.net import Sandbox
+from tests.cli.test_archive_reader import write_warc
 from tests.daemon.proc import cli, write_config
 from tests.scheduler.inline_world import HOSTING, ok, site
 
@@ -93,3 +94,8 @@ def test_archive_import_refuses_pages_it_cannot_place(make_sandbox: Callable[...
     ok(config, "seed", "add", LOST)
     assert ok(config, "archive", "import", str(page), "--domain", LOST, "--at", "20250201",
               "--format", "json")["imported"] == 1
+    warc = write_warc(tmp_path / "crawl.warc.gz", [(f"https://{LOST}/about", "200 OK", site(LOST, STORY).encode(),
+                                                    "text/html"),
+                                                   ("https://elsewhere.org/", "200 OK", b"<p>x</p>", "text/html")], True)
+    got = ok(config, "archive", "import", str(warc), "--domain", LOST, "--format", "json")
+    assert (got["imported"], got["domains"], got["oldest"]) == (1, [LOST], "2024-08-01T12:30:00Z")
