@@ -5,7 +5,8 @@ Rules, first match wins (docs/fingerprints.md explains each):
  1. a law-enforcement seizure NS (DNS delegation or RDAP)             → seized
  2. a seizure banner on a short page (strong phrase, or image-only)   → seized
     (a CUII-style block notice is never a seizure: status kept)
-    the very takedown page a seized domain shows (name masked)        → seized
+    the very takedown page a seized domain shows (name masked),
+    or, on an image-only page, the very banner picture it shows       → seized
  3. a sinkhole NS                                                     → suspended ("sinkholed by …")
  4. RDAP client/server hold and the name does not resolve             → suspended
     a registrar's or host's suspension notice on a short page         → suspended
@@ -27,6 +28,8 @@ from detect.model import Classification, DnsResult, HttpFetch, Rcode, RdapRecord
 from detect.names import host_of
 from detect.page_parse import ParsedPage, parse
 from detect.page_signals import (
+    IMAGE_BANNER_CHARS,
+    banner_picture_key,
     block_notice,
     client_redirect,
     for_sale,
@@ -149,6 +152,11 @@ def classify(
         if seized and seized != fetch.domain:
             return Classification(Status.SEIZED, f"the takedown page seized {seized} shows, at "
                                   f"{fetch.final_url or fetch.url}")
+        picture = banner_picture_key(fetch.banner_sha256) if len(page.text) <= IMAGE_BANNER_CHARS else ""
+        seized = takedown_pages.get(picture) if takedown_pages and picture else None
+        if seized and seized != fetch.domain:
+            return Classification(Status.SEIZED, f"the banner picture seized {seized} shows (sha256 "
+                                  f"{fetch.banner_sha256[:16]}…), at {fetch.final_url or fetch.url}")
 
     # 3. sinkholes: out of the owner's hands, but not a seizure
     for host, where in ns_hosts:

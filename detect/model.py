@@ -130,6 +130,7 @@ class HttpFetch:
     ip: str = ""
     cert: TlsCert | None = None
     favicon: bytes | None = None
+    banner_sha256: str = ""  # the largest picture of an image-only page (a wordless banner), when fetched
     error_kind: ErrorKind | None = None
     error: str = ""
     observed_at: datetime | None = None

@@ -112,6 +112,11 @@ def takedown_page_key(page: ParsedPage, domain: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:32]
 
 
+def banner_picture_key(sha256: str) -> str:
+    """The key, beside takedown_page_key's, of a wordless banner's picture (its sha256), or ""."""
+    return f"picture:{sha256}" if sha256 else ""
+
+
 def client_redirect(page: ParsedPage) -> tuple[str, str]:
     """(target URL, how) of a meta refresh (delay ≤ 10 s) or, on a short page, a JavaScript location
     assignment; ("", "") when there is none."""

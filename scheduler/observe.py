@@ -19,7 +19,7 @@ from detect import fingerprints
 from detect.classify import classify
 from detect.model import DnsResult, HttpFetch, Indicator, RdapRecord, Status
 from detect.page_parse import parse
-from detect.page_signals import takedown_page_key
+from detect.page_signals import banner_picture_key, takedown_page_key
 from scheduler.components import Components
 from scheduler.deliver import new_message_id
 from scheduler.progress import stage
@@ -149,7 +149,8 @@ async def observe(parts: Components, domains: Sequence[str], *, now: datetime, c
 
 
 def takedown_pages(session: Session) -> dict[str, str]:
-    """Fingerprints of the pages seized domains show since their seizure (their banners) → the domain."""
+    """Fingerprints of the pages seized domains show since their seizure (their banners), and of their
+    banner pictures → the domain."""
     out: dict[str, str] = {}
     for info in watchlist.list_domains(session, status=Status.SEIZED.value):
         for fetch in observations.latest_http(session, info.name, with_body=True):
@@ -161,8 +162,9 @@ def takedown_pages(session: Session) -> dict[str, str]:
             except Exception as exc:  # noqa: BLE001 - parse is defensive; one odd page must not stop a round
                 log.debug("takedown page of %s not parsed: %s", info.name, exc)
                 continue
-            if key := takedown_page_key(page, info.name):
-                out.setdefault(key, info.name)
+            for key in (takedown_page_key(page, info.name), banner_picture_key(fetch.banner_sha256)):
+                if key:
+                    out.setdefault(key, info.name)
     return out
 
 

@@ -49,6 +49,7 @@ def http_to_raw(fetch: HttpFetch) -> dict[str, Any]:
             "redirects": [{"url": h.url, "status": h.status, "location": h.location} for h in fetch.redirects],
             "headers": [list(h) for h in fetch.headers], "truncated": fetch.truncated, "ip": fetch.ip,
             "cert": cert_to_raw(fetch.cert), "has_favicon": fetch.favicon is not None,
+            "banner_sha256": fetch.banner_sha256,
             "body_bytes": len(fetch.body),
             "error_kind": fetch.error_kind.value if fetch.error_kind else None, "error": fetch.error}
 
@@ -62,7 +63,7 @@ def http_from_raw(raw: dict[str, Any], body: bytes = b"", observed_at: datetime 
                         for h in raw.get("redirects", ())),
         headers=tuple((str(k), str(v)) for k, v in raw.get("headers", ())), body=body,
         truncated=bool(raw.get("truncated")), ip=raw.get("ip", ""), cert=cert_from_raw(raw.get("cert")),
-        error_kind=ErrorKind(kind) if kind else None, error=raw.get("error", ""), observed_at=observed_at,
+        banner_sha256=str(raw.get("banner_sha256") or ""), error_kind=ErrorKind(kind) if kind else None, error=raw.get("error", ""), observed_at=observed_at,
     )
 
 

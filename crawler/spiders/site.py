@@ -1,4 +1,5 @@
-"""The site spider: per domain, the home page over HTTPS and HTTP, extra paths, the favicon.
+"""The site spider: per domain, the home page over HTTPS and HTTP, extra paths, the favicon, and on
+an image-only home page (a wordless banner) its pictures, to fingerprint the largest.
 
 Each page is one coroutine (``fetch_page``) that follows redirects itself — Scrapy's
 RedirectMiddleware is off — so the whole chain is recorded as Hops and every hop goes through
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
@@ -23,10 +25,14 @@ from scrapy.http.request import NO_CALLBACK
 
 from crawler.outcome import classify, tls_cert
 from detect.model import ErrorKind, Hop, HttpFetch
+from detect.page_parse import parse
+from detect.page_signals import IMAGE_BANNER_CHARS
 
 logger = logging.getLogger(__name__)
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+BANNER_PICTURES = 3  # pictures fetched at most from an image-only page
+MIN_BANNER_BYTES = 2048  # smaller ones are pixels, spacers and icons, not a banner
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,7 +85,8 @@ class SiteSpider(scrapy.Spider):
         fetches = [https, http]
         if home is not None:
             icon = await self.fetch_favicon(domain, home)
-            fetches[fetches.index(home)] = dataclasses.replace(home, favicon=icon)
+            banner = await self.fetch_banner(domain, home)
+            fetches[fetches.index(home)] = dataclasses.replace(home, favicon=icon, banner_sha256=banner)
             scheme = "https" if home is https else "http"
             for path in self.plan.extra_paths:
                 fetches.append(await self.fetch_page(domain, f"{scheme}://{domain}/{path.lstrip('/')}"))
@@ -100,6 +107,28 @@ class SiteSpider(scrapy.Spider):
             return None
         icon = await self.fetch_page(domain, url)
         return icon.body if icon.ok and icon.status == 200 and icon.body and not icon.truncated else None
+
+    async def fetch_banner(self, domain: str, home: HttpFetch) -> str:
+        """sha256 of the largest picture (of the first BANNER_PICTURES) of an image-only page, else ""."""
+        content_type = home.header("content-type").lower()
+        if not home.body or (content_type and "html" not in content_type):
+            return ""
+        page = parse(home.body, home.header("content-type"))
+        if len(page.text) > IMAGE_BANNER_CHARS or not page.image_srcs:
+            return ""
+        best = b""
+        for src in page.image_srcs[:BANNER_PICTURES]:
+            try:
+                url = urljoin(home.final_url or home.url, src)
+                if urlsplit(url).scheme not in ("http", "https"):
+                    continue
+            except ValueError:  # a hostile src ("http://[::1") is no picture
+                continue
+            picture = await self.fetch_page(domain, url)
+            whole = picture.ok and picture.status == 200 and not picture.truncated
+            if whole and len(picture.body) > len(best):
+                best = picture.body
+        return hashlib.sha256(best).hexdigest() if len(best) >= MIN_BANNER_BYTES else ""
 
     async def fetch_page(self, domain: str, url: str) -> HttpFetch:
         """One page with its whole redirect chain; failures end as an HttpFetch with error_kind."""

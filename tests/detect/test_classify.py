@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from importlib import resources
-
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from importlib import resources
 from pathlib import Path
 
 import pytest
 
 from detect.classify import classify
-from detect.page_parse import parse
-from detect.page_signals import takedown_page_key
 from detect.model import Classification, DnsResult, ErrorKind, Hop, HttpFetch, Rcode, RdapRecord, Status
+from detect.page_parse import parse
+from detect.page_signals import banner_picture_key, takedown_page_key
 from detect.signatures import Signatures, load_signatures
 
 T0 = datetime(2024, 9, 4, 12, tzinfo=UTC)
@@ -120,6 +120,19 @@ def test_other_pictures_error_pages_and_long_pages_are_never_a_learned_banner() 
     got = classify(dns=dns(), fetches=(same_page_on_a_404,), rdap=None, previous=Status.ACTIVE, was_live=True,
                    signatures=sig(), takedown_pages=banners)
     assert got.status is Status.ACTIVE
+
+
+def test_the_banner_picture_a_seized_domain_shows_seizes_an_image_only_page_showing_it() -> None:
+    banners = {banner_picture_key("ab" * 32): "rrn.media"}
+    other_markup = fetch(b"<title>Avis</title><body><img src='/b.jpg'></body>")
+    got = classify(dns=dns(), fetches=(dataclasses.replace(other_markup, banner_sha256="ab" * 32),), rdap=None,
+                   previous=Status.ACTIVE, was_live=True, signatures=sig(), takedown_pages=banners)
+    assert got.status is Status.SEIZED and "the banner picture seized rrn.media shows" in got.reason
+    with_text = fetch(b"<title>Avis</title><body><img src='/b.jpg'><p>" + b"A real article about the port. " * 20
+                      + b"</p></body>")
+    got = classify(dns=dns(), fetches=(dataclasses.replace(with_text, banner_sha256="ab" * 32),), rdap=None,
+                   previous=Status.ACTIVE, was_live=True, signatures=sig(), takedown_pages=banners)
+    assert got.status is Status.ACTIVE  # a news page illustrated with the banner is not a banner
 
 
 def test_banner_text_on_a_short_page_is_a_seizure() -> None:

@@ -2,7 +2,8 @@
 taken down by a picture-only banner (no seizure name servers), by their host's suspension page, by a
 registrar's suspension page under a registry hold, and a site that falls to a German for-sale page.
 Then an agency's wordless banner: one seized domain has the seizure name servers, another only points
-at the same banner server (its registrar kept the old name servers); a third shows some other picture.
+at the same banner server (its registrar kept the old name servers), a third shows the same picture in
+other markup; a fourth shows a page of its own with some other picture.
 Each must get its status, and the lost ones must trigger the hunt that finds their replacement."""
 
 from __future__ import annotations
@@ -26,9 +27,18 @@ HOST_SUSPENDED = ("<html><head><title>Account Suspended</title></head><body><h1>
 REGISTRAR_SUSPENDED = ("<html><head><title>quill</title></head><body><p>This domain has been suspended by "
                        "the registrar.</p></body></html>")
 EAGLE = ("<html><head><title>Notice</title></head><body style='margin:0'>"
-         "<img src='https://banners.agency.example/static/eagle-2025.jpg' width='100%'></body></html>")
-HOLIDAY = ("<html><head><title>Notice</title></head><body style='margin:0'>"
-           "<img src='/static/closed-for-the-holidays.jpg' width='100%'></body></html>")
+         "<img src='/static/eagle-2025.jpg' width='100%'></body></html>")
+HOLIDAY = "<html><head><title>Notice</title></head><body><img src='/closed.gif'></body></html>"
+AVIS = "<html><head><title>Avis</title></head><body><img src='/img/b.jpg' alt=''></body></html>"
+PICTURE = "GIF89a" + "eagle-banner-pixels;" * 200  # the agency's banner picture (bytes are all that count)
+OTHER_PICTURE = "GIF89a" + "closed-for-the-holidays;" * 200
+
+
+def pictured(html: str, path: str, picture: str) -> dict[str, Any]:
+    """A takedown page showing one picture, served from the same site."""
+    return {"pages": {"/": {"html": html}, path: {"html": picture, "content_type": "image/gif"}}}
+
+
 FOR_SALE = ("<html><head><title>Domain kaufen</title></head><body><h1>Diese Domain steht zum Verkauf!</h1>"
             "<p>Jetzt ein Angebot abgeben.</p></body></html>")
 
@@ -37,9 +47,14 @@ SEEDS = {  # seed → (its story, its address, the page it shows in the takedown
     "quill-gazette.net": ("Power prices rise again", "185.44.12.22", HOST_SUSPENDED, "suspended"),
     "quill-tribune.org": ("Hospitals close wards", "185.44.12.23", REGISTRAR_SUSPENDED, "suspended"),
     "quill-herald.com": ("Pensions frozen for a year", "185.44.12.24", FOR_SALE, "parked"),
-    "quill-ledger.com": ("Bread queues in the north", "185.44.12.25", EAGLE, "seized"),
-    "quill-monitor.net": ("Teachers strike again", "185.44.12.26", EAGLE, "seized"),
-    "quill-digest.org": ("Rail fares climb", "185.44.12.27", HOLIDAY, "active"),
+    "quill-ledger.com": ("Bread queues in the north", "185.44.12.25",
+                         pictured(EAGLE, "/static/eagle-2025.jpg", PICTURE), "seized"),
+    "quill-monitor.net": ("Teachers strike again", "185.44.12.26",
+                          pictured(EAGLE, "/static/eagle-2025.jpg", PICTURE), "seized"),
+    "quill-sentinel.org": ("Clinics run out of insulin", "185.44.12.28", pictured(AVIS, "/img/b.jpg", PICTURE),
+                           "seized"),
+    "quill-digest.org": ("Rail fares climb", "185.44.12.27", pictured(HOLIDAY, "/closed.gif", OTHER_PICTURE),
+                         "active"),
 }
 SEIZED_BY_NS = "quill-ledger.com"  # the wordless banner's only other witness is the seizure delegation
 # The replacement of the picture-banner site: its label on another TLD, its copy, its host.
@@ -51,7 +66,7 @@ def world() -> dict[str, Any]:
     takedown: dict[str, Any] = {}
     for name, (story, ip, page, _) in SEEDS.items():
         domains[name] = {**HOSTING, "a": [ip], "web": {"pages": {"/": {"html": site(name, story)}}}}
-        takedown[name] = {"web": {"catch_all": {"html": page}}}
+        takedown[name] = {"web": page if isinstance(page, dict) else {"catch_all": {"html": page}}}
     takedown["quill-tribune.org"]["rdap"] = {"status": ["client hold"], "updated": "2025-03-11T16:00:00Z"}
     takedown[SEIZED_BY_NS]["ns"] = ["ns1.fbi.seized.gov", "ns2.fbi.seized.gov"]
     story = SEEDS["quill-courier.info"][0]
@@ -82,6 +97,7 @@ def test_takedowns_in_other_styles_are_classified_and_hunted(
     rows = {r["domain"]: r for r in ok(config, "status", "--format", "json")}
     assert {name: rows[name]["status"] for name in SEEDS} == {name: want for name, (*_, want) in SEEDS.items()}
     assert f"the takedown page seized {SEIZED_BY_NS} shows" in rows["quill-monitor.net"]["reason"]
+    assert f"the banner picture seized {SEIZED_BY_NS} shows" in rows["quill-sentinel.org"]["reason"]
 
     edges = {e["to"]: e for e in ok(config, "export", "--format", "json")["edges"]}
     assert REPLACEMENT in edges, sorted(edges)
