@@ -59,7 +59,7 @@ class Owner(Protocol):
 class Query:
     """One question on its way: which socket and id it went out with, when it gives up, who wants it."""
 
-    __slots__ = ("channel", "deadline", "garbage", "live", "owner", "qid", "question", "tag", "tries")
+    __slots__ = ("channel", "deadline", "garbage", "owner", "qid", "question", "tag", "tries")
 
     def __init__(self, question: Question, owner: Owner, tag: Any) -> None:
         self.question = question
@@ -70,7 +70,6 @@ class Query:
         self.deadline = 0.0
         self.tries = 0
         self.garbage = ""
-        self.live = False
 
     def again(self) -> Query:
         """A fresh copy for a retry (another server, a new id, a new deadline)."""
@@ -212,7 +211,7 @@ class Engine:
         channel = self.channels[self._rr % len(self.channels)]
         self._rr += 1
         qid = channel.new_id()
-        query.channel, query.qid, query.live = channel, qid, True
+        query.channel, query.qid = channel, qid
         query.tries += 1
         query.deadline = self.loop.time() + self.timeout
         channel.pending[qid] = query
@@ -232,7 +231,6 @@ class Engine:
             if query.deadline > now:
                 break
             del sent[query]
-            query.live = False
             assert query.channel is not None
             query.channel.pending.pop(query.qid, None)
             self.inflight -= 1
@@ -248,7 +246,6 @@ class Engine:
 
     # answers ------------------------------------------------------------------------------
     def answered(self, query: Query, reply: Reply) -> None:
-        query.live = False
         self._sent.pop(query, None)
         self.inflight -= 1
         if reply.truncated:

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from sandbox.net import Sandbox
-from tests.daemon.proc import DaemonProcess, StoreView, cli, wait_until, write_config
-from tests.scheduler.inline_world import HOSTING, site
+from tests.daemon.proc import DaemonProcess, StoreView, cli, wait_until
+from tests.scheduler.inline_world import HOSTING, site, world_config
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
@@ -43,9 +43,7 @@ def test_sighup_reloads_a_good_config_and_keeps_running_on_a_bad_one(make_sandbo
     path = tmp_path / "hydrawatch.toml"
 
     def config(**sections: dict[str, Any]) -> Path:
-        return write_config(path, sb, url, log={"level": "INFO"},
-                            discovery={"tlds": ["com", "net", "org", "info", "press"], "fuzzers": ["tld-swap"]},
-                            **sections)
+        return world_config(path, sb, url, level="INFO", **sections)
 
     config(alerts={"mail_to": ["desk-a@example.org"]})
     assert cli(path, "init").returncode == 0

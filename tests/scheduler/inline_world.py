@@ -7,7 +7,19 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.daemon.proc import cli
+from sandbox.net import Sandbox
+from tests.daemon.proc import cli, write_config
+
+SWEEP_TLDS = ("com", "net", "org", "info", "press")
+
+
+def world_config(path: Path, sb: Sandbox, url: str, *, extra_tlds: tuple[str, ...] = (), level: str = "WARNING",
+                 **sections: dict[str, Any]) -> Path:
+    """The config file for a small inline world: same-label TLD swaps over SWEEP_TLDS (+ ``extra_tlds``),
+    so a cycle takes seconds; ``sections`` add or override keys."""
+    discovery = {"tlds": [*SWEEP_TLDS, *extra_tlds], "fuzzers": ["tld-swap"], **sections.pop("discovery", {})}
+    return write_config(path, sb, url, log={"level": level}, discovery=discovery, **sections)
+
 
 HOSTING = {"ns": ["ns1.quillhost.net", "ns2.quillhost.net"],
            "rdap": {"registrar": "Quill Registrar Ltd", "registered": "2025-01-10"}}

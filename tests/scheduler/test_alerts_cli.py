@@ -9,18 +9,17 @@ from pathlib import Path
 import pytest
 
 from sandbox.net import Sandbox
-from tests.daemon.proc import cli, write_config
+from tests.daemon.proc import cli
 from tests.daemon.test_daemon_reload import REPLACEMENT, SEED, world
-from tests.scheduler.inline_world import ok
+from tests.scheduler.inline_world import ok, world_config
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
 
 def test_failed_alerts_are_listed_retried_and_sent_once(make_sandbox: Callable[..., Sandbox], tmp_path: Path) -> None:
     sb = make_sandbox(world(), "before")
-    config = write_config(tmp_path / "hydrawatch.toml", sb, f"sqlite:///{tmp_path / 'store.db'}",
-                          log={"level": "WARNING"}, alerts={"max_attempts": 1},
-                          discovery={"tlds": ["com", "net", "org", "info", "press"], "fuzzers": ["tld-swap"]})
+    config = world_config(tmp_path / "hydrawatch.toml", sb, f"sqlite:///{tmp_path / 'store.db'}",
+                          alerts={"max_attempts": 1})
     ok(config, "init")
     ok(config, "seed", "add", SEED)
     ok(config, "run", "--once", "--format", "json")

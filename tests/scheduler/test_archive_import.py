@@ -14,7 +14,7 @@ import pytest
 from sandbox.net import Sandbox
 from tests.cli.test_archive_reader import write_warc
 from tests.daemon.proc import cli, write_config
-from tests.scheduler.inline_world import HOSTING, ok, site
+from tests.scheduler.inline_world import HOSTING, ok, site, world_config
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
@@ -46,9 +46,7 @@ def world() -> dict[str, Any]:
 def test_an_archived_copy_lets_a_late_start_find_the_replacement(make_sandbox: Callable[..., Sandbox],
                                                                  tmp_path: Path) -> None:
     sb = make_sandbox(world(), "after")
-    config = write_config(tmp_path / "hydrawatch.toml", sb, f"sqlite:///{tmp_path / 'store.db'}",
-                          log={"level": "WARNING"},
-                          discovery={"tlds": ["com", "net", "org", "info", "press"], "fuzzers": ["tld-swap"]})
+    config = world_config(tmp_path / "hydrawatch.toml", sb, f"sqlite:///{tmp_path / 'store.db'}")
     ok(config, "init")
     ok(config, "seed", "add", LOST, "--campaign", "marten")
     first = ok(config, "run", "--once", "--format", "json")

@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 
 from sandbox.net import Sandbox
-from tests.daemon.proc import write_config
-from tests.scheduler.inline_world import HOSTING, ok, site
+from tests.scheduler.inline_world import HOSTING, ok, site, world_config
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
@@ -49,9 +48,7 @@ def world() -> dict[str, Any]:
 def test_each_generation_is_linked_to_the_one_it_replaced(make_sandbox: Callable[..., Sandbox],
                                                           tmp_path: Path) -> None:
     sb = make_sandbox(world(), "before")
-    config = write_config(tmp_path / "hydrawatch.toml", sb, f"sqlite:///{tmp_path / 'store.db'}",
-                          log={"level": "WARNING"},
-                          discovery={"tlds": ["com", "net", "org", "info", "press", "pw"], "fuzzers": ["tld-swap"]})
+    config = world_config(tmp_path / "hydrawatch.toml", sb, f"sqlite:///{tmp_path / 'store.db'}", extra_tlds=("pw",))
     ok(config, "init")
     ok(config, "seed", "add", FIRST, SIBLING, "--campaign", "tallow")
     assert ok(config, "run", "--once", "--format", "json")["new_edges"] == 0

@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 
 from sandbox.net import Sandbox
-from tests.daemon.proc import write_config
-from tests.scheduler.inline_world import HOSTING, ok, site
+from tests.scheduler.inline_world import HOSTING, ok, site, world_config
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
@@ -62,9 +61,7 @@ def world() -> dict[str, Any]:
 def test_a_live_copy_is_a_mirror_and_a_linked_sibling_is_network(make_sandbox: Callable[..., Sandbox],
                                                                   tmp_path: Path) -> None:
     sb = make_sandbox(world(), "before")
-    config = write_config(tmp_path / "hydrawatch.toml", sb, f"sqlite:///{tmp_path / 'store.db'}",
-                          log={"level": "WARNING"},
-                          discovery={"tlds": ["com", "net", "org", "info", "press"], "fuzzers": ["tld-swap"]})
+    config = world_config(tmp_path / "hydrawatch.toml", sb, f"sqlite:///{tmp_path / 'store.db'}")
     ok(config, "init")
     ok(config, "seed", "add", COPIED, HUB, "--campaign", "osprey")
     first = ok(config, "run", "--once", "--format", "json")

@@ -15,8 +15,7 @@ from typing import Any
 import pytest
 
 from sandbox.net import Sandbox
-from tests.daemon.proc import write_config
-from tests.scheduler.inline_world import HOSTING, ok, site
+from tests.scheduler.inline_world import HOSTING, ok, site, world_config
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
@@ -82,9 +81,7 @@ def world() -> dict[str, Any]:
 def test_takedowns_in_other_styles_are_classified_and_hunted(
         make_sandbox: Callable[..., Sandbox], tmp_path: Path) -> None:
     sb = make_sandbox(world(), "before")
-    config = write_config(tmp_path / "hydrawatch.toml", sb, f"sqlite:///{tmp_path / 'store.db'}",
-                          log={"level": "WARNING"},
-                          discovery={"tlds": ["com", "net", "org", "info", "press"], "fuzzers": ["tld-swap"]},
+    config = world_config(tmp_path / "hydrawatch.toml", sb, f"sqlite:///{tmp_path / 'store.db'}",
                           alerts={"takedowns": True})
     ok(config, "init")
     ok(config, "seed", "add", *SEEDS, "--campaign", "quill")
