@@ -20,15 +20,18 @@ class Family(enum.StrEnum):
     """Independent lines of evidence. Corroboration means two of them, one substantive."""
 
     IDENTITY = "identity"  # unique ids: analytics, verification tags, theme folder, social handles, certs
-    CONTENT = "content"  # what the pages look like: text, HTML, DOM structure, favicon, title
+    CONTENT = "content"  # what the pages say: the writing (page-text shingles)
+    TEMPLATE = "template"  # what the pages look like: markup, DOM structure, favicon, title, scripts
     INFRASTRUCTURE = "infrastructure"  # where it is hosted: IP, nameservers, mail, server headers
     LINKAGE = "linkage"  # network sites point at it: outlinks, redirects
     REGISTRATION = "registration"  # when and how it was registered: takedown timing, bursts, registrar
     LEXICAL = "lexical"  # what it is called: same label, typo distance, contains a network label
 
 
-# Observed from what the candidate serves or where it lives; the other families (name and date) are
-# chosen by a registrant at no cost and are shared by newly-registered-domain noise.
+# Observed from what the candidate serves or where it lives; the other families are not: a name and a
+# date are chosen by a registrant at no cost and are shared by newly-registered-domain noise, and a
+# look (markup, favicon, title) is copied by every spoof of an outlet, by the outlet itself and by
+# every site built on one popular theme. A look supports a verdict; it never makes one substantive.
 SUBSTANTIVE: frozenset[Family] = frozenset(
     {Family.IDENTITY, Family.CONTENT, Family.INFRASTRUCTURE, Family.LINKAGE})
 
@@ -48,21 +51,27 @@ class IndicatorClass:
 
 
 def _classes() -> dict[str, IndicatorClass]:
-    ident, content, infra, reg = Family.IDENTITY, Family.CONTENT, Family.INFRASTRUCTURE, Family.REGISTRATION
+    ident, look, infra, reg = Family.IDENTITY, Family.TEMPLATE, Family.INFRASTRUCTURE, Family.REGISTRATION
     table: dict[str, IndicatorClass] = {}
-    for kind in ("ga", "gtm", "aw", "adsense", "yandex_metrica", "fb_pixel", "hotjar", "clarity", "matomo",
-                 "verification", "wp_theme", "social", "cert_sha256"):
+    # the names detect.indicator_kinds emits (every "unique" kind chosen by an operator)
+    for kind in ("ga", "gtm", "google_ads", "adsense", "yandex_metrica", "facebook_pixel", "hotjar", "clarity",
+                 "matomo", "liveinternet", "mailru_top", "site_verification", "push_service", "wp_theme",
+                 "social", "cert_sha256"):
         table[kind] = IndicatorClass(ident, 0.6, kind)
     table["cert_san"] = IndicatorClass(ident, 0.5, "cert_san")
     table.update({
-        "favicon_mmh3": IndicatorClass(content, 0.45, "favicon_mmh3"),
-        "dom_hash": IndicatorClass(content, 0.35, "dom_hash"),
-        "canonical_host": IndicatorClass(content, 0.25, "canonical_host"),
-        "script_src": IndicatorClass(content, 0.2, "script_src"),
-        "title": IndicatorClass(content, 0.15, "title"),
-        "og_locale": IndicatorClass(content, 0.1, "og_locale"),
-        "cookie": IndicatorClass(content, 0.1, "cookie"),
-        "generator": IndicatorClass(content, 0.05, "generator"),
+        # a theme folder that is not named after any network site it is on: someone's theme, a look
+        "wp_theme_generic": IndicatorClass(look, 0.25, "template"),
+        "favicon_mmh3": IndicatorClass(look, 0.45, "favicon_mmh3"),
+        "dom_hash": IndicatorClass(look, 0.35, "template"),
+        "canonical_host": IndicatorClass(look, 0.25, "canonical_host"),
+        "script_src": IndicatorClass(look, 0.2, "script_src"),
+        "title": IndicatorClass(look, 0.15, "title"),
+        "og_locale": IndicatorClass(look, 0.1, "og_locale"),
+        "cookie": IndicatorClass(look, 0.1, "cookie"),
+        "generator": IndicatorClass(look, 0.05, "generator"),
+        "placeholder": IndicatorClass(look, 0.0, "placeholder"),
+        "spf_include": IndicatorClass(infra, 0.2, "mx"),
         "ip": IndicatorClass(infra, 0.4, "ip"),
         "ip_prefix": IndicatorClass(infra, 0.25, "ip"),
         "ns": IndicatorClass(infra, 0.4, "ns"),
@@ -79,8 +88,8 @@ def _classes() -> dict[str, IndicatorClass]:
 
 
 INDICATOR_CLASSES: dict[str, IndicatorClass] = _classes()
-# A kind nobody classified yet (the fingerprint list grows) is weak content until someone does.
-DEFAULT_CLASS = IndicatorClass(Family.CONTENT, 0.15, "other")
+# A kind nobody classified yet (the fingerprint list grows) is a weak look until someone does.
+DEFAULT_CLASS = IndicatorClass(Family.TEMPLATE, 0.15, "other")
 
 
 def indicator_class(kind: str) -> IndicatorClass:
@@ -99,13 +108,15 @@ EVIDENCE_KINDS: dict[str, tuple[Family | None, str]] = {
     "registered_after_network_loss": (Family.REGISTRATION, "takedown"),
     "registration_burst": (Family.REGISTRATION, "burst"),
     "text_similarity": (Family.CONTENT, "text"),
-    "html_similarity": (Family.CONTENT, "text"),
+    "html_similarity": (Family.TEMPLATE, "template"),
     "linked_from_network": (Family.LINKAGE, "outlink"),
     "redirected_from_network": (Family.LINKAGE, "redirect"),
     "discovered_by": (None, "note"),
     "legitimate_brand": (None, "veto"),
     "imitated_outlet": (None, "veto"),
     "parked": (None, "negative"),
+    "placeholder_page": (None, "negative"),
+    "own_writing": (None, "note"),
     "registered_before_network": (None, "negative"),
     "commodity_only": (None, "negative"),
     "unrelated_content": (None, "negative"),
@@ -167,7 +178,7 @@ class Combination:
 
     @property
     def supporting(self) -> tuple[Family, ...]:
-        return tuple(f for f, s in self.families.items() if s >= MIN_SUPPORT)
+        return independent(f for f, s in self.families.items() if s >= MIN_SUPPORT)
 
 
 def family_strengths(evidence: Iterable[Evidence]) -> dict[Family, float]:
@@ -185,15 +196,26 @@ def family_strengths(evidence: Iterable[Evidence]) -> dict[Family, float]:
     return {f: min(FAMILY_CAP, noisy_or(ws)) for f, ws in sorted(per_family.items())}
 
 
+def independent(families: Iterable[Family]) -> tuple[Family, ...]:
+    """The families that are independent lines of evidence: a page's look is not independent of its
+    writing (copying a page copies both), so TEMPLATE counts only where CONTENT does not."""
+    fams = tuple(families)
+    return tuple(f for f in fams if not (f is Family.TEMPLATE and Family.CONTENT in fams))
+
+
 def combine(evidence: Iterable[Evidence]) -> Combination:
     """The confidence an evidence list stands for (scoring's only formula; see docs/scoring.md)."""
     items = list(evidence)
     families = family_strengths(items)
-    positive = noisy_or(families.values())
+    # the page's writing and look are one observation: together they count as one capped family
+    merged = dict(families)
+    if Family.CONTENT in merged and Family.TEMPLATE in merged:
+        merged[Family.CONTENT] = min(FAMILY_CAP, noisy_or([merged[Family.CONTENT], merged.pop(Family.TEMPLATE)]))
+    positive = noisy_or(merged.values())
     penalty = 1.0
     for ev in items:
         if ev.weight < 0:
             penalty *= 1.0 + max(ev.weight, -1.0)
-    supporting = [f for f, s in families.items() if s >= MIN_SUPPORT]
+    supporting = independent(f for f, s in families.items() if s >= MIN_SUPPORT)
     corroborated = len(supporting) >= 2 and any(f in SUBSTANTIVE for f in supporting)
     return Combination(positive, penalty, families, corroborated)

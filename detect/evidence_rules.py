@@ -6,8 +6,9 @@ predecessor). Weights are documented in docs/scoring.md.
 
 from __future__ import annotations
 
+import bisect
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from detect.evidence_kinds import (
@@ -16,6 +17,7 @@ from detect.evidence_kinds import (
     SUBSTANTIVE,
     Family,
     family_of,
+    family_strengths,
     indicator_class,
     rarity,
     specificity,
@@ -35,6 +37,9 @@ NEAR_COPY_JACCARD = 0.75
 TEXT_UNRELATED = 0.1  # 3-word shingles of unrelated pages in one language overlap about this much
 TEXT_COPIED = 0.5  # a copied template with new articles: nav, footer and some headlines in common
 NEAR_COPY_TLSH = 30
+# A seizure reaches resolvers with the TTL of the parent zone's NS records (an hour or two for most
+# ccTLDs and new gTLDs), so the store's last sight of a site "still serving" may be up to that late.
+TAKEDOWN_SLACK_HOURS = 2.0
 TLSH_UNRELATED = 100  # HTML of one CMS alone brings unrelated sites this close
 
 
@@ -68,14 +73,35 @@ def lexical(candidate: SiteProfile, network: Sequence[SiteProfile]) -> list[Find
     return out
 
 
+def placeholder_of(profile: SiteProfile) -> str:
+    """The stock page the domain shows instead of a site ("challenge", "server-default" …), or ""."""
+    return next((i.value for i in profile.indicators if i.kind == "placeholder"), "")
+
+
+def serves_own_pages(profile: SiteProfile) -> bool:
+    """Whether what the domain serves is its operator's: not a takedown, parking or stock page."""
+    return profile.status in SERVING and not profile.parked and not placeholder_of(profile)
+
+
 def _candidate_values(candidate: SiteProfile) -> set[Indicator]:
-    values = {i for i in candidate.indicators if i.value}
+    values = {i for i in candidate.indicators if i.value and i.kind != "placeholder"}
     if candidate.registrar:
         values.add(Indicator("registrar", candidate.registrar))
-    if candidate.status not in SERVING or candidate.parked:
+    if not serves_own_pages(candidate):
         values = {i for i in values
                   if indicator_class(i.kind).family in (Family.IDENTITY, Family.REGISTRATION)}
     return values
+
+
+def _theme_kind(theme: str, carriers: Iterable[SiteProfile]) -> str:
+    """A theme folder named after a site it is on (``/themes/lavirgule/`` on lavirgule.news) is the
+    operator's own and identifies them; any other theme is a look that strangers can share."""
+    name = theme.replace("-", "").replace("_", "")
+    for p in carriers:
+        label = p.label.replace("-", "")
+        if len(name) >= 4 and len(label) >= 4 and (name in label or label in name or edit_distance(name, label) <= 1):
+            return "wp_theme"
+    return "wp_theme_generic"
 
 
 def shared_values(candidate: SiteProfile, network: Sequence[SiteProfile], stats: StoreStats,
@@ -89,28 +115,45 @@ def shared_values(candidate: SiteProfile, network: Sequence[SiteProfile], stats:
             values.add(Indicator("registrar", net.registrar))
         for ind in values:
             carriers.setdefault(ind, set()).add(net.domain)
+    by_name = {p.domain: p for p in network}
     out: list[Finding] = []
     for ind in sorted(_candidate_values(candidate), key=lambda i: (i.kind, i.value)):
         nets = carriers.get(ind)
         if not nets:
             continue
+        kind = ind.kind
+        if kind == "wp_theme":
+            kind = _theme_kind(ind.value, [candidate, *(by_name[n] for n in nets)])
         count = max(stats.share_counts.get(ind, 0), len(nets) + 1)
         r = rarity(count, stats.total_domains, commodity_share)
         s = specificity(len(nets), count - 1)
-        weight = round(indicator_class(ind.kind).base * r * math.sqrt(s), 4)
+        weight = round(indicator_class(kind).base * r * math.sqrt(s), 4)
         names = sorted(nets)
         shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
         note = " — commodity, weight 0" if count > commodity_share else ""
         detail = f"{ind.kind} {ind.value} shared with {shown}; {count} store domains carry it{note}"
-        out.append(Finding(Evidence(SHARED_PREFIX + ind.kind, ind.value, weight, detail), frozenset(nets)))
+        out.append(Finding(Evidence(SHARED_PREFIX + kind, ind.value, weight, detail), frozenset(nets)))
     return out
 
 
-def content(candidate: SiteProfile, network: Sequence[SiteProfile]) -> list[Finding]:
-    """Text (MinHash Jaccard) and HTML (TLSH distance) similarity to each network domain."""
-    if candidate.status not in SERVING or candidate.parked:
+def _template_distances(candidate: SiteProfile, network: Sequence[SiteProfile],
+                        templates: Mapping[str, str]) -> list[int]:
+    """Sorted TLSH distances from the candidate's markup to every stored domain outside the network:
+    ``bisect`` on it counts the crowd that shares a look that closely (one popular theme puts hundreds
+    of unrelated sites near each other)."""
+    skip = {candidate.domain, *(p.domain for p in network)}
+    return sorted(d for name, other in templates.items()
+                  if name not in skip and (d := tlsh_diff(candidate.tlsh, other)) is not None)
+
+
+def content(candidate: SiteProfile, network: Sequence[SiteProfile], stats: StoreStats,
+            commodity_share: int) -> list[Finding]:
+    """Text (MinHash Jaccard: the writing) and HTML (TLSH distance: the look) similarity to each network
+    domain. The look is weighed by how many stored sites outside the network share it that closely."""
+    if not serves_own_pages(candidate):
         return []
     out: list[Finding] = []
+    looks: list[tuple[SiteProfile, int, float | None]] = []
     for net in network:
         j = minhash_jaccard(candidate.minhash, net.minhash)
         if j is not None and j > TEXT_UNRELATED:
@@ -120,17 +163,53 @@ def content(candidate: SiteProfile, network: Sequence[SiteProfile]) -> list[Find
                                frozenset({net.domain}), near_copy=j >= NEAR_COPY_JACCARD))
         d = tlsh_diff(candidate.tlsh, net.tlsh)
         if d is not None and d < TLSH_UNRELATED:
-            w = 0.45 * min(1.0, (TLSH_UNRELATED - d) / (TLSH_UNRELATED - NEAR_COPY_TLSH))
-            # One template filled with other writing is the same hands, not a copy of that site.
-            copy = d <= NEAR_COPY_TLSH and (j is None or j >= NEAR_COPY_JACCARD)
-            out.append(Finding(Evidence("html_similarity", str(d), round(w, 4),
-                                        f"HTML TLSH distance {d} to {net.domain}"),
-                               frozenset({net.domain}), near_copy=copy))
+            looks.append((net, d, j))
+    if not looks:
+        return out
+    distances = _template_distances(candidate, network, stats.page_templates)
+    for net, d, j in looks:
+        near = bisect.bisect_right(distances, d)
+        r = rarity(near + 2, stats.total_domains, commodity_share)  # the candidate and this network site
+        w = 0.45 * min(1.0, (TLSH_UNRELATED - d) / (TLSH_UNRELATED - NEAR_COPY_TLSH)) * r
+        # One template filled with other writing is the same hands, not a copy of that site.
+        copy = d <= NEAR_COPY_TLSH and (j is None or j >= NEAR_COPY_JACCARD)
+        crowd_note = f"; {near} other stored site(s) as close" if near else ""
+        out.append(Finding(Evidence("html_similarity", str(d), round(w, 4),
+                                    f"HTML TLSH distance {d} to {net.domain}{crowd_note}"),
+                           frozenset({net.domain}), near_copy=copy))
     return out
 
 
-def linkage(candidate: SiteProfile, network: Sequence[SiteProfile], discovery: Discovery) -> list[Finding]:
-    """Network sites that link to the candidate (outlinks) or send their visitors to it (redirects)."""
+def own_writing(candidate: SiteProfile, network: Sequence[SiteProfile],
+                findings: Sequence[Finding]) -> Finding | None:
+    """A note when the candidate writes its own text: it has real text, too little of it is like any
+    network page's to support a verdict (text similarity below MIN_SUPPORT: a copied menu or footer at
+    most), and neither an operator-chosen value (analytics,
+    handles, a theme named after a network site) nor rare hosting is shared. Such a site is one the
+    network links to (the outlet it imitates, a source, a shop), not one of its copies."""
+    if candidate.minhash is None or not serves_own_pages(candidate):
+        return None
+    strengths = family_strengths(f.evidence for f in findings)
+    if any(strengths.get(f, 0.0) >= MIN_SUPPORT for f in (Family.CONTENT, Family.INFRASTRUCTURE)):
+        return None
+    if any(f.evidence.weight > 0 and family_of(f.evidence.kind)[0] is Family.IDENTITY for f in findings):
+        return None
+    compared = [(p.domain, j) for p in network
+                if (j := minhash_jaccard(candidate.minhash, p.minhash)) is not None]
+    if not compared:
+        return None
+    best = max(j for _, j in compared)
+    return Finding(Evidence("own_writing", f"{best:.2f}", 0.0,
+                            f"writes its own text: at most Jaccard {best:.2f} with {len(compared)} network page(s), "
+                            "and no operator id shared"))
+
+
+def linkage(candidate: SiteProfile, network: Sequence[SiteProfile], discovery: Discovery, *,
+            own_writing: bool = False) -> list[Finding]:
+    """Network sites that link to the candidate (outlinks) or send their visitors to it (redirects).
+
+    A link to a site that writes its own text is no tie: network sites link to the outlets they imitate,
+    the sources they cite and any shop or friend (hubs link to anything). A redirect still is."""
     names = {p.domain for p in network}
     linking = {p.domain for p in network if candidate.domain in p.outlinks}
     redirecting = {p.domain for p in network if p.redirects_to == candidate.domain}
@@ -143,7 +222,11 @@ def linkage(candidate: SiteProfile, network: Sequence[SiteProfile], discovery: D
         out.append(Finding(Evidence("redirected_from_network", ",".join(sorted(redirecting)), 0.55,
                                     f"{', '.join(sorted(redirecting))} redirects to it"),
                            frozenset(redirecting)))
-    if linking:
+    if linking and own_writing:
+        out.append(Finding(Evidence("linked_from_network", ",".join(sorted(linking)), 0.0,
+                                    f"linked from {len(linking)} network site(s), but it writes its own text: "
+                                    "a site they point at, not one of theirs"), frozenset(linking)))
+    elif linking:
         w = 0.45 if len(linking) == 1 else 0.55
         shown = ", ".join(sorted(linking)[:3]) + (" …" if len(linking) > 3 else "")
         out.append(Finding(Evidence("linked_from_network", ",".join(sorted(linking)), w,
@@ -168,6 +251,10 @@ def timing(candidate: SiteProfile, network: Sequence[SiteProfile], findings: Seq
 
     A registration right after a takedown is strong only toward a lost domain the candidate already
     relates to by name or substance: thousands of unrelated names are registered every hour.
+
+    "After the takedown" starts at the first sign of it: the takedown happened after the store last saw
+    the site serving (``lost_after``; when unknown, the time the loss was seen). A registration earlier
+    than that, less TAKEDOWN_SLACK_HOURS, came before the takedown and is no reaction to it.
     """
     reg = candidate.registered
     if reg is None:
@@ -176,8 +263,9 @@ def timing(candidate: SiteProfile, network: Sequence[SiteProfile], findings: Seq
     for net in network:
         if not net.status.lost or net.status_since is None:
             continue
-        hours = (reg - net.status_since).total_seconds() / 3600
-        if -24.0 <= hours <= window_hours:  # the store may notice a loss up to a probe late
+        start = net.lost_after if net.lost_after is not None and net.lost_after <= net.status_since else net.status_since
+        hours = (reg - start).total_seconds() / 3600
+        if -TAKEDOWN_SLACK_HOURS <= hours <= window_hours:
             in_window[net.domain] = (net, hours)
     related = _tied_lost(findings, set(in_window))
     out: list[Finding] = []

@@ -21,6 +21,7 @@ from detect.indicator_kinds import INDICATOR_KINDS, IndicatorKind, UnknownIndica
 from detect.model import DnsResult, HttpFetch, Indicator, RdapRecord, TlsCert
 from detect.names import host_of
 from detect.page_parse import ParsedPage, clean_text, parse
+from detect.page_signals import placeholder
 from detect.similarity import dom_hash, minhash_of_text, minhash_similarity, tlsh_distance, tlsh_of_skeleton
 from detect.trackers import (
     absolute,
@@ -89,6 +90,8 @@ def _fingerprint(fetch: HttpFetch) -> PageFingerprint:
         found.append(indicator("title", title))
     if canonical:
         found.append(indicator("canonical_host", canonical))
+    if stock := placeholder(page):
+        found.append(indicator("placeholder", stock))
     return PageFingerprint(
         title=page.title,
         indicators=tidy(found),

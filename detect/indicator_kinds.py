@@ -75,6 +75,7 @@ INDICATOR_KINDS: Mapping[str, IndicatorKind] = _kinds(
     ("script_src", "structure", "script source: host/path for third parties, self/path for the site's own"),
     ("generator", "structure", "<meta name=generator> (CMS and version)"),
     ("og_locale", "structure", "og:locale as declared (a ru_RU locale on English pages is a tell)"),
+    ("placeholder", "structure", "the page is a stock page, not a site: challenge, server-default, coming-soon, empty"),
 )
 
 

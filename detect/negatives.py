@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from detect.evidence_kinds import MIN_SUPPORT, Family, family_of, family_strengths
-from detect.evidence_rules import lexical_relation, substantive_tie
+from detect.evidence_rules import lexical_relation, placeholder_of, substantive_tie
 from detect.findings import Finding
 from detect.model import Evidence, Indicator, Status
 from detect.similarity import minhash_jaccard
@@ -23,6 +23,7 @@ YEAR = timedelta(days=365.25)
 PREDATES_MARGIN = YEAR  # registered at least this long before the network's first domain
 OLD_WITHOUT_NETWORK_DATES = 5 * YEAR  # "old" when the network's own dates are unknown
 PARKED_PENALTY = -0.6
+PLACEHOLDER_PENALTY = -0.5
 COMMODITY_PENALTY = -0.2
 UNRELATED_CONTENT_PENALTY = -0.35
 NEIGHBOUR_PENALTY = -0.35
@@ -30,8 +31,13 @@ UNRELATED_TEXT = 0.05  # Jaccard below this between two pages with real text: di
 
 
 def earliest_registration(network: Sequence[SiteProfile]) -> datetime | None:
-    dates = [p.registered for p in network if p.registered is not None]
-    return min(dates) if dates else None
+    """When the network began, robustly: the lower quartile of its known registration dates (the
+    earliest one when fewer than four are known). Operators buy aged domains and re-use old ones, so the
+    single oldest date would make every decade-old outlet look younger than the network."""
+    dates = sorted(p.registered for p in network if p.registered is not None)
+    if len(dates) < 4:
+        return dates[0] if dates else None
+    return dates[len(dates) // 4]
 
 
 def _pointers(candidate: SiteProfile, network: Sequence[SiteProfile]) -> tuple[list[str], bool]:
@@ -50,7 +56,7 @@ def _pointers(candidate: SiteProfile, network: Sequence[SiteProfile]) -> tuple[l
 
 
 def imitated_outlet(candidate: SiteProfile, network: Sequence[SiteProfile], *,
-                    now: datetime) -> Finding | None:
+                    now: datetime, own_writing: bool = False) -> Finding | None:
     """The outlet the network imitates: pointed at by network sites, not lost, and older than the
     network (or, with no registration date, pointed at by a canonical tag or by its namesake spoof).
     It is the most similar site of all, so similarity must never make it a clone."""
@@ -59,6 +65,12 @@ def imitated_outlet(candidate: SiteProfile, network: Sequence[SiteProfile], *,
     pointers, namesake = _pointers(candidate, network)
     if not pointers:
         return None
+    shown = ", ".join(pointers[:3]) + (" …" if len(pointers) > 3 else "")
+    linkers = [p.domain for p in network if p.redirects_to != candidate.domain and p.domain in pointers]
+    if own_writing and linkers:  # a redirect is the operator sending its own visitors: never this rule
+        return Finding(Evidence("imitated_outlet", candidate.domain, -1.0,
+                                f"a site the network links to that writes its own text (the outlet it imitates, "
+                                f"a source or a platform): {len(linkers)} network site(s) point at it ({shown})"))
     first = earliest_registration(network)
     reg = candidate.registered
     if reg is not None and first is not None:
@@ -72,7 +84,6 @@ def imitated_outlet(candidate: SiteProfile, network: Sequence[SiteProfile], *,
         why = "no registration date, pointed at by its namesake or a canonical tag"
     if not old:
         return None
-    shown = ", ".join(pointers[:3]) + (" …" if len(pointers) > 3 else "")
     return Finding(Evidence("imitated_outlet", candidate.domain, -1.0,
                             f"an old site the network points at (the outlet it imitates, or a platform): {len(pointers)} "
                             f"network site(s) point at it "
@@ -127,7 +138,7 @@ def _unrelated_namesake(candidate: SiteProfile, network: Sequence[SiteProfile],
     """A name tie contradicted by what the candidate serves: it has real text, every namesake in the
     network had real text too, and none of it is alike (no content evidence at all). Old campaign
     names are re-registered by unrelated parties; "seen before" is not continuity (FIELD-NOTES)."""
-    if candidate.minhash is None or any(f.evidence.kind in ("text_similarity", "html_similarity")
+    if candidate.minhash is None or any(f.evidence.kind == "text_similarity"
                                         and f.evidence.weight > 0 for f in findings):
         return None
     namesakes = {t for f in findings if f.evidence.kind in ("same_label", "typo_distance", "contains_label")
@@ -153,8 +164,7 @@ def _host_neighbour(candidate: SiteProfile, network: Sequence[SiteProfile],
     positive = [f for f in findings if f.evidence.weight > 0]
     families = {f for f, strength in family_strengths(f.evidence for f in positive).items()
                 if strength >= MIN_SUPPORT}
-    if Family.INFRASTRUCTURE not in families or families & {Family.IDENTITY, Family.CONTENT, Family.LINKAGE,
-                                                            Family.LEXICAL}:
+    if Family.INFRASTRUCTURE not in families or families & {Family.IDENTITY, Family.CONTENT, Family.LINKAGE}:
         return None
     hosts = {t for f in positive if family_of(f.evidence.kind)[0] is Family.INFRASTRUCTURE for t in f.targets}
     compared = _unlike_pages(candidate, hosts, network, missing_ok=True)
@@ -172,12 +182,17 @@ def collect(candidate: SiteProfile, network: Sequence[SiteProfile], findings: Se
     if candidate.domain.lower() in policy.legitimate:
         out.append(Finding(Evidence("legitimate_brand", candidate.domain, -1.0,
                                     "listed in [brands] legitimate: an official outlet, never a clone")))
-    outlet = imitated_outlet(candidate, network, now=now)
+    own = any(f.evidence.kind == "own_writing" for f in findings)
+    outlet = imitated_outlet(candidate, network, now=now, own_writing=own)
     if outlet is not None:
         out.append(outlet)
     if candidate.parked or candidate.status is Status.PARKED:
         out.append(Finding(Evidence("parked", candidate.status.value, PARKED_PENALTY,
                                     "parked or for sale: serves nothing of an operator's")))
+    elif stock := placeholder_of(candidate):
+        out.append(Finding(Evidence("placeholder_page", stock, PLACEHOLDER_PENALTY,
+                                    f"shows a stock {stock} page, as millions of unrelated domains do: "
+                                    "nothing of an operator's to compare")))
     predates = _registered_before(candidate, network, now=now)
     if predates is not None:
         out.append(predates)

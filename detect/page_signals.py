@@ -30,6 +30,41 @@ STOCK_PAGE_WORDS = ("welcome to nginx", "default page", "test page", "it works",
                     "under construction", "iis windows server", "site not found", "no site configured")
 
 
+# What a page shows instead of a site of its own: a bot challenge in front of it, a web server's or a
+# hosting panel's default page, a placeholder before launch. Millions of unrelated domains show these
+# pages word for word, so a candidate showing one serves nothing that ties it to anyone
+# (public knowledge of the stock pages of Cloudflare, nginx, Apache, IIS, cPanel, Plesk and site builders).
+PLACEHOLDER_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("challenge", ("just a moment", "checking your browser", "attention required", "verify you are human",
+                   "checking if the site connection is secure", "ddos protection by", "enable javascript and "
+                   "cookies to continue", "please wait while we verify", "bot verification", "security check")),
+    ("server-default", ("welcome to nginx", "apache2 ubuntu default page", "apache2 debian default page",
+                        "it works!", "test page for the", "iis windows server", "default web site page",
+                        "web server's default page", "no site configured", "site not found", "index of /",
+                        "future home of something quite cool", "default page")),
+    ("coming-soon", ("coming soon", "under construction", "launching soon", "site en construction",
+                     "bientôt disponible", "demnächst", "in arbeit", "in costruzione", "próximamente",
+                     "en construcción", "wkrótce", "скоро открытие", "сайт в разработке", "em breve",
+                     "binnenkort", "maintenance mode", "we'll be back soon")),
+)
+PLACEHOLDER_TEXT_CHARS = 600  # a placeholder has hardly any text of its own
+
+
+def placeholder(page: ParsedPage) -> str:
+    """"challenge", "server-default" or "coming-soon" for a short page that is one of those stock
+    pages (title or top of the text), "empty" for an HTML page with no visible text, else ""."""
+    text = page.text.strip()
+    if len(text) > PLACEHOLDER_TEXT_CHARS:
+        return ""
+    head = f"{page.title} {text}".lower()
+    for kind, words in PLACEHOLDER_WORDS:
+        if any(word in head for word in words):
+            return kind
+    if not text and not page.image_srcs and page.tags:
+        return "empty"
+    return ""
+
+
 @dataclass(frozen=True)
 class BannerMatch:
     phrase: Phrase

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,6 +49,10 @@ class SiteProfile:
     redirects_to: str | None  # registrable domain its home page redirects to, if any
     parked: bool  # parking NS / for-sale page seen
     title: str
+    # lost domains: when it was last observed still serving (before the loss); the takedown happened
+    # after this, so a registration before it is no reaction to the takedown. None: not known.
+    lost_after: datetime | None = None
+    seeded: bool = False  # a seed of the watchlist (not a domain discovered by an earlier hunt)
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,9 @@ class StoreStats:
 
     total_domains: int  # N
     share_counts: Mapping[Indicator, int]  # how many distinct store domains carry each value
+    # TLSH of the latest page of every stored domain that has one: how many stored sites sit as close
+    # to a candidate's markup as the network does (a popular theme puts hundreds that close)
+    page_templates: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -110,8 +117,11 @@ def score_candidate(candidate: SiteProfile, network: Sequence[SiteProfile], stat
     findings += evidence_rules.lexical(candidate, others)
     shared = evidence_rules.shared_values(candidate, others, stats, policy.commodity_share)
     findings += shared
-    findings += evidence_rules.content(candidate, others)
-    findings += evidence_rules.linkage(candidate, others, discovery)
+    findings += evidence_rules.content(candidate, others, stats, policy.commodity_share)
+    own = evidence_rules.own_writing(candidate, others, findings)
+    if own is not None:
+        findings.append(own)
+    findings += evidence_rules.linkage(candidate, others, discovery, own_writing=own is not None)
     findings += evidence_rules.timing(candidate, others, findings, policy.takedown_window_hours)
     findings += negatives.collect(candidate, others, findings, shared, policy, now=now)
 
@@ -145,7 +155,8 @@ def _utc(moment: datetime | None) -> datetime | None:
 
 
 def _utc_profile(profile: SiteProfile) -> SiteProfile:
-    return replace(profile, registered=_utc(profile.registered), status_since=_utc(profile.status_since))
+    return replace(profile, registered=_utc(profile.registered), status_since=_utc(profile.status_since),
+                   lost_after=_utc(profile.lost_after))
 
 
 def _corroboration_cap(result: Combination) -> Finding | None:

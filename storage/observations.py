@@ -195,6 +195,28 @@ def share_counts(session: Session, values: Iterable[Indicator]) -> dict[Indicato
     return out
 
 
+def last_observed_before(session: Session, domain: str, moment: datetime) -> datetime | None:
+    """When ``domain`` was last observed (any kind) before ``moment``: for a lost domain, the last time
+    it was seen as it was before the loss."""
+    domain_id = _domain_id(session, domain)
+    found = session.scalar(select(func.max(ObservationRow.observed_at))
+                           .where(ObservationRow.domain_id == domain_id, ObservationRow.observed_at < moment))
+    return found if isinstance(found, datetime) else None
+
+
+def page_templates(session: Session) -> dict[str, str]:
+    """domain → TLSH of its latest stored page that has one (the store's crowd of page looks)."""
+    rows = session.execute(select(DomainRow.name, PageRow.tlsh)
+                           .join(DomainRow, DomainRow.id == PageRow.domain_id)
+                           .where(PageRow.tlsh.is_not(None)).order_by(PageRow.observation_id)
+                           .execution_options(yield_per=5000))
+    out: dict[str, str] = {}
+    for name, digest in rows:
+        if digest and digest != "TNULL":
+            out[name] = digest
+    return out
+
+
 def page_sketches(session: Session) -> Iterable[tuple[str, int, bytes]]:
     """(domain, observation id, minhash) of every stored page with a sketch, oldest first: feeds the
     LSH index (a later page of a domain replaces its earlier one there)."""

@@ -33,13 +33,15 @@ def site_profile(session: Session, name: str, *, in_network: bool) -> SiteProfil
         if target and target != name:
             redirects_to = target
             break
+    lost_after = (observations.last_observed_before(session, name, info.status_since)
+                  if status.lost and info.status_since is not None else None)
     return SiteProfile(
         domain=name, label=split(name).label, status=status, status_since=info.status_since,
         in_network=in_network, indicators=indicators,
         minhash=sketch.minhash if sketch else None, tlsh=sketch.tlsh if sketch else None,
         registered=rdap.registered if rdap else None, registrar=rdap.registrar if rdap else "",
         outlinks=outlinks, redirects_to=redirects_to, parked=info.status == Status.PARKED.value,
-        title=sketch.title if sketch else "",
+        title=sketch.title if sketch else "", lost_after=lost_after, seeded=info.origin == "seed",
     )
 
 
@@ -52,7 +54,8 @@ def store_stats(session: Session, profiles: Iterable[SiteProfile]) -> StoreStats
     for p in profiles:
         values.update(p.indicators)
     total = int(session.scalar(select(func.count()).select_from(DomainRow)) or 0)
-    return StoreStats(total_domains=total, share_counts=observations.share_counts(session, values))
+    return StoreStats(total_domains=total, share_counts=observations.share_counts(session, values),
+                      page_templates=observations.page_templates(session))
 
 
 def network_infrastructure(session: Session, profiles: Sequence[SiteProfile]) -> frozenset[Indicator]:

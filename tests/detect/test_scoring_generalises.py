@@ -1,0 +1,190 @@
+"""Scoring rules that must hold on worlds nobody tuned them to (issue 13): the look of a page is never
+substantive, a link to a site that writes its own text is no tie, the imitated outlet is judged robustly,
+a stranger on a shared host or a popular theme stays a stranger, timing starts at the takedown's first
+sign, and more positive evidence never lowers a whole verdict's confidence.
+
+Same base network as test_scoring (scoring_world.doppelganger_network)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+
+from detect.evidence_kinds import combine
+from detect.model import Relation, Status
+from detect.scoring import SiteProfile, StoreStats, Verdict, score_candidate
+from tests.detect.scoring_world import (
+    NOW,
+    OPERATOR_IP,
+    OPERATOR_NS,
+    OPERATOR_TELLS,
+    POLICY,
+    SEIZURE,
+    at,
+    doppelganger_network,
+    found,
+    html_hash,
+    page,
+    site,
+    stats,
+)
+
+NETWORK = doppelganger_network()
+
+
+def score(candidate: SiteProfile, network: list[SiteProfile] | None = None, *, source: str = "lookalike",
+          via: str = "tld-swap", store: StoreStats | None = None) -> Verdict:
+    net = NETWORK if network is None else network
+    return score_candidate(candidate, net, store or stats(*net, candidate), found(source, via), POLICY, now=NOW)
+
+
+def with_links(network: list[SiteProfile], target: str, *linkers: str) -> list[SiteProfile]:
+    return [replace(p, outlinks=p.outlinks | {target}) if p.domain in linkers else p for p in network]
+
+
+def same_look(profile: SiteProfile, like: SiteProfile) -> SiteProfile:
+    """The candidate copies ``like``'s markup (TLSH equal) but keeps its own writing."""
+    return replace(profile, tlsh=like.tlsh)
+
+
+def kinds(v: Verdict) -> set[str]:
+    return {e.kind for e in v.evidence if e.weight != 0 or e.kind in ("own_writing",)}
+
+
+# --- the outlet a network imitates --------------------------------------------------------------------
+
+def test_imitated_outlet_with_its_own_writing_and_no_registration_date_is_never_a_clone() -> None:
+    """spiegel.de-like: same label as the seized spoof, the spoof's look, no RDAP (a ccTLD without it),
+    linked from network sites, its own articles."""
+    spoof = next(p for p in NETWORK if p.domain == "spiegel.ltd")
+    network = with_links(NETWORK, "spiegel.eu", "welt.pm", "rrn.media")
+    outlet = same_look(site("spiegel.eu", text=page("spiegel-nav", "outlet-1", "outlet-2", "outlet-3")), spoof)
+    v = score(outlet, network)
+    assert not v.is_clone and v.confidence == 0.0, v.reason
+    assert "imitated_outlet" in kinds(v)
+
+
+def test_outlet_found_by_tld_swap_alone_is_not_a_clone_on_name_and_look() -> None:
+    """Nobody links to it: a same label and a copied look are two families, neither substantive."""
+    spoof = next(p for p in NETWORK if p.domain == "spiegel.ltd")
+    outlet = same_look(site("spiegel.eu", text=page("outlet-nav", "outlet-1", "outlet-2", "outlet-3")), spoof)
+    v = score(outlet)
+    assert not v.is_clone and v.confidence <= 0.45, v.reason
+
+
+def test_an_aged_seed_does_not_make_a_decade_old_outlet_look_young() -> None:
+    """One operator bought a domain registered in 2005; the outlet is from 2010: the network still began
+    in 2023 (lower quartile of its dates), so the outlet predates it."""
+    aged = site("old-brand.info", network=True, registered=at(1, month=1, year=2005),
+                text=page("aged-1", "aged-2"))
+    network = with_links([*NETWORK, aged], "welt.net", "welt.pm")
+    outlet = site("welt.net", registered=at(1, month=1, year=2010), text=page("welt-own-1", "welt-own-2"))
+    outlet = same_look(outlet, next(p for p in NETWORK if p.domain == "welt.pm"))
+    v = score(outlet, network)
+    assert not v.is_clone
+    assert {"imitated_outlet", "registered_before_network"} & kinds(v), v.reason
+
+
+# --- strangers --------------------------------------------------------------------------------------
+
+def test_a_site_a_hub_merely_links_to_is_not_a_clone_even_on_a_popular_theme() -> None:
+    network = with_links(NETWORK, "garden-shop.com", "rrn.media")
+    rrn = next(p for p in NETWORK if p.domain == "rrn.media")
+    shop = same_look(site("garden-shop.com", registered=at(5, 2), text=page("shop-1", "shop-2", "shop-3")), rrn)
+    crowd = {f"theme-user-{i}.com": rrn.tlsh or "" for i in range(40)}
+    v = score(shop, network, source="outlink", via="rrn.media",
+              store=replace(stats(*network, shop), page_templates=crowd))
+    assert not v.is_clone, v.reason
+    html = [e for e in v.evidence if e.kind == "html_similarity"]
+    assert html and html[0].weight < 0.2, html  # 40 stored strangers share that look
+
+
+def test_strangers_on_the_operators_host_registered_the_takedown_day_are_not_clones() -> None:
+    for i in range(10):
+        name = f"washingtonpost-deals{i}.com" if i % 2 else f"bakery-{i}.net"
+        stranger = site(name, registered=at(4, 18), text=page(f"shop-{i}-a", f"shop-{i}-b"),
+                        ind=(("ip", OPERATOR_IP), ("ns", OPERATOR_NS)))
+        v = score(stranger, source="nrd", via="feed")
+        assert not v.is_clone, (name, v.reason)
+
+
+def test_a_placeholder_page_on_a_lookalike_name_is_not_a_clone() -> None:
+    for stock in ("challenge", "server-default", "coming-soon"):
+        cand = site("washingtonpost.so", registered=at(5, 3), text=page("nginx-default"),
+                    ind=(("ip", OPERATOR_IP), ("ns", OPERATOR_NS), ("placeholder", stock)))
+        v = score(cand)
+        assert not v.is_clone, (stock, v.reason)
+        assert "placeholder_page" in kinds(v)
+
+
+def test_a_verbatim_copy_with_nothing_else_is_one_observation_not_two_families() -> None:
+    wapo = next(p for p in NETWORK if p.domain == "washingtonpost.pm")
+    copy = replace(site("daily-mirror-copy.com", registered=at(1, month=1, year=2024)),
+                   minhash=wapo.minhash, tlsh=wapo.tlsh)
+    v = score(copy)
+    assert not v.is_clone and v.confidence <= 0.45, v.reason
+
+
+# --- replacements that are not verbatim copies ---------------------------------------------------------
+
+def test_typo_replacement_with_rewritten_text_on_a_new_host_is_found_with_its_predecessor() -> None:
+    clone = site("washingtonpostt.pm", registered=at(5, 9), registrar="Other Registrar SA",
+                 text=page("wapo-nav", "wapo-footer", "fake-1", "new-a", "new-b"))
+    v = score(clone, source="lookalike", via="repetition")
+    assert v.is_clone, v.reason
+    assert v.relation is Relation.REPLACEMENT and v.predecessor == "washingtonpost.pm"
+
+
+def test_hub_outlink_replacement_with_new_writing_but_the_operators_handle_is_found() -> None:
+    network = with_links(NETWORK, "voice-of-truth.org", "rrn.media")
+    clone = site("voice-of-truth.org", registered=at(5, 9), text=page("vot-1", "vot-2", "vot-3"),
+                 ind=(("social", "t.me/rrn_world"),))
+    v = score(clone, network, source="outlink", via="rrn.media")
+    assert v.is_clone, v.reason
+
+
+# --- timing -------------------------------------------------------------------------------------------
+
+def test_registration_before_the_takedowns_first_sign_is_not_after_the_takedown() -> None:
+    last_seen = SEIZURE.replace(hour=10)
+    network = [replace(p, lost_after=last_seen) if p.status.lost else p for p in NETWORK]
+    early = site("washingtonpost.so", registered=SEIZURE.replace(hour=0), text=page("wapo-nav", "x-1", "x-2"))
+    late = replace(early, registered=SEIZURE.replace(hour=15))
+    assert "registered_after_takedown" not in kinds(score(early, network))
+    assert "registered_after_takedown" in kinds(score(late, network))
+
+
+# --- monotonicity of whole verdicts --------------------------------------------------------------------
+
+TELLS = [("ga", "G-RRN0001"), ("social", "t.me/rrn_world"), ("ns", OPERATOR_NS), ("ip", OPERATOR_IP),
+         ("og_locale", "ru_RU"), ("wp_theme", "washingtonpost-pm")]
+
+
+def test_more_positive_evidence_never_lowers_a_verdict_for_candidates_with_text() -> None:
+    wapo = next(p for p in NETWORK if p.domain == "washingtonpost.pm")
+    texts = {
+        "own writing": page("own-1", "own-2", "own-3"),
+        "partial copy": page("wapo-nav", "own-4", "own-5", "own-6"),
+        "rewritten": page("wapo-nav", "wapo-footer", "fake-1", "own-7"),
+    }
+    rng = random.Random(13)
+    for label, text in texts.items():
+        for linked, looks_alike in ((False, False), (False, True), (True, False), (True, True)):
+            network = with_links(NETWORK, "wpost-daily.com", "rrn.media") if linked else NETWORK
+            for _ in range(8):
+                order = rng.sample(TELLS, len(TELLS))
+                last = -1.0
+                for n in range(len(order) + 1):
+                    cand = site("wpost-daily.com", registered=at(5, 3), text=text, ind=order[:n])
+                    cand = replace(cand, tlsh=wapo.tlsh) if looks_alike else cand
+                    v = score(cand, network, source="outlink" if linked else "nrd", via="rrn.media")
+                    assert v.confidence >= last - 1e-9, (label, linked, looks_alike, order[:n], v.reason)
+                    assert abs(combine(v.evidence).confidence - v.confidence) < 1e-3
+                    last = v.confidence
+
+
+def test_writing_and_look_of_one_page_count_once() -> None:
+    text = page("wapo-nav", "wapo-footer", "fake-1", "fake-2")
+    cand = replace(site("x-news.com"), minhash=None, tlsh=html_hash(text))
+    assert not score(cand).is_clone
+    assert all(p.status in (Status.ACTIVE, Status.SEIZED) for p in NETWORK)
