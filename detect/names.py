@@ -44,7 +44,7 @@ def extractor() -> tldextract.TLDExtract:
 @functools.cache
 def icann_tlds() -> tuple[str, ...]:
     """Every ICANN top-level suffix of one label in the bundled snapshot, sorted (about 1,400)."""
-    icann = extractor()._get_tld_extractor().tlds_excl_private  # noqa: SLF001 - no public accessor
+    icann = extractor()._get_tld_extractor().tlds_excl_private
     return tuple(sorted(t for t in icann if "." not in t and not t.startswith("!") and "*" not in t))
 
 

@@ -68,8 +68,8 @@ def test_weak_title_on_an_image_page_is_a_seizure() -> None:
 
 def test_banner_said_only_in_the_pictures_alt_text_is_a_seizure() -> None:
     # The BKA page: an untitled page whose whole banner is one picture; only its alt text says it.
-    page = ('<html><head><title>BKA</title></head><body><img src="banner.jpg" alt="Die Plattform und der '
-            'kriminelle Inhalt wurden beschlagnahmt durch das Bundeskriminalamt"></body></html>').encode()
+    page = (b'<html><head><title>BKA</title></head><body><img src="banner.jpg" alt="Die Plattform und der '
+            b'kriminelle Inhalt wurden beschlagnahmt durch das Bundeskriminalamt"></body></html>')
     got = run(dns(), (fetch(page),))
     assert got.status is Status.SEIZED and "image alt text" in got.reason and "BKA" in got.reason
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from importlib import resources
-
 import itertools
 import statistics
 from functools import cache
+from importlib import resources
 from pathlib import Path
 
 import pytest

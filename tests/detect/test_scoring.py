@@ -9,7 +9,7 @@ social handle and an og:locale of ru_RU; the seized three sit on the operator's 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 
@@ -293,22 +293,23 @@ def test_an_old_registration_counts_against_even_when_the_network_dates_are_unkn
 def test_namesake_serving_unrelated_writing_is_not_a_clone() -> None:
     """An old campaign label re-registered by a third party that writes *about* the campaign and even
     shows its logo: same label and the favicon, but no shared text or template (FIELD-NOTES, rrn.world)."""
+    from datetime import datetime
+
     from detect.model import Indicator, Status
     from detect.scoring import Discovery, ScoringPolicy, SiteProfile, StoreStats, score_candidate
     from detect.similarity import minhash_of_text
-    from datetime import datetime, timezone
 
-    now = datetime(2024, 9, 6, tzinfo=timezone.utc)
+    now = datetime(2024, 9, 6, tzinfo=UTC)
     words = " ".join(f"propaganda{i} story{i * 7} claims{i * 3}" for i in range(200))
     other = " ".join(f"research{i} note{i * 5} source{i * 11}" for i in range(200))
     fav = Indicator("favicon_mmh3", "70444752")
     net = SiteProfile(domain="rrn.media", label="rrn", status=Status.ACTIVE, status_since=None, in_network=True,
                       indicators=frozenset({fav, Indicator("ga", "G-NET")}), minhash=minhash_of_text(words),
-                      tlsh=None, registered=datetime(2023, 7, 26, tzinfo=timezone.utc), registrar="A",
+                      tlsh=None, registered=datetime(2023, 7, 26, tzinfo=UTC), registrar="A",
                       outlinks=frozenset(), redirects_to=None, parked=False, title="RRN")
     cand = SiteProfile(domain="rrn.world", label="rrn", status=Status.ACTIVE, status_since=None, in_network=False,
                        indicators=frozenset({fav, Indicator("ga", "G-OTHER")}), minhash=minhash_of_text(other),
-                       tlsh=None, registered=datetime(2023, 8, 14, tzinfo=timezone.utc), registrar="B",
+                       tlsh=None, registered=datetime(2023, 8, 14, tzinfo=UTC), registrar="B",
                        outlinks=frozenset(), redirects_to=None, parked=False, title="Watch")
     stats = StoreStats(total_domains=40, share_counts={fav: 2, Indicator("ga", "G-NET"): 1})
     verdict = score_candidate(cand, [net], stats, Discovery("lookalike", "tld-swap", "rrn.media"),

@@ -17,7 +17,6 @@ from tests.detect.scoring_world import (
     NOW,
     OPERATOR_IP,
     OPERATOR_NS,
-    OPERATOR_TELLS,
     POLICY,
     SEIZURE,
     at,
