@@ -11,6 +11,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from detect.commodity import commodity_reason
 from detect.evidence_kinds import (
     MIN_SUPPORT,
     SHARED_PREFIX,
@@ -131,6 +132,8 @@ def shared_values(candidate: SiteProfile, network: Sequence[SiteProfile], stats:
         names = sorted(nets)
         shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
         note = " — commodity, weight 0" if count > commodity_share else ""
+        if why := commodity_reason(ind):
+            weight, note = 0.0, f" — {why}: commodity, weight 0"
         detail = f"{ind.kind} {ind.value} shared with {shown}; {count} store domains carry it{note}"
         out.append(Finding(Evidence(SHARED_PREFIX + kind, ind.value, weight, detail), frozenset(nets)))
     return out
