@@ -128,8 +128,9 @@ class Decoys:
         for _ in range(self.rng.randint(10, 40)):
             host = self.rng.choice(hosts)
             ip = host.ip(self.rng)
-            if host.label == "dedicated":  # same /24 as an operator, another address; the provider's NS
+            if host.label == "dedicated":  # same /24 as an operator, another address; the registrar's NS
                 ip = f"{ip.rsplit('.', 1)[0]}.{self.rng.randint(2, 253)}"
+                host = Host(host.ips, names.registrar_ns(host.registrar[0]), host.registrar, "neighbour")
             d = self.name(self.shopish)
             if d:
                 self.add(d, "shared-host", host, self.any_day(), self.content(d), ip=ip, ct=self.rng.random() < 0.7)

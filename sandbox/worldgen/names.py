@@ -38,6 +38,7 @@ SWAP_TLDS = ("so", "pw", "cc", "to", "co", "io", "eu", "me", "ws", "su", "today"
 CLONE_TLDS = ("ltd", "pm", "top", "in", "wf", "re", "yt", "tf", "eu", "cc", "pw", "so", "to", "co", "io")
 DECOY_TLDS = ("com", "com", "com", "net", "org", "shop", "store", "de", "fr", "it", "es", "pl", "eu", "io",
               "co", "online", "site", "xyz", "info", "blog", "art", "studio", "cafe")
+NO_RDAP_SWAP = ("so", "co", "io", "eu", "me", "de", "su", "ws")   # two-letter moves without RDAP
 NO_RDAP_CCTLDS = ("de", "eu", "io", "co", "so", "it", "es", "at", "ch", "be", "se", "me", "ie", "dk")
 
 KEYBOARD = {

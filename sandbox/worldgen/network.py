@@ -175,9 +175,17 @@ def build_network(b: Builder) -> Network:
     rng = b.rng
     shared = make_hosts(b)
     operators = [make_operator(b, i, shared) for i in range(rng.randint(2, 4))]
+    if all(op.alt_host is None for op in operators):  # someone always rents on the shared host
+        rng.choice(operators).alt_host = shared[0]
     langs = sorted({lang for op in operators for lang in op.langs})
     outlets = [make_outlet(b, rng.choice(langs)) for _ in range(rng.randint(3, 7))]
     total = rng.randint(20, 60)
     seeds = [make_seed(b, operators[i % len(operators)], outlets) for i in range(total)]
     hub = rng.choice([s for s in seeds if s.clone_of is None] or seeds)
+    brands = [s for s in seeds if s.clone_of is None and s is not hub]
+    if brands and not any(s.doc.family == "wp-stock" for s in seeds):  # the stock theme decoys share
+        for seed in rng.sample(brands, min(len(brands), rng.randint(1, 3))):
+            seed.doc = seed.doc.swapped(family="wp-stock")
+            b.docs[seed.domain] = seed.doc
+            b.domains[seed.domain]["web"] = b.site(seed.doc, seed.favicon)
     return Network(operators, outlets, seeds, hub, shared)

@@ -64,7 +64,8 @@ def new_name(b: Builder, net: Network, route: str, seed: Seed) -> str:
     rng = b.rng
     for _ in range(200):
         if route == "tld-swap":
-            name = f"{seed.label}.{rng.choice([t for t in names.SWAP_TLDS + names.SEED_TLDS if t != seed.tld])}"
+            pool = names.NO_RDAP_SWAP if rng.random() < 0.45 else names.SWAP_TLDS + names.SEED_TLDS
+            name = f"{seed.label}.{rng.choice([t for t in pool if t != seed.tld])}"
         elif route in ("typo-same-tld", "typo-other-tld"):
             label, _ = names.typo(rng, seed.label)
             others = sorted(net.tlds - {seed.tld}) or [t for t in names.SEED_TLDS if t != seed.tld]
@@ -75,7 +76,7 @@ def new_name(b: Builder, net: Network, route: str, seed: Seed) -> str:
             name = f"{part}-{word}.{rng.choice(names.SWAP_TLDS)}" if rng.random() < 0.6 else \
                 f"{word}{part}.{rng.choice(names.SWAP_TLDS)}"
         elif route == "redirect":
-            name = f"{seed.label}{rng.choice(('24', '-news', '-online', '1', 'now'))}.{rng.choice(names.SEED_TLDS)}"
+            name = f"{seed.label}{rng.choice(('24', '-news', '-online', 'now', '-tv'))}.{rng.choice(names.SEED_TLDS)}"
         else:  # hub-outlink, nrd-only: a new name unrelated to the network's labels
             a, c = rng.sample(UNRELATED, 2)
             name = f"{a}{c}{rng.choice(('', '', str(rng.randint(2, 99))))}.{rng.choice(names.SEED_TLDS)}"
