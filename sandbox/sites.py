@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -13,7 +15,8 @@ from sandbox.errors import WorldError
 from sandbox.model import CertEntry, DomainState, Page, Registration, Site, TlsSpec
 from sandbox.pages import build_page, builtin_assets, read_bytes
 
-WEB_KEYS = frozenset({"pages", "catch_all", "favicon", "favicon_paths", "https", "http", "redirect_to_https", "tls"})
+WEB_KEYS = frozenset({"pages", "catch_all", "favicon", "favicon_b64", "favicon_paths", "https", "http",
+                      "redirect_to_https", "tls"})
 TLS_KEYS = frozenset({"names", "expired", "self_signed"})
 RDAP_KEYS = frozenset({"registrar", "registrar_iana_id", "registered", "expires", "updated", "status",
                        "nameservers", "registrant_country"})
@@ -57,6 +60,11 @@ def build_site(raw: Any, domain: str, where: str, folder: Path | None) -> Site:
                 pages.update(builtin_assets(str(spec["builtin"])))
     # a seized or parked front (catch_all) no longer serves the old site's favicon
     favicon = read_bytes(raw["favicon"], f"{where}.favicon", folder) if raw.get("favicon") and not catch_all else None
+    if raw.get("favicon_b64") and not catch_all:  # inline worlds carry their favicon bytes as base64
+        try:
+            favicon = base64.b64decode(str(raw["favicon_b64"]), validate=True)
+        except binascii.Error:
+            raise WorldError(f"{where}.favicon_b64: not valid base64") from None
     tls: TlsSpec | None = None
     if raw.get("https", True):
         traw = raw.get("tls", {})
@@ -86,10 +94,10 @@ def build_registration(raw: Any, ns: tuple[str, ...], where: str, clock: datetim
         expires = parse_time(raw["expires"], f"{where}.expires")
     else:  # yearly renewals: the first anniversary after the phase clock
         years = max(1, clock.year - registered.year)
-        expires = registered.replace(year=registered.year + years)
+        expires = _anniversary(registered, years)
         while expires <= clock:
             years += 1
-            expires = registered.replace(year=registered.year + years)
+            expires = _anniversary(registered, years)
     statuses = tuple(str(s) for s in raw.get("status", ["client transfer prohibited"]))
     for status in statuses:
         if status not in RDAP_STATUSES:
@@ -100,6 +108,14 @@ def build_registration(raw: Any, ns: tuple[str, ...], where: str, clock: datetim
         statuses=statuses, nameservers=tuple(str(n) for n in raw.get("nameservers", ns)),
         registrar_iana_id=str(raw.get("registrar_iana_id", "")),
         registrant_country=str(raw.get("registrant_country", "")))
+
+
+def _anniversary(registered: datetime, years: int) -> datetime:
+    """`registered` plus whole years; a 29 February registration renews on 28 February in other years."""
+    try:
+        return registered.replace(year=registered.year + years)
+    except ValueError:
+        return registered.replace(year=registered.year + years, day=28)
 
 
 def cert_id(names: tuple[str, ...], logged: datetime) -> int:
