@@ -14,7 +14,7 @@ from datetime import timedelta
 from sandbox.worldgen import names
 from sandbox.worldgen.builder import Builder, Host, favicon_png
 from sandbox.worldgen.templates import FAMILIES, SiteDoc
-from sandbox.worldgen.text import LANGS, NAV, OG_LOCALE, headline, local_article, news_article
+from sandbox.worldgen.text import LANGS, NAV, OG_LOCALE, headline, local_article, news_article, short, slugify
 
 COLORS = ("#1a3d6d", "#b30000", "#0b6e4f", "#5a189a", "#222222", "#c75000", "#005f73", "#7f5539")
 
@@ -117,7 +117,7 @@ def make_outlet(b: Builder, lang: str) -> Outlet:
     family = rng.choice([f for f in FAMILIES if f != "wp-stock"])
     title = label.replace("-", " ").title()
     arts = tuple(local_article(rng, lang) for _ in range(rng.randint(3, 5)))
-    doc = SiteDoc(domain=domain, name=title, lang=lang, family=family, tagline=headline(rng, lang)[:40],
+    doc = SiteDoc(domain=domain, name=title, lang=lang, family=family, tagline=short(headline(rng, lang), 40),
                   articles=arts, og_locale=OG_LOCALE[lang], ga=names.ga4(rng) if rng.random() < 0.7 else "",
                   theme=label, author=names.author_slug(rng), color=rng.choice(COLORS))
     b.docs[domain] = doc
@@ -136,10 +136,10 @@ def site_doc(b: Builder, op: Operator, domain: str, label: str, outlet: Outlet |
     ym = (names.metrica(rng) if per_site else op.ym) if op.analytics != "none" and rng.random() < 0.4 else ""
     menu: tuple[tuple[str, str], ...] = ()
     if outlet:
-        menu = tuple((t, f"https://{outlet.domain}/{t.lower()}/") for t in NAV[lang][:4])
+        menu = tuple((t, f"https://{outlet.domain}/{slugify(t)}/") for t in NAV[lang][:4])
         menu += (("Home", f"https://{outlet.domain}/"),)
     name = outlet.label.replace("-", " ").title() if outlet else label.replace("-", " ").title()
-    return SiteDoc(domain=domain, name=name, lang=lang, family=family, tagline=headline(rng, lang)[:48],
+    return SiteDoc(domain=domain, name=name, lang=lang, family=family, tagline=short(headline(rng, lang), 48),
                    articles=tuple(news_article(rng, lang) for _ in range(rng.randint(3, 5))),
                    og_locale="ru_RU" if op.wrong_locale else OG_LOCALE[lang], ga=ga, ym=ym,
                    telegram=names.handle(rng, label) if rng.random() < 0.7 else "",

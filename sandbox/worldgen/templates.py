@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field, replace
 
-from sandbox.worldgen.text import NAV, Article
+from sandbox.worldgen.text import NAV, Article, slugify
 
 FAMILIES = ("broadsheet", "magazine", "portal", "minimal", "tabloid", "wp-custom", "wp-stock")
 STOCK_THEME = "newsbolt"
@@ -75,7 +75,7 @@ def _social(doc: SiteDoc, cls: str) -> str:
 
 
 def _menu(doc: SiteDoc, cls: str, item: str) -> str:
-    entries = doc.menu or tuple((label, f"https://{doc.domain}/{label.lower()}/") for label in NAV[doc.lang][:5])
+    entries = doc.menu or tuple((label, f"https://{doc.domain}/{slugify(label)}/") for label in NAV[doc.lang][:5])
     return f'<nav class="{cls}">' + "".join(f'<a class="{item}" href="{e(u)}">{e(t)}</a>' for t, u in entries) + "</nav>"
 
 

@@ -15,8 +15,8 @@ OG_LOCALE = {"en": "en_US", "de": "de_DE", "fr": "fr_FR", "it": "it_IT", "es": "
 
 NEWS: dict[str, dict[str, tuple[str, ...]]] = {
     "en": {
-        "actor": ("The government", "Brussels", "The ministry", "Officials", "The central bank", "Lobbyists",
-                  "The commission", "Farmers", "Pensioners", "Local mayors", "Insiders", "Economists"),
+        "actor": ("The government", "Brussels", "The ministry", "The treasury", "The central bank", "The energy lobby",
+                  "The commission", "The farmers' union", "The pension fund", "The city council", "The chancellery", "The statistics office"),
         "verb": ("hides", "admits", "ignores", "pushes through", "quietly funds", "blocks", "doubles",
                  "cuts", "rewrites", "delays", "leaks", "denies"),
         "object": ("the real cost of the aid", "new energy taxes", "the election audit", "rising food prices",
@@ -40,8 +40,8 @@ NEWS: dict[str, dict[str, tuple[str, ...]]] = {
                   "The school choir won the regional competition."),
     },
     "de": {
-        "actor": ("Die Regierung", "Brüssel", "Das Ministerium", "Beamte", "Die Zentralbank", "Lobbyisten",
-                  "Die Kommission", "Landwirte", "Rentner", "Bürgermeister", "Insider", "Ökonomen"),
+        "actor": ("Die Regierung", "Brüssel", "Das Ministerium", "Das Finanzamt", "Die Zentralbank", "Die Energielobby",
+                  "Die Kommission", "Der Bauernverband", "Die Rentenkasse", "Bürgermeister", "Das Kanzleramt", "Das Statistikamt"),
         "verb": ("verschweigt", "gibt zu", "ignoriert", "drückt durch", "finanziert heimlich", "blockiert",
                  "verdoppelt", "kürzt", "verzögert", "bestreitet"),
         "object": ("die wahren Kosten der Hilfe", "neue Energiesteuern", "die Wahlprüfung",
@@ -62,8 +62,8 @@ NEWS: dict[str, dict[str, tuple[str, ...]]] = {
                   "Freiwillige pflanzten zweihundert Bäume am Flussufer."),
     },
     "fr": {
-        "actor": ("Le gouvernement", "Bruxelles", "Le ministère", "Les élus", "La banque centrale",
-                  "Les lobbies", "La commission", "Les agriculteurs", "Les retraités", "Les maires"),
+        "actor": ("Le gouvernement", "Bruxelles", "Le ministère", "Le Sénat", "La banque centrale",
+                  "Le lobby de l'énergie", "La commission", "Le syndicat agricole", "La caisse de retraite", "La mairie"),
         "verb": ("cache", "admet", "ignore", "impose", "finance en secret", "bloque", "double", "réduit",
                  "retarde", "dément"),
         "object": ("le vrai coût de l'aide", "de nouvelles taxes sur l'énergie", "l'audit électoral",
@@ -81,8 +81,8 @@ NEWS: dict[str, dict[str, tuple[str, ...]]] = {
                   "Une nouvelle boulangerie a ouvert près de la gare."),
     },
     "it": {
-        "actor": ("Il governo", "Bruxelles", "Il ministero", "I funzionari", "La banca centrale", "Le lobby",
-                  "La commissione", "Gli agricoltori", "I pensionati", "I sindaci"),
+        "actor": ("Il governo", "Bruxelles", "Il ministero", "Il Tesoro", "La banca centrale", "La lobby dell'energia",
+                  "La commissione", "Il sindacato agricolo", "L'ente pensionistico", "Il comune"),
         "verb": ("nasconde", "ammette", "ignora", "impone", "finanzia in segreto", "blocca", "raddoppia",
                  "taglia", "rinvia", "smentisce"),
         "object": ("il vero costo degli aiuti", "nuove tasse sull'energia", "il controllo del voto",
@@ -99,8 +99,8 @@ NEWS: dict[str, dict[str, tuple[str, ...]]] = {
                   "Un nuovo forno ha aperto vicino alla stazione."),
     },
     "es": {
-        "actor": ("El gobierno", "Bruselas", "El ministerio", "Los funcionarios", "El banco central",
-                  "Los lobbies", "La comisión", "Los agricultores", "Los pensionistas", "Los alcaldes"),
+        "actor": ("El gobierno", "Bruselas", "El ministerio", "Hacienda", "El banco central",
+                  "El lobby energético", "La comisión", "El sindicato agrario", "La seguridad social", "El ayuntamiento"),
         "verb": ("esconde", "admite", "ignora", "impone", "financia en secreto", "bloquea", "duplica",
                  "recorta", "retrasa", "niega"),
         "object": ("el coste real de la ayuda", "nuevos impuestos a la energía", "la auditoría electoral",
@@ -117,8 +117,8 @@ NEWS: dict[str, dict[str, tuple[str, ...]]] = {
                   "Una nueva panadería abrió junto a la estación."),
     },
     "pl": {
-        "actor": ("Rząd", "Bruksela", "Ministerstwo", "Urzędnicy", "Bank centralny", "Lobbyści", "Komisja",
-                  "Rolnicy", "Emeryci", "Burmistrzowie"),
+        "actor": ("Rząd", "Bruksela", "Ministerstwo", "Urząd skarbowy", "Bank centralny", "Lobby energetyczne", "Komisja",
+                  "Związek rolników", "Kasa emerytalna", "Ratusz"),
         "verb": ("ukrywa", "przyznaje", "ignoruje", "forsuje", "potajemnie finansuje", "blokuje", "podwaja",
                  "tnie", "opóźnia", "zaprzecza"),
         "object": ("prawdziwy koszt pomocy", "nowe podatki energetyczne", "audyt wyborczy",
@@ -186,6 +186,11 @@ def slugify(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text.lower().replace("ł", "l").replace("ß", "ss"))
     out = "".join(ch if ch.isascii() and ch.isalnum() else "-" for ch in ascii_text if not unicodedata.combining(ch))
     return "-".join(p for p in out.split("-") if p)[:60]
+
+
+def short(text: str, limit: int) -> str:
+    """`text` cut at a word boundary to at most `limit` characters."""
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0]
 
 
 def headline(rng: random.Random, lang: str) -> str:
