@@ -223,6 +223,9 @@ def classify(
         return Classification(Status.DEAD, f"no HTTP answer ({failures})")
     if dns is not None and dns.rcode is Rcode.NOANSWER:
         return Classification(Status.DEAD, "no address records (DNS NOERROR with no A/AAAA/CNAME)")
+    if dns is not None and dns.rcode is Rcode.NOERROR and not resolves and not answered:
+        return Classification(Status.DEAD, "no address records: the name has NS/MX/TXT but no A/AAAA/CNAME, "
+                              "so no web site can answer")
     if resolves and previous in (Status.ACTIVE, Status.PARKED, Status.REDIRECTING):
         return Classification(previous, "DNS resolves; no page fetched this time, status kept")
     if resolves:

@@ -21,7 +21,10 @@ GENERIC_WORDS: frozenset[str] = frozenset({
     "news", "info", "the", "daily", "post", "times", "today", "online", "world", "media", "press", "web",
     "site", "blog", "live", "home", "mail", "journal", "magazine", "herald", "tribune", "report", "watch",
     "truth", "free", "real", "true", "global", "best", "shop", "store", "group", "club", "radio", "new",
-    "channel", "network", "review", "insider", "official", "portal", "center", "centre",
+    "channel", "network", "review", "insider", "official", "portal", "center", "centre", "voice", "wire",
+    "courier", "chronicle", "observer", "digest", "pulse", "echo", "signal", "forum", "nation", "front", "week",
+    "express", "standard", "mirror", "monitor", "bulletin", "dispatch", "ledger", "sentinel", "story", "stories",
+    "now", "hub", "euro", "first", "times", "gazette",
     # the same in the languages of the networks we track
     "zeitung", "nachrichten", "aktuell", "presse", "actu", "monde", "infos", "notizie", "wiadomosci",
     "novosti", "noticias", "gazeta", "gazette",
@@ -45,20 +48,34 @@ def _keyword_ok(word: str) -> bool:
     return len(word) >= MIN_KEYWORD and word not in GENERIC_WORDS and not word.isdigit()
 
 
+def _brand_core(word: str) -> str:
+    """The word with generic news words peeled off both ends (``dadristruth`` → ``dadris``,
+    ``thelensvoice`` → ``lens``): the part an operator keeps when it renames a site."""
+    changed = True
+    while changed:
+        changed = False
+        for generic in sorted(GENERIC_WORDS, key=len, reverse=True):
+            if word.startswith(generic) and len(word) - len(generic) >= MIN_KEYWORD:
+                word, changed = word[len(generic):], True
+            elif word.endswith(generic) and len(word) - len(generic) >= MIN_KEYWORD:
+                word, changed = word[: -len(generic)], True
+    return word
+
+
 def label_keywords(label: str) -> list[str]:
     """Keywords for one registrable label: the label with leading/trailing digits dropped
-    (``50statesoflie`` → ``statesoflie``), and for hyphenated labels each distinctive part
-    (``70-putin-freunde`` → ``70-putin-freunde``, ``putin``, ``freunde``). Short and generic words are skipped.
+    (``50statesoflie`` → ``statesoflie``), for hyphenated labels each distinctive part
+    (``70-putin-freunde`` → ``70-putin-freunde``, ``putin``, ``freunde``), and for each of those its
+    brand core with generic news words peeled off (``dadristruth`` → ``dadris``). Short and generic
+    words are skipped.
     """
     out: list[str] = []
     whole = _DIGIT_EDGES.sub("", label).strip("-")
-    if _keyword_ok(whole):
-        out.append(whole)
-    if "-" in label:
-        for part in label.split("-"):
-            part = _DIGIT_EDGES.sub("", part)
-            if _keyword_ok(part) and part not in out:
-                out.append(part)
+    words = [whole] + ([_DIGIT_EDGES.sub("", part) for part in label.split("-")] if "-" in label else [])
+    for word in words:
+        for keyword in (word, _brand_core(word) if "-" not in word else word):
+            if _keyword_ok(keyword) and keyword not in out:
+                out.append(keyword)
     return out
 
 

@@ -41,14 +41,15 @@ def earliest_registration(network: Sequence[SiteProfile]) -> datetime | None:
 
 
 def _pointers(candidate: SiteProfile, network: Sequence[SiteProfile]) -> tuple[list[str], bool]:
-    """Network sites that link, redirect or canonicalise to the candidate; and whether any does so by
-    a canonical tag or from a look-alike name (the spoof's way of pointing at what it imitates)."""
+    """Network sites that link or canonicalise to the candidate; and whether any does so by a canonical
+    tag or from a look-alike name (the spoof's way of pointing at what it imitates). Redirects are not
+    pointers here: a network site sending its own visitors somewhere is the operator's act."""
     canonical = Indicator("canonical_host", candidate.domain)
     names: list[str] = []
     namesake = False
     for p in network:
         by_canonical = canonical in p.indicators
-        if by_canonical or candidate.domain in p.outlinks or p.redirects_to == candidate.domain:
+        if by_canonical or candidate.domain in p.outlinks:
             names.append(p.domain)
             if by_canonical or lexical_relation(candidate.label, p.label, lost=False) is not None:
                 namesake = True
@@ -66,11 +67,10 @@ def imitated_outlet(candidate: SiteProfile, network: Sequence[SiteProfile], *,
     if not pointers:
         return None
     shown = ", ".join(pointers[:3]) + (" …" if len(pointers) > 3 else "")
-    linkers = [p.domain for p in network if p.redirects_to != candidate.domain and p.domain in pointers]
-    if own_writing and linkers:  # a redirect is the operator sending its own visitors: never this rule
+    if own_writing:
         return Finding(Evidence("imitated_outlet", candidate.domain, -1.0,
                                 f"a site the network links to that writes its own text (the outlet it imitates, "
-                                f"a source or a platform): {len(linkers)} network site(s) point at it ({shown})"))
+                                f"a source or a platform): {len(pointers)} network site(s) point at it ({shown})"))
     first = earliest_registration(network)
     reg = candidate.registered
     if reg is not None and first is not None:

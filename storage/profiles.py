@@ -20,8 +20,9 @@ def site_profile(session: Session, name: str, *, in_network: bool) -> SiteProfil
     if info is None:
         raise KeyError(name)
     status = Status(info.status)
-    # A lost site now shows a banner or nothing: describe it as its operator last ran it.
-    before = info.status_since if status.lost else None
+    # A lost site now shows a banner or nothing, and a redirecting one shows its target's pages (the
+    # crawl follows the redirect): describe each as its operator last ran it.
+    before = info.status_since if status.lost or status is Status.REDIRECTING else None
     every = observations.latest_indicators(session, name, before=before)
     outlinks = frozenset(i.value for i in every if i.kind == "outlink")
     indicators = frozenset(i for i in every if i.kind != "outlink")

@@ -322,3 +322,9 @@ def test_a_gateway_error_is_not_the_site_answering() -> None:
         assert verdict.status is Status.DEAD and f"gateway HTTP {status}" in verdict.reason, verdict
     live = run(dns(), (fetch(b"<html><title>Maintenance</title></html>", status=503),))
     assert live.status is Status.ACTIVE
+
+
+def test_a_name_with_name_servers_and_mail_but_no_address_is_dead() -> None:
+    """The operator dropped the A record (the site is gone) while NS, MX and TXT remain."""
+    got = run(dns(a=()), (), previous=Status.ACTIVE)
+    assert got.status is Status.DEAD and "no address records" in got.reason

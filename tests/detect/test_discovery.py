@@ -14,7 +14,14 @@ from detect.discovery import (
 def test_ct_keywords_come_from_distinctive_labels() -> None:
     keys = ct_keywords(["washingtonpost.pm", "rrn.media", "50statesoflie.com", "fox-news.in", "news.ltd",
                         "70-putin-freunde.de", "not a domain", "holylandherald.com"])
-    assert keys == ("fox-news", "freunde", "holylandherald", "putin", "statesoflie", "washingtonpost")
+    # brand cores: generic news words peeled off compound labels (holylandherald → holyland)
+    assert keys == ("fox-news", "freunde", "holyland", "putin", "statesoflie", "washington")
+
+
+def test_a_compound_label_gives_its_brand_core_as_a_keyword() -> None:
+    assert label_keywords("dadristruth") == ["dadristruth", "dadris"]
+    assert label_keywords("thelensvoice") == ["thelensvoice", "lens"]
+    assert label_keywords("thetruthdaily") == ["thetruthdaily"]  # nothing but generic words underneath
 
 
 def test_ct_keywords_drop_words_already_covered_by_a_shorter_keyword() -> None:
