@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from detect.commodity import commodity_reason
+from detect.discovery import label_keywords
 from detect.evidence_kinds import (
     MIN_SUPPORT,
     SHARED_PREFIX,
@@ -56,6 +57,9 @@ def lexical_relation(cand: str, net: str, lost: bool) -> tuple[str, float, str] 
         return "typo_distance", 0.25 * factor, "two edits away"
     if shorter >= 5 and (net in cand or cand in net):
         return "contains_label", 0.2 * factor, "one label contains the other"
+    core = next((k for k in label_keywords(net)[1:] if "-" not in k and len(k) >= 5 and k in cand), "")
+    if core:
+        return "contains_label", 0.2 * factor, f"contains the brand word {core!r}"
     return None
 
 
@@ -126,7 +130,9 @@ def shared_values(candidate: SiteProfile, network: Sequence[SiteProfile], stats:
         if kind == "wp_theme":
             kind = _theme_kind(ind.value, [candidate, *(by_name[n] for n in nets)])
         count = max(stats.share_counts.get(ind, 0), len(nets) + 1)
-        r = rarity(count, stats.total_domains, commodity_share)
+        # Rarity counts the strangers that carry the value (the candidate among them): the network's own
+        # name server carried by its forty sites is rare out there, not commodity.
+        r = rarity(count - len(nets), stats.total_domains, commodity_share)
         s = specificity(len(nets), count - 1)
         weight = round(indicator_class(kind).base * r * math.sqrt(s), 4)
         names = sorted(nets)

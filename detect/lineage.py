@@ -40,6 +40,12 @@ def choose(candidate: SiteProfile, network: Sequence[SiteProfile],
     strengths = {d: s for d, s in pair_strengths(findings).items() if d in by_name}
     if not strengths:
         return None
+    # A network site that sends its visitors to the candidate has moved there: it is the predecessor,
+    # and a redirect is a move, whether the old name is lost or kept redirecting.
+    movers = {d for f in findings if f.evidence.kind == "redirected_from_network" and f.evidence.weight > 0
+              for d in f.targets if d in by_name}
+    if movers:
+        return Relation.REPLACEMENT, max(movers, key=lambda d: _rank(d, strengths, by_name))
     lost = {d for d in strengths if by_name[d].status.lost}
     succession = {d for f in findings if f.evidence.kind in SUCCESSION_KINDS and f.evidence.weight > 0
                   for d in f.targets if d in lost}

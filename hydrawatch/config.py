@@ -96,7 +96,7 @@ class ScoringConfig:
     takedown_window_hours: float = field(default=96.0, metadata=_doc(
         "registrations this soon after a network takedown count as evidence", "positive"))
     commodity_share: int = field(default=50, metadata=_doc(
-        "a value shared by more store domains than this is commodity (weight ~0)", "positive"))
+        "a value carried by more store domains outside the network than this is commodity (weight 0)", "positive"))
 
 
 @dataclass(frozen=True)

@@ -237,13 +237,13 @@ def test_one_family_alone_never_makes_a_clone_whatever_the_threshold() -> None:
 def test_shared_value_weight_falls_as_more_store_domains_carry_it() -> None:
     candidate = site("weltnews.click", registered=at(1, month=8), ind=(("ga", "G-RRN0001"),))
     weights = []
-    for count in (2, 5, 20, 50, 51, 500):
+    for count in (2, 5, 20, 50, 52, 500):  # the network carries it once: 52 = 51 strangers
         st = stats(*NETWORK, candidate)
         st = replace(st, share_counts={**st.share_counts, **{i: count for i in candidate.indicators}})
         v = score_candidate(candidate, NETWORK, st, found(), POLICY, now=NOW)
         weights.append(next(e.weight for e in v.evidence if e.kind == "shared_ga"))
     assert weights == sorted(weights, reverse=True) and weights[0] > weights[3] > 0
-    assert weights[4] == weights[5] == 0.0  # above commodity_share
+    assert weights[4] == weights[5] == 0.0  # more strangers than commodity_share carry it
 
 
 def test_every_verdicts_confidence_is_recomputable_from_its_evidence() -> None:

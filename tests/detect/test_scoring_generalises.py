@@ -187,3 +187,15 @@ def test_writing_and_look_of_one_page_count_once() -> None:
     cand = replace(site("x-news.com"), minhash=None, tlsh=html_hash(text))
     assert not score(cand).is_clone
     assert all(p.status in (Status.ACTIVE, Status.SEIZED) for p in NETWORK)
+
+
+def test_the_target_of_a_network_sites_redirect_replaces_the_site_that_moved() -> None:
+    """A live network site starts redirecting to a new name: the operator moved it there. The edge comes
+    from the redirecting site, even when another network domain has the same label."""
+    rrn = next(p for p in NETWORK if p.domain == "rrn.media")
+    moved = replace(rrn, status=Status.REDIRECTING, redirects_to="rrn-online.top")
+    twin = site("rrn.info", status=Status.SEIZED, since=SEIZURE, network=True, text=page("rrn-nav", "rrn-x"))
+    network = [moved if p.domain == "rrn.media" else p for p in NETWORK] + [twin]
+    target = site("rrn-online.top", text=page("rrn-nav", "rrn-footer", "rrn-9", "rrn-10"))
+    v = score(target, network, source="redirect", via="rrn.media")
+    assert v.is_clone and v.relation is Relation.REPLACEMENT and v.predecessor == "rrn.media", v.reason
