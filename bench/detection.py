@@ -104,7 +104,20 @@ def run_seed(seed: int, keep: str | None = None) -> dict[str, Any]:
         statuses = {row["domain"]: row["status"] for row in _cli(config, "status", "--format", "json")}
         time.sleep(1.0)
         subjects = [str(m.get("Subject", "")) for m in sb.messages]
-    return score_seed(seed, key, export, statuses, subjects, timings)
+    row = score_seed(seed, key, export, statuses, subjects, timings)
+    row["decoy_scores"] = decoy_scores(work / "store.db", key)
+    return row
+
+
+def decoy_scores(store: Path, key: dict[str, Any]) -> list[tuple[float, str, str]]:
+    """(confidence, decoy, class) of the five decoys that came closest to the threshold: the margin."""
+    import sqlite3
+
+    cls = {d["domain"]: d["class"] for d in key["decoys"]}
+    with sqlite3.connect(store) as db:
+        rows = db.execute("SELECT name, score FROM candidates WHERE score IS NOT NULL").fetchall()
+    scored = sorted(((float(s), n, cls[n]) for n, s in rows if n in cls), reverse=True)
+    return scored[:5]
 
 
 def _mailed(subjects: Iterable[str]) -> Counter[str]:
@@ -183,6 +196,8 @@ def summarise(rows: list[dict[str, Any]]) -> str:
              f"| true clones mailed exactly once | {once}/{tp} | |",
              f"| mails naming a decoy | {sum(len(r['mail_decoys']) for r in rows)} | |",
              f"| seeds with a takedown status wrong | {sum(1 for r in rows if r['status_wrong'])} | |",
+             f"| highest decoy confidence (threshold 0.6) | "
+             f"{max((d[0] for r in rows for d in r.get('decoy_scores', [])), default=0):.2f} | |",
              "", "| route | found / planted |", "|---|---:|"]
     routes: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     copies: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -247,6 +262,8 @@ def main() -> int:
                     for what in ("fn", "fp", "wrong_predecessor", "mail_decoys"):
                         for item in row[what]:
                             print(f"    {what}: {item}", file=sys.stderr)
+                    for conf, name, klass in row.get("decoy_scores", [])[:3]:
+                        print(f"    decoy: {conf:.2f} {name} ({klass})", file=sys.stderr)
                     if row["status_wrong"]:
                         print(f"    status (got, want): {row['status_wrong']}", file=sys.stderr)
     if args.json:

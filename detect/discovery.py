@@ -24,10 +24,10 @@ GENERIC_WORDS: frozenset[str] = frozenset({
     "channel", "network", "review", "insider", "official", "portal", "center", "centre", "voice", "wire",
     "courier", "chronicle", "observer", "digest", "pulse", "echo", "signal", "forum", "nation", "front", "week",
     "express", "standard", "mirror", "monitor", "bulletin", "dispatch", "ledger", "sentinel", "story", "stories",
-    "now", "hub", "euro", "first", "times", "gazette",
+    "now", "hub", "euro", "first", "gazette",
     # the same in the languages of the networks we track
     "zeitung", "nachrichten", "aktuell", "presse", "actu", "monde", "infos", "notizie", "wiadomosci",
-    "novosti", "noticias", "gazeta", "gazette",
+    "novosti", "noticias", "gazeta",
 })
 """Parts that never make a CT keyword on their own (a whole label equal to one is skipped too)."""
 

@@ -148,6 +148,15 @@ def rarity(count: int, total: int, commodity_share: int) -> float:
     return max(0.0, 1.0 - math.log1p(max(count, 1)) / math.log1p(n))
 
 
+def crowd_factor(crowd: int, total: int, commodity_share: int) -> float:
+    """How much a resemblance still proves when ``crowd`` stored sites outside the network resemble the
+    candidate as closely: 1 with no crowd, falling as DomainCAT's rarity does, 0 past commodity_share."""
+    if crowd > commodity_share:
+        return 0.0
+    n = max(total, N_FLOOR_FACTOR * commodity_share, crowd, 2)
+    return max(0.0, 1.0 - math.log1p(crowd) / math.log1p(n))
+
+
 def specificity(network_carriers: int, other_carriers: int) -> float:
     """Share of the other store domains carrying a value that belong to the network: a value mostly
     carried by unrelated domains (a shared host's IP) says little about the network's hands."""

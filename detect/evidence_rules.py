@@ -11,6 +11,8 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from detect.commodity import commodity_reason
 from detect.discovery import label_keywords
 from detect.evidence_kinds import (
@@ -18,6 +20,7 @@ from detect.evidence_kinds import (
     SHARED_PREFIX,
     SUBSTANTIVE,
     Family,
+    crowd_factor,
     family_of,
     family_strengths,
     indicator_class,
@@ -26,7 +29,7 @@ from detect.evidence_kinds import (
 )
 from detect.findings import Finding, pair_strengths
 from detect.model import Evidence, Indicator, Status
-from detect.similarity import edit_distance, minhash_jaccard, tlsh_diff
+from detect.similarity import TextCrowd, edit_distance, minhash_jaccard, tlsh_diff
 
 if TYPE_CHECKING:
     from detect.scoring import Discovery, SiteProfile, StoreStats
@@ -163,12 +166,19 @@ def content(candidate: SiteProfile, network: Sequence[SiteProfile], stats: Store
         return []
     out: list[Finding] = []
     looks: list[tuple[SiteProfile, int, float | None]] = []
+    strangers: np.ndarray | None = None
     for net in network:
         j = minhash_jaccard(candidate.minhash, net.minhash)
         if j is not None and j > TEXT_UNRELATED:
-            w = 0.55 * min(1.0, (j - TEXT_UNRELATED) / (TEXT_COPIED - TEXT_UNRELATED))
+            if strangers is None:
+                strangers = (stats.text_crowd.similarities(candidate.minhash, {candidate.domain, *(p.domain for p in network)})
+                             if stats.text_crowd is not None else np.zeros(0))
+            near = TextCrowd.count_at_least(strangers, j)
+            f = crowd_factor(near, stats.total_domains, commodity_share)
+            w = 0.55 * min(1.0, (j - TEXT_UNRELATED) / (TEXT_COPIED - TEXT_UNRELATED)) * f
+            crowd_note = f"; {near} other stored site(s) write as alike" if near else ""
             out.append(Finding(Evidence("text_similarity", f"{j:.2f}", round(w, 4),
-                                        f"page text Jaccard {j:.2f} with {net.domain}"),
+                                        f"page text Jaccard {j:.2f} with {net.domain}{crowd_note}"),
                                frozenset({net.domain}), near_copy=j >= NEAR_COPY_JACCARD))
         d = tlsh_diff(candidate.tlsh, net.tlsh)
         if d is not None and d < TLSH_UNRELATED:
@@ -178,7 +188,7 @@ def content(candidate: SiteProfile, network: Sequence[SiteProfile], stats: Store
     distances = _template_distances(candidate, network, stats.page_templates)
     for net, d, j in looks:
         near = bisect.bisect_right(distances, d)
-        r = rarity(near + 2, stats.total_domains, commodity_share)  # the candidate and this network site
+        r = crowd_factor(near, stats.total_domains, commodity_share)
         w = 0.45 * min(1.0, (TLSH_UNRELATED - d) / (TLSH_UNRELATED - NEAR_COPY_TLSH)) * r
         # One template filled with other writing is the same hands, not a copy of that site.
         copy = d <= NEAR_COPY_TLSH and (j is None or j >= NEAR_COPY_JACCARD)

@@ -36,8 +36,8 @@ STOCK_PAGE_WORDS = ("welcome to nginx", "default page", "test page", "it works",
 # (public knowledge of the stock pages of Cloudflare, nginx, Apache, IIS, cPanel, Plesk and site builders).
 PLACEHOLDER_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("challenge", ("just a moment", "checking your browser", "attention required", "verify you are human",
-                   "checking if the site connection is secure", "ddos protection by", "enable javascript and "
-                   "cookies to continue", "please wait while we verify", "bot verification", "security check")),
+                   "checking if the site connection is secure", "ddos protection by",
+                   "enable javascript and cookies to continue", "please wait while we verify", "bot verification", "security check")),
     ("server-default", ("welcome to nginx", "apache2 ubuntu default page", "apache2 debian default page",
                         "it works!", "test page for the", "iis windows server", "default web site page",
                         "web server's default page", "no site configured", "site not found", "index of /",

@@ -22,6 +22,7 @@ from detect.evidence_kinds import (
 )
 from detect.findings import Finding
 from detect.model import Evidence, Indicator, Relation, Status
+from detect.similarity import TextCrowd
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,8 @@ class StoreStats:
     # TLSH of the latest page of every stored domain that has one: how many stored sites sit as close
     # to a candidate's markup as the network does (a popular theme puts hundreds that close)
     page_templates: Mapping[str, str] = field(default_factory=dict)
+    # the MinHash of the latest page of every stored domain: how many strangers write that alike
+    text_crowd: TextCrowd | None = None
 
 
 @dataclass(frozen=True)

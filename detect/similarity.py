@@ -9,6 +9,7 @@ import hashlib
 import re
 import struct
 import unicodedata
+from collections.abc import Collection, Mapping
 
 import numpy as np
 import tlsh  # type: ignore[import-not-found]
@@ -57,6 +58,44 @@ def minhash_jaccard(a: bytes | None, b: bytes | None) -> float | None:
     if ma is None or mb is None or len(ma.hashvalues) != len(mb.hashvalues) or ma.seed != mb.seed:
         return None
     return float(np.count_nonzero(ma.hashvalues == mb.hashvalues)) / float(len(ma.hashvalues))
+
+
+class TextCrowd:
+    """The MinHash signatures of stored pages as one matrix, to ask how many of them sit at least as
+    close to a page as a given network page does: page text that many strangers share that closely
+    (one language's stock phrases, one template's menus) is commodity, however close it is."""
+
+    def __init__(self, signatures: Mapping[str, bytes]) -> None:
+        names: list[str] = []
+        rows: list[np.ndarray] = []
+        for name, data in signatures.items():
+            try:
+                lean = LeanMinHash.deserialize(bytes(data))
+            except (ValueError, TypeError, OverflowError, MemoryError, IndexError, struct.error):
+                continue
+            if len(lean.hashvalues) == NUM_PERM:
+                names.append(name)
+                rows.append(np.asarray(lean.hashvalues))
+        self.names = tuple(names)
+        self.matrix = np.vstack(rows) if rows else np.zeros((0, NUM_PERM), dtype=np.uint64)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def similarities(self, data: bytes | None, exclude: Collection[str] = ()) -> np.ndarray:
+        """Estimated Jaccard of ``data`` with every stored page but those of ``exclude``, sorted."""
+        lean = _lean(bytes(data)) if data else None
+        if lean is None or len(lean.hashvalues) != NUM_PERM or not self.names:
+            return np.zeros(0)
+        sims = (self.matrix == np.asarray(lean.hashvalues)).mean(axis=1)
+        if exclude:
+            keep = np.array([n not in exclude for n in self.names], dtype=bool)
+            sims = sims[keep]
+        return np.sort(sims)
+
+    @staticmethod
+    def count_at_least(sorted_sims: np.ndarray, jaccard: float) -> int:
+        return int(len(sorted_sims) - np.searchsorted(sorted_sims, jaccard - 1e-9, side="left"))
 
 
 def minhash_similarity(a: bytes, b: bytes) -> float:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from detect.model import Indicator, Status
 from detect.names import host_of, split
 from detect.scoring import SiteProfile, StoreStats
+from detect.similarity import TextCrowd
 from storage import observations, watchlist
 from storage.models import DomainRow
 
@@ -55,8 +56,9 @@ def store_stats(session: Session, profiles: Iterable[SiteProfile]) -> StoreStats
     for p in profiles:
         values.update(p.indicators)
     total = int(session.scalar(select(func.count()).select_from(DomainRow)) or 0)
+    latest_text = {name: minhash for name, _, minhash in observations.page_sketches(session)}
     return StoreStats(total_domains=total, share_counts=observations.share_counts(session, values),
-                      page_templates=observations.page_templates(session))
+                      page_templates=observations.page_templates(session), text_crowd=TextCrowd(latest_text))
 
 
 def network_infrastructure(session: Session, profiles: Sequence[SiteProfile]) -> frozenset[Indicator]:

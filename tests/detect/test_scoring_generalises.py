@@ -199,3 +199,18 @@ def test_the_target_of_a_network_sites_redirect_replaces_the_site_that_moved() -
     target = site("rrn-online.top", text=page("rrn-nav", "rrn-footer", "rrn-9", "rrn-10"))
     v = score(target, network, source="redirect", via="rrn.media")
     assert v.is_clone and v.relation is Relation.REPLACEMENT and v.predecessor == "rrn.media", v.reason
+
+
+def test_writing_that_many_stored_strangers_share_as_closely_weighs_little() -> None:
+    """Stock phrases of one language or one template's menus bring unrelated pages close together: when
+    forty stored sites outside the network write as alike, the resemblance is commodity."""
+    from detect.similarity import TextCrowd
+
+    text = page("wapo-nav", "wapo-footer", "own-1", "own-2")
+    cand = site("stockphrases.com", registered=at(5, 1), text=text)
+    lone = score(cand)
+    crowd = TextCrowd({f"stranger-{i}.com": cand.minhash or b"" for i in range(40)})
+    crowded = score(cand, store=replace(stats(*NETWORK, cand), text_crowd=crowd))
+    alone = max(e.weight for e in lone.evidence if e.kind == "text_similarity")
+    shared = max(e.weight for e in crowded.evidence if e.kind == "text_similarity")
+    assert alone > 0.2 and shared < alone / 2, (alone, shared)
