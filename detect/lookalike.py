@@ -7,6 +7,10 @@ suffix swapped for every ICANN TLD of the bundled Public Suffix List (or the ``[
 The other fuzzers are dnstwist's, called one at a time so memory holds one fuzzer's output at most. We split
 the domain on the Public Suffix List ourselves and hand dnstwist the label and suffix (its own splitter
 needs the optional ``tld`` package and otherwise cuts ``bild.eu.com`` wrongly).
+
+dnstwist's typo fuzzers keep the seed's suffix; an operator who lost ``quill-courier.info`` may register
+``quil-courier.net`` on a TLD the network already uses. ``typo_tlds`` crosses every typo label with those
+suffixes (``network_suffixes()`` of the network's domains): a handful of TLDs, not all 1,444.
 """
 
 from __future__ import annotations
@@ -115,14 +119,29 @@ def resolve_tlds(tlds: str | Sequence[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
+def network_suffixes(domains: Iterable[str]) -> tuple[str, ...]:
+    """The public suffixes the given domains use, sorted and de-duplicated (``co.uk`` stays whole);
+    names that are not registrable domains are skipped. The ``typo_tlds`` of a network."""
+    out: set[str] = set()
+    for domain in domains:
+        try:
+            out.add(split(registrable_domain(domain)).suffix)
+        except InvalidDomain:
+            continue
+    return tuple(sorted(out))
+
+
 def lookalikes(
     domain: str,
     fuzzers: Iterable[str] = tuple(GENERATORS),
     tlds: str | Sequence[str] = "all",
     dictionary: Sequence[str] = (),
+    typo_tlds: Sequence[str] = (),
 ) -> Iterator[Candidate]:
     """Stream the lookalike candidates of ``domain``, fuzzer by fuzzer in the order given.
 
+    ``tld-swap`` puts the label on every suffix of ``tlds``. Every other fuzzer's names are on the seed's
+    suffix and, crossed, on each suffix of ``typo_tlds`` (``quil-courier.info`` also as ``quil-courier.net``).
     Each is a normalised registrable domain (names registrable_domain rejects are dropped), de-duplicated
     (first fuzzer wins), never the seed itself. Raises InvalidDomain for a bad seed and UnknownFuzzer for an
     unknown fuzzer name, before anything is yielded.
@@ -130,10 +149,20 @@ def lookalikes(
     seed = registrable_domain(domain)
     names = check_fuzzers(fuzzers)
     target = FuzzTarget(split(seed), resolve_tlds(tlds), tuple(dictionary))
-    return _stream(seed, names, target)
+    return _stream(seed, names, target, resolve_tlds(list(typo_tlds)))
 
 
-def _stream(seed: str, fuzzers: tuple[str, ...], target: FuzzTarget) -> Iterator[Candidate]:
+def typo_variants(name: str, typo_tlds: Sequence[str]) -> Iterator[str]:
+    """A typo name as generated, then its label on each of ``typo_tlds`` (its own suffix skipped)."""
+    yield name
+    parts = split(name)
+    for tld in typo_tlds:
+        if tld != parts.suffix:
+            yield f"{parts.label}.{tld}"
+
+
+def _stream(seed: str, fuzzers: tuple[str, ...], target: FuzzTarget,
+            typo_tlds: tuple[str, ...]) -> Iterator[Candidate]:
     seen = {seed}
     for name in fuzzers:
         for raw in GENERATORS[name](target):
@@ -141,7 +170,9 @@ def _stream(seed: str, fuzzers: tuple[str, ...], target: FuzzTarget) -> Iterator
                 found = registrable_domain(raw)
             except InvalidDomain:
                 continue
-            if found not in seen:
-                seen.add(found)
-                yield Candidate(domain=found, source=SOURCE, via=name, seed=seed)
+            variants = typo_variants(found, typo_tlds) if typo_tlds and name != "tld-swap" else (found,)
+            for variant in variants:
+                if variant not in seen:
+                    seen.add(variant)
+                    yield Candidate(domain=variant, source=SOURCE, via=name, seed=seed)
 

@@ -86,7 +86,11 @@ class DiscoveryConfig:
     nrd_feeds: list[str] = field(default_factory=list, metadata=_doc(
         "newly-registered-domain lists: file paths or http(s) URLs, one domain a line"))
     max_candidates: int = field(default=200_000, metadata=_doc(
-        "cap on names one hunt resolves (the rest is reported, not silently dropped)", "positive"))
+        "cap on the names of each NRD feed that are not lexically close to the network and are checked "
+        "against its infrastructure by DNS (the rest is counted in candidates_truncated); lookalikes, links, "
+        "CT and close feed names are never capped", "positive"))
+    recheck_rejected_hours: float = field(default=168.0, metadata=_doc(
+        "a rejected candidate whose DNS answer is unchanged is not crawled again for this long", "positive"))
 
 
 @dataclass(frozen=True)

@@ -153,7 +153,7 @@ def _owner(view: PhaseView, qname: str) -> DomainState | None:
         state = view.domains.get(".".join(labels[i:]))
         if state is not None:
             return state
-    return None
+    return view.wildcard_owner(qname)
 
 
 def _response(query: dns.message.Message, rcode: int) -> dns.message.Message:

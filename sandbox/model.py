@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
 
@@ -120,7 +120,16 @@ class PhaseView:
     certificates: tuple[CertEntry, ...]
     nrd: tuple[str, ...]
     extra_ips: frozenset[str] = field(default_factory=frozenset)
+    wildcard_tlds: frozenset[str] = field(default_factory=frozenset)
+    wildcard: DomainState | None = None    # the parking answer of every undeclared name under wildcard_tlds
 
     def domain_of_host(self, host: str) -> DomainState | None:
-        name = self.hosts.get(host.lower().rstrip("."))
-        return self.domains.get(name) if name else None
+        host = host.lower().rstrip(".")
+        name = self.hosts.get(host)
+        return self.domains.get(name) if name else self.wildcard_owner(host)
+
+    def wildcard_owner(self, name: str) -> DomainState | None:
+        """A parking state named ``name`` when it falls under a wildcard TLD (and nothing declared owns it)."""
+        if self.wildcard is None or not any(name.endswith(f".{tld}") for tld in self.wildcard_tlds):
+            return None
+        return replace(self.wildcard, name=name)

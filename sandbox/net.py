@@ -38,7 +38,8 @@ MODES = ("proxy", "direct")
 
 def direct_ip_map(world: World, block: int) -> dict[str, str]:
     """World IPv4 addresses -> distinct loopback addresses 127.<block>.x.y, in sorted order."""
-    ips = sorted({ip for view in world.views.values() for d in view.domains.values() for ip in d.a},
+    ips = sorted({ip for view in world.views.values()
+                  for d in (*view.domains.values(), *([view.wildcard] if view.wildcard else [])) for ip in d.a},
                  key=lambda s: tuple(int(p) for p in s.split(".")))
     return {ip: f"127.{block}.{i // 250}.{i % 250 + 1}" for i, ip in enumerate(ips)}
 

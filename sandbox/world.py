@@ -26,7 +26,10 @@ from sandbox.sites import build_registration, build_site, default_certificates, 
 DOMAIN_KEYS = frozenset({"appears", "removed", "resolves", "a", "aaaa", "ns", "mx", "txt", "cname", "www",
                          "rdap", "web", "ct", "behaviours", "nrd"})
 PHASE_KEYS = frozenset({"clock", "domains", "nrd_generated", "nrd_extra"})
-WORLD_KEYS = frozenset({"name", "campaign", "description", "seeds", "nrd_window_days"})
+WORLD_KEYS = frozenset({"name", "campaign", "description", "seeds", "nrd_window_days", "wildcard_tlds",
+                        "wildcard_ip"})
+WILDCARD_IP = "203.0.113.250"
+"""Where every undeclared name under a ``wildcard_tlds`` suffix points: a registry's parking page."""
 TOP_KEYS = frozenset({"world", "phases", "domains", "certificates"})
 NAME_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$")
 
@@ -84,6 +87,7 @@ def build_world(data: Mapping[str, Any], folder: Path | None, label: str) -> Wor
             raise WorldError(f"{label} domain {domain!r}: appears = {appears!r} is not a phase "
                              f"(phases: {', '.join(phase_names)})")
     window = timedelta(days=float(meta.get("nrd_window_days", 2)))
+    wildcard_tlds, wildcard = _wildcard(meta, folder, label)
     extra_certs = explicit_certificates(data.get("certificates", []), f"{label} [[certificates]]")
     views: dict[str, PhaseView] = {}
     current: dict[str, dict[str, Any]] = {}
@@ -125,7 +129,8 @@ def build_world(data: Mapping[str, Any], folder: Path | None, label: str) -> Wor
         certs = tuple(sorted((c for c in seen_certs.values() if c.entry_timestamp <= clock), key=lambda c: c.id))
         nrd = _nrd(states, praw, clock, window, name, phase, where, {d.split(".")[0] for d in domains_raw})
         views[phase] = PhaseView(name=phase, clock=clock, domains=MappingProxyType(states),
-                                 hosts=MappingProxyType(hosts), certificates=certs, nrd=nrd)
+                                 hosts=MappingProxyType(hosts), certificates=certs, nrd=nrd,
+                                 wildcard_tlds=wildcard_tlds, wildcard=wildcard)
     seeds = _seeds(meta, folder, label)
     return World(name=name, campaign=str(meta.get("campaign", "")), description=str(meta.get("description", "")),
                  seeds=seeds, phases=phase_names, views=MappingProxyType(views), folder=folder)
@@ -202,6 +207,24 @@ def _nrd(states: Mapping[str, DomainState], praw: Mapping[str, Any], clock: date
         raise WorldError(f"{where}.nrd_generated: expected a count >= 0, got {count!r}")
     names.update(generated_names(count, f"{world}/{phase}", labels))
     return tuple(sorted(names))
+
+
+def _wildcard(meta: Mapping[str, Any], folder: Path | None, label: str) -> tuple[frozenset[str], DomainState | None]:
+    """``[world] wildcard_tlds``: suffixes whose every undeclared name answers A ``wildcard_ip`` (default
+    WILDCARD_IP) and serves a parked page, as registries with wildcard DNS do."""
+    where = f"{label} [world].wildcard_tlds"
+    raw = meta.get("wildcard_tlds", [])
+    if not isinstance(raw, list):
+        raise WorldError(f"{where}: expected a list of suffixes, got {raw!r}")
+    tlds = frozenset(str(t).strip(".").lower() for t in raw)
+    for tld in tlds:
+        if not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)*", tld):
+            raise WorldError(f"{where}: bad suffix {tld!r}")
+    if not tlds:
+        return tlds, None
+    ip = _ip(meta.get("wildcard_ip", WILDCARD_IP), 4, f"{label} [world].wildcard_ip")
+    site = build_site({"catch_all": {"builtin": "parked"}}, "wildcard", f"{label} [world] wildcard", folder)
+    return tlds, DomainState(name="wildcard", a=(ip,), site=site, www=True)
 
 
 def _seeds(meta: Mapping[str, Any], folder: Path | None, label: str) -> tuple[str, ...]:

@@ -1,32 +1,92 @@
-"""Candidates discovery checked, and what was decided, so sweeps can report only what changed."""
+"""Candidates discovery checked, and what was decided, so sweeps can report only what changed.
+
+Decisions: ``clone``, ``rejected``, ``deferred`` (resolving, but past the hunt's observation cap: the
+next sweep observes it before fresh names). A decision keeps the fingerprint of the DNS answer it was
+made on, so a rejected name whose answer has not changed is not crawled again every sweep.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from detect.model import Evidence
+from detect.model import Candidate, Evidence
 from storage.models import CandidateRow
 
+IN_CHUNK = 500  # names per IN (...) query: well under every backend's parameter limit
 
-def upsert(session: Session, name: str, *, source: str, via: str, seed: str, now: datetime) -> None:
-    row = session.scalar(select(CandidateRow).where(CandidateRow.name == name))
+
+def _row(session: Session, name: str) -> CandidateRow | None:
+    return session.scalar(select(CandidateRow).where(CandidateRow.name == name))
+
+
+def upsert(session: Session, name: str, *, source: str, via: str, seed: str, now: datetime,
+           fingerprint: str = "") -> None:
+    row = _row(session, name)
     if row is None:
         session.add(CandidateRow(name=name, source=source, via=via[:2000], seed=seed, first_seen=now,
-                                 last_checked=now, resolves=True, evidence=[]))
+                                 last_checked=now, resolves=True, evidence=[], dns_fingerprint=fingerprint))
     else:
         row.last_checked, row.resolves = now, True
+        if fingerprint:
+            row.dns_fingerprint = fingerprint
     session.flush()
 
 
 def decide(session: Session, name: str, *, score: float, decision: str, evidence: Sequence[Evidence],
            now: datetime) -> None:
-    row = session.scalar(select(CandidateRow).where(CandidateRow.name == name))
+    row = _row(session, name)
     if row is None:
         return
     row.score, row.decision, row.last_checked = score, decision, now
     row.evidence = [{"kind": e.kind, "value": e.value, "weight": round(e.weight, 4), "detail": e.detail}
                     for e in evidence]
+
+
+def unchanged_rejections(session: Session, answers: Mapping[str, str], *, since: datetime) -> set[str]:
+    """Of ``answers`` (name → fingerprint of its answer now), the names rejected at or after ``since``
+    on the same answer: nothing to look at again."""
+    names = list(answers)
+    out: set[str] = set()
+    for i in range(0, len(names), IN_CHUNK):
+        rows = session.execute(select(CandidateRow.name, CandidateRow.dns_fingerprint, CandidateRow.last_checked)
+                               .where(CandidateRow.name.in_(names[i:i + IN_CHUNK]),
+                                      CandidateRow.decision == "rejected"))
+        for name, fp, checked in rows:
+            if fp and fp == answers[name] and checked >= since:
+                out.add(name)
+    return out
+
+
+def defer(session: Session, candidates: Iterable[Candidate], *, now: datetime) -> int:
+    """Record resolving candidates a hunt could not observe, for the next sweep; returns how many."""
+    count = 0
+    for c in candidates:
+        row = _row(session, c.domain)
+        if row is None:
+            session.add(CandidateRow(name=c.domain, source=c.source, via=c.via[:2000], seed=c.seed, first_seen=now,
+                                     last_checked=now, resolves=True, evidence=[], decision="deferred"))
+        elif row.decision != "clone":
+            row.decision, row.resolves = "deferred", True
+        count += 1
+    session.flush()
+    return count
+
+
+def deferred(session: Session) -> list[Candidate]:
+    """Candidates an earlier hunt deferred, oldest first."""
+    rows = session.execute(select(CandidateRow.name, CandidateRow.source, CandidateRow.via, CandidateRow.seed)
+                           .where(CandidateRow.decision == "deferred")
+                           .order_by(CandidateRow.first_seen, CandidateRow.id))
+    return [Candidate(name, source, via, seed) for name, source, via, seed in rows]
+
+
+def mark_unresolved(session: Session, names: Iterable[str], *, now: datetime) -> None:
+    """Deferred names that no longer resolve: no longer waiting for a crawl."""
+    for name in names:
+        row = _row(session, name)
+        if row is not None and row.decision == "deferred":
+            row.decision, row.resolves, row.last_checked = "unresolved", False, now

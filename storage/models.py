@@ -197,8 +197,11 @@ class CandidateRow(Base):
     last_checked: Mapped[datetime]
     resolves: Mapped[bool] = mapped_column(Boolean, default=False)
     score: Mapped[float | None] = mapped_column(Float, default=None)
-    decision: Mapped[str] = mapped_column(String(32), default="")  # clone | rejected | unresolved
+    decision: Mapped[str] = mapped_column(String(32), default="")  # clone | rejected | deferred | unresolved
     evidence: Mapped[list[Any]] = mapped_column(default=list)
+    # digest of the A/AAAA/CNAME/NS answer when last observed (detect.answers.fingerprint): a rejected
+    # candidate whose answer is unchanged is not crawled again until discovery.recheck_rejected_hours
+    dns_fingerprint: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class CycleRow(Base):

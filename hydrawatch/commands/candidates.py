@@ -28,14 +28,20 @@ def register(app: typer.Typer) -> None:
         fmt: Annotated[str, typer.Option("--format", help="text or jsonl")] = "text",
         fuzzers: Annotated[str | None, typer.Option(
             "--fuzzers", help="comma-separated fuzzers (default: [discovery] fuzzers)")] = None,
+        tld: Annotated[list[str] | None, typer.Option(
+            "--tld", help="also put each typo label on this suffix, as the hunt does with the network's "
+                          "TLDs (repeatable)")] = None,
     ) -> None:
-        """List the lookalike names discovery would try for DOMAIN, each with its fuzzer."""
+        """List the lookalike names discovery would try for DOMAIN, each with its fuzzer.
+
+        Typo labels stay on DOMAIN's own suffix unless --tld adds more (the hunt adds every suffix
+        the network uses)."""
         if fmt not in ("text", "jsonl"):
             raise CliError(f"--format must be text or jsonl, not {fmt!r}", 2)
         config = state(ctx).config
         names = [f.strip() for f in fuzzers.split(",") if f.strip()] if fuzzers else config.discovery.fuzzers
         try:
-            found = lookalikes(domain, fuzzers=names, tlds=config.discovery.tlds)
+            found = lookalikes(domain, fuzzers=names, tlds=config.discovery.tlds, typo_tlds=tld or ())
         except InvalidDomain as exc:
             raise CliError(f"{domain!r}: {exc}", 2) from None
         except UnknownFuzzer as exc:

@@ -141,3 +141,16 @@ def test_registered_keeps_only_names_that_resolve(cfg: Path, nameserver: str,
     code, out, _ = run(capsys, "--config", str(cfg), "candidates", "rrn.media", "--registered")
     assert code == 0 and any(line.startswith("tld-swap") and "rrn.so" in line and "192.0.2.10" in line
                              for line in out.splitlines())
+
+
+def test_tld_crosses_typo_labels_with_more_suffixes(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """What the hunt does with the network's TLDs: without --tld typos stay on the domain's own suffix."""
+    code, out, _ = run(capsys, "--config", str(cfg), "candidates", "quill-courier.info", "--format", "jsonl")
+    alone = {json.loads(line)["domain"] for line in out.splitlines()}
+    code2, out2, _ = run(capsys, "--config", str(cfg), "candidates", "quill-courier.info", "--format", "jsonl",
+                         "--tld", "net", "--tld", "org")
+    crossed = {json.loads(line)["domain"]: json.loads(line)["fuzzer"] for line in out2.splitlines()}
+    assert code == code2 == 0
+    assert "quil-courier.info" in alone and "quil-courier.net" not in alone
+    assert crossed["quil-courier.net"] == crossed["quil-courier.org"] == "omission"
+    assert "quill-courier.net" not in crossed  # tld-swap stays over [discovery] tlds

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from detect.lookalike import GENERATORS, UnknownFuzzer, lookalikes
+from detect.lookalike import GENERATORS, UnknownFuzzer, lookalikes, network_suffixes
 from detect.names import InvalidDomain, registrable_domain
 from hydrawatch.config import FUZZERS
 
@@ -112,3 +112,31 @@ def test_output_is_streamed_lazily() -> None:
     stream = lookalikes("holylandherald.com")
     first = [next(stream) for _ in range(3)]
     assert [c.via for c in first] == ["tld-swap"] * 3
+
+
+def test_typo_labels_are_crossed_with_the_network_suffixes() -> None:
+    """A typo replacement may be registered on another TLD the network uses (quil-courier.net for
+    quill-courier.info): each typo label comes on the seed's suffix and on every typo_tlds suffix."""
+    found = names("quill-courier.info", fuzzers=["omission"], typo_tlds=["net", "info", "co.uk"])
+    for label in ("quil-courier", "qill-courier", "quillcourier"):
+        assert {f"{label}.info", f"{label}.net", f"{label}.co.uk"} <= set(found)
+    assert set(found.values()) == {"omission"}
+    assert not any(n.endswith(".com") for n in found)  # not every TLD: only the ones asked for
+
+
+def test_without_typo_tlds_typos_stay_on_the_seed_suffix() -> None:
+    assert {n.split(".", 1)[1] for n in names("quill-courier.info", fuzzers=["omission", "addition"])} == {"info"}
+
+
+def test_tld_swap_is_not_crossed_again_and_names_stay_unique() -> None:
+    found = list(lookalikes("quill-courier.info", fuzzers=["tld-swap", "omission"], tlds=["net", "org"],
+                            typo_tlds=["net", "org"]))
+    assert len({c.domain for c in found}) == len(found)
+    swaps = {c.domain for c in found if c.via == "tld-swap"}
+    assert swaps == {"quill-courier.net", "quill-courier.org"}
+    assert "quill-courier.info" not in {c.domain for c in found}
+
+
+def test_network_suffixes_are_the_suffixes_the_network_uses() -> None:
+    assert network_suffixes(["a.info", "B.NET", "c.co.uk", "d.info", "not a domain", "bild.eu.com"]) == (
+        "co.uk", "eu.com", "info", "net")

@@ -1,0 +1,128 @@
+"""Where a hunt's candidates come from: lookalikes, links and redirects, similar pages, CT, NRD feeds,
+and names an earlier hunt deferred. Lookalikes are generated lazily (a stream, never a list); a source
+that fails is recorded in the report and the hunt goes on with the others."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+
+from crawler import ct, feeds
+from crawler.sources import SourceError
+from detect import discovery, lookalike
+from detect.lexical import LabelIndex, nrd_lexical_match
+from detect.model import Candidate, Indicator, Rcode
+from detect.names import InvalidDomain
+from detect.scoring import SiteProfile
+from scheduler.components import Components
+from scheduler.hunt_report import HuntReport
+from scheduler.hunt_resolve import BATCH
+
+log = logging.getLogger(__name__)
+
+SIMILAR_PER_SITE = 20
+
+
+def lookalikes(parts: Components, seeds: Iterable[str], typo_tlds: Sequence[str]) -> Iterator[Candidate]:
+    """Every configured fuzzer on each seed: tld-swap over ``[discovery] tlds``, the typo fuzzers on the
+    seed's suffix and on each of ``typo_tlds`` (the network's suffixes)."""
+    cfg = parts.config.discovery
+    for seed in seeds:
+        try:
+            yield from lookalike.lookalikes(seed, fuzzers=cfg.fuzzers, tlds=cfg.tlds, typo_tlds=typo_tlds)
+        except InvalidDomain as exc:  # a stored name outside the ICANN suffixes must not cost the hunt
+            log.warning("no lookalikes of %s: %s", seed, exc)
+
+
+def link_candidates(network: Sequence[SiteProfile], legit: set[str]) -> list[Candidate]:
+    """New domains that live network sites link or redirect to."""
+    known = {p.domain for p in network}
+    out: list[Candidate] = []
+    for p in network:
+        if p.status.lost:
+            continue
+        out.extend(discovery.outlink_candidates(p.domain, sorted(p.outlinks), known, legit))
+        if p.redirects_to:
+            out.extend(discovery.redirect_candidates(p.domain, p.redirects_to, known, legit))
+    return out
+
+
+def similar_candidates(parts: Components, network: Sequence[SiteProfile]) -> list[Candidate]:
+    """Stored domains whose latest page is a near copy of a network site's (MinHash LSH lookup, not a
+    scan): a name seen earlier through any source and rejected is looked at again as the network changes."""
+    names = {p.domain for p in network}
+    out: list[Candidate] = []
+    for p in network:
+        if p.minhash is None:
+            continue
+        for key, jaccard in parts.pages.query(p.minhash, top=SIMILAR_PER_SITE):
+            if isinstance(key, str) and key not in names:
+                out.append(Candidate(key, "similar", f"{p.domain} (text Jaccard {jaccard:.2f})", p.domain))
+    return out
+
+
+async def ct_candidates(parts: Components, network: Sequence[str], report: HuntReport) -> list[Candidate]:
+    url = parts.config.discovery.ct_search_url
+    if not url:
+        return []
+    out: list[Candidate] = []
+    for keyword in discovery.ct_keywords(network):
+        result = await ct.ct_search(url, keyword, timeout=parts.config.rdap.timeout)
+        if result.error_kind is not None:
+            report.source_errors.append(f"ct {keyword}: {result.error_kind.value}: {result.error}")
+            log.warning("CT search for %r failed: %s", keyword, result.error)
+            continue
+        out.extend(discovery.ct_candidates(result.names, keyword))
+    return out
+
+
+async def nrd_candidates(parts: Components, labels: Sequence[str], infrastructure: frozenset[Indicator],
+                         report: HuntReport) -> AsyncIterator[Candidate]:
+    """Feed entries lexically close to a network label, or resolving onto the network's IPs/NS.
+
+    Streamed: a feed is read line by line and its other names are checked against the infrastructure in
+    batches, so a feed of 10⁶ names holds one batch in memory. At most ``discovery.max_candidates`` of
+    those names per feed are checked; the rest is counted in ``report.truncated``."""
+    index = LabelIndex(labels)
+    cap = parts.config.discovery.max_candidates
+    ips = {i.value for i in infrastructure if i.kind == "ip"}
+    nss = {i.value for i in infrastructure if i.kind == "ns"}
+    for source in parts.config.discovery.nrd_feeds:
+        batch: list[str] = []
+        checked = beyond = 0
+        try:
+            async for name in feeds.read_feed(source):
+                label = nrd_lexical_match(name, index)
+                if label is not None:
+                    yield Candidate(name, "nrd", f"{source} (lexical: {label})")
+                elif not (ips or nss):
+                    continue
+                elif checked < cap:
+                    checked += 1
+                    batch.append(name)
+                    if len(batch) >= BATCH:
+                        async for c in _on_infrastructure(parts, batch, ips, nss, source):
+                            yield c
+                        batch = []
+                else:
+                    beyond += 1
+        except SourceError as exc:
+            report.source_errors.append(f"nrd {source}: {exc}")
+            log.warning("NRD feed %s failed: %s", source, exc)
+            continue
+        async for c in _on_infrastructure(parts, batch, ips, nss, source):
+            yield c
+        if beyond:
+            report.truncated += beyond
+            log.warning("NRD feed %s: %d names over discovery.max_candidates not checked against the "
+                        "network's infrastructure", source, beyond)
+
+
+async def _on_infrastructure(parts: Components, names: list[str], ips: set[str], nss: set[str],
+                             source: str) -> AsyncIterator[Candidate]:
+    if not names:
+        return
+    async for res in parts.prober.probe(names, types=("A", "NS")):
+        shared = (set(res.get("A")) & ips) | (set(res.get("NS")) & nss)
+        if res.rcode is Rcode.NOERROR and shared:
+            yield Candidate(res.name, "nrd", f"{source} (infrastructure: {min(shared)})")
