@@ -37,6 +37,12 @@ DNSTWIST_FUZZERS: tuple[str, ...] = (
 )
 
 
+NOT_CROSSED: frozenset[str] = frozenset({"tld-swap", "homoglyph", "cyrillic"})
+"""Fuzzers whose names stay on their own suffix when ``typo_tlds`` is given. ``tld-swap`` has its own TLD
+list; the Unicode-lookalike fuzzers make thousands of names per label (12,000 for ``holylandherald``), so
+crossing them with 14 network TLDs would be over 10⁶ names per network and sweep."""
+
+
 class UnknownFuzzer(ValueError):
     """A fuzzer name that no generator is registered for."""
 
@@ -141,7 +147,8 @@ def lookalikes(
     """Stream the lookalike candidates of ``domain``, fuzzer by fuzzer in the order given.
 
     ``tld-swap`` puts the label on every suffix of ``tlds``. Every other fuzzer's names are on the seed's
-    suffix and, crossed, on each suffix of ``typo_tlds`` (``quil-courier.info`` also as ``quil-courier.net``).
+    suffix and, crossed, on each suffix of ``typo_tlds`` (``quil-courier.info`` also as ``quil-courier.net``),
+    except the NOT_CROSSED Unicode-lookalike fuzzers.
     Each is a normalised registrable domain (names registrable_domain rejects are dropped), de-duplicated
     (first fuzzer wins), never the seed itself. Raises InvalidDomain for a bad seed and UnknownFuzzer for an
     unknown fuzzer name, before anything is yielded.
@@ -170,7 +177,7 @@ def _stream(seed: str, fuzzers: tuple[str, ...], target: FuzzTarget,
                 found = registrable_domain(raw)
             except InvalidDomain:
                 continue
-            variants = typo_variants(found, typo_tlds) if typo_tlds and name != "tld-swap" else (found,)
+            variants = typo_variants(found, typo_tlds) if typo_tlds and name not in NOT_CROSSED else (found,)
             for variant in variants:
                 if variant not in seen:
                     seen.add(variant)

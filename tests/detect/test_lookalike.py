@@ -140,3 +140,9 @@ def test_tld_swap_is_not_crossed_again_and_names_stay_unique() -> None:
 def test_network_suffixes_are_the_suffixes_the_network_uses() -> None:
     assert network_suffixes(["a.info", "B.NET", "c.co.uk", "d.info", "not a domain", "bild.eu.com"]) == (
         "co.uk", "eu.com", "info", "net")
+
+
+def test_unicode_lookalikes_are_not_crossed_with_other_suffixes() -> None:
+    found = names("holylandherald.com", fuzzers=["homoglyph", "omission"], typo_tlds=["net", "org"])
+    assert {n.rsplit(".", 1)[1] for n, via in found.items() if via == "homoglyph"} == {"com"}
+    assert "holylandheral.net" in found
