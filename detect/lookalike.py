@@ -37,7 +37,7 @@ DNSTWIST_FUZZERS: tuple[str, ...] = (
 )
 
 
-NOT_CROSSED: frozenset[str] = frozenset({"tld-swap", "homoglyph", "cyrillic"})
+NOT_CROSSED: frozenset[str] = frozenset({"tld-swap", "homoglyph", "cyrillic", "bitsquatting"})
 """Fuzzers whose names stay on their own suffix when ``typo_tlds`` is given. ``tld-swap`` has its own TLD
 list; the Unicode-lookalike fuzzers make thousands of names per label (12,000 for ``holylandherald``), so
 crossing them with 14 network TLDs would be over 10⁶ names per network and sweep."""
@@ -148,7 +148,8 @@ def lookalikes(
 
     ``tld-swap`` puts the label on every suffix of ``tlds``. Every other fuzzer's names are on the seed's
     suffix and, crossed, on each suffix of ``typo_tlds`` (``quil-courier.info`` also as ``quil-courier.net``),
-    except the NOT_CROSSED Unicode-lookalike fuzzers.
+    except the NOT_CROSSED fuzzers (Unicode lookalikes, and bit flips: a memory error does not pick the
+    operator's other TLDs).
     Each is a normalised registrable domain (names registrable_domain rejects are dropped), de-duplicated
     (first fuzzer wins), never the seed itself. Raises InvalidDomain for a bad seed and UnknownFuzzer for an
     unknown fuzzer name, before anything is yielded.

@@ -112,7 +112,13 @@ async def _sweep(parts: Components, ctx: _Context, lost: Collection[str], *, now
     await run(waiting)
     await run(sources.link_candidates(ctx.network, ctx.ignore))
     await run(sources.similar_candidates(parts, ctx.network))
-    await run(sources.lookalikes(parts, [n for n in names if n not in lost], ctx.typo_tlds))
+    # Typos crossed with the network's TLDs for the domains already lost (their replacements may come days
+    # later); a live domain's typos on its own suffix only: crossing every label with every network TLD is
+    # 10^6 names a sweep, for squatters nobody is replacing.
+    gone = [p.domain for p in ctx.network if p.status.lost and p.domain not in lost]
+    live = [p.domain for p in ctx.network if not p.status.lost and p.domain not in lost]
+    await run(sources.lookalikes(parts, gone, ctx.typo_tlds))
+    await run(sources.lookalikes(parts, live, ()))
     await run(await sources.ct_candidates(parts, names, report))
     await run(sources.nrd_candidates(parts, labels, infra, report))
 
