@@ -302,7 +302,10 @@ def timing(candidate: SiteProfile, network: Sequence[SiteProfile], findings: Seq
                                     f"registered within {window_hours:.0f} h of {len(unspecific)} "
                                     "network loss(es) it shows no other tie to"),
                            frozenset(unspecific)))
-    mates = sorted(p.domain for p in network if p.registered is not None and p.registered.date() == reg.date())
+    # the seeds' own bursts only: same-day registrations are everywhere in a newly-registered feed, and a
+    # burst shared with domains this tool accepted earlier would let one wrong verdict pull in others
+    mates = sorted(p.domain for p in network
+                   if p.seeded and p.registered is not None and p.registered.date() == reg.date())
     if mates:
         w = min(0.3, 0.15 * len(mates))
         out.append(Finding(Evidence("registration_burst", reg.date().isoformat(), w,

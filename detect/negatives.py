@@ -156,9 +156,9 @@ def _unrelated_namesake(candidate: SiteProfile, network: Sequence[SiteProfile],
 def _host_neighbour(candidate: SiteProfile, network: Sequence[SiteProfile],
                     findings: Sequence[Finding]) -> Finding | None:
     """A shared host contradicted by what the candidate serves: its only substantive tie is
-    infrastructure, it has real text, and that text is unlike every page of the network sites it shares
-    the host with. Shared hosting fills a /24 with strangers, who register domains every day: a
-    neighbour on the host registered the same week is not the operator (FIELD-NOTES: co-hosted sites)."""
+    infrastructure and it has real text of its own (no text of the network's strong enough to support a
+    verdict). Shared hosting fills a /24 with strangers, who register domains every day: a neighbour on
+    the host registered the same week is not the operator (FIELD-NOTES: co-hosted sites)."""
     if candidate.minhash is None:
         return None
     positive = [f for f in findings if f.evidence.weight > 0]
@@ -166,14 +166,13 @@ def _host_neighbour(candidate: SiteProfile, network: Sequence[SiteProfile],
                 if strength >= MIN_SUPPORT}
     if Family.INFRASTRUCTURE not in families or families & {Family.IDENTITY, Family.CONTENT, Family.LINKAGE}:
         return None
-    hosts = {t for f in positive if family_of(f.evidence.kind)[0] is Family.INFRASTRUCTURE for t in f.targets}
-    compared = _unlike_pages(candidate, hosts, network, missing_ok=True)
-    if not compared:
-        return None
+    hosts = sorted({t for f in positive if family_of(f.evidence.kind)[0] is Family.INFRASTRUCTURE
+                    for t in f.targets})
+    best = max((float(f.evidence.value) for f in findings if f.evidence.kind == "text_similarity"), default=0.0)
     return Finding(Evidence("unrelated_neighbour", candidate.domain, NEIGHBOUR_PENALTY,
-                            "shares hosting with the network but serves unrelated writing: "
-                            + ", ".join(compared[:3]) + (" …" if len(compared) > 3 else "")
-                            + "; a neighbour on the host, not the operator's site"))
+                            f"shares hosting with {', '.join(hosts[:3])}{' …' if len(hosts) > 3 else ''} but "
+                            f"writes its own text (at most Jaccard {best:.2f} with a network page): "
+                            "a neighbour on the host, not the operator's site"))
 
 
 def collect(candidate: SiteProfile, network: Sequence[SiteProfile], findings: Sequence[Finding],

@@ -91,7 +91,7 @@ async def _hunt_lost(parts: Components, ctx: _Context, lost: Sequence[str], *, n
                   wildcards=ctx.wildcards, report=report, into=found)
     fresh = _without_unchanged_rejections(parts, found, ctx, report)
     plan = plan_observation(fresh, limit=0, lost_seeds={c.seed for c in fresh})
-    await _observe_and_score(parts, plan.observe, found, now=now, cycle_id=cycle_id, report=report)
+    await _observe_and_score(parts, ctx, plan.observe, found, now=now, cycle_id=cycle_id, report=report)
     report.lost_observed = len(plan.observe)
     ctx.done.update(found)
 
@@ -131,7 +131,7 @@ async def _sweep(parts: Components, ctx: _Context, lost: Collection[str], *, now
     with parts.store.transaction() as session:
         report.deferred = candidate_store.defer(session, plan.deferred, now=now)
         candidate_store.mark_unresolved(session, (c.domain for c in waiting if c.domain not in found), now=now)
-    await _observe_and_score(parts, plan.observe, found, now=now, cycle_id=cycle_id, report=report)
+    await _observe_and_score(parts, ctx, plan.observe, found, now=now, cycle_id=cycle_id, report=report)
     ctx.done.update(c.domain for c in plan.observe)
 
 
@@ -145,8 +145,9 @@ def _without_unchanged_rejections(parts: Components, found: dict[str, Resolved],
     return [r.candidate for n, r in found.items() if n not in unchanged]
 
 
-async def _observe_and_score(parts: Components, chosen: Sequence[Candidate], found: dict[str, Resolved], *,
-                             now: datetime, cycle_id: int | None, report: HuntReport) -> None:
+async def _observe_and_score(parts: Components, ctx: _Context, chosen: Sequence[Candidate],
+                             found: dict[str, Resolved], *, now: datetime, cycle_id: int | None,
+                             report: HuntReport) -> None:
     if not chosen:
         return
     names = [c.domain for c in chosen]
@@ -160,7 +161,9 @@ async def _observe_and_score(parts: Components, chosen: Sequence[Candidate], fou
 
     policy = ScoringPolicy.from_config(parts.config)
     with parts.store.transaction() as session:
-        network = profiles.network_profiles(session)
+        # No cascade: the network is what it was when the hunt began (profiles re-read, as observation
+        # may have changed them); a clone accepted earlier in this hunt is not yet evidence for others.
+        network = [profiles.site_profile(session, p.domain, in_network=True) for p in ctx.network]
         cand_profiles = {n: profiles.site_profile(session, n, in_network=False) for n in names}
         stats = profiles.store_stats(session, [*network, *cand_profiles.values()])
         campaigns = {}

@@ -75,6 +75,7 @@ def site(domain: str, *, status: Status = Status.ACTIVE, since: datetime | None 
          outlinks: Iterable[str] = (), redirects_to: str | None = None, parked: bool = False) -> SiteProfile:
     return SiteProfile(
         domain=domain, label=split(domain).label, status=status, status_since=since, in_network=network,
+        seeded=network,
         indicators=frozenset(Indicator(k, v) for k, v in ind), minhash=minhash(text) if text else None,
         tlsh=html_hash(text) if text else None, registered=registered, registrar=registrar,
         outlinks=frozenset(outlinks), redirects_to=redirects_to, parked=parked, title="")
