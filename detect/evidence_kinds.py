@@ -38,7 +38,13 @@ SUBSTANTIVE: frozenset[Family] = frozenset(
 FAMILY_CAP = 0.55  # one family alone never exceeds this: below the default threshold of 0.6
 MIN_SUPPORT = 0.2  # a family supports a verdict only from this strength up
 UNCORROBORATED_CAP = 0.45  # confidence ceiling without two supporting families, one substantive
-N_FLOOR_FACTOR = 2  # rarity needs a store of at least N_FLOOR_FACTOR × commodity_share domains
+N_FLOOR_FACTOR = 2
+_EPS = 1e-9  # noisy-OR of one weight w gives w − 1 ulp: a weight of exactly MIN_SUPPORT must support
+
+
+def supports(strength: float) -> bool:
+    """Whether a family (or a pair) this strong supports a verdict."""
+    return strength >= MIN_SUPPORT - _EPS  # rarity needs a store of at least N_FLOOR_FACTOR × commodity_share domains
 
 
 @dataclass(frozen=True)
@@ -187,7 +193,7 @@ class Combination:
 
     @property
     def supporting(self) -> tuple[Family, ...]:
-        return independent(f for f, s in self.families.items() if s >= MIN_SUPPORT)
+        return independent(f for f, s in self.families.items() if supports(s))
 
 
 def family_strengths(evidence: Iterable[Evidence]) -> dict[Family, float]:
@@ -225,6 +231,6 @@ def combine(evidence: Iterable[Evidence]) -> Combination:
     for ev in items:
         if ev.weight < 0:
             penalty *= 1.0 + max(ev.weight, -1.0)
-    supporting = independent(f for f, s in families.items() if s >= MIN_SUPPORT)
+    supporting = independent(f for f, s in families.items() if supports(s))
     corroborated = len(supporting) >= 2 and any(f in SUBSTANTIVE for f in supporting)
     return Combination(positive, penalty, families, corroborated)

@@ -16,7 +16,6 @@ import numpy as np
 from detect.commodity import commodity_reason
 from detect.discovery import label_keywords
 from detect.evidence_kinds import (
-    MIN_SUPPORT,
     SHARED_PREFIX,
     SUBSTANTIVE,
     Family,
@@ -26,6 +25,7 @@ from detect.evidence_kinds import (
     indicator_class,
     rarity,
     specificity,
+    supports,
 )
 from detect.findings import Finding, pair_strengths
 from detect.model import Evidence, Indicator, Status
@@ -209,7 +209,7 @@ def own_writing(candidate: SiteProfile, network: Sequence[SiteProfile],
     if candidate.minhash is None or not serves_own_pages(candidate):
         return None
     strengths = family_strengths(f.evidence for f in findings)
-    if any(strengths.get(f, 0.0) >= MIN_SUPPORT for f in (Family.CONTENT, Family.INFRASTRUCTURE)):
+    if any(supports(strengths.get(f, 0.0)) for f in (Family.CONTENT, Family.INFRASTRUCTURE)):
         return None
     if any(f.evidence.weight > 0 and family_of(f.evidence.kind)[0] is Family.IDENTITY for f in findings):
         return None
@@ -261,7 +261,7 @@ def _tied_lost(findings: Iterable[Finding], lost_in_window: set[str]) -> set[str
     ties = [f for f in findings
             if f.evidence.weight > 0 and (family_of(f.evidence.kind)[0] is Family.LEXICAL
                                           or family_of(f.evidence.kind)[0] in SUBSTANTIVE)]
-    return {d for d, s in pair_strengths(ties).items() if d in lost_in_window and s >= MIN_SUPPORT}
+    return {d for d, s in pair_strengths(ties).items() if d in lost_in_window and supports(s)}
 
 
 def timing(candidate: SiteProfile, network: Sequence[SiteProfile], findings: Sequence[Finding],

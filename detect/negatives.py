@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from detect.evidence_kinds import MIN_SUPPORT, Family, family_of, family_strengths
+from detect.evidence_kinds import Family, family_of, family_strengths, supports
 from detect.evidence_rules import lexical_relation, placeholder_of, substantive_tie
 from detect.findings import Finding
 from detect.model import Evidence, Indicator, Status
@@ -163,7 +163,7 @@ def _host_neighbour(candidate: SiteProfile, network: Sequence[SiteProfile],
         return None
     positive = [f for f in findings if f.evidence.weight > 0]
     families = {f for f, strength in family_strengths(f.evidence for f in positive).items()
-                if strength >= MIN_SUPPORT}
+                if supports(strength)}
     if Family.INFRASTRUCTURE not in families or families & {Family.IDENTITY, Family.CONTENT, Family.LINKAGE}:
         return None
     hosts = sorted({t for f in positive if family_of(f.evidence.kind)[0] is Family.INFRASTRUCTURE

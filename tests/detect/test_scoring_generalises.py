@@ -214,3 +214,12 @@ def test_writing_that_many_stored_strangers_share_as_closely_weighs_little() -> 
     alone = max(e.weight for e in lone.evidence if e.kind == "text_similarity")
     shared = max(e.weight for e in crowded.evidence if e.kind == "text_similarity")
     assert alone > 0.2 and shared < alone / 2, (alone, shared)
+
+
+def test_a_family_at_exactly_the_support_level_supports() -> None:
+    """noisy-OR of a single 0.2 is 0.19999999999999996: the brand-word tie (0.2) with copied writing is
+    two families, not one."""
+    from detect.model import Evidence
+
+    c = combine([Evidence("contains_label", "x.de", 0.2), Evidence("text_similarity", "0.62", 0.55)])
+    assert c.corroborated and len(c.supporting) == 2
