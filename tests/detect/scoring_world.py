@@ -129,3 +129,8 @@ def doppelganger_network() -> list[SiteProfile]:
 
 def without_tells(profile: SiteProfile) -> SiteProfile:
     return replace(profile, indicators=frozenset())
+
+
+def with_links(network: list[SiteProfile], target: str, *linkers: str) -> list[SiteProfile]:
+    """The network with ``linkers`` linking to ``target``."""
+    return [replace(p, outlinks=p.outlinks | {target}) if p.domain in linkers else p for p in network]

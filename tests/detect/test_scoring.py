@@ -31,6 +31,7 @@ from tests.detect.scoring_world import (
     page,
     site,
     stats,
+    with_links,
 )
 
 NETWORK = doppelganger_network()
@@ -45,10 +46,6 @@ def score(candidate: SiteProfile, network: list[SiteProfile] | None = None, *, s
 
 def kinds(verdict: Verdict) -> set[str]:
     return {e.kind for e in verdict.evidence}
-
-
-def with_links(network: list[SiteProfile], target: str, *linkers: str) -> list[SiteProfile]:
-    return [replace(p, outlinks=p.outlinks | {target}) if p.domain in linkers else p for p in network]
 
 
 # --- real replacements --------------------------------------------------------------------------------

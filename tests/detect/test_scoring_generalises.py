@@ -26,6 +26,7 @@ from tests.detect.scoring_world import (
     page,
     site,
     stats,
+    with_links,
 )
 
 NETWORK = doppelganger_network()
@@ -35,10 +36,6 @@ def score(candidate: SiteProfile, network: list[SiteProfile] | None = None, *, s
           via: str = "tld-swap", store: StoreStats | None = None) -> Verdict:
     net = NETWORK if network is None else network
     return score_candidate(candidate, net, store or stats(*net, candidate), found(source, via), POLICY, now=NOW)
-
-
-def with_links(network: list[SiteProfile], target: str, *linkers: str) -> list[SiteProfile]:
-    return [replace(p, outlinks=p.outlinks | {target}) if p.domain in linkers else p for p in network]
 
 
 def same_look(profile: SiteProfile, like: SiteProfile) -> SiteProfile:
