@@ -204,17 +204,21 @@ def last_observed_before(session: Session, domain: str, moment: datetime) -> dat
     return found if isinstance(found, datetime) else None
 
 
-def page_templates(session: Session) -> dict[str, str]:
-    """domain → TLSH of its latest stored page that has one (the store's crowd of page looks)."""
-    rows = session.execute(select(DomainRow.name, PageRow.tlsh)
+def latest_page_signatures(session: Session) -> tuple[dict[str, bytes], dict[str, str]]:
+    """(domain → MinHash, domain → TLSH) of the latest stored page of every domain that has each, in
+    one pass: the store's crowd of page texts and page looks."""
+    rows = session.execute(select(DomainRow.name, PageRow.minhash, PageRow.tlsh)
                            .join(DomainRow, DomainRow.id == PageRow.domain_id)
-                           .where(PageRow.tlsh.is_not(None)).order_by(PageRow.observation_id)
-                           .execution_options(yield_per=5000))
-    out: dict[str, str] = {}
-    for name, digest in rows:
+                           .where(PageRow.minhash.is_not(None) | PageRow.tlsh.is_not(None))
+                           .order_by(PageRow.observation_id).execution_options(yield_per=5000))
+    texts: dict[str, bytes] = {}
+    looks: dict[str, str] = {}
+    for name, minhash, digest in rows:
+        if minhash is not None:
+            texts[name] = minhash
         if digest and digest != "TNULL":
-            out[name] = digest
-    return out
+            looks[name] = digest
+    return texts, looks
 
 
 def page_sketches(session: Session) -> Iterable[tuple[str, int, bytes]]:

@@ -56,9 +56,9 @@ def store_stats(session: Session, profiles: Iterable[SiteProfile]) -> StoreStats
     for p in profiles:
         values.update(p.indicators)
     total = int(session.scalar(select(func.count()).select_from(DomainRow)) or 0)
-    latest_text = {name: minhash for name, _, minhash in observations.page_sketches(session)}
+    texts, looks = observations.latest_page_signatures(session)
     return StoreStats(total_domains=total, share_counts=observations.share_counts(session, values),
-                      page_templates=observations.page_templates(session), text_crowd=TextCrowd(latest_text))
+                      page_templates=looks, text_crowd=TextCrowd(texts))
 
 
 def network_infrastructure(session: Session, profiles: Sequence[SiteProfile]) -> frozenset[Indicator]:

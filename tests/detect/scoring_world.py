@@ -18,7 +18,7 @@ from datasketch import LeanMinHash, MinHash
 
 from detect.model import Indicator, Status
 from detect.names import split
-from detect.scoring import Discovery, ScoringPolicy, SiteProfile, StoreStats
+from detect.scoring import Discovery, ScoringPolicy, SiteProfile, StoreStats, Verdict, score_candidate
 
 SEIZURE = datetime(2024, 9, 4, 12, 0, tzinfo=UTC)
 NOW = datetime(2024, 9, 6, 12, 0, tzinfo=UTC)
@@ -134,3 +134,13 @@ def without_tells(profile: SiteProfile) -> SiteProfile:
 def with_links(network: list[SiteProfile], target: str, *linkers: str) -> list[SiteProfile]:
     """The network with ``linkers`` linking to ``target``."""
     return [replace(p, outlinks=p.outlinks | {target}) if p.domain in linkers else p for p in network]
+
+
+def score(candidate: SiteProfile, network: list[SiteProfile] | None = None, *, source: str = "lookalike",
+          via: str = "tld-swap", policy: ScoringPolicy = POLICY, background: int = 200,
+          store: StoreStats | None = None) -> Verdict:
+    """Score ``candidate`` against ``network`` (default: the doppelganger network) on a store of the
+    given profiles plus ``background`` unrelated domains (or ``store``)."""
+    net = doppelganger_network() if network is None else network
+    return score_candidate(candidate, net, store or stats(*net, candidate, background=background),
+                           found(source, via), policy, now=NOW)

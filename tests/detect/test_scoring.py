@@ -29,19 +29,13 @@ from tests.detect.scoring_world import (
     doppelganger_network,
     found,
     page,
+    score,
     site,
     stats,
     with_links,
 )
 
 NETWORK = doppelganger_network()
-
-
-def score(candidate: SiteProfile, network: list[SiteProfile] | None = None, *, source: str = "lookalike",
-          via: str = "tld-swap", policy: ScoringPolicy = POLICY, background: int = 200) -> Verdict:
-    net = NETWORK if network is None else network
-    return score_candidate(candidate, net, stats(*net, candidate, background=background),
-                           found(source, via), policy, now=NOW)
 
 
 def kinds(verdict: Verdict) -> set[str]:
@@ -293,7 +287,7 @@ def test_namesake_serving_unrelated_writing_is_not_a_clone() -> None:
     from datetime import datetime
 
     from detect.model import Indicator, Status
-    from detect.scoring import Discovery, ScoringPolicy, SiteProfile, StoreStats, score_candidate
+    from detect.scoring import Discovery, SiteProfile, StoreStats, score_candidate
     from detect.similarity import minhash_of_text
 
     now = datetime(2024, 9, 6, tzinfo=UTC)

@@ -12,30 +12,22 @@ from dataclasses import replace
 
 from detect.evidence_kinds import combine
 from detect.model import Relation, Status
-from detect.scoring import SiteProfile, StoreStats, Verdict, score_candidate
+from detect.scoring import SiteProfile, Verdict
 from tests.detect.scoring_world import (
-    NOW,
     OPERATOR_IP,
     OPERATOR_NS,
-    POLICY,
     SEIZURE,
     at,
     doppelganger_network,
-    found,
     html_hash,
     page,
+    score,
     site,
     stats,
     with_links,
 )
 
 NETWORK = doppelganger_network()
-
-
-def score(candidate: SiteProfile, network: list[SiteProfile] | None = None, *, source: str = "lookalike",
-          via: str = "tld-swap", store: StoreStats | None = None) -> Verdict:
-    net = NETWORK if network is None else network
-    return score_candidate(candidate, net, store or stats(*net, candidate), found(source, via), POLICY, now=NOW)
 
 
 def same_look(profile: SiteProfile, like: SiteProfile) -> SiteProfile:
