@@ -7,6 +7,7 @@ predecessor). Weights are documented in docs/scoring.md.
 from __future__ import annotations
 
 import bisect
+import ipaddress
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -101,6 +102,31 @@ def _candidate_values(candidate: SiteProfile) -> set[Indicator]:
     return values
 
 
+def _enclosing(ind: Indicator, values: Iterable[Indicator]) -> Indicator | None:
+    """The candidate's value that contains ``ind``: an address's /24 (/48), a name server's domain.
+
+    Shared hosting shows in its neighbours: the store meets a sample of a provider's tenants, rarely
+    the very one on the network's address, so an address in a range full of strangers is shared too.
+    """
+    if ind.kind == "ip":
+        try:
+            address = ipaddress.ip_address(ind.value)
+        except ValueError:
+            return None
+        for v in values:
+            if v.kind == "ip_prefix":
+                try:
+                    if address in ipaddress.ip_network(v.value, strict=False):
+                        return v
+                except ValueError:
+                    continue
+    elif ind.kind in ("ns", "rdap_ns"):
+        for v in values:
+            if v.kind == "ns_domain" and (ind.value == v.value or ind.value.endswith("." + v.value)):
+                return v
+    return None
+
+
 def _theme_kind(theme: str, carriers: Iterable[SiteProfile]) -> str:
     """A theme folder named after a site it is on (``/themes/lavirgule/`` on lavirgule.news) is the
     operator's own and identifies them; any other theme is a look that strangers can share."""
@@ -125,7 +151,8 @@ def shared_values(candidate: SiteProfile, network: Sequence[SiteProfile], stats:
             carriers.setdefault(ind, set()).add(net.domain)
     by_name = {p.domain: p for p in network}
     out: list[Finding] = []
-    for ind in sorted(_candidate_values(candidate), key=lambda i: (i.kind, i.value)):
+    values = _candidate_values(candidate)
+    for ind in sorted(values, key=lambda i: (i.kind, i.value)):
         nets = carriers.get(ind)
         if not nets:
             continue
@@ -134,8 +161,17 @@ def shared_values(candidate: SiteProfile, network: Sequence[SiteProfile], stats:
             kind = _theme_kind(ind.value, [candidate, *(by_name[n] for n in nets)])
         count = max(stats.share_counts.get(ind, 0), len(nets) + 1)
         # Rarity counts the strangers that carry the value (the candidate among them): the network's own
-        # name server carried by its forty sites is rare out there, not commodity.
-        r = rarity(count - len(nets), stats.total_domains, commodity_share)
+        # name server carried by its forty sites is rare out there, not commodity. A value inside a range
+        # or a DNS provider is no rarer than what encloses it, as far as the store can tell.
+        strangers = count - len(nets)
+        enclosing = _enclosing(ind, values)
+        crowd_note = ""
+        if enclosing is not None:
+            around = stats.share_counts.get(enclosing, 0) - len(carriers.get(enclosing, ()))
+            if around > strangers:
+                strangers = around
+                crowd_note = f"; in {enclosing.value}, which {around} stranger(s) in the store share"
+        r = rarity(strangers, stats.total_domains, commodity_share)
         s = specificity(len(nets), count - 1)
         weight = round(indicator_class(kind).base * r * math.sqrt(s), 4)
         names = sorted(nets)
@@ -143,7 +179,7 @@ def shared_values(candidate: SiteProfile, network: Sequence[SiteProfile], stats:
         note = " — commodity, weight 0" if count > commodity_share else ""
         if why := commodity_reason(ind):
             weight, note = 0.0, f" — {why}: commodity, weight 0"
-        detail = f"{ind.kind} {ind.value} shared with {shown}; {count} store domains carry it{note}"
+        detail = f"{ind.kind} {ind.value} shared with {shown}; {count} store domains carry it{crowd_note}{note}"
         out.append(Finding(Evidence(SHARED_PREFIX + kind, ind.value, weight, detail), frozenset(nets)))
     return out
 

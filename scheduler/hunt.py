@@ -4,11 +4,15 @@ Two parts, in this order:
 
 1. **Lost** (a takedown just seen): every lookalike of each lost domain — tld-swap over ``[discovery]
    tlds``, the typo fuzzers on its own suffix and on every suffix the network uses — is resolved, and
-   every one that resolves is observed and scored before anything else. No cap applies.
+   every one that resolves is observed before anything else. No cap applies.
 2. **Sweep** (periodic): names deferred by an earlier hunt, redirect and outlink targets of live network
    sites, similar pages, lookalikes of every network label, CT search, NRD feeds. Resolved in bounded
    batches (scheduler/hunt_resolve.py); observed in the order of detect/hunt_order.py up to
    MAX_OBSERVED_PER_HUNT (redirect/outlink targets always); the rest is deferred to the next sweep.
+
+Scoring comes last, once everything the hunt observes is stored: the strangers a sweep meets (the NRD
+feed's sites on the network's hosting, the CT search's namesakes) are what tells shared hosting from the
+operator's own, so a lost domain's lookalike is weighed against them, not before them.
 
 A rejected candidate whose DNS answer is unchanged is not crawled again for
 ``discovery.recheck_rejected_hours``. A failing source is reported in ``source_errors``; the hunt goes on.
@@ -64,10 +68,12 @@ async def hunt(parts: Components, *, lost: Sequence[str], sweep: bool, now: date
                cycle_id: int | None) -> HuntReport:
     report = HuntReport()
     ctx = _context(parts, lost, now)
+    observed: list[Candidate] = []
     if lost:
-        await _hunt_lost(parts, ctx, lost, now=now, cycle_id=cycle_id, report=report)
+        observed += await _hunt_lost(parts, ctx, lost, now=now, cycle_id=cycle_id, report=report)
     if sweep:
-        await _sweep(parts, ctx, lost, now=now, cycle_id=cycle_id, report=report)
+        observed += await _sweep(parts, ctx, lost, now=now, cycle_id=cycle_id, report=report)
+    _score_all(parts, ctx, observed, now=now, report=report)
     report.wildcard_tlds = ctx.wildcards.active
     return report
 
@@ -84,20 +90,21 @@ def _context(parts: Components, lost: Sequence[str], now: datetime) -> _Context:
 
 
 async def _hunt_lost(parts: Components, ctx: _Context, lost: Sequence[str], *, now: datetime,
-                     cycle_id: int | None, report: HuntReport) -> None:
+                     cycle_id: int | None, report: HuntReport) -> list[Candidate]:
     """Every resolving lookalike of the just-lost domains, observed at once, uncapped."""
     found: dict[str, Resolved] = {}
     await resolve(parts, sources.lookalikes(parts, lost, ctx.typo_tlds), skip=ctx.skip,
                   wildcards=ctx.wildcards, report=report, into=found)
     fresh = _without_unchanged_rejections(parts, found, ctx, report)
     plan = plan_observation(fresh, limit=0, lost_seeds={c.seed for c in fresh})
-    await _observe_and_score(parts, ctx, plan.observe, found, now=now, cycle_id=cycle_id, report=report)
+    await _observe(parts, plan.observe, found, now=now, cycle_id=cycle_id, report=report)
     report.lost_observed = len(plan.observe)
     ctx.done.update(found)
+    return list(plan.observe)
 
 
 async def _sweep(parts: Components, ctx: _Context, lost: Collection[str], *, now: datetime,
-                 cycle_id: int | None, report: HuntReport) -> None:
+                 cycle_id: int | None, report: HuntReport) -> list[Candidate]:
     """Every source, resolved in batches; observed in priority order up to the cap; the rest deferred."""
     with parts.store.transaction() as session:
         waiting = candidate_store.deferred(session)
@@ -131,8 +138,9 @@ async def _sweep(parts: Components, ctx: _Context, lost: Collection[str], *, now
     with parts.store.transaction() as session:
         report.deferred = candidate_store.defer(session, plan.deferred, now=now)
         candidate_store.mark_unresolved(session, (c.domain for c in waiting if c.domain not in found), now=now)
-    await _observe_and_score(parts, ctx, plan.observe, found, now=now, cycle_id=cycle_id, report=report)
+    await _observe(parts, plan.observe, found, now=now, cycle_id=cycle_id, report=report)
     ctx.done.update(c.domain for c in plan.observe)
+    return list(plan.observe)
 
 
 def _without_unchanged_rejections(parts: Components, found: dict[str, Resolved], ctx: _Context,
@@ -145,9 +153,9 @@ def _without_unchanged_rejections(parts: Components, found: dict[str, Resolved],
     return [r.candidate for n, r in found.items() if n not in unchanged]
 
 
-async def _observe_and_score(parts: Components, ctx: _Context, chosen: Sequence[Candidate],
-                             found: dict[str, Resolved], *, now: datetime, cycle_id: int | None,
-                             report: HuntReport) -> None:
+async def _observe(parts: Components, chosen: Sequence[Candidate], found: dict[str, Resolved], *,
+                   now: datetime, cycle_id: int | None, report: HuntReport) -> None:
+    """Store the chosen candidates as such and crawl them (DNS, HTTP, RDAP)."""
     if not chosen:
         return
     names = [c.domain for c in chosen]
@@ -159,6 +167,13 @@ async def _observe_and_score(parts: Components, ctx: _Context, chosen: Sequence[
     await observe(parts, names, now=now, cycle_id=cycle_id, crawl=True, rdap="auto", what="candidates")
     report.observed += len(names)
 
+
+def _score_all(parts: Components, ctx: _Context, chosen: Sequence[Candidate], *, now: datetime,
+               report: HuntReport) -> None:
+    """Score every candidate the hunt observed, against one view of the store taken after all of them."""
+    if not chosen:
+        return
+    names = [c.domain for c in chosen]
     policy = ScoringPolicy.from_config(parts.config)
     with parts.store.transaction() as session:
         # No cascade: the network is what it was when the hunt began (profiles re-read, as observation
