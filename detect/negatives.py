@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from detect.evidence_kinds import Family, family_of, family_strengths, supports
-from detect.evidence_rules import lexical_relation, placeholder_of, substantive_tie
+from detect.evidence_rules import lexical_relation, placeholder_of, serves_own_pages, substantive_tie
 from detect.findings import Finding
 from detect.model import Evidence, Indicator, Status
 from detect.similarity import minhash_jaccard
@@ -113,11 +113,23 @@ def _registered_before(candidate: SiteProfile, network: Sequence[SiteProfile], *
     return Finding(Evidence("registered_before_network", reg.date().isoformat(), round(weight, 4), detail))
 
 
+def thin_own_page(candidate: SiteProfile) -> bool:
+    """The candidate serves a page of its own (markup sketched, not a stock page) with too little text
+    for a sketch: fewer words than one network article's opening, so it cannot carry a network page's
+    text. Its writing is its own as surely as a long page unlike every network page."""
+    return candidate.minhash is None and candidate.tlsh is not None and serves_own_pages(candidate)
+
+
+def _has_own_text(candidate: SiteProfile) -> bool:
+    return candidate.minhash is not None or thin_own_page(candidate)
+
+
 def _unlike_pages(candidate: SiteProfile, names: set[str], network: Sequence[SiteProfile], *,
                   missing_ok: bool) -> list[str]:
     """"name (Jaccard j)" for each of ``names`` whose page text is unlike the candidate's; [] as soon as
-    one is alike, or (unless ``missing_ok``: skip it) one has no page to compare with."""
-    assert candidate.minhash is not None
+    one is alike, or (unless ``missing_ok``: skip it) one has no page to compare with. A thin page of the
+    candidate's own is unlike every page that has text enough to sketch (Jaccard 0)."""
+    assert _has_own_text(candidate)
     by_name = {p.domain: p for p in network}
     compared = []
     for name in sorted(names):
@@ -126,7 +138,7 @@ def _unlike_pages(candidate: SiteProfile, names: set[str], network: Sequence[Sit
             if missing_ok:
                 continue  # a lost site with no page kept: nothing to compare with
             return []  # nothing to compare with: say nothing
-        j = minhash_jaccard(candidate.minhash, other.minhash)
+        j = 0.0 if candidate.minhash is None else minhash_jaccard(candidate.minhash, other.minhash)
         if j is None or j >= UNRELATED_TEXT:
             return []
         compared.append(f"{name} (Jaccard {j:.2f})")
@@ -138,8 +150,8 @@ def _unrelated_namesake(candidate: SiteProfile, network: Sequence[SiteProfile],
     """A name tie contradicted by what the candidate serves: it has real text, every namesake in the
     network had real text too, and none of it is alike (no content evidence at all). Old campaign
     names are re-registered by unrelated parties; "seen before" is not continuity (FIELD-NOTES)."""
-    if candidate.minhash is None or any(f.evidence.kind == "text_similarity"
-                                        and f.evidence.weight > 0 for f in findings):
+    if not _has_own_text(candidate) or any(f.evidence.kind == "text_similarity"
+                                           and f.evidence.weight > 0 for f in findings):
         return None
     namesakes = {t for f in findings if f.evidence.kind in ("same_label", "typo_distance", "contains_label")
                  for t in f.targets}
@@ -159,7 +171,7 @@ def _host_neighbour(candidate: SiteProfile, network: Sequence[SiteProfile],
     infrastructure and it has real text of its own (no text of the network's strong enough to support a
     verdict). Shared hosting fills a /24 with strangers, who register domains every day: a neighbour on
     the host registered the same week is not the operator (FIELD-NOTES: co-hosted sites)."""
-    if candidate.minhash is None:
+    if not _has_own_text(candidate):
         return None
     positive = [f for f in findings if f.evidence.weight > 0]
     families = {f for f, strength in family_strengths(f.evidence for f in positive).items()
@@ -169,10 +181,11 @@ def _host_neighbour(candidate: SiteProfile, network: Sequence[SiteProfile],
     hosts = sorted({t for f in positive if family_of(f.evidence.kind)[0] is Family.INFRASTRUCTURE
                     for t in f.targets})
     best = max((float(f.evidence.value) for f in findings if f.evidence.kind == "text_similarity"), default=0.0)
+    own = (f"writes its own text (at most Jaccard {best:.2f} with a network page)" if candidate.minhash is not None
+           else "serves a page of its own too short to carry any network page's text")
     return Finding(Evidence("unrelated_neighbour", candidate.domain, NEIGHBOUR_PENALTY,
                             f"shares hosting with {', '.join(hosts[:3])}{' …' if len(hosts) > 3 else ''} but "
-                            f"writes its own text (at most Jaccard {best:.2f} with a network page): "
-                            "a neighbour on the host, not the operator's site"))
+                            f"{own}: a neighbour on the host, not the operator's site"))
 
 
 def collect(candidate: SiteProfile, network: Sequence[SiteProfile], findings: Sequence[Finding],

@@ -324,3 +324,49 @@ def test_neighbour_on_the_network_host_registered_in_the_same_burst_is_not_a_clo
     # the same neighbour serving a network site's pages is the operator's
     copy = replace(cafe, minhash=NETWORK[1].minhash, tlsh=NETWORK[1].tlsh)
     assert "unrelated_neighbour" not in kinds(score(copy, network, source="nrd", via="feed"))
+
+
+THIN_PAGE_TLSH = "T183B09B16985404E74943869795B1B3E435211C80FA940806F9E5506455461344641541"
+
+
+def thin(profile: SiteProfile) -> SiteProfile:
+    """The same site serving a page of its own with a dozen words: markup sketched, too little text to."""
+    return replace(profile, minhash=None, tlsh=THIN_PAGE_TLSH)
+
+
+def test_typo_named_neighbour_with_a_page_too_short_to_compare_is_not_a_clone() -> None:
+    """A page with too few words for a text sketch cannot carry a network page's text: a typo of a seized
+    name on the operator's shared host, serving a short page of its own, is a neighbour, not a copy."""
+    shop = thin(site("foxx-news.in", registered=at(5, 9), ind=(("ip", OPERATOR_IP), ("ns", OPERATOR_NS)),
+                     registrar="Hostzona Registrar LLC"))
+    v = score(shop, source="lookalike", via="addition")
+    assert not v.is_clone, v.reason
+    assert {"unrelated_neighbour", "unrelated_content"} & kinds(v)
+    assert any("too short" in e.detail for e in v.evidence if e.kind == "unrelated_neighbour")
+
+
+def test_a_short_page_is_no_contradiction_when_it_is_not_the_sites_own() -> None:
+    """No page at all (nothing fetched) or a stock page says nothing about whose site it is."""
+    bare = site("foxx-news.in", registered=at(5, 9), ind=(("ip", OPERATOR_IP), ("ns", OPERATOR_NS)))
+    assert not {"unrelated_neighbour", "unrelated_content"} & kinds(score(bare, via="addition"))
+    parked = replace(thin(bare), parked=True)
+    assert not {"unrelated_neighbour", "unrelated_content"} & kinds(score(parked, via="addition"))
+
+
+def test_an_address_inside_a_range_full_of_strangers_is_no_rarer_than_the_range() -> None:
+    """Shared hosting shows in its neighbours: the store meets some of a provider's tenants, rarely the
+    one on the network's very address. The same address in the network's own quiet range keeps its weight."""
+    cand = site("fox-news.pw", registered=at(5, 9), ind=(("ip", OPERATOR_IP), ("ip_prefix", "203.0.113.0/24")))
+    net = [replace(p, indicators=p.indicators | {Indicator("ip_prefix", "203.0.113.0/24")})
+           if Indicator("ip", OPERATOR_IP) in p.indicators else p for p in NETWORK]
+    quiet = stats(*net, cand)
+    crowded = replace(quiet, share_counts={**quiet.share_counts,
+                                           Indicator("ip_prefix", "203.0.113.0/24"): 3 + 25})
+
+    def ip_weight(store: object) -> float:
+        v = score(cand, net, store=store)  # type: ignore[arg-type]
+        return next(e.weight for e in v.evidence if e.kind == "shared_ip")
+
+    assert ip_weight(crowded) < ip_weight(quiet)
+    v = score(cand, net, store=crowded)
+    assert any("stranger" in e.detail for e in v.evidence if e.kind == "shared_ip")
