@@ -330,7 +330,11 @@ def load(path: str | Path | None = None, environ: Mapping[str, str] | None = Non
     explicit = path or environ.get("HYDRAWATCH_CONFIG")
     file = Path(explicit) if explicit else DEFAULT_PATH
     data: dict[str, Any] = {}
-    if file.is_file():
+    # Not only regular files: `--config <(…)` and other pipes are read once, like any file.
+    readable = file.exists() and not file.is_dir()
+    if explicit and file.is_dir():
+        raise ConfigError(f"{file}: is a directory, not a config file")
+    if readable:
         try:
             data = tomllib.loads(file.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
@@ -343,7 +347,7 @@ def load(path: str | Path | None = None, environ: Mapping[str, str] | None = Non
         if not isinstance(data.get(section, {}), dict):
             raise ConfigError(f"[{section}]: expected a table")
         data.setdefault(section, {}).update(keys)
-    return from_mapping(data, source=str(file) if file.is_file() else "(defaults)")
+    return from_mapping(data, source=str(file) if readable else "(defaults)")
 
 
 def as_dict(config: Config) -> dict[str, Any]:

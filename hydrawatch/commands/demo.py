@@ -3,6 +3,9 @@ through the same cycle as `hydrawatch run`."""
 
 from __future__ import annotations
 
+import shlex
+import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -14,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from hydrawatch import logs
-from hydrawatch.config import Config, as_dict, from_mapping
+from hydrawatch.config import Config, as_dict, from_mapping, to_toml
 from hydrawatch.context import CliError, state
 from hydrawatch.render import dumps, iso, terminal_safe
 
@@ -119,10 +122,35 @@ def register(app: typer.Typer) -> None:
                     typer.echo(dumps({**export, "emails": emails}))
                 else:
                     _show(console, cycles, export, emails)
-                    console.print(f"store kept at {workdir / 'demo.db'}; try: hydrawatch --config <(echo "
-                                  f"'[storage]\\nurl=\"sqlite:///{workdir / 'demo.db'}\"') lineage rrn.so")
+                    config_file = _leave_config(workdir, cfg.storage.url)
+                    console.print(f"the demo store is kept in {workdir}", markup=False)
+                    console.print("look at it with:")
+                    # one unwrapped line, quoted for any POSIX shell: it must work when pasted
+                    console.print(shlex.join([*self_command(), "--config", str(config_file), "lineage", "rrn.so"]),
+                                  markup=False, soft_wrap=True)
                 if keep:
                     _keep_serving(cfg, store, console)
+
+
+def _leave_config(workdir: Path, store_url: str) -> Path:
+    """A config file beside the demo store that points every command at it."""
+    path = workdir / "hydrawatch.toml"
+    path.write_text("# written by `hydrawatch demo`: the demo store\n" + to_toml({"storage": {"url": store_url}}),
+                    encoding="utf-8")
+    return path
+
+
+def self_command() -> list[str]:
+    """How to run this same hydrawatch again from any directory: `hydrawatch` when that name on PATH is
+    this program, else the script's absolute path, else this interpreter with ``-m hydrawatch.cli``."""
+    script = Path(sys.argv[0])
+    if script.name == "hydrawatch":
+        on_path = shutil.which("hydrawatch")
+        if on_path is not None and Path(on_path).resolve() == script.resolve():
+            return ["hydrawatch"]
+        if script.is_file():
+            return [str(script.absolute())]
+    return [sys.executable, "-m", "hydrawatch.cli"]
 
 
 def _keep_serving(cfg: Config, store: Any, console: Console) -> None:
