@@ -125,7 +125,8 @@ class AlertsConfig:
     retry_backoff: float = field(default=30.0, metadata=_doc(
         "seconds before the first retry of a failed delivery; doubles each time, capped at 1 h", "positive"))
     base_url: str = field(default="", metadata=_doc(
-        "public URL of `hydrawatch serve`, linked from mails; \"\" = no link", "url_or_empty"))
+        "public URL of `hydrawatch serve` (with ?token=… if it has one); mails link to URL#/domain/NAME; "
+        "\"\" = no link", "url_or_empty"))
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import format_datetime
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from hydrawatch.config import AlertsConfig
 from storage.outbox import OutboxItem, TakedownItem
@@ -24,6 +25,18 @@ def header_safe(text: str, limit: int = 200) -> str:
 def body_safe(text: str, limit: int = 500) -> str:
     cleaned = _BODY_UNSAFE.sub("?", text.replace("\r", " ").replace("\n", " "))
     return cleaned[:limit]
+
+
+# The web page's route to one domain (hydrawatch/web/static/app.js reads it; it also still opens "#NAME").
+DOMAIN_ROUTE = "/domain/"
+
+
+def lineage_url(base_url: str, domain: str) -> str:
+    """The address of ``domain`` on the web page served at ``base_url``: its query (``?token=…``) is kept
+    before the route, which goes in the fragment, so the page opens on that domain."""
+    parts = urlsplit(base_url.strip())
+    path = parts.path if parts.path.endswith("/") else parts.path + "/"
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, DOMAIN_ROUTE + quote(domain, safe="")))
 
 
 def message_id(edge_id: int, store_id: str) -> str:
@@ -46,7 +59,7 @@ def _describe(item: OutboxItem, base_url: str) -> list[str]:
         detail = f" ({body_safe(ev.detail, 200)})" if ev.detail else ""
         lines.append(f"    {ev.weight:+.2f}  {body_safe(ev.kind, 60)}: {body_safe(ev.value, 300)}{detail}")
     if base_url:
-        lines.append(f"  lineage     : {base_url.rstrip('/')}/#/domain/{e.to_domain}")
+        lines.append(f"  lineage     : {lineage_url(base_url, e.to_domain)}")
     return lines
 
 
@@ -96,6 +109,6 @@ def render_takedown(item: TakedownItem, cfg: AlertsConfig) -> EmailMessage:
         "  The hunt for its replacement has started; a clone alert follows for each one found.",
     ]
     if cfg.base_url:
-        lines.append(f"  lineage     : {cfg.base_url.rstrip('/')}/#/domain/{item.domain}")
+        lines.append(f"  lineage     : {lineage_url(cfg.base_url, item.domain)}")
     msg.set_content("\n".join(lines) + "\n")
     return msg

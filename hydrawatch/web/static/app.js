@@ -81,8 +81,16 @@
     $("count").textContent = data.total + (data.total === 1 ? " domain" : " domains");
   }
 
+  // A domain's address is "#/domain/NAME" (the form alert e-mails link to); "#NAME" still opens it.
+  const ROUTE = "#/domain/";
+
+  function routed(hash) {
+    const raw = hash.startsWith(ROUTE) ? hash.slice(ROUTE.length) : hash.slice(1);
+    try { return decodeURIComponent(raw); } catch (e) { return raw; }
+  }
+
   function select(name) {
-    const wanted = "#" + encodeURIComponent(name);
+    const wanted = ROUTE + encodeURIComponent(name);
     if (window.location.hash === wanted) loadDomain(name);
     else window.location.hash = wanted;
   }
@@ -261,7 +269,7 @@
   // ---- wiring ------------------------------------------------------------------------------------
 
   function fromHash() {
-    const name = decodeURIComponent(window.location.hash.slice(1));
+    const name = routed(window.location.hash);
     if (name) loadDomain(name);
   }
 
