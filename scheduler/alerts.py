@@ -9,6 +9,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from detect.evidence_summary import AGAINST, MINOR_WEIGHT, group_evidence, visible
 from hydrawatch.config import AlertsConfig
 from storage.outbox import OutboxItem, TakedownItem
 
@@ -53,11 +54,16 @@ def _describe(item: OutboxItem, base_url: str) -> list[str]:
         f"  confidence  : {e.confidence:.2f}",
         f"  first seen  : {item.clone_first_seen.strftime('%Y-%m-%dT%H:%M:%SZ')}",
         f"  detected at : {e.detected_at.strftime('%Y-%m-%dT%H:%M:%SZ')}",
-        "  evidence    :",
+        "  evidence    : by family, the families that decided first",
     ]
-    for ev in sorted(e.evidence, key=lambda x: -abs(x.weight)):
-        detail = f" ({body_safe(ev.detail, 200)})" if ev.detail else ""
-        lines.append(f"    {ev.weight:+.2f}  {body_safe(ev.kind, 60)}: {body_safe(ev.value, 300)}{detail}")
+    groups, hidden = visible(group_evidence(e.evidence, predecessor=e.from_domain))
+    for group in groups:
+        verdict = {True: " (lowered the confidence)" if group.family == AGAINST else " (decided)", False: ""}
+        lines.append(f"    {group.family} {group.strength:.2f}{verdict[group.deciding]}")
+        lines.extend(f"      {line.weight:+.2f}  {body_safe(line.text, 300)}" for line in group.lines)
+    if hidden:
+        lines.append(f"    ({hidden} minor item{'s' if hidden != 1 else ''} under {MINOR_WEIGHT} not shown; "
+                     "the lineage page and `hydrawatch lineage --all` list every item)")
     if base_url:
         lines.append(f"  lineage     : {lineage_url(base_url, e.to_domain)}")
     return lines

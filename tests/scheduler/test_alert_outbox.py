@@ -78,7 +78,8 @@ def test_one_mail_per_edge_naming_clone_predecessor_and_evidence(store: Store, s
     msg = inbox.messages[0]
     assert "rrn.so" in msg["Subject"] and "rrn.media" in msg["Subject"]
     body = msg.get_payload(decode=True).decode()
-    assert "predecessor : rrn.media" in body and "0.91" in body and "same_label" in body
+    assert "predecessor : rrn.media" in body and "0.91" in body and "lexical 0.50 (decided)" in body
+    assert "+0.50  same label as rrn" in body
     assert "\x1b" not in body and "Bcc: victim" not in msg.keys()
     assert msg["Message-ID"].endswith("@hydrawatch>")
 

@@ -256,6 +256,8 @@
     line.classList.add("selected");
     $("ev-title").textContent = edge.from + " → " + edge.to + ": " + edge.relation + ", confidence " +
       Number(edge.confidence).toFixed(2) + ", detected " + edge.detected_at;
+    renderGroups(edge, false);
+    $("ev-table").hidden = true;
     const body = $("ev-table").querySelector("tbody");
     clear(body);
     for (const e of edge.evidence) {
@@ -264,6 +266,36 @@
     }
     if (!edge.evidence.length) body.append(el("tr", {}, el("td", { colspan: 4 }, "no evidence recorded")));
     $("evidence").hidden = false;
+  }
+
+  function signed(weight) { return (weight >= 0 ? "+" : "") + Number(weight).toFixed(2); }
+
+  // The evidence grouped by family as the API gives it (detect/evidence_summary.py, the grouping the
+  // terminal and the mails show): deciding families first, minor lines only when every item is asked for.
+  function renderGroups(edge, every) {
+    const body = $("ev-groups").querySelector("tbody");
+    clear(body);
+    let hidden = 0;
+    for (const g of edge.evidence_groups || []) {
+      const lines = g.lines.filter((line) => every || !line.minor);
+      for (const line of g.lines) if (!every && line.minor) hidden += line.count;
+      if (!lines.length) continue;
+      const verdict = g.deciding ? (g.family === "against" ? " · lowered the confidence" : " · decided") : "";
+      body.append(el("tr", { class: "evidence-family" + (g.deciding ? " deciding" : ""), "data-family": g.family },
+        el("th", { colspan: 3 }, g.family + " " + Number(g.strength).toFixed(2) + verdict)));
+      for (const line of lines) {
+        body.append(el("tr", { class: "evidence-line" + (line.counted ? "" : " muted"), "data-kind": line.kind },
+          el("td", {}, ""), el("td", {}, signed(line.weight)), el("td", {}, line.text)));
+      }
+    }
+    if (!body.firstChild) body.append(el("tr", {}, el("td", { colspan: 3 }, "no evidence recorded")));
+    const button = $("ev-all");
+    button.textContent = every ? "grouped view only" : "every item (" + edge.evidence.length + ")" +
+      (hidden ? ", " + hidden + " minor hidden" : "");
+    button.onclick = () => {
+      renderGroups(edge, !every);
+      $("ev-table").hidden = every;
+    };
   }
 
   // ---- wiring ------------------------------------------------------------------------------------
