@@ -33,7 +33,7 @@ def demo_text(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     tmpdir.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HYDRAWATCH_")}
     env.update(COLUMNS="80", TMPDIR=str(tmpdir), PATH="/usr/bin:/bin")
-    proc = subprocess.run([sys.executable, "-m", "hydrawatch.cli", "demo"], cwd=home, env=env,
+    proc = subprocess.run([sys.executable, "-m", "hydrawatch.cli", "demo"], check=False, cwd=home, env=env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return DemoRun(proc.stdout, env, home)

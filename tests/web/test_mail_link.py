@@ -96,7 +96,7 @@ def test_the_link_in_a_delivered_alert_mail_opens_that_domain(served: tuple[str,
                                                               sandbox: Sandbox) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    url, base_url, conf = served
+    _url, base_url, conf = served
     links = _send_alerts(conf, store_url, sandbox, base_url)
     assert len(links) == 2
     errors: list[str] = []
