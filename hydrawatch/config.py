@@ -125,7 +125,8 @@ class AlertsConfig:
     retry_backoff: float = field(default=30.0, metadata=_doc(
         "seconds before the first retry of a failed delivery; doubles each time, capped at 1 h", "positive"))
     base_url: str = field(default="", metadata=_doc(
-        "public URL of `hydrawatch serve`, linked from mails; \"\" = no link", "url_or_empty"))
+        "public URL of `hydrawatch serve` (with ?token=… if it has one); mails link to URL#/domain/NAME; "
+        "\"\" = no link", "url_or_empty"))
 
 
 @dataclass(frozen=True)
@@ -330,7 +331,11 @@ def load(path: str | Path | None = None, environ: Mapping[str, str] | None = Non
     explicit = path or environ.get("HYDRAWATCH_CONFIG")
     file = Path(explicit) if explicit else DEFAULT_PATH
     data: dict[str, Any] = {}
-    if file.is_file():
+    # Not only regular files: `--config <(…)` and other pipes are read once, like any file.
+    readable = file.exists() and not file.is_dir()
+    if explicit and file.is_dir():
+        raise ConfigError(f"{file}: is a directory, not a config file")
+    if readable:
         try:
             data = tomllib.loads(file.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
@@ -343,7 +348,7 @@ def load(path: str | Path | None = None, environ: Mapping[str, str] | None = Non
         if not isinstance(data.get(section, {}), dict):
             raise ConfigError(f"[{section}]: expected a table")
         data.setdefault(section, {}).update(keys)
-    return from_mapping(data, source=str(file) if file.is_file() else "(defaults)")
+    return from_mapping(data, source=str(file) if readable else "(defaults)")
 
 
 def as_dict(config: Config) -> dict[str, Any]:

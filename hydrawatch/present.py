@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from detect.evidence_summary import group_evidence
 from storage.export import edge_json, iso
 from storage.lineage import Family
 from storage.values import DomainInfo, EdgeInfo, StatusChange
@@ -23,8 +24,18 @@ def history_json(history: tuple[StatusChange, ...] | list[StatusChange]) -> list
     return [{"status": h.status, "previous": h.previous, "since": iso(h.since), "reason": h.reason} for h in history]
 
 
+def evidence_groups(edge: EdgeInfo) -> list[dict[str, Any]]:
+    """The edge's evidence as detect.evidence_summary groups it (every line; ``minor`` ones a view hides
+    unless asked), the same grouping the terminal and the mails show."""
+    return [{"family": g.family, "strength": g.strength, "deciding": g.deciding,
+             "lines": [{"kind": line.kind, "text": line.text, "weight": line.weight, "count": line.count,
+                        "counted": line.counted, "minor": line.minor} for line in g.lines]}
+            for g in group_evidence(edge.evidence, predecessor=edge.from_domain)]
+
+
 def edge_full(edge: EdgeInfo) -> dict[str, Any]:
-    return {"id": edge.id, **edge_json(edge)}
+    """An edge in the export's shape, plus its id and the grouped evidence (extra fields only)."""
+    return {"id": edge.id, **edge_json(edge), "evidence_groups": evidence_groups(edge)}
 
 
 def detail_json(detail: DomainDetail) -> dict[str, Any]:

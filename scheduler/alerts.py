@@ -7,7 +7,9 @@ import re
 from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import format_datetime
+from urllib.parse import quote, urlsplit, urlunsplit
 
+from detect.evidence_summary import AGAINST, MINOR_WEIGHT, group_evidence, visible
 from hydrawatch.config import AlertsConfig
 from storage.outbox import OutboxItem, TakedownItem
 
@@ -26,6 +28,18 @@ def body_safe(text: str, limit: int = 500) -> str:
     return cleaned[:limit]
 
 
+# The web page's route to one domain (hydrawatch/web/static/app.js reads it; it also still opens "#NAME").
+DOMAIN_ROUTE = "/domain/"
+
+
+def lineage_url(base_url: str, domain: str) -> str:
+    """The address of ``domain`` on the web page served at ``base_url``: its query (``?token=…``) is kept
+    before the route, which goes in the fragment, so the page opens on that domain."""
+    parts = urlsplit(base_url.strip())
+    path = parts.path if parts.path.endswith("/") else parts.path + "/"
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, DOMAIN_ROUTE + quote(domain, safe="")))
+
+
 def message_id(edge_id: int, store_id: str) -> str:
     """Stable per edge and store: a retry after a crash carries the same id."""
     return f"<edge-{edge_id}.{store_id}@hydrawatch>"
@@ -40,13 +54,18 @@ def _describe(item: OutboxItem, base_url: str) -> list[str]:
         f"  confidence  : {e.confidence:.2f}",
         f"  first seen  : {item.clone_first_seen.strftime('%Y-%m-%dT%H:%M:%SZ')}",
         f"  detected at : {e.detected_at.strftime('%Y-%m-%dT%H:%M:%SZ')}",
-        "  evidence    :",
+        "  evidence    : by family, the families that decided first",
     ]
-    for ev in sorted(e.evidence, key=lambda x: -abs(x.weight)):
-        detail = f" ({body_safe(ev.detail, 200)})" if ev.detail else ""
-        lines.append(f"    {ev.weight:+.2f}  {body_safe(ev.kind, 60)}: {body_safe(ev.value, 300)}{detail}")
+    groups, hidden = visible(group_evidence(e.evidence, predecessor=e.from_domain))
+    for group in groups:
+        verdict = {True: " (lowered the confidence)" if group.family == AGAINST else " (decided)", False: ""}
+        lines.append(f"    {group.family} {group.strength:.2f}{verdict[group.deciding]}")
+        lines.extend(f"      {line.weight:+.2f}  {body_safe(line.text, 300)}" for line in group.lines)
+    if hidden:
+        lines.append(f"    ({hidden} minor item{'s' if hidden != 1 else ''} under {MINOR_WEIGHT} not shown; "
+                     "the lineage page and `hydrawatch lineage --all` list every item)")
     if base_url:
-        lines.append(f"  lineage     : {base_url.rstrip('/')}/#/domain/{e.to_domain}")
+        lines.append(f"  lineage     : {lineage_url(base_url, e.to_domain)}")
     return lines
 
 
@@ -96,6 +115,6 @@ def render_takedown(item: TakedownItem, cfg: AlertsConfig) -> EmailMessage:
         "  The hunt for its replacement has started; a clone alert follows for each one found.",
     ]
     if cfg.base_url:
-        lines.append(f"  lineage     : {cfg.base_url.rstrip('/')}/#/domain/{item.domain}")
+        lines.append(f"  lineage     : {lineage_url(cfg.base_url, item.domain)}")
     msg.set_content("\n".join(lines) + "\n")
     return msg

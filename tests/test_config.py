@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -63,3 +66,19 @@ def test_to_toml_writes_what_load_reads_back(tmp_path: Path) -> None:
     assert tomllib.loads(path.read_text(encoding="utf-8")) == data
     loaded = cfgmod.load(path, environ={})
     assert loaded.rdap.servers == {"*": "http://127.0.0.1:8080/", "pm": "http://r/"} and loaded.alerts.digest
+
+
+def test_config_from_a_pipe_is_read_like_a_file(tmp_path: Path) -> None:
+    """`hydrawatch --config <(printf …) …` hands the program /dev/fd/N, a pipe: it is a config, not "not found"."""
+    script = ("exec \"$PY\" -m hydrawatch.cli --config <(printf '[storage]\\nurl = \"sqlite:///%s\"\\n' \"$DB\") init")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HYDRAWATCH_")}
+    env.update(DB=str(tmp_path / "piped.db"), PY=sys.executable)
+    proc = subprocess.run(["/bin/bash", "-c", script], env=env, cwd=tmp_path, check=False, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "piped.db").is_file()
+
+
+def test_config_that_is_a_directory_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(cfgmod.ConfigError, match="is a directory"):
+        cfgmod.load(tmp_path, environ={})

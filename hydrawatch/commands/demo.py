@@ -3,6 +3,9 @@ through the same cycle as `hydrawatch run`."""
 
 from __future__ import annotations
 
+import shlex
+import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -14,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from hydrawatch import logs
-from hydrawatch.config import Config, as_dict, from_mapping
+from hydrawatch.config import Config, as_dict, from_mapping, to_toml
 from hydrawatch.context import CliError, state
 from hydrawatch.render import dumps, iso, terminal_safe
 
@@ -50,20 +53,37 @@ def _show(console: Console, cycles: list[tuple[str, dict[str, Any]]], export: di
         for ch in stats["status_changes"]:
             table.add_row(ch["domain"], str(ch["from"]), ch["to"], Text(terminal_safe(ch["reason"], 90)))
         console.print(table)
-    edges = Table(title="replacements and other lineage found", title_justify="left")
-    for col in ("clone", "predecessor", "relation", "confidence", "evidence (strongest first)"):
-        edges.add_column(col)
-    for e in export["edges"]:
-        ev = sorted(e["evidence"], key=lambda x: -abs(x["weight"]))
-        edges.add_row(e["to"], e["from"], e["relation"], f"{e['confidence']:.2f}",
-                      Text("\n".join(f"{x['weight']:+.2f} {terminal_safe(x['kind'], 30)}: "
-                                      f"{terminal_safe(str(x['value']), 40)}" for x in ev[:5])))
-    console.print(edges)
+    console.print(_edges_table(export["edges"]))
     mails = Table(title=f"{len(emails)} alert e-mails received by the sandbox's SMTP server", title_justify="left")
     mails.add_column("subject")
     for m in emails:
         mails.add_row(Text(terminal_safe(m["subject"], 120)))
     console.print(mails)
+
+
+def _edges_table(edges: list[dict[str, Any]]) -> Table:
+    """Each clone with its predecessor, and the families of evidence that decided it (the lines that
+    counted): narrow enough for 80 columns, nothing cut (cells fold)."""
+    from detect.evidence_summary import group_evidence, visible
+    from detect.model import Evidence
+
+    table = Table(title="replacements and other lineage found (`hydrawatch lineage CLONE` shows all the evidence)",
+                  title_justify="left")
+    width = max((len(e[k]) + 2 for e in edges for k in ("from", "to")), default=12)
+    table.add_column("clone ← predecessor", overflow="fold", min_width=min(width, 26))
+    table.add_column("deciding evidence, by family", overflow="fold")
+    for e in edges:
+        evidence = [Evidence(x["kind"], str(x["value"]), float(x["weight"]), x.get("detail", "")) for x in e["evidence"]]
+        groups, _ = visible(group_evidence(evidence, predecessor=e["from"]))
+        cell = Text()
+        for group in (g for g in groups if g.deciding):
+            if cell:
+                cell.append("\n")
+            cell.append(f"{group.family} {group.strength:.2f}", style="bold")
+            cell.append(": " + "; ".join(terminal_safe(line.text, 120) for line in group.lines if line.counted))
+        table.add_row(Text(f"{terminal_safe(e['to'])}\n← {terminal_safe(e['from'])}\n"
+                           f"{e['relation']} {e['confidence']:.2f}"), cell)
+    return table
 
 
 def register(app: typer.Typer) -> None:
@@ -119,10 +139,35 @@ def register(app: typer.Typer) -> None:
                     typer.echo(dumps({**export, "emails": emails}))
                 else:
                     _show(console, cycles, export, emails)
-                    console.print(f"store kept at {workdir / 'demo.db'}; try: hydrawatch --config <(echo "
-                                  f"'[storage]\\nurl=\"sqlite:///{workdir / 'demo.db'}\"') lineage rrn.so")
+                    config_file = _leave_config(workdir, cfg.storage.url)
+                    console.print(f"the demo store is kept in {workdir}", markup=False)
+                    console.print("look at it with:")
+                    # one unwrapped line, quoted for any POSIX shell: it must work when pasted
+                    console.print(shlex.join([*self_command(), "--config", str(config_file), "lineage", "rrn.so"]),
+                                  markup=False, soft_wrap=True)
                 if keep:
                     _keep_serving(cfg, store, console)
+
+
+def _leave_config(workdir: Path, store_url: str) -> Path:
+    """A config file beside the demo store that points every command at it."""
+    path = workdir / "hydrawatch.toml"
+    path.write_text("# written by `hydrawatch demo`: the demo store\n" + to_toml({"storage": {"url": store_url}}),
+                    encoding="utf-8")
+    return path
+
+
+def self_command() -> list[str]:
+    """How to run this same hydrawatch again from any directory: `hydrawatch` when that name on PATH is
+    this program, else the script's absolute path, else this interpreter with ``-m hydrawatch.cli``."""
+    script = Path(sys.argv[0])
+    if script.name == "hydrawatch":
+        on_path = shutil.which("hydrawatch")
+        if on_path is not None and Path(on_path).resolve() == script.resolve():
+            return ["hydrawatch"]
+        if script.is_file():
+            return [str(script.absolute())]
+    return [sys.executable, "-m", "hydrawatch.cli"]
 
 
 def _keep_serving(cfg: Config, store: Any, console: Console) -> None:

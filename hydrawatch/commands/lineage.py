@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.text import Text
 from rich.tree import Tree
 
+from detect.evidence_summary import AGAINST, MINOR_WEIGHT, group_evidence, visible
 from hydrawatch.commands.views_common import check_format, normalise
 from hydrawatch.context import CliError, state
 from hydrawatch.present import family_json, timeline
@@ -36,31 +37,46 @@ def _node(family: Family, name: str, edge: EdgeInfo | None, arrow: str) -> Text:
     return label
 
 
-def _add_evidence(branch: Tree, edge: EdgeInfo) -> None:
-    for ev in edge.evidence:
-        line = Text(f"• {terminal_safe(ev.kind, 60)} = {terminal_safe(ev.value, 200)}  ({ev.weight:+.2f})")
-        if ev.detail:
-            line.append(f"  {terminal_safe(ev.detail, 200)}", style="dim")
-        branch.add(line)
+def _add_evidence(branch: Tree, edge: EdgeInfo, every: bool) -> None:
+    """The edge's evidence by family, deciding families first; with ``every`` also the minor lines and,
+    under each line, the stored items it stands for."""
+    groups, hidden = visible(group_evidence(edge.evidence, predecessor=edge.from_domain), include_minor=every)
+    for group in groups:
+        head = Text(f"{group.family} {group.strength:.2f}", style="bold" if group.deciding else "")
+        if group.deciding:
+            head.append(" · decided" if group.family != AGAINST else " · lowered the confidence", style="dim")
+        node = branch.add(head)
+        for line in group.lines:
+            row = node.add(Text(f"{line.weight:+.2f}  {terminal_safe(line.text, 200)}",
+                                style="" if line.counted else "dim"))
+            if every:
+                for ev in line.items:
+                    item = Text(f"• {terminal_safe(ev.kind, 60)} = {terminal_safe(ev.value, 200)}  ({ev.weight:+.2f})")
+                    if ev.detail:
+                        item.append(f"  {terminal_safe(ev.detail, 200)}", style="dim")
+                    row.add(item)
+    if hidden:
+        branch.add(Text(f"{hidden} minor item{'s' if hidden != 1 else ''} hidden (weight under {MINOR_WEIGHT}); "
+                        "--all shows every item", style="dim italic"))
 
 
-def _grow(tree: Tree, family: Family, name: str, forward: bool, seen: set[str]) -> None:
+def _grow(tree: Tree, family: Family, name: str, forward: bool, seen: set[str], every: bool) -> None:
     for edge in family.edges:
         near, far = (edge.from_domain, edge.to_domain) if forward else (edge.to_domain, edge.from_domain)
         if near != name:
             continue
         branch = tree.add(_node(family, far, edge, "→" if forward else "←"))
-        _add_evidence(branch, edge)
+        _add_evidence(branch, edge, every)
         if far not in seen:  # a cycle is shown once
-            _grow(branch, family, far, forward, seen | {far})
+            _grow(branch, family, far, forward, seen | {far}, every)
 
 
-def render_text(family: Family) -> list[Tree | Text]:
+def render_text(family: Family, *, every: bool = False) -> list[Tree | Text]:
     root = Tree(_node(family, family.root, None, ""))
     preds = root.add(Text(f"predecessors ({len(family.predecessors)})", style="italic"))
-    _grow(preds, family, family.root, False, {family.root})
+    _grow(preds, family, family.root, False, {family.root}, every)
     succs = root.add(Text(f"successors ({len(family.successors)})", style="italic"))
-    _grow(succs, family, family.root, True, {family.root})
+    _grow(succs, family, family.root, True, {family.root}, every)
     out: list[Tree | Text] = [root, Text("\ntimeline", style="bold")]
     for ev in timeline(family):
         if ev["event"] == "status":
@@ -78,6 +94,8 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         domain: Annotated[str, typer.Argument(help="a domain in the store")],
         fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+        every: Annotated[bool, typer.Option("--all", help="also the minor evidence, and every stored item "
+                                            "under its line")] = False,
     ) -> None:
         """Show a domain's family: predecessors, successors, evidence and status timeline."""
         check_format(fmt, ("text", "json"))
@@ -91,5 +109,5 @@ def register(app: typer.Typer) -> None:
             typer.echo(dumps(family_json(family)))
             return
         console = Console(highlight=False)
-        for part in render_text(family):
+        for part in render_text(family, every=every):
             console.print(part)

@@ -35,9 +35,15 @@ def test_lineage_text_shows_tree_evidence_and_timeline(cfg_file: Path, capsys: p
     assert code == 0
     assert "predecessors (1)" in out and "successors (1)" in out
     assert "← replacement 0.93 a.ltd" in out and "→ replacement 0.87 c.so" in out
-    assert "shared_analytics_id = G-SHARED1  (+0.40)" in out and "same_label_tld_swap = a  (+0.35)" in out
+    assert "infrastructure 0.20 · decided" in out and "+0.20  same name server ns1.host.example" in out
+    assert "label kept, TLD .ltd → .pm" in out  # a kind this version does not know: grouped as other
+    assert "shared_analytics_id = G-SHARED1" not in out  # the stored items only with --all
     assert "timeline" in out and "a.ltd  active → seized  NS ns1.fbi.seized.gov" in out
     assert "\x1b" not in out and "\x07" not in out and "\\x1b" in out  # the hostile evidence, made visible
+    code, every, _ = run(capsys, cfg_file, "lineage", "b.pm", "--all")
+    assert code == 0
+    assert "shared_analytics_id = G-SHARED1  (+0.40)" in every and "same_label_tld_swap = a  (+0.35)" in every
+    assert "\x1b" not in every and "\x07" not in every
 
 
 def test_lineage_json_is_the_api_shape(cfg_file: Path, capsys: pytest.CaptureFixture[str]) -> None:

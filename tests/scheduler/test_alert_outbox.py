@@ -78,7 +78,8 @@ def test_one_mail_per_edge_naming_clone_predecessor_and_evidence(store: Store, s
     msg = inbox.messages[0]
     assert "rrn.so" in msg["Subject"] and "rrn.media" in msg["Subject"]
     body = msg.get_payload(decode=True).decode()
-    assert "predecessor : rrn.media" in body and "0.91" in body and "same_label" in body
+    assert "predecessor : rrn.media" in body and "0.91" in body and "lexical 0.50 (decided)" in body
+    assert "+0.50  same label as rrn" in body
     assert "\x1b" not in body and "Bcc: victim" not in msg.keys()
     assert msg["Message-ID"].endswith("@hydrawatch>")
 
@@ -191,3 +192,14 @@ def test_failed_alerts_of_both_queues_are_listed_and_retried(store: Store) -> No
     with store.transaction() as session:
         assert [(a.kind, a.attempts) for a in outbox.queued(session, state="pending")] == [("takedown", 0)]
         assert outbox.due_takedowns(session, now=T0 + timedelta(days=2))[0].domain == "b.ltd"
+
+
+@pytest.mark.parametrize(("base_url", "link"), [
+    ("http://hw.example", "http://hw.example/#/domain/rrn.so"),
+    ("http://hw.example/", "http://hw.example/#/domain/rrn.so"),
+    ("https://lab.example/hydrawatch", "https://lab.example/hydrawatch/#/domain/rrn.so"),
+    ("http://127.0.0.1:8750/?token=s3cret", "http://127.0.0.1:8750/?token=s3cret#/domain/rrn.so"),
+    ("http://hw.example/#/domain/old.ltd", "http://hw.example/#/domain/rrn.so"),
+])
+def test_mail_links_put_the_route_after_the_query(base_url: str, link: str) -> None:
+    assert alerts.lineage_url(base_url, "rrn.so") == link

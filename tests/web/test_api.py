@@ -68,6 +68,18 @@ def test_lineage_has_members_edges_with_evidence_and_timeline(client: httpx.Clie
     assert [t["event"] for t in fam["timeline"]].count("edge") == 2
 
 
+def test_edges_carry_the_grouped_evidence_as_an_extra_field_the_export_does_not(client: httpx.Client) -> None:
+    fam = client.get("/api/lineage/c.so").json()
+    ab = next(e for e in fam["edges"] if e["to"] == "b.pm")
+    assert [(g["family"], g["deciding"]) for g in ab["evidence_groups"]] == [("infrastructure", True), ("other", False)]
+    line = ab["evidence_groups"][0]["lines"][0]
+    assert line == {"kind": "shared_ns", "text": "same name server ns1.host.example", "weight": 0.2, "count": 1,
+                    "counted": True, "minor": False}
+    assert sum(ln["count"] for g in ab["evidence_groups"] for ln in g["lines"]) == len(ab["evidence"])
+    exported = client.get("/api/export/json").json()["edges"]
+    assert all(set(e) == {"from", "to", "relation", "confidence", "detected_at", "evidence"} for e in exported)
+
+
 def test_pivot_and_unknowns_are_404(client: httpx.Client) -> None:
     hit = client.get("/api/pivot/ga/G-SHARED1").json()
     assert [d["domain"] for d in hit["domains"]] == ["b.pm", "c.so"]

@@ -72,6 +72,14 @@ def test_researcher_goes_from_search_to_the_evidence_of_an_edge(server: RunningS
             page.locator("#graph path.edge-hit[data-from='a.ltd'][data-to='b.pm']").click(force=True)
             page.wait_for_selector("#evidence:not([hidden])")
             assert "a.ltd → b.pm: replacement, confidence 0.93" in (page.text_content("#ev-title") or "")
+            # grouped by family as in the terminal and the mails, the deciding family first
+            families = page.locator("#ev-groups tbody tr.evidence-family")
+            assert [t.strip() for t in families.all_text_contents()] == ["infrastructure 0.20 · decided", "other 0.00"]
+            lines = page.locator("#ev-groups tbody tr.evidence-line")
+            assert lines.count() == 3 and "same name server ns1.host.example" in (lines.nth(0).text_content() or "")
+            assert page.locator("#ev-table").is_hidden()
+            page.click("#ev-all")  # every stored item, raw
+            expect(page.locator("#ev-table")).to_be_visible()
             rows = page.locator("#ev-table tbody tr.evidence-row")
             assert rows.count() == 3
             cells = [[c.strip() for c in rows.nth(i).locator("td").all_text_contents()] for i in range(3)]

@@ -81,8 +81,16 @@
     $("count").textContent = data.total + (data.total === 1 ? " domain" : " domains");
   }
 
+  // A domain's address is "#/domain/NAME" (the form alert e-mails link to); "#NAME" still opens it.
+  const ROUTE = "#/domain/";
+
+  function routed(hash) {
+    const raw = hash.startsWith(ROUTE) ? hash.slice(ROUTE.length) : hash.slice(1);
+    try { return decodeURIComponent(raw); } catch (e) { return raw; }
+  }
+
   function select(name) {
-    const wanted = "#" + encodeURIComponent(name);
+    const wanted = ROUTE + encodeURIComponent(name);
     if (window.location.hash === wanted) loadDomain(name);
     else window.location.hash = wanted;
   }
@@ -248,6 +256,8 @@
     line.classList.add("selected");
     $("ev-title").textContent = edge.from + " → " + edge.to + ": " + edge.relation + ", confidence " +
       Number(edge.confidence).toFixed(2) + ", detected " + edge.detected_at;
+    renderGroups(edge, false);
+    $("ev-table").hidden = true;
     const body = $("ev-table").querySelector("tbody");
     clear(body);
     for (const e of edge.evidence) {
@@ -258,10 +268,40 @@
     $("evidence").hidden = false;
   }
 
+  function signed(weight) { return (weight >= 0 ? "+" : "") + Number(weight).toFixed(2); }
+
+  // The evidence grouped by family as the API gives it (detect/evidence_summary.py, the grouping the
+  // terminal and the mails show): deciding families first, minor lines only when every item is asked for.
+  function renderGroups(edge, every) {
+    const body = $("ev-groups").querySelector("tbody");
+    clear(body);
+    let hidden = 0;
+    for (const g of edge.evidence_groups || []) {
+      const lines = g.lines.filter((line) => every || !line.minor);
+      for (const line of g.lines) if (!every && line.minor) hidden += line.count;
+      if (!lines.length) continue;
+      const verdict = g.deciding ? (g.family === "against" ? " · lowered the confidence" : " · decided") : "";
+      body.append(el("tr", { class: "evidence-family" + (g.deciding ? " deciding" : ""), "data-family": g.family },
+        el("th", { colspan: 3 }, g.family + " " + Number(g.strength).toFixed(2) + verdict)));
+      for (const line of lines) {
+        body.append(el("tr", { class: "evidence-line" + (line.counted ? "" : " muted"), "data-kind": line.kind },
+          el("td", {}, ""), el("td", {}, signed(line.weight)), el("td", {}, line.text)));
+      }
+    }
+    if (!body.firstChild) body.append(el("tr", {}, el("td", { colspan: 3 }, "no evidence recorded")));
+    const button = $("ev-all");
+    button.textContent = every ? "grouped view only" : "every item (" + edge.evidence.length + ")" +
+      (hidden ? ", " + hidden + " minor hidden" : "");
+    button.onclick = () => {
+      renderGroups(edge, !every);
+      $("ev-table").hidden = every;
+    };
+  }
+
   // ---- wiring ------------------------------------------------------------------------------------
 
   function fromHash() {
-    const name = decodeURIComponent(window.location.hash.slice(1));
+    const name = routed(window.location.hash);
     if (name) loadDomain(name);
   }
 
