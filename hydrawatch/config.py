@@ -118,6 +118,12 @@ class AlertsConfig:
     smtp_host: str = field(default="", metadata=_doc('SMTP server; "" disables e-mail'))
     smtp_port: int = field(default=25, metadata=_doc("SMTP port", "port"))
     smtp_starttls: bool = field(default=False, metadata=_doc("upgrade with STARTTLS before auth"))
+    smtp_implicit_tls: bool = field(default=False, metadata=_doc(
+        "TLS from the first byte (SMTPS, usually port 465) instead of STARTTLS; not with smtp_starttls"))
+    smtp_ca_file: str = field(default="", metadata=_doc(
+        'PEM file of the CA certificates that may sign the SMTP server\'s certificate; "" = the system\'s'))
+    allow_plaintext_auth: bool = field(default=False, metadata=_doc(
+        "send AUTH (the password) over a connection without TLS; only for a trusted local relay"))
     smtp_username: str = field(default="", metadata=_doc("SMTP AUTH user; \"\" = no auth"))
     smtp_password: str = field(default="", metadata=_doc(
         "SMTP AUTH password (secret: read raw from the environment, never shown)", secret="value"))
@@ -323,6 +329,8 @@ def from_mapping(data: Mapping[str, Any], source: str = "(mapping)") -> Config:
             values[key] = coerced
         sections[section_name] = cls(**values)
     config = Config(**sections, source=source)
+    if config.alerts.smtp_implicit_tls and config.alerts.smtp_starttls:
+        raise ConfigError("alerts.smtp_implicit_tls: cannot be combined with alerts.smtp_starttls (choose one)")
     if config.serve.token == "" and config.serve.host not in ("127.0.0.1", "localhost", "::1"):
         raise ConfigError("serve.token: required when serve.host is not a loopback address")
     return config
