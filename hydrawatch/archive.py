@@ -14,12 +14,17 @@ that domain's pages). For single HTML files, where a page's address and time com
 2. a Wayback Machine address in the file name (``…web.archive.org_web_20240801123000id__rrn.media_….html``)
    or a 14-digit Wayback timestamp in it;
 3. the command line (``--domain``, ``--url``, ``--at``).
-Files are read here; nothing is fetched. Every problem is one line naming the file.
+Files are read here; nothing is fetched. Every problem is one line naming the file. Memory is bounded
+whatever the files hold: pages are yielded one at a time, a page is cut at the page cap, a WARC's header
+lines and payload decoding are capped (archive_warc.py), a sidecar over MAX_SIDECAR_BYTES is refused,
+and one import reads at most its budget of decompressed bytes. Links found in a folder are followed
+only when they point inside the given paths.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -28,12 +33,15 @@ from pathlib import Path
 from typing import Any
 
 from detect.names import InvalidDomain, registrable_domain
+from hydrawatch.archive_warc import BoundedArchiveIterator, Budget, LimitExceeded, page_body
 
 PAGE_SUFFIXES = (".html", ".htm", ".xhtml")
 WARC_SUFFIXES = (".warc", ".warc.gz")
 _TIME_KEYS = ("observed_at", "date_download", "timestamp", "date")
 _URL_KEYS = ("url", "final_url", "source_url")
 _WAYBACK_STAMP = re.compile(r"(?<!\d)((?:19|20)\d{12})(?!\d)")
+MAX_SIDECAR_BYTES = 1_000_000  # news-please sidecars with the article text are tens of kB
+DEFAULT_MAX_TOTAL_BYTES = 2_000_000_000  # decompressed bytes read by one import
 _WAYBACK_URL = re.compile(r"web\.archive\.org[/_]web[/_](\d{8,14})[a-z_]*[/_]+(?:https?[:_/]+)?([^/_]+)", re.IGNORECASE)
 
 
@@ -70,21 +78,61 @@ def is_warc(path: Path) -> bool:
 
 
 def page_files(paths: Iterable[Path]) -> Iterator[Path]:
-    """The page files among ``paths``: files as given, directories searched for pages and WARCs, sorted."""
+    """The page files among ``paths``: files as given, directories searched for pages and WARCs, sorted.
+    Links to folders are not descended into; links to files are listed (``Roots.check`` judges them)."""
     for path in paths:
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.is_file()
-                              and (p.suffix.lower() in PAGE_SUFFIXES or is_warc(p)))
+            found = []
+            for folder, _dirs, names in os.walk(path):  # followlinks=False
+                for name in names:
+                    p = Path(folder) / name
+                    if (p.suffix.lower() in PAGE_SUFFIXES or is_warc(p)) and (p.is_file() or p.is_symlink()):
+                        found.append(p)
+            yield from sorted(found)
         else:
             yield path
 
 
-def _sidecar(path: Path) -> dict[str, object]:
+@dataclass(frozen=True)
+class Roots:
+    """The paths given on the command line: a link found in them must point inside them."""
+
+    given: tuple[Path, ...]
+    folders: tuple[Path, ...]
+
+    @classmethod
+    def of(cls, paths: Iterable[Path]) -> Roots:
+        given = tuple(paths)
+        folders = tuple(p.resolve() if p.is_dir() else p.parent.resolve() for p in given)
+        return cls(given, folders)
+
+    def check(self, path: Path) -> None:
+        """ArchiveError when ``path`` is a link (or under one) leading outside the given paths; a file
+        named on the command line is read wherever it is."""
+        if path in self.given and not path.is_dir():
+            return
+        target = path.resolve()
+        if not any(target == root or root in target.parents for root in self.folders):
+            raise ArchiveError(f"{path}: a link to {target}, outside the given paths; not followed")
+
+
+def _sidecar(path: Path, roots: Roots | None = None) -> dict[str, object]:
     for side in (path.with_name(path.name + ".json"), path.with_suffix(".json")):
         if side.is_file():
+            if roots is not None:
+                roots.check(side)
             try:
-                data = json.loads(side.read_text(encoding="utf-8", errors="replace"))
-            except (OSError, ValueError) as exc:
+                with side.open("rb") as handle:
+                    raw = handle.read(MAX_SIDECAR_BYTES + 1)
+            except OSError as exc:
+                raise ArchiveError(f"{side}: cannot read ({exc.strerror or exc})") from None
+            if len(raw) > MAX_SIDECAR_BYTES:
+                raise ArchiveError(f"{side}: sidecar larger than {MAX_SIDECAR_BYTES} bytes")
+            try:
+                data = json.loads(raw.decode("utf-8", errors="replace"))
+            except RecursionError:
+                raise ArchiveError(f"{side}: not readable JSON (nested too deeply)") from None
+            except ValueError as exc:
                 raise ArchiveError(f"{side}: not readable JSON ({exc})") from None
             if not isinstance(data, dict):
                 raise ArchiveError(f"{side}: expected a JSON object")
@@ -101,18 +149,26 @@ def _first(data: dict[str, object], keys: tuple[str, ...]) -> str:
 
 
 def read_page(path: Path, *, domain: str = "", url: str = "", at: datetime | None = None,
-              max_bytes: int, now: datetime) -> ArchivedPage:
+              max_bytes: int, now: datetime, roots: Roots | None = None, budget: Budget | None = None
+              ) -> ArchivedPage:
     """One archived page with its domain, address and time; ArchiveError names what is missing."""
+    if roots is not None:
+        roots.check(path)
     try:
         with path.open("rb") as handle:
             body = handle.read(max_bytes + 1)
     except OSError as exc:
         raise ArchiveError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if budget is not None:
+        try:
+            budget.take(len(body))
+        except LimitExceeded as exc:
+            raise ArchiveError(f"{path}: {exc}") from None
     truncated = len(body) > max_bytes
     body = body[:max_bytes]
     if not body.strip():
         raise ArchiveError(f"{path}: empty file")
-    side = _sidecar(path)
+    side = _sidecar(path, roots)
     wayback = _WAYBACK_URL.search(path.name)
     page_url = _first(side, _URL_KEYS) or url
     if not page_url and wayback:
@@ -146,21 +202,34 @@ def read_page(path: Path, *, domain: str = "", url: str = "", at: datetime | Non
 
 
 def read_warc(path: Path, *, domain: str = "", max_bytes: int, now: datetime) -> list[ArchivedPage]:
-    """The HTML pages (2xx responses) a WARC file holds, of ``domain`` only when given."""
-    from warcio.archiveiterator import ArchiveIterator  # type: ignore[import-untyped]
+    """The HTML pages (2xx responses) a WARC file holds, of ``domain`` only when given (all at once:
+    for small files and tests; the import streams them with iter_warc)."""
+    return list(iter_warc(path, domain=domain, max_bytes=max_bytes, now=now))
+
+
+def iter_warc(path: Path, *, domain: str = "", max_bytes: int, now: datetime, roots: Roots | None = None,
+              budget: Budget | None = None) -> Iterator[ArchivedPage]:
+    """The HTML pages (2xx responses) a WARC file holds, of ``domain`` only when given, one at a time."""
     from warcio.exceptions import ArchiveLoadFailed  # type: ignore[import-untyped]
 
-    pages: list[ArchivedPage] = []
-    records = 0
+    if roots is not None:
+        roots.check(path)
+    budget = budget or Budget(DEFAULT_MAX_TOTAL_BYTES)
+    records = pages = 0
     try:
         with path.open("rb") as stream:
-            for record in ArchiveIterator(stream):
+            for record in BoundedArchiveIterator(stream, budget):
                 records += 1
                 page = _warc_page(path, record, domain, max_bytes, now)
                 if page is not None:
-                    pages.append(page)
+                    pages += 1
+                    yield page
     except OSError as exc:
         raise ArchiveError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except ArchiveError:
+        raise
+    except LimitExceeded as exc:
+        raise ArchiveError(f"{path}: {exc}") from None
     except (ArchiveLoadFailed, ValueError, EOFError) as exc:
         first = str(exc).splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
         raise ArchiveError(f"{path}: not a readable WARC file ({first})") from None
@@ -168,7 +237,6 @@ def read_warc(path: Path, *, domain: str = "", max_bytes: int, now: datetime) ->
         raise ArchiveError(f"{path}: not a readable WARC file (no records)")
     if not pages:
         raise ArchiveError(f"{path}: no HTML page with a 2xx status{f' of {domain}' if domain else ''} in this WARC")
-    return pages
 
 
 def _warc_page(path: Path, record: Any, domain: str, max_bytes: int, now: datetime) -> ArchivedPage | None:
@@ -187,5 +255,5 @@ def _warc_page(path: Path, record: Any, domain: str, max_bytes: int, now: dateti
         return None
     if when > now:
         raise ArchiveError(f"{path}: record for {url[:80]!r} dated {when:%Y-%m-%d %H:%M} UTC, in the future")
-    body = record.content_stream().read(max_bytes + 1)
-    return ArchivedPage(path, page_domain, url, when, body[:max_bytes], len(body) > max_bytes)
+    body, truncated = page_body(record, max_bytes)
+    return ArchivedPage(path, page_domain, url, when, body, truncated)

@@ -44,7 +44,10 @@ def build_app() -> typer.Typer:
         config: Annotated[Optional[Path], typer.Option(
             "--config", help="TOML config (else $HYDRAWATCH_CONFIG, else config/hydrawatch.toml)")] = None,
     ) -> None:
-        ctx.obj = State(config_path=config)
+        if isinstance(ctx.obj, State):  # main() passes its State, to mask the config's secrets in errors
+            ctx.obj.config_path = config
+        else:
+            ctx.obj = State(config_path=config)
 
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(app)
@@ -63,16 +66,17 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     app = build_app()
+    shared = State()
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, standalone_mode=False, obj=shared)
     except ConfigError as exc:
-        print(f"hydrawatch: config error: {exc}", file=sys.stderr)
+        print(f"hydrawatch: config error: {shared.redact(str(exc))}", file=sys.stderr)
         return 2
     except (StoreError, CliError) as exc:
-        print(f"hydrawatch: {exc}", file=sys.stderr)
+        print(f"hydrawatch: {shared.redact(str(exc))}", file=sys.stderr)
         return getattr(exc, "exit_code", 1)
     except SQLAlchemyError as exc:
-        print(f"hydrawatch: {describe(exc)}", file=sys.stderr)
+        print(f"hydrawatch: {shared.redact(describe(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("hydrawatch: interrupted", file=sys.stderr)

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
+from hydrawatch.secrets import MASK, Redactor, mask_url_passwords, url_password
+
 ENV_PREFIX = "HYDRAWATCH_"
 DEFAULT_PATH = Path("config/hydrawatch.toml")
 
@@ -31,14 +33,16 @@ class ConfigError(Exception):
     """A configuration problem, phrased as one line that names the key."""
 
 
-def _doc(text: str, check: str = "") -> dict[str, str]:
-    return {"doc": text, "check": check}
+def _doc(text: str, check: str = "", secret: str = "") -> dict[str, str]:
+    """A key's meaning and check; ``secret`` is "value" (never shown, read raw from the environment)
+    or "url" (a URL whose password is never shown)."""
+    return {"doc": text, "check": check, "secret": secret}
 
 
 @dataclass(frozen=True)
 class StorageConfig:
     url: str = field(default="sqlite:///var/hydrawatch.db", metadata=_doc(
-        "any SQLAlchemy URL; postgresql+psycopg://user@host/db for production", "dburl"))
+        "any SQLAlchemy URL; postgresql+psycopg://user@host/db for production", "dburl", secret="url"))
 
 
 @dataclass(frozen=True)
@@ -114,8 +118,15 @@ class AlertsConfig:
     smtp_host: str = field(default="", metadata=_doc('SMTP server; "" disables e-mail'))
     smtp_port: int = field(default=25, metadata=_doc("SMTP port", "port"))
     smtp_starttls: bool = field(default=False, metadata=_doc("upgrade with STARTTLS before auth"))
+    smtp_implicit_tls: bool = field(default=False, metadata=_doc(
+        "TLS from the first byte (SMTPS, usually port 465) instead of STARTTLS; not with smtp_starttls"))
+    smtp_ca_file: str = field(default="", metadata=_doc(
+        'PEM file of the CA certificates that may sign the SMTP server\'s certificate; "" = the system\'s'))
+    allow_plaintext_auth: bool = field(default=False, metadata=_doc(
+        "send AUTH (the password) over a connection without TLS; only for a trusted local relay"))
     smtp_username: str = field(default="", metadata=_doc("SMTP AUTH user; \"\" = no auth"))
-    smtp_password: str = field(default="", metadata=_doc("SMTP AUTH password"))
+    smtp_password: str = field(default="", metadata=_doc(
+        "SMTP AUTH password (secret: read raw from the environment, never shown)", secret="value"))
     mail_from: str = field(default="hydrawatch@localhost", metadata=_doc("From address"))
     mail_to: list[str] = field(default_factory=list, metadata=_doc("recipients"))
     digest: bool = field(default=False, metadata=_doc("one mail per cycle instead of one per clone"))
@@ -142,7 +153,8 @@ class ServeConfig:
     host: str = field(default="127.0.0.1", metadata=_doc("bind address of `hydrawatch serve`"))
     port: int = field(default=8750, metadata=_doc("port of `hydrawatch serve`", "port"))
     token: str = field(default="", metadata=_doc(
-        "access token (Authorization: Bearer / ?token=); required when host is not loopback"))
+        "access token (Authorization: Bearer / ?token=); required when host is not loopback "
+        "(secret: read raw from the environment, never shown)", secret="value"))
 
 
 @dataclass(frozen=True)
@@ -186,6 +198,26 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 
+def _secret_kind(key: str) -> str:
+    """"value", "url" or "" for a dotted key (list items and table entries inherit their key's kind)."""
+    section, _, name = key.partition(".")
+    name = name.split("[", 1)[0].split(".", 1)[0]
+    cls = SECTIONS.get(section)
+    known = {f.name: f for f in dataclasses.fields(cls)} if cls else {}
+    return str(known[name].metadata.get("secret", "")) if name in known else ""
+
+
+def _shown(key: str, value: Any) -> str:
+    """``value`` as an error message may show it: a secret key's value never, any URL's password never."""
+    kind = _secret_kind(key)
+    if kind == "value":
+        return f"({MASK}, value hidden)"
+    text = repr(value)
+    if kind == "url" and isinstance(value, str) and (password := url_password(value)):
+        text = text.replace(password, MASK)
+    return mask_url_passwords(text)
+
+
 def _coerce(key: str, tp: Any, value: Any) -> Any:
     """Check ``value`` against the declared type; ints are accepted where floats are declared."""
     origin = typing.get_origin(tp)
@@ -195,32 +227,32 @@ def _coerce(key: str, tp: Any, value: Any) -> Any:
                 return _coerce(key, option, value)
             except ConfigError:
                 continue
-        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {type(value).__name__} {value!r}")
+        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {type(value).__name__} {_shown(key, value)}")
     if origin is list:
         (item,) = typing.get_args(tp)
         if not isinstance(value, list):
-            raise ConfigError(f"{key}: expected a list, got {type(value).__name__} {value!r}")
+            raise ConfigError(f"{key}: expected a list, got {type(value).__name__} {_shown(key, value)}")
         return [_coerce(f"{key}[{i}]", item, v) for i, v in enumerate(value)]
     if origin is dict:
         _, item = typing.get_args(tp)
         if not isinstance(value, dict):
-            raise ConfigError(f"{key}: expected a table, got {type(value).__name__} {value!r}")
+            raise ConfigError(f"{key}: expected a table, got {type(value).__name__} {_shown(key, value)}")
         return {str(k): _coerce(f"{key}.{k}", item, v) for k, v in value.items()}
     if tp is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+            raise ConfigError(f"{key}: expected true or false, got {_shown(key, value)}")
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+            raise ConfigError(f"{key}: expected an integer, got {_shown(key, value)}")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key}: expected a number, got {value!r}")
+            raise ConfigError(f"{key}: expected a number, got {_shown(key, value)}")
         return float(value)
     if tp is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{key}: expected a string, got {type(value).__name__} {value!r}")
+            raise ConfigError(f"{key}: expected a string, got {type(value).__name__} {_shown(key, value)}")
         return value
     raise ConfigError(f"{key}: unsupported type {tp}")  # pragma: no cover - schema bug
 
@@ -228,24 +260,24 @@ def _coerce(key: str, tp: Any, value: Any) -> Any:
 def _check_url(key: str, value: str, schemes: tuple[str, ...] = ("http", "https")) -> None:
     parts = urlsplit(value)
     if parts.scheme not in schemes or not parts.netloc:
-        raise ConfigError(f"{key}: not a valid {'/'.join(schemes)} URL: {value!r}")
+        raise ConfigError(f"{key}: not a valid {'/'.join(schemes)} URL: {_shown(key, value)}")
 
 
 def _check_hostport(key: str, value: str) -> None:
     host, sep, port = value.rpartition(":") if value.count(":") == 1 else (value, "", "")
     if not host or (sep and not (port.isdigit() and 0 < int(port) < 65536)):
-        raise ConfigError(f"{key}: expected host or host:port, got {value!r}")
+        raise ConfigError(f"{key}: expected host or host:port, got {_shown(key, value)}")
 
 
 def _check(key: str, check: str, value: Any) -> None:
     if check == "positive" and value <= 0:
-        raise ConfigError(f"{key}: must be greater than 0, got {value!r}")
+        raise ConfigError(f"{key}: must be greater than 0, got {_shown(key, value)}")
     if check == "nonnegative" and value < 0:
-        raise ConfigError(f"{key}: must not be negative, got {value!r}")
+        raise ConfigError(f"{key}: must not be negative, got {_shown(key, value)}")
     if check == "unit" and not 0.0 <= value <= 1.0:
-        raise ConfigError(f"{key}: must be between 0 and 1, got {value!r}")
+        raise ConfigError(f"{key}: must be between 0 and 1, got {_shown(key, value)}")
     if check == "port" and not 0 < value < 65536:
-        raise ConfigError(f"{key}: not a port number: {value!r}")
+        raise ConfigError(f"{key}: not a port number: {_shown(key, value)}")
     if check == "url_or_empty" and value:
         _check_url(key, value)
     if check == "url_map":
@@ -260,21 +292,21 @@ def _check(key: str, check: str, value: Any) -> None:
 
         try:
             make_url(value).get_dialect()  # an unknown backend fails here, not deep in a command
-        except ArgumentError:
-            raise ConfigError(f"{key}: not a database URL: {value!r}") from None
+        except (ArgumentError, ValueError):
+            raise ConfigError(f"{key}: not a database URL: {_shown(key, value)}") from None
         except NoSuchModuleError:
-            raise ConfigError(f"{key}: unknown database backend in {value!r} "
+            raise ConfigError(f"{key}: unknown database backend in {_shown(key, value)} "
                               "(sqlite:///… or postgresql+psycopg://…)") from None
     if check == "fuzzers":
         for name in value:
             if name not in FUZZERS:
                 raise ConfigError(f"{key}: unknown fuzzer {name!r} (known: {', '.join(FUZZERS)})")
     if check == "tlds" and isinstance(value, str) and value != "all":
-        raise ConfigError(f'{key}: expected "all" or a list of TLDs, got {value!r}')
+        raise ConfigError(f'{key}: expected "all" or a list of TLDs, got {_shown(key, value)}')
     if check == "logformat" and value not in ("text", "json"):
-        raise ConfigError(f'{key}: expected "text" or "json", got {value!r}')
+        raise ConfigError(f'{key}: expected "text" or "json", got {_shown(key, value)}')
     if check == "loglevel" and value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-        raise ConfigError(f"{key}: expected DEBUG, INFO, WARNING or ERROR, got {value!r}")
+        raise ConfigError(f"{key}: expected DEBUG, INFO, WARNING or ERROR, got {_shown(key, value)}")
 
 
 def from_mapping(data: Mapping[str, Any], source: str = "(mapping)") -> Config:
@@ -298,17 +330,28 @@ def from_mapping(data: Mapping[str, Any], source: str = "(mapping)") -> Config:
             values[key] = coerced
         sections[section_name] = cls(**values)
     config = Config(**sections, source=source)
+    if config.alerts.smtp_implicit_tls and config.alerts.smtp_starttls:
+        raise ConfigError("alerts.smtp_implicit_tls: cannot be combined with alerts.smtp_starttls (choose one)")
     if config.serve.token == "" and config.serve.host not in ("127.0.0.1", "localhost", "::1"):
         raise ConfigError("serve.token: required when serve.host is not a loopback address")
     return config
 
 
-def _parse_env_value(raw: str) -> Any:
-    """Env values are TOML values when they parse as one (5, true, ["a"]), else plain strings."""
+def _parse_env_value(raw: str, key: str = "") -> Any:
+    """Env values are TOML values when they parse as one (5, true, ["a"]), else plain strings. A secret
+    key's value is always the raw string (a numeric password stays a password, and no parse error can
+    quote it); a string key's value is the raw string unless it parses as a TOML string ("…")."""
+    if _secret_kind(key) == "value":
+        return raw
     try:
-        return tomllib.loads(f"v = {raw}")["v"]
+        value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
         return raw
+    section, _, name = key.partition(".")
+    cls = SECTIONS.get(section)
+    if cls is not None and typing.get_type_hints(cls).get(name) is str and not isinstance(value, str):
+        return raw
+    return value
 
 
 def env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
@@ -317,7 +360,8 @@ def env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
         if not name.startswith(ENV_PREFIX) or "__" not in name[len(ENV_PREFIX):]:
             continue
         section, _, key = name[len(ENV_PREFIX):].partition("__")
-        out.setdefault(section.lower(), {})[key.lower()] = _parse_env_value(raw)
+        section, key = section.lower(), key.lower()
+        out.setdefault(section, {})[key] = _parse_env_value(raw, f"{section}.{key}")
     return out
 
 
@@ -349,6 +393,25 @@ def load(path: str | Path | None = None, environ: Mapping[str, str] | None = Non
             raise ConfigError(f"[{section}]: expected a table")
         data.setdefault(section, {}).update(keys)
     return from_mapping(data, source=str(file) if readable else "(defaults)")
+
+
+def secret_values(config: Config) -> list[str]:
+    """The values no message may show: secret keys' values and the passwords in secret URLs."""
+    values: list[str] = []
+    for section, cls in SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            value = getattr(getattr(config, section), f.name)
+            kind = f.metadata.get("secret", "")
+            if kind == "value" and isinstance(value, str) and value:
+                values.append(value)
+            elif kind == "url" and isinstance(value, str) and (password := url_password(value)):
+                values.append(password)
+    return values
+
+
+def redactor(config: Config | None) -> Redactor:
+    """What masks ``config``'s secrets (and every URL password) in a message or a log line."""
+    return Redactor.of(secret_values(config) if config is not None else [])
 
 
 def as_dict(config: Config) -> dict[str, Any]:

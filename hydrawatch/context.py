@@ -23,6 +23,10 @@ class State:
     config_path: Path | None = None
     _config: config_mod.Config | None = field(default=None, repr=False)
 
+    def redact(self, text: str) -> str:
+        """``text`` with the loaded config's secrets (and any URL password) masked."""
+        return config_mod.redactor(self._config)(text)
+
     @property
     def config(self) -> config_mod.Config:
         if self._config is None:

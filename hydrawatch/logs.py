@@ -8,28 +8,39 @@ import sys
 from datetime import datetime, timezone
 
 from hydrawatch.render import terminal_safe
+from hydrawatch.secrets import Redactor
 
 
 class JsonFormatter(logging.Formatter):
+    def __init__(self, redact: Redactor | None = None) -> None:
+        super().__init__()
+        self.redact = redact or Redactor()
+
     def format(self, record: logging.LogRecord) -> str:
         data = {"time": datetime.fromtimestamp(record.created, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage()}
+                "level": record.levelname.lower(), "logger": record.name,
+                "message": self.redact(record.getMessage())}
         if record.exc_info:
-            data["exception"] = self.formatException(record.exc_info)
+            data["exception"] = self.redact(self.formatException(record.exc_info))
         return json.dumps(data, ensure_ascii=False)
 
 
 class SafeTextFormatter(logging.Formatter):
-    """Log lines carry crawled text: make control characters inert for the terminal."""
+    """Log lines carry crawled text: make control characters inert for the terminal; secrets masked."""
+
+    def __init__(self, fmt: str | None = None, redact: Redactor | None = None) -> None:
+        super().__init__(fmt)
+        self.redact = redact or Redactor()
 
     def format(self, record: logging.LogRecord) -> str:
-        return terminal_safe(super().format(record), limit=2000)
+        return terminal_safe(self.redact(super().format(record)), limit=2000)
 
 
-def setup(fmt: str, level: str) -> None:
+def setup(fmt: str, level: str, redact: Redactor | None = None) -> None:
+    """Logs to stderr; ``redact`` masks the config's secrets (and any URL password) in every line."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else
-                         SafeTextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(JsonFormatter(redact) if fmt == "json" else
+                         SafeTextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", redact))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

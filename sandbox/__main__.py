@@ -29,6 +29,7 @@ def describe(sb: Sandbox) -> str:
         f"#   ct     http://127.0.0.1:{p['ct']}/?q=%25{some.split('.')[0]}%25&output=json",
         f"#   nrd    http://127.0.0.1:{p['nrd']}/nrd.txt",
         f"#   smtp   127.0.0.1:{p['smtp']}",
+        f"#   smtps  127.0.0.1:{p['smtps']} (implicit TLS; trust the CA from --ca-file)",
         "# hydrawatch config overrides:",
         to_toml(sb.config_overrides()),
     ])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import ssl
 import tempfile
 import threading
@@ -21,6 +22,14 @@ def _name(common_name: str, org: str = "") -> x509.Name:
     if org:
         attrs.insert(0, x509.NameAttribute(NameOID.ORGANIZATION_NAME, org))
     return x509.Name(attrs)
+
+
+def _san(name: str) -> x509.GeneralName:
+    """A SAN entry: an IP address for a service reached by address (SMTP on 127.0.0.1), else a DNS name."""
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
 
 
 class SandboxCA:
@@ -50,6 +59,13 @@ class SandboxCA:
     def close(self) -> None:
         self._dir.cleanup()
 
+    def pem_file(self) -> Path:
+        """The CA certificate as a PEM file (for clients configured with a CA file, e.g. alerts.smtp_ca_file)."""
+        path = Path(self._dir.name) / "sandbox-ca.pem"
+        if not path.exists():
+            path.write_text(self.pem, encoding="ascii")
+        return path
+
     def context_for(self, spec: TlsSpec) -> ssl.SSLContext:
         """A server-side SSLContext presenting the certificate `spec` describes (cached)."""
         with self._lock:
@@ -75,7 +91,7 @@ class SandboxCA:
         )
         if spec.names:
             builder = builder.add_extension(
-                x509.SubjectAlternativeName([x509.DNSName(n) for n in spec.names]), critical=False)
+                x509.SubjectAlternativeName([_san(n) for n in spec.names]), critical=False)
         if not spec.self_signed:
             builder = builder.add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()), critical=False)

@@ -22,17 +22,17 @@ from sandbox.ca import SandboxCA
 from sandbox.dns_server import DnsServer
 from sandbox.errors import SandboxStartError
 from sandbox.hostile import Payloads
-from sandbox.model import PhaseView
+from sandbox.model import PhaseView, TlsSpec
 from sandbox.proxy import ForwardProxy
 from sandbox.registry import RegistryServices
-from sandbox.smtp import SmtpSink
+from sandbox.smtp import AuthSeen, SmtpSink
 from sandbox.state import LiveState
 from sandbox.web import WebFront
 from sandbox.world import World, load_world
 
 log = logging.getLogger(__name__)
 HOST = "127.0.0.1"
-PORT_NAMES = ("dns", "proxy", "http", "https", "rdap", "ct", "nrd", "smtp")
+PORT_NAMES = ("dns", "proxy", "http", "https", "rdap", "ct", "nrd", "smtp", "smtps")
 MODES = ("proxy", "direct")
 
 
@@ -56,6 +56,7 @@ class Sandbox:
         self._parts: list[Any] = []
         self.ports: dict[str, int] = {}
         self.smtp: SmtpSink | None = None
+        self.smtps: SmtpSink | None = None
         self.proxy: ForwardProxy | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -92,8 +93,14 @@ class Sandbox:
         self._add(registry, "rdap", registry.rdap.port)
         self.ports["ct"] = registry.ct.port
         self.ports["nrd"] = registry.nrd.port
-        self.smtp = SmtpSink(HOST, ports.get("smtp", 0))
+        # SMTP with STARTTLS offered, and SMTPS (implicit TLS) into the same mailbox; both certificates
+        # are the sandbox CA's (alerts.smtp_ca_file = Sandbox.ca_file) and name 127.0.0.1.
+        smtp_tls = self.ca.context_for(TlsSpec(names=(HOST,)))
+        self.smtp = SmtpSink(HOST, ports.get("smtp", 0), tls=smtp_tls)
         self._add(self.smtp, "smtp", self.smtp.port)
+        self.smtps = SmtpSink(HOST, ports.get("smtps", 0), tls=smtp_tls, implicit_tls=True,
+                              messages=self.smtp.messages, auths=self.smtp.auths, lock=self.smtp.lock)
+        self._add(self.smtps, "smtps", self.smtps.port)
 
     def _add(self, part: Any, name: str, port: int) -> None:
         part.start()
@@ -208,6 +215,7 @@ class Sandbox:
         assert self.smtp is not None
         with self.smtp.lock:
             self.smtp.messages.clear()
+            self.smtp.auths.clear()
 
     # -- mail ----------------------------------------------------------------------------------------
     @property
@@ -222,14 +230,28 @@ class Sandbox:
         assert self.smtp is not None
         return self.smtp.snapshot()
 
-    def smtp_down(self) -> None:
+    @property
+    def smtp_auths(self) -> list[AuthSeen]:
+        """Every AUTH the SMTP servers (plain/STARTTLS and SMTPS) received, with its login."""
         assert self.smtp is not None
-        self.smtp.stop()
+        with self.smtp.lock:
+            return list(self.smtp.auths)
+
+    @property
+    def ca_file(self) -> str:
+        """The sandbox CA as a PEM file, for clients that take a CA file (alerts.smtp_ca_file)."""
+        return str(self.ca.pem_file())
+
+    def smtp_down(self) -> None:
+        for sink in (self.smtp, self.smtps):
+            assert sink is not None
+            sink.stop()
 
     def smtp_up(self) -> None:
-        assert self.smtp is not None
-        if not self.smtp.running:
-            self.smtp.start()
+        for sink in (self.smtp, self.smtps):
+            assert sink is not None
+            if not sink.running:
+                sink.start()
 
     # -- pointing hydrawatch at it ------------------------------------------------------------------
     def url(self, name: str) -> str:

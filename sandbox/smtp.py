@@ -1,12 +1,17 @@
-"""An SMTP server (aiosmtpd) that records every message it accepts; can go down and come back."""
+"""An SMTP server (aiosmtpd) that records every message it accepts and every AUTH it receives; can go
+down and come back. It offers STARTTLS when given a TLS context, or speaks TLS from the first byte
+(SMTPS, implicit TLS) when ``implicit_tls``; AUTH is accepted even in the clear, so a client that sends
+its password unencrypted is seen doing it."""
 
 from __future__ import annotations
 
 import email
 import email.policy
 import socket
+import ssl
 import threading
 import time
+from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
@@ -30,8 +35,27 @@ class _Recorder:
         return "250 Message accepted for delivery"
 
 
-def _accept_any(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
-    return AuthResult(success=True)
+@dataclass(frozen=True)
+class AuthSeen:
+    """One AUTH the server received: the login, and whether the connection was encrypted."""
+
+    login: str
+    encrypted: bool
+
+
+class _AcceptAny:
+    def __init__(self, seen: list[AuthSeen], lock: threading.Lock) -> None:
+        self.seen = seen
+        self.lock = lock
+
+    def __call__(self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
+        login = getattr(auth_data, "login", b"") or b""
+        # STARTTLS sets session.ssl; an implicit-TLS connection is TLS from its transport's first byte
+        encrypted = session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None
+        with self.lock:
+            self.seen.append(AuthSeen(login.decode("utf-8", "replace") if isinstance(login, bytes) else str(login),
+                                      encrypted))
+        return AuthResult(success=True)
 
 
 def free_port(host: str) -> int:
@@ -41,17 +65,25 @@ def free_port(host: str) -> int:
 
 
 class SmtpSink:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, tls: ssl.SSLContext | None = None,
+                 implicit_tls: bool = False, messages: list[EmailMessage] | None = None,
+                 auths: list[AuthSeen] | None = None, lock: threading.Lock | None = None) -> None:
         self.host = host
-        self.messages: list[EmailMessage] = []
-        self.lock = threading.Lock()
+        self.messages: list[EmailMessage] = [] if messages is None else messages
+        self.auths: list[AuthSeen] = [] if auths is None else auths
+        self.lock = lock or threading.Lock()
         self.port = port or free_port(host)
+        self.tls = tls
+        self.implicit_tls = implicit_tls
         self._controller: Controller | None = None
 
     def _make(self) -> Controller:
+        tls: dict[str, Any] = {}
+        if self.tls is not None:
+            tls = {"ssl_context": self.tls} if self.implicit_tls else {"tls_context": self.tls, "require_starttls": False}
         return Controller(_Recorder(self.messages, self.lock), hostname=self.host, port=self.port,
-                          authenticator=_accept_any, auth_require_tls=False, auth_required=False,
-                          ready_timeout=5.0)
+                          authenticator=_AcceptAny(self.auths, self.lock), auth_require_tls=False,
+                          auth_required=False, ready_timeout=5.0, **tls)
 
     def start(self) -> None:
         last: Exception | None = None

@@ -4,24 +4,30 @@ observations from their time (hydrawatch/archive.py says where address and time 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from sqlalchemy.orm import Session
 
 from detect.model import ARCHIVED_HEADER, HttpFetch
 from detect.names import InvalidDomain, registrable_domain
 from hydrawatch.archive import (
+    DEFAULT_MAX_TOTAL_BYTES,
     ArchivedPage,
     ArchiveError,
+    Roots,
     is_warc,
+    iter_warc,
     page_files,
     parse_time,
     read_page,
-    read_warc,
 )
+from hydrawatch.archive_warc import Budget
 from hydrawatch.commands.views_common import check_format
 from hydrawatch.context import CliError, state
 from hydrawatch.render import terminal_safe
@@ -29,27 +35,77 @@ from hydrawatch.wiring import open_store, utcnow
 from scheduler.observe import http_indicators_of
 from storage import observations, watchlist
 
+BATCH_PAGES = 16  # pages written between flushes …
+BATCH_BYTES = 16_000_000  # … or page bytes, whichever comes first: the session never holds more
 
-def _read_all(paths: list[Path], domain: str, url: str, at: datetime | None, max_bytes: int,
-              now: datetime, err: Console) -> list[ArchivedPage]:
-    """Every page, or CliError after naming each bad one: an import is all or nothing."""
-    pages: list[ArchivedPage] = []
-    bad = 0
-    files = list(page_files(paths))
-    if not files:
-        raise CliError("no page files found (give .html files or folders holding them)")
+
+@dataclass
+class _Tally:
+    imported: int = 0
+    already: int = 0
+    bad: int = 0
+    domains: set[str] = field(default_factory=set)
+    missing: set[str] = field(default_factory=set)
+    oldest: datetime | None = None
+    newest: datetime | None = None
+
+    def saw(self, page: ArchivedPage) -> None:
+        self.domains.add(page.domain)
+        self.oldest = min(self.oldest or page.observed_at, page.observed_at)
+        self.newest = max(self.newest or page.observed_at, page.observed_at)
+
+
+def _pages(path: Path, roots: Roots, budget: Budget, domain: str, url: str, at: datetime | None,
+           max_bytes: int, now: datetime) -> Iterator[ArchivedPage]:
+    if is_warc(path):
+        yield from iter_warc(path, domain=domain, max_bytes=max_bytes, now=now, roots=roots, budget=budget)
+    else:
+        yield read_page(path, domain=domain, url=url, at=at, max_bytes=max_bytes, now=now, roots=roots, budget=budget)
+
+
+def _import_all(session: Session, files: list[Path], roots: Roots, budget: Budget, domain: str, url: str,
+                at: datetime | None, max_bytes: int, now: datetime, err: Console) -> _Tally:
+    """Every page of every file, streamed into ``session`` in bounded batches (flushed, then let go), so
+    memory stays bounded whatever the files hold; the caller's transaction commits only when no file was
+    bad and every domain is watched (CliError otherwise, after naming each bad file): all or nothing."""
+    tally = _Tally()
+    watched: dict[str, bool] = {}
+    batch_pages = batch_bytes = 0
     for path in files:
         try:
-            if is_warc(path):
-                pages.extend(read_warc(path, domain=domain, max_bytes=max_bytes, now=now))
-            else:
-                pages.append(read_page(path, domain=domain, url=url, at=at, max_bytes=max_bytes, now=now))
+            for page in _pages(path, roots, budget, domain, url, at, max_bytes, now):
+                tally.saw(page)
+                if page.domain not in watched:
+                    watched[page.domain] = watchlist.get_domain(session, page.domain) is not None
+                if not watched[page.domain]:
+                    tally.missing.add(page.domain)
+                    continue
+                if tally.bad or tally.missing:
+                    continue  # nothing will be kept: read on only to name every bad file
+                if observations.has_http(session, page.domain, page.url, page.observed_at):
+                    tally.already += 1
+                    continue
+                fetch = HttpFetch(page.domain, page.url, final_url=page.url, status=200,
+                                  headers=(("content-type", "text/html"), (ARCHIVED_HEADER, "1")), body=page.body,
+                                  truncated=page.truncated, observed_at=page.observed_at)
+                inds, sketch = http_indicators_of(fetch)
+                observations.record_http(session, fetch, inds, sketch, now=page.observed_at)
+                tally.imported += 1
+                batch_pages, batch_bytes = batch_pages + 1, batch_bytes + len(page.body)
+                if batch_pages >= BATCH_PAGES or batch_bytes >= BATCH_BYTES:
+                    session.flush()
+                    session.expunge_all()
+                    batch_pages = batch_bytes = 0
         except ArchiveError as exc:
             err.print(terminal_safe(str(exc), 300), markup=False)
-            bad += 1
-    if bad:
-        raise CliError(f"nothing imported: {bad} of {len(files)} files cannot be read as archived pages")
-    return pages
+            tally.bad += 1
+    if tally.bad:
+        raise CliError(f"nothing imported: {tally.bad} of {len(files)} files cannot be read as archived pages")
+    if tally.missing:
+        missing = sorted(tally.missing)
+        raise CliError(f"nothing imported: {', '.join(missing[:5])}{' …' if len(missing) > 5 else ''} "
+                       f"not in the store (add with `hydrawatch seed add`)")
+    return tally
 
 
 def register(app: typer.Typer) -> None:
@@ -66,6 +122,9 @@ def register(app: typer.Typer) -> None:
         at: Annotated[str, typer.Option("--at", help="when the copies were made (ISO 8601, YYYY-MM-DD or a "
                                                      "Wayback timestamp), when no sidecar says")] = "",
         fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+        max_total: Annotated[int, typer.Option(
+            "--max-total-bytes", help="decompressed bytes this import may read from all the files; beyond it "
+                                      "nothing is imported")] = DEFAULT_MAX_TOTAL_BYTES,
     ) -> None:
         """Import archived pages of watched domains as observations dated when they were archived.
 
@@ -84,29 +143,21 @@ def register(app: typer.Typer) -> None:
             raise CliError(f"--domain {terminal_safe(domain, 80)!s}: {exc}") from None
         except ValueError as exc:
             raise CliError(f"--at: {exc}") from None
+        if max_total <= 0:
+            raise CliError("--max-total-bytes must be greater than 0", 2)
         config = state(ctx).config
-        pages = _read_all(paths, wanted, url, when, config.crawler.max_page_bytes, now, err)
-        imported, already = 0, 0
-        with open_store(config) as store:
-            with store.transaction() as session:
-                missing = sorted({p.domain for p in pages if watchlist.get_domain(session, p.domain) is None})
-            if missing:
-                raise CliError(f"nothing imported: {', '.join(missing[:5])}{' …' if len(missing) > 5 else ''} "
-                               f"not in the store (add with `hydrawatch seed add`)")
-            with store.transaction() as session:
-                for page in pages:
-                    if observations.has_http(session, page.domain, page.url, page.observed_at):
-                        already += 1
-                        continue
-                    fetch = HttpFetch(page.domain, page.url, final_url=page.url, status=200,
-                                      headers=(("content-type", "text/html"), (ARCHIVED_HEADER, "1")), body=page.body,
-                                      truncated=page.truncated, observed_at=page.observed_at)
-                    inds, sketch = http_indicators_of(fetch)
-                    observations.record_http(session, fetch, inds, sketch, now=page.observed_at)
-                    imported += 1
-        domains = sorted({p.domain for p in pages})
-        oldest = min(p.observed_at for p in pages).isoformat().replace("+00:00", "Z")
-        newest = max(p.observed_at for p in pages).isoformat().replace("+00:00", "Z")
+        files = list(page_files(paths))
+        if not files:
+            raise CliError("no page files found (give .html files or folders holding them)")
+        roots, budget = Roots.of(paths), Budget(max_total)
+        with open_store(config) as store, store.transaction() as session:
+            tally = _import_all(session, files, roots, budget, wanted, url, when, config.crawler.max_page_bytes,
+                                now, err)
+        assert tally.oldest is not None and tally.newest is not None
+        domains = sorted(tally.domains)
+        imported, already = tally.imported, tally.already
+        oldest = tally.oldest.isoformat().replace("+00:00", "Z")
+        newest = tally.newest.isoformat().replace("+00:00", "Z")
         summary = {"imported": imported, "already_stored": already, "domains": domains,
                    "oldest": oldest, "newest": newest}
         if fmt == "json":

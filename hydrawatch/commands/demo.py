@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from hydrawatch import logs
-from hydrawatch.config import Config, as_dict, from_mapping, to_toml
+from hydrawatch.config import Config, as_dict, from_mapping, redactor, to_toml
 from hydrawatch.context import CliError, state
 from hydrawatch.render import dumps, iso, terminal_safe
 
@@ -104,7 +104,8 @@ def register(app: typer.Typer) -> None:
         from hydrawatch.wiring import open_store, utcnow
 
         base = state(ctx).config
-        logs.setup(base.log.format, "WARNING" if base.log.level.upper() == "INFO" else base.log.level)
+        logs.setup(base.log.format, "WARNING" if base.log.level.upper() == "INFO" else base.log.level,
+                   redactor(base))
         console = Console(stderr=fmt == "json", highlight=False)
         workdir = Path(tempfile.mkdtemp(prefix="hydrawatch-demo-"))
         with Sandbox.start(WORLD, phase="before") as sb:

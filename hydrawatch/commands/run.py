@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from hydrawatch import logs
-from hydrawatch.config import Config
+from hydrawatch.config import Config, redactor
 from hydrawatch.config import load as load_config
 from hydrawatch.context import CliError, state
 from hydrawatch.progress import progress_display, wanted
@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
         cfg = state(ctx).config
         if progress not in ("auto", "always", "never"):
             raise CliError(f"--progress must be auto, always or never, not {progress!r}", 2)
-        logs.setup(cfg.log.format, cfg.log.level)
+        logs.setup(cfg.log.format, cfg.log.level, redactor(cfg))
         console = Console(stderr=True)
         with open_store(cfg) as store:
             try:
@@ -77,7 +77,7 @@ def register(app: typer.Typer) -> None:
 
                 def reload_config() -> Config:
                     fresh = load_config(state(ctx).config_path)  # ConfigError: the daemon keeps the old one
-                    logs.setup(fresh.log.format, fresh.log.level)
+                    logs.setup(fresh.log.format, fresh.log.level, redactor(fresh))
                     return fresh
 
                 async def daemon_main() -> None:

@@ -59,7 +59,8 @@ def config_for(sb: Sandbox, db: Path, **overrides: Any) -> Config:
         "crawler": {"timeout": 4.0, "retries": 0, "max_page_bytes": 1_000_000},
         "rdap": {"timeout": 5.0},
         "discovery": {"tlds": ["info", "cc"], "fuzzers": ["tld-swap"], "max_candidates": 2000},
-        "alerts": {"smtp_password": SECRET, "smtp_username": "hw"},
+        # AUTH only over TLS (plain-text AUTH is refused): STARTTLS, the sandbox CA trusted
+        "alerts": {"smtp_password": SECRET, "smtp_username": "hw", "smtp_starttls": True, "smtp_ca_file": sb.ca_file},
         "serve": {"token": SECRET},
     })
     return from_mapping(deep_merge(base, overrides), source="(hostile)")
@@ -162,7 +163,8 @@ def write_config(sb: Sandbox, db: Path, path: Path, **overrides: Any) -> Path:
         "storage": {"url": f"sqlite:///{db}"}, "dns": {"timeout": 1.0, "retries": 0},
         "crawler": {"timeout": 4.0, "retries": 0, "max_page_bytes": 1_000_000}, "rdap": {"timeout": 5.0},
         "discovery": {"tlds": ["info", "cc"], "fuzzers": ["tld-swap"], "max_candidates": 2000},
-        "alerts": {"smtp_password": SECRET, "smtp_username": "hw"}, "serve": {"token": SECRET},
+        "alerts": {"smtp_password": SECRET, "smtp_username": "hw", "smtp_starttls": True, "smtp_ca_file": sb.ca_file},
+        "serve": {"token": SECRET},
     })
     path.write_text(to_toml(deep_merge(base, overrides)), encoding="utf-8")
     return path
