@@ -34,6 +34,8 @@ HTTP_CASES: dict[str, dict[str, Any]] = {
     "wrongname.info": domain("185.10.1.14", web=site(tls={"names": ["someone-else.info"]})),
     "wrongtype.info": domain("185.10.1.15", behaviours=["wrong-content-type"]),
     "nonutf8.info": domain("185.10.1.16", behaviours=["non-utf8"]),
+    "headers.info": domain("185.10.1.17", behaviours=["header-endless"]),
+    "headerflood.info": domain("185.10.1.18", behaviours=["header-flood"]),
 }
 
 DNS_CASES: dict[str, dict[str, Any]] = {
@@ -52,6 +54,7 @@ RDAP_CASES: dict[str, dict[str, Any]] = {
     "rdapbad.info": domain("185.10.3.1", behaviours=["rdap-malformed"]),
     "rdap429.info": domain("185.10.3.2", behaviours=["rdap-429"]),
     "rdap500.info": domain("185.10.3.3", behaviours=["rdap-500"]),
+    "rdapheaders.info": domain("185.10.3.4", behaviours=["rdap-header-flood"]),
 }
 
 SSRF_NAMES = {"loopback.info": "127.0.0.1", "private.info": "10.20.30.40", "metadata.info": "169.254.169.254"}
