@@ -75,8 +75,18 @@ def ssrf_cases(trap_port: int) -> dict[str, dict[str, Any]]:
     return out
 
 
+LOCAL_SCHEME_HTML = ('<html><head><title>pictures</title><link rel="icon" href="file:///etc/passwd"></head><body>'
+                     '<img src="data:image/png;base64,cm9vdDp4OjA6MA=="><img src="file:///etc/passwd"></body></html>')
+SCHEME_CASES: dict[str, dict[str, Any]] = {
+    "tofile.info": domain("185.10.7.1", web={"pages": {"/": {"redirect": "file:///etc/passwd", "status": 302}}}),
+    "todata.info": domain("185.10.7.2", web={"pages": {"/": {"redirect": "data:text/html,root:x:0:0",
+                                                             "status": 302}}}),
+    "filelinks.info": domain("185.10.7.3", html=LOCAL_SCHEME_HTML),
+}
+
 INJECTION_CASES: dict[str, dict[str, Any]] = {"inject.info": domain("185.10.6.1", html=INJECTED_HTML)}
 
 
 def hostile_world(trap_port: int) -> dict[str, Any]:
-    return world({**HTTP_CASES, **DNS_CASES, **RDAP_CASES, **ssrf_cases(trap_port), **INJECTION_CASES})
+    return world({**HTTP_CASES, **DNS_CASES, **RDAP_CASES, **ssrf_cases(trap_port), **SCHEME_CASES,
+                  **INJECTION_CASES})
