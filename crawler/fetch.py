@@ -49,6 +49,8 @@ def scrapy_settings(config: Config) -> dict[str, Any]:
         "HYDRAWATCH_ALLOW_PRIVATE": c.allow_private_addresses,
         "HYDRAWATCH_PROXY": c.proxy,
         "HYDRAWATCH_MAX_PAGE_BYTES": c.max_page_bytes,
+        "HYDRAWATCH_MAX_HEADERS": c.max_headers,
+        "HYDRAWATCH_MAX_HEADER_BYTES": c.max_header_bytes,
         "USER_AGENT": c.user_agent,
         "ROBOTSTXT_OBEY": False,  # research crawler: we must see what the site serves (docs/crawler.md)
         "COOKIES_ENABLED": False,
@@ -75,6 +77,14 @@ def scrapy_settings(config: Config) -> dict[str, Any]:
         "DOWNLOAD_WARNSIZE": 0,
         "DOWNLOAD_FAIL_ON_DATALOSS": True,
         "COMPRESSION_ENABLED": True,
+        # http/https through the handler with capped response heads (crawler/headcap.py); every other
+        # scheme Scrapy knows (file, data, ftp, s3) is switched off, so no redirect or link can read
+        # a local file or reach a bucket (the spider also refuses them before any request).
+        "DOWNLOAD_HANDLERS": {
+            "http": "crawler.headcap.CappedHTTP11DownloadHandler",
+            "https": "crawler.headcap.CappedHTTP11DownloadHandler",
+            "file": None, "data": None, "ftp": None, "s3": None,
+        },
         "DOWNLOADER_MIDDLEWARES": {
             "crawler.middleware.GuardMiddleware": 50,
             "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,

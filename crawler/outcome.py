@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from crawler.headcap import HeadersTooLarge
 from crawler.resolver import BlockedAddress, ResolveError
 from detect.model import ErrorKind, TlsCert
 
@@ -28,6 +29,11 @@ def _chain(exc: BaseException) -> list[Any]:
     return seen
 
 
+def headers_too_large(exc: BaseException) -> HeadersTooLarge | None:
+    """The HeadersTooLarge inside a download failure (Twisted wraps it in ResponseFailed), or None."""
+    return next((i for i in _chain(exc) if isinstance(i, HeadersTooLarge)), None)
+
+
 def _is_failure(item: object) -> bool:
     return type(item).__name__ == "Failure" and type(item).__module__ == "twisted.python.failure"
 
@@ -46,6 +52,8 @@ def classify(exc: BaseException) -> tuple[ErrorKind, str]:
             return ErrorKind.BLOCKED_PRIVATE, str(item)
         if isinstance(item, ResolveError):
             return ErrorKind.DNS, str(item)
+        if isinstance(item, HeadersTooLarge):
+            return ErrorKind.TOO_LARGE, str(item)
     if any("_DecompressionMaxSizeExceeded" in n for n in names):
         return ErrorKind.TOO_LARGE, message
     if any(n.endswith(("DownloadTimeoutError", "TimeoutError", "TCPTimedOutError", "UserTimeoutError"))

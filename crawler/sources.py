@@ -1,6 +1,6 @@
 """Bounded HTTP GETs for the configured data sources (RDAP, CT search, NRD feeds).
 
-These URLs are trusted configuration, so the private-address guard does not apply (the sandbox
+Response heads are capped (crawler/headcap.py) like the crawl's. These URLs are trusted configuration, so the private-address guard does not apply (the sandbox
 and tests serve them on loopback) and names resolve through the system resolver. They do NOT go
 through ``[crawler] proxy``: that proxy exists to hide the crawler from hostile sites, and the
 data sources are services we chose. Every GET has a timeout, a size cap and typed failures;
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from crawler.headcap import HeadersTooLarge, capped_pool
 from crawler.run import ensure_reactor
 from detect.model import ErrorKind
 
@@ -82,6 +83,8 @@ class _Sink:
 
 def _kind_of(exc: BaseException) -> ErrorKind:
     name = type(exc).__name__
+    if isinstance(exc, HeadersTooLarge):
+        return ErrorKind.TOO_LARGE
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)) or "Timeout" in name:
         return ErrorKind.TIMEOUT
     if "DNS" in name:
@@ -97,7 +100,8 @@ async def _open(url: str, timeout: float) -> tuple[Any, SourceResponse]:
     from twisted.web.client import Agent
     from twisted.web.http_headers import Headers
 
-    agent = Agent(reactor, connectTimeout=timeout)
+    # A capped pool: a source answering with endless header lines costs at most HeadLimits() of them.
+    agent = Agent(reactor, connectTimeout=timeout, pool=capped_pool(reactor))
     headers = Headers({b"User-Agent": [USER_AGENT.encode()],
                        b"Accept": [b"application/rdap+json, application/json, text/plain, */*"]})
     try:
@@ -109,6 +113,8 @@ async def _open(url: str, timeout: float) -> tuple[Any, SourceResponse]:
         detail = getattr(exc, "reasons", None)
         msg = "; ".join(r.getErrorMessage() for r in detail) if detail else str(exc) or type(exc).__name__
         inner = detail[0].value if detail else exc
+        if isinstance(inner, HeadersTooLarge):
+            msg = str(inner)
         raise SourceError(_kind_of(inner), f"{url}: {type(exc).__name__}: {msg}") from None
     hdrs = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, vs in tx.headers.getAllRawHeaders() for v in vs)
     return tx, SourceResponse(url=url, status=tx.code, headers=hdrs, body=b"")

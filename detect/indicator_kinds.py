@@ -95,3 +95,23 @@ def tidy(indicators: Iterable[Indicator]) -> tuple[Indicator, ...]:
         if ind.value:
             seen.add(ind)
     return tuple(sorted(seen, key=lambda i: (i.kind, i.value)))
+
+
+MAX_PER_KIND = 500        # values of one kind an observation may carry (an 840 kB page held 70,003 ids)
+MAX_PER_OBSERVATION = 5_000  # values of all kinds together
+
+
+def bounded(indicators: Iterable[Indicator], per_kind: int = MAX_PER_KIND,
+            total: int = MAX_PER_OBSERVATION) -> tuple[tuple[Indicator, ...], int]:
+    """At most ``per_kind`` values of each kind and ``total`` in all, in input order; and how many were
+    dropped. A site chooses how many ids its page shows, not how big the store grows."""
+    kept: list[Indicator] = []
+    per: dict[str, int] = {}
+    dropped = 0
+    for ind in indicators:
+        if per.get(ind.kind, 0) >= per_kind or len(kept) >= total:
+            dropped += 1
+            continue
+        per[ind.kind] = per.get(ind.kind, 0) + 1
+        kept.append(ind)
+    return tuple(kept), dropped

@@ -62,6 +62,10 @@ class CrawlerConfig:
                             metadata=_doc("User-Agent header of every fetch"))
     proxy: str = field(default="", metadata=_doc("http://host:port forward proxy for HTTP and CONNECT", "url_or_empty"))
     max_page_bytes: int = field(default=5_000_000, metadata=_doc("body cap per response", "positive"))
+    max_headers: int = field(default=200, metadata=_doc(
+        "header lines per response (continuations count); more ends the fetch as too_large", "positive"))
+    max_header_bytes: int = field(default=65_536, metadata=_doc(
+        "bytes of status line and headers per response; more ends the fetch as too_large", "positive"))
     timeout: float = field(default=20.0, metadata=_doc("seconds per fetch (connect to last byte)", "positive"))
     max_redirects: int = field(default=10, metadata=_doc("redirect hops followed per fetch", "nonnegative"))
     retries: int = field(default=1, metadata=_doc("extra tries after a connection failure", "nonnegative"))

@@ -15,6 +15,8 @@ HUGE_BODY_BYTES = 50 * 1024 * 1024
 GZIP_BOMB_ZEROS = 1024 * 1024 * 1024       # 1 GiB of zeros, about 1 MB on the wire
 BROTLI_BOMB_ZEROS = 1024 * 1024 * 1024     # 1 GiB of zeros, about 1 KB on the wire
 REDIRECT_CHAIN_HOPS = 50
+HEADER_LINE_BYTES = 8 * 1024                # one "X-Filler-N: aaa…" header line
+HEADER_FLOOD_BYTES = 100 * 1024 * 1024     # header-flood: 100 MB of header lines, then a body
 GARBAGE = b"\x00\xff\xfeSSH-2.0-garbage\r\n\x13\x37" * 64
 
 
@@ -85,6 +87,9 @@ def serve_hostile(conn: socket.socket, behaviour: str, request: Request, page: P
             send_response(conn, 200, [("Content-Type", "text/html; charset=utf-8")],
                           b"<html><title>end of the chain</title></html>", head_only)
         return True
+    if behaviour in ("header-endless", "header-flood"):
+        send_header_flood(conn, endless=behaviour == "header-endless", stopping=stopping)
+        return True
     if behaviour == "huge-body":
         conn.sendall(response_head(200, [("Content-Type", "text/html; charset=utf-8")], HUGE_BODY_BYTES))
         chunk = (b"<p>" + b"a" * 1017 + b"</p>\n") * 64
@@ -125,3 +130,19 @@ def serve_hostile(conn: socket.socket, behaviour: str, request: Request, page: P
         send_response(conn, page.status, [("Content-Type", "text/html; charset=utf-8")], body, head_only)
         return True
     return False
+
+
+def send_header_flood(conn: socket.socket, *, endless: bool, stopping: threading.Event) -> None:
+    """A 200 status line, then 8 kB header lines: forever (``endless``, until the client goes) or
+    HEADER_FLOOD_BYTES of them followed by a blank line and a small, ordinary body."""
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nServer: nginx\r\n")
+    filler = b"a" * (HEADER_LINE_BYTES - 32)
+    batch = 32  # lines a sendall
+    sent = n = 0
+    while (endless or sent < HEADER_FLOOD_BYTES) and not stopping.is_set():
+        chunk = b"".join(b"X-Filler-%d: %s\r\n" % (n + i, filler) for i in range(batch))
+        conn.sendall(chunk)
+        sent += len(chunk)
+        n += batch
+    body = b"<html><head><title>after the flood</title></head><body>made it</body></html>"
+    conn.sendall(b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)

@@ -9,18 +9,18 @@ from types import MappingProxyType
 
 WEB_BEHAVIOURS = frozenset({
     "huge-body", "gzip-bomb", "brotli-bomb", "redirect-loop", "redirect-chain", "slow-drip", "reset", "garbage",
-    "tls-garbage", "wrong-content-type", "non-utf8",
+    "tls-garbage", "wrong-content-type", "non-utf8", "header-endless", "header-flood",
 })
 DNS_BEHAVIOURS = frozenset({
     "dns-timeout", "dns-servfail", "dns-refused", "dns-garbage", "dns-truncated", "dns-cname-loop",
     "dns-huge-txt",
 })
-RDAP_BEHAVIOURS = frozenset({"rdap-malformed", "rdap-429", "rdap-500"})
+RDAP_BEHAVIOURS = frozenset({"rdap-malformed", "rdap-429", "rdap-500", "rdap-header-flood"})
 BEHAVIOURS = WEB_BEHAVIOURS | DNS_BEHAVIOURS | RDAP_BEHAVIOURS
 SERVICE_BEHAVIOURS: Mapping[str, frozenset[str]] = MappingProxyType({
     "ct": frozenset({"ct-garbage", "ct-500"}),
     "nrd": frozenset({"nrd-500", "nrd-garbage", "nrd-huge"}),
-    "rdap": frozenset({"rdap-malformed", "rdap-429", "rdap-500"}),
+    "rdap": frozenset({"rdap-malformed", "rdap-429", "rdap-500", "rdap-header-flood"}),
 })
 
 

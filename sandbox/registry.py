@@ -8,6 +8,7 @@ import socket
 from datetime import datetime
 from urllib.parse import parse_qs, unquote
 
+from sandbox.hostile import send_header_flood
 from sandbox.model import CertEntry, DomainState
 from sandbox.state import LiveState
 from sandbox.tcp import TcpServer, read_request, send_response
@@ -109,6 +110,8 @@ class RegistryServices:
         if behaviour == "rdap-429":
             return send_response(conn, 429, [("Content-Type", JSON_RDAP), ("Retry-After", "2")],
                                  b'{"errorCode":429,"title":"Too Many Requests"}')
+        if behaviour == "rdap-header-flood":
+            return send_header_flood(conn, endless=True, stopping=self.rdap.stopping)
         if behaviour == "rdap-malformed":
             return send_response(conn, 200, [("Content-Type", JSON_RDAP)], b'{"objectClassName": "domain", "ldhN')
         if domain is None or domain.rdap is None:

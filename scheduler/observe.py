@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from crawler.fetch import SiteCrawl
 from detect import fingerprints
 from detect.classify import classify
+from detect.indicator_kinds import bounded
 from detect.model import DnsResult, HttpFetch, Indicator, RdapRecord, Status
 from detect.page_parse import parse
 from detect.page_signals import banner_picture_key, takedown_page_key
@@ -60,7 +61,8 @@ def http_indicators_of(fetch: HttpFetch) -> tuple[tuple[Indicator, ...], PageSke
     fp = fingerprints.fingerprint_page(fetch)
     inds.extend(fp.indicators)
     inds.extend(Indicator("outlink", d) for d in fp.outlinks)
-    return tuple(inds), PageSketch(title=fp.title, minhash=fp.minhash, tlsh=fp.tlsh)
+    kept, _dropped = bounded(inds)  # the same bound the store applies: scoring sees what is stored
+    return kept, PageSketch(title=fp.title, minhash=fp.minhash, tlsh=fp.tlsh)
 
 
 async def observe(parts: Components, domains: Sequence[str], *, now: datetime, cycle_id: int | None,

@@ -14,9 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from detect.model import Candidate, Evidence
+from storage.inlist import chunks
 from storage.models import CandidateRow
-
-IN_CHUNK = 500  # names per IN (...) query: well under every backend's parameter limit
 
 
 def _row(session: Session, name: str) -> CandidateRow | None:
@@ -51,9 +50,9 @@ def unchanged_rejections(session: Session, answers: Mapping[str, str], *, since:
     on the same answer: nothing to look at again."""
     names = list(answers)
     out: set[str] = set()
-    for i in range(0, len(names), IN_CHUNK):
+    for chunk in chunks(names):
         rows = session.execute(select(CandidateRow.name, CandidateRow.dns_fingerprint, CandidateRow.last_checked)
-                               .where(CandidateRow.name.in_(names[i:i + IN_CHUNK]),
+                               .where(CandidateRow.name.in_(chunk),
                                       CandidateRow.decision == "rejected"))
         for name, fp, checked in rows:
             if fp and fp == answers[name] and checked >= since:

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from detect.model import Evidence, Relation
+from storage.inlist import chunks
 from storage.models import DomainRow, EdgeRow, StatusChangeRow
 from storage.values import DomainInfo, EdgeInfo, StatusChange
 from storage.watchlist import _info
@@ -79,8 +80,8 @@ def _edge_info(row: EdgeRow, names: dict[int, str]) -> EdgeInfo:
 
 
 def _ids(session: Session, *names: str) -> dict[str, int]:
-    rows = session.execute(select(DomainRow.name, DomainRow.id).where(DomainRow.name.in_(names)))
-    return {name: id_ for name, id_ in rows}
+    return {name: id_ for chunk in chunks(names)
+            for name, id_ in session.execute(select(DomainRow.name, DomainRow.id).where(DomainRow.name.in_(chunk)))}
 
 
 def add_edge(session: Session, *, from_domain: str, to_domain: str, relation: Relation, confidence: float,
@@ -126,8 +127,8 @@ def add_edge(session: Session, *, from_domain: str, to_domain: str, relation: Re
 def _names(session: Session, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
-    return {id_: name for id_, name in session.execute(select(DomainRow.id, DomainRow.name)
-                                                       .where(DomainRow.id.in_(ids)))}
+    return {id_: name for chunk in chunks(ids)
+            for id_, name in session.execute(select(DomainRow.id, DomainRow.name).where(DomainRow.id.in_(chunk)))}
 
 
 def edges(session: Session, domain: str | None = None) -> list[EdgeInfo]:
@@ -151,7 +152,8 @@ def _walk(session: Session, start: int, forward: bool) -> dict[int, int]:
     near, far = (EdgeRow.from_id, EdgeRow.to_id) if forward else (EdgeRow.to_id, EdgeRow.from_id)
     while frontier:
         depth += 1
-        found = set(session.scalars(select(far).where(near.in_(frontier)))) - seen.keys()
+        found = {f for chunk in chunks(frontier) for f in session.scalars(select(far).where(near.in_(chunk)))}
+        found -= seen.keys()
         for id_ in found:
             seen[id_] = depth
         frontier = found
@@ -171,14 +173,17 @@ def family(session: Session, domain: str) -> Family:
         placed.setdefault(id_, ("predecessor", -dist))
     for id_, dist in down.items():
         placed.setdefault(id_, ("successor", dist))
-    rows = {r.id: r for r in session.scalars(select(DomainRow).where(DomainRow.id.in_(placed)))}
+    rows = {r.id: r for chunk in chunks(placed)
+            for r in session.scalars(select(DomainRow).where(DomainRow.id.in_(chunk)))}
     history: dict[int, list[StatusChange]] = {id_: [] for id_ in placed}
-    for ch in session.scalars(select(StatusChangeRow).where(StatusChangeRow.domain_id.in_(placed))
-                              .order_by(StatusChangeRow.changed_at, StatusChangeRow.id)):
+    changes = [ch for chunk in chunks(placed)
+               for ch in session.scalars(select(StatusChangeRow).where(StatusChangeRow.domain_id.in_(chunk)))]
+    for ch in sorted(changes, key=lambda c: (c.changed_at, c.id)):
         history[ch.domain_id].append(StatusChange(ch.status, ch.previous, ch.reason, ch.changed_at))
     # Edges with both ends in the family; a predecessor's other children (siblings) are not members.
-    edge_rows = session.scalars(select(EdgeRow).where(EdgeRow.from_id.in_(placed), EdgeRow.to_id.in_(placed))
-                                .order_by(EdgeRow.detected_at, EdgeRow.id))
+    edge_rows = sorted((e for chunk in chunks(placed)
+                        for e in session.scalars(select(EdgeRow).where(EdgeRow.from_id.in_(chunk)))
+                        if e.to_id in placed), key=lambda e: (e.detected_at, e.id))
     names = {id_: row.name for id_, row in rows.items()}
     members = sorted(
         (FamilyMember(_info(rows[id_]), role, depth, tuple(history[id_])) for id_, (role, depth) in placed.items()),

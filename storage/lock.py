@@ -10,6 +10,8 @@ from typing import IO, Any
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
+from storage.db import create_private_file
+
 
 class AlreadyRunning(Exception):
     """Another hydrawatch daemon holds this store."""
@@ -25,7 +27,7 @@ class StoreLock:
         url = make_url(str(self._engine.url.render_as_string(hide_password=False)))
         if url.get_backend_name() == "sqlite":
             path = Path(f"{url.database or 'memory'}.lock")
-            path.parent.mkdir(parents=True, exist_ok=True)
+            create_private_file(path)
             handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the process life
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

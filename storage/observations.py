@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,10 +11,14 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from detect.indicator_kinds import bounded
 from detect.model import DnsResult, HttpFetch, Indicator, RdapRecord
 from storage import codec
+from storage.inlist import chunks
 from storage.models import DomainRow, IndicatorRow, ObservationRow, PageRow, StatusChangeRow
 from storage.watchlist import domain_row
+
+log = logging.getLogger(__name__)
 
 LIVE_STATUSES = ("active", "redirecting", "parked")
 
@@ -36,12 +41,20 @@ def _domain_id(session: Session, name: str) -> int:
 
 def _add_indicators(session: Session, domain_id: int, obs_id: int, indicators: Iterable[Indicator],
                     now: datetime) -> None:
+    """The observation's indicators, deduplicated and bounded (detect.indicator_kinds.bounded)."""
     seen: set[tuple[str, str]] = set()
+    unique: list[Indicator] = []
     for ind in indicators:
         key = (ind.kind, ind.value[:512])
         if key in seen or not ind.value:
             continue
         seen.add(key)
+        unique.append(Indicator(*key))
+    kept, dropped = bounded(unique)
+    if dropped:
+        log.warning("observation %d: %d indicators over the cap dropped (%d kept)", obs_id, dropped, len(kept))
+    for ind in kept:
+        key = (ind.kind, ind.value)
         session.add(IndicatorRow(domain_id=domain_id, observation_id=obs_id, kind=key[0], value=key[1],
                                  observed_at=now))
 
@@ -172,9 +185,12 @@ def latest_indicators(session: Session, domain: str, *, before: datetime | None 
         obs_ids.extend(session.scalars(query))
     if not obs_ids:
         return frozenset()
-    rows = session.execute(select(IndicatorRow.kind, IndicatorRow.value)
-                           .where(IndicatorRow.observation_id.in_(obs_ids)))
-    return frozenset(Indicator(k, v) for k, v in rows)
+    found: set[Indicator] = set()
+    for chunk in chunks(obs_ids):
+        rows = session.execute(select(IndicatorRow.kind, IndicatorRow.value)
+                               .where(IndicatorRow.observation_id.in_(chunk)))
+        found.update(Indicator(k, v) for k, v in rows)
+    return frozenset(found)
 
 
 def share_counts(session: Session, values: Iterable[Indicator]) -> dict[Indicator, int]:
@@ -185,8 +201,7 @@ def share_counts(session: Session, values: Iterable[Indicator]) -> dict[Indicato
     for ind in wanted:
         by_kind.setdefault(ind.kind, []).append(ind.value)
     for kind, vals in by_kind.items():
-        for start in range(0, len(vals), 500):
-            chunk = vals[start:start + 500]
+        for chunk in chunks(vals):
             rows = session.execute(
                 select(IndicatorRow.value, func.count(func.distinct(IndicatorRow.domain_id)))
                 .where(IndicatorRow.kind == kind, IndicatorRow.value.in_(chunk)).group_by(IndicatorRow.value))

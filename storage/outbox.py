@@ -17,6 +17,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, aliased
 
 from detect.model import Evidence
+from storage.inlist import chunks
 from storage.models import DeliveryState, DomainRow, EdgeRow, OutboxRow, StatusChangeRow, TakedownAlertRow
 from storage.values import EdgeInfo
 
@@ -180,9 +181,11 @@ def queued(session: Session, *, state: str | None = None) -> list[QueuedAlert]:
 def retry(session: Session, queue: Queue, item_ids: list[int] | None, *, now: datetime) -> int:
     """Give failed alerts (all, or ``item_ids``) a fresh round of attempts; returns how many."""
     query = select(queue).where(queue.state == "failed")
-    if item_ids is not None:
-        query = query.where(queue.id.in_(item_ids))
-    rows = [row for row in session.scalars(query) if isinstance(row, DeliveryState)]
+    if item_ids is None:
+        found = list(session.scalars(query))
+    else:
+        found = [row for chunk in chunks(item_ids) for row in session.scalars(query.where(queue.id.in_(chunk)))]
+    rows = [row for row in found if isinstance(row, DeliveryState)]
     for row in rows:
         row.state, row.attempts, row.next_attempt_at = "pending", 0, now
     return len(rows)

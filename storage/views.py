@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from storage.inlist import chunks
 from storage.lineage import edges
 from storage.models import DomainRow, IndicatorRow, ObservationRow
 from storage.values import DomainInfo, EdgeInfo, StatusChange
@@ -95,10 +96,12 @@ def indicators_of(session: Session, domain_id: int) -> list[IndicatorSeen]:
     found = list(session.execute(mine))
     if not found:
         return []
-    sharers = (select(IndicatorRow.kind, IndicatorRow.value, func.count(func.distinct(IndicatorRow.domain_id)))
-               .where(IndicatorRow.value.in_({v for _, v, *_ in found}))
-               .group_by(IndicatorRow.kind, IndicatorRow.value))
-    shared = {(k, v): n for k, v, n in session.execute(sharers)}
+    shared: dict[tuple[str, str], int] = {}
+    for chunk in chunks(v for _, v, *_ in found):
+        sharers = (select(IndicatorRow.kind, IndicatorRow.value, func.count(func.distinct(IndicatorRow.domain_id)))
+                   .where(IndicatorRow.value.in_(chunk))
+                   .group_by(IndicatorRow.kind, IndicatorRow.value))
+        shared.update({(k, v): n for k, v, n in session.execute(sharers)})
     return [IndicatorSeen(k, v, first, last, int(n), int(shared.get((k, v), 1))) for k, v, first, last, n in found]
 
 
@@ -132,7 +135,8 @@ def pivot(session: Session, kind: str, value: str) -> Pivot | None:
     found = list(session.execute(query))
     if not found:
         return None
-    rows = {r.id: r for r in session.scalars(select(DomainRow).where(DomainRow.id.in_([f[0] for f in found])))}
+    rows = {r.id: r for chunk in chunks(f[0] for f in found)
+            for r in session.scalars(select(DomainRow).where(DomainRow.id.in_(chunk)))}
     hits = sorted((PivotHit(_info(rows[d]), first, last, int(n)) for d, first, last, n in found),
                   key=lambda h: (h.first_seen, h.domain.name))
     return Pivot(kind=kind, value=value, hits=tuple(hits))

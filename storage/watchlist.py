@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from detect.model import Classification
+from storage.inlist import chunks
 from storage.models import DomainRow, StatusChangeRow
 from storage.values import AddResult, DomainInfo, StatusChange
 
@@ -30,8 +31,7 @@ def add_domains(session: Session, names: Iterable[str], *, campaign: str, origin
     """
     wanted = list(dict.fromkeys(names))
     existing: set[str] = set()
-    for chunk_start in range(0, len(wanted), 500):
-        chunk = wanted[chunk_start:chunk_start + 500]
+    for chunk in chunks(wanted):
         existing.update(session.scalars(select(DomainRow.name).where(DomainRow.name.in_(chunk))))
     added = [n for n in wanted if n not in existing]
     session.add_all(
@@ -112,8 +112,8 @@ def known_names(session: Session, names: Iterable[str]) -> set[str]:
     """Which of ``names`` are already in the store (watched or not)."""
     wanted = list(set(names))
     found: set[str] = set()
-    for start in range(0, len(wanted), 500):
-        found.update(session.scalars(select(DomainRow.name).where(DomainRow.name.in_(wanted[start:start + 500]))))
+    for chunk in chunks(wanted):
+        found.update(session.scalars(select(DomainRow.name).where(DomainRow.name.in_(chunk))))
     return found
 
 

@@ -23,7 +23,7 @@ import scrapy
 from parsel import Selector
 from scrapy.http.request import NO_CALLBACK
 
-from crawler.outcome import classify, tls_cert
+from crawler.outcome import classify, headers_too_large, tls_cert
 from detect.model import ErrorKind, Hop, HttpFetch
 from detect.page_parse import parse
 from detect.page_signals import IMAGE_BANNER_CHARS
@@ -145,8 +145,10 @@ class SiteSpider(scrapy.Spider):
                 response = await self.crawler.engine.download_async(request)
             except Exception as exc:
                 kind, msg = classify(exc)
+                head = headers_too_large(exc)  # keep the bounded part of an oversized head as evidence
                 return dataclasses.replace(base, final_url=current, redirects=tuple(hops),
-                                           error_kind=kind, error=msg)
+                                           status=head.status if head else None,
+                                           headers=head.headers if head else (), error_kind=kind, error=msg)
             location = response.headers.get(b"Location")
             if response.status in REDIRECT_STATUSES and location:
                 loc = location.decode("latin-1").strip()

@@ -34,6 +34,8 @@ HTTP_CASES: dict[str, dict[str, Any]] = {
     "wrongname.info": domain("185.10.1.14", web=site(tls={"names": ["someone-else.info"]})),
     "wrongtype.info": domain("185.10.1.15", behaviours=["wrong-content-type"]),
     "nonutf8.info": domain("185.10.1.16", behaviours=["non-utf8"]),
+    "headers.info": domain("185.10.1.17", behaviours=["header-endless"]),
+    "headerflood.info": domain("185.10.1.18", behaviours=["header-flood"]),
 }
 
 DNS_CASES: dict[str, dict[str, Any]] = {
@@ -52,6 +54,7 @@ RDAP_CASES: dict[str, dict[str, Any]] = {
     "rdapbad.info": domain("185.10.3.1", behaviours=["rdap-malformed"]),
     "rdap429.info": domain("185.10.3.2", behaviours=["rdap-429"]),
     "rdap500.info": domain("185.10.3.3", behaviours=["rdap-500"]),
+    "rdapheaders.info": domain("185.10.3.4", behaviours=["rdap-header-flood"]),
 }
 
 SSRF_NAMES = {"loopback.info": "127.0.0.1", "private.info": "10.20.30.40", "metadata.info": "169.254.169.254"}
@@ -72,8 +75,18 @@ def ssrf_cases(trap_port: int) -> dict[str, dict[str, Any]]:
     return out
 
 
+LOCAL_SCHEME_HTML = ('<html><head><title>pictures</title><link rel="icon" href="file:///etc/passwd"></head><body>'
+                     '<img src="data:image/png;base64,cm9vdDp4OjA6MA=="><img src="file:///etc/passwd"></body></html>')
+SCHEME_CASES: dict[str, dict[str, Any]] = {
+    "tofile.info": domain("185.10.7.1", web={"pages": {"/": {"redirect": "file:///etc/passwd", "status": 302}}}),
+    "todata.info": domain("185.10.7.2", web={"pages": {"/": {"redirect": "data:text/html,root:x:0:0",
+                                                             "status": 302}}}),
+    "filelinks.info": domain("185.10.7.3", html=LOCAL_SCHEME_HTML),
+}
+
 INJECTION_CASES: dict[str, dict[str, Any]] = {"inject.info": domain("185.10.6.1", html=INJECTED_HTML)}
 
 
 def hostile_world(trap_port: int) -> dict[str, Any]:
-    return world({**HTTP_CASES, **DNS_CASES, **RDAP_CASES, **ssrf_cases(trap_port), **INJECTION_CASES})
+    return world({**HTTP_CASES, **DNS_CASES, **RDAP_CASES, **ssrf_cases(trap_port), **SCHEME_CASES,
+                  **INJECTION_CASES})
