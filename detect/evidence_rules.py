@@ -33,7 +33,7 @@ from detect.model import Evidence, Indicator, Status
 from detect.similarity import TextCrowd, edit_distance, minhash_jaccard, tlsh_diff
 
 if TYPE_CHECKING:
-    from detect.scoring import Discovery, SiteProfile, StoreStats
+    from detect.scoring_inputs import Discovery, SiteProfile, StoreStats
 
 # A candidate in these states serves nothing of its own: its page, host and certificate belong to
 # law enforcement, a registry or a parking provider, so only its identity values and name count.

@@ -6,16 +6,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from detect.findings import Finding, pair_strengths
-from detect.model import Evidence, Relation
+from detect.model import Relation
 
 if TYPE_CHECKING:
-    from detect.scoring import SiteProfile, Verdict
+    from detect.scoring_inputs import SiteProfile
 
 # Evidence that a candidate succeeds one particular domain: its name, a registration right after that
 # domain's loss (only emitted with a tie to that domain), or that domain sending visitors to it.
@@ -61,31 +60,3 @@ def choose(candidate: SiteProfile, network: Sequence[SiteProfile],
     if copies:
         return Relation.MIRROR, best if best in copies else max(copies, key=lambda d: _rank(d, strengths, by_name))
     return Relation.NETWORK, best
-
-
-@dataclass(frozen=True)
-class EdgeDecision:
-    """One lineage edge to record (the store keeps edges unique on from/to/relation)."""
-
-    from_domain: str
-    to_domain: str
-    relation: Relation
-    confidence: float
-    evidence: tuple[Evidence, ...]
-    reason: str
-
-
-def decide_lineage(verdicts: Iterable[Verdict]) -> list[EdgeDecision]:
-    """The edges a batch of verdicts calls for: one per clone (its best-scoring verdict when it was
-    scored more than once, e.g. found by two routes). Several clones may share one predecessor —
-    operators stand up several replacements at once — and each gets its edge."""
-    best: dict[str, Verdict] = {}
-    for v in verdicts:
-        if not v.is_clone or v.relation is None or v.predecessor is None:
-            continue
-        held = best.get(v.candidate)
-        if held is None or v.confidence > held.confidence:
-            best[v.candidate] = v
-    edges = [EdgeDecision(v.predecessor, v.candidate, v.relation, v.confidence, v.evidence, v.reason)
-             for v in best.values() if v.predecessor is not None and v.relation is not None]
-    return sorted(edges, key=lambda e: (e.from_domain, e.to_domain))

@@ -17,7 +17,7 @@ from detect.model import Evidence, Indicator, Status
 from detect.similarity import minhash_jaccard
 
 if TYPE_CHECKING:
-    from detect.scoring import ScoringPolicy, SiteProfile
+    from detect.scoring_inputs import ScoringPolicy, SiteProfile
 
 YEAR = timedelta(days=365.25)
 PREDATES_MARGIN = YEAR  # registered at least this long before the network's first domain

@@ -40,11 +40,6 @@ def lineage_url(base_url: str, domain: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, parts.query, DOMAIN_ROUTE + quote(domain, safe="")))
 
 
-def message_id(edge_id: int, store_id: str) -> str:
-    """Stable per edge and store: a retry after a crash carries the same id."""
-    return f"<edge-{edge_id}.{store_id}@hydrawatch>"
-
-
 def _describe(item: OutboxItem, base_url: str) -> list[str]:
     e = item.edge
     lines = [

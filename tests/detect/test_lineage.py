@@ -1,45 +1,20 @@
-"""Lineage decisions: which network domain an edge comes from, what it means, and which edges a
-batch of verdicts calls for."""
+"""Lineage decisions: which network domain an edge comes from, and what it means.
+
+Each clone gets its own edge, several per predecessor included: the store keeps edges unique per
+from/to/relation, and tests/scheduler/test_generated_worlds.py checks every planted replacement gets its
+edge and its mail."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
 from detect.findings import Finding
-from detect.lineage import EdgeDecision, choose, decide_lineage
+from detect.lineage import choose
 from detect.model import Evidence, Relation, Status
-from detect.scoring import Verdict, score_candidate
+from detect.scoring import score_candidate
 from tests.detect.scoring_world import POLICY, SEIZURE, at, doppelganger_network, found, page, site, stats
 
 NETWORK = doppelganger_network()
-
-
-def verdict(candidate: str, predecessor: str | None, confidence: float, relation: Relation | None = Relation.REPLACEMENT,
-            is_clone: bool = True) -> Verdict:
-    return Verdict(candidate, confidence, (Evidence("same_label", predecessor or "", 0.55),), is_clone,
-                   relation, predecessor, "test")
-
-
-def test_each_clone_gets_one_edge_from_its_predecessor() -> None:
-    edges = decide_lineage([verdict("rrn.so", "rrn.media", 0.9), verdict("artichoc.cc", "artichoc.io", 0.8)])
-    assert [(e.from_domain, e.to_domain, e.relation) for e in edges] == [
-        ("artichoc.io", "artichoc.cc", Relation.REPLACEMENT), ("rrn.media", "rrn.so", Relation.REPLACEMENT)]
-    assert all(isinstance(e, EdgeDecision) and e.evidence for e in edges)
-
-
-def test_several_replacements_of_one_predecessor_all_get_edges() -> None:
-    edges = decide_lineage([verdict("rrn.so", "rrn.media", 0.9), verdict("rrn.pw", "rrn.media", 0.7),
-                            verdict("rrn.to", "rrn.media", 0.65)])
-    assert sorted(e.to_domain for e in edges) == ["rrn.pw", "rrn.so", "rrn.to"]
-
-
-def test_a_candidate_scored_twice_keeps_its_strongest_verdict() -> None:
-    edges = decide_lineage([verdict("rrn.so", "rrn.media", 0.7), verdict("rrn.so", "rrn.world", 0.9)])
-    assert [(e.from_domain, e.confidence) for e in edges] == [("rrn.world", 0.9)]
-
-
-def test_non_clones_get_no_edge() -> None:
-    assert decide_lineage([verdict("washingtonpost.com", None, 0.0, None, is_clone=False)]) == []
 
 
 def test_succession_by_name_beats_a_live_near_copy() -> None:
