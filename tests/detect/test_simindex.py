@@ -96,3 +96,46 @@ def test_garbage_signatures_are_rejected_and_skipped_on_rebuild() -> None:
 def test_threshold_is_validated() -> None:
     with pytest.raises(ValueError):
         SimilarityIndex(threshold=1.5)
+
+
+def datasketch_query(pages: dict, probe: bytes, threshold: float = 0.5) -> set:
+    """What datasketch's own MinHashLSH (same banding) returns above the threshold: the reference."""
+    from datasketch import MinHashLSH
+
+    from detect.simindex import RECALL_WEIGHTS, decode
+
+    lsh = MinHashLSH(threshold=threshold, num_perm=128, weights=RECALL_WEIGHTS)
+    for key, blob in pages.items():
+        lsh.insert(key, decode(blob))
+    lean = decode(probe)
+    return {k for k in lsh.query(lean) if decode(pages[k]).jaccard(lean) >= threshold}
+
+
+def test_compact_tables_give_datasketchs_candidates() -> None:
+    rng = random.Random(11)
+    bases = [page(rng) for _ in range(20)]
+    pages = {(f"s{i}.example", i): minhash(near_copy(rng, bases[i % 20], keep=rng.uniform(0.3, 1.0)))
+             for i in range(400)}
+    index = SimilarityIndex.from_items(pages.items())
+    for base in bases[:8]:
+        probe = minhash(near_copy(rng, base, keep=0.7))
+        assert {k for k, _ in index.query(probe, top=1000)} == datasketch_query(pages, probe)
+
+
+def test_pages_added_one_by_one_past_the_merge_agree_with_a_rebuild() -> None:
+    rng = random.Random(12)
+    base = page(rng, 200)
+    pages = {(f"p{i}.example", i): minhash(near_copy(rng, base, keep=0.8) if i % 25 in (1, 2) else page(rng, 60))
+             for i in range(1500)}
+    grown = SimilarityIndex()
+    for key, blob in pages.items():
+        grown.add(key, blob)
+    for i in range(0, 1500, 2):  # half removed: compaction
+        grown.remove((f"p{i}.example", i))
+    kept = {k: v for k, v in pages.items() if k[1] % 2}
+    rebuilt = SimilarityIndex.from_items(kept.items())
+    probe = minhash(base)
+    assert len(grown) == len(rebuilt) == 750
+    assert grown.query(probe, top=100) == rebuilt.query(probe, top=100)
+    hits = grown.query(probe, top=100)
+    assert len(hits) == 60 and all(k[1] % 2 for k, _ in hits)
