@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import html
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -15,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
 from hydrawatch import present
-from hydrawatch.web.security import Guard, token_of
+from hydrawatch.web.security import Guard
 from storage import export, lineage, views
 
 STATUSES = ("active", "seized", "suspended", "parked", "redirecting", "dead", "unknown")
@@ -81,14 +80,17 @@ PIVOT_LINKS = {"FirstDomain": _link("getDomain", "the first domain that showed i
 Db = Annotated[Session, Depends(_session)]
 
 
-def create_app(sessions: sessionmaker[Session], *, token: str = "",
-               allowed_hosts: Iterable[str] | None = None) -> FastAPI:
-    """The app over a session factory. ``token`` (if set) is required on every request;
+def create_app(sessions: sessionmaker[Session], *, token: str = "", allowed_hosts: Iterable[str] | None = None,
+               failures_per_minute: int = 10, clock: Callable[[], float] = time.monotonic) -> FastAPI:
+    """The app over a session factory. ``token`` (if set) is required on every request, from an
+    ``Authorization: Bearer`` header or the cookie a ``?token=`` link sets; a client address with
+    ``failures_per_minute`` wrong tokens within a minute is refused (429) until the oldest is a minute old.
     ``allowed_hosts`` (if given) is the set of Host names accepted (DNS-rebinding guard)."""
     app = FastAPI(title="hydrawatch", version="1", description="Read-only view of the hydrawatch store: "
                   "domains, status history, indicators, lineage, pivots and exports.",
                   docs_url=None, redoc_url=None, openapi_url="/api/openapi.json", dependencies=[Depends(_no_nul)])
-    app.add_middleware(Guard, token=token, allowed_hosts=allowed_hosts)
+    app.add_middleware(Guard, token=token, allowed_hosts=allowed_hosts, failures_per_minute=failures_per_minute,
+                       clock=clock)
     app.state.sessions = sessions
 
     @app.get("/api/domains", summary="The watchlist, filtered", operation_id="listDomains",
@@ -148,11 +150,9 @@ def create_app(sessions: sessionmaker[Session], *, token: str = "",
     page = (resources.files("hydrawatch.web") / "static" / "index.html").read_text(encoding="utf-8")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def index(request: Request) -> HTMLResponse:
-        # The page's own assets need the token too; it is put back only into their URLs, escaped.
-        given = token_of(request) if token else ""
-        suffix = html.escape("?token=" + quote(given, safe=""), quote=True) if given else ""
-        return HTMLResponse(page.replace("{{asset_query}}", suffix))
+    def index() -> HTMLResponse:
+        # No token in the page: its assets and API calls carry the cookie a ?token= link set.
+        return HTMLResponse(page)
 
     app.mount("/static", StaticFiles(directory=_static_dir()), name="static")
     return app
