@@ -89,8 +89,9 @@ def create_app(sessions: sessionmaker[Session], *, token: str = "", allowed_host
     app = FastAPI(title="hydrawatch", version="1", description="Read-only view of the hydrawatch store: "
                   "domains, status history, indicators, lineage, pivots and exports.",
                   docs_url=None, redoc_url=None, openapi_url="/api/openapi.json", dependencies=[Depends(_no_nul)])
+    page = (resources.files("hydrawatch.web") / "static" / "index.html").read_text(encoding="utf-8")
     app.add_middleware(Guard, token=token, allowed_hosts=allowed_hosts, failures_per_minute=failures_per_minute,
-                       clock=clock)
+                       clock=clock, shell=page)
     app.state.sessions = sessions
 
     @app.get("/api/domains", summary="The watchlist, filtered", operation_id="listDomains",
@@ -146,8 +147,6 @@ def create_app(sessions: sessionmaker[Session], *, token: str = "", allowed_host
         ext = {"stix": "stix.json"}.get(fmt, fmt)
         return Response(body, media_type=media,
                         headers={"Content-Disposition": f'attachment; filename="hydrawatch.{ext}"'})
-
-    page = (resources.files("hydrawatch.web") / "static" / "index.html").read_text(encoding="utf-8")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> HTMLResponse:

@@ -33,14 +33,6 @@ MIN_TOKEN = 32
 MAKE_ONE = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
 PROXY_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
 
-# A browser that followed a ?token= link from another site gets the cookie with the 303, but does not
-# send a SameSite=Strict cookie on the redirected request (the navigation started cross-site). This
-# page (no script: the CSP forbids inline script) reloads the same address from our own origin, where
-# the cookie is sent; a reload without a cookie comes back same-origin and gets the plain 401.
-RELOAD = ('<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0">'
-          "<title>hydrawatch</title><p>Opening…</p>\n")
-
-
 def token_weakness(token: str) -> str:
     """Why ``token`` is too weak to guard a server reachable beyond this machine; "" if it is not."""
     if len(token) < MIN_TOKEN:
@@ -82,9 +74,10 @@ class Guard(BaseHTTPMiddleware):
     A valid ``?token=`` answers 303 to the same address without it and sets the cookie."""
 
     def __init__(self, app: ASGIApp, *, token: str = "", allowed_hosts: Iterable[str] | None = None,
-                 failures_per_minute: int = 10, clock: Callable[[], float] = time.monotonic) -> None:
+                 failures_per_minute: int = 10, clock: Callable[[], float] = time.monotonic, shell: str = "") -> None:
         super().__init__(app)
         self.token = token
+        self.shell = shell
         self.weakness = token_weakness(token) if token else "is not set"
         self.allowed_hosts = {h.lower() for h in allowed_hosts} if allowed_hosts is not None else None
         self.failures = FailedAttempts(failures_per_minute, 60.0, clock=clock)
@@ -130,9 +123,14 @@ class Guard(BaseHTTPMiddleware):
 
     def _refused(self, navigating_in: Request | None = None) -> Response:
         headers = {"WWW-Authenticate": "Bearer"}
-        if navigating_in is not None and navigating_in.headers.get("sec-fetch-site") == "cross-site" \
+        if self.shell and navigating_in is not None and navigating_in.url.path == "/" \
+                and navigating_in.headers.get("sec-fetch-site") == "cross-site" \
                 and navigating_in.headers.get("sec-fetch-mode") == "navigate":
-            return HTMLResponse(RELOAD, status_code=401, headers=headers)
+            # A browser that followed a ?token= link from another site (a webmail) got the cookie with the
+            # 303 but does not send a SameSite=Strict cookie on the redirected request, which is still
+            # cross-site. It gets the page's shell (static, no data, as published); the shell's script
+            # and API calls come from our own origin and carry the cookie. Without one they get 401s.
+            return HTMLResponse(self.shell, status_code=401, headers=headers)
         return _json(401, "a valid token is required (Authorization: Bearer …, or open a ?token=… link once "
                           "for the cookie)", headers)
 

@@ -9,12 +9,13 @@ import httpx
 from fastapi import FastAPI
 
 
-def get(app: FastAPI, path: str, *, client: str = "127.0.0.1", **kwargs: Any) -> httpx.Response:
-    """One GET to ``app`` as if from ``client``; redirects are not followed."""
+def get(app: FastAPI, path: str, *, client: str = "127.0.0.1", cookies: dict[str, str] | None = None,
+        **kwargs: Any) -> httpx.Response:
+    """One GET to ``app`` as if from ``client``, with ``cookies``; redirects are not followed."""
 
     async def go() -> httpx.Response:
         transport = httpx.ASGITransport(app=app, client=(client, 40000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8750") as c:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8750", cookies=cookies) as c:
             return await c.get(path, **kwargs)
 
     return asyncio.run(go())
