@@ -4,6 +4,7 @@ throttle on failed attempts, and a Host check against DNS rebinding."""
 from __future__ import annotations
 
 import hmac
+import itertools
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from urllib.parse import quote, unquote, urlencode
@@ -41,7 +42,7 @@ def token_weakness(token: str) -> str:
         return "must be printable ASCII without spaces (it travels in an HTTP header)"
     if len(set(token)) < 10:
         return f"has only {len(set(token))} distinct characters: it is not random"
-    if sum(abs(ord(b) - ord(a)) <= 1 for a, b in zip(token, token[1:], strict=False)) > len(token) // 2:
+    if sum(abs(ord(b) - ord(a)) <= 1 for a, b in itertools.pairwise(token)) > len(token) // 2:
         return "runs in sequence (like abcd… or 1234…): it is not random"
     sixes = [token[i:i + 6] for i in range(len(token) - 5)]
     if len(set(sixes)) < len(sixes):

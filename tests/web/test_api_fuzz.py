@@ -38,7 +38,7 @@ def filled(store: Store) -> Iterator[sessionmaker[Session]]:
 
 @SCHEMA.parametrize()
 @SETTINGS
-def test_no_generated_request_is_a_server_error(case: schemathesis.Case) -> None:
+def test_no_generated_request_is_a_server_error(case: schemathesis.Case[object]) -> None:
     case.call_and_validate(checks=[not_a_server_error])
 
 

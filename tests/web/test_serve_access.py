@@ -136,7 +136,7 @@ def test_wrong_token_links_and_cookies_count_as_failures_too(filled: Store) -> N
     app = create_app(filled.sessions, token=TOKEN, clock=Clock())
     for i in range(10):
         attempt = {"params": {"token": f"guess{i}"}} if i % 2 else {"cookies": {COOKIE: f"guess{i}"}}
-        assert get(app, "/", client="198.51.100.3", **attempt).status_code == 401  # type: ignore[arg-type]
+        assert get(app, "/", client="198.51.100.3", **attempt).status_code == 401
     assert get(app, "/", headers=BEARER, client="198.51.100.3").status_code == 429
 
 
