@@ -6,6 +6,7 @@ process; `not_a_server_error` must hold for every one. Out-of-range input is a 4
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import hypothesis
 import pytest
@@ -38,7 +39,7 @@ def filled(store: Store) -> Iterator[sessionmaker[Session]]:
 
 @SCHEMA.parametrize()
 @SETTINGS
-def test_no_generated_request_is_a_server_error(case: schemathesis.Case[object]) -> None:
+def test_no_generated_request_is_a_server_error(case: schemathesis.Case[Any]) -> None:
     case.call_and_validate(checks=[not_a_server_error])
 
 
