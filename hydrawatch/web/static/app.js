@@ -31,10 +31,17 @@
   function badge(status) { return el("span", { class: "badge " + statusClass(status) }, status); }
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
 
-  function showError(text) {
+  // One visible error line; ``source`` says who set it, so that the watchlist arriving after a
+  // domain's 404 (the two load at once) does not wipe the domain's error.
+  function showError(text, source) {
     const box = $("error");
     box.textContent = text;
     box.hidden = !text;
+    box.setAttribute("data-source", text ? source || "" : "");
+  }
+
+  function clearError(source) {
+    if ($("error").getAttribute("data-source") === source) showError("");
   }
 
   // The token, if the server wants one, travels in the HttpOnly cookie a ?token= link set (the
@@ -62,9 +69,9 @@
     try {
       const data = await api("/api/domains?" + params.toString());
       renderList(data);
-      showError("");
+      clearError("list");
     } catch (e) {
-      showError("cannot load the watchlist: " + e.message);
+      showError("cannot load the watchlist: " + e.message, "list");
     }
   }
 
