@@ -157,7 +157,8 @@ class ServeConfig:
     host: str = field(default="127.0.0.1", metadata=_doc("bind address of `hydrawatch serve`"))
     port: int = field(default=8750, metadata=_doc("port of `hydrawatch serve`", "port"))
     token: str = field(default="", metadata=_doc(
-        "access token (Authorization: Bearer / ?token=); required when host is not loopback "
+        "access token of `hydrawatch serve`: an Authorization: Bearer header, or the HttpOnly cookie a ?token= "
+        "link sets; required, 32+ random characters, when host is not loopback "
         "(secret: read raw from the environment, never shown)", secret="value"))
 
 

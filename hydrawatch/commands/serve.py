@@ -19,12 +19,16 @@ def register(app: typer.Typer) -> None:
         port: Annotated[int | None, typer.Option(help="port (default: [serve] port, 8750; 0 = any free)")] = None,
     ) -> None:
         """Serve the HTTP API (OpenAPI at /api/openapi.json) and the web page at / until interrupted."""
+        from hydrawatch.web.security import MAKE_ONE, token_weakness
         from hydrawatch.web.server import LOOPBACK, build, serve_forever
 
         cfg = state(ctx).config
         bind = host or cfg.serve.host
         if bind not in LOOPBACK and not cfg.serve.token:
-            raise CliError(f"refusing to serve on {bind} without an access token: set serve.token", 2)
+            raise CliError(f"refusing to serve on {bind} without an access token: set serve.token to at least "
+                           f"32 random characters (make one: {MAKE_ONE})", 2)
+        if bind not in LOOPBACK and (weakness := token_weakness(cfg.serve.token)):
+            raise CliError(f"refusing to serve on {bind}: serve.token {weakness} (make one: {MAKE_ONE})", 2)
         if port is not None and not 0 <= port <= 65535:
             raise CliError(f"--port must be within 0..65535, not {port}", 2)
         chosen = cfg.serve.port if port is None else port

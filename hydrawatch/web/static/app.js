@@ -7,7 +7,6 @@
   const SVG_NS = "http://www.w3.org/2000/svg";
   const RELATIONS = ["replacement", "mirror", "network"];
   const STATUSES = ["active", "seized", "suspended", "parked", "redirecting", "dead", "unknown"];
-  const token = new URLSearchParams(window.location.search).get("token") || "";
   let searchTimer = null;
   let current = null;
 
@@ -32,15 +31,23 @@
   function badge(status) { return el("span", { class: "badge " + statusClass(status) }, status); }
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
 
-  function showError(text) {
+  // One visible error line; ``source`` says who set it, so that the watchlist arriving after a
+  // domain's 404 (the two load at once) does not wipe the domain's error.
+  function showError(text, source) {
     const box = $("error");
     box.textContent = text;
     box.hidden = !text;
+    box.setAttribute("data-source", text ? source || "" : "");
   }
 
+  function clearError(source) {
+    if ($("error").getAttribute("data-source") === source) showError("");
+  }
+
+  // The token, if the server wants one, travels in the HttpOnly cookie a ?token= link set (the
+  // server answers such a link with a redirect to the same address without it): never in a URL here.
   async function api(path) {
-    const headers = token ? { Authorization: "Bearer " + token } : {};
-    const response = await fetch(path, { headers: headers, credentials: "same-origin" });
+    const response = await fetch(path, { credentials: "same-origin" });
     if (!response.ok) {
       let detail = response.statusText;
       try { detail = (await response.json()).detail || detail; } catch (e) { /* not JSON */ }
@@ -62,9 +69,9 @@
     try {
       const data = await api("/api/domains?" + params.toString());
       renderList(data);
-      showError("");
+      clearError("list");
     } catch (e) {
-      showError("cannot load the watchlist: " + e.message);
+      showError("cannot load the watchlist: " + e.message, "list");
     }
   }
 
@@ -306,12 +313,6 @@
   }
 
   document.addEventListener("DOMContentLoaded", () => {
-    if (token) {
-      for (const fmt of ["json", "stix", "graphml", "csv"]) {
-        $("export-" + fmt).setAttribute("href", "/api/export/" + fmt + "?token=" + encodeURIComponent(token));
-      }
-      $("api-link").setAttribute("href", "/api/openapi.json?token=" + encodeURIComponent(token));
-    }
     $("search").addEventListener("input", () => {
       clearTimeout(searchTimer);
       searchTimer = setTimeout(loadList, 150);
