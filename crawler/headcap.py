@@ -15,9 +15,10 @@ hard-codes the class), see scrapy/core/downloader/handlers/http11.py.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scrapy.core.downloader.handlers.http11 import (
     HTTP11DownloadHandler,
@@ -25,8 +26,17 @@ from scrapy.core.downloader.handlers.http11 import (
     _LenientHTTP11ClientProtocol,
     _LenientHTTPClientParser,
 )
+from scrapy.exceptions import ResponseDataLossError
+from scrapy.utils._download_handlers import get_dataloss_msg, wrap_twisted_exceptions
+from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.web._newclient import HTTP11ClientProtocol, HTTPClientParser
 from twisted.web.client import HTTPConnectionPool, _HTTP11ClientFactory
+
+if TYPE_CHECKING:
+    from scrapy import Request
+    from scrapy.http import Response
+
+logger = logging.getLogger(__name__)
 
 # Twisted's own per-line limit (LineReceiver.MAX_LENGTH) stays in force: one line over it is too large too.
 
@@ -154,7 +164,8 @@ def capped_pool(reactor: Any, limits: HeadLimits = HeadLimits(), *, persistent: 
 
 
 class CappedHTTP11DownloadHandler(HTTP11DownloadHandler):
-    """Scrapy's HTTP/1.1 handler with capped response heads (HYDRAWATCH_MAX_HEADERS / _MAX_HEADER_BYTES)."""
+    """Scrapy's HTTP/1.1 handler with capped response heads (HYDRAWATCH_MAX_HEADERS / _MAX_HEADER_BYTES),
+    and proxied fetches tunnelled to the checked address (crawler/tunnel.py)."""
 
     def __init__(self, crawler: Any) -> None:
         super().__init__(crawler)
@@ -164,3 +175,21 @@ class CappedHTTP11DownloadHandler(HTTP11DownloadHandler):
                                                              HeadLimits.max_header_bytes))
         self._pool._factory = partial(_CappedScrapyFactory, limits=limits)
 
+
+    async def download_request(self, request: Request) -> Response:
+        # HTTP11DownloadHandler.download_request with tunnel.PinnedScrapyAgent for its _ScrapyAgent.
+        from crawler.tunnel import PinnedScrapyAgent
+
+        agent = PinnedScrapyAgent(
+            contextFactory=self._contextFactory, bindAddress=self._bind_address, pool=self._pool,
+            maxsize=self._default_maxsize, warnsize=self._default_warnsize,
+            fail_on_dataloss=self._fail_on_dataloss, crawler=self._crawler,
+            tls_verbose_logging=self._tls_verbose_logging)
+        try:
+            with wrap_twisted_exceptions():
+                return await maybe_deferred_to_future(agent.download_request(request))
+        except ResponseDataLossError:
+            if not self._fail_on_dataloss_warned:
+                logger.warning(get_dataloss_msg(request.url))
+                self._fail_on_dataloss_warned = True
+            raise

@@ -60,7 +60,10 @@ class CrawlerConfig:
         "fetch hosts that resolve to loopback/private/link-local addresses (tests and sandbox only)"))
     user_agent: str = field(default="Mozilla/5.0 (X11; Linux x86_64) hydrawatch/0.1 (+research crawler)",
                             metadata=_doc("User-Agent header of every fetch"))
-    proxy: str = field(default="", metadata=_doc("http://host:port forward proxy for HTTP and CONNECT", "url_or_empty"))
+    proxy: str = field(default="", metadata=_doc(
+        "http://host:port forward proxy; every fetch (http and https) is a CONNECT to the address the "
+        "private-address guard checked, the name only in Host/SNI, so the proxy must allow CONNECT to ports "
+        "80 and 443", "proxy_url"))
     max_page_bytes: int = field(default=5_000_000, metadata=_doc("body cap per response", "positive"))
     max_headers: int = field(default=200, metadata=_doc(
         "header lines per response (continuations count); more ends the fetch as too_large", "positive"))
@@ -285,6 +288,8 @@ def _check(key: str, check: str, value: Any) -> None:
         raise ConfigError(f"{key}: not a port number: {_shown(key, value)}")
     if check == "url_or_empty" and value:
         _check_url(key, value)
+    if check == "proxy_url" and value:  # crawler/tunnel.py speaks plain HTTP to the proxy
+        _check_url(key, value, ("http",))
     if check == "url_map":
         for tld, url in value.items():
             _check_url(f"{key}.{tld}", url)

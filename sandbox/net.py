@@ -58,6 +58,7 @@ class Sandbox:
         self.smtp: SmtpSink | None = None
         self.smtps: SmtpSink | None = None
         self.proxy: ForwardProxy | None = None
+        self.fronts: list[WebFront] = []
 
     # -- lifecycle -------------------------------------------------------------------------------
     @classmethod
@@ -86,6 +87,7 @@ class Sandbox:
         self._add(http, "http", http.port)
         https = WebFront(state, self.ca, self.payloads, tls=True, host=HOST, port=ports.get("https", 0))
         self._add(https, "https", https.port)
+        self.fronts = [http, https]
         proxy = ForwardProxy(state, http.port, https.port, HOST, ports.get("proxy", 0))
         self._add(proxy, "proxy", proxy.port)
         self.proxy = proxy
@@ -197,6 +199,12 @@ class Sandbox:
         assert self.proxy is not None
         return self.proxy.requests
 
+    @property
+    def site_requests(self) -> list[tuple[str, str, str, dict[str, str]]]:
+        """Every request the web fronts read: (scheme, method, target, lower-case headers); reset() clears.
+        Through the proxy the crawler tunnels to addresses, so this is where the names and headers it sent are."""
+        return [r for front in self.fronts for r in front.requests]
+
     def set_behaviour(self, domain: str, behaviour: str | None) -> None:
         """Switch a hostile behaviour on for a domain (one per kind: dns-*, rdap-*, web); None clears."""
         self._state.set_behaviour(domain, behaviour)
@@ -211,6 +219,8 @@ class Sandbox:
         self._state.clear_behaviours()
         if self.proxy is not None:
             self.proxy.requests.clear()
+        for front in self.fronts:
+            front.requests.clear()
         self.smtp_up()
         assert self.smtp is not None
         with self.smtp.lock:

@@ -1,4 +1,7 @@
-"""A forward proxy (absolute-URI HTTP and CONNECT) routing world host names to the sandbox's web fronts.
+"""A forward proxy (absolute-URI HTTP and CONNECT) routing world host names and addresses to the sandbox's web fronts.
+
+The crawler sends every fetch as ``CONNECT <address>:<port>`` (crawler/tunnel.py): an address is
+routed when a resolving domain of the phase has it, and the web front picks the site by Host/SNI.
 
 Hosts that are not in the current phase, do not resolve, or have no web site get 502, like an
 unreachable host behind a real proxy. Lets the crawler reach 185.x.x.x sites without root.
@@ -42,10 +45,9 @@ class ForwardProxy:
         view = self.state.view
         if request.method == "CONNECT":
             host, _, port_text = request.target.rpartition(":")
-            domain = _route(view, host.strip("[]").lower())
             port = int(port_text) if port_text.isdigit() else 0
             upstream = {443: self.https_port, 80: self.http_port}.get(port)
-            if domain is None or upstream is None or (port == 443 and domain.site and domain.site.tls is None):
+            if upstream is None or not _serves(view, host.strip("[]").lower(), tls=port == 443):
                 _bad_gateway(conn, request.target)
                 return
             with socket.create_connection(("127.0.0.1", upstream), timeout=30) as up:
@@ -77,6 +79,14 @@ def _route(view: PhaseView, host: str) -> DomainState | None:
     if domain is None or domain.site is None or not domain.a:
         return None
     return domain
+
+
+def _serves(view: PhaseView, host: str, *, tls: bool) -> bool:
+    """Is there a web site (with TLS if ``tls``) at ``host``: a world name, or an address some resolving
+    domain has (the crawler tunnels to the address it checked; the front then picks the site by Host/SNI)."""
+    domain = view.domain_of_host(host)
+    sites = [domain] if domain is not None else [d for d in view.domains.values() if d.resolves and host in d.a]
+    return any(d.site is not None and d.a and (not tls or d.site.tls is not None) for d in sites)
 
 
 def _port(url: str) -> int:

@@ -27,6 +27,7 @@ class WebFront:
         self.payloads = payloads
         self.tls = tls
         self.server = TcpServer(self.handle, host, port, name="https" if tls else "http")
+        self.requests: list[tuple[str, str, str, dict[str, str]]] = []  # (scheme, method, target, headers)
 
     @property
     def port(self) -> int:
@@ -55,6 +56,7 @@ class WebFront:
         request = read_request(conn)
         if request is None:
             return
+        self.requests.append(("https" if self.tls else "http", request.method, request.target, dict(request.headers)))
         self.respond(conn, request, view.domain_of_host(request.host))
 
     def respond(self, conn: socket.socket, request: Request, domain: DomainState | None) -> None:

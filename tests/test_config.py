@@ -51,6 +51,7 @@ def test_env_values_parse_as_toml_or_strings() -> None:
     ({"serve": {"host": "0.0.0.0"}}, "serve.token"),
     ({"scoring": {"threshold": 2}}, "scoring.threshold"),
     ({"rdap": {"servers": {"ltd": "nope"}}}, "rdap.servers.ltd"),
+    ({"crawler": {"proxy": "https://proxy.example:3128"}}, "crawler.proxy: not a valid http URL"),
 ])
 def test_invalid_values_name_the_key(data: dict, key: str) -> None:  # type: ignore[type-arg]
     with pytest.raises(cfgmod.ConfigError, match=key.replace("[", r"\[").replace("]", r"\]")):

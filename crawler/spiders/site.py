@@ -185,7 +185,8 @@ class SiteSpider(scrapy.Spider):
         fetch = dataclasses.replace(
             base, final_url=response.url, status=response.status, redirects=tuple(hops),
             headers=headers, body=body[:cap], truncated=truncated,
-            ip=str(response.ip_address) if response.ip_address else "",
+            # through the proxy, the checked address the fetch was tunnelled to, not the proxy's
+            ip=response.request.meta.get("hw_tunnel") or (str(response.ip_address) if response.ip_address else ""),
             cert=tls_cert(response.certificate) if response.url.startswith("https:") else None)
         if truncated:
             fetch = dataclasses.replace(fetch, error_kind=ErrorKind.TOO_LARGE,

@@ -191,8 +191,11 @@ def test_proxy_carries_http_and_connect_and_target_is_still_guarded() -> None:
             plain, secure = await crawler.crawl([f"site.test:{site.port}", f"tls.test:{tls.port}"], now=NOW)
             assert plain.fetches[1].status == 200 and plain.fetches[1].body == PAGE
             assert secure.fetches[0].status == 200 and secure.fetches[0].cert is not None
-            assert f"GET http://site.test:{site.port}/" in proxy.seen
-            assert f"CONNECT tls.test:{tls.port}" in proxy.seen
+            # both schemes are tunnelled to the address the guard checked, never handed the name
+            assert f"CONNECT 127.0.0.1:{site.port}" in proxy.seen
+            assert f"CONNECT 127.0.0.1:{tls.port}" in proxy.seen
+            assert all(s.startswith("CONNECT 127.0.0.1:") for s in proxy.seen), proxy.seen
+            assert plain.fetches[1].ip == "127.0.0.1"
             guarded = SiteCrawler.from_config(config(dns, private=False, proxy=proxy.url))
             (blocked,) = await guarded.crawl(["meta.test"], now=NOW)
             assert all(f.error_kind is ErrorKind.BLOCKED_PRIVATE for f in blocked.fetches)

@@ -52,7 +52,9 @@ def test_redirects_to_internal_addresses_are_not_followed(hsb: Sandbox, tmp_path
         assert http and "blocked_private" in {o["error_kind"] for o in http}, (name, http)
         assert {o["error_kind"] for o in http} <= {"blocked_private"}, (name, http)
     targets = _proxied_targets(hsb)
-    assert any("to-trap.info" in t for t in targets)  # the redirecting site itself was fetched
+    # the redirecting sites themselves were fetched: tunnelled to their address, named in Host
+    assert any(t.startswith("185.10.5.3:") for t in targets), targets
+    assert any(h.get("host") == "to-trap.info" for *_, h in hsb.site_requests)
     assert not _internal(targets), targets
     assert trap.connections == 0
 
@@ -61,6 +63,7 @@ def test_no_secret_leaves_the_process(hsb: Sandbox, tmp_path: Path) -> None:
     """The crawler sends nothing of the config's secrets (SMTP password, serve token) to sites."""
     out = run_cycle(hsb, tmp_path, ["inject.info", "to-loopback.info"])
     assert_batch_intact(out)
-    sent = repr(hsb.proxy_requests)
-    assert hsb.proxy_requests and SECRET not in sent
+    sent = repr(hsb.proxy_requests) + repr(hsb.site_requests)  # the proxy sees CONNECTs, the sites the rest
+    assert hsb.proxy_requests and any(h.get("host") == "inject.info" for *_, h in hsb.site_requests)
+    assert SECRET not in sent
     assert "authorization" not in sent.lower() and "cookie" not in sent.lower()

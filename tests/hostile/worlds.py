@@ -86,7 +86,17 @@ SCHEME_CASES: dict[str, dict[str, Any]] = {
 
 INJECTION_CASES: dict[str, dict[str, Any]] = {"inject.info": domain("185.10.6.1", html=INJECTED_HTML)}
 
+# DNS rebinding (test_rebinding.py): the rebinding name server answers rebind.info with its world address
+# first and with 127.0.0.1 afterwards; to-rebind.info redirects to it.
+REBIND_HTML = "<html><head><title>Rebind public site</title></head><body><p>the public page</p></body></html>"
+REBIND_CASES: dict[str, dict[str, Any]] = {
+    "rebind.info": domain("185.10.8.1", html=REBIND_HTML),
+    "to-rebind.info": domain("185.10.8.2", web={"pages": {"/": {"redirect": "http://rebind.info/", "status": 302}}}),
+    "to-rebind-tls.info": domain("185.10.8.3", web={"pages": {"/": {"redirect": "https://rebind.info/",
+                                                                    "status": 302}}}),
+}
+
 
 def hostile_world(trap_port: int) -> dict[str, Any]:
     return world({**HTTP_CASES, **DNS_CASES, **RDAP_CASES, **ssrf_cases(trap_port), **SCHEME_CASES,
-                  **INJECTION_CASES})
+                  **INJECTION_CASES, **REBIND_CASES})

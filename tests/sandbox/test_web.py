@@ -154,3 +154,32 @@ def test_slow_drip_sends_headers_then_a_trickle(sandbox: Sandbox) -> None:
             while True:
                 if len(s.recv(10)) > 2:
                     break
+
+
+def test_the_proxy_routes_connect_by_address_and_the_front_by_sni(make_sandbox) -> None:  # type: ignore[no-untyped-def]
+    """What the crawler sends (crawler/tunnel.py): CONNECT <address>:443, the site named only in SNI/Host.
+    An address shared by a plain-HTTP site (listed first) and a TLS site still reaches the TLS site."""
+    world = {"phases": {"one": {"clock": "2024-09-03T12:00:00Z"}},
+             "domains": {"plain.test": {"a": ["185.1.2.3"], "web": {"pages": {"/": {"html": "plain"}}, "https": False}},
+                         "tls.test": {"a": ["185.1.2.3"], "web": {"pages": {"/": {"html": "secure"}}}}}}
+    sb = make_sandbox(world, "one")
+    ctx = ssl.create_default_context(cadata=sb.ca_pem)
+
+    def tunnel(target: str) -> tuple[socket.socket, bytes]:
+        conn = socket.create_connection(("127.0.0.1", sb.ports["proxy"]), timeout=5)
+        conn.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode())
+        return conn, conn.recv(4096)
+
+    conn, answer = tunnel("185.1.2.3:443")
+    assert answer.startswith(b"HTTP/1.1 200")
+    with ctx.wrap_socket(conn, server_hostname="tls.test") as tls:
+        tls.sendall(b"GET / HTTP/1.1\r\nHost: tls.test\r\nConnection: close\r\n\r\n")
+        assert b"secure" in b"".join(iter(lambda: tls.recv(65536), b""))
+    conn, answer = tunnel("185.1.2.3:80")
+    with conn:
+        conn.sendall(b"GET / HTTP/1.1\r\nHost: plain.test\r\nConnection: close\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 200") and b"plain" in b"".join(iter(lambda: conn.recv(65536), b""))
+    for unknown in ("185.9.9.9:443", "185.1.2.3:8080"):
+        conn, answer = tunnel(unknown)
+        conn.close()
+        assert answer.startswith(b"HTTP/1.1 502"), unknown
