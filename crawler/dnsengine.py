@@ -18,7 +18,6 @@ import logging
 import os
 import socket
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from crawler.dnswire import (

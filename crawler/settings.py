@@ -12,7 +12,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from detect.settings import (
-    SettingsError, Show, key, nonnegative, parse_section, plain, positive, url_map, url_or_empty)
+    SettingsError,
+    Show,
+    key,
+    nonnegative,
+    parse_section,
+    plain,
+    positive,
+    url_map,
+    url_or_empty,
+)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+
 from detect.model import Evidence, Indicator, Relation, Status
 from detect.settings import BrandsSettings, ScoringSettings
 from detect.similarity import TextCrowd

@@ -13,13 +13,22 @@ import json
 import os
 import tomllib
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from crawler.settings import CrawlerSettings, DnsSettings, RdapSettings
-from detect.settings import BrandsSettings, ScoringSettings, SettingsError, Show, key, parse_section, plain, port
+from detect.settings import (
+    BrandsSettings,
+    ScoringSettings,
+    SettingsError,
+    Show,
+    key,
+    parse_section,
+    plain,
+    port,
+)
 from hydrawatch.secrets import MASK, Redactor, mask_url_passwords, url_password
 from scheduler.settings import AlertsSettings, CycleSettings, DiscoverySettings, ScheduleSettings
 from storage.settings import StorageSettings
@@ -95,6 +104,9 @@ class Config(CycleSettings):
 
 SECTIONS: dict[str, type] = {f.name: typing.get_type_hints(Config)[f.name]
                              for f in dataclasses.fields(Config) if f.name != "source"}
+# Each section's own parser: its from_mapping(table, show).
+PARSERS: dict[str, Callable[[Mapping[str, Any], Show], Any]] = {
+    name: cls.from_mapping for name, cls in SECTIONS.items()}  # type: ignore[attr-defined]
 
 
 def _secret_kind(key_: str) -> str:
@@ -126,7 +138,7 @@ def from_mapping(data: Mapping[str, Any], source: str = "(mapping)") -> Config:
             raise ConfigError(f"[{section_name}]: unknown section (known: {', '.join(SECTIONS)})")
         if not isinstance(section_value, dict):
             raise ConfigError(f"[{section_name}]: expected a table, got {section_value!r}")
-        sections[section_name] = SECTIONS[section_name].from_mapping(section_value, _shown)
+        sections[section_name] = PARSERS[section_name](section_value, _shown)
     config = Config(**sections, source=source)
     if config.serve.token == "" and config.serve.host not in ("127.0.0.1", "localhost", "::1"):
         raise ConfigError("serve.token: required when serve.host is not a loopback address")

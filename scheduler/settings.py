@@ -9,7 +9,17 @@ from typing import Any
 
 from crawler.settings import CrawlerSettings, DnsSettings, RdapSettings
 from detect.settings import (
-    BrandsSettings, ScoringSettings, SettingsError, Show, key, parse_section, plain, port, positive, url_or_empty)
+    BrandsSettings,
+    ScoringSettings,
+    SettingsError,
+    Show,
+    key,
+    parse_section,
+    plain,
+    port,
+    positive,
+    url_or_empty,
+)
 from storage.settings import StorageSettings
 
 

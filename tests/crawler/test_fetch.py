@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
-
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from crawler.fetch import SiteCrawler
