@@ -162,7 +162,7 @@ def rss_child(config: Path, cycles: int, every: int, flip: int, mode: str, trace
     cfg = load(config)
     logs.setup("text", "ERROR")
     store = Store.from_config(cfg)
-    parts = Components.from_config(cfg, store)
+    parts = Components.from_settings(cfg, store)
     growth = Growth() if trace else None
 
     def ask_phase(name: str) -> None:

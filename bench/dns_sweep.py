@@ -198,9 +198,9 @@ def run_cli(names_file: Path, config: Path, types: str) -> int:
 
 def run_api(names: list[str], port: int, types: list[str]) -> int:
     from crawler.dns import Prober
-    from hydrawatch.config import DnsConfig
+    from crawler.settings import DnsSettings
 
-    prober = Prober.from_config(DnsConfig(nameservers=[f"127.0.0.1:{port}"]))
+    prober = Prober.from_settings(DnsSettings(nameservers=[f"127.0.0.1:{port}"]))
     return sum(1 for r in prober.probe_all(names, types) if r.rcode.value == "NOERROR")
 
 

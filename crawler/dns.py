@@ -16,11 +16,11 @@ from datetime import datetime
 
 import dns.resolver
 
-from crawler.dnsengine import Engine, Nameserver
+from crawler.dnsengine import Engine
 from crawler.dnssweep import Sweep
 from crawler.dnswire import WireError, rdtype_of
+from crawler.settings import DnsSettings, Nameserver, parse_nameserver
 from detect.model import RECORD_TYPES, DnsResult
-from hydrawatch.config import DnsConfig
 
 log = logging.getLogger(__name__)
 
@@ -29,18 +29,6 @@ __all__ = ["RECORD_TYPES", "Prober", "ProberError", "parse_nameserver", "system_
 
 class ProberError(Exception):
     """The prober cannot work (no resolvers, bad record type); one line, names the cause."""
-
-
-def parse_nameserver(text: str) -> Nameserver:
-    """ "host", "host:port", "[v6]:port" or a bare IPv6 address → Nameserver."""
-    text = text.strip()
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        return Nameserver(host, int(rest[1:]) if rest.startswith(":") else 53)
-    if text.count(":") == 1:
-        host, _, port = text.partition(":")
-        return Nameserver(host, int(port))
-    return Nameserver(text, 53)
 
 
 def system_nameservers() -> list[Nameserver]:
@@ -90,9 +78,9 @@ class Prober:
         self._engine: Engine | None = None
 
     @classmethod
-    def from_config(cls, dns: DnsConfig) -> Prober:
-        servers = [parse_nameserver(text) for text in dns.nameservers]
-        return cls(servers or None, timeout=dns.timeout, retries=dns.retries, concurrency=dns.concurrency)
+    def from_settings(cls, dns: DnsSettings) -> Prober:
+        return cls(list(dns.servers) or None, timeout=dns.timeout, retries=dns.retries,
+                   concurrency=dns.concurrency)
 
     @property
     def nameservers(self) -> list[Nameserver]:

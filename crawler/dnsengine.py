@@ -18,7 +18,6 @@ import logging
 import os
 import socket
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from crawler.dnswire import (
@@ -32,6 +31,7 @@ from crawler.dnswire import (
     parse_reply,
     reply_id,
 )
+from crawler.settings import Nameserver
 from detect.model import Rcode
 
 log = logging.getLogger(__name__)
@@ -39,15 +39,6 @@ log = logging.getLogger(__name__)
 _RCODES = {RCODE_NOERROR: Rcode.NOERROR, RCODE_NXDOMAIN: Rcode.NXDOMAIN, RCODE_SERVFAIL: Rcode.SERVFAIL,
            RCODE_REFUSED: Rcode.REFUSED}
 _RCVBUF = 4 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Nameserver:
-    host: str
-    port: int = 53
-
-    def __str__(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
 class Owner(Protocol):

@@ -1,6 +1,6 @@
 """Crawl sites with Scrapy on the shared reactor loop: the public API the cycle calls.
 
-    crawler = SiteCrawler.from_config(config)
+    crawler = SiteCrawler.from_settings(settings.crawler, settings.dns)
     crawls = await crawler.crawl(["example.org"], now=now)   # inside crawler.run.run(...)
 
 One Scrapy crawl per call (AsyncCrawlerRunner on the already-running AsyncioSelectorReactor), so
@@ -17,10 +17,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from crawler.run import ensure_reactor
+from crawler.settings import CrawlerSettings, DnsSettings
 from detect.model import ErrorKind, HttpFetch
 
 if TYPE_CHECKING:
-    from hydrawatch.config import Config
+    from crawler.resolver import GuardedResolver
 
 logger = logging.getLogger(__name__)
 
@@ -38,14 +39,13 @@ class SiteCrawl:
         return next((f for f in self.fetches[:2] if f.ok), None)
 
 
-def scrapy_settings(config: Config) -> dict[str, Any]:
+def scrapy_settings(c: CrawlerSettings, dns: DnsSettings) -> dict[str, Any]:
     """The Scrapy settings of a site crawl, all derived from [crawler] and [dns]."""
-    c = config.crawler
     return {
         "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
         "TWISTED_DNS_RESOLVER": "crawler.resolver.GuardedResolver",  # for CrawlerProcess users
-        "HYDRAWATCH_NAMESERVERS": list(config.dns.nameservers),
-        "HYDRAWATCH_DNS_TIMEOUT": config.dns.timeout,
+        "HYDRAWATCH_NAMESERVERS": list(dns.nameservers),
+        "HYDRAWATCH_DNS_TIMEOUT": dns.timeout,
         "HYDRAWATCH_ALLOW_PRIVATE": c.allow_private_addresses,
         "HYDRAWATCH_PROXY": c.proxy,
         "HYDRAWATCH_MAX_PAGE_BYTES": c.max_page_bytes,
@@ -64,7 +64,7 @@ def scrapy_settings(config: Config) -> dict[str, Any]:
         "HTTPERROR_ALLOW_ALL": True,
         "HTTPPROXY_ENABLED": False,  # the proxy comes from [crawler] proxy only, never from env
         "DOWNLOAD_TIMEOUT": c.timeout,
-        "DNS_TIMEOUT": config.dns.timeout,
+        "DNS_TIMEOUT": dns.timeout,
         "RETRY_ENABLED": c.retries > 0,
         "RETRY_TIMES": c.retries,
         "RETRY_HTTP_CODES": [],  # retries are for connection failures only
@@ -105,16 +105,31 @@ def _crawl_lock(reactor: Any) -> asyncio.Lock:
     return lock
 
 
-class SiteCrawler:
-    """Crawls batches of domains; build once from config, call ``crawl`` as often as needed."""
+# Builds the crawl's resolver on the reactor it is installed on.
+ResolverFactory = Callable[[Any], "GuardedResolver"]
 
-    def __init__(self, config: Config) -> None:
-        self.config = config
-        self.settings = scrapy_settings(config)
+
+class SiteCrawler:
+    """Crawls batches of domains; build once from [crawler] and [dns], call ``crawl`` as often as needed."""
+
+    def __init__(self, crawler: CrawlerSettings, dns: DnsSettings, *,
+                 resolver: ResolverFactory | None = None) -> None:
+        """``resolver``: how each crawl's GuardedResolver is made (default: from the same sections)."""
+        self.crawler = crawler
+        self.dns = dns
+        self.settings = scrapy_settings(crawler, dns)
+        self._resolver = resolver
 
     @classmethod
-    def from_config(cls, config: Config) -> SiteCrawler:
-        return cls(config)
+    def from_settings(cls, crawler: CrawlerSettings, dns: DnsSettings) -> SiteCrawler:
+        return cls(crawler, dns)
+
+    def new_resolver(self, reactor: Any) -> GuardedResolver:
+        from crawler.resolver import GuardedResolver
+
+        if self._resolver is not None:
+            return self._resolver(reactor)
+        return GuardedResolver.from_settings(self.crawler, self.dns, reactor=reactor)
 
     async def crawl(self, domains: Sequence[str], *, now: datetime,
                     on_site: Callable[[], None] | None = None) -> list[SiteCrawl]:
@@ -122,7 +137,6 @@ class SiteCrawler:
         Must run on the shared loop (crawler.run)."""
         from scrapy.crawler import AsyncCrawlerRunner
 
-        from crawler.resolver import GuardedResolver
         from crawler.spiders.site import CrawlPlan, SiteSpider
 
         domains = [d.strip().rstrip(".").lower() for d in domains]
@@ -131,12 +145,12 @@ class SiteCrawler:
         ensure_reactor()
         from twisted.internet import reactor
 
-        c = self.config.crawler
+        c = self.crawler
         plan = CrawlPlan(extra_paths=tuple(c.extra_paths), max_redirects=c.max_redirects,
                          max_page_bytes=c.max_page_bytes, proxy=c.proxy, concurrency=c.concurrency)
         _quiet_scrapy()
         async with _crawl_lock(reactor):
-            resolver = GuardedResolver.from_config(self.config, reactor=reactor)
+            resolver = self.new_resolver(reactor)
             resolver.install_on_reactor()
             try:
                 runner = AsyncCrawlerRunner(self.settings)

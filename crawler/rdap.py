@@ -13,13 +13,11 @@ import logging
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from crawler.settings import RdapSettings
 from crawler.sources import SourceError, get
 from detect.model import ErrorKind, RdapRecord
-
-if TYPE_CHECKING:
-    from hydrawatch.config import Config
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +80,7 @@ def parse_domain(domain: str, data: Any, raw: str, status: int, now: datetime) -
 
 
 class RdapClient:
-    """Looks domains up over RDAP; build with from_config, call ``lookup`` on the shared loop."""
+    """Looks domains up over RDAP; build with from_settings, call ``lookup`` on the shared loop."""
 
     def __init__(self, servers: Mapping[str, str], bootstrap: Mapping[str, str], timeout: float,
                  max_retry_after: float = 10.0) -> None:
@@ -92,8 +90,8 @@ class RdapClient:
         self.max_retry_after = max_retry_after
 
     @classmethod
-    def from_config(cls, config: Config) -> RdapClient:
-        return cls(config.rdap.servers, load_bootstrap(), config.rdap.timeout)
+    def from_settings(cls, rdap: RdapSettings) -> RdapClient:
+        return cls(rdap.servers, load_bootstrap(), rdap.timeout)
 
     def server_for(self, domain: str) -> str | None:
         labels = domain.lower().rstrip(".").split(".")

@@ -28,6 +28,7 @@ from twisted.internet.interfaces import IHostnameResolver, IHostResolution
 from zope.interface import implementer
 
 from crawler.guard import is_forbidden
+from crawler.settings import CrawlerSettings, DnsSettings, Nameserver, parse_nameserver
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -47,18 +48,6 @@ class BlockedAddress(Exception):
         self.host, self.ip, self.reason = host, ip, reason
 
 
-def parse_nameserver(item: str) -> tuple[str, int]:
-    """"9.9.9.9" → ("9.9.9.9", 53); "127.0.0.1:5300" → ("127.0.0.1", 5300); "[::1]:53" and "::1" too."""
-    item = item.strip()
-    if item.startswith("["):
-        host, _, rest = item[1:].partition("]")
-        return host, int(rest[1:]) if rest.startswith(":") else 53
-    if item.count(":") == 1:
-        host, port = item.split(":")
-        return host, int(port)
-    return item, 53
-
-
 def _ip_of(host: str) -> str:
     try:
         return str(ipaddress.ip_address(host))
@@ -66,12 +55,11 @@ def _ip_of(host: str) -> str:
         return socket.gethostbyname(host)  # a nameserver given by name: looked up once, at start
 
 
-def make_dns_resolver(nameservers: Sequence[str], timeout: float) -> dns.asyncresolver.Resolver:
+def make_dns_resolver(nameservers: Sequence[Nameserver], timeout: float) -> dns.asyncresolver.Resolver:
     """A dnspython async resolver for ``[dns] nameservers`` ([] = the system's resolv.conf)."""
     if nameservers:
         resolver = dns.asyncresolver.Resolver(configure=False)
-        resolver.nameservers = [dns.nameserver.Do53Nameserver(_ip_of(h), p)
-                                for h, p in map(parse_nameserver, nameservers)]
+        resolver.nameservers = [dns.nameserver.Do53Nameserver(_ip_of(ns.host), ns.port) for ns in nameservers]
     else:
         resolver = dns.asyncresolver.Resolver()
     resolver.lifetime = timeout
@@ -102,12 +90,12 @@ class GuardedResolver:
         self._previous: Any = None
 
     @classmethod
-    def from_config(cls, config: Any, reactor: Any = None) -> GuardedResolver:
+    def from_settings(cls, crawler: CrawlerSettings, dns: DnsSettings, reactor: Any = None) -> GuardedResolver:
         from urllib.parse import urlsplit
 
-        proxy_host = urlsplit(config.crawler.proxy).hostname if config.crawler.proxy else None
-        return cls(make_dns_resolver(config.dns.nameservers, config.dns.timeout),
-                   allow_private=config.crawler.allow_private_addresses,
+        proxy_host = urlsplit(crawler.proxy).hostname if crawler.proxy else None
+        return cls(make_dns_resolver(dns.servers, dns.timeout),
+                   allow_private=crawler.allow_private_addresses,
                    trusted_hosts=[proxy_host] if proxy_host else [], reactor=reactor)
 
     @classmethod
@@ -117,7 +105,7 @@ class GuardedResolver:
         proxy = settings.get("HYDRAWATCH_PROXY") or ""
         from urllib.parse import urlsplit
 
-        return cls(make_dns_resolver(settings.getlist("HYDRAWATCH_NAMESERVERS"),
+        return cls(make_dns_resolver([parse_nameserver(ns) for ns in settings.getlist("HYDRAWATCH_NAMESERVERS")],
                                      settings.getfloat("HYDRAWATCH_DNS_TIMEOUT", 3.0)),
                    allow_private=settings.getbool("HYDRAWATCH_ALLOW_PRIVATE"),
                    trusted_hosts=[urlsplit(proxy).hostname or ""] if proxy else [], reactor=reactor)

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from detect.model import Evidence, Indicator, Relation, Status
+from detect.settings import BrandsSettings, ScoringSettings
 from detect.similarity import TextCrowd
 
 __all__ = ["Discovery", "ScoringPolicy", "SiteProfile", "StoreStats", "Verdict"]
@@ -68,7 +68,7 @@ class StoreStats:
 
 @dataclass(frozen=True)
 class ScoringPolicy:
-    """From config [scoring] and [brands]."""
+    """From the [scoring] and [brands] sections."""
 
     threshold: float = 0.6
     takedown_window_hours: float = 96.0
@@ -76,9 +76,7 @@ class ScoringPolicy:
     legitimate: frozenset[str] = frozenset()
 
     @classmethod
-    def from_config(cls, cfg: Any) -> ScoringPolicy:
-        """Build from a hydrawatch Config (typed loosely so detect/ does not import the shell)."""
-        scoring, brands = cfg.scoring, cfg.brands
+    def from_sections(cls, scoring: ScoringSettings, brands: BrandsSettings) -> ScoringPolicy:
         return cls(threshold=float(scoring.threshold),
                    takedown_window_hours=float(scoring.takedown_window_hours),
                    commodity_share=int(scoring.commodity_share),

@@ -5,7 +5,9 @@
   on and no recorded mail, before each test.
 - `make_sandbox` (function): factory for a private sandbox of an inline world (dict) or a folder,
   stopped after the test: ``make_sandbox({...}, "before", mode="proxy")``.
-- `sandbox_config` (function): a hydrawatch Config pointing at `sandbox` plus the `store_url` fixture.
+
+The hydrawatch Config pointing at `sandbox` (`sandbox_config`) lives in tests/conftest.py: the sandbox
+imports nothing of hydrawatch's but its config writer (tests/test_import_rules.py).
 """
 
 from __future__ import annotations
@@ -45,9 +47,3 @@ def make_sandbox() -> Iterator[Callable[..., Sandbox]]:
     for sb in started:
         sb.stop()
 
-
-@pytest.fixture
-def sandbox_config(sandbox: Sandbox, store_url: str) -> Any:
-    from hydrawatch.config import from_mapping
-
-    return from_mapping({**sandbox.config_overrides(), "storage": {"url": store_url}}, source="(sandbox)")

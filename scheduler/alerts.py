@@ -10,7 +10,7 @@ from email.utils import format_datetime
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from detect.evidence_summary import AGAINST, MINOR_WEIGHT, group_evidence, visible
-from hydrawatch.config import AlertsConfig
+from scheduler.settings import AlertsSettings
 from storage.outbox import OutboxItem, TakedownItem
 
 _HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -64,7 +64,7 @@ def _describe(item: OutboxItem, base_url: str) -> list[str]:
     return lines
 
 
-def render_one(item: OutboxItem, cfg: AlertsConfig) -> EmailMessage:
+def render_one(item: OutboxItem, cfg: AlertsSettings) -> EmailMessage:
     e = item.edge
     msg = EmailMessage()
     msg["Subject"] = header_safe(
@@ -78,7 +78,7 @@ def render_one(item: OutboxItem, cfg: AlertsConfig) -> EmailMessage:
     return msg
 
 
-def render_digest(items: Sequence[OutboxItem], cfg: AlertsConfig, digest_id: str) -> EmailMessage:
+def render_digest(items: Sequence[OutboxItem], cfg: AlertsSettings, digest_id: str) -> EmailMessage:
     msg = EmailMessage()
     names = ", ".join(i.edge.to_domain for i in items[:5]) + (" …" if len(items) > 5 else "")
     msg["Subject"] = header_safe(f"[hydrawatch] {len(items)} new clones: {names}")
@@ -93,7 +93,7 @@ def render_digest(items: Sequence[OutboxItem], cfg: AlertsConfig, digest_id: str
     return msg
 
 
-def render_takedown(item: TakedownItem, cfg: AlertsConfig) -> EmailMessage:
+def render_takedown(item: TakedownItem, cfg: AlertsSettings) -> EmailMessage:
     msg = EmailMessage()
     msg["Subject"] = header_safe(f"[hydrawatch] takedown: {item.domain} is now {item.status} (was {item.previous})")
     msg["From"] = header_safe(cfg.mail_from)

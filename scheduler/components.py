@@ -1,4 +1,4 @@
-"""The long-lived parts a cycle uses, built once per process from the config."""
+"""The long-lived parts a cycle uses, built once per process from the settings."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ from crawler.fetch import SiteCrawler
 from crawler.rdap import RdapClient
 from detect.signatures import Signatures, load_signatures
 from detect.simindex import SimilarityIndex
-from hydrawatch.config import Config
 from hydrawatch.wiring import Store
 from scheduler.progress import NULL, ProgressSink
+from scheduler.settings import CycleSettings
 from storage import observations
 
 
 @dataclass
 class Components:
-    config: Config
+    config: CycleSettings  # the shell's Config is one
     store: Store
     prober: Prober
     crawler: SiteCrawler
@@ -27,11 +27,12 @@ class Components:
     progress: ProgressSink = field(default=NULL)  # a foreground run's progress display
 
     @classmethod
-    def from_config(cls, config: Config, store: Store, progress: ProgressSink = NULL,
-                    pages: SimilarityIndex | None = None) -> Components:
+    def from_settings(cls, settings: CycleSettings, store: Store, progress: ProgressSink = NULL,
+                      pages: SimilarityIndex | None = None) -> Components:
         """``pages``: an index to keep (a config reload), else rebuilt from the store."""
-        return cls(config=config, store=store, prober=Prober.from_config(config.dns),
-                   crawler=SiteCrawler.from_config(config), rdap=RdapClient.from_config(config),
+        return cls(config=settings, store=store, prober=Prober.from_settings(settings.dns),
+                   crawler=SiteCrawler.from_settings(settings.crawler, settings.dns),
+                   rdap=RdapClient.from_settings(settings.rdap),
                    signatures=load_signatures(), pages=page_index(store) if pages is None else pages,
                    progress=progress)
 

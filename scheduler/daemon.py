@@ -15,9 +15,10 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from hydrawatch.config import Config, ConfigError
+from detect.settings import SettingsError
 from scheduler import cycle
 from scheduler.components import Components
+from scheduler.settings import CycleSettings
 
 log = logging.getLogger(__name__)
 
@@ -37,16 +38,16 @@ JOBS: tuple[tuple[str, Callable[..., Awaitable[Any]], str], ...] = (
 )
 
 
-def changed_sections(old: Config, new: Config) -> list[str]:
-    """The config sections whose values differ."""
-    return [f.name for f in fields(Config) if getattr(old, f.name) != getattr(new, f.name)]
+def changed_sections(old: CycleSettings, new: CycleSettings) -> list[str]:
+    """The config sections whose values differ (the shell's own sections too: its Config is a CycleSettings)."""
+    return [f.name for f in fields(old) if getattr(old, f.name) != getattr(new, f.name, None)]
 
 
 class Daemon:
     def __init__(self, parts: Components, *, clock: Clock = utcnow,
                  on_report: Callable[[Any], None] | None = None,
-                 reload: Callable[[], Config] | None = None) -> None:
-        """``reload`` re-reads the config (SIGHUP); it raises ConfigError for a broken file."""
+                 reload: Callable[[], CycleSettings] | None = None) -> None:
+        """``reload`` re-reads the config (SIGHUP); it raises SettingsError for a broken file."""
         self.parts = parts
         self.clock = clock
         self.on_report = on_report
@@ -104,7 +105,7 @@ class Daemon:
         old = self.parts.config
         try:
             new = self.reload_config()
-        except ConfigError as exc:
+        except SettingsError as exc:
             log.error("config reload failed: %s; keeping the running config", exc)
             return False
         async with self._busy:
@@ -114,7 +115,7 @@ class Daemon:
                 log.warning("config reload: [storage] url changed; a running daemon keeps its store "
                             "(restart to switch)")
             changed = changed_sections(old, new)
-            parts = Components.from_config(new, self.parts.store, progress=self.parts.progress,
+            parts = Components.from_settings(new, self.parts.store, progress=self.parts.progress,
                                            pages=self.parts.pages)
             previous, self.parts = self.parts, parts
             await previous.close()

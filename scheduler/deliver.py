@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 
-from hydrawatch.config import AlertsConfig
+from scheduler.settings import AlertsSettings
 from hydrawatch.wiring import Store
 from scheduler import alerts, mailer
 from storage import outbox
@@ -37,7 +37,7 @@ def digest_message_id(items: list[outbox.OutboxItem]) -> str:
     return f"<digest-{key}@hydrawatch>"
 
 
-def deliver(store: Store, cfg: AlertsConfig, *, now: datetime) -> DeliveryReport:
+def deliver(store: Store, cfg: AlertsSettings, *, now: datetime) -> DeliveryReport:
     """Deliver the due clone alerts (one mail each, or one digest), then the due takedown alerts."""
     if not cfg.smtp_host or not cfg.mail_to:
         return DeliveryReport(skipped="e-mail disabled ([alerts] smtp_host or mail_to empty)")

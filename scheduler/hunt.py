@@ -174,7 +174,7 @@ def _score_all(parts: Components, ctx: _Context, chosen: Sequence[Candidate], *,
     if not chosen:
         return
     names = [c.domain for c in chosen]
-    policy = ScoringPolicy.from_config(parts.config)
+    policy = ScoringPolicy.from_sections(parts.config.scoring, parts.config.brands)
     with parts.store.transaction() as session:
         # No cascade: the network is what it was when the hunt began (profiles re-read, as observation
         # may have changed them); a clone accepted earlier in this hunt is not yet evidence for others.

@@ -67,7 +67,7 @@ async def ct_candidates(parts: Components, network: Sequence[str], report: HuntR
         return []
     out: list[Candidate] = []
     for keyword in discovery.ct_keywords(network):
-        result = await ct.ct_search(url, keyword, timeout=parts.config.rdap.timeout)
+        result = await ct.ct_search(url, keyword, timeout=parts.config.discovery.ct_timeout)
         if result.error_kind is not None:
             report.source_errors.append(f"ct {keyword}: {result.error_kind.value}: {result.error}")
             log.warning("CT search for %r failed: %s", keyword, result.error)

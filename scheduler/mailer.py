@@ -8,14 +8,14 @@ import socket
 import ssl
 from email.message import EmailMessage
 
-from hydrawatch.config import AlertsConfig
+from scheduler.settings import AlertsSettings
 
 
 class MailError(Exception):
     """The server did not accept the message; the text is one line for the outbox."""
 
 
-def plaintext_auth_refusal(cfg: AlertsConfig) -> str:
+def plaintext_auth_refusal(cfg: AlertsSettings) -> str:
     """Why ``cfg`` would send its password unencrypted ("" when it would not)."""
     if not cfg.smtp_username or cfg.smtp_starttls or cfg.smtp_implicit_tls or cfg.allow_plaintext_auth:
         return ""
@@ -24,7 +24,7 @@ def plaintext_auth_refusal(cfg: AlertsConfig) -> str:
             "for a trusted local relay)")
 
 
-def send(msg: EmailMessage, cfg: AlertsConfig, *, timeout: float = 30.0) -> None:
+def send(msg: EmailMessage, cfg: AlertsSettings, *, timeout: float = 30.0) -> None:
     """Deliver ``msg``; returns only when the server accepted it for every recipient. The server's
     certificate is verified (``smtp_ca_file`` or the system's CAs) whenever TLS is used."""
     if refusal := plaintext_auth_refusal(cfg):

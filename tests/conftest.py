@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, text
 
 from hydrawatch.config import Config, from_mapping
 from hydrawatch.wiring import Store
+from sandbox.net import Sandbox
 
 pytest_plugins = ["sandbox.pytest_plugin"]
 
@@ -63,6 +64,13 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def config(store_url: str) -> Config:
     return from_mapping({"storage": {"url": store_url}}, source="(test)")
+
+
+@pytest.fixture
+def sandbox_config(sandbox: Sandbox, store_url: str) -> Config:
+    """The config that points every client at the session's sandbox (the sandbox plugin does not
+    import hydrawatch: tests/test_import_rules.py)."""
+    return from_mapping({**sandbox.config_overrides(), "storage": {"url": store_url}}, source="(sandbox)")
 
 
 @pytest.fixture

@@ -83,3 +83,55 @@ def test_config_from_a_pipe_is_read_like_a_file(tmp_path: Path) -> None:
 def test_config_that_is_a_directory_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(cfgmod.ConfigError, match="is a directory"):
         cfgmod.load(tmp_path, environ={})
+
+
+def test_the_fuzzer_vocabulary_is_the_generator_registry() -> None:
+    """discovery.fuzzers is checked against detect.lookalike.GENERATORS itself (no second list)."""
+    from detect.lookalike import GENERATORS
+
+    assert cfgmod.from_mapping({"discovery": {"fuzzers": list(GENERATORS)}}).discovery.fuzzers == list(GENERATORS)
+    with pytest.raises(cfgmod.ConfigError, match=r"discovery.fuzzers: unknown fuzzer 'typo'"):
+        cfgmod.from_mapping({"discovery": {"fuzzers": ["tld-swap", "typo"]}})
+
+
+def test_ct_search_has_its_own_timeout() -> None:
+    c = cfgmod.from_mapping({"rdap": {"timeout": 2.5}})
+    assert c.discovery.ct_timeout == 10.0 and c.rdap.timeout == 2.5
+    assert cfgmod.from_mapping({"discovery": {"ct_timeout": 3}}).discovery.ct_timeout == 3.0
+    with pytest.raises(cfgmod.ConfigError, match="discovery.ct_timeout: must be greater than 0"):
+        cfgmod.from_mapping({"discovery": {"ct_timeout": 0}})
+
+
+@pytest.mark.parametrize("good, host, port", [
+    ("9.9.9.9", "9.9.9.9", 53), ("127.0.0.1:5300", "127.0.0.1", 5300), ("[::1]:5353", "::1", 5353),
+    ("[::1]", "::1", 53), ("::1", "::1", 53), ("2001:db8::53", "2001:db8::53", 53), ("dns.example", "dns.example", 53),
+])
+def test_nameserver_forms_are_parsed_in_one_place(good: str, host: str, port: int) -> None:
+    from crawler.settings import Nameserver
+
+    dns = cfgmod.from_mapping({"dns": {"nameservers": [good]}}).dns
+    assert dns.servers == (Nameserver(host, port),)
+
+
+BAD_NAMESERVERS = ["[::1]:x", "a:b:c", "[::1", "[::1]:0", "[::1]53", "[]:53", "host:", ":53", "1.2.3.4:99999",
+                   "ns one", ""]
+
+
+@pytest.mark.parametrize("bad", BAD_NAMESERVERS)
+def test_invalid_nameserver_is_one_line_naming_the_key(bad: str) -> None:
+    with pytest.raises(cfgmod.ConfigError, match=r"^dns\.nameservers\[1\]: expected host or host:port, got "):
+        cfgmod.from_mapping({"dns": {"nameservers": ["9.9.9.9", bad]}})
+
+
+@pytest.mark.parametrize("bad", ["[::1]:x", "a:b:c"])
+def test_invalid_nameserver_stops_the_cli_with_one_line(bad: str, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """These two used to pass the check and end `hydrawatch probe` in a traceback."""
+    from hydrawatch.cli import main
+
+    path = tmp_path / "c.toml"
+    path.write_text(cfgmod.to_toml({"dns": {"nameservers": [bad], "timeout": 0.2, "retries": 0}}), encoding="utf-8")
+    code = main(["--config", str(path), "probe", "example.test"])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "", (code, out, err)
+    assert err.strip().splitlines() == [f"hydrawatch: config error: dns.nameservers[0]: expected host or host:port, got {bad!r}"], err

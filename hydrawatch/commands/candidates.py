@@ -65,7 +65,7 @@ def resolve(config: Config, found: Iterable[Candidate]) -> Iterator[tuple[Candid
             by_name[cand.domain] = cand
             yield cand.domain
 
-    prober = Prober.from_config(config.dns)
+    prober = Prober.from_settings(config.dns)
     for result in prober.probe_all(names(), types=TYPES):
         cand = by_name.pop(result.name, None)
         if cand is not None and result.resolves:

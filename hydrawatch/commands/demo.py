@@ -114,7 +114,7 @@ def register(app: typer.Typer) -> None:
                 store.init()
                 with store.transaction() as session:
                     watchlist.add_domains(session, sb.seeds, campaign=sb.campaign, origin="seed", now=sb.clock())
-                parts = Components.from_config(cfg, store)
+                parts = Components.from_settings(cfg, store)
                 cycles: list[tuple[str, dict[str, Any]]] = []
 
                 async def main() -> None:

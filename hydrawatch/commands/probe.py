@@ -108,7 +108,7 @@ def register(app: typer.Typer) -> None:
             kinds = [text for text, _ in check_types([t for t in types.split(",") if t.strip()])]
         except ProberError as exc:
             raise CliError(f"--types: {exc}", 2) from None
-        prober = Prober.from_config(state(ctx).config.dns)
+        prober = Prober.from_settings(state(ctx).config.dns)
         console: list[object] = [None]  # the progress bar's console, once it is drawn
         skipped = [0]
 

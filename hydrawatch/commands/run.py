@@ -88,7 +88,7 @@ def register(app: typer.Typer) -> None:
                         await daemon.parts.close()
 
                 with display as sink:
-                    parts = Components.from_config(cfg, store, progress=sink)
+                    parts = Components.from_settings(cfg, store, progress=sink)
                     if once:
                         stats = reactor_run.run(once_main)
                     else:

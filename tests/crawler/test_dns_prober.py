@@ -17,7 +17,7 @@ import pytest
 from crawler.dns import Prober, ProberError, parse_nameserver
 from crawler.dnsengine import Nameserver, Query
 from detect.model import DnsResult, Rcode
-from hydrawatch.config import DnsConfig
+from crawler.settings import DnsSettings
 from tests.crawler import nanodns
 from tests.crawler.nanodns import NanoServer
 
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def prober_for(*servers: NanoServer, timeout: float = 0.3, retries: int = 1, concurrency: int = 64) -> Prober:
-    return Prober.from_config(DnsConfig(nameservers=[s.address for s in servers], timeout=timeout,
+    return Prober.from_settings(DnsSettings(nameservers=[s.address for s in servers], timeout=timeout,
                                         retries=retries, concurrency=concurrency))
 
 
@@ -233,7 +233,7 @@ def test_nameserver_strings() -> None:
 
 
 def test_empty_nameservers_means_the_system_resolvers() -> None:
-    prober = Prober.from_config(DnsConfig(nameservers=[]))
+    prober = Prober.from_settings(DnsSettings(nameservers=[]))
     try:
         servers = prober.nameservers
     except ProberError:
@@ -251,10 +251,10 @@ def test_probe_works_inside_twisted_asyncio_reactor(answering: NanoServer) -> No
         asyncioreactor.install(loop)
         from twisted.internet import defer, reactor
         from crawler.dns import Prober
-        from hydrawatch.config import DnsConfig
+        from crawler.settings import DnsSettings
 
         async def sweep():
-            prober = Prober.from_config(DnsConfig(nameservers=["{answering.address}"], timeout=0.5))
+            prober = Prober.from_settings(DnsSettings(nameservers=["{answering.address}"], timeout=0.5))
             out = {{r.name: r.rcode.value async for r in prober.probe(["example.test", "gone.test"], ["A"])}}
             await prober.close()
             return out

@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 from crawler.fetch import SiteCrawler
+from crawler.resolver import GuardedResolver
 from crawler.run import run
+from crawler.settings import CrawlerSettings, DnsSettings
 from detect.model import ErrorKind, HttpFetch
-from hydrawatch.config import Config
 from tests.crawler.servers import ICON, PAGE, ForwardProxy, HostileSite, TinyDns, self_signed
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
 
-def config(dns: TinyDns, *, private: bool = True, **crawler: object) -> Config:
-    keys = {"dns.nameservers": [dns.nameserver], "dns.timeout": 2.0,
-            "crawler.allow_private_addresses": private, "crawler.timeout": 2.0, "crawler.retries": 0,
-            "crawler.max_page_bytes": 200_000}
-    keys.update({f"crawler.{k}": v for k, v in crawler.items()})
-    return Config().replace(**keys)
+def config(dns: TinyDns, *, private: bool = True, **crawler: Any) -> tuple[CrawlerSettings, DnsSettings]:
+    """The [crawler] and [dns] sections of a crawl against ``dns``."""
+    keys = {"allow_private_addresses": private, "timeout": 2.0, "retries": 0, "max_page_bytes": 200_000, **crawler}
+    return (CrawlerSettings.from_mapping(keys),
+            DnsSettings.from_mapping({"nameservers": [dns.nameserver], "timeout": 2.0}))
 
 
 def page(crawler: SiteCrawler, url: str) -> HttpFetch:
@@ -32,7 +34,7 @@ def page(crawler: SiteCrawler, url: str) -> HttpFetch:
 def test_ok_site_records_status_headers_body_ip_favicon_and_extra_paths() -> None:
     async def main() -> None:
         async with TinyDns({"site.test": ["127.0.0.1"]}) as dns, HostileSite() as site:
-            crawler = SiteCrawler.from_config(config(dns, extra_paths=["/about/", "nothing-here"]))
+            crawler = SiteCrawler.from_settings(*config(dns, extra_paths=["/about/", "nothing-here"]))
             (crawl,) = await crawler.crawl([f"site.test:{site.port}"], now=NOW)
             https, http, about, missing = crawl.fetches
             assert https.url == f"https://site.test:{site.port}/" and https.error_kind is not None
@@ -48,7 +50,7 @@ def test_ok_site_records_status_headers_body_ip_favicon_and_extra_paths() -> Non
 def test_two_crawl_rounds_in_one_process() -> None:
     async def main() -> list[int | None]:
         async with TinyDns({"site.test": ["127.0.0.1"]}) as dns, HostileSite() as site:
-            crawler = SiteCrawler.from_config(config(dns))
+            crawler = SiteCrawler.from_settings(*config(dns))
             first = await crawler.crawl([f"site.test:{site.port}"], now=NOW)
             second = await crawler.crawl([f"site.test:{site.port}"], now=NOW)
             return [first[0].fetches[1].status, second[0].fetches[1].status]
@@ -59,14 +61,14 @@ def test_two_crawl_rounds_in_one_process() -> None:
 def test_hostile_cases_end_as_typed_fetches_and_the_batch_goes_on() -> None:
     async def main() -> None:
         async with TinyDns({"site.test": ["127.0.0.1"]}) as dns, HostileSite() as site:
-            crawler = SiteCrawler.from_config(config(dns, max_redirects=10))
+            crawler = SiteCrawler.from_settings(*config(dns, max_redirects=10))
             base = f"site.test:{site.port}"
             cases = {
                 "chain": "/redirect/chain/3", "loop": "/loop/a", "long": "/redirect/chain/50",
                 "huge": "/huge", "bomb": "/gzip-bomb", "drip": "/drip", "reset": "/reset",
                 "garbage": "/garbage", "ok": "/ok",
             }
-            crawler_x = SiteCrawler.from_config(config(dns, extra_paths=list(cases.values())))
+            crawler_x = SiteCrawler.from_settings(*config(dns, extra_paths=list(cases.values())))
             (crawl,) = await crawler_x.crawl([base], now=NOW)
             got = dict(zip(cases, crawl.fetches[2:]))
             chain = got["chain"]
@@ -91,7 +93,7 @@ def test_hostile_cases_end_as_typed_fetches_and_the_batch_goes_on() -> None:
 def test_nxdomain_and_unresolvable_sites_are_dns_errors_in_input_order() -> None:
     async def main() -> None:
         async with TinyDns({"site.test": ["127.0.0.1"]}) as dns, HostileSite() as site:
-            crawler = SiteCrawler.from_config(config(dns))
+            crawler = SiteCrawler.from_settings(*config(dns))
             crawls = await crawler.crawl(["gone.test", f"site.test:{site.port}"], now=NOW)
             assert [c.domain for c in crawls] == ["gone.test", f"site.test:{site.port}"]
             assert {f.error_kind for f in crawls[0].fetches} == {ErrorKind.DNS}
@@ -104,7 +106,7 @@ def test_tls_certificate_is_recorded_with_sans_and_sha256() -> None:
     async def main() -> None:
         ctx, der = self_signed(["tls.test", "www.tls.test"])
         async with TinyDns({"tls.test": ["127.0.0.1"]}) as dns, HostileSite(tls=ctx) as site:
-            crawler = SiteCrawler.from_config(config(dns))
+            crawler = SiteCrawler.from_settings(*config(dns))
             (crawl,) = await crawler.crawl([f"tls.test:{site.port}"], now=NOW)
             https = crawl.fetches[0]
             assert https.ok and https.status == 200 and https.body == PAGE
@@ -122,7 +124,7 @@ def test_guard_blocks_private_targets_and_redirects_to_them() -> None:
         async with TinyDns({"site.test": ["127.0.0.1"], "public.test": ["93.184.215.14"],
                             "meta.test": ["169.254.169.254"], "lan.test": ["10.1.2.3"],
                             "mixed.test": ["93.184.215.14", "192.168.1.1"]}) as dns, HostileSite() as site:
-            crawler = SiteCrawler.from_config(config(dns, private=False))
+            crawler = SiteCrawler.from_settings(*config(dns, private=False))
             crawls = await crawler.crawl([f"site.test:{site.port}", "meta.test", "lan.test", "mixed.test"],
                                          now=NOW)
             for crawl, ip in zip(crawls, ["127.0.0.1", "169.254.169.254", "10.1.2.3", "192.168.1.1"]):
@@ -137,14 +139,14 @@ def test_redirect_to_private_address_is_blocked_when_private_is_not_allowed() ->
     """A public-looking site (allowed as a trusted proxy-less test via allow list) redirecting inward."""
     async def main() -> None:
         async with TinyDns({"site.test": ["127.0.0.1"]}) as dns, HostileSite() as site:
-            crawler = SiteCrawler.from_config(config(dns, private=False))
+            crawler = SiteCrawler.from_settings(*config(dns, private=False))
             from crawler.spiders.site import SiteSpider
             assert SiteSpider  # the redirect hop goes through the same guard as the first request:
             for target in ("http://127.0.0.1/", "http://10.0.0.1/x", "http://169.254.169.254/latest/meta-data/",
                            "http://[::1]/", "http://[::ffff:127.0.0.1]/"):
                 # Allow the first hop by trusting the site host, so only the redirect is judged.
-                crawler_t = SiteCrawler.from_config(config(dns, private=False))
-                crawls = await _crawl_trusting(crawler_t, f"site.test:{site.port}", f"/to?url={target}")
+                crawls = await _crawl_trusting(config(dns, private=False), f"site.test:{site.port}",
+                                               f"/to?url={target}")
                 fetch = crawls
                 assert fetch.redirects and fetch.redirects[0].status == 302
                 assert fetch.error_kind is ErrorKind.BLOCKED_PRIVATE, (target, fetch)
@@ -152,32 +154,24 @@ def test_redirect_to_private_address_is_blocked_when_private_is_not_allowed() ->
     run(main)
 
 
-async def _crawl_trusting(crawler: SiteCrawler, domain: str, path: str) -> HttpFetch:
-    """Crawl ``domain`` + ``path`` with ``domain``'s host trusted (as a proxy host is)."""
-    import crawler.resolver as resolver_mod
-
-    original = resolver_mod.GuardedResolver.from_config
-
+async def _crawl_trusting(sections: tuple[CrawlerSettings, DnsSettings], domain: str, path: str) -> HttpFetch:
+    """Crawl ``domain`` + ``path`` with ``domain``'s host trusted as a target, so only what follows
+    (a redirect) is judged by the guard."""
+    crawler_settings, dns = replace(sections[0], extra_paths=[path]), sections[1]
     host = domain.split(":")[0]
 
-    def trusting(config: Config, reactor: object = None) -> resolver_mod.GuardedResolver:
-        r = original(config, reactor)
-        r.trusted_hosts.add(host)
-        real = r.resolve
-
-        async def resolve(name: str, *, target: bool = False) -> tuple[str, ...]:
+    class SiteTrusted(GuardedResolver):
+        async def resolve(self, name: str, *, target: bool = False) -> tuple[str, ...]:
             # a proxy host is trusted only as a connection, never as a target: trust the site here
-            return await real(name, target=target and name.strip("[]").rstrip(".").lower() != host)
+            return await super().resolve(name, target=target and name.strip("[]").rstrip(".").lower() != host)
 
-        r.resolve = resolve  # type: ignore[method-assign]
-        return r
+    def trusting(reactor: Any) -> GuardedResolver:
+        resolver = SiteTrusted.from_settings(crawler_settings, dns, reactor=reactor)
+        resolver.trusted_hosts.add(host)
+        return resolver
 
-    resolver_mod.GuardedResolver.from_config = trusting  # type: ignore[method-assign]
-    try:
-        crawler.config = crawler.config.replace(**{"crawler.extra_paths": [path]})
-        (crawl,) = await crawler.crawl([domain], now=NOW)
-    finally:
-        resolver_mod.GuardedResolver.from_config = original  # type: ignore[method-assign]
+    crawler = SiteCrawler(crawler_settings, dns, resolver=trusting)
+    (crawl,) = await crawler.crawl([domain], now=NOW)
     return crawl.fetches[2]
 
 
@@ -187,7 +181,7 @@ def test_proxy_carries_http_and_connect_and_target_is_still_guarded() -> None:
         async with TinyDns({"site.test": ["127.0.0.1"], "tls.test": ["127.0.0.1"],
                             "meta.test": ["169.254.169.254"]}) as dns, \
                 HostileSite() as site, HostileSite(tls=ctx) as tls, ForwardProxy() as proxy:
-            crawler = SiteCrawler.from_config(config(dns, proxy=proxy.url))
+            crawler = SiteCrawler.from_settings(*config(dns, proxy=proxy.url))
             plain, secure = await crawler.crawl([f"site.test:{site.port}", f"tls.test:{tls.port}"], now=NOW)
             assert plain.fetches[1].status == 200 and plain.fetches[1].body == PAGE
             assert secure.fetches[0].status == 200 and secure.fetches[0].cert is not None
@@ -196,7 +190,7 @@ def test_proxy_carries_http_and_connect_and_target_is_still_guarded() -> None:
             assert f"CONNECT 127.0.0.1:{tls.port}" in proxy.seen
             assert all(s.startswith("CONNECT 127.0.0.1:") for s in proxy.seen), proxy.seen
             assert plain.fetches[1].ip == "127.0.0.1"
-            guarded = SiteCrawler.from_config(config(dns, private=False, proxy=proxy.url))
+            guarded = SiteCrawler.from_settings(*config(dns, private=False, proxy=proxy.url))
             (blocked,) = await guarded.crawl(["meta.test"], now=NOW)
             assert all(f.error_kind is ErrorKind.BLOCKED_PRIVATE for f in blocked.fetches)
             assert not any("meta.test" in s for s in proxy.seen)  # never handed to the proxy

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from crawler.guard import is_forbidden
-from crawler.resolver import parse_nameserver
 from crawler.run import run
 
 
@@ -26,13 +25,6 @@ def test_public_addresses_pass(ip: str) -> None:
 
 def test_metadata_address_is_named_link_local() -> None:
     assert "link-local" in (is_forbidden("169.254.169.254") or "")
-
-
-def test_nameserver_forms() -> None:
-    assert parse_nameserver("9.9.9.9") == ("9.9.9.9", 53)
-    assert parse_nameserver("127.0.0.1:5300") == ("127.0.0.1", 5300)
-    assert parse_nameserver("[::1]:5353") == ("::1", 5353)
-    assert parse_nameserver("::1") == ("::1", 53)
 
 
 def test_run_returns_values_and_reraises_errors() -> None:

@@ -14,7 +14,7 @@ from scrapy.http.request import NO_CALLBACK
 
 from crawler.fetch import scrapy_settings
 from crawler.run import run
-from hydrawatch.config import Config
+from crawler.settings import CrawlerSettings, DnsSettings
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 SECRET = b"root:x:0:0:hydrawatch-local-file-secret"
@@ -45,7 +45,7 @@ class _DownloadOnce(scrapy.Spider):
 def _download(urls: list[str]) -> dict[str, object]:
     from scrapy.crawler import AsyncCrawlerRunner
 
-    settings = scrapy_settings(Config())
+    settings = scrapy_settings(CrawlerSettings(), DnsSettings())
     # The handler layer alone: the guard middleware (which also refuses a URL without a host) is
     # taken out, so this shows the download handlers themselves refuse the scheme.
     settings["DOWNLOADER_MIDDLEWARES"] = {k: v for k, v in settings["DOWNLOADER_MIDDLEWARES"].items()
@@ -71,6 +71,6 @@ def test_file_and_data_urls_are_never_read(tmp_path: Path, kind: str) -> None:
 
 
 def test_only_http_and_https_handlers_are_configured() -> None:
-    handlers = scrapy_settings(Config())["DOWNLOAD_HANDLERS"]
+    handlers = scrapy_settings(CrawlerSettings(), DnsSettings())["DOWNLOAD_HANDLERS"]
     assert {k for k, v in handlers.items() if v} == {"http", "https"}
     assert all(handlers[s] is None for s in ("file", "data", "ftp", "s3"))

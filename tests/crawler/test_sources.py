@@ -14,7 +14,7 @@ from crawler.feeds import FeedStats, parse_line, read_feed, read_feed_batches
 from crawler.rdap import RdapClient, load_bootstrap, status_name
 from crawler.run import run
 from detect.model import ErrorKind
-from hydrawatch.config import Config
+from crawler.settings import RdapSettings
 from tests.crawler.servers import HostileSite, response
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -61,9 +61,8 @@ def rdap_site() -> HostileSite:
 def test_rdap_outcomes_ok_404_429_500_malformed_too_large_timeout() -> None:
     async def main() -> None:
         async with rdap_site() as site:
-            cfg = Config().replace(**{"rdap.servers": {"pm": f"http://127.0.0.1:{site.port}/rdap/"},
-                                      "rdap.timeout": 1.5})
-            client = RdapClient.from_config(cfg)
+            client = RdapClient.from_settings(
+                RdapSettings(servers={"pm": f"http://127.0.0.1:{site.port}/rdap/"}, timeout=1.5))
             client.max_retry_after = 1.0
             ok = await client.lookup("ok.pm", now=NOW)
             assert ok.error_kind is None and ok.http_status == 200

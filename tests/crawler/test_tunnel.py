@@ -63,7 +63,7 @@ def test_a_proxy_refusing_the_connect_is_a_connection_failure(hang_up: bool, sai
     async def main() -> None:
         async with TinyDns({"site.test": ["127.0.0.1"]}) as dns, HostileSite() as site, \
                 RefusingProxy(hang_up) as proxy:
-            crawler = SiteCrawler.from_config(config(dns, proxy=f"http://127.0.0.1:{proxy.port}"))
+            crawler = SiteCrawler.from_settings(*config(dns, proxy=f"http://127.0.0.1:{proxy.port}"))
             (crawl,) = await crawler.crawl([f"site.test:{site.port}"], now=NOW)
             https, http = crawl.fetches
             for fetch in (https, http):

@@ -6,7 +6,6 @@ import pytest
 
 from detect.lookalike import GENERATORS, UnknownFuzzer, lookalikes, network_suffixes
 from detect.names import InvalidDomain, registrable_domain
-from hydrawatch.config import FUZZERS
 
 # The 2024-09-05/06 Doppelganger replacements and the predecessors they kept the label of
 # (Meta's threat-research indicator file, facebook/threat-research, Q2_2023 Doppelganger updated CSV).
@@ -22,10 +21,6 @@ REPLACEMENTS = [
 
 def names(domain: str, **kwargs: object) -> dict[str, str]:
     return {c.domain: c.via for c in lookalikes(domain, **kwargs)}  # type: ignore[arg-type]
-
-
-def test_every_configurable_fuzzer_has_a_generator() -> None:
-    assert set(GENERATORS) == set(FUZZERS)
 
 
 @pytest.mark.parametrize("predecessor, replacement", REPLACEMENTS)

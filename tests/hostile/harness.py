@@ -129,7 +129,7 @@ def run_cycle(sb: Sandbox, tmp_path: Path, seeds: Sequence[str], **overrides: An
     try:
         with store.transaction() as session:
             watchlist.add_domains(session, [GOOD, *seeds], campaign="hostile", origin="seed", now=NOW)
-        parts = Components.from_config(cfg, store)
+        parts = Components.from_settings(cfg, store)
 
         async def main() -> dict[str, Any]:
             try:

@@ -142,7 +142,7 @@ def test_postgresql_restarted_mid_run(hsb: Sandbox, tmp_path: Path, pg_url: str)
     outcomes: list[str] = []
     try:
         for i in range(2):
-            parts = Components.from_config(cfg, store)
+            parts = Components.from_settings(cfg, store)
 
             async def once(parts: Components = parts) -> None:
                 try:

@@ -65,7 +65,7 @@ def crawl(hsb: Sandbox, tmp_path: Path, rebinder: RebindingDns, proxy: Resolving
           names: Sequence[str]) -> list[SiteCrawl]:
     cfg = config_for(hsb, tmp_path / "unused.db", dns={"nameservers": [rebinder.nameserver]},
                      crawler={"proxy": proxy.url})
-    crawler = SiteCrawler.from_config(cfg)
+    crawler = SiteCrawler.from_settings(cfg.crawler, cfg.dns)
 
     async def go() -> list[SiteCrawl]:
         return await crawler.crawl(names, now=NOW)

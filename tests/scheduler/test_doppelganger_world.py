@@ -53,7 +53,7 @@ def test_seizure_is_classified_and_every_replacement_found_once_with_no_decoy(
     store.init()
     with store.transaction() as session:
         watchlist.add_domains(session, sandbox.seeds, campaign=sandbox.campaign, origin="seed", now=sandbox.clock())
-    parts = Components.from_config(cfg, store)
+    parts = Components.from_settings(cfg, store)
     try:
         before = _cycle(parts, sandbox)
         assert _statuses(store) == answers["phases"]["before"]["status"]

@@ -103,7 +103,7 @@ def test_a_cycle_reports_every_stage_it_works_through(sandbox: Sandbox, tmp_path
     with store.transaction() as session:
         watchlist.add_domains(session, SEEDS, campaign="t", origin="seed", now=datetime.now(timezone.utc))
     rec = Recorder()
-    parts = Components.from_config(cfg, store, progress=rec)
+    parts = Components.from_settings(cfg, store, progress=rec)
 
     async def main() -> None:
         try:

@@ -1,0 +1,132 @@
+"""The config sections the crawler reads: [dns], [crawler], [rdap] (see detect/settings.py for how).
+
+``[dns] nameservers`` is parsed here and only here (:func:`parse_nameserver`): the prober, the crawl's
+resolver and the config check all take the same :class:`Nameserver` values.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from detect.settings import (
+    SettingsError,
+    check_url,
+    Show,
+    key,
+    nonnegative,
+    parse_section,
+    plain,
+    positive,
+    url_map,
+    url_or_empty,
+)
+
+
+
+def proxy_url(name: str, value: str, show: Show) -> None:
+    """crawler/tunnel.py speaks plain HTTP to the proxy: only http:// URLs."""
+    if value:
+        check_url(name, value, show, ("http",))
+
+@dataclass(frozen=True)
+class Nameserver:
+    host: str
+    port: int = 53
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+def _port(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and 0 < int(text) < 65536):
+        raise ValueError(text)
+    return int(text)
+
+
+def parse_nameserver(text: str) -> Nameserver:
+    """"host", "host:port", "[v6]", "[v6]:port" or a bare IPv6 address → Nameserver; ValueError else."""
+    text = text.strip()
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise ValueError(text)
+        ipaddress.IPv6Address(host)
+        return Nameserver(host, _port(rest[1:]) if rest else 53)
+    if text.count(":") == 1:
+        host, _, port = text.partition(":")
+        if not host:
+            raise ValueError(text)
+        return Nameserver(host, _port(port))
+    if ":" in text:
+        ipaddress.IPv6Address(text)  # a bare IPv6 address, or ValueError
+        return Nameserver(text, 53)
+    if not text or any(c.isspace() for c in text):
+        raise ValueError(text)
+    return Nameserver(text, 53)
+
+
+def nameservers(name: str, value: list[str], show: Show) -> None:
+    for i, item in enumerate(value):
+        try:
+            parse_nameserver(item)
+        except ValueError:
+            raise SettingsError(f"{name}[{i}]: expected host or host:port, got {show(f'{name}[{i}]', item)}") from None
+
+
+@dataclass(frozen=True)
+class DnsSettings:
+    nameservers: list[str] = field(default_factory=list, metadata=key(
+        'resolvers as "host" or "host:port"; [] = the system resolvers', nameservers))
+    timeout: float = field(default=3.0, metadata=key("seconds per query", positive))
+    concurrency: int = field(default=512, metadata=key("queries in flight", positive))
+    retries: int = field(default=2, metadata=key("extra tries after a timeout", nonnegative))
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], show: Show = plain) -> DnsSettings:
+        return parse_section(cls, "dns", data, show)
+
+    @property
+    def servers(self) -> tuple[Nameserver, ...]:
+        """The resolvers to ask; () = the system's."""
+        return tuple(parse_nameserver(text) for text in self.nameservers)
+
+
+@dataclass(frozen=True)
+class CrawlerSettings:
+    allow_private_addresses: bool = field(default=False, metadata=key(
+        "fetch hosts that resolve to loopback/private/link-local addresses (tests and sandbox only)"))
+    user_agent: str = field(default="Mozilla/5.0 (X11; Linux x86_64) hydrawatch/0.1 (+research crawler)",
+                            metadata=key("User-Agent header of every fetch"))
+    proxy: str = field(default="", metadata=key(
+        "http://host:port forward proxy; every fetch (http and https) is a CONNECT to the address the "
+        "private-address guard checked, the name only in Host/SNI, so the proxy must allow CONNECT to ports "
+        "80 and 443", proxy_url))
+    max_page_bytes: int = field(default=5_000_000, metadata=key("body cap per response", positive))
+    max_headers: int = field(default=200, metadata=key(
+        "header lines per response (continuations count); more ends the fetch as too_large", positive))
+    max_header_bytes: int = field(default=65_536, metadata=key(
+        "bytes of status line and headers per response; more ends the fetch as too_large", positive))
+    timeout: float = field(default=20.0, metadata=key("seconds per fetch (connect to last byte)", positive))
+    max_redirects: int = field(default=10, metadata=key("redirect hops followed per fetch", nonnegative))
+    retries: int = field(default=1, metadata=key("extra tries after a connection failure", nonnegative))
+    concurrency: int = field(default=16, metadata=key("fetches in flight", positive))
+    extra_paths: list[str] = field(default_factory=list, metadata=key(
+        'more pages fetched per domain besides "/", e.g. ["/about/"]'))
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], show: Show = plain) -> CrawlerSettings:
+        return parse_section(cls, "crawler", data, show)
+
+
+@dataclass(frozen=True)
+class RdapSettings:
+    servers: dict[str, str] = field(default_factory=dict, metadata=key(
+        'overrides of the bundled IANA bootstrap: {"ltd" = "http://…/", "*" = "http://…/"}', url_map))
+    timeout: float = field(default=10.0, metadata=key("seconds per RDAP query", positive))
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], show: Show = plain) -> RdapSettings:
+        return parse_section(cls, "rdap", data, show)

@@ -1,0 +1,124 @@
+"""The config sections the scheduler reads: [discovery], [alerts], [schedule] (see detect/settings.py),
+and :class:`CycleSettings`, every section a cycle needs, which the shell's Config extends."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from crawler.settings import CrawlerSettings, DnsSettings, RdapSettings
+from detect.settings import (
+    BrandsSettings,
+    ScoringSettings,
+    SettingsError,
+    Show,
+    key,
+    parse_section,
+    plain,
+    port,
+    positive,
+    url_or_empty,
+)
+from storage.settings import StorageSettings
+
+
+def fuzzers(name: str, value: list[str], show: Show) -> None:
+    # Imported here: the registry pulls in dnstwist and the PSL (~0.4 s), which a command whose config
+    # names no fuzzers (config show, status, serve) should not pay for.
+    from detect.lookalike import GENERATORS
+
+    for fuzzer in value:
+        if fuzzer not in GENERATORS:
+            raise SettingsError(f"{name}: unknown fuzzer {fuzzer!r} (known: {', '.join(GENERATORS)})")
+
+
+def tlds(name: str, value: str | list[str], show: Show) -> None:
+    if isinstance(value, str) and value != "all":
+        raise SettingsError(f'{name}: expected "all" or a list of TLDs, got {show(name, value)}')
+
+
+@dataclass(frozen=True)
+class DiscoverySettings:
+    tlds: str | list[str] = field(default="all", metadata=key(
+        '"all" (every ICANN TLD in the bundled Public Suffix List) or a list of TLDs', tlds))
+    fuzzers: list[str] = field(default_factory=lambda: [
+        "tld-swap", "addition", "omission", "hyphenation", "repetition", "replacement",
+        "transposition", "vowel-swap", "homoglyph", "bitsquatting"], metadata=key(
+        "lookalike generators: tld-swap plus dnstwist's fuzzers", fuzzers))
+    ct_search_url: str = field(default="", metadata=key(
+        'crt.sh-compatible search URL with {query}: "http://host/?q={query}&output=json"', url_or_empty))
+    ct_timeout: float = field(default=10.0, metadata=key("seconds per CT search", positive))
+    nrd_feeds: list[str] = field(default_factory=list, metadata=key(
+        "newly-registered-domain lists: file paths or http(s) URLs, one domain a line"))
+    max_candidates: int = field(default=200_000, metadata=key(
+        "cap on the names of each NRD feed that are not lexically close to the network and are checked "
+        "against its infrastructure by DNS (the rest is counted in candidates_truncated); lookalikes, links, "
+        "CT and close feed names are never capped", positive))
+    recheck_rejected_hours: float = field(default=168.0, metadata=key(
+        "a rejected candidate whose DNS answer is unchanged is not crawled again for this long", positive))
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], show: Show = plain) -> DiscoverySettings:
+        return parse_section(cls, "discovery", data, show)
+
+
+@dataclass(frozen=True)
+class AlertsSettings:
+    smtp_host: str = field(default="", metadata=key('SMTP server; "" disables e-mail'))
+    smtp_port: int = field(default=25, metadata=key("SMTP port", port))
+    smtp_starttls: bool = field(default=False, metadata=key("upgrade with STARTTLS before auth"))
+    smtp_implicit_tls: bool = field(default=False, metadata=key(
+        "TLS from the first byte (SMTPS, usually port 465) instead of STARTTLS; not with smtp_starttls"))
+    smtp_ca_file: str = field(default="", metadata=key(
+        'PEM file of the CA certificates that may sign the SMTP server\'s certificate; "" = the system\'s'))
+    allow_plaintext_auth: bool = field(default=False, metadata=key(
+        "send AUTH (the password) over a connection without TLS; only for a trusted local relay"))
+    smtp_username: str = field(default="", metadata=key("SMTP AUTH user; \"\" = no auth"))
+    smtp_password: str = field(default="", metadata=key(
+        "SMTP AUTH password (secret: read raw from the environment, never shown)", secret="value"))
+    mail_from: str = field(default="hydrawatch@localhost", metadata=key("From address"))
+    mail_to: list[str] = field(default_factory=list, metadata=key("recipients"))
+    digest: bool = field(default=False, metadata=key("one mail per cycle instead of one per clone"))
+    takedowns: bool = field(default=False, metadata=key(
+        "also mail each takedown (seized or suspended) of a watched domain, once per status change"))
+    max_attempts: int = field(default=20, metadata=key("delivery attempts before a row is marked failed", positive))
+    retry_backoff: float = field(default=30.0, metadata=key(
+        "seconds before the first retry of a failed delivery; doubles each time, capped at 1 h", positive))
+    base_url: str = field(default="", metadata=key(
+        "public URL of `hydrawatch serve` (with ?token=… if it has one); mails link to URL#/domain/NAME; "
+        "\"\" = no link", url_or_empty))
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], show: Show = plain) -> AlertsSettings:
+        alerts = parse_section(cls, "alerts", data, show)
+        if alerts.smtp_implicit_tls and alerts.smtp_starttls:
+            raise SettingsError("alerts.smtp_implicit_tls: cannot be combined with alerts.smtp_starttls (choose one)")
+        return alerts
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    dns_interval: int = field(default=600, metadata=key("seconds between DNS probe rounds", positive))
+    crawl_interval: int = field(default=21600, metadata=key("seconds between crawl rounds", positive))
+    discovery_interval: int = field(default=3600, metadata=key("seconds between discovery sweeps", positive))
+    alert_interval: int = field(default=60, metadata=key("seconds between outbox deliveries", positive))
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], show: Show = plain) -> ScheduleSettings:
+        return parse_section(cls, "schedule", data, show)
+
+
+@dataclass(frozen=True)
+class CycleSettings:
+    """Every section a cycle and the daemon read, each the settings of the package that reads it."""
+
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    dns: DnsSettings = field(default_factory=DnsSettings)
+    crawler: CrawlerSettings = field(default_factory=CrawlerSettings)
+    rdap: RdapSettings = field(default_factory=RdapSettings)
+    discovery: DiscoverySettings = field(default_factory=DiscoverySettings)
+    scoring: ScoringSettings = field(default_factory=ScoringSettings)
+    brands: BrandsSettings = field(default_factory=BrandsSettings)
+    alerts: AlertsSettings = field(default_factory=AlertsSettings)
+    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)

@@ -1,0 +1,113 @@
+"""The layers import one way (docs/architecture, STYLE "A layout that shows the architecture").
+
+Every module of our packages is parsed with ``ast``; every import counts, wherever it sits: at the top,
+under ``if TYPE_CHECKING:``, inside a function, and ``importlib.import_module("…")`` with a literal
+name. Within a package anything goes; across packages only these directions:
+
+    detect                 -> nothing of ours (the pure core)
+    crawler, storage       -> detect
+    scheduler              -> detect, crawler, storage
+    hydrawatch (the shell) -> everything
+    sandbox                -> only the shell's public config writer (to_toml, toml_value): the
+                              offline internet must not lean on the code it is there to test
+
+``hydrawatch.resources`` is the data directory config/ installed under the shell's name (pyproject
+package-dir); reading it with importlib.resources is reading shipped data, not importing code, so it
+is not counted here (whether the pure core may read files is issue 15 item 3's business).
+
+A known exception is listed with its reason, and the test fails once it is no longer used, so the
+list only shrinks.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("detect", "crawler", "storage", "scheduler", "hydrawatch", "sandbox")
+OURS = (*PACKAGES, "tests", "bench", "config")
+ALLOWED: dict[str, set[str]] = {
+    "detect": set(),
+    "crawler": {"detect"},
+    "storage": {"detect"},
+    "scheduler": {"detect", "crawler", "storage"},
+    "hydrawatch": set(OURS) - {"tests", "bench"},
+    "sandbox": set(),
+}
+# What a package may take from a module of another one it is otherwise not allowed to import.
+ALLOWED_NAMES: dict[tuple[str, str], set[str]] = {
+    ("sandbox", "hydrawatch.config"): {"to_toml", "toml_value"},
+}
+DATA_PACKAGE = "hydrawatch.resources"
+# (importing file, imported module) -> why it is still there
+EXCEPTIONS: dict[tuple[str, str], str] = {
+    ("scheduler/components.py", "hydrawatch.wiring"): "Store moves with issue 15 item 2",
+    ("scheduler/deliver.py", "hydrawatch.wiring"): "Store moves with issue 15 item 2",
+}
+
+
+def _literal(node: ast.AST) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def _is_module(dotted: str) -> bool:
+    path = ROOT.joinpath(*dotted.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+def imports(tree: ast.AST) -> Iterator[tuple[str, str]]:
+    """(module, name taken from it or "") for every import in ``tree``."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, ""
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                submodule = f"{node.module}.{alias.name}"
+                yield (submodule, "") if _is_module(submodule) else (node.module, alias.name)
+        elif isinstance(node, ast.Call) and node.args and (name := _literal(node.args[0])):
+            func = node.func
+            called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if called == "import_module":
+                yield name, ""
+
+
+def violations() -> dict[tuple[str, str], str]:
+    """(file, module) -> one line, for every import of ours against the layers."""
+    found: dict[tuple[str, str], str] = {}
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            file = path.relative_to(ROOT).as_posix()
+            for module, name in imports(ast.parse(path.read_text(encoding="utf-8"), filename=file)):
+                top = module.split(".")[0]
+                if top not in OURS or top == package or top in ALLOWED[package] or module.startswith(DATA_PACKAGE):
+                    continue
+                if name and name in ALLOWED_NAMES.get((package, module), set()):
+                    continue
+                shown = f"{name} from {module}" if name else module
+                found.setdefault((file, module), f"{file}: {package} must not import {shown}")
+    return found
+
+
+def test_layers_import_one_way() -> None:
+    broken = {key: line for key, line in violations().items() if key not in EXCEPTIONS}
+    assert not broken, "imports against the layers:\n" + "\n".join(sorted(broken.values()))
+
+
+def test_every_listed_exception_is_still_needed() -> None:
+    used = violations()
+    stale = [f"{file} -> {module} ({why})" for (file, module), why in EXCEPTIONS.items() if (file, module) not in used]
+    assert not stale, "exceptions no longer used, remove them from EXCEPTIONS:\n" + "\n".join(stale)
+
+
+def test_the_checker_sees_type_checking_and_function_level_imports() -> None:
+    source = (
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    from hydrawatch.config import Config\n"
+        "def f():\n    import scheduler.cycle\n    from storage import db\n"
+        "    return importlib.import_module('crawler.fetch')\n"
+    )
+    found = {module for module, _ in imports(ast.parse(source))}
+    assert {"hydrawatch.config", "scheduler.cycle", "storage.db", "crawler.fetch"} <= found
