@@ -522,6 +522,18 @@ def markdown(data: dict[str, Any], argv: list[str], machine_line: str) -> str:
                    f"| {pps / bare:.2f}× | {median(runs, 'cpu_per_1k'):.2f} | {median(runs, 'child_cpu'):.1f} | "
                    f"{median(runs, 'maxrss_kib') / 1024:.0f} MiB |")
     out.append("")
+    for name in data["contenders"][1:]:
+        staged = [r["stages"] for r in res[name] if r.get("stages")]
+        if not staged:
+            continue
+        out += [f"Where {name}'s observe call goes (unprofiled runs, medians; the gap after the crawl is the "
+                "fingerprints and per-site store writes):", "", "| step | wall s | CPU s |", "|---|---:|---:|"]
+        for i, (what, _w, _c) in enumerate(staged[0]):
+            walls = [s[i][1] for s in staged if len(s) > i]
+            cpus = [s[i][2] for s in staged if len(s) > i]
+            out.append(f"| {what} | {statistics.median(walls):.1f} | {statistics.median(cpus):.1f} |")
+        out.append("")
+    out += [f"Bare Scrapy's call: {median(res['scrapy'], 'cpu'):.1f} CPU-s, {median(res['scrapy'], 'wall'):.1f} s wall.", ""]
     if data["profile"]:
         out += [data["profile"], ""]
     return "\n".join(out)
