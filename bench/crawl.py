@@ -230,7 +230,7 @@ def _sandbox_resolver() -> type:
         def install_on_reactor(self) -> None:
             self.reactor.installResolver(self)
 
-        def getHostByName(self, name: str, timeout: Sequence[int] = ()) -> Any:  # noqa: N802 - Twisted's name
+        def getHostByName(self, name: str, timeout: Sequence[int] = ()) -> Any:
             if name in self.cache:
                 return defer.succeed(self.cache[name])
 
@@ -490,7 +490,7 @@ def _short(file: str) -> str:
 
 def _area(file: str) -> str:
     short = _short(file)
-    if short.startswith("~") or short.startswith("<"):
+    if short.startswith(("~", "<")):
         return "builtins / C calls"
     if "site-packages/" in file:
         return short.split("/", 1)[0]
@@ -508,10 +508,10 @@ def markdown(data: dict[str, Any], argv: list[str], machine_line: str) -> str:
     bare = median(res["scrapy"], "pages_per_s")
     out = ["", "## Crawl: bare Scrapy vs hydrawatch's observe step (`bench/crawl.py`, issue 16 item 2)", "",
            f"Command: `.venv/bin/python bench/crawl.py {' '.join(argv)}`", "",
-           f"Machine: {machine_line}. Shared with other agents' test runs and benchmarks the whole time: "
-           "absolute figures move between runs, ratios of the same run much less.", "",
-           f"{data['sites']} sites ({data['page_bytes'] / 1e6:.0f} MB of home pages), sandbox in {data['mode']} mode; "
-           f"{len(res['scrapy'])} alternating repetitions, medians; {data['seconds'] / 60:.0f} minutes in all.", "",
+           (f"Machine: {machine_line}. Shared with other agents' test runs and benchmarks the whole time: "
+           "absolute figures move between runs, ratios of the same run much less."), "",
+           (f"{data['sites']} sites ({data['page_bytes'] / 1e6:.0f} MB of home pages), sandbox in {data['mode']} mode; "
+           f"{len(res['scrapy'])} alternating repetitions, medians; {data['seconds'] / 60:.0f} minutes in all."), "",
            "| contender | pages | pages/s | × bare Scrapy | CPU-s / 1k pages (call) | CPU-s whole child | peak RSS |",
            "|---|---:|---:|---:|---:|---:|---:|"]
     for name in data["contenders"]:
@@ -526,8 +526,8 @@ def markdown(data: dict[str, Any], argv: list[str], machine_line: str) -> str:
         staged = [r["stages"] for r in res[name] if r.get("stages")]
         if not staged:
             continue
-        out += [f"Where {name}'s observe call goes (unprofiled runs, medians; the gap after the crawl is the "
-                "fingerprints and per-site store writes):", "", "| step | wall s | CPU s |", "|---|---:|---:|"]
+        out += [(f"Where {name}'s observe call goes (unprofiled runs, medians; the gap after the crawl is the "
+                "fingerprints and per-site store writes):"), "", "| step | wall s | CPU s |", "|---|---:|---:|"]
         for i, (what, _w, _c) in enumerate(staged[0]):
             walls = [s[i][1] for s in staged if len(s) > i]
             cpus = [s[i][2] for s in staged if len(s) > i]
@@ -572,5 +572,5 @@ def main() -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "child-scrapy":
-        SandboxResolver = _sandbox_resolver()  # noqa: N816 - named in TWISTED_DNS_RESOLVER as __main__.SandboxResolver
+        SandboxResolver = _sandbox_resolver()
     raise SystemExit(main())
