@@ -102,8 +102,12 @@ def registrable_domain(text: str) -> str:
     return parts.registrable
 
 
+@functools.lru_cache(maxsize=8192)
 def host_of(text: str) -> str | None:
-    """Registrable domain of a URL or host, or None when it has none (used on hostile outlinks)."""
+    """Registrable domain of a URL or host, or None when it has none (used on hostile outlinks).
+
+    Cached: a page's links name a handful of hosts hundreds of times, and each look-up walks the
+    suffix list (bench/crawl.py). Pure (the bundled snapshot never changes in a process)."""
     try:
         return registrable_domain(text)
     except InvalidDomain:
