@@ -157,12 +157,13 @@ def rss_child(config: Path, cycles: int, every: int, flip: int, mode: str, trace
     from hydrawatch.config import load
     from hydrawatch.wiring import Store, utcnow
     from scheduler import cycle
+    from hydrawatch.bundled import load_signatures
     from scheduler.components import Components
 
     cfg = load(config)
     logs.setup("text", "ERROR")
     store = Store.from_config(cfg)
-    parts = Components.from_config(cfg, store)
+    parts = Components.from_config(cfg, store, load_signatures())
     growth = Growth() if trace else None
 
     def ask_phase(name: str) -> None:

@@ -3,29 +3,20 @@ domain (``[alerts] takedowns``), sanitised for headers."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import format_datetime
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from detect import textsafe
 from detect.evidence_summary import AGAINST, MINOR_WEIGHT, group_evidence, visible
 from hydrawatch.config import AlertsConfig
 from storage.outbox import OutboxItem, TakedownItem
 
-_HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_BODY_UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def header_safe(text: str, limit: int = 200) -> str:
-    """Crawled or stored text made safe for a mail header: no CR/LF or controls, bounded."""
-    cleaned = _HEADER_UNSAFE.sub(" ", text).strip()
-    return cleaned[:limit]
-
-
-def body_safe(text: str, limit: int = 500) -> str:
-    cleaned = _BODY_UNSAFE.sub("?", text.replace("\r", " ").replace("\n", " "))
-    return cleaned[:limit]
+# Crawled or stored text made safe for a mail header (no CR/LF or controls, bounded) and for one line of
+# the plain-text body (controls shown as ?): the variants of detect.textsafe.
+header_safe = textsafe.header
+body_safe = textsafe.mail_line
 
 
 # The web page's route to one domain (hydrawatch/web/static/app.js reads it; it also still opens "#NAME").

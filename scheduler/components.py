@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from crawler.dns import Prober
 from crawler.fetch import SiteCrawler
 from crawler.rdap import RdapClient
-from detect.signatures import Signatures, load_signatures
+from detect.signatures import Signatures
 from detect.simindex import SimilarityIndex
 from hydrawatch.config import Config
 from hydrawatch.wiring import Store
@@ -27,12 +27,13 @@ class Components:
     progress: ProgressSink = field(default=NULL)  # a foreground run's progress display
 
     @classmethod
-    def from_config(cls, config: Config, store: Store, progress: ProgressSink = NULL,
+    def from_config(cls, config: Config, store: Store, signatures: Signatures, progress: ProgressSink = NULL,
                     pages: SimilarityIndex | None = None) -> Components:
-        """``pages``: an index to keep (a config reload), else rebuilt from the store."""
+        """``signatures``: parsed by the caller (the shell reads the files: detect/ does no I/O);
+        ``pages``: an index to keep (a config reload), else rebuilt from the store."""
         return cls(config=config, store=store, prober=Prober.from_config(config.dns),
                    crawler=SiteCrawler.from_config(config), rdap=RdapClient.from_config(config),
-                   signatures=load_signatures(), pages=page_index(store) if pages is None else pages,
+                   signatures=signatures, pages=page_index(store) if pages is None else pages,
                    progress=progress)
 
     async def close(self) -> None:

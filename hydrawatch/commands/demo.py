@@ -98,6 +98,7 @@ def register(app: typer.Typer) -> None:
         from crawler import run as reactor_run
         from sandbox.net import Sandbox
         from scheduler import cycle
+        from hydrawatch.bundled import load_signatures
         from scheduler.components import Components
         from storage import export as exporter
         from storage import watchlist
@@ -114,7 +115,7 @@ def register(app: typer.Typer) -> None:
                 store.init()
                 with store.transaction() as session:
                     watchlist.add_domains(session, sb.seeds, campaign=sb.campaign, origin="seed", now=sb.clock())
-                parts = Components.from_config(cfg, store)
+                parts = Components.from_config(cfg, store, load_signatures())
                 cycles: list[tuple[str, dict[str, Any]]] = []
 
                 async def main() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from importlib import resources
@@ -14,7 +13,9 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
+from detect import textsafe
 from hydrawatch import present
+from hydrawatch.web import responses
 from hydrawatch.web.security import Guard, token_of
 from storage import export, lineage, views
 
@@ -43,7 +44,9 @@ def create_app(sessions: sessionmaker[Session], *, token: str = "",
     ``allowed_hosts`` (if given) is the set of Host names accepted (DNS-rebinding guard)."""
     app = FastAPI(title="hydrawatch", version="1", description="Read-only view of the hydrawatch store: "
                   "domains, status history, indicators, lineage, pivots and exports.",
-                  docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
+                  docs_url=None, redoc_url=None, openapi_url="/api/openapi.json",
+                  default_response_class=responses.SafeJSONResponse)
+    responses.install(app)
     app.add_middleware(Guard, token=token, allowed_hosts=allowed_hosts)
     app.state.sessions = sessions
 
@@ -101,7 +104,7 @@ def create_app(sessions: sessionmaker[Session], *, token: str = "",
     def index(request: Request) -> HTMLResponse:
         # The page's own assets need the token too; it is put back only into their URLs, escaped.
         given = token_of(request) if token else ""
-        suffix = html.escape("?token=" + quote(given, safe=""), quote=True) if given else ""
+        suffix = textsafe.html("?token=" + quote(given, safe="")) if given else ""
         return HTMLResponse(page.replace("{{asset_query}}", suffix))
 
     app.mount("/static", StaticFiles(directory=_static_dir()), name="static")

@@ -7,8 +7,10 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp
+
+from hydrawatch.web.responses import SafeJSONResponse
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
        "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
@@ -49,9 +51,9 @@ class Guard(BaseHTTPMiddleware):
     async def dispatch(self, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         response: Response
         if not self._host_ok(request):
-            response = JSONResponse({"detail": "unexpected Host header"}, status_code=400)
+            response = SafeJSONResponse({"detail": "unexpected Host header"}, status_code=400)
         elif self.token and not hmac.compare_digest(token_of(request).encode(), self.token.encode()):
-            response = JSONResponse({"detail": "a valid token is required (Authorization: Bearer … or ?token=…)"},
+            response = SafeJSONResponse({"detail": "a valid token is required (Authorization: Bearer … or ?token=…)"},
                                     status_code=401, headers={"WWW-Authenticate": "Bearer"})
         else:
             response = await call_next(request)

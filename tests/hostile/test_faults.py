@@ -117,6 +117,7 @@ def test_postgresql_restarted_mid_run(hsb: Sandbox, tmp_path: Path, pg_url: str)
     from crawler import run as reactor_run
     from hydrawatch.config import from_mapping
     from hydrawatch.wiring import Store
+    from hydrawatch.bundled import load_signatures
     from scheduler.components import Components
     from scheduler.cycle import run_cycle as cycle
     from storage import watchlist
@@ -142,7 +143,7 @@ def test_postgresql_restarted_mid_run(hsb: Sandbox, tmp_path: Path, pg_url: str)
     outcomes: list[str] = []
     try:
         for i in range(2):
-            parts = Components.from_config(cfg, store)
+            parts = Components.from_config(cfg, store, load_signatures())
 
             async def once(parts: Components = parts) -> None:
                 try:

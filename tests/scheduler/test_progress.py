@@ -24,6 +24,7 @@ from hydrawatch.progress import ConsoleHandler, RichProgress, progress_display, 
 from hydrawatch.wiring import Store
 from sandbox.net import Sandbox
 from scheduler import cycle
+from hydrawatch.bundled import load_signatures
 from scheduler.components import Components
 from scheduler.progress import stage
 from storage import watchlist
@@ -103,7 +104,7 @@ def test_a_cycle_reports_every_stage_it_works_through(sandbox: Sandbox, tmp_path
     with store.transaction() as session:
         watchlist.add_domains(session, SEEDS, campaign="t", origin="seed", now=datetime.now(timezone.utc))
     rec = Recorder()
-    parts = Components.from_config(cfg, store, progress=rec)
+    parts = Components.from_config(cfg, store, load_signatures(), progress=rec)
 
     async def main() -> None:
         try:
