@@ -33,9 +33,9 @@ def lineage_url(base_url: str, domain: str) -> str:
 
 def _describe(item: OutboxItem, base_url: str) -> list[str]:
     e = item.edge
-    lines = [
-        f"New {e.relation}: {e.to_domain}",
-        f"  predecessor : {e.from_domain} (now {item.predecessor_status})",
+    lines = [  # stored names are validated on the way in; made inert anyway, as every stored text is
+        f"New {e.relation}: {body_safe(e.to_domain, 300)}",
+        f"  predecessor : {body_safe(e.from_domain, 300)} (now {item.predecessor_status})",
         f"  relation    : {e.relation}",
         f"  confidence  : {e.confidence:.2f}",
         f"  first seen  : {item.clone_first_seen.strftime('%Y-%m-%dT%H:%M:%SZ')}",
@@ -93,7 +93,7 @@ def render_takedown(item: TakedownItem, cfg: AlertsConfig) -> EmailMessage:
     msg["Date"] = format_datetime(item.since)
     msg["X-Hydrawatch-Takedown"] = header_safe(item.domain)
     lines = [
-        f"Takedown: {item.domain}",
+        f"Takedown: {body_safe(item.domain, 300)}",
         f"  status      : {item.status} (was {item.previous})",
         f"  since       : {item.since.strftime('%Y-%m-%dT%H:%M:%SZ')}",
         f"  campaign    : {body_safe(item.campaign, 100) or '-'}",
