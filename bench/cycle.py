@@ -154,10 +154,10 @@ def rss_child(config: Path, cycles: int, every: int, flip: int, mode: str, trace
     """The measured process: ``cycles`` short cycles on one Components and one loop."""
     from crawler import run as reactor_run
     from hydrawatch import logs
+    from hydrawatch.bundled import load_signatures
     from hydrawatch.config import load
     from hydrawatch.wiring import Store, utcnow
     from scheduler import cycle
-    from hydrawatch.bundled import load_signatures
     from scheduler.components import Components
 
     cfg = load(config)

@@ -96,13 +96,13 @@ def register(app: typer.Typer) -> None:
         if fmt not in ("text", "json"):
             raise CliError(f"--format must be text or json, not {fmt!r}", 2)
         from crawler import run as reactor_run
+        from hydrawatch.bundled import load_signatures
+        from hydrawatch.wiring import open_store, utcnow
         from sandbox.net import Sandbox
         from scheduler import cycle
-        from hydrawatch.bundled import load_signatures
         from scheduler.components import Components
         from storage import export as exporter
         from storage import watchlist
-        from hydrawatch.wiring import open_store, utcnow
 
         base = state(ctx).config
         logs.setup(base.log.format, "WARNING" if base.log.level.upper() == "INFO" else base.log.level,

@@ -47,8 +47,8 @@ def register(app: typer.Typer) -> None:
             ) -> None:
         """The daemon (scheduled probes, crawls, discovery, alerts until SIGINT/SIGTERM), or --once."""
         from crawler import run as reactor_run
-        from scheduler import cycle
         from hydrawatch.bundled import load_signatures
+        from scheduler import cycle
         from scheduler.components import Components
         from scheduler.daemon import Daemon
 

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 
 from crawler import run as reactor_run
+from hydrawatch.bundled import load_signatures
 from hydrawatch.config import Config, from_mapping
 from hydrawatch.wiring import Store
 from sandbox.net import Sandbox
 from scheduler import cycle
-from hydrawatch.bundled import load_signatures
 from scheduler.components import Components
 from storage import export, watchlist
 

@@ -18,13 +18,13 @@ import pytest
 from rich.console import Console
 
 from crawler import run as reactor_run
+from hydrawatch.bundled import load_signatures
 from hydrawatch.config import from_mapping
 from hydrawatch.logs import SafeTextFormatter
 from hydrawatch.progress import ConsoleHandler, RichProgress, progress_display, wanted
 from hydrawatch.wiring import Store
 from sandbox.net import Sandbox
 from scheduler import cycle
-from hydrawatch.bundled import load_signatures
 from scheduler.components import Components
 from scheduler.progress import stage
 from storage import watchlist
