@@ -280,6 +280,7 @@ def child_hydrawatch(spec: dict[str, Any]) -> dict[str, Any]:
 
     from crawler import run as reactor_run
     from hydrawatch import logs
+    from hydrawatch.bundled import load_signatures
     from hydrawatch.config import load
     from hydrawatch.wiring import Store, utcnow
     from scheduler.components import Components
@@ -294,7 +295,7 @@ def child_hydrawatch(spec: dict[str, Any]) -> dict[str, Any]:
     with store.transaction() as session:
         watchlist.add_domains(session, domains, campaign="crawl-bench", origin="seed", now=utcnow())
     clock = StageClock()
-    parts = Components.from_config(cfg, store, progress=clock)
+    parts = Components.from_settings(cfg, store, load_signatures(), progress=clock)
     profile = cProfile.Profile() if spec.get("profile") else None
     out: dict[str, Any] = {}
 

@@ -154,6 +154,7 @@ def rss_child(config: Path, cycles: int, every: int, flip: int, mode: str, trace
     """The measured process: ``cycles`` short cycles on one Components and one loop."""
     from crawler import run as reactor_run
     from hydrawatch import logs
+    from hydrawatch.bundled import load_signatures
     from hydrawatch.config import load
     from hydrawatch.wiring import Store, utcnow
     from scheduler import cycle
@@ -162,7 +163,7 @@ def rss_child(config: Path, cycles: int, every: int, flip: int, mode: str, trace
     cfg = load(config)
     logs.setup("text", "ERROR")
     store = Store.from_config(cfg)
-    parts = Components.from_settings(cfg, store)
+    parts = Components.from_settings(cfg, store, load_signatures())
     growth = Growth() if trace else None
 
     def ask_phase(name: str) -> None:

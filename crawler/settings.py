@@ -13,17 +13,15 @@ from typing import Any
 
 from detect.settings import (
     SettingsError,
-    check_url,
     Show,
+    check_url,
     key,
     nonnegative,
     parse_section,
     plain,
     positive,
     url_map,
-    url_or_empty,
 )
-
 
 
 def proxy_url(name: str, value: str, show: Show) -> None:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from lxml import etree  # type: ignore[import-untyped]
 
+from detect import textsafe
+
 log = logging.getLogger(__name__)
 
 MAX_PARSE_BYTES = 2_000_000
@@ -27,9 +29,6 @@ MAX_IMAGES = 50
 _SKIP_TEXT = frozenset({"script", "style", "noscript", "template", "head", "title", "svg"})
 _CHARSET_HEADER = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]{1,40})", re.IGNORECASE)
 _CHARSET_META = re.compile(rb"<meta[^>]{0,200}?charset\s*=\s*[\"']?([A-Za-z0-9_.:-]{1,40})", re.IGNORECASE)
-# C0/C1 controls (terminal escapes included); tab/CR/LF are whitespace and collapse anyway
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_SPACE = re.compile(r"\s+")
 _LINK_ATTRS = {"a": "href", "link": "href", "script": "src", "iframe": "src", "form": "action", "area": "href"}
 _SKIP_CODE_ATTRS = frozenset({"alt", "title", "aria-label", "placeholder", "style"})
 _REFRESH_URL = re.compile(r"url\s*=\s*['\"]?([^'\"\s>]+)", re.IGNORECASE)
@@ -58,9 +57,8 @@ class ParsedPage:
     image_srcs: tuple[str, ...] = ()  # src of <img> as written (which picture an image-only page shows)
 
 
-def clean_text(text: str, limit: int) -> str:
-    """Control characters (terminal escapes, CR/LF) removed, whitespace collapsed, capped."""
-    return _SPACE.sub(" ", _CONTROLS.sub(" ", text[: limit * 2])).strip()[:limit]
+# Control characters (terminal escapes, CR/LF) and bidi controls removed, whitespace collapsed, capped.
+clean_text = textsafe.plain
 
 
 def decode(body: bytes, content_type: str = "") -> str:

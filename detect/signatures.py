@@ -2,13 +2,12 @@
 phrases with strength, block notices, parking name servers, for-sale page phrases and the
 suspension notices of registrars and hosts.
 
-``parse_signatures`` is pure (TOML texts in, Signatures out); ``load_signatures`` is the one place
-that reads the bundled files (``hydrawatch.resources/signatures/*.toml``) via importlib.resources.
+``parse_signatures`` is pure (TOML texts in, Signatures out); the shell reads the bundled files
+(``hydrawatch.bundled.load_signatures``) and passes their texts in.
 """
 
 from __future__ import annotations
 
-import importlib.resources
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -146,9 +145,3 @@ def parse_signatures(toml_texts: Iterable[tuple[str, str]] | Iterable[str]) -> S
     return Signatures(tuple(nameservers), tuple(phrases), tuple(parking_ns),
                       tuple(provider_phrases["parking_phrase"]), tuple(provider_phrases["suspension_phrase"]))
 
-
-def load_signatures() -> Signatures:
-    """The bundled signatures: every ``*.toml`` in ``hydrawatch.resources/signatures``, by name."""
-    folder = importlib.resources.files("hydrawatch.resources").joinpath("signatures")
-    files = sorted((f for f in folder.iterdir() if f.name.endswith(".toml")), key=lambda f: f.name)
-    return parse_signatures([(f.name, f.read_text(encoding="utf-8")) for f in files])

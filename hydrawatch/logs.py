@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from datetime import datetime, timezone
 
-from hydrawatch.render import terminal_safe
+from hydrawatch.render import dumps, terminal_safe
 from hydrawatch.secrets import Redactor
 
 
@@ -22,7 +21,7 @@ class JsonFormatter(logging.Formatter):
                 "message": self.redact(record.getMessage())}
         if record.exc_info:
             data["exception"] = self.redact(self.formatException(record.exc_info))
-        return json.dumps(data, ensure_ascii=False)
+        return dumps(data, indent=None)
 
 
 class SafeTextFormatter(logging.Formatter):

@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import json
-import re
 from datetime import datetime, timezone
 from typing import Any
 
-# C0/C1 controls (ESC starts terminal escape sequences), DEL, and bidi overrides.
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+from detect import textsafe
 
-
-def terminal_safe(text: str, limit: int = 300) -> str:
-    """Crawled text made inert for a terminal: control characters shown as \\xNN, length bounded."""
-    out = _UNSAFE.sub(lambda m: f"\\x{ord(m.group()):02x}", text.replace("\r", "\\r").replace("\n", " "))
-    return out if len(out) <= limit else out[: limit - 1] + "…"
+# Crawled text made inert for a terminal (one line, controls and bidi shown as \xNN, bounded).
+terminal_safe = textsafe.terminal
 
 
 def iso(value: datetime | None) -> str | None:
@@ -42,4 +36,5 @@ def to_jsonable(value: Any) -> Any:
 
 
 def dumps(value: Any, *, indent: int | None = 2) -> str:
-    return json.dumps(to_jsonable(value), indent=indent, ensure_ascii=False, sort_keys=False)
+    """JSON for people and programs: controls, bidi and line separators escaped (detect.textsafe)."""
+    return textsafe.json_dumps(to_jsonable(value), indent=indent)

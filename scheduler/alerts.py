@@ -3,29 +3,20 @@ domain (``[alerts] takedowns``), sanitised for headers."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import format_datetime
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from detect import textsafe
 from detect.evidence_summary import AGAINST, MINOR_WEIGHT, group_evidence, visible
 from scheduler.settings import AlertsSettings
 from storage.outbox import OutboxItem, TakedownItem
 
-_HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_BODY_UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def header_safe(text: str, limit: int = 200) -> str:
-    """Crawled or stored text made safe for a mail header: no CR/LF or controls, bounded."""
-    cleaned = _HEADER_UNSAFE.sub(" ", text).strip()
-    return cleaned[:limit]
-
-
-def body_safe(text: str, limit: int = 500) -> str:
-    cleaned = _BODY_UNSAFE.sub("?", text.replace("\r", " ").replace("\n", " "))
-    return cleaned[:limit]
+# Crawled or stored text made safe for a mail header (no CR/LF or controls, bounded) and for one line of
+# the plain-text body (controls shown as ?): the variants of detect.textsafe.
+header_safe = textsafe.header
+body_safe = textsafe.mail_line
 
 
 # The web page's route to one domain (hydrawatch/web/static/app.js reads it; it also still opens "#NAME").
@@ -42,9 +33,9 @@ def lineage_url(base_url: str, domain: str) -> str:
 
 def _describe(item: OutboxItem, base_url: str) -> list[str]:
     e = item.edge
-    lines = [
-        f"New {e.relation}: {e.to_domain}",
-        f"  predecessor : {e.from_domain} (now {item.predecessor_status})",
+    lines = [  # stored names are validated on the way in; made inert anyway, as every stored text is
+        f"New {e.relation}: {body_safe(e.to_domain, 300)}",
+        f"  predecessor : {body_safe(e.from_domain, 300)} (now {item.predecessor_status})",
         f"  relation    : {e.relation}",
         f"  confidence  : {e.confidence:.2f}",
         f"  first seen  : {item.clone_first_seen.strftime('%Y-%m-%dT%H:%M:%SZ')}",
@@ -102,7 +93,7 @@ def render_takedown(item: TakedownItem, cfg: AlertsSettings) -> EmailMessage:
     msg["Date"] = format_datetime(item.since)
     msg["X-Hydrawatch-Takedown"] = header_safe(item.domain)
     lines = [
-        f"Takedown: {item.domain}",
+        f"Takedown: {body_safe(item.domain, 300)}",
         f"  status      : {item.status} (was {item.previous})",
         f"  since       : {item.since.strftime('%Y-%m-%dT%H:%M:%SZ')}",
         f"  campaign    : {body_safe(item.campaign, 100) or '-'}",

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from crawler.dns import Prober
 from crawler.fetch import SiteCrawler
 from crawler.rdap import RdapClient
-from detect.signatures import Signatures, load_signatures
+from detect.signatures import Signatures
 from detect.simindex import SimilarityIndex
 from hydrawatch.wiring import Store
 from scheduler.progress import NULL, ProgressSink
@@ -27,13 +27,14 @@ class Components:
     progress: ProgressSink = field(default=NULL)  # a foreground run's progress display
 
     @classmethod
-    def from_settings(cls, settings: CycleSettings, store: Store, progress: ProgressSink = NULL,
-                      pages: SimilarityIndex | None = None) -> Components:
-        """``pages``: an index to keep (a config reload), else rebuilt from the store."""
+    def from_settings(cls, settings: CycleSettings, store: Store, signatures: Signatures,
+                      progress: ProgressSink = NULL, pages: SimilarityIndex | None = None) -> Components:
+        """``signatures``: parsed by the caller (the shell reads the files: detect/ does no I/O);
+        ``pages``: an index to keep (a config reload), else rebuilt from the store."""
         return cls(config=settings, store=store, prober=Prober.from_settings(settings.dns),
                    crawler=SiteCrawler.from_settings(settings.crawler, settings.dns),
                    rdap=RdapClient.from_settings(settings.rdap),
-                   signatures=load_signatures(), pages=page_index(store) if pages is None else pages,
+                   signatures=signatures, pages=page_index(store) if pages is None else pages,
                    progress=progress)
 
     async def close(self) -> None:

@@ -115,7 +115,7 @@ class Daemon:
                 log.warning("config reload: [storage] url changed; a running daemon keeps its store "
                             "(restart to switch)")
             changed = changed_sections(old, new)
-            parts = Components.from_settings(new, self.parts.store, progress=self.parts.progress,
+            parts = Components.from_settings(new, self.parts.store, self.parts.signatures, progress=self.parts.progress,
                                            pages=self.parts.pages)
             previous, self.parts = self.parts, parts
             await previous.close()

@@ -1,7 +1,8 @@
 """The whole store's domains and lineage as JSON (CONTRACT.md's shape), CSV, GraphML or STIX 2.1.
 
 ``snapshot`` reads the store once; each exporter turns a Snapshot into bytes. Crawled text is hostile:
-JSON and STIX escape control characters by construction; CSV and GraphML cells are made inert here.
+JSON and STIX escape control, bidi and line-separator characters (``\\uXXXX``); CSV and GraphML cells are
+made inert (``\\xNN``). Both through detect.textsafe.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +19,8 @@ import networkx as nx  # type: ignore[import-untyped]
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from detect import textsafe
+from detect.textsafe import csv_cell, inert
 from storage.lineage import edges as all_edges
 from storage.models import DomainRow, StatusChangeRow
 from storage.values import DomainInfo, EdgeInfo, StatusChange
@@ -80,23 +82,7 @@ def to_json(snap: Snapshot, generated_at: datetime) -> dict[str, Any]:
 
 
 def export_json(snap: Snapshot, generated_at: datetime) -> bytes:
-    return (json.dumps(to_json(snap, generated_at), indent=2, ensure_ascii=False) + "\n").encode()
-
-
-# C0/C1 controls (ESC starts terminal escape sequences; XML 1.0 forbids most of them), DEL, bidi overrides.
-_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_FORMULA = ("=", "+", "-", "@")
-
-
-def inert(text: str) -> str:
-    """Text safe to ``cat`` and to put in XML: control characters become visible \\xNN escapes."""
-    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
-
-
-def csv_cell(text: str) -> str:
-    """An inert CSV cell; a leading = + - @ gets a ' so spreadsheets do not run it as a formula."""
-    out = inert(text)
-    return "'" + out if out.startswith(_FORMULA) else out
+    return (textsafe.json_dumps(to_json(snap, generated_at), indent=2) + "\n").encode()
 
 
 CSV_COLUMNS = ("record", "domain", "status", "campaign", "origin", "first_seen", "last_seen", "status_history",
@@ -149,7 +135,7 @@ def export_stix(snap: Snapshot, generated_at: datetime) -> bytes:
     from storage.stix import bundle
 
     text: str = bundle(snap, generated_at).serialize(pretty=True)
-    return (text + "\n").encode()
+    return (textsafe.json_escape(text) + "\n").encode()
 
 
 Exporter = Callable[[Snapshot, datetime], bytes]

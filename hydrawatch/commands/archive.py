@@ -3,7 +3,6 @@ observations from their time (hydrawatch/archive.py says where address and time 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,7 +29,7 @@ from hydrawatch.archive import (
 from hydrawatch.archive_warc import Budget
 from hydrawatch.commands.views_common import check_format
 from hydrawatch.context import CliError, state
-from hydrawatch.render import terminal_safe
+from hydrawatch.render import dumps, terminal_safe
 from hydrawatch.wiring import open_store, utcnow
 from scheduler.observe import http_indicators_of
 from storage import observations, watchlist
@@ -161,7 +160,7 @@ def register(app: typer.Typer) -> None:
         summary = {"imported": imported, "already_stored": already, "domains": domains,
                    "oldest": oldest, "newest": newest}
         if fmt == "json":
-            typer.echo(json.dumps(summary))
+            typer.echo(dumps(summary, indent=None))
             return
         err.print(f"imported {imported} archived page{'s' if imported != 1 else ''} of {', '.join(domains[:3])}"
                   f"{f' and {len(domains) - 3} more domains' if len(domains) > 3 else ''} ({already} already stored), "

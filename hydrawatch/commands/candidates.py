@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from typing import Annotated
 
@@ -13,6 +12,7 @@ from detect.model import Candidate, DnsResult
 from detect.names import InvalidDomain
 from hydrawatch.config import Config
 from hydrawatch.context import CliError, state
+from hydrawatch.render import dumps
 
 WIDTH = max(len(name) for name in GENERATORS)
 TYPES = ("A", "AAAA", "NS")
@@ -77,7 +77,7 @@ def render(cand: Candidate, fmt: str, result: DnsResult | None = None) -> str:
         item: dict[str, object] = {"domain": cand.domain, "fuzzer": cand.via}
         if result is not None:
             item.update({"rcode": result.rcode.value, **{t: list(result.get(t)) for t in TYPES}})
-        return json.dumps(item, ensure_ascii=False)
+        return dumps(item, indent=None)
     line = f"{cand.via:<{WIDTH}}  {cand.domain}"
     if result is not None:
         line = f"{line:<{WIDTH + 40}}  {' '.join(result.get('A') + result.get('AAAA'))}"

@@ -96,12 +96,13 @@ def register(app: typer.Typer) -> None:
         if fmt not in ("text", "json"):
             raise CliError(f"--format must be text or json, not {fmt!r}", 2)
         from crawler import run as reactor_run
+        from hydrawatch.bundled import load_signatures
+        from hydrawatch.wiring import open_store, utcnow
         from sandbox.net import Sandbox
         from scheduler import cycle
         from scheduler.components import Components
         from storage import export as exporter
         from storage import watchlist
-        from hydrawatch.wiring import open_store, utcnow
 
         base = state(ctx).config
         logs.setup(base.log.format, "WARNING" if base.log.level.upper() == "INFO" else base.log.level,
@@ -114,7 +115,7 @@ def register(app: typer.Typer) -> None:
                 store.init()
                 with store.transaction() as session:
                     watchlist.add_domains(session, sb.seeds, campaign=sb.campaign, origin="seed", now=sb.clock())
-                parts = Components.from_settings(cfg, store)
+                parts = Components.from_settings(cfg, store, load_signatures())
                 cycles: list[tuple[str, dict[str, Any]]] = []
 
                 async def main() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -14,7 +13,7 @@ import typer
 from detect.model import RECORD_TYPES, DnsResult
 from detect.names import InvalidDomain, strip_to_host
 from hydrawatch.context import CliError, state
-from hydrawatch.render import terminal_safe
+from hydrawatch.render import dumps, terminal_safe
 
 if TYPE_CHECKING:
     from crawler.dns import Prober
@@ -73,7 +72,7 @@ def as_json(result: DnsResult, types: list[str]) -> str:
         if rtype not in item:
             item[rtype] = list(values)
     item["error"] = result.error
-    return json.dumps(item, ensure_ascii=False)
+    return dumps(item, indent=None)
 
 
 def as_text(result: DnsResult, types: list[str], width: int) -> str:

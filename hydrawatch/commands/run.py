@@ -47,6 +47,7 @@ def register(app: typer.Typer) -> None:
             ) -> None:
         """The daemon (scheduled probes, crawls, discovery, alerts until SIGINT/SIGTERM), or --once."""
         from crawler import run as reactor_run
+        from hydrawatch.bundled import load_signatures
         from scheduler import cycle
         from scheduler.components import Components
         from scheduler.daemon import Daemon
@@ -88,7 +89,7 @@ def register(app: typer.Typer) -> None:
                         await daemon.parts.close()
 
                 with display as sink:
-                    parts = Components.from_settings(cfg, store, progress=sink)
+                    parts = Components.from_settings(cfg, store, load_signatures(), progress=sink)
                     if once:
                         stats = reactor_run.run(once_main)
                     else:

@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
 from hydrawatch import present
+from hydrawatch.web import responses
 from hydrawatch.web.security import Guard
 from storage import export, lineage, views
 
@@ -88,7 +89,9 @@ def create_app(sessions: sessionmaker[Session], *, token: str = "", allowed_host
     ``allowed_hosts`` (if given) is the set of Host names accepted (DNS-rebinding guard)."""
     app = FastAPI(title="hydrawatch", version="1", description="Read-only view of the hydrawatch store: "
                   "domains, status history, indicators, lineage, pivots and exports.",
-                  docs_url=None, redoc_url=None, openapi_url="/api/openapi.json", dependencies=[Depends(_no_nul)])
+                  docs_url=None, redoc_url=None, openapi_url="/api/openapi.json", dependencies=[Depends(_no_nul)],
+                  default_response_class=responses.SafeJSONResponse)
+    responses.install(app)
     page = (resources.files("hydrawatch.web") / "static" / "index.html").read_text(encoding="utf-8")
     app.add_middleware(Guard, token=token, allowed_hosts=allowed_hosts, failures_per_minute=failures_per_minute,
                        clock=clock, shell=page)

@@ -11,9 +11,10 @@ from urllib.parse import quote, unquote, urlencode
 
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp
 
+from hydrawatch.web.responses import SafeJSONResponse
 from hydrawatch.web.throttle import FailedAttempts, client_key
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
@@ -66,7 +67,7 @@ def _without_token(request: Request) -> str:
 
 
 def _json(status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
-    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+    return SafeJSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
 class Guard(BaseHTTPMiddleware):

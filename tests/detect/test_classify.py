@@ -14,7 +14,8 @@ from detect.classify import classify
 from detect.model import Classification, DnsResult, ErrorKind, Hop, HttpFetch, Rcode, RdapRecord, Status
 from detect.page_parse import parse
 from detect.page_signals import banner_picture_key, takedown_page_key
-from detect.signatures import Signatures, load_signatures
+from detect.signatures import Signatures
+from hydrawatch.bundled import load_signatures
 
 T0 = datetime(2024, 9, 4, 12, tzinfo=UTC)
 DOMAIN = "washingtonpost.pm"

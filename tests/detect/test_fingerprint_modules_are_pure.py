@@ -9,7 +9,7 @@ import pytest
 
 DETECT = Path(__file__).parents[2] / "detect"
 MODULES = ("classify", "evidence_summary", "fingerprints", "indicator_kinds", "page_parse", "page_signals", "signatures",
-           "similarity", "trackers")
+           "similarity", "textsafe", "trackers")
 FORBIDDEN = {"socket", "requests", "httpx", "urllib.request", "dns", "scrapy", "twisted", "sqlalchemy",
              "crawler", "storage", "scheduler", "hydrawatch", "smtplib", "subprocess", "time"}
 

@@ -1,10 +1,11 @@
-"""Signature data: parsed strictly, loaded from the bundled files, caveats kept as data."""
+"""Signature data: parsed strictly (detect), loaded from the bundled files (the shell), caveats kept as data."""
 
 from __future__ import annotations
 
 import pytest
 
-from detect.signatures import SignatureError, load_signatures, parse_signatures
+from detect.signatures import SignatureError, parse_signatures
+from hydrawatch.bundled import load_signatures
 
 
 def test_bundled_signatures_load_with_their_kinds() -> None:

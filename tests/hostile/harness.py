@@ -118,6 +118,7 @@ def run_cycle(sb: Sandbox, tmp_path: Path, seeds: Sequence[str], **overrides: An
     import time
 
     from crawler import run as reactor_run
+    from hydrawatch.bundled import load_signatures
     from scheduler.components import Components
     from scheduler.cycle import run_cycle as cycle
     from storage import watchlist
@@ -129,7 +130,7 @@ def run_cycle(sb: Sandbox, tmp_path: Path, seeds: Sequence[str], **overrides: An
     try:
         with store.transaction() as session:
             watchlist.add_domains(session, [GOOD, *seeds], campaign="hostile", origin="seed", now=NOW)
-        parts = Components.from_settings(cfg, store)
+        parts = Components.from_settings(cfg, store, load_signatures())
 
         async def main() -> dict[str, Any]:
             try:

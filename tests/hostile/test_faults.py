@@ -115,6 +115,7 @@ def test_postgresql_restarted_mid_run(hsb: Sandbox, tmp_path: Path, pg_url: str)
     """`pg_ctlcluster … restart` while a cycle runs (it is crawling a 1 byte/s site): that cycle may
     fail, the next one reconnects, and everything recorded before the restart is still there."""
     from crawler import run as reactor_run
+    from hydrawatch.bundled import load_signatures
     from hydrawatch.config import from_mapping
     from hydrawatch.wiring import Store
     from scheduler.components import Components
@@ -142,7 +143,7 @@ def test_postgresql_restarted_mid_run(hsb: Sandbox, tmp_path: Path, pg_url: str)
     outcomes: list[str] = []
     try:
         for i in range(2):
-            parts = Components.from_settings(cfg, store)
+            parts = Components.from_settings(cfg, store, load_signatures())
 
             async def once(parts: Components = parts) -> None:
                 try:
@@ -155,7 +156,7 @@ def test_postgresql_restarted_mid_run(hsb: Sandbox, tmp_path: Path, pg_url: str)
             try:
                 reactor_run.run(once)
                 outcomes.append("ok")
-            except Exception as exc:  # noqa: BLE001 - the cycle the restart hit may fail; the store must not
+            except Exception as exc:
                 outcomes.append(f"failed: {type(exc).__name__}")
             if i == 0:
                 restarter.join()

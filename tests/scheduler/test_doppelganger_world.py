@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from crawler import run as reactor_run
+from hydrawatch.bundled import load_signatures
 from hydrawatch.config import Config, from_mapping
 from hydrawatch.wiring import Store
 from sandbox.net import Sandbox
@@ -53,7 +54,7 @@ def test_seizure_is_classified_and_every_replacement_found_once_with_no_decoy(
     store.init()
     with store.transaction() as session:
         watchlist.add_domains(session, sandbox.seeds, campaign=sandbox.campaign, origin="seed", now=sandbox.clock())
-    parts = Components.from_settings(cfg, store)
+    parts = Components.from_settings(cfg, store, load_signatures())
     try:
         before = _cycle(parts, sandbox)
         assert _statuses(store) == answers["phases"]["before"]["status"]

@@ -18,6 +18,7 @@ import pytest
 from rich.console import Console
 
 from crawler import run as reactor_run
+from hydrawatch.bundled import load_signatures
 from hydrawatch.config import from_mapping
 from hydrawatch.logs import SafeTextFormatter
 from hydrawatch.progress import ConsoleHandler, RichProgress, progress_display, wanted
@@ -103,7 +104,7 @@ def test_a_cycle_reports_every_stage_it_works_through(sandbox: Sandbox, tmp_path
     with store.transaction() as session:
         watchlist.add_domains(session, SEEDS, campaign="t", origin="seed", now=datetime.now(timezone.utc))
     rec = Recorder()
-    parts = Components.from_settings(cfg, store, progress=rec)
+    parts = Components.from_settings(cfg, store, load_signatures(), progress=rec)
 
     async def main() -> None:
         try:
