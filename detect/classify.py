@@ -16,6 +16,7 @@ Rules, first match wins (docs/fingerprints.md explains each):
  7. parking NS, or a for-sale page                                    → parked
  8. final URL on another registrable domain (HTTP, meta refresh, JS)  → redirecting
  9. an HTTP answer                                                    → active
+    (but 404/410/421 on every home fetch: the server holds no site by that name → dead)
 10. resolves but no HTTP answer at all (a gateway's 502/504/52x is not one)  → dead
 """
 
@@ -65,6 +66,9 @@ def _now(dns: DnsResult | None, rdap: RdapRecord | None, fetches: Sequence[HttpF
 # "gateway timeout", Cloudflare's 52x "origin down"): the site itself did not answer. 503 is not here:
 # it is also a live site's maintenance page or bot challenge.
 GATEWAY_FAILURES = frozenset({502, 504, 520, 521, 522, 523, 524, 525, 526, 530})
+# Answers by which a web server says it has no site for the name asked: Not Found on the home page,
+# Gone, Misdirected Request. 401/403/429/503 are not here: live sites answer them to bots.
+NO_SITE = frozenset({404, 410, 421})
 
 
 def _answered(fetches: Sequence[HttpFetch], dns: DnsResult | None) -> list[HttpFetch]:
@@ -212,7 +216,11 @@ def classify(
         if dest:
             return Classification(Status.REDIRECTING, f"redirects to {dest} ({how} from {fetch.url})")
 
-    # 9. serving
+    # 9. serving — unless every answer is the server saying it holds no site by that name (a shared
+    # host's default vhost after the site was removed, a 410 Gone): that is a site that went away
+    if answered and all(f.status in NO_SITE for f in answered):
+        statuses_seen = ", ".join(sorted({f"HTTP {f.status} on {f.url}" for f in answered}))
+        return Classification(Status.DEAD, f"the server holds no site by this name ({statuses_seen})")
     if answered:
         best = min(answered, key=lambda f: (not 200 <= (f.status or 0) < 300, f.url))
         return Classification(Status.ACTIVE, f"HTTP {best.status} from {best.final_url or best.url}")

@@ -120,7 +120,7 @@ def test_other_pictures_error_pages_and_long_pages_are_never_a_learned_banner() 
     same_page_on_a_404 = fetch(EAGLE.format(domain=DOMAIN).encode(), status=404)
     got = classify(dns=dns(), fetches=(same_page_on_a_404,), rdap=None, previous=Status.ACTIVE, was_live=True,
                    signatures=sig(), takedown_pages=banners)
-    assert got.status is Status.ACTIVE
+    assert got.status is Status.DEAD and "holds no site" in got.reason  # never a seizure
 
 
 def test_the_banner_picture_a_seized_domain_shows_seizes_an_image_only_page_showing_it() -> None:
@@ -329,3 +329,15 @@ def test_a_name_with_name_servers_and_mail_but_no_address_is_dead() -> None:
     """The operator dropped the A record (the site is gone) while NS, MX and TXT remain."""
     got = run(dns(a=()), (), previous=Status.ACTIVE)
     assert got.status is Status.DEAD and "no address records" in got.reason
+
+
+def test_a_home_page_the_server_does_not_hold_is_dead_but_a_bot_wall_is_active() -> None:
+    """After the site is removed from a shared host, the default vhost answers 404 for its name."""
+    gone = (fetch(b"<title>404 Not Found</title><h1>Not Found</h1>", status=404),
+            fetch(b"<title>410 Gone</title>", status=410))
+    got = classify(dns=dns(), fetches=gone, rdap=None, previous=Status.ACTIVE, was_live=True, signatures=sig())
+    assert got.status is Status.DEAD and "holds no site" in got.reason and "HTTP 404" in got.reason
+    for live in (403, 429, 503, 200):
+        got = classify(dns=dns(), fetches=(fetch(b"<title>x</title>", status=live), *gone), rdap=None,
+                       previous=Status.ACTIVE, was_live=True, signatures=sig())
+        assert got.status is Status.ACTIVE, (live, got)
