@@ -282,14 +282,15 @@ def child_hydrawatch(spec: dict[str, Any]) -> dict[str, Any]:
     from hydrawatch import logs
     from hydrawatch.bundled import load_signatures
     from hydrawatch.config import load
-    from hydrawatch.wiring import Store, utcnow
+    from hydrawatch.wiring import utcnow
     from scheduler.components import Components
     from scheduler.observe import observe
     from storage import watchlist
+    from storage.store import Store
 
     cfg = load(spec["config"])
     logs.setup("text", "ERROR")
-    store = Store.from_config(cfg)
+    store = Store.from_url(cfg.storage.url)
     store.init()
     domains: list[str] = spec["domains"]
     with store.transaction() as session:

@@ -40,7 +40,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -67,15 +67,14 @@ def write_config(path: Path, overrides: dict[str, Any], url: str, **sections: di
 
 
 def prepare_store(url: str, seeds: tuple[str, ...], campaign: str) -> None:
-    from hydrawatch.config import from_mapping
-    from hydrawatch.wiring import Store
     from storage import watchlist
+    from storage.store import Store
 
-    store = Store.from_config(from_mapping({"storage": {"url": url}}, source="(bench)"))
+    store = Store.from_url(url)
     try:
         store.init()
         with store.transaction() as session:
-            watchlist.add_domains(session, seeds, campaign=campaign, origin="seed", now=datetime.now(timezone.utc))
+            watchlist.add_domains(session, seeds, campaign=campaign, origin="seed", now=datetime.now(UTC))
     finally:
         store.close()
 
@@ -156,13 +155,14 @@ def rss_child(config: Path, cycles: int, every: int, flip: int, mode: str, trace
     from hydrawatch import logs
     from hydrawatch.bundled import load_signatures
     from hydrawatch.config import load
-    from hydrawatch.wiring import Store, utcnow
+    from hydrawatch.wiring import utcnow
     from scheduler import cycle
     from scheduler.components import Components
+    from storage.store import Store
 
     cfg = load(config)
     logs.setup("text", "ERROR")
-    store = Store.from_config(cfg)
+    store = Store.from_url(cfg.storage.url)
     parts = Components.from_settings(cfg, store, load_signatures())
     growth = Growth() if trace else None
 

@@ -86,7 +86,8 @@ def render_digest(items: Sequence[OutboxItem], cfg: AlertsSettings, digest_id: s
 
 def render_takedown(item: TakedownItem, cfg: AlertsSettings) -> EmailMessage:
     msg = EmailMessage()
-    msg["Subject"] = header_safe(f"[hydrawatch] takedown: {item.domain} is now {item.status} (was {item.previous})")
+    previous = item.previous or ""
+    msg["Subject"] = header_safe(f"[hydrawatch] takedown: {item.domain} is now {item.status} (was {previous})")
     msg["From"] = header_safe(cfg.mail_from)
     msg["To"] = ", ".join(header_safe(a) for a in cfg.mail_to)
     msg["Message-ID"] = item.message_id
@@ -94,7 +95,7 @@ def render_takedown(item: TakedownItem, cfg: AlertsSettings) -> EmailMessage:
     msg["X-Hydrawatch-Takedown"] = header_safe(item.domain)
     lines = [
         f"Takedown: {body_safe(item.domain, 300)}",
-        f"  status      : {item.status} (was {item.previous})",
+        f"  status      : {item.status} (was {previous})",
         f"  since       : {item.since.strftime('%Y-%m-%dT%H:%M:%SZ')}",
         f"  campaign    : {body_safe(item.campaign, 100) or '-'}",
         f"  why         : {body_safe(item.reason, 500)}",

@@ -9,10 +9,10 @@ from crawler.fetch import SiteCrawler
 from crawler.rdap import RdapClient
 from detect.signatures import Signatures
 from detect.simindex import SimilarityIndex
-from hydrawatch.wiring import Store
 from scheduler.progress import NULL, ProgressSink
 from scheduler.settings import CycleSettings
 from storage import observations
+from storage.store import Store
 
 
 @dataclass

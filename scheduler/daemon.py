@@ -10,7 +10,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import fields
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -26,7 +26,7 @@ Clock = Callable[[], datetime]
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 # Job id, job, and the [schedule] key of its interval.
@@ -141,7 +141,7 @@ class Daemon:
                 loop.add_signal_handler(sig, handler)
             except (NotImplementedError, RuntimeError, AttributeError):  # pragma: no cover - non-main thread
                 pass
-        scheduler = AsyncIOScheduler(event_loop=loop, timezone=timezone.utc, job_defaults={
+        scheduler = AsyncIOScheduler(event_loop=loop, timezone=UTC, job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": None})
         self._scheduler = scheduler
         now = utcnow()

@@ -10,11 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 
-from scheduler.settings import AlertsSettings
-from hydrawatch.wiring import Store
 from scheduler import alerts, mailer
+from scheduler.settings import AlertsSettings
 from storage import outbox
-from storage.models import OutboxRow, TakedownAlertRow
+from storage.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +46,12 @@ def deliver(store: Store, cfg: AlertsSettings, *, now: datetime) -> DeliveryRepo
             outbox.claim(session, item.id, now=now)
         takedowns = outbox.due_takedowns(session, now=now)
         for down in takedowns:
-            outbox.claim(session, down.id, now=now, queue=TakedownAlertRow)
+            outbox.claim(session, down.id, now=now, queue=outbox.Queue.TAKEDOWN)
     batches: list[tuple[EmailMessage, list[int], outbox.Queue]] = []
     if items:
-        batches += ([(alerts.render_digest(items, cfg, digest_message_id(items)), [i.id for i in items], OutboxRow)]
-                    if cfg.digest else [(alerts.render_one(i, cfg), [i.id], OutboxRow) for i in items])
-    batches += [(alerts.render_takedown(d, cfg), [d.id], TakedownAlertRow) for d in takedowns]
+        batches += ([(alerts.render_digest(items, cfg, digest_message_id(items)), [i.id for i in items], outbox.Queue.CLONE)]
+                    if cfg.digest else [(alerts.render_one(i, cfg), [i.id], outbox.Queue.CLONE) for i in items])
+    batches += [(alerts.render_takedown(d, cfg), [d.id], outbox.Queue.TAKEDOWN) for d in takedowns]
     sent = failed = 0
     for message, ids, queue in batches:
         try:

@@ -4,7 +4,6 @@ the clear unless allowed, typed failures."""
 from __future__ import annotations
 
 import smtplib
-import socket
 import ssl
 from email.message import EmailMessage
 
@@ -43,5 +42,5 @@ def send(msg: EmailMessage, cfg: AlertsSettings, *, timeout: float = 30.0) -> No
             refused = smtp.send_message(msg, from_addr=cfg.mail_from, to_addrs=list(cfg.mail_to))
             if refused:
                 raise MailError(f"recipients refused: {', '.join(sorted(refused))}")
-    except (smtplib.SMTPException, OSError, socket.timeout, ssl.SSLError) as exc:
+    except (TimeoutError, smtplib.SMTPException, OSError, ssl.SSLError) as exc:
         raise MailError(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".strip()) from None

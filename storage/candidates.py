@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from detect.model import Candidate, Evidence
+from storage.codec import evidence_to_raw
 from storage.inlist import chunks
 from storage.models import CandidateRow
 
@@ -41,8 +42,7 @@ def decide(session: Session, name: str, *, score: float, decision: str, evidence
     if row is None:
         return
     row.score, row.decision, row.last_checked = score, decision, now
-    row.evidence = [{"kind": e.kind, "value": e.value, "weight": round(e.weight, 4), "detail": e.detail}
-                    for e in evidence]
+    row.evidence = evidence_to_raw(evidence, digits=4)
 
 
 def unchanged_rejections(session: Session, answers: Mapping[str, str], *, since: datetime) -> set[str]:

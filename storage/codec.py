@@ -1,11 +1,13 @@
-"""Round-trips between detect.model observation values and the JSON kept in observations.raw."""
+"""Round-trips between detect.model values and the JSON the store keeps: observations (observations.raw)
+and evidence (edges.evidence, candidates.evidence, and the exports). The only place either is encoded."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from detect.model import DnsResult, ErrorKind, Hop, HttpFetch, Rcode, RdapRecord, TlsCert
+from detect.model import DnsResult, ErrorKind, Evidence, Hop, HttpFetch, Rcode, RdapRecord, TlsCert
 
 
 def _dt(value: datetime | None) -> str | None:
@@ -83,3 +85,21 @@ def rdap_from_raw(raw: dict[str, Any], observed_at: datetime | None = None) -> R
         raw=raw.get("raw", ""), error_kind=ErrorKind(kind) if kind else None, error=raw.get("error", ""),
         observed_at=observed_at,
     )
+
+
+def evidence_to_raw(evidence: Iterable[Evidence], *, digits: int | None = None) -> list[dict[str, Any]]:
+    """Evidence as stored and exported: ``kind``, ``value``, ``weight``, ``detail`` per item; ``digits``
+    rounds the weight (a candidate's decision keeps 4)."""
+    return [{"kind": e.kind, "value": e.value,
+             "weight": float(e.weight) if digits is None else round(e.weight, digits), "detail": e.detail}
+            for e in evidence]
+
+
+def evidence_from_raw(items: Any) -> tuple[Evidence, ...]:
+    """Evidence back from its JSON; items that are not objects are skipped, missing fields are empty."""
+    out: list[Evidence] = []
+    for item in items or ():
+        if isinstance(item, dict):
+            out.append(Evidence(kind=str(item.get("kind", "")), value=str(item.get("value", "")),
+                                weight=float(item.get("weight", 0.0)), detail=str(item.get("detail", ""))))
+    return tuple(out)

@@ -21,10 +21,11 @@ from sqlalchemy.orm import Session
 
 from detect import textsafe
 from detect.textsafe import csv_cell, inert
+from storage.codec import evidence_to_raw
 from storage.lineage import edges as all_edges
 from storage.models import DomainRow, StatusChangeRow
 from storage.values import DomainInfo, EdgeInfo, StatusChange
-from storage.watchlist import _info
+from storage.watchlist import domain_info, status_change
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,8 @@ def snapshot(session: Session) -> Snapshot:
     for ch in session.scalars(select(StatusChangeRow).join(DomainRow, DomainRow.id == StatusChangeRow.domain_id)
                               .where(DomainRow.watched.is_(True))
                               .order_by(StatusChangeRow.changed_at, StatusChangeRow.id)):
-        history.setdefault(ch.domain_id, []).append(StatusChange(ch.status, ch.previous, ch.reason, ch.changed_at))
-    return Snapshot(domains=tuple(DomainRecord(_info(r), tuple(history[r.id])) for r in rows),
+        history.setdefault(ch.domain_id, []).append(status_change(ch))
+    return Snapshot(domains=tuple(DomainRecord(domain_info(r), tuple(history[r.id])) for r in rows),
                     edges=tuple(all_edges(session)))
 
 
@@ -65,8 +66,7 @@ def edge_json(edge: EdgeInfo) -> dict[str, Any]:
     """One edge in the contract's shape (plus the detail of each piece of evidence)."""
     return {"from": edge.from_domain, "to": edge.to_domain, "relation": edge.relation,
             "confidence": edge.confidence, "detected_at": iso(edge.detected_at),
-            "evidence": [{"kind": e.kind, "value": e.value, "weight": e.weight, "detail": e.detail}
-                         for e in edge.evidence]}
+            "evidence": evidence_to_raw(edge.evidence)}
 
 
 def domain_json(record: DomainRecord) -> dict[str, Any]:
@@ -114,12 +114,12 @@ def to_graph(snap: Snapshot) -> Any:
     graph = nx.MultiDiGraph(name="hydrawatch lineage")
     for rec in snap.domains:
         d = rec.domain
-        graph.add_node(d.name, status=d.status, campaign=inert(d.campaign), origin=d.origin,
+        graph.add_node(d.name, status=d.status.value, campaign=inert(d.campaign), origin=d.origin,
                        first_seen=iso(d.first_seen) or "", last_seen=iso(d.last_seen) or "",
                        status_since=iso(d.status_since) or "",
-                       status_history=json.dumps([{"status": h.status, "since": iso(h.since)} for h in rec.history]))
+                       status_history=json.dumps([{"status": h.status.value, "since": iso(h.since)} for h in rec.history]))
     for edge in snap.edges:
-        graph.add_edge(edge.from_domain, edge.to_domain, key=edge.relation, relation=edge.relation,
+        graph.add_edge(edge.from_domain, edge.to_domain, key=edge.relation.value, relation=edge.relation.value,
                        confidence=float(edge.confidence), detected_at=iso(edge.detected_at) or "",
                        evidence=json.dumps(edge_json(edge)["evidence"]))
     return graph

@@ -10,17 +10,17 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from detect.model import Evidence, Relation
+from storage.codec import evidence_from_raw, evidence_to_raw
 from storage.inlist import chunks
 from storage.models import DomainRow, EdgeRow, StatusChangeRow
 from storage.values import DomainInfo, EdgeInfo, StatusChange
-from storage.watchlist import _info
+from storage.watchlist import domain_info, status_change
 
 log = logging.getLogger(__name__)
 
@@ -60,23 +60,15 @@ class Family:
         return tuple(m for m in self.members if m.role == "successor")
 
 
-def evidence_to_json(evidence: Sequence[Evidence]) -> list[dict[str, Any]]:
-    return [{"kind": e.kind, "value": e.value, "weight": float(e.weight), "detail": e.detail} for e in evidence]
-
-
-def evidence_from_json(items: Any) -> tuple[Evidence, ...]:
-    out: list[Evidence] = []
-    for item in items or ():
-        if isinstance(item, dict):
-            out.append(Evidence(kind=str(item.get("kind", "")), value=str(item.get("value", "")),
-                                weight=float(item.get("weight", 0.0)), detail=str(item.get("detail", ""))))
-    return tuple(out)
+def edge_info(row: EdgeRow, from_domain: str, to_domain: str) -> EdgeInfo:
+    """An edge row (its two domains named) as the plain value the store hands out."""
+    return EdgeInfo(id=row.id, from_domain=from_domain, to_domain=to_domain, relation=Relation(row.relation),
+                    confidence=row.confidence, evidence=evidence_from_raw(row.evidence),
+                    detected_at=row.detected_at)
 
 
 def _edge_info(row: EdgeRow, names: dict[int, str]) -> EdgeInfo:
-    return EdgeInfo(id=row.id, from_domain=names[row.from_id], to_domain=names[row.to_id], relation=row.relation,
-                    confidence=row.confidence, evidence=evidence_from_json(row.evidence),
-                    detected_at=row.detected_at)
+    return edge_info(row, names[row.from_id], names[row.to_id])
 
 
 def _ids(session: Session, *names: str) -> dict[str, int]:
@@ -103,7 +95,7 @@ def add_edge(session: Session, *, from_domain: str, to_domain: str, relation: Re
     if existing is not None:
         return existing.id, False
     row = EdgeRow(from_id=ids[from_domain], to_id=ids[to_domain], relation=relation.value,
-                  confidence=float(confidence), evidence=evidence_to_json(evidence), detected_at=now)
+                  confidence=float(confidence), evidence=evidence_to_raw(evidence), detected_at=now)
     if session.get_bind().dialect.name == "postgresql":
         try:
             with session.begin_nested():  # a concurrent writer may have inserted the same edge meanwhile
@@ -179,14 +171,14 @@ def family(session: Session, domain: str) -> Family:
     changes = [ch for chunk in chunks(placed)
                for ch in session.scalars(select(StatusChangeRow).where(StatusChangeRow.domain_id.in_(chunk)))]
     for ch in sorted(changes, key=lambda c: (c.changed_at, c.id)):
-        history[ch.domain_id].append(StatusChange(ch.status, ch.previous, ch.reason, ch.changed_at))
+        history[ch.domain_id].append(status_change(ch))
     # Edges with both ends in the family; a predecessor's other children (siblings) are not members.
     edge_rows = sorted((e for chunk in chunks(placed)
                         for e in session.scalars(select(EdgeRow).where(EdgeRow.from_id.in_(chunk)))
                         if e.to_id in placed), key=lambda e: (e.detected_at, e.id))
     names = {id_: row.name for id_, row in rows.items()}
     members = sorted(
-        (FamilyMember(_info(rows[id_]), role, depth, tuple(history[id_])) for id_, (role, depth) in placed.items()),
+        (FamilyMember(domain_info(rows[id_]), role, depth, tuple(history[id_])) for id_, (role, depth) in placed.items()),
         key=lambda m: (m.depth, m.domain.first_seen, m.domain.name),
     )
     return Family(root=domain, members=tuple(members), edges=tuple(_edge_info(r, names) for r in edge_rows))

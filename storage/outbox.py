@@ -10,18 +10,35 @@ system can drop the duplicate. That window is the only way two mails can leave f
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, aliased
 
-from detect.model import Evidence
+from detect.model import Status
 from storage.inlist import chunks
+from storage.lineage import edge_info
 from storage.models import DeliveryState, DomainRow, EdgeRow, OutboxRow, StatusChangeRow, TakedownAlertRow
 from storage.values import EdgeInfo
+from storage.watchlist import status_change
 
-Queue = type[OutboxRow] | type[TakedownAlertRow]
+
+class Queue(enum.StrEnum):
+    """An alert queue, by what its alerts announce (the kind in ``clone:ID`` / ``takedown:ID``)."""
+
+    CLONE = "clone"
+    TAKEDOWN = "takedown"
+
+
+_Table = type[OutboxRow] | type[TakedownAlertRow]
+_TABLES: dict[Queue, _Table] = {Queue.CLONE: OutboxRow, Queue.TAKEDOWN: TakedownAlertRow}
+
+
+def _table(queue: Queue) -> _Table:
+    """The ORM table behind ``queue`` (ValueError for anything but a Queue or its name)."""
+    return _TABLES[Queue(queue)]
 
 
 @dataclass(frozen=True)
@@ -31,17 +48,18 @@ class OutboxItem:
     attempts: int
     message_id: str
     edge: EdgeInfo
-    predecessor_status: str
+    predecessor_status: Status
     clone_first_seen: datetime
 
 
 def _enqueue(session: Session, queue: Queue, *, now: datetime, message_id: str, **key: int) -> int:
     """One row per ``key`` (the edge or the status change it announces): an existing one is kept."""
     ((column, value),) = key.items()
-    existing = session.scalar(select(queue).where(getattr(queue, column) == value))
+    table = _table(queue)
+    existing = session.scalar(select(table).where(getattr(table, column) == value))
     if isinstance(existing, DeliveryState):
         return existing.id
-    row = queue(state="pending", attempts=0, created_at=now, next_attempt_at=now, message_id=message_id, **key)
+    row = table(state="pending", attempts=0, created_at=now, next_attempt_at=now, message_id=message_id, **key)
     session.add(row)
     session.flush()
     return row.id
@@ -49,15 +67,7 @@ def _enqueue(session: Session, queue: Queue, *, now: datetime, message_id: str, 
 
 def enqueue(session: Session, edge_id: int, *, now: datetime, message_id: str) -> int:
     """Queue the alert for ``edge_id`` (idempotent: one row per edge)."""
-    return _enqueue(session, OutboxRow, now=now, message_id=message_id, edge_id=edge_id)
-
-
-def _edge_info(edge: EdgeRow, src: str, dst: str) -> EdgeInfo:
-    return EdgeInfo(id=edge.id, from_domain=src, to_domain=dst, relation=edge.relation,
-                    confidence=edge.confidence,
-                    evidence=tuple(Evidence(e.get("kind", ""), str(e.get("value", "")), float(e.get("weight", 0.0)),
-                                            e.get("detail", "")) for e in edge.evidence or ()),
-                    detected_at=edge.detected_at)
+    return _enqueue(session, Queue.CLONE, now=now, message_id=message_id, edge_id=edge_id)
 
 
 def due(session: Session, *, now: datetime, limit: int = 200) -> list[OutboxItem]:
@@ -70,7 +80,7 @@ def due(session: Session, *, now: datetime, limit: int = 200) -> list[OutboxItem
         .where(OutboxRow.state.in_(("pending", "sending")),
                or_(OutboxRow.next_attempt_at.is_(None), OutboxRow.next_attempt_at <= now))
         .order_by(OutboxRow.id).limit(limit))
-    return [OutboxItem(o.id, o.state, o.attempts, o.message_id, _edge_info(e, s, d), s_status, d_first)
+    return [OutboxItem(o.id, o.state, o.attempts, o.message_id, edge_info(e, s, d), Status(s_status), d_first)
             for o, e, s, d, s_status, d_first in rows]
 
 
@@ -82,15 +92,15 @@ class TakedownItem:
     message_id: str
     domain: str
     campaign: str
-    status: str
-    previous: str
+    status: Status
+    previous: Status | None
     reason: str
     since: datetime
 
 
 def enqueue_takedown(session: Session, status_change_id: int, *, now: datetime, message_id: str) -> int:
     """Queue the alert for a takedown (idempotent: one row per status change)."""
-    return _enqueue(session, TakedownAlertRow, now=now, message_id=message_id, status_change_id=status_change_id)
+    return _enqueue(session, Queue.TAKEDOWN, now=now, message_id=message_id, status_change_id=status_change_id)
 
 
 def due_takedowns(session: Session, *, now: datetime, limit: int = 200) -> list[TakedownItem]:
@@ -102,29 +112,33 @@ def due_takedowns(session: Session, *, now: datetime, limit: int = 200) -> list[
         .where(TakedownAlertRow.state.in_(("pending", "sending")),
                or_(TakedownAlertRow.next_attempt_at.is_(None), TakedownAlertRow.next_attempt_at <= now))
         .order_by(TakedownAlertRow.id).limit(limit))
-    return [TakedownItem(t.id, t.state, t.attempts, t.message_id, name, campaign, c.status, c.previous or "",
-                         c.reason, c.changed_at) for t, c, name, campaign in rows]
+    out: list[TakedownItem] = []
+    for t, c, name, campaign in rows:
+        change = status_change(c)
+        out.append(TakedownItem(t.id, t.state, t.attempts, t.message_id, name, campaign, change.status,
+                                change.previous, change.reason, change.since))
+    return out
 
 
 def _row(session: Session, queue: Queue, item_id: int) -> DeliveryState:
-    row = session.get(queue, item_id)
+    row = session.get(_table(queue), item_id)
     assert isinstance(row, DeliveryState)
     return row
 
 
-def claim(session: Session, item_id: int, *, now: datetime, queue: Queue = OutboxRow) -> None:
+def claim(session: Session, item_id: int, *, now: datetime, queue: Queue = Queue.CLONE) -> None:
     row = _row(session, queue, item_id)
     row.state, row.attempts = "sending", row.attempts + 1
 
 
-def mark_sent(session: Session, item_ids: list[int], *, now: datetime, queue: Queue = OutboxRow) -> None:
+def mark_sent(session: Session, item_ids: list[int], *, now: datetime, queue: Queue = Queue.CLONE) -> None:
     for item_id in item_ids:
         row = _row(session, queue, item_id)
         row.state, row.sent_at, row.last_error = "sent", now, ""
 
 
 def mark_failed(session: Session, item_ids: list[int], error: str, *, now: datetime, max_attempts: int,
-                backoff: float = 30.0, queue: Queue = OutboxRow) -> None:
+                backoff: float = 30.0, queue: Queue = Queue.CLONE) -> None:
     """Record a failed attempt; back off exponentially (``backoff`` doubling, capped at 1 h); give up at max."""
     for item_id in item_ids:
         row = _row(session, queue, item_id)
@@ -136,9 +150,9 @@ def mark_failed(session: Session, item_ids: list[int], error: str, *, now: datet
         row.next_attempt_at = now + timedelta(seconds=min(3600.0, backoff * 2 ** max(0, row.attempts - 1)))
 
 
-def counts(session: Session, queue: Queue = OutboxRow) -> dict[str, int]:
+def counts(session: Session, queue: Queue = Queue.CLONE) -> dict[str, int]:
     out: dict[str, int] = {}
-    for state in session.scalars(select(queue.state)):
+    for state in session.scalars(select(_table(queue).state)):
         out[state] = out.get(state, 0) + 1
     return out
 
@@ -147,7 +161,7 @@ def counts(session: Session, queue: Queue = OutboxRow) -> dict[str, int]:
 class QueuedAlert:
     """One row of either queue, as `hydrawatch alerts list` shows it."""
 
-    kind: str  # "clone" or "takedown"
+    kind: Queue
     id: int
     state: str
     attempts: int
@@ -170,21 +184,22 @@ def queued(session: Session, *, state: str | None = None) -> list[QueuedAlert]:
     if state:
         clones, downs = clones.where(OutboxRow.state == state), downs.where(TakedownAlertRow.state == state)
     for o, relation, from_name, to_name in session.execute(clones):
-        out.append(QueuedAlert("clone", o.id, o.state, o.attempts, to_name, f"{relation} of {from_name}",
+        out.append(QueuedAlert(Queue.CLONE, o.id, o.state, o.attempts, to_name, f"{relation} of {from_name}",
                                o.created_at, o.sent_at, o.last_error))
     for t, status, previous, name in session.execute(downs):
-        out.append(QueuedAlert("takedown", t.id, t.state, t.attempts, name, f"{status} (was {previous})",
+        out.append(QueuedAlert(Queue.TAKEDOWN, t.id, t.state, t.attempts, name, f"{status} (was {previous})",
                                t.created_at, t.sent_at, t.last_error))
     return sorted(out, key=lambda a: (a.created_at, a.kind, a.id))
 
 
 def retry(session: Session, queue: Queue, item_ids: list[int] | None, *, now: datetime) -> int:
     """Give failed alerts (all, or ``item_ids``) a fresh round of attempts; returns how many."""
-    query = select(queue).where(queue.state == "failed")
+    table = _table(queue)
+    query = select(table).where(table.state == "failed")
     if item_ids is None:
         found = list(session.scalars(query))
     else:
-        found = [row for chunk in chunks(item_ids) for row in session.scalars(query.where(queue.id.in_(chunk)))]
+        found = [row for chunk in chunks(item_ids) for row in session.scalars(query.where(table.id.in_(chunk)))]
     rows = [row for row in found if isinstance(row, DeliveryState)]
     for row in rows:
         row.state, row.attempts, row.next_attempt_at = "pending", 0, now

@@ -13,16 +13,19 @@ Ids of SDOs are UUIDv5 of their content key, so exporting twice yields the same 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import stix2  # type: ignore[import-untyped]
 
+from detect.model import Evidence, Relation
+from storage.codec import evidence_to_raw
 from storage.export import Snapshot, iso
 
 _NS = uuid.UUID("6f1e5a52-3c38-4c0a-9d7e-9a2f0d6b7c11")  # hydrawatch's namespace for STIX ids
 
-RELATIONSHIP_TYPES = {"replacement": "replaced-by", "mirror": "mirrored-by", "network": "related-to"}
+RELATIONSHIP_TYPES = {Relation.REPLACEMENT: "replaced-by", Relation.MIRROR: "mirrored-by", Relation.NETWORK: "related-to"}
 
 
 def _id(kind: str, key: str) -> str:
@@ -34,9 +37,9 @@ def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _evidence_text(relation: str, src: str, dst: str, confidence: float, evidence: list[dict[str, Any]]) -> str:
+def _evidence_text(relation: str, src: str, dst: str, confidence: float, evidence: Sequence[Evidence]) -> str:
     lines = [f"{dst} is a {relation} of {src} (confidence {confidence:.2f}) per hydrawatch. Evidence:"]
-    lines += [f"- {e['kind']} = {e['value']!r} (weight {e['weight']:+.2f})" for e in evidence]
+    lines += [f"- {e.kind} = {e.value!r} (weight {e.weight:+.2f})" for e in evidence]
     return "\n".join(lines)
 
 
@@ -68,15 +71,14 @@ def bundle(snap: Snapshot, generated_at: datetime) -> Any:
                                       source_ref=indicator.id, target_ref=sco.id)
         objects += [sco, indicator, based_on]
     for edge in snap.edges:
-        evidence = [{"kind": e.kind, "value": e.value, "weight": e.weight, "detail": e.detail}
-                    for e in edge.evidence]
+        evidence = evidence_to_raw(edge.evidence)
         objects.append(stix2.Relationship(
             id=_id("relationship", f"{edge.from_domain}>{edge.to_domain}>{edge.relation}"),
             created_by_ref=identity.id, created=edge.detected_at, modified=edge.detected_at,
-            relationship_type=RELATIONSHIP_TYPES.get(edge.relation, "related-to"),
+            relationship_type=RELATIONSHIP_TYPES[edge.relation],
             source_ref=scos[edge.from_domain], target_ref=scos[edge.to_domain],
             confidence=max(0, min(100, round(edge.confidence * 100))), start_time=edge.detected_at,
-            description=_evidence_text(edge.relation, edge.from_domain, edge.to_domain, edge.confidence, evidence),
+            description=_evidence_text(edge.relation, edge.from_domain, edge.to_domain, edge.confidence, edge.evidence),
             x_hydrawatch_relation=edge.relation, x_hydrawatch_evidence=evidence, allow_custom=True,
         ))
     return stix2.Bundle(objects=objects, allow_custom=True,

@@ -1,4 +1,5 @@
-"""Plain values the store hands out (ORM rows never leave storage/)."""
+"""Plain values the store hands out (ORM rows never leave storage/); statuses and relations as the
+detect.model enums (str-valued: the stored and exported words are the enum values)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from detect.model import Evidence
+from detect.model import Evidence, Relation, Status
 
 
 @dataclass(frozen=True)
@@ -14,7 +15,7 @@ class DomainInfo:
     name: str
     campaign: str
     origin: str
-    status: str
+    status: Status
     status_reason: str
     status_since: datetime | None
     first_seen: datetime
@@ -24,8 +25,8 @@ class DomainInfo:
 
 @dataclass(frozen=True)
 class StatusChange:
-    status: str
-    previous: str | None
+    status: Status
+    previous: Status | None
     reason: str
     since: datetime
 
@@ -35,7 +36,7 @@ class EdgeInfo:
     id: int
     from_domain: str
     to_domain: str
-    relation: str
+    relation: Relation
     confidence: float
     evidence: tuple[Evidence, ...]
     detected_at: datetime

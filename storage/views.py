@@ -8,11 +8,12 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from detect.model import Status
 from storage.inlist import chunks
 from storage.lineage import edges
 from storage.models import DomainRow, IndicatorRow, ObservationRow
 from storage.values import DomainInfo, EdgeInfo, StatusChange
-from storage.watchlist import _info, status_history
+from storage.watchlist import domain_info, status_history
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class Pivot:
     hits: tuple[PivotHit, ...]
 
 
-def search_domains(session: Session, *, q: str = "", campaign: str | None = None, status: str | None = None,
+def search_domains(session: Session, *, q: str = "", campaign: str | None = None, status: Status | None = None,
                    origin: str | None = None, changed_since: datetime | None = None, limit: int = 1000,
                    offset: int = 0, watched_only: bool = True) -> tuple[list[DomainInfo], int]:
     """Domains whose name contains ``q`` (case-insensitive), filtered; returns (page, total).
@@ -77,14 +78,14 @@ def search_domains(session: Session, *, q: str = "", campaign: str | None = None
     if campaign:
         query = query.where(DomainRow.campaign == campaign)
     if status:
-        query = query.where(DomainRow.status == status)
+        query = query.where(DomainRow.status == Status(status).value)
     if origin:
         query = query.where(DomainRow.origin == origin)
     if changed_since:
         query = query.where(DomainRow.status_since >= changed_since)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(query.order_by(DomainRow.name).limit(limit).offset(offset))
-    return [_info(r) for r in rows], int(total)
+    return [domain_info(r) for r in rows], int(total)
 
 
 def indicators_of(session: Session, domain_id: int) -> list[IndicatorSeen]:
@@ -121,7 +122,7 @@ def domain_detail(session: Session, name: str) -> DomainDetail | None:
     row = session.scalar(select(DomainRow).where(DomainRow.name == name))
     if row is None:
         return None
-    return DomainDetail(domain=_info(row), history=tuple(status_history(session, name)),
+    return DomainDetail(domain=domain_info(row), history=tuple(status_history(session, name)),
                         indicators=tuple(indicators_of(session, row.id)), edges=tuple(edges(session, name)),
                         last_page=_last_page(session, row.id))
 
@@ -137,7 +138,7 @@ def pivot(session: Session, kind: str, value: str) -> Pivot | None:
         return None
     rows = {r.id: r for chunk in chunks(f[0] for f in found)
             for r in session.scalars(select(DomainRow).where(DomainRow.id.in_(chunk)))}
-    hits = sorted((PivotHit(_info(rows[d]), first, last, int(n)) for d, first, last, n in found),
+    hits = sorted((PivotHit(domain_info(rows[d]), first, last, int(n)) for d, first, last, n in found),
                   key=lambda h: (h.first_seen, h.domain.name))
     return Pivot(kind=kind, value=value, hits=tuple(hits))
 

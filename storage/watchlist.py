@@ -8,18 +8,25 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from detect.model import Classification
+from detect.model import Classification, Status
 from storage.inlist import chunks
 from storage.models import DomainRow, StatusChangeRow
 from storage.values import AddResult, DomainInfo, StatusChange
 
 
-def _info(row: DomainRow) -> DomainInfo:
+def domain_info(row: DomainRow) -> DomainInfo:
+    """A domain row as the plain value the store hands out."""
     return DomainInfo(
-        name=row.name, campaign=row.campaign, origin=row.origin, status=row.status,
+        name=row.name, campaign=row.campaign, origin=row.origin, status=Status(row.status),
         status_reason=row.status_reason, status_since=row.status_since, first_seen=row.first_seen,
         last_seen=row.last_seen, tags=tuple(row.tags or ()),
     )
+
+
+def status_change(row: StatusChangeRow) -> StatusChange:
+    """A status-change row as the plain value the store hands out."""
+    return StatusChange(Status(row.status), Status(row.previous) if row.previous is not None else None, row.reason,
+                        row.changed_at)
 
 
 def add_domains(session: Session, names: Iterable[str], *, campaign: str, origin: str, now: datetime,
@@ -49,24 +56,24 @@ def domain_row(session: Session, name: str) -> DomainRow | None:
 
 def get_domain(session: Session, name: str) -> DomainInfo | None:
     row = domain_row(session, name)
-    return _info(row) if row else None
+    return domain_info(row) if row else None
 
 
-def list_domains(session: Session, *, campaign: str | None = None, status: str | None = None,
+def list_domains(session: Session, *, campaign: str | None = None, status: Status | None = None,
                  origin: str | None = None, changed_since: datetime | None = None,
                  watched_only: bool = False) -> list[DomainInfo]:
     query = select(DomainRow).order_by(DomainRow.name)
     if campaign:
         query = query.where(DomainRow.campaign == campaign)
     if status:
-        query = query.where(DomainRow.status == status)
+        query = query.where(DomainRow.status == Status(status).value)
     if origin:
         query = query.where(DomainRow.origin == origin)
     if changed_since:
         query = query.where(DomainRow.status_since >= changed_since)
     if watched_only:
         query = query.where(DomainRow.watched.is_(True))
-    return [_info(r) for r in session.scalars(query)]
+    return [domain_info(r) for r in session.scalars(query)]
 
 
 def set_status(session: Session, name: str, verdict: Classification, now: datetime) -> StatusChange | None:
@@ -83,7 +90,7 @@ def set_status(session: Session, name: str, verdict: Classification, now: dateti
     session.add(change)
     row.status, row.status_reason, row.status_since = verdict.status.value, verdict.reason, now
     session.flush()
-    return StatusChange(change.status, change.previous, change.reason, change.changed_at)
+    return status_change(change)
 
 
 def latest_change_id(session: Session, name: str) -> int | None:
@@ -101,7 +108,7 @@ def status_history(session: Session, name: str) -> list[StatusChange]:
         return []
     rows = session.scalars(select(StatusChangeRow).where(StatusChangeRow.domain_id == row.id)
                            .order_by(StatusChangeRow.changed_at, StatusChangeRow.id))
-    return [StatusChange(r.status, r.previous, r.reason, r.changed_at) for r in rows]
+    return [status_change(r) for r in rows]
 
 
 def watched_names(session: Session) -> list[str]:

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from hydrawatch.config import Config, from_mapping
-from hydrawatch.wiring import Store
 from sandbox.net import Sandbox
+from storage.store import Store
 
 pytest_plugins = ["sandbox.pytest_plugin"]
 
@@ -75,7 +75,7 @@ def sandbox_config(sandbox: Sandbox, store_url: str) -> Config:
 
 @pytest.fixture
 def store(config: Config) -> Iterator[Store]:
-    s = Store.from_config(config)
+    s = Store.from_url(config.storage.url)
     s.init()
     yield s
     s.close()

@@ -43,8 +43,6 @@ ALLOWED_NAMES: dict[tuple[str, str], set[str]] = {
 DATA_PACKAGE = "hydrawatch.resources"
 # (importing file, imported module) -> why it is still there
 EXCEPTIONS: dict[tuple[str, str], str] = {
-    ("scheduler/components.py", "hydrawatch.wiring"): "Store moves with issue 15 item 2",
-    ("scheduler/deliver.py", "hydrawatch.wiring"): "Store moves with issue 15 item 2",
 }
 
 

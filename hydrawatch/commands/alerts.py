@@ -20,17 +20,15 @@ from hydrawatch.render import dumps, iso, terminal_safe
 from hydrawatch.wiring import open_store, utcnow
 from storage import outbox
 from storage.lock import AlreadyRunning, StoreLock
-from storage.models import OutboxRow, TakedownAlertRow
 
-QUEUES: dict[str, outbox.Queue] = {"clone": OutboxRow, "takedown": TakedownAlertRow}
 STATES = ("pending", "sending", "sent", "failed")
 
 
-def _parse_ref(ref: str) -> tuple[str, int]:
+def _parse_ref(ref: str) -> tuple[outbox.Queue, int]:
     kind, _, number = ref.partition(":")
-    if kind not in QUEUES or not number.isdigit():
+    if kind not in tuple(outbox.Queue) or not number.isdigit():
         raise CliError(f"{terminal_safe(ref, 40)!s}: expected clone:ID or takedown:ID (see `hydrawatch alerts list`)", 2)
-    return kind, int(number)
+    return outbox.Queue(kind), int(number)
 
 
 def register(app: typer.Typer) -> None:
@@ -65,13 +63,13 @@ def register(app: typer.Typer) -> None:
               refs: Annotated[list[str] | None, typer.Argument(help="clone:ID or takedown:ID (default: every failed alert)")]
               = None) -> None:
         """Give failed alerts a fresh round of delivery attempts (the next delivery sends them)."""
-        wanted: dict[str, list[int]] = {}
+        wanted: dict[outbox.Queue, list[int]] = {}
         for kind, number in (_parse_ref(r) for r in refs or ()):
             wanted.setdefault(kind, []).append(number)
         now = utcnow()
         with open_store(state(ctx).config) as store, store.transaction() as session:
-            count = sum(outbox.retry(session, queue, wanted.get(kind) if refs else None, now=now)
-                        for kind, queue in QUEUES.items() if not refs or kind in wanted)
+            count = sum(outbox.retry(session, queue, wanted.get(queue) if refs else None, now=now)
+                        for queue in outbox.Queue if not refs or queue in wanted)
         Console(stderr=True, highlight=False).print(f"{count} failed alert(s) queued again", markup=False)
 
     @alerts.command("send")

@@ -65,7 +65,7 @@ def _edges_table(edges: list[dict[str, Any]]) -> Table:
     """Each clone with its predecessor, and the families of evidence that decided it (the lines that
     counted): narrow enough for 80 columns, nothing cut (cells fold)."""
     from detect.evidence_summary import group_evidence, visible
-    from detect.model import Evidence
+    from storage.codec import evidence_from_raw
 
     table = Table(title="replacements and other lineage found (`hydrawatch lineage CLONE` shows all the evidence)",
                   title_justify="left")
@@ -73,8 +73,7 @@ def _edges_table(edges: list[dict[str, Any]]) -> Table:
     table.add_column("clone ← predecessor", overflow="fold", min_width=min(width, 26))
     table.add_column("deciding evidence, by family", overflow="fold")
     for e in edges:
-        evidence = [Evidence(x["kind"], str(x["value"]), float(x["weight"]), x.get("detail", "")) for x in e["evidence"]]
-        groups, _ = visible(group_evidence(evidence, predecessor=e["from"]))
+        groups, _ = visible(group_evidence(evidence_from_raw(e["evidence"]), predecessor=e["from"]))
         cell = Text()
         for group in (g for g in groups if g.deciding):
             if cell:

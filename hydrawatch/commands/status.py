@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from hydrawatch.commands.views_common import parse_status
 from hydrawatch.context import CliError, state
 from hydrawatch.render import dumps, iso, terminal_safe
 from hydrawatch.wiring import open_store
@@ -23,13 +24,14 @@ def register(app: typer.Typer) -> None:
         domain: Annotated[Optional[str], typer.Argument(help="one domain (default: all)")] = None,
         fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
         campaign: Annotated[Optional[str], typer.Option(help="only this campaign")] = None,
-        only: Annotated[Optional[str], typer.Option("--status", help="only this status")] = None,
+        only: Annotated[Optional[str], typer.Option("--status", help="only this status: active, seized, suspended, parked, redirecting, dead or unknown")] = None,
         origin: Annotated[Optional[str], typer.Option(help="seed or discovered")] = None,
         since: Annotated[Optional[datetime], typer.Option(help="status changed at or after (UTC)")] = None,
     ) -> None:
         """Show the current status of watched domains."""
         if fmt not in ("text", "json"):
             raise CliError(f"--format must be text or json, not {fmt!r}", 2)
+        wanted = parse_status(only) if only is not None else None
         with open_store(state(ctx).config) as store, store.transaction() as session:
             if domain:
                 from detect.names import InvalidDomain, registrable_domain
@@ -45,7 +47,7 @@ def register(app: typer.Typer) -> None:
             else:
                 from datetime import timezone
 
-                rows = watchlist.list_domains(session, campaign=campaign, status=only, origin=origin, watched_only=True,
+                rows = watchlist.list_domains(session, campaign=campaign, status=wanted, origin=origin, watched_only=True,
                                               changed_since=since.replace(tzinfo=timezone.utc) if since else None)
             history = {d.name: watchlist.status_history(session, d.name) for d in rows} if domain else {}
         if fmt == "json":

@@ -13,12 +13,13 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
+from detect.model import Status
 from hydrawatch import present
 from hydrawatch.web import responses
 from hydrawatch.web.security import Guard
 from storage import export, lineage, views
 
-STATUSES = ("active", "seized", "suspended", "parked", "redirecting", "dead", "unknown")
+STATUSES = tuple(s.value for s in Status)
 
 # Bounds of every parameter: what the store can hold (names 253, campaigns 100, indicator kinds 32 and
 # values 512 characters) and what a database integer or a timestamp can take, so that no input reaches
@@ -107,7 +108,8 @@ def create_app(sessions: sessionmaker[Session], *, token: str = "", allowed_host
                     description="status changed at or after (ISO 8601; 1900-01-01 to 9000-01-01 UTC)")] = None,
                 limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 1000,
                 offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> dict[str, Any]:
-        found, total = views.search_domains(db, q=q.strip(), campaign=campaign, status=status, origin=origin,
+        found, total = views.search_domains(db, q=q.strip(), campaign=campaign, status=Status(status) if status else None,
+                                            origin=origin,
                                             changed_since=_bounded_since(since), limit=limit, offset=offset)
         return {"total": total, "offset": offset, "domains": [present.domain_summary(d) for d in found]}
 

@@ -11,7 +11,7 @@ import pytest
 import stix2
 
 from hydrawatch.cli import main
-from hydrawatch.wiring import Store
+from storage.store import Store
 from tests.storage.world import HOSTILE_VALUE, fill
 
 
@@ -104,6 +104,16 @@ def test_status_keeps_its_filters_and_history(cfg_file: Path, capsys: pytest.Cap
     assert code == 0 and [d["domain"] for d in json.loads(out)] == ["b.pm"]
     code, out, _ = run(capsys, cfg_file, "status", "--since", "2024-10-01", "--format", "json")
     assert {d["domain"] for d in json.loads(out)} == {"b.pm", "c.so"}
+
+
+
+@pytest.mark.parametrize("typo", ["siezed", "Seized", "", "\x1b[31mred"])
+def test_status_filter_typo_is_one_line_exit_2_naming_the_statuses(cfg_file: Path, typo: str,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, cfg_file, "status", "--status", typo)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and "\x1b" not in err
+    assert err.startswith("hydrawatch: --status must be one of active, seized, suspended, parked, redirecting, "
+                          "dead, unknown, not ")
 
 
 def test_status_text_does_not_interpret_markup_or_escapes(cfg_file: Path, store: Store,

@@ -12,11 +12,10 @@ from typing import Any
 import pytest
 
 from detect.names import split
-from hydrawatch.config import from_mapping
-from hydrawatch.wiring import Store
 from sandbox.net import Sandbox
 from sandbox.world import packaged_world
 from storage import watchlist
+from storage.store import Store
 from tests.daemon.proc import DaemonProcess, StoreView, write_config
 
 
@@ -48,7 +47,7 @@ def prepare(sandbox: Sandbox, url: str, tmp: Path, seeds: bool = True, **section
     """Initialise the store at ``url``, watch the world's seeds, write the daemon's config file
     (discovery over the world's suffixes and COMMON_TLDS unless ``sections`` says otherwise)."""
     sections = {**sections, "discovery": {"tlds": world_tlds(sandbox), **sections.get("discovery", {})}}
-    store = Store.from_config(from_mapping({"storage": {"url": url}}, source="(test)"))
+    store = Store.from_url(url)
     try:
         store.init()
         if seeds:

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from hydrawatch.config import Config, from_mapping, to_toml
-from hydrawatch.wiring import Store
 from sandbox.net import Sandbox
+from storage.store import Store
 
 GOOD = "good-news.info"
 GOOD_HTML = ("<html><head><title>Good News Daily</title></head><body><h1>Good News</h1>"
@@ -104,7 +104,7 @@ def seed_store(conf_db: Path, names: Sequence[str]) -> None:
     """`hydrawatch init` + `seed add` on a SQLite file, in process (what the CLI does, faster)."""
     from storage import watchlist
 
-    store = Store.from_config(from_mapping({"storage": {"url": f"sqlite:///{conf_db}"}}, source="(hostile)"))
+    store = Store.from_url(f"sqlite:///{conf_db}")
     try:
         store.init()
         with store.transaction() as session:
@@ -125,7 +125,7 @@ def run_cycle(sb: Sandbox, tmp_path: Path, seeds: Sequence[str], **overrides: An
 
     db = tmp_path / "hostile.db"
     cfg = config_for(sb, db, **overrides)
-    store = Store.from_config(cfg)
+    store = Store.from_url(cfg.storage.url)
     store.init()
     try:
         with store.transaction() as session:

@@ -117,10 +117,10 @@ def test_postgresql_restarted_mid_run(hsb: Sandbox, tmp_path: Path, pg_url: str)
     from crawler import run as reactor_run
     from hydrawatch.bundled import load_signatures
     from hydrawatch.config import from_mapping
-    from hydrawatch.wiring import Store
     from scheduler.components import Components
     from scheduler.cycle import run_cycle as cycle
     from storage import watchlist
+    from storage.store import Store
     from tests.hostile.harness import config_for, deep_merge
 
     versions = sorted(os.listdir("/etc/postgresql")) if os.path.isdir("/etc/postgresql") else []
@@ -129,7 +129,7 @@ def test_postgresql_restarted_mid_run(hsb: Sandbox, tmp_path: Path, pg_url: str)
     cfg = config_for(hsb, tmp_path / "unused.db", crawler={"timeout": 3.0})
     cfg = from_mapping(deep_merge({"storage": {"url": pg_url}}, {k: v for k, v in _sections(cfg).items()}),
                        source="(hostile)")
-    store = Store.from_config(cfg)
+    store = Store.from_url(cfg.storage.url)
     store.init()
     with store.transaction() as session:
         watchlist.add_domains(session, [GOOD, "drip.info"], campaign="hostile", origin="seed", now=NOW)

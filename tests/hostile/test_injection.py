@@ -16,11 +16,10 @@ import pytest
 import stix2
 
 from hydrawatch.cli import main
-from hydrawatch.config import from_mapping
 from hydrawatch.web.app import create_app
 from hydrawatch.web.server import start_background
-from hydrawatch.wiring import Store
 from sandbox.net import Sandbox
+from storage.store import Store
 from tests.hostile.harness import GOOD, NOW, SECRET, Outcome, assert_batch_intact, run_cycle, write_config
 from tests.hostile.worlds import INJECTED_TITLE
 
@@ -40,7 +39,7 @@ def crawled(hsb: Sandbox, tmp_path: Path) -> Outcome:
     assert_batch_intact(out)
     title = out.observations(NAME, "http")[0]["title"]
     assert title and "<script>" in title  # HTML/JS reaches the store as text (controls are already dropped)
-    store = Store.from_config(from_mapping({"storage": {"url": f"sqlite:///{out.db}"}}, source="(hostile)"))
+    store = Store.from_url(f"sqlite:///{out.db}")
     try:
         with store.transaction() as session:
             edge_id, _ = lineage.add_edge(session, from_domain=GOOD, to_domain=NAME, relation=Relation.REPLACEMENT,
@@ -58,7 +57,7 @@ def _inert(text: str) -> None:
 
 
 def test_web_api_and_page(crawled: Outcome) -> None:
-    store = Store.from_config(from_mapping({"storage": {"url": f"sqlite:///{crawled.db}"}}, source="(hostile)"))
+    store = Store.from_url(f"sqlite:///{crawled.db}")
     running = start_background(create_app(store.sessions))
     try:
         with httpx.Client(base_url=running.url, timeout=10) as client:
@@ -114,7 +113,7 @@ def test_alert_mail_headers(crawled: Outcome, hsb: Sandbox, tmp_path: Path) -> N
     from tests.hostile.harness import config_for
 
     cfg = config_for(hsb, crawled.db)
-    store = Store.from_config(cfg)
+    store = Store.from_url(cfg.storage.url)
     try:
         report = deliver(store, cfg.alerts, now=NOW)
     finally:

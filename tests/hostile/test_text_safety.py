@@ -171,12 +171,11 @@ class Inbox:
 
 def _make_store(db: Path, names: tuple[str, ...]) -> Path:
     """A store where hostile text sits in every free-text field: campaign, status reason, evidence."""
-    from hydrawatch.config import from_mapping
-    from hydrawatch.wiring import Store
     from scheduler.deliver import new_message_id
     from storage import lineage, outbox, watchlist
+    from storage.store import Store
 
-    store = Store.from_config(from_mapping({"storage": {"url": f"sqlite:///{db}"}}))
+    store = Store.from_url(f"sqlite:///{db}")
     try:
         store.init()
         with store.transaction() as session:
@@ -252,12 +251,11 @@ def test_text_views_and_cell_exports_show_no_raw_control(hostile_store: Path, tm
 
 
 def test_api_json_and_its_errors_escape_hostile_text(hostile_store: Path) -> None:
-    from hydrawatch.config import from_mapping
     from hydrawatch.web.app import create_app
     from hydrawatch.web.server import start_background
-    from hydrawatch.wiring import Store
+    from storage.store import Store
 
-    store = Store.from_config(from_mapping({"storage": {"url": f"sqlite:///{hostile_store}"}}))
+    store = Store.from_url(f"sqlite:///{hostile_store}")
     running = start_background(create_app(store.sessions))
     try:
         with httpx.Client(base_url=running.url, timeout=10) as client:
@@ -292,15 +290,15 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
 
 def test_mail_headers_and_body_carry_no_raw_control(tmp_path: Path, smtp: tuple[Inbox, int]) -> None:
     from hydrawatch.config import from_mapping
-    from hydrawatch.wiring import Store
     from scheduler.deliver import deliver
+    from storage.store import Store
 
     inbox, port = smtp
     hostile_store = _make_store(tmp_path / "mail.db", (SHADY,))
     cfg = from_mapping({"storage": {"url": f"sqlite:///{hostile_store}"},
                         "alerts": {"smtp_host": "127.0.0.1", "smtp_port": port, "mail_to": ["analyst@example.org"],
                                    "takedowns": True, "base_url": "http://127.0.0.1:8080/"}})
-    store = Store.from_config(cfg)
+    store = Store.from_url(cfg.storage.url)
     try:
         report = deliver(store, cfg.alerts, now=NOW)
     finally:

@@ -13,12 +13,12 @@ from aiosmtpd.controller import Controller
 
 from detect.model import Classification, Status
 from hydrawatch.config import AlertsConfig
-from hydrawatch.wiring import Store
 from scheduler import alerts
 from scheduler.deliver import deliver, new_message_id
 from scheduler.observe import is_takedown
 from storage import outbox, watchlist
-from storage.models import EdgeRow, OutboxRow, TakedownAlertRow
+from storage.models import EdgeRow
+from storage.store import Store
 from storage.values import StatusChange
 from storage.watchlist import domain_row
 
@@ -144,7 +144,7 @@ def test_one_mail_per_takedown_naming_status_and_reason(store: Store, smtp: tupl
     assert "fbi.seized.gov" in body and "campaign    : doppelganger" in body
     assert "\x1b" not in body and "Bcc: victim" not in down.keys()
     with store.transaction() as session:
-        assert outbox.counts(session, queue=TakedownAlertRow) == {"sent": 1}
+        assert outbox.counts(session, queue=outbox.Queue.TAKEDOWN) == {"sent": 1}
 
 
 def test_takedown_alerts_wait_for_smtp_like_clone_alerts(store: Store) -> None:
@@ -152,7 +152,7 @@ def test_takedown_alerts_wait_for_smtp_like_clone_alerts(store: Store) -> None:
     _takedown(store, "rrn.media", "NXDOMAIN after the domain was live")
     assert deliver(store, _cfg(port), now=T0 + timedelta(days=1)).failed == 1
     with store.transaction() as session:
-        assert outbox.counts(session, queue=TakedownAlertRow) == {"pending": 1}
+        assert outbox.counts(session, queue=outbox.Queue.TAKEDOWN) == {"pending": 1}
         assert outbox.due_takedowns(session, now=T0 + timedelta(days=1)) == []  # backing off
     inbox = Inbox()
     ctl = Controller(inbox, hostname="127.0.0.1", port=port)
@@ -187,8 +187,8 @@ def test_failed_alerts_of_both_queues_are_listed_and_retried(store: Store) -> No
         assert sorted((a.kind, a.about, a.detail) for a in failed) == [
             ("clone", "a.so", "replacement of a.ltd"), ("takedown", "b.ltd", "seized (was active)")]
         assert outbox.queued(session, state="pending") == []
-        assert outbox.retry(session, TakedownAlertRow, None, now=T0 + timedelta(days=2)) == 1
-        assert outbox.retry(session, OutboxRow, [999], now=T0 + timedelta(days=2)) == 0
+        assert outbox.retry(session, outbox.Queue.TAKEDOWN, None, now=T0 + timedelta(days=2)) == 1
+        assert outbox.retry(session, outbox.Queue.CLONE, [999], now=T0 + timedelta(days=2)) == 0
     with store.transaction() as session:
         assert [(a.kind, a.attempts) for a in outbox.queued(session, state="pending")] == [("takedown", 0)]
         assert outbox.due_takedowns(session, now=T0 + timedelta(days=2))[0].domain == "b.ltd"

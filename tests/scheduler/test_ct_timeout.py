@@ -9,11 +9,12 @@ from collections.abc import Iterator
 import pytest
 
 from crawler.run import run
+from hydrawatch.bundled import load_signatures
 from hydrawatch.config import Config
-from hydrawatch.wiring import Store
 from scheduler.components import Components
 from scheduler.hunt_report import HuntReport
 from scheduler.hunt_sources import ct_candidates
+from storage.store import Store
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ def test_a_silent_ct_search_gives_up_after_ct_timeout_not_rdap_timeout(config: C
                                                                        silent_ct: str) -> None:
     cfg = config.replace(**{"discovery.ct_search_url": silent_ct, "discovery.ct_timeout": 0.5,
                             "rdap.timeout": 30.0})
-    parts = Components.from_settings(cfg, store)
+    parts = Components.from_settings(cfg, store, load_signatures())
     report = HuntReport()
 
     async def search() -> float:

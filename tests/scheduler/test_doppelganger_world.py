@@ -16,11 +16,11 @@ import pytest
 from crawler import run as reactor_run
 from hydrawatch.bundled import load_signatures
 from hydrawatch.config import Config, from_mapping
-from hydrawatch.wiring import Store
 from sandbox.net import Sandbox
 from scheduler import cycle
 from scheduler.components import Components
 from storage import export, watchlist
+from storage.store import Store
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
@@ -50,7 +50,7 @@ def test_seizure_is_classified_and_every_replacement_found_once_with_no_decoy(
         sandbox: Sandbox, store_url: str) -> None:
     answers = _answers()
     cfg = _config(sandbox, store_url)
-    store = Store.from_config(cfg)
+    store = Store.from_url(cfg.storage.url)
     store.init()
     with store.transaction() as session:
         watchlist.add_domains(session, sandbox.seeds, campaign=sandbox.campaign, origin="seed", now=sandbox.clock())

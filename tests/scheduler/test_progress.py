@@ -22,12 +22,12 @@ from hydrawatch.bundled import load_signatures
 from hydrawatch.config import from_mapping
 from hydrawatch.logs import SafeTextFormatter
 from hydrawatch.progress import ConsoleHandler, RichProgress, progress_display, wanted
-from hydrawatch.wiring import Store
 from sandbox.net import Sandbox
 from scheduler import cycle
 from scheduler.components import Components
 from scheduler.progress import stage
 from storage import watchlist
+from storage.store import Store
 from tests.daemon.proc import REPO, write_config
 
 SEEDS = ("rrn.media", "artichoc.io", "lavirgule.news")
@@ -99,7 +99,7 @@ def test_a_cycle_reports_every_stage_it_works_through(sandbox: Sandbox, tmp_path
     sandbox.set_phase("seizure")
     cfg = from_mapping({**sandbox.config_overrides(), "storage": {"url": f"sqlite:///{tmp_path / 's.db'}"},
                         "discovery": {**sandbox.config_overrides()["discovery"], "tlds": TLDS}}, source="(test)")
-    store = Store.from_config(cfg)
+    store = Store.from_url(cfg.storage.url)
     store.init()
     with store.transaction() as session:
         watchlist.add_domains(session, SEEDS, campaign="t", origin="seed", now=datetime.now(timezone.utc))

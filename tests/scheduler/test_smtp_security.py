@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from hydrawatch.config import AlertsConfig, ConfigError, from_mapping
-from hydrawatch.wiring import Store
 from sandbox.net import Sandbox
 from scheduler.deliver import deliver
 from storage import outbox
+from storage.store import Store
 from tests.scheduler.test_alert_outbox import T0, _edge
 
 pytestmark = pytest.mark.sandbox

@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from detect.model import Candidate
-from hydrawatch.wiring import Store
 from storage import candidates
+from storage.store import Store
 
 T0 = datetime(2025, 3, 13, 12, tzinfo=UTC)
 

@@ -11,8 +11,8 @@ import networkx as nx
 import pytest
 import stix2
 
-from hydrawatch.wiring import Store
 from storage import export
+from storage.store import Store
 from tests.storage.world import HOSTILE_VALUE, fill
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)

@@ -14,11 +14,11 @@ from sqlalchemy import insert, select
 
 from detect.indicator_kinds import MAX_PER_KIND
 from detect.model import HttpFetch
-from hydrawatch.wiring import Store
 from scheduler.observe import http_indicators_of
 from storage import observations, views, watchlist
 from storage.inlist import chunks
 from storage.models import DomainRow, IndicatorRow, ObservationRow
+from storage.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2024, 9, 3, 12, 0, tzinfo=UTC)

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from detect.model import Evidence, Relation
-from hydrawatch.wiring import Store
 from storage import lineage, views, watchlist
+from storage.store import Store
 from tests.storage.world import HOSTILE_TITLE, HOSTILE_VALUE, T0, fill
 
 

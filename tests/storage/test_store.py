@@ -8,9 +8,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select
 
 from detect.model import Classification, Status
-from hydrawatch.wiring import Store
 from storage import migrate, watchlist
 from storage.models import Base, DomainRow
+from storage.store import Store
 
 T0 = datetime(2024, 9, 1, tzinfo=timezone.utc)
 
@@ -29,7 +29,7 @@ def test_the_migrated_schema_is_the_one_the_models_describe(store: Store) -> Non
 
 
 def test_migrations_upgrade_from_first_revision_to_head(config) -> None:  # type: ignore[no-untyped-def]
-    s = Store.from_config(config)
+    s = Store.from_url(config.storage.url)
     revs = migrate.revisions()
     assert migrate.upgrade(s.engine, revs[0]) == revs[0]
     assert migrate.upgrade(s.engine) == migrate.head_revision()

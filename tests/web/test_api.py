@@ -13,7 +13,7 @@ import stix2
 from hydrawatch.web.app import create_app
 from hydrawatch.web.security import CSP
 from hydrawatch.web.server import start_background
-from hydrawatch.wiring import Store
+from storage.store import Store
 from tests.storage.world import HOSTILE_TITLE, HOSTILE_VALUE, fill
 
 

@@ -16,7 +16,7 @@ from schemathesis.checks import not_a_server_error
 from sqlalchemy.orm import Session, sessionmaker
 
 from hydrawatch.web.app import create_app
-from hydrawatch.wiring import Store
+from storage.store import Store
 from tests.storage.world import fill
 from tests.web.inprocess import get
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from hydrawatch.web.server import RunningServer, build, start_background
-from hydrawatch.wiring import Store
+from storage.store import Store
 from tests.storage.world import HOSTILE_TITLE, HOSTILE_VALUE, fill
 
 CHROMIUM = Path("/usr/bin/chromium")

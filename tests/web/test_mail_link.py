@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from hydrawatch.config import to_toml
-from hydrawatch.wiring import Store
 from sandbox.net import Sandbox
 from scheduler.deliver import new_message_id
 from storage import outbox, watchlist
+from storage.store import Store
 from tests.storage.world import fill
 
 CHROMIUM = Path("/usr/bin/chromium")

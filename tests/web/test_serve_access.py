@@ -21,7 +21,7 @@ from hydrawatch.config import to_toml
 from hydrawatch.web.app import create_app
 from hydrawatch.web.security import COOKIE, token_weakness
 from hydrawatch.web.server import RunningServer, build, start_background
-from hydrawatch.wiring import Store
+from storage.store import Store
 from tests.storage.world import fill
 from tests.web.inprocess import get
 
