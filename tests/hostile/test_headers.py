@@ -40,14 +40,24 @@ def test_header_flood_is_too_large_with_a_bounded_subset(hsb: Sandbox, tmp_path:
 
 def test_endless_header_lines_cost_bounded_memory(hsb: Sandbox, tmp_path: Path) -> None:
     """`hydrawatch run --once` on a site sending 8 kB header lines forever: completes in bounded memory
-    (it took 12.9 GB before the cap) and records the fetch as too_large."""
+    (it took 12.9 GB before the cap) and records the fetch as too_large.
+
+    Memory is judged against the same run without the floods, in the same test: what the floods add
+    must stay within a few times the header cap, whatever the machine's baseline is (CI once measured
+    a 504 MB absolute peak where this machine measures 211 MB)."""
+    base_db = tmp_path / "baseline.db"
+    base_conf = write_config(hsb, base_db, tmp_path / "baseline.toml")
+    seed_store(conf_db=base_db, names=[GOOD])
+    code, _out, err, baseline = cli(base_conf, "run", "--once", "--format", "json", timeout=150)
+    assert code == 0, err[-3000:]
+
     db = tmp_path / "endless.db"
     conf = write_config(hsb, db, tmp_path / "endless.toml")
     seed_store(conf_db=db, names=[GOOD, "headers.info", "headerflood.info"])
     code, _out, err, peak = cli(conf, "run", "--once", "--format", "json", timeout=150)
     assert code == 0, err[-3000:]
-    print(f"peak RSS with endless and 100 MB header floods: {peak / 1024:.0f} MB")
-    assert peak < 400 * 1024, f"peak RSS {peak / 1024:.0f} MB"
+    print(f"peak RSS {baseline / 1024:.0f} MB without floods, {peak / 1024:.0f} MB with endless and 100 MB floods")
+    assert peak - baseline < 150 * 1024, f"the floods added {(peak - baseline) / 1024:.0f} MB"
     out = Outcome(db=db, stats={}, seconds=0.0)
     assert_batch_intact(out)
     _assert_capped(out, "headers.info")
