@@ -173,7 +173,7 @@ class Prober:
                     await space[0]
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # the caller's iterator failed: surface it from probe()
+        except Exception as exc:  # noqa: BLE001 - the caller's iterator failed: surface it from probe()
             sweep.error = exc
         sweep.input_done = True
         sweep.pump()

@@ -155,7 +155,7 @@ def _in_workers(prober: Prober, names: Iterator[str], kinds: list[tuple[str, int
                     i = max(range(workers), key=credits.__getitem__)  # the worker with most room
                     credits[i] -= 1
                 inputs[i].send_bytes(pickle.dumps(chunk, pickle.HIGHEST_PROTOCOL))
-        except BaseException as exc:  # the caller's iterator failed, or a worker died
+        except BaseException as exc:  # noqa: BLE001 - the caller's iterator failed, or a worker died
             failure.append(exc)
         finally:
             for conn in inputs:

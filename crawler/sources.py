@@ -109,7 +109,7 @@ async def _open(url: str, timeout: float) -> tuple[Any, SourceResponse]:
         tx = await asyncio.wait_for(d.asFuture(asyncio.get_running_loop()), timeout)
     except TimeoutError:
         raise SourceError(ErrorKind.TIMEOUT, f"{url}: no answer within {timeout:g}s") from None
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any transport failure becomes a typed SourceError below
         detail = getattr(exc, "reasons", None)
         msg = "; ".join(r.getErrorMessage() for r in detail) if detail else str(exc) or type(exc).__name__
         inner = detail[0].value if detail else exc
@@ -157,7 +157,7 @@ async def stream(url: str, *, timeout: float = 30.0, max_bytes: int = 0,
         if not finished and sink.transport is not None:  # consumer stopped early, or an error
             try:
                 sink.transport.stopProducing()
-            except Exception:  # the transport is already gone
+            except Exception:  # noqa: BLE001 - the transport is already gone
                 logger.debug("stopProducing on a finished body of %s", url)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from sqlalchemy.exc import SQLAlchemyError
@@ -41,7 +41,7 @@ def build_app() -> typer.Typer:
     @app.callback()
     def _global(
         ctx: typer.Context,
-        config: Annotated[Optional[Path], typer.Option(
+        config: Annotated[Path | None, typer.Option(
             "--config", help="TOML config (else $HYDRAWATCH_CONFIG, else config/hydrawatch.toml)")] = None,
     ) -> None:
         if isinstance(ctx.obj, State):  # main() passes its State, to mask the config's secrets in errors

@@ -190,7 +190,8 @@ def parse_time(value: Any, where: str) -> datetime:
     if not isinstance(value, str) or not value:
         raise WorldError(f"{where}: expected a date or UTC time such as 2024-09-03T12:00:00Z, got {value!r}")
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        # the replace also takes a date with a Z ("2024-01-01Z"), which fromisoformat refuses
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))  # noqa: FURB162
     except ValueError:
         raise WorldError(f"{where}: not a date or time: {value!r}") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

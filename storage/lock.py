@@ -5,7 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Self
 
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
@@ -62,7 +62,7 @@ class StoreLock:
             finally:
                 self._conn = None
 
-    def __enter__(self) -> StoreLock:
+    def __enter__(self) -> Self:
         self.acquire()
         return self
 

@@ -6,7 +6,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Annotated, Optional
+from typing import IO, TYPE_CHECKING, Annotated
 
 import typer
 
@@ -90,8 +90,8 @@ def register(app: typer.Typer) -> None:
     @app.command("probe")
     def probe(
         ctx: typer.Context,
-        domains: Annotated[Optional[list[str]], typer.Argument(help="names to check")] = None,
-        file: Annotated[Optional[str], typer.Option("--file", "-f", help="one name a line; - = stdin")] = None,
+        domains: Annotated[list[str] | None, typer.Argument(help="names to check")] = None,
+        file: Annotated[str | None, typer.Option("--file", "-f", help="one name a line; - = stdin")] = None,
         fmt: Annotated[str, typer.Option("--format", help="text or jsonl")] = "text",
         types: Annotated[str, typer.Option("--types", help="record types, comma-separated")] =
             ",".join(RECORD_TYPES),
