@@ -20,6 +20,7 @@ from crawler.dnsengine import Engine
 from crawler.dnssweep import Sweep
 from crawler.dnswire import WireError, rdtype_of
 from crawler.settings import DnsSettings, Nameserver, parse_nameserver
+from detect.errors import HydrawatchError
 from detect.model import RECORD_TYPES, DnsResult
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 __all__ = ["RECORD_TYPES", "Prober", "ProberError", "parse_nameserver", "system_nameservers"]
 
 
-class ProberError(Exception):
+class ProberError(HydrawatchError):
     """The prober cannot work (no resolvers, bad record type); one line, names the cause."""
 
 

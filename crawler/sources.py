@@ -21,6 +21,7 @@ from typing import Any
 
 from crawler.headcap import HeadersTooLarge, capped_pool
 from crawler.run import ensure_reactor
+from detect.errors import HydrawatchError
 from detect.model import ErrorKind
 
 logger = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ logger = logging.getLogger(__name__)
 USER_AGENT = "hydrawatch/0.1 (+research; data sources)"
 
 
-class SourceError(Exception):
+class SourceError(HydrawatchError):
     """A data-source request failed; ``kind`` says how, ``status`` is the HTTP status if any."""
 
     def __init__(self, kind: ErrorKind, message: str, status: int | None = None) -> None:

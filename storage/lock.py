@@ -10,11 +10,14 @@ from typing import IO, Any, Self
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
+from detect.errors import HydrawatchError
 from storage.db import create_private_file
 
 
-class AlreadyRunning(Exception):
+class AlreadyRunning(HydrawatchError):
     """Another hydrawatch daemon holds this store."""
+
+    exit_code = 3
 
 
 class StoreLock:
