@@ -249,30 +249,30 @@ def bench_rss(cycles: int, every: int, flip: int, mode: str, trace: bool) -> dic
 
 def markdown(once: dict[str, Any] | None, rss: dict[str, Any] | None, argv: list[str]) -> str:
     out = ["", "## Daemon: `run --once` wall time and resident memory over many cycles (`bench/cycle.py`)", "",
-           f"Command: `.venv/bin/python bench/cycle.py {' '.join(argv)}` — python {platform.python_version()}, "
-           f"{os.cpu_count()} cores, {platform.machine()}; sandbox in proxy mode on loopback.", ""]
+           (f"Command: `.venv/bin/python bench/cycle.py {' '.join(argv)}` — python {platform.python_version()}, "
+            f"{os.cpu_count()} cores, {platform.machine()}; sandbox in proxy mode on loopback."), ""]
     if once is not None:
-        out += [f"**`hydrawatch run --once` on doppelganger-2024** (fresh SQLite store, 25 seeds, discovery over "
-                f"every TLD; wall time of the subprocess, interpreter start included; {len(once['seizure'])} runs):", "",
+        out += [(f"**`hydrawatch run --once` on doppelganger-2024** (fresh SQLite store, 25 seeds, discovery over "
+                 f"every TLD; wall time of the subprocess, interpreter start included; {len(once['seizure'])} runs):"), "",
                 "| cycle | median | runs |", "|---|---:|---|",
-                f"| phase before (first look) | {once['median_before']:.1f} s | "
-                f"{', '.join(f'{x:.1f}' for x in once['before'])} |",
-                f"| phase seizure (takedown, hunt, scoring, {once['edges'][0]} edges, mails) | "
-                f"**{once['median_seizure']:.1f} s** | {', '.join(f'{x:.1f}' for x in once['seizure'])} |", "",
+                (f"| phase before (first look) | {once['median_before']:.1f} s | "
+                 f"{', '.join(f'{x:.1f}' for x in once['before'])} |"),
+                (f"| phase seizure (takedown, hunt, scoring, {once['edges'][0]} edges, mails) | "
+                 f"**{once['median_seizure']:.1f} s** | {', '.join(f'{x:.1f}' for x in once['seizure'])} |"), "",
                 f"Target ≤ 60 s: {'met' if once['median_seizure'] <= 60 else 'NOT met'}.", ""]
     if rss is not None:
         pick = [s for s in rss["samples"] if s["cycle"] in (1, 50, 100, 200, 300, 400, 500) or s is rss["samples"][-1]]
         what = ("`scheduler.cycle.run_cycle`" if rss.get("mode") == "cycle" else
                 "the daemon's jobs from `scheduler.cycle`: `probe_job` + `alert_job` each cycle, `crawl_job` every "
                 "5th, `discovery_job` every 25th")
-        out += [f"**Resident memory over {rss['cycles']} short cycles** (one process, {what} "
-                f"on one Components and one event loop; 3 seeds, discovery over {len(SMALL_TLDS)} TLDs; phase flipped every "
-                f"{rss.get('flip', 25)} cycles; {rss['seconds']:.0f} s in all, {rss['mails']} mails):", "",
+        out += [(f"**Resident memory over {rss['cycles']} short cycles** (one process, {what} "
+                 f"on one Components and one event loop; 3 seeds, discovery over {len(SMALL_TLDS)} TLDs; phase flipped every "
+                 f"{rss.get('flip', 25)} cycles; {rss['seconds']:.0f} s in all, {rss['mails']} mails):"), "",
                 "| cycle | VmRSS | blocks | peak blocks |", "|---:|---:|---:|---:|"]
         out += [f"| {s['cycle']} | {s['rss_kib'] / 1024:.1f} MiB | {s['blocks'] / 1e3:.0f} k | "
                 f"{s['peak_blocks'] / 1e3:.0f} k |" for s in pick]
-        out += ["", f"Growth between the 50th and the {rss['cycles']}th cycle: **{rss['growth'] * 100:+.1f} %** "
-                f"(target ≤ 10 %: {'met' if rss['growth'] <= 0.10 else 'NOT met'}).", ""]
+        out += ["", (f"Growth between the 50th and the {rss['cycles']}th cycle: **{rss['growth'] * 100:+.1f} %** "
+                     f"(target ≤ 10 %: {'met' if rss['growth'] <= 0.10 else 'NOT met'})."), ""]
     return "\n".join(out)
 
 

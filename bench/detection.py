@@ -73,10 +73,9 @@ def _cli(config: Path, *args: str) -> Any:
 
 
 def run_seed(seed: int, keep: str | None = None) -> dict[str, Any]:
-    from sandbox.worldgen import generate
-
     from hydrawatch.config import to_toml
     from sandbox.net import Sandbox
+    from sandbox.worldgen import generate
 
     gw = generate(seed, datetime.now(UTC))
     key = gw.answers
@@ -188,16 +187,16 @@ def summarise(rows: list[dict[str, Any]]) -> str:
              "",
              "| figure | overall | worst seed |",
              "|---|---:|---:|",
-             f"| precision | {tp / reported if reported else 1:.3f} | "
-             f"{min(r['precision'] for r in rows):.3f} (seed {min(rows, key=lambda r: r['precision'])['seed']}) |",
-             f"| recall | {tp / want if want else 1:.3f} | "
-             f"{min(r['recall'] for r in rows):.3f} (seed {min(rows, key=lambda r: r['recall'])['seed']}) |",
+             (f"| precision | {tp / reported if reported else 1:.3f} | "
+              f"{min(r['precision'] for r in rows):.3f} (seed {min(rows, key=lambda r: r['precision'])['seed']}) |"),
+             (f"| recall | {tp / want if want else 1:.3f} | "
+              f"{min(r['recall'] for r in rows):.3f} (seed {min(rows, key=lambda r: r['recall'])['seed']}) |"),
              f"| predecessor right | {pred / tp if tp else 1:.3f} | {min(r['predecessor'] for r in rows):.3f} |",
              f"| true clones mailed exactly once | {once}/{tp} | |",
              f"| mails naming a decoy | {sum(len(r['mail_decoys']) for r in rows)} | |",
              f"| seeds with a takedown status wrong | {sum(1 for r in rows if r['status_wrong'])} | |",
-             f"| highest decoy confidence (threshold 0.6) | "
-             f"{max((d[0] for r in rows for d in r.get('decoy_scores', [])), default=0):.2f} | |",
+             (f"| highest decoy confidence (threshold 0.6) | "
+              f"{max((d[0] for r in rows for d in r.get('decoy_scores', [])), default=0):.2f} | |"),
              "", "| route | found / planted |", "|---|---:|"]
     routes: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     copies: dict[str, list[int]] = defaultdict(lambda: [0, 0])

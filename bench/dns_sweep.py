@@ -115,6 +115,7 @@ zone:
   zonefile: "root.zone"
 """ + "".join(f'zone:\n  name: "{name}"\n  include-pattern: "candidate"\n' for name in existing))
     proc = subprocess.Popen([nsd, "-d", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    import dns.exception
     import dns.message
     import dns.query
 
@@ -124,7 +125,7 @@ zone:
             answer = dns.query.udp(dns.message.make_query(DOMAINS[0], "A"), "127.0.0.1", port=port, timeout=0.5)
             if answer.answer:
                 return proc
-        except Exception:
+        except (dns.exception.DNSException, OSError):  # not answering yet
             time.sleep(0.2)
         if proc.poll() is not None:
             sys.exit(f"nsd exited: {proc.stderr.read().decode() if proc.stderr else ''}")
@@ -231,7 +232,7 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    nsd_version = subprocess.run([find_nsd(), "-v"], capture_output=True, text=True)
+    nsd_version = subprocess.run([find_nsd(), "-v"], capture_output=True, text=True, check=False)
     import dns.version
     import dnstwist
 
@@ -265,8 +266,8 @@ def main() -> None:
             print(f"{n} candidate names from dnstwist for {len(DOMAINS)} domains, "
                   f"{len(existing & set(names))} exist in NSD", file=sys.stderr)
             rows = [
-                ("(a) dnstwist 20250130, its Scanner threads "
-                 f"({threads}), NS→A/AAAA→MX per name", *timed(lambda: run_dnstwist(names, port, threads), n,
+                (("(a) dnstwist 20250130, its Scanner threads "
+                  f"({threads}), NS→A/AAAA→MX per name"), *timed(lambda: run_dnstwist(names, port, threads), n,
                                                              args.repeat, "dnstwist")),
                 ("(b) naive dnspython asyncio (one Resolver, gather, semaphore 512), A",
                  *timed(lambda: run_naive(names, port), n, args.repeat, "naive")),
@@ -287,7 +288,7 @@ def main() -> None:
             proc.terminate()
             proc.wait(timeout=10)
     base = rows[0][1]
-    table = ["| contender | names/s (median of %d) | × dnstwist | names found |" % args.repeat,
+    table = [f"| contender | names/s (median of {args.repeat}) | × dnstwist | names found |",
              "| --- | ---: | ---: | ---: |"]
     for label, rate, found in rows:
         table.append(f"| {label} | {rate:,.0f} | {rate / base:.1f}× | {found} |")
@@ -296,20 +297,20 @@ def main() -> None:
         "",
         f"Produced by `.venv/bin/python bench/dns_sweep.py --repeat {args.repeat}` on {time.strftime('%Y-%m-%d')}.",
         f"Machine: {machine()}.",
-        f"Input: {n} names (dnstwist's permutations of {', '.join(DOMAINS)}); "
-        f"{len(existing & set(names))} exist in NSD, the rest are NXDOMAIN. "
-        "Each existing name is a zone of its own in NSD (SOA, NS, A, some AAAA/MX/TXT); a root zone answers "
-        "NXDOMAIN for the rest. NSD on 127.0.0.1, one server process, `rrl-ratelimit: 0`, sharing the "
-        "machine with the client.",
+        (f"Input: {n} names (dnstwist's permutations of {', '.join(DOMAINS)}); "
+         f"{len(existing & set(names))} exist in NSD, the rest are NXDOMAIN. "
+         "Each existing name is a zone of its own in NSD (SOA, NS, A, some AAAA/MX/TXT); a root zone answers "
+         "NXDOMAIN for the rest. NSD on 127.0.0.1, one server process, `rrl-ratelimit: 0`, sharing the "
+         "machine with the client."),
         "",
         *table,
         "",
-        f"The CLI figures include its fixed cost per invocation (interpreter start, imports, config, "
-        f"worker start): `hydrawatch probe --file` on a one-name file takes {startup:.2f} s here. "
-        "\"Names found\" is the number of names "
-        "each contender saw resolving (hydrawatch: NOERROR lines/results; dnstwist: names with an A or NS answer): "
-        "all contenders agree, so they did the same work. The machine is shared with other jobs: absolute "
-        "figures move by ~20% between runs, the ratios much less.",
+        (f"The CLI figures include its fixed cost per invocation (interpreter start, imports, config, "
+         f"worker start): `hydrawatch probe --file` on a one-name file takes {startup:.2f} s here. "
+         "\"Names found\" is the number of names "
+         "each contender saw resolving (hydrawatch: NOERROR lines/results; dnstwist: names with an A or NS answer): "
+         "all contenders agree, so they did the same work. The machine is shared with other jobs: absolute "
+         "figures move by ~20% between runs, the ratios much less."),
         "",
     ])
     print(text)

@@ -27,9 +27,7 @@ import tracemalloc
 from collections.abc import Callable
 
 import numpy as np
-from datasketch import LeanMinHash, MinHash
-
-from datasketch import MinHashLSH
+from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 from detect.simindex import NUM_PERM, RECALL_WEIGHTS, PairwiseScan, SimilarityIndex, _ranked, decode
 

@@ -33,7 +33,8 @@ def ct_url(url_template: str, keyword: str) -> str:
 def names_from(rows: object) -> tuple[str, ...]:
     """Sorted distinct host names from crt.sh JSON rows (pure)."""
     if not isinstance(rows, list):
-        raise ValueError("CT answer is not a JSON list")
+        # bad data from the server, not a programming error: callers handle ValueError
+        raise ValueError("CT answer is not a JSON list")  # noqa: TRY004
     found: set[str] = set()
     for row in rows:
         if not isinstance(row, dict):

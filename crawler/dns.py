@@ -16,19 +16,16 @@ from datetime import datetime
 
 import dns.resolver
 
+from crawler import dnspool
 from crawler.dnsengine import Engine
 from crawler.dnssweep import Sweep
-from crawler.dnswire import WireError, rdtype_of
+from crawler.dnstypes import ProberError, check_types
 from crawler.settings import DnsSettings, Nameserver, parse_nameserver
 from detect.model import RECORD_TYPES, DnsResult
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RECORD_TYPES", "Prober", "ProberError", "parse_nameserver", "system_nameservers"]
-
-
-class ProberError(Exception):
-    """The prober cannot work (no resolvers, bad record type); one line, names the cause."""
+__all__ = ["RECORD_TYPES", "Prober", "ProberError", "check_types", "parse_nameserver", "system_nameservers"]
 
 
 def system_nameservers() -> list[Nameserver]:
@@ -47,22 +44,6 @@ def system_nameservers() -> list[Nameserver]:
         out.append(Nameserver(address, resolver.port))
     if not out:
         raise ProberError("no usable system resolvers in /etc/resolv.conf")
-    return out
-
-
-def check_types(types: Sequence[str]) -> list[tuple[str, int]]:
-    if isinstance(types, str):
-        types = [types]
-    out: list[tuple[str, int]] = []
-    for text in types:
-        try:
-            rdtype = rdtype_of(text)
-        except WireError as exc:
-            raise ProberError(str(exc)) from None
-        if (text.upper(), rdtype) not in out:
-            out.append((text.strip().upper(), rdtype))
-    if not out:
-        raise ProberError("no record types asked")
     return out
 
 
@@ -173,7 +154,7 @@ class Prober:
                     await space[0]
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # the caller's iterator failed: surface it from probe()
+        except Exception as exc:  # noqa: BLE001 - the caller's iterator failed: surface it from probe()
             sweep.error = exc
         sweep.input_done = True
         sweep.pump()
@@ -185,8 +166,6 @@ class Prober:
                   observed_at: datetime | None = None) -> Iterator[DnsResult]:
         """Synchronous bulk probe, in completion order. Large inputs (or ``workers`` > 1) run in
         worker processes, each with its own loop and sockets; must not be called from a running loop."""
-        from crawler import dnspool
-
         check_types(types)
         return dnspool.probe_all(self, names, types, workers=workers, progress=progress,
                                  observed_at=observed_at)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from crawler.dnsengine import Engine, Nameserver
 from crawler.dnssweep import Sweep
+from crawler.dnstypes import check_types
 from detect.model import DnsResult, Rcode
 
 if TYPE_CHECKING:
@@ -37,8 +38,6 @@ _Row = tuple[str, str, dict[str, tuple[str, ...]], str]
 
 def probe_all(prober: Prober, names: Iterable[str], types: Sequence[str], *, workers: int | None,
               progress: Callable[[int], None] | None, observed_at: datetime | None) -> Iterator[DnsResult]:
-    from crawler.dns import check_types
-
     kinds = check_types(types)
     it = iter(names)
     if workers is None:
@@ -155,7 +154,7 @@ def _in_workers(prober: Prober, names: Iterator[str], kinds: list[tuple[str, int
                     i = max(range(workers), key=credits.__getitem__)  # the worker with most room
                     credits[i] -= 1
                 inputs[i].send_bytes(pickle.dumps(chunk, pickle.HIGHEST_PROTOCOL))
-        except BaseException as exc:  # the caller's iterator failed, or a worker died
+        except BaseException as exc:  # noqa: BLE001 - the caller's iterator failed, or a worker died
             failure.append(exc)
         finally:
             for conn in inputs:

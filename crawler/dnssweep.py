@@ -72,7 +72,7 @@ class Sweep:
                 self.source = None
                 self.input_done = True
                 return None
-            except Exception as exc:  # the caller's iterator failed: stop and re-raise in the caller
+            except Exception as exc:  # noqa: BLE001 - the caller's iterator failed: stop, re-raise in the caller
                 self.error = exc
                 self.source = None
                 self.input_done = True
@@ -127,7 +127,7 @@ class Sweep:
         job = _Job(name, qname)
         self.active += 1
         job.waiting = 1
-        text, rdtype = self.types[0]
+        _text, rdtype = self.types[0]
         self.engine.send(Query(Question.make(qname, rdtype), self, (job, 0)))
 
     def outcome(self, query: Query, rcode: Rcode, reply: Reply | None, error: str) -> None:

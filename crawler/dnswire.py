@@ -164,7 +164,7 @@ def _rdata_text(data: bytes, rdtype: int, start: int, length: int) -> str:
     if rdtype == 1:
         if length != 4:
             raise WireError("bad A record")
-        return "%d.%d.%d.%d" % (data[start], data[start + 1], data[start + 2], data[start + 3])
+        return f"{data[start]}.{data[start + 1]}.{data[start + 2]}.{data[start + 3]}"
     if rdtype == 28:
         if length != 16:
             raise WireError("bad AAAA record")

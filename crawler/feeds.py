@@ -47,7 +47,7 @@ async def _chunks(source: str, timeout: float) -> AsyncIterator[bytes]:
         return
     path = Path(source)
     try:
-        handle = path.open("rb")
+        handle = await asyncio.to_thread(path.open, "rb")
     except OSError as exc:
         raise SourceError(ErrorKind.OTHER, f"{source}: cannot open feed: {exc}") from None
     with handle:

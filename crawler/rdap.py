@@ -45,7 +45,8 @@ def _parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
-        return datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        # the replace also takes a date with a Z ("2024-01-01Z"), which fromisoformat refuses
+        return datetime.fromisoformat(value.strip().replace("Z", "+00:00"))  # noqa: FURB162
     except ValueError:
         return None
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from crawler.headcap import HeadersTooLarge, capped_pool
 from crawler.run import ensure_reactor
+from detect.errors import HydrawatchError
 from detect.model import ErrorKind
 
 logger = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ logger = logging.getLogger(__name__)
 USER_AGENT = "hydrawatch/0.1 (+research; data sources)"
 
 
-class SourceError(Exception):
+class SourceError(HydrawatchError):
     """A data-source request failed; ``kind`` says how, ``status`` is the HTTP status if any."""
 
     def __init__(self, kind: ErrorKind, message: str, status: int | None = None) -> None:
@@ -109,7 +110,7 @@ async def _open(url: str, timeout: float) -> tuple[Any, SourceResponse]:
         tx = await asyncio.wait_for(d.asFuture(asyncio.get_running_loop()), timeout)
     except TimeoutError:
         raise SourceError(ErrorKind.TIMEOUT, f"{url}: no answer within {timeout:g}s") from None
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any transport failure becomes a typed SourceError below
         detail = getattr(exc, "reasons", None)
         msg = "; ".join(r.getErrorMessage() for r in detail) if detail else str(exc) or type(exc).__name__
         inner = detail[0].value if detail else exc
@@ -157,7 +158,7 @@ async def stream(url: str, *, timeout: float = 30.0, max_bytes: int = 0,
         if not finished and sink.transport is not None:  # consumer stopped early, or an error
             try:
                 sink.transport.stopProducing()
-            except Exception:  # the transport is already gone
+            except Exception:  # noqa: BLE001 - the transport is already gone
                 logger.debug("stopProducing on a finished body of %s", url)
 
 

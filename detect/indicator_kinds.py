@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
+from detect.errors import HydrawatchError
 from detect.model import Indicator
 
 Tier = Literal["unique", "infrastructure", "structure"]
 
 
-class UnknownIndicatorKind(KeyError):
+class UnknownIndicatorKind(KeyError, HydrawatchError):
     """An indicator kind not in INDICATOR_KINDS (registries reject unknown names)."""
 
 

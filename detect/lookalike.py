@@ -23,6 +23,7 @@ from types import MappingProxyType
 import dnstwist  # type: ignore[import-untyped]
 import idna
 
+from detect.errors import HydrawatchError
 from detect.model import Candidate
 from detect.names import InvalidDomain, Split, icann_tlds, registrable_domain, split
 
@@ -43,7 +44,7 @@ list; the Unicode-lookalike fuzzers make thousands of names per label (12,000 fo
 crossing them with 14 network TLDs would be over 10⁶ names per network and sweep."""
 
 
-class UnknownFuzzer(ValueError):
+class UnknownFuzzer(ValueError, HydrawatchError):
     """A fuzzer name that no generator is registered for."""
 
 

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 import idna
 import tldextract
 
+from detect.errors import HydrawatchError
+
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
-class InvalidDomain(ValueError):
+class InvalidDomain(ValueError, HydrawatchError):
     """The text is not a registrable domain; the message says why in one line."""
 
 

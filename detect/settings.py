@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from detect.errors import HydrawatchError
+
 T = TypeVar("T")
 # How an error line shows a key's value: (dotted key, value) -> text. The shell's masks secrets.
 Show = Callable[[str, Any], str]
@@ -25,8 +27,11 @@ Show = Callable[[str, Any], str]
 Check = Callable[[str, Any, Show], None]
 
 
-class SettingsError(Exception):
+class SettingsError(HydrawatchError):
     """A configuration problem, phrased as one line that names the key."""
+
+    exit_code = 2
+    label = "config error"
 
 
 def plain(key: str, value: Any) -> str:

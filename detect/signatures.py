@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from detect.errors import HydrawatchError
+
 Strength = Literal["strong", "weak"]
 
 _NS_KINDS = ("seizure", "seizure_weak", "sinkhole")
@@ -20,7 +22,7 @@ _PHRASE_KINDS = ("banner", "keyword", "block_notice")
 _PARKING_NS_MATCH = ("exact", "suffix")
 
 
-class SignatureError(ValueError):
+class SignatureError(ValueError, HydrawatchError):
     """A signature file is malformed; the message names the file and the entry."""
 
 

@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from detect.errors import HydrawatchError
 from detect.names import InvalidDomain, registrable_domain
 from hydrawatch.archive_warc import BoundedArchiveIterator, Budget, LimitExceeded, page_body
 
@@ -45,7 +46,7 @@ DEFAULT_MAX_TOTAL_BYTES = 2_000_000_000  # decompressed bytes read by one import
 _WAYBACK_URL = re.compile(r"web\.archive\.org[/_]web[/_](\d{8,14})[a-z_]*[/_]+(?:https?[:_/]+)?([^/_]+)", re.IGNORECASE)
 
 
-class ArchiveError(ValueError):
+class ArchiveError(ValueError, HydrawatchError):
     """A page that cannot be imported; the message is one line naming the file."""
 
 

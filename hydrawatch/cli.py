@@ -5,14 +5,14 @@ from __future__ import annotations
 import importlib
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from hydrawatch.config import ConfigError
-from hydrawatch.context import CliError, State
-from storage.db import StoreError, describe
+from detect.errors import HydrawatchError
+from hydrawatch.context import State
+from storage.db import describe
 
 # Every command module registers itself with register(app); the list is explicit (no discovery magic).
 COMMAND_MODULES = (
@@ -41,7 +41,7 @@ def build_app() -> typer.Typer:
     @app.callback()
     def _global(
         ctx: typer.Context,
-        config: Annotated[Optional[Path], typer.Option(
+        config: Annotated[Path | None, typer.Option(
             "--config", help="TOML config (else $HYDRAWATCH_CONFIG, else config/hydrawatch.toml)")] = None,
     ) -> None:
         if isinstance(ctx.obj, State):  # main() passes its State, to mask the config's secrets in errors
@@ -69,12 +69,10 @@ def _main(argv: list[str] | None) -> int:
     shared = State()
     try:
         app(args=argv, standalone_mode=False, obj=shared)
-    except ConfigError as exc:
-        print(f"hydrawatch: config error: {shared.redact(str(exc))}", file=sys.stderr)
-        return 2
-    except (StoreError, CliError) as exc:
-        print(f"hydrawatch: {shared.redact(str(exc))}", file=sys.stderr)
-        return getattr(exc, "exit_code", 1)
+    except HydrawatchError as exc:  # config, store, command errors …: one line, the class's exit code
+        label = f"{exc.label}: " if exc.label else ""
+        print(f"hydrawatch: {label}{shared.redact(str(exc))}", file=sys.stderr)
+        return exc.exit_code
     except SQLAlchemyError as exc:
         print(f"hydrawatch: {shared.redact(describe(exc))}", file=sys.stderr)
         return 1

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import typer
 
+from detect.errors import HydrawatchError
 from hydrawatch import config as config_mod
 
 
-class CliError(Exception):
+class CliError(HydrawatchError):
     """A user-facing failure: printed as one line, exit code ``exit_code``."""
 
     def __init__(self, message: str, exit_code: int = 1) -> None:

@@ -7,10 +7,11 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
+from detect.errors import HydrawatchError
 from detect.names import InvalidDomain, registrable_domain
 
 
-class SeedFileError(Exception):
+class SeedFileError(HydrawatchError):
     """The file as a whole cannot be read (missing, binary, CSV without a domain column)."""
 
 

@@ -21,8 +21,8 @@ def describe(sb: Sandbox) -> str:
     p = sb.ports
     some = sb.seeds[0] if sb.seeds else "example.test"
     return "\n".join([
-        f"# sandbox world {sb.world.name!r}, mode {sb.mode}, phase {sb.phase!r} "
-        f"(clock {sb.clock().isoformat()}); phases: {', '.join(sb.phases)}",
+        (f"# sandbox world {sb.world.name!r}, mode {sb.mode}, phase {sb.phase!r} "
+         f"(clock {sb.clock().isoformat()}); phases: {', '.join(sb.phases)}"),
         f"#   dns    127.0.0.1:{p['dns']} (UDP+TCP)   dig @127.0.0.1 -p {p['dns']} {some} A",
         f"#   proxy  http://127.0.0.1:{p.get('proxy')}   curl -x http://127.0.0.1:{p.get('proxy')} http://{some}/",
         f"#   rdap   http://127.0.0.1:{p['rdap']}/domain/{some}",

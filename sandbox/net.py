@@ -16,7 +16,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
 from types import MappingProxyType, TracebackType
-from typing import Any
+from typing import Any, Self
 
 from sandbox.ca import SandboxCA
 from sandbox.dns_server import DnsServer
@@ -69,7 +69,7 @@ class Sandbox:
         sandbox = cls(loaded, phase or loaded.phases[0], mode)
         unknown = set(ports or {}) - set(PORT_NAMES)
         if unknown:
-            raise ValueError(f"unknown port name {sorted(unknown)[0]!r} (known: {', '.join(PORT_NAMES)})")
+            raise ValueError(f"unknown port name {min(unknown)!r} (known: {', '.join(PORT_NAMES)})")
         try:
             sandbox._start_servers(dict(ports or {}))
         except BaseException:
@@ -147,7 +147,7 @@ class Sandbox:
         self._parts.clear()
         self.ca.close()
 
-    def __enter__(self) -> Sandbox:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

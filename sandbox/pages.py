@@ -61,7 +61,7 @@ def build_page(spec: Any, where: str, base: Path | None, domain: str) -> Page:
         raise WorldError(f"{where}: expected a file name or a table, got {spec!r}")
     unknown = set(spec) - PAGE_KEYS
     if unknown:
-        raise WorldError(f"{where}: unknown key {sorted(unknown)[0]!r} (known: {', '.join(sorted(PAGE_KEYS))})")
+        raise WorldError(f"{where}: unknown key {min(unknown)!r} (known: {', '.join(sorted(PAGE_KEYS))})")
     sources = [k for k in ("file", "html", "template", "redirect", "builtin") if k in spec]
     if len(sources) > 1:
         raise WorldError(f"{where}: give only one of file/html/template/redirect/builtin, got {sources}")

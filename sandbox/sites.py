@@ -14,6 +14,7 @@ from typing import Any
 from sandbox.errors import WorldError
 from sandbox.model import CertEntry, DomainState, Page, Registration, Site, TlsSpec
 from sandbox.pages import build_page, builtin_assets, read_bytes
+from sandbox.times import parse_time
 
 WEB_KEYS = frozenset({"pages", "catch_all", "favicon", "favicon_b64", "favicon_paths", "https", "http",
                       "redirect_to_https", "tls"})
@@ -80,8 +81,6 @@ def build_site(raw: Any, domain: str, where: str, folder: Path | None) -> Site:
 
 
 def build_registration(raw: Any, ns: tuple[str, ...], where: str, clock: datetime) -> Registration:
-    from sandbox.world import parse_time
-
     if not isinstance(raw, Mapping):
         raise WorldError(f"{where}: expected a table or false, got {raw!r}")
     for key in raw:
@@ -149,8 +148,6 @@ def default_certificates(state: DomainState, raw: Any, clock: datetime, where: s
 
 
 def explicit_certificates(raw: Any, where: str) -> list[CertEntry]:
-    from sandbox.world import parse_time
-
     if not isinstance(raw, list):
         raise WorldError(f"{where}: expected a list of certificate tables")
     out = []

@@ -91,7 +91,7 @@ class SmtpSink:
             controller = self._make()
             try:
                 controller.start()
-            except Exception as exc:  # aiosmtpd reports a taken port in several ways
+            except Exception as exc:  # noqa: BLE001 - aiosmtpd reports a taken port in several ways
                 last = exc
                 time.sleep(0.1)
                 continue

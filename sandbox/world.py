@@ -12,7 +12,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
@@ -22,6 +22,7 @@ from sandbox.errors import WorldError
 from sandbox.model import BEHAVIOURS, CertEntry, DomainState, PhaseView
 from sandbox.nrd import generated_names
 from sandbox.sites import build_registration, build_site, default_certificates, explicit_certificates
+from sandbox.times import parse_time
 
 DOMAIN_KEYS = frozenset({"appears", "removed", "resolves", "a", "aaaa", "ns", "mx", "txt", "cname", "www",
                          "rdap", "web", "ct", "behaviours", "nrd"})
@@ -180,20 +181,6 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
 
 def _is_page_spec(value: Mapping[str, Any]) -> bool:
     return any(k in value for k in ("file", "html", "template", "redirect", "builtin"))
-
-
-def parse_time(value: Any, where: str) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if hasattr(value, "isoformat") and not isinstance(value, str):  # a TOML date
-        return datetime.fromisoformat(value.isoformat()).replace(tzinfo=UTC)
-    if not isinstance(value, str) or not value:
-        raise WorldError(f"{where}: expected a date or UTC time such as 2024-09-03T12:00:00Z, got {value!r}")
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise WorldError(f"{where}: not a date or time: {value!r}") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _nrd(states: Mapping[str, DomainState], praw: Mapping[str, Any], clock: datetime, window: timedelta,

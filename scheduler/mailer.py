@@ -7,10 +7,11 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 
+from detect.errors import HydrawatchError
 from scheduler.settings import AlertsSettings
 
 
-class MailError(Exception):
+class MailError(HydrawatchError):
     """The server did not accept the message; the text is one line for the outbox."""
 
 

@@ -14,10 +14,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from detect.errors import HydrawatchError
+
 log = logging.getLogger(__name__)
 
 
-class StoreError(Exception):
+class StoreError(HydrawatchError):
     """The store cannot be reached or used; the message is one line for the user."""
 
 

@@ -5,16 +5,19 @@ from __future__ import annotations
 import fcntl
 import os
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Self
 
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
+from detect.errors import HydrawatchError
 from storage.db import create_private_file
 
 
-class AlreadyRunning(Exception):
+class AlreadyRunning(HydrawatchError):
     """Another hydrawatch daemon holds this store."""
+
+    exit_code = 3
 
 
 class StoreLock:
@@ -62,7 +65,7 @@ class StoreLock:
             finally:
                 self._conn = None
 
-    def __enter__(self) -> StoreLock:
+    def __enter__(self) -> Self:
         self.acquire()
         return self
 

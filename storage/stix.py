@@ -21,7 +21,7 @@ import stix2  # type: ignore[import-untyped]
 
 from detect.model import Evidence, Relation
 from storage.codec import evidence_to_raw
-from storage.export import Snapshot, iso
+from storage.snapshot import Snapshot, iso
 
 _NS = uuid.UUID("6f1e5a52-3c38-4c0a-9d7e-9a2f0d6b7c11")  # hydrawatch's namespace for STIX ids
 

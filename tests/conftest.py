@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from hydrawatch.config import Config, from_mapping
 from sandbox.net import Sandbox
@@ -27,7 +28,7 @@ def _pg_available() -> bool:
             pass
         engine.dispose()
         return True
-    except Exception:
+    except (ImportError, SQLAlchemyError):  # no driver, or no server answering
         return False
 
 

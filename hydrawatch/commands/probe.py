@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Annotated, Optional
+from typing import IO, TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,6 +17,8 @@ from hydrawatch.context import CliError, state
 from hydrawatch.render import dumps, terminal_safe
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from crawler.dns import Prober
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
@@ -86,69 +89,93 @@ def as_text(result: DnsResult, types: list[str], width: int) -> str:
     return " ".join(parts).rstrip()
 
 
+class _Skipped:
+    """Reports a skipped input line and counts it: on stderr, or above the progress bar once one is
+    drawn (the bar's count includes the skipped lines, so it reaches the total)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.console: Console | None = None
+
+    def __call__(self, line: str) -> None:
+        self.count += 1
+        if self.console is not None:
+            self.console.print(line, markup=False, highlight=False)
+        else:
+            print(line, file=sys.stderr)
+
+
+@dataclass
+class _Input:
+    """The names to probe, how many there are when known (for the bar), the text column's width, and
+    the file to close afterwards."""
+
+    names: Iterable[str]
+    total: int | None
+    width: int
+    handle: IO[str] | None = None
+
+
+def _record_types(fmt: str, domains: list[str] | None, file: str | None, types: str) -> list[str]:
+    """The checked record types; CliError (exit 2) for a bad option."""
+    from crawler.dns import ProberError, check_types
+
+    if fmt not in ("text", "jsonl"):
+        raise CliError(f"--format must be text or jsonl, not {fmt!r}", 2)
+    if not domains and not file:
+        raise CliError("give DOMAIN… or --file FILE", 2)
+    try:
+        return [text for text, _ in check_types([t for t in types.split(",") if t.strip()])]
+    except ProberError as exc:
+        raise CliError(f"--types: {exc}", 2) from None
+
+
+def _open_input(domains: list[str] | None, file: str | None, report: _Skipped) -> _Input:
+    """Names from the arguments, stdin (``-``) or a file, normalised lazily; bad ones are reported."""
+    if not file:
+        names = list(_arguments(domains or [], report))
+        return _Input(names, len(names), max((len(n) for n in names), default=0))
+    if file == "-":
+        return _Input(_lines(sys.stdin, "stdin", report), None, 32)
+    path = Path(file)
+    total: int | None = None
+    try:
+        if sys.stderr.isatty():  # the bar's total; not worth a second read otherwise
+            with path.open(encoding="utf-8", errors="replace") as counting:
+                total = sum(1 for line in counting if line.split("#", 1)[0].strip())
+        handle = path.open(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise CliError(f"{file}: {exc.strerror or exc}") from None
+    return _Input(_lines(handle, file, report), total, 32, handle)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("probe")
     def probe(
         ctx: typer.Context,
-        domains: Annotated[Optional[list[str]], typer.Argument(help="names to check")] = None,
-        file: Annotated[Optional[str], typer.Option("--file", "-f", help="one name a line; - = stdin")] = None,
+        domains: Annotated[list[str] | None, typer.Argument(help="names to check")] = None,
+        file: Annotated[str | None, typer.Option("--file", "-f", help="one name a line; - = stdin")] = None,
         fmt: Annotated[str, typer.Option("--format", help="text or jsonl")] = "text",
         types: Annotated[str, typer.Option("--types", help="record types, comma-separated")] =
             ",".join(RECORD_TYPES),
     ) -> None:
         """Bulk DNS check through [dns]: one result per name (rcode, records by type). Stores nothing."""
-        from crawler.dns import Prober, ProberError, check_types
+        from crawler.dns import Prober, ProberError
 
-        if fmt not in ("text", "jsonl"):
-            raise CliError(f"--format must be text or jsonl, not {fmt!r}", 2)
-        if not domains and not file:
-            raise CliError("give DOMAIN… or --file FILE", 2)
-        try:
-            kinds = [text for text, _ in check_types([t for t in types.split(",") if t.strip()])]
-        except ProberError as exc:
-            raise CliError(f"--types: {exc}", 2) from None
+        kinds = _record_types(fmt, domains, file, types)
         prober = Prober.from_settings(state(ctx).config.dns)
-        console: list[object] = [None]  # the progress bar's console, once it is drawn
-        skipped = [0]
-
-        def report(line: str) -> None:
-            skipped[0] += 1
-            live = console[0]
-            if live is not None:
-                live.print(line, markup=False, highlight=False)  # type: ignore[attr-defined]
-            else:
-                print(line, file=sys.stderr)
-
-        total: int | None = None
-        handle: IO[str] | None = None
-        if file:
-            if file == "-":
-                names: Iterable[str] = _lines(sys.stdin, "stdin", report)
-            else:
-                path = Path(file)
-                try:
-                    if sys.stderr.isatty():  # the bar's total; not worth a second read otherwise
-                        with path.open(encoding="utf-8", errors="replace") as counting:
-                            total = sum(1 for line in counting if line.split("#", 1)[0].strip())
-                    handle = path.open(encoding="utf-8", errors="replace")
-                except OSError as exc:
-                    raise CliError(f"{file}: {exc.strerror or exc}") from None
-                names = _lines(handle, file, report)
-            width = 32
-        else:
-            names = list(_arguments(domains or [], report))
-            total = len(names)
-            width = max((len(n) for n in names), default=0)
+        report = _Skipped()
+        given = _open_input(domains, file, report)
         try:
-            if sys.stderr.isatty() and (total is None or total >= PROGRESS_MIN):
-                _with_bar(prober, names, total, fmt, kinds, width, console, skipped)
+            if sys.stderr.isatty() and (given.total is None or given.total >= PROGRESS_MIN):
+                _with_bar(prober, given, fmt, kinds, report)
             else:
-                _write(prober.probe_all(names, kinds), sys.stdout, fmt, kinds, width)
+                _write(prober.probe_all(given.names, kinds), sys.stdout, fmt, kinds, given.width)
         except ProberError as exc:
             raise CliError(str(exc)) from None
         finally:
-            if handle is not None:
-                handle.close()
+            if given.handle is not None:
+                given.handle.close()
             sys.stdout.flush()
 
 
@@ -162,17 +189,16 @@ def _write(results: Iterable[DnsResult], out: IO[str], fmt: str, kinds: list[str
             write(as_text(result, kinds, width) + "\n")
 
 
-def _with_bar(prober: Prober, names: Iterable[str], total: int | None, fmt: str, kinds: list[str],
-              width: int, holder: list[object], skipped: list[int]) -> None:
+def _with_bar(prober: Prober, given: _Input, fmt: str, kinds: list[str], report: _Skipped) -> None:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     console = Console(stderr=True)
-    holder[0] = console
+    report.console = console
     out = sys.stdout
     with Progress(TextColumn("probing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True, redirect_stdout=False, redirect_stderr=False) as bar:
-        task = bar.add_task("probe", total=total)
+        task = bar.add_task("probe", total=given.total)
         results = prober.probe_all(
-            names, kinds, progress=lambda done: bar.update(task, completed=done + skipped[0]))
-        _write(results, out, fmt, kinds, width)
+            given.names, kinds, progress=lambda done: bar.update(task, completed=done + report.count))
+        _write(results, out, fmt, kinds, given.width)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -16,7 +17,11 @@ from hydrawatch.progress import progress_display, wanted
 from hydrawatch.render import dumps, terminal_safe
 from hydrawatch.wiring import open_store, utcnow
 from storage import cycles
-from storage.lock import AlreadyRunning, StoreLock
+from storage.lock import StoreLock
+
+if TYPE_CHECKING:
+    from scheduler.components import Components
+    from storage.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -46,58 +51,66 @@ def register(app: typer.Typer) -> None:
                 "--progress", help="auto (bars when stderr is a terminal and logs are text), always or never")] = "auto",
             ) -> None:
         """The daemon (scheduled probes, crawls, discovery, alerts until SIGINT/SIGTERM), or --once."""
-        from crawler import run as reactor_run
         from hydrawatch.bundled import load_signatures
-        from scheduler import cycle
         from scheduler.components import Components
-        from scheduler.daemon import Daemon
 
         cfg = state(ctx).config
         if progress not in ("auto", "always", "never"):
             raise CliError(f"--progress must be auto, always or never, not {progress!r}", 2)
         logs.setup(cfg.log.format, cfg.log.level, redactor(cfg))
         console = Console(stderr=True)
-        with open_store(cfg) as store:
-            try:
-                lock = StoreLock(store.engine)
-                lock.acquire()
-            except AlreadyRunning as exc:
-                raise CliError(str(exc), 3) from None
-            try:
-                with store.transaction() as session:
-                    stale = cycles.close_interrupted(session, now=utcnow())
-                if stale:
-                    log.warning("%d cycle(s) left running by a stopped or killed process marked interrupted", stale)
-                display = progress_display(wanted(progress, cfg.log.format, console), console)
+        # The lock for the whole command: AlreadyRunning (exit 3) when another instance holds the store.
+        with open_store(cfg) as store, StoreLock(store.engine):
+            _close_interrupted(store)
+            with progress_display(wanted(progress, cfg.log.format, console), console) as sink:
+                parts = Components.from_settings(cfg, store, load_signatures(), progress=sink)
+                if not once:
+                    _serve(parts, state(ctx).config_path)
+                    return
+                stats = _one_cycle(parts)
+            if fmt == "json":
+                typer.echo(dumps(stats))
+            else:
+                print_report(stats, console)
 
-                async def once_main() -> dict:  # type: ignore[type-arg]
-                    try:
-                        return (await cycle.run_cycle(parts, now=utcnow())).stats()
-                    finally:
-                        await parts.close()
 
-                def reload_config() -> Config:
-                    fresh = load_config(state(ctx).config_path)  # ConfigError: the daemon keeps the old one
-                    logs.setup(fresh.log.format, fresh.log.level, redactor(fresh))
-                    return fresh
+def _close_interrupted(store: Store) -> None:
+    """Cycles a stopped or killed process left running are marked interrupted, with a warning."""
+    with store.transaction() as session:
+        stale = cycles.close_interrupted(session, now=utcnow())
+    if stale:
+        log.warning("%d cycle(s) left running by a stopped or killed process marked interrupted", stale)
 
-                async def daemon_main() -> None:
-                    daemon = Daemon(parts, reload=reload_config)
-                    try:
-                        await daemon.serve()
-                    finally:
-                        await daemon.parts.close()
 
-                with display as sink:
-                    parts = Components.from_settings(cfg, store, load_signatures(), progress=sink)
-                    if once:
-                        stats = reactor_run.run(once_main)
-                    else:
-                        reactor_run.run(daemon_main)
-                if once:
-                    if fmt == "json":
-                        typer.echo(dumps(stats))
-                    else:
-                        print_report(stats, console)
-            finally:
-                lock.release()
+def _one_cycle(parts: Components) -> dict:  # type: ignore[type-arg]
+    """One full cycle on the reactor loop (`run --once`); its stats."""
+    from crawler import run as reactor_run
+    from scheduler import cycle
+
+    async def main() -> dict:  # type: ignore[type-arg]
+        try:
+            return (await cycle.run_cycle(parts, now=utcnow())).stats()
+        finally:
+            await parts.close()
+
+    return reactor_run.run(main)
+
+
+def _serve(parts: Components, config_path: Path | None) -> None:
+    """The daemon on the reactor loop until SIGINT/SIGTERM; SIGHUP reloads the config from ``config_path``."""
+    from crawler import run as reactor_run
+    from scheduler.daemon import Daemon
+
+    def reload_config() -> Config:
+        fresh = load_config(config_path)  # ConfigError: the daemon keeps the old one
+        logs.setup(fresh.log.format, fresh.log.level, redactor(fresh))
+        return fresh
+
+    async def main() -> None:
+        daemon = Daemon(parts, reload=reload_config)
+        try:
+            await daemon.serve()
+        finally:
+            await daemon.parts.close()
+
+    reactor_run.run(main)

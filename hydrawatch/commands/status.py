@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Optional
+from datetime import UTC, datetime
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -21,12 +21,12 @@ def register(app: typer.Typer) -> None:
     @app.command("status")
     def status(
         ctx: typer.Context,
-        domain: Annotated[Optional[str], typer.Argument(help="one domain (default: all)")] = None,
+        domain: Annotated[str | None, typer.Argument(help="one domain (default: all)")] = None,
         fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
-        campaign: Annotated[Optional[str], typer.Option(help="only this campaign")] = None,
-        only: Annotated[Optional[str], typer.Option("--status", help="only this status: active, seized, suspended, parked, redirecting, dead or unknown")] = None,
-        origin: Annotated[Optional[str], typer.Option(help="seed or discovered")] = None,
-        since: Annotated[Optional[datetime], typer.Option(help="status changed at or after (UTC)")] = None,
+        campaign: Annotated[str | None, typer.Option(help="only this campaign")] = None,
+        only: Annotated[str | None, typer.Option("--status", help="only this status: active, seized, suspended, parked, redirecting, dead or unknown")] = None,
+        origin: Annotated[str | None, typer.Option(help="seed or discovered")] = None,
+        since: Annotated[datetime | None, typer.Option(help="status changed at or after (UTC)")] = None,
     ) -> None:
         """Show the current status of watched domains."""
         if fmt not in ("text", "json"):
@@ -45,10 +45,8 @@ def register(app: typer.Typer) -> None:
                     raise CliError(f"{name} is not in the store")
                 rows = [one]
             else:
-                from datetime import timezone
-
                 rows = watchlist.list_domains(session, campaign=campaign, status=wanted, origin=origin, watched_only=True,
-                                              changed_since=since.replace(tzinfo=timezone.utc) if since else None)
+                                              changed_since=since.replace(tzinfo=UTC) if since else None)
             history = {d.name: watchlist.status_history(session, d.name) for d in rows} if domain else {}
         if fmt == "json":
             out = []

@@ -15,7 +15,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 import dns.flags
 import dns.message
@@ -187,7 +187,7 @@ class NanoServer:
             return udp, tcp
         raise RuntimeError("no free port pair")
 
-    def __enter__(self) -> NanoServer:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -200,7 +200,7 @@ class NanoServer:
     def _handle(self, wire: bytes, via: str) -> list[bytes]:
         try:
             request = dns.message.from_wire(wire)
-        except Exception:
+        except Exception:  # noqa: BLE001 - a hostile datagram is dropped, as a real server would
             return []
         q = request.question[0]
         self.queries.append((q.name.to_text(omit_final_dot=True).lower(), dns.rdatatype.to_text(q.rdtype), via))

@@ -15,6 +15,7 @@ import ssl
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Self
 from urllib.parse import parse_qs, urlsplit
 
 import dns.message
@@ -45,7 +46,7 @@ class HostileSite:
         self.server: asyncio.AbstractServer | None = None
         self.port = 0
 
-    async def __aenter__(self) -> HostileSite:
+    async def __aenter__(self) -> Self:
         self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls)
         self.port = self.server.sockets[0].getsockname()[1]
         return self
@@ -152,7 +153,7 @@ class TinyDns(asyncio.DatagramProtocol):
         self.port = 0
         self.queries: list[str] = []
 
-    async def __aenter__(self) -> TinyDns:
+    async def __aenter__(self) -> Self:
         loop = asyncio.get_running_loop()
         self.transport, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=("127.0.0.1", 0))
         self.port = self.transport.get_extra_info("sockname")[1]
@@ -169,7 +170,7 @@ class TinyDns(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         try:
             query = dns.message.from_wire(data)
-        except Exception:
+        except Exception:  # noqa: BLE001 - a hostile datagram is dropped, as a real server would
             return
         reply = dns.message.make_response(query)
         q = query.question[0]
@@ -194,7 +195,7 @@ class ForwardProxy:
         self.server: asyncio.AbstractServer | None = None
         self.port = 0
 
-    async def __aenter__(self) -> ForwardProxy:
+    async def __aenter__(self) -> Self:
         self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
         self.port = self.server.sockets[0].getsockname()[1]
         return self
@@ -214,7 +215,7 @@ class ForwardProxy:
             method, target, _ = first.split(" ", 2)
             self.seen.append(f"{method} {target}")
             if method == "CONNECT":
-                host, port = target.rsplit(":", 1)
+                _host, port = target.rsplit(":", 1)
                 up_r, up_w = await asyncio.open_connection("127.0.0.1", int(port))  # test names → loopback
                 writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
                 await writer.drain()

@@ -36,7 +36,7 @@ class _DownloadOnce(scrapy.Spider):
                 request = scrapy.Request(url, dont_filter=True, callback=NO_CALLBACK)
                 response = await self.crawler.engine.download_async(request)
                 self.got[url] = response.body
-            except Exception as exc:  # the refusal is what we want to see
+            except Exception as exc:  # noqa: BLE001 - the refusal is what we want to see
                 self.got[url] = exc
         return
         yield

@@ -9,12 +9,15 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from crawler.ct import ct_search, names_from
 from crawler.feeds import FeedStats, parse_line, read_feed, read_feed_batches
 from crawler.rdap import RdapClient, load_bootstrap, status_name
 from crawler.run import run
-from detect.model import ErrorKind
 from crawler.settings import RdapSettings
+from crawler.sources import SourceError
+from detect.model import ErrorKind
 from tests.crawler.servers import HostileSite, response
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -183,11 +186,8 @@ def test_feed_from_file_and_url_streams_names_and_counts_garbage(tmp_path: Path)
                 assert len(batch) <= 50_000
                 total += len(batch)
             assert total == 200_000
-            try:
+            with pytest.raises(SourceError) as missing:
                 [n async for n in read_feed(url + "/missing.txt")]
-            except Exception as exc:
-                assert getattr(exc, "kind", None) is ErrorKind.HTTP
-            else:
-                raise AssertionError("a 404 feed must raise SourceError")
+            assert missing.value.kind is ErrorKind.HTTP
     run(main)
     assert parse_line("  # c") == "" and parse_line("x") is None

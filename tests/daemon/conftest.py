@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,7 @@ def prepare(sandbox: Sandbox, url: str, tmp: Path, seeds: bool = True, **section
         if seeds:
             with store.transaction() as session:
                 watchlist.add_domains(session, sandbox.seeds, campaign=sandbox.campaign, origin="seed",
-                                      now=datetime.now(timezone.utc))
+                                      now=datetime.now(UTC))
     finally:
         store.close()
     config = write_config(tmp / "hydrawatch.toml", sandbox, url, **sections)

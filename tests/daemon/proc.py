@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import create_engine, text
 
@@ -72,7 +72,7 @@ class DaemonProcess:
             self.proc.wait(10)
         self._log.close()
 
-    def __enter__(self) -> DaemonProcess:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

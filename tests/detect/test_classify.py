@@ -237,8 +237,8 @@ def test_for_sale_pages_in_other_languages_mean_parked(page: str) -> None:
 
 
 @pytest.mark.parametrize("page, phrase", [
-    ("<title>Account Suspended</title><body><h1>This Account has been suspended.</h1>"
-     "<p>Contact your hosting provider for more information.</p></body>", "this account has been suspended"),
+    (("<title>Account Suspended</title><body><h1>This Account has been suspended.</h1>"
+      "<p>Contact your hosting provider for more information.</p></body>"), "this account has been suspended"),
     ("<title>rrn.so</title><body><p>This domain has been suspended by the registrar for abuse.</p></body>",
      "this domain has been suspended"),
     ("<html lang=ru><title>rrn.so</title><body><p>Действие домена приостановлено регистратором.</p></body>",

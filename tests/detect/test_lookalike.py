@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from detect.lookalike import GENERATORS, UnknownFuzzer, lookalikes, network_suffixes
+from detect.lookalike import UnknownFuzzer, lookalikes, network_suffixes
 from detect.names import InvalidDomain, registrable_domain
 
 # The 2024-09-05/06 Doppelganger replacements and the predecessors they kept the label of

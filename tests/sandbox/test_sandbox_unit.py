@@ -157,7 +157,7 @@ def test_cli_brings_a_world_up_and_switches_phase_from_stdin() -> None:
 
 def test_bad_world_on_cli_is_one_line() -> None:
     out = subprocess.run([sys.executable, "-m", "sandbox", "--world", "no-such-world"], capture_output=True,
-                         text=True, timeout=30)
+                         text=True, timeout=30, check=False)
     assert out.returncode == 2 and out.stderr.count("\n") == 1 and "no such world" in out.stderr
 
 

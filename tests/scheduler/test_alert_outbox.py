@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.message import Message
 
@@ -22,7 +22,7 @@ from storage.store import Store
 from storage.values import StatusChange
 from storage.watchlist import domain_row
 
-T0 = datetime(2024, 9, 6, 12, tzinfo=timezone.utc)
+T0 = datetime(2024, 9, 6, 12, tzinfo=UTC)
 HOSTILE = "Breaking\r\nBcc: victim@example.org\x1b]0;pwned\x07 <script>alert(1)</script>"
 
 
@@ -30,7 +30,7 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[Message] = []
 
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
         self.messages.append(message_from_bytes(envelope.original_content or envelope.content))
         return "250 OK"
 
@@ -80,7 +80,7 @@ def test_one_mail_per_edge_naming_clone_predecessor_and_evidence(store: Store, s
     body = msg.get_payload(decode=True).decode()
     assert "predecessor : rrn.media" in body and "0.91" in body and "lexical 0.50 (decided)" in body
     assert "+0.50  same label as rrn" in body
-    assert "\x1b" not in body and "Bcc: victim" not in msg.keys()
+    assert "\x1b" not in body and "Bcc: victim" not in msg
     assert msg["Message-ID"].endswith("@hydrawatch>")
 
 
@@ -142,7 +142,7 @@ def test_one_mail_per_takedown_naming_status_and_reason(store: Store, smtp: tupl
     assert down["Subject"] == "[hydrawatch] takedown: washingtonpost.pm is now seized (was active)"
     body = down.get_payload(decode=True).decode()
     assert "fbi.seized.gov" in body and "campaign    : doppelganger" in body
-    assert "\x1b" not in body and "Bcc: victim" not in down.keys()
+    assert "\x1b" not in body and "Bcc: victim" not in down
     with store.transaction() as session:
         assert outbox.counts(session, queue=outbox.Queue.TAKEDOWN) == {"sent": 1}
 

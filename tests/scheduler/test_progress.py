@@ -11,7 +11,7 @@ import select
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -102,7 +102,7 @@ def test_a_cycle_reports_every_stage_it_works_through(sandbox: Sandbox, tmp_path
     store = Store.from_url(cfg.storage.url)
     store.init()
     with store.transaction() as session:
-        watchlist.add_domains(session, SEEDS, campaign="t", origin="seed", now=datetime.now(timezone.utc))
+        watchlist.add_domains(session, SEEDS, campaign="t", origin="seed", now=datetime.now(UTC))
     rec = Recorder()
     parts = Components.from_settings(cfg, store, load_signatures(), progress=rec)
 

@@ -1,18 +1,19 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select
+from sqlalchemy.exc import StatementError
 
 from detect.model import Classification, Status
 from storage import migrate, watchlist
 from storage.models import Base, DomainRow
 from storage.store import Store
 
-T0 = datetime(2024, 9, 1, tzinfo=timezone.utc)
+T0 = datetime(2024, 9, 1, tzinfo=UTC)
 
 
 def test_init_is_idempotent_and_creates_every_table(store: Store) -> None:
@@ -72,5 +73,5 @@ def test_failed_transaction_writes_nothing(store: Store) -> None:
 
 
 def test_naive_datetimes_are_refused(store: Store) -> None:
-    with pytest.raises(Exception), store.transaction() as session:
+    with pytest.raises(StatementError, match="naive datetime"), store.transaction() as session:
         watchlist.add_domains(session, ["x.ltd"], campaign="", origin="seed", now=datetime(2024, 1, 1))
