@@ -8,13 +8,15 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
 
 from hydrawatch.config import ConfigError
 from hydrawatch.context import CliError, State
-from storage.db import StoreError, describe
 
 # Every command module registers itself with register(app); the list is explicit (no discovery magic).
+# A command module imports at its top only what building the parser needs (typer, the shell's light
+# helpers, detect's values): what a command's body uses is imported in that body, so `--help`, `status`
+# and `probe` start without loading the store, Scrapy or the similarity index they do not use
+# (tests/cli/test_startup_imports.py keeps it so).
 COMMAND_MODULES = (
     "hydrawatch.commands.store",
     "hydrawatch.commands.seed",
@@ -72,12 +74,9 @@ def _main(argv: list[str] | None) -> int:
     except ConfigError as exc:
         print(f"hydrawatch: config error: {shared.redact(str(exc))}", file=sys.stderr)
         return 2
-    except (StoreError, CliError) as exc:
+    except CliError as exc:
         print(f"hydrawatch: {shared.redact(str(exc))}", file=sys.stderr)
-        return getattr(exc, "exit_code", 1)
-    except SQLAlchemyError as exc:
-        print(f"hydrawatch: {shared.redact(describe(exc))}", file=sys.stderr)
-        return 1
+        return exc.exit_code
     except KeyboardInterrupt:
         print("hydrawatch: interrupted", file=sys.stderr)
         return 130
@@ -85,7 +84,11 @@ def _main(argv: list[str] | None) -> int:
         return exc.exit_code
     except typer.Abort:
         return 1
-    except Exception as exc:  # click usage errors and the like
+    except Exception as exc:  # store errors, click usage errors and the like
+        message = _store_failure(exc)
+        if message is not None:
+            print(f"hydrawatch: {shared.redact(message)}", file=sys.stderr)
+            return getattr(exc, "exit_code", 1)
         import click
 
         if isinstance(exc, click.exceptions.ClickException):
@@ -93,6 +96,22 @@ def _main(argv: list[str] | None) -> int:
             return exc.exit_code
         raise
     return 0
+
+
+def _store_failure(exc: Exception) -> str | None:
+    """The one line for a failure of the store (StoreError, or any SQLAlchemyError), else None.
+
+    Looked up in sys.modules rather than imported: a command that never loaded the store cannot
+    have raised its errors, and importing SQLAlchemy here would cost every command its start-up."""
+    db = sys.modules.get("storage.db")
+    if db is not None and isinstance(exc, db.StoreError):
+        return str(exc)
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    if sa_exc is not None and isinstance(exc, sa_exc.SQLAlchemyError):
+        from storage.db import describe
+
+        return describe(exc)
+    return None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,11 +12,7 @@ from hydrawatch import logs
 from hydrawatch.config import Config, redactor
 from hydrawatch.config import load as load_config
 from hydrawatch.context import CliError, state
-from hydrawatch.progress import progress_display, wanted
 from hydrawatch.render import dumps, terminal_safe
-from hydrawatch.wiring import open_store, utcnow
-from storage import cycles
-from storage.lock import AlreadyRunning, StoreLock
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +44,13 @@ def register(app: typer.Typer) -> None:
         """The daemon (scheduled probes, crawls, discovery, alerts until SIGINT/SIGTERM), or --once."""
         from crawler import run as reactor_run
         from hydrawatch.bundled import load_signatures
+        from hydrawatch.progress import progress_display, wanted
+        from hydrawatch.wiring import open_store, utcnow
         from scheduler import cycle
         from scheduler.components import Components
         from scheduler.daemon import Daemon
+        from storage import cycles
+        from storage.lock import AlreadyRunning, StoreLock
 
         cfg = state(ctx).config
         if progress not in ("auto", "always", "never"):
