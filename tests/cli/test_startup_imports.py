@@ -71,12 +71,33 @@ def test_status_and_lineage_on_a_store_load_no_crawler_or_similarity_index(tmp_p
     assert sorted(loaded & set(NOT_FOR_STORE_VIEWS)) == []
 
 
-def test_probe_of_one_name_loads_only_the_prober(tmp_path: Path) -> None:
+def test_probe_of_one_name_with_the_shipped_config_loads_only_the_prober(tmp_path: Path) -> None:
+    shipped = (ROOT / "config" / "hydrawatch.toml").read_text(encoding="utf-8")
+    assert "\nnameservers = []\n" in shipped and '\nurl = "sqlite:///' in shipped
     with NanoServer(nanodns.answers_everything()) as server:
         config = tmp_path / "hydrawatch.toml"
-        config.write_text(f'[dns]\nnameservers = ["{server.address}"]\ntimeout = 0.5\nretries = 0\n')
+        config.write_text(shipped.replace("\nnameservers = []\n", f'\nnameservers = ["{server.address}"]\n'))
         code, output, loaded = loaded_by(["--config", str(config), "probe", "example.test", "--types", "A"],
                                          tmp_path)
     assert code == 0 and output.split()[:2] == ["example.test", "NOERROR"]
     assert "dns" in loaded  # dnspython: the prober did run
     assert sorted(loaded & set(NOT_FOR_PROBE)) == []
+
+
+@pytest.mark.parametrize("url", ["sqlite:///var/hydrawatch.db", "sqlite:////tmp/a b.db", "sqlite:///",
+                                 "sqlite:///%zz", "sqlite:///:memory:"])
+def test_a_plain_sqlite_url_accepted_without_sqlalchemy_is_one_sqlalchemy_accepts(url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    from storage.settings import StorageSettings
+
+    assert StorageSettings.from_mapping({"url": url}).url == url
+    assert make_url(url).get_dialect().name == "sqlite"
+
+
+def test_a_bad_sqlite_url_is_still_refused() -> None:
+    from detect.settings import SettingsError
+    from storage.settings import StorageSettings
+
+    with pytest.raises(SettingsError, match="not a database URL|unknown database backend"):
+        StorageSettings.from_mapping({"url": "sqlite:/var/x.db"})
