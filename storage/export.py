@@ -127,7 +127,7 @@ def to_graph(snap: Snapshot) -> Any:
 
 
 def export_graphml(snap: Snapshot, generated_at: datetime) -> bytes:
-    import networkx as nx  # type: ignore[import-untyped]
+    import networkx as nx
 
     buf = io.BytesIO()
     nx.write_graphml(to_graph(snap), buf, encoding="utf-8")
