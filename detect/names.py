@@ -9,9 +9,12 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import idna
-import tldextract
+
+if TYPE_CHECKING:
+    import tldextract
 
 from detect.errors import HydrawatchError
 
@@ -40,6 +43,8 @@ def extractor() -> tldextract.TLDExtract:
     Private-section suffixes count (``bild.eu.com`` is its own registrable domain, not ``eu.com``):
     operators rent names under such suffixes, and collapsing them would merge unrelated sites.
     """
+    import tldextract  # here, not at the top: it loads requests, which a command given plain names never needs
+
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
 
 

@@ -30,11 +30,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from detect.errors import HydrawatchError
 from detect.names import InvalidDomain, registrable_domain
-from hydrawatch.archive_warc import BoundedArchiveIterator, Budget, LimitExceeded, page_body
+
+if TYPE_CHECKING:  # warcio is imported by the functions that read archives: `--help` need not load it
+    from hydrawatch.archive_warc import Budget
 
 PAGE_SUFFIXES = (".html", ".htm", ".xhtml")
 WARC_SUFFIXES = (".warc", ".warc.gz")
@@ -161,6 +163,8 @@ def read_page(path: Path, *, domain: str = "", url: str = "", at: datetime | Non
     except OSError as exc:
         raise ArchiveError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if budget is not None:
+        from hydrawatch.archive_warc import LimitExceeded
+
         try:
             budget.take(len(body))
         except LimitExceeded as exc:
@@ -213,6 +217,8 @@ def iter_warc(path: Path, *, domain: str = "", max_bytes: int, now: datetime, ro
     """The HTML pages (2xx responses) a WARC file holds, of ``domain`` only when given, one at a time."""
     from warcio.exceptions import ArchiveLoadFailed  # type: ignore[import-untyped]
 
+    from hydrawatch.archive_warc import BoundedArchiveIterator, Budget, LimitExceeded
+
     if roots is not None:
         roots.check(path)
     budget = budget or Budget(DEFAULT_MAX_TOTAL_BYTES)
@@ -256,5 +262,7 @@ def _warc_page(path: Path, record: Any, domain: str, max_bytes: int, now: dateti
         return None
     if when > now:
         raise ArchiveError(f"{path}: record for {url[:80]!r} dated {when:%Y-%m-%d %H:%M} UTC, in the future")
+    from hydrawatch.archive_warc import page_body
+
     body, truncated = page_body(record, max_bytes)
     return ArchivedPage(path, page_domain, url, when, body, truncated)

@@ -8,13 +8,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
 
 from detect.errors import HydrawatchError
 from hydrawatch.context import State
-from storage.db import describe
 
 # Every command module registers itself with register(app); the list is explicit (no discovery magic).
+# A command module imports at its top only what building the parser needs (typer, the shell's light
+# helpers, detect's values): what a command's body uses is imported in that body, so `--help`, `status`
+# and `probe` start without loading the store, Scrapy or the similarity index they do not use
+# (tests/cli/test_startup_imports.py keeps it so).
 COMMAND_MODULES = (
     "hydrawatch.commands.store",
     "hydrawatch.commands.seed",
@@ -73,9 +75,6 @@ def _main(argv: list[str] | None) -> int:
         label = f"{exc.label}: " if exc.label else ""
         print(f"hydrawatch: {label}{shared.redact(str(exc))}", file=sys.stderr)
         return exc.exit_code
-    except SQLAlchemyError as exc:
-        print(f"hydrawatch: {shared.redact(describe(exc))}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("hydrawatch: interrupted", file=sys.stderr)
         return 130
@@ -83,14 +82,41 @@ def _main(argv: list[str] | None) -> int:
         return exc.exit_code
     except typer.Abort:
         return 1
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            return exc.exit_code
+    except Exception as exc:  # store errors, click usage errors and the like
+        message = _store_failure(exc)
+        if message is not None:
+            print(f"hydrawatch: {shared.redact(message)}", file=sys.stderr)
+            return getattr(exc, "exit_code", 1)
+        if _is_usage_error(exc):  # click's, or the copy of click typer ships (typer._click)
+            exc.show()  # type: ignore[attr-defined]
+            return int(exc.exit_code)  # type: ignore[attr-defined]
         raise
     return 0
+
+
+def _is_usage_error(exc: Exception) -> bool:
+    """A ClickException from click itself or from typer's vendored copy (typer >= 0.29 ships one)."""
+    for name in ("click.exceptions", "typer._click.exceptions"):
+        module = sys.modules.get(name)
+        if module is not None and isinstance(exc, module.ClickException):
+            return True
+    return False
+
+
+def _store_failure(exc: Exception) -> str | None:
+    """The one line for a failure of the store (StoreError, or any SQLAlchemyError), else None.
+
+    Looked up in sys.modules rather than imported: a command that never loaded the store cannot
+    have raised its errors, and importing SQLAlchemy here would cost every command its start-up."""
+    db = sys.modules.get("storage.db")
+    if db is not None and isinstance(exc, db.StoreError):
+        return str(exc)
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    if sa_exc is not None and isinstance(exc, sa_exc.SQLAlchemyError):
+        from storage.db import describe
+
+        return describe(exc)
+    return None
 
 
 if __name__ == "__main__":  # pragma: no cover

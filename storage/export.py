@@ -14,7 +14,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import networkx as nx  # type: ignore[import-untyped]
 from sqlalchemy.orm import Session
 
 from detect import textsafe
@@ -73,6 +72,8 @@ def export_csv(snap: Snapshot, generated_at: datetime) -> bytes:
 
 def to_graph(snap: Snapshot) -> Any:
     """A networkx MultiDiGraph: a node per domain, an edge per lineage edge (key = relation)."""
+    import networkx as nx  # type: ignore[import-untyped]  # here: `lineage` and `status` never draw a graph
+
     graph = nx.MultiDiGraph(name="hydrawatch lineage")
     for rec in snap.domains:
         d = rec.domain
@@ -88,6 +89,8 @@ def to_graph(snap: Snapshot) -> Any:
 
 
 def export_graphml(snap: Snapshot, generated_at: datetime) -> bytes:
+    import networkx as nx
+
     buf = io.BytesIO()
     nx.write_graphml(to_graph(snap), buf, encoding="utf-8")
     return buf.getvalue()

@@ -44,9 +44,9 @@ class Store:
             raise db.StoreError(db.describe(exc)) from None
         if current is None:
             raise db.StoreError("the store is not initialised: run `hydrawatch init`")
-        if current != migrate.head_revision():
+        if current != migrate.HEAD:
             raise db.StoreError(f"the store is at revision {current}, the code needs "
-                                f"{migrate.head_revision()}: run `hydrawatch init`")
+                                f"{migrate.HEAD}: run `hydrawatch init`")
 
     def close(self) -> None:
         self.engine.dispose()

@@ -7,7 +7,7 @@ daemon runs: the daemon delivers every `schedule.alert_interval` itself).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -17,14 +17,16 @@ from rich.text import Text
 from hydrawatch.commands.views_common import check_format
 from hydrawatch.context import CliError, state
 from hydrawatch.render import dumps, iso, terminal_safe
-from hydrawatch.wiring import open_store, utcnow
-from storage import outbox
-from storage.lock import AlreadyRunning, StoreLock
+
+if TYPE_CHECKING:
+    from storage import outbox
 
 STATES = ("pending", "sending", "sent", "failed")
 
 
 def _parse_ref(ref: str) -> tuple[outbox.Queue, int]:
+    from storage import outbox
+
     kind, _, number = ref.partition(":")
     if kind not in tuple(outbox.Queue) or not number.isdigit():
         raise CliError(f"{terminal_safe(ref, 40)!s}: expected clone:ID or takedown:ID (see `hydrawatch alerts list`)", 2)
@@ -41,6 +43,9 @@ def register(app: typer.Typer) -> None:
               only: Annotated[str, typer.Option("--state", help="pending, sending, sent or failed")] = "",
               fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text") -> None:
         """Every queued alert, oldest first, with its state, attempts and last error."""
+        from hydrawatch.wiring import open_store
+        from storage import outbox
+
         check_format(fmt, ("text", "json"))
         if only and only not in STATES:
             raise CliError(f"--state must be one of {', '.join(STATES)}, not {terminal_safe(only, 20)!r}", 2)
@@ -63,6 +68,9 @@ def register(app: typer.Typer) -> None:
               refs: Annotated[list[str] | None, typer.Argument(help="clone:ID or takedown:ID (default: every failed alert)")]
               = None) -> None:
         """Give failed alerts a fresh round of delivery attempts (the next delivery sends them)."""
+        from hydrawatch.wiring import open_store, utcnow
+        from storage import outbox
+
         wanted: dict[outbox.Queue, list[int]] = {}
         for kind, number in (_parse_ref(r) for r in refs or ()):
             wanted.setdefault(kind, []).append(number)
@@ -75,7 +83,9 @@ def register(app: typer.Typer) -> None:
     @alerts.command("send")
     def send(ctx: typer.Context) -> None:
         """Deliver the alerts due now, once (not while a daemon runs on this store: it does this itself)."""
+        from hydrawatch.wiring import open_store, utcnow
         from scheduler.deliver import deliver
+        from storage.lock import AlreadyRunning, StoreLock
 
         cfg = state(ctx).config
         with open_store(cfg) as store:

@@ -7,32 +7,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from sqlalchemy.orm import Session
 
-from detect.model import ARCHIVED_HEADER, HttpFetch
-from detect.names import InvalidDomain, registrable_domain
-from hydrawatch.archive import (
-    DEFAULT_MAX_TOTAL_BYTES,
-    ArchivedPage,
-    ArchiveError,
-    Roots,
-    is_warc,
-    iter_warc,
-    page_files,
-    parse_time,
-    read_page,
-)
-from hydrawatch.archive_warc import Budget
+from hydrawatch.archive import DEFAULT_MAX_TOTAL_BYTES, ArchivedPage, ArchiveError
 from hydrawatch.commands.views_common import check_format
 from hydrawatch.context import CliError, state
 from hydrawatch.render import dumps, terminal_safe
-from hydrawatch.wiring import open_store, utcnow
-from scheduler.observe import http_indicators_of
-from storage import observations, watchlist
+
+if TYPE_CHECKING:  # the import's body loads the store, warcio and the fingerprinters; `--help` does not
+    from sqlalchemy.orm import Session
+
+    from hydrawatch.archive import Roots
+    from hydrawatch.archive_warc import Budget
 
 BATCH_PAGES = 16  # pages written between flushes …
 BATCH_BYTES = 16_000_000  # … or page bytes, whichever comes first: the session never holds more
@@ -56,6 +45,8 @@ class _Tally:
 
 def _pages(path: Path, roots: Roots, budget: Budget, domain: str, url: str, at: datetime | None,
            max_bytes: int, now: datetime) -> Iterator[ArchivedPage]:
+    from hydrawatch.archive import is_warc, iter_warc, read_page
+
     if is_warc(path):
         yield from iter_warc(path, domain=domain, max_bytes=max_bytes, now=now, roots=roots, budget=budget)
     else:
@@ -67,6 +58,10 @@ def _import_all(session: Session, files: list[Path], roots: Roots, budget: Budge
     """Every page of every file, streamed into ``session`` in bounded batches (flushed, then let go), so
     memory stays bounded whatever the files hold; the caller's transaction commits only when no file was
     bad and every domain is watched (CliError otherwise, after naming each bad file): all or nothing."""
+    from detect.model import ARCHIVED_HEADER, HttpFetch
+    from scheduler.observe import http_indicators_of
+    from storage import observations, watchlist
+
     tally = _Tally()
     watched: dict[str, bool] = {}
     batch_pages = batch_bytes = 0
@@ -132,6 +127,11 @@ def register(app: typer.Typer) -> None:
         Wayback Machine file name, or --domain/--url/--at; a WARC file's HTML responses carry their own.
         All or nothing; importing twice adds nothing.
         """
+        from detect.names import InvalidDomain, registrable_domain
+        from hydrawatch.archive import Roots, page_files, parse_time
+        from hydrawatch.archive_warc import Budget
+        from hydrawatch.wiring import open_store, utcnow
+
         check_format(fmt, ("text", "json"))
         err = Console(stderr=True, highlight=False, soft_wrap=True)  # one line per message, never wrapped
         now = utcnow()

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 from typing import Annotated
 
 import typer
 
-from detect.lookalike import GENERATORS, UnknownFuzzer, lookalikes
 from detect.model import Candidate, DnsResult
-from detect.names import InvalidDomain
 from hydrawatch.config import Config
 from hydrawatch.context import CliError, state
 from hydrawatch.render import dumps
 
-WIDTH = max(len(name) for name in GENERATORS)
 TYPES = ("A", "AAAA", "NS")
 
 
@@ -36,6 +34,9 @@ def register(app: typer.Typer) -> None:
 
         Typo labels stay on DOMAIN's own suffix unless --tld adds more (the hunt adds every suffix
         the network uses)."""
+        from detect.lookalike import UnknownFuzzer, lookalikes
+        from detect.names import InvalidDomain
+
         if fmt not in ("text", "jsonl"):
             raise CliError(f"--format must be text or jsonl, not {fmt!r}", 2)
         config = state(ctx).config
@@ -72,15 +73,24 @@ def resolve(config: Config, found: Iterable[Candidate]) -> Iterator[tuple[Candid
             yield cand, result
 
 
+@functools.cache
+def _width() -> int:
+    """The longest fuzzer name (the registry loads dnstwist and the PSL: only when a list is printed)."""
+    from detect.lookalike import GENERATORS
+
+    return max(len(name) for name in GENERATORS)
+
+
 def render(cand: Candidate, fmt: str, result: DnsResult | None = None) -> str:
     if fmt == "jsonl":
         item: dict[str, object] = {"domain": cand.domain, "fuzzer": cand.via}
         if result is not None:
             item.update({"rcode": result.rcode.value, **{t: list(result.get(t)) for t in TYPES}})
         return dumps(item, indent=None)
-    line = f"{cand.via:<{WIDTH}}  {cand.domain}"
+    width = _width()
+    line = f"{cand.via:<{width}}  {cand.domain}"
     if result is not None:
-        line = f"{line:<{WIDTH + 40}}  {' '.join(result.get('A') + result.get('AAAA'))}"
+        line = f"{line:<{width + 40}}  {' '.join(result.get('A') + result.get('AAAA'))}"
         if result.get("NS"):
             line += f"  NS {' '.join(result.get('NS'))}"
     return line.rstrip()

@@ -11,8 +11,6 @@ from rich.console import Console
 
 from hydrawatch.commands.views_common import check_format
 from hydrawatch.context import CliError, state
-from hydrawatch.wiring import open_store, utcnow
-from storage import export
 
 
 def register(app: typer.Typer) -> None:
@@ -23,6 +21,9 @@ def register(app: typer.Typer) -> None:
         output: Annotated[Path | None, typer.Option("-o", "--output", help="file to write (default: stdout)")] = None,
     ) -> None:
         """Export every domain with its status history and every lineage edge with its evidence."""
+        from hydrawatch.wiring import open_store, utcnow
+        from storage import export
+
         check_format(fmt, tuple(export.EXPORTERS))
         with open_store(state(ctx).config) as store, store.transaction() as session:
             data = export.render(session, fmt, utcnow())

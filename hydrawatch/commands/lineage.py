@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -12,12 +12,11 @@ from rich.tree import Tree
 from detect.evidence_summary import AGAINST, MINOR_WEIGHT, group_evidence, visible
 from hydrawatch.commands.views_common import check_format, normalise
 from hydrawatch.context import CliError, state
-from hydrawatch.present import family_json, timeline
 from hydrawatch.render import dumps, iso, terminal_safe
-from hydrawatch.wiring import open_store
-from storage import lineage
-from storage.lineage import Family
-from storage.values import EdgeInfo
+
+if TYPE_CHECKING:
+    from storage.lineage import Family
+    from storage.values import EdgeInfo
 
 STATUS_STYLE = {"active": "green", "seized": "bold red", "suspended": "red", "parked": "yellow",
                 "redirecting": "cyan", "dead": "bright_black", "unknown": "white"}
@@ -72,6 +71,8 @@ def _grow(tree: Tree, family: Family, name: str, forward: bool, seen: set[str], 
 
 
 def render_text(family: Family, *, every: bool = False) -> list[Tree | Text]:
+    from hydrawatch.present import timeline
+
     root = Tree(_node(family, family.root, None, ""))
     preds = root.add(Text(f"predecessors ({len(family.predecessors)})", style="italic"))
     _grow(preds, family, family.root, False, {family.root}, every)
@@ -98,6 +99,10 @@ def register(app: typer.Typer) -> None:
                                             "under its line")] = False,
     ) -> None:
         """Show a domain's family: predecessors, successors, evidence and status timeline."""
+        from hydrawatch.present import family_json
+        from hydrawatch.wiring import open_store
+        from storage import lineage
+
         check_format(fmt, ("text", "json"))
         name = normalise(domain)
         with open_store(state(ctx).config) as store, store.transaction() as session:

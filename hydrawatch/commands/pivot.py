@@ -11,10 +11,7 @@ from rich.text import Text
 
 from hydrawatch.commands.views_common import check_format
 from hydrawatch.context import CliError, state
-from hydrawatch.present import pivot_json
 from hydrawatch.render import dumps, iso, terminal_safe
-from hydrawatch.wiring import open_store
-from storage import views
 
 
 def register(app: typer.Typer) -> None:
@@ -26,6 +23,10 @@ def register(app: typer.Typer) -> None:
         fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
     ) -> None:
         """List every domain that ever shared an indicator, with when it was first and last seen there."""
+        from hydrawatch.present import pivot_json
+        from hydrawatch.wiring import open_store
+        from storage import views
+
         check_format(fmt, ("text", "json"))
         with open_store(state(ctx).config) as store, store.transaction() as session:
             found = views.pivot(session, kind, value)

@@ -13,11 +13,7 @@ from hydrawatch import logs
 from hydrawatch.config import Config, redactor
 from hydrawatch.config import load as load_config
 from hydrawatch.context import CliError, state
-from hydrawatch.progress import progress_display, wanted
 from hydrawatch.render import dumps, terminal_safe
-from hydrawatch.wiring import open_store, utcnow
-from storage import cycles
-from storage.lock import StoreLock
 
 if TYPE_CHECKING:
     from scheduler.components import Components
@@ -51,8 +47,12 @@ def register(app: typer.Typer) -> None:
                 "--progress", help="auto (bars when stderr is a terminal and logs are text), always or never")] = "auto",
             ) -> None:
         """The daemon (scheduled probes, crawls, discovery, alerts until SIGINT/SIGTERM), or --once."""
+        # imported here, not at the top: `hydrawatch --help` must not load the store or the scheduler
         from hydrawatch.bundled import load_signatures
+        from hydrawatch.progress import progress_display, wanted
+        from hydrawatch.wiring import open_store
         from scheduler.components import Components
+        from storage.lock import StoreLock
 
         cfg = state(ctx).config
         if progress not in ("auto", "always", "never"):
@@ -76,6 +76,9 @@ def register(app: typer.Typer) -> None:
 
 def _close_interrupted(store: Store) -> None:
     """Cycles a stopped or killed process left running are marked interrupted, with a warning."""
+    from hydrawatch.wiring import utcnow
+    from storage import cycles
+
     with store.transaction() as session:
         stale = cycles.close_interrupted(session, now=utcnow())
     if stale:
@@ -85,6 +88,7 @@ def _close_interrupted(store: Store) -> None:
 def _one_cycle(parts: Components) -> dict:  # type: ignore[type-arg]
     """One full cycle on the reactor loop (`run --once`); its stats."""
     from crawler import run as reactor_run
+    from hydrawatch.wiring import utcnow
     from scheduler import cycle
 
     async def main() -> dict:  # type: ignore[type-arg]

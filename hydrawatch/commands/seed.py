@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from hydrawatch.context import CliError, state
 from hydrawatch.render import terminal_safe
-from hydrawatch.seeds import ParsedSeeds, SeedFileError, parse_names, read_seed_file
-from hydrawatch.wiring import open_store, utcnow
-from storage import watchlist
+
+if TYPE_CHECKING:
+    from hydrawatch.seeds import ParsedSeeds
 
 CampaignOpt = Annotated[str, typer.Option("--campaign", help="campaign name recorded with each domain")]
 
 
 def _store(ctx: typer.Context, parsed: ParsedSeeds, campaign: str) -> None:
+    from hydrawatch.wiring import open_store, utcnow
+    from storage import watchlist
+
     err = Console(stderr=True, highlight=False)
     for bad in parsed.bad:
         err.print(f"line {bad.line}: {terminal_safe(bad.text, 80)!s}: {bad.reason}", markup=False)
@@ -36,12 +39,16 @@ def register(app: typer.Typer) -> None:
     def add(ctx: typer.Context, domains: Annotated[list[str], typer.Argument(help="domains or URLs")],
             campaign: CampaignOpt = "") -> None:
         """Add DOMAIN… to the watchlist."""
+        from hydrawatch.seeds import parse_names
+
         _store(ctx, parse_names([(i, d) for i, d in enumerate(domains, 1)]), campaign)
 
     @seed.command("import")
     def import_(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="text (one a line) or CSV")],
                 campaign: CampaignOpt = "") -> None:
         """Import FILE: one domain a line (# comments), or CSV with a `domain` column. All or nothing."""
+        from hydrawatch.seeds import SeedFileError, read_seed_file
+
         try:
             parsed = read_seed_file(file)
         except SeedFileError as exc:

@@ -8,7 +8,6 @@ import typer
 from rich.console import Console
 
 from hydrawatch.context import CliError, state
-from hydrawatch.wiring import open_store
 
 
 def register(app: typer.Typer) -> None:
@@ -21,6 +20,7 @@ def register(app: typer.Typer) -> None:
         """Serve the HTTP API (OpenAPI at /api/openapi.json) and the web page at / until interrupted."""
         from hydrawatch.web.security import MAKE_ONE, token_weakness
         from hydrawatch.web.server import LOOPBACK, build, serve_forever
+        from hydrawatch.wiring import open_store
 
         cfg = state(ctx).config
         bind = host or cfg.serve.host

@@ -13,8 +13,6 @@ from rich.text import Text
 from hydrawatch.commands.views_common import parse_status
 from hydrawatch.context import CliError, state
 from hydrawatch.render import dumps, iso, terminal_safe
-from hydrawatch.wiring import open_store
-from storage import watchlist
 
 
 def register(app: typer.Typer) -> None:
@@ -29,6 +27,9 @@ def register(app: typer.Typer) -> None:
         since: Annotated[datetime | None, typer.Option(help="status changed at or after (UTC)")] = None,
     ) -> None:
         """Show the current status of watched domains."""
+        from hydrawatch.wiring import open_store
+        from storage import watchlist
+
         if fmt not in ("text", "json"):
             raise CliError(f"--format must be text or json, not {fmt!r}", 2)
         wanted = parse_status(only) if only is not None else None

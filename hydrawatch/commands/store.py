@@ -6,13 +6,14 @@ import typer
 from rich.console import Console
 
 from hydrawatch.context import state
-from hydrawatch.wiring import open_store
 
 
 def register(app: typer.Typer) -> None:
     @app.command("init")
     def init(ctx: typer.Context) -> None:
         """Create the store, or upgrade it to the current schema (safe to repeat)."""
+        from hydrawatch.wiring import open_store
+
         cfg = state(ctx).config
         with open_store(cfg, check=False) as store:
             revision = store.init()

@@ -115,3 +115,23 @@ def test_probe_name_keeps_subdomains_and_normalises() -> None:
     for bad in ("1.2.3.4", "a..b", "-a.test", "x" * 64 + ".test"):
         with pytest.raises(ValueError):
             probe_name(bad)
+
+
+def test_probe_file_asks_a_dead_name_one_question_whatever_the_types(
+        config_file: Path, server: NanoServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """One NXDOMAIN answers every type of a name (issue 16 item 1): the other six are never asked."""
+    from detect.model import RECORD_TYPES
+
+    names = tmp_path / "names.txt"
+    names.write_text("gone.test\nlost.test\nexample.test\nvanished.test\n")
+    code, out, err = run(capsys, "--config", str(config_file), "probe", "--file", str(names), "--format", "jsonl")
+    assert code == 0, err
+    rcodes = {row["name"]: row["rcode"] for row in map(json.loads, out.splitlines())}
+    assert rcodes == {"gone.test": "NXDOMAIN", "lost.test": "NXDOMAIN", "vanished.test": "NXDOMAIN",
+                      "example.test": "NOERROR"}
+    asked: dict[str, list[str]] = {}
+    for name, rtype, _ in server.queries:
+        asked.setdefault(name, []).append(rtype)
+    for dead in ("gone.test", "lost.test", "vanished.test"):
+        assert asked[dead] == [RECORD_TYPES[0]]
+    assert sorted(asked["example.test"]) == sorted(RECORD_TYPES)

@@ -23,6 +23,10 @@ def test_init_is_idempotent_and_creates_every_table(store: Store) -> None:
             "takedown_outbox", "candidates", "cycles"} <= tables
 
 
+def test_the_head_every_command_checks_against_is_alembics_head() -> None:
+    assert migrate.HEAD == migrate.head_revision()
+
+
 def test_the_migrated_schema_is_the_one_the_models_describe(store: Store) -> None:
     """A model changed without its migration (or the reverse) shows up here, on both databases."""
     with store.engine.connect() as conn:
