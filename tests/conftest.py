@@ -89,3 +89,16 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
     if "crawler.run" in sys.modules:
         sys.modules["crawler.run"].shutdown()
+
+
+# The fast lane (`pytest -m fast`): the pure core's tests and the structural rules, which start no
+# server and no subprocess. Marked here by place rather than one by one, so a new pure test joins it.
+_FAST = ("tests/detect/", "tests/test_import_rules.py", "tests/test_errors.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = config.rootpath
+    for item in items:
+        where = item.path.relative_to(root).as_posix() if item.path.is_relative_to(root) else ""
+        if where.startswith(_FAST):
+            item.add_marker(pytest.mark.fast)
