@@ -86,7 +86,7 @@ def _main(argv: list[str] | None) -> int:
         message = _store_failure(exc)
         if message is not None:
             print(f"hydrawatch: {shared.redact(message)}", file=sys.stderr)
-            return getattr(exc, "exit_code", 1)
+            return 1
         if _is_usage_error(exc):  # click's, or the copy of click typer ships (typer._click)
             exc.show()  # type: ignore[attr-defined]
             return int(exc.exit_code)  # type: ignore[attr-defined]
@@ -104,13 +104,11 @@ def _is_usage_error(exc: Exception) -> bool:
 
 
 def _store_failure(exc: Exception) -> str | None:
-    """The one line for a failure of the store (StoreError, or any SQLAlchemyError), else None.
+    """The one line for an SQLAlchemyError the store did not wrap, else None (StoreError is a
+    HydrawatchError, caught before this).
 
     Looked up in sys.modules rather than imported: a command that never loaded the store cannot
     have raised its errors, and importing SQLAlchemy here would cost every command its start-up."""
-    db = sys.modules.get("storage.db")
-    if db is not None and isinstance(exc, db.StoreError):
-        return str(exc)
     sa_exc = sys.modules.get("sqlalchemy.exc")
     if sa_exc is not None and isinstance(exc, sa_exc.SQLAlchemyError):
         from storage.db import describe
