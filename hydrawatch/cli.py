@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "hydrawatch.commands.run",
     "hydrawatch.commands.alerts",
     "hydrawatch.commands.demo",
+    "hydrawatch.commands.worker",
 )
 
 

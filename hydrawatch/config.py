@@ -143,6 +143,9 @@ def from_mapping(data: Mapping[str, Any], source: str = "(mapping)") -> Config:
     config = Config(**sections, source=source)
     if config.serve.token == "" and config.serve.host not in ("127.0.0.1", "localhost", "::1"):
         raise ConfigError("serve.token: required when serve.host is not a loopback address")
+    if config.cluster.enabled and not config.storage.url.startswith("postgresql"):
+        raise ConfigError("cluster.enabled: cluster mode needs a PostgreSQL store (storage.url = "
+                          "\"postgresql+psycopg://…\")")
     return config
 
 

@@ -110,6 +110,17 @@ class ScheduleSettings:
 
 
 @dataclass(frozen=True)
+class ClusterSettings:
+    enabled: bool = field(default=False, metadata=key(
+        "true: jobs go through a PostgreSQL job queue run by `hydrawatch worker` processes (not available in "
+        "this version: see the README's honest list); false: the embedded daemon, `hydrawatch run`"))
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], show: Show = plain) -> ClusterSettings:
+        return parse_section(cls, "cluster", data, show)
+
+
+@dataclass(frozen=True)
 class CycleSettings:
     """Every section a cycle and the daemon read, each the settings of the package that reads it."""
 
@@ -122,3 +133,4 @@ class CycleSettings:
     brands: BrandsSettings = field(default_factory=BrandsSettings)
     alerts: AlertsSettings = field(default_factory=AlertsSettings)
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)

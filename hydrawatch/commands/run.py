@@ -55,6 +55,10 @@ def register(app: typer.Typer) -> None:
         from storage.lock import StoreLock
 
         cfg = state(ctx).config
+        if cfg.cluster.enabled:
+            from hydrawatch.commands.worker import cluster_unavailable
+
+            raise cluster_unavailable("run")
         if progress not in ("auto", "always", "never"):
             raise CliError(f"--progress must be auto, always or never, not {progress!r}", 2)
         logs.setup(cfg.log.format, cfg.log.level, redactor(cfg))
