@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
 
 from crawler.dns import Prober
 from crawler.fetch import SiteCrawler
@@ -25,6 +28,8 @@ class Components:
     signatures: Signatures
     pages: SimilarityIndex  # latest page sketch of every stored domain, for "who serves this text?"
     progress: ProgressSink = field(default=NULL)  # a foreground run's progress display
+    # Called in the transaction of a watched domain's loss (cluster mode queues its hunt there).
+    on_loss: Callable[[Session, str], None] | None = None
 
     @classmethod
     def from_settings(cls, settings: CycleSettings, store: Store, signatures: Signatures,

@@ -52,7 +52,7 @@ class CycleReport:
 
 
 async def _job(parts: Components, kind: str, now: datetime,
-               body: Callable[[CycleReport], Awaitable[None]]) -> CycleReport:
+               body: Callable[[CycleReport], Awaitable[None]], tags: dict[str, Any] | None = None) -> CycleReport:
     started = time.monotonic()
     with parts.store.transaction() as session:
         cycle_id = cycles.start(session, kind, now)
@@ -68,7 +68,7 @@ async def _job(parts: Components, kind: str, now: datetime,
         report.seconds = time.monotonic() - started
         with parts.store.transaction() as session:
             cycles.finish(session, cycle_id, now=now + timedelta(seconds=report.seconds), outcome=outcome,
-                          stats=report.stats())
+                          stats={**report.stats(), **(tags or {})})
     return report
 
 
@@ -77,9 +77,11 @@ def _watched(parts: Components) -> list[str]:
         return watchlist.watched_names(session)
 
 
-async def run_cycle(parts: Components, *, now: datetime, send_alerts: bool = True) -> CycleReport:
+async def run_cycle(parts: Components, *, now: datetime, send_alerts: bool = True,
+                    tags: dict[str, Any] | None = None) -> CycleReport:
     """One complete cycle: probe and crawl every watched domain, classify, hunt (triggered by the
-    takedowns just seen, plus a full sweep), score, record, deliver alerts."""
+    takedowns just seen, plus a full sweep), score, record, deliver alerts. ``tags`` are added to the
+    stats kept in the cycle log (cluster mode: the id of the queued job)."""
 
     async def body(report: CycleReport) -> None:
         report.observed = await observe(parts, _watched(parts), now=now, cycle_id=report.cycle_id, crawl=True)
@@ -87,7 +89,7 @@ async def run_cycle(parts: Components, *, now: datetime, send_alerts: bool = Tru
         if send_alerts:
             report.delivery = deliver(parts.store, parts.config.alerts, now=now)
 
-    return await _job(parts, "cycle", now, body)
+    return await _job(parts, "cycle", now, body, tags)
 
 
 async def probe_job(parts: Components, *, now: datetime) -> CycleReport:
@@ -112,6 +114,16 @@ async def crawl_job(parts: Components, *, now: datetime) -> CycleReport:
     return await _job(parts, "crawl", now, body)
 
 
+async def hunt_job(parts: Components, *, now: datetime, lost: list[str]) -> CycleReport:
+    """The hunt for replacements of ``lost`` on its own: cluster mode queues it in the transaction of
+    the status change that triggers it, so a worker killed before its inline hunt loses nothing."""
+
+    async def body(report: CycleReport) -> None:
+        report.hunted = await hunt(parts, lost=lost, sweep=False, now=now, cycle_id=report.cycle_id)
+
+    return await _job(parts, "hunt", now, body)
+
+
 async def discovery_job(parts: Components, *, now: datetime) -> CycleReport:
     async def body(report: CycleReport) -> None:
         report.hunted = await hunt(parts, lost=[], sweep=True, now=now, cycle_id=report.cycle_id)
@@ -121,3 +133,12 @@ async def discovery_job(parts: Components, *, now: datetime) -> CycleReport:
 
 async def alert_job(parts: Components, *, now: datetime) -> DeliveryReport:
     return deliver(parts.store, parts.config.alerts, now=now)
+
+
+# The scheduled jobs, shared by the embedded daemon and cluster mode: name, job, [schedule] key.
+JOBS: tuple[tuple[str, Callable[..., Awaitable[Any]], str], ...] = (
+    ("probe", probe_job, "dns_interval"),
+    ("crawl", crawl_job, "crawl_interval"),
+    ("discovery", discovery_job, "discovery_interval"),
+    ("alerts", alert_job, "alert_interval"),
+)

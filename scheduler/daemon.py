@@ -29,13 +29,8 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-# Job id, job, and the [schedule] key of its interval.
-JOBS: tuple[tuple[str, Callable[..., Awaitable[Any]], str], ...] = (
-    ("probe", cycle.probe_job, "dns_interval"),
-    ("crawl", cycle.crawl_job, "crawl_interval"),
-    ("discovery", cycle.discovery_job, "discovery_interval"),
-    ("alerts", cycle.alert_job, "alert_interval"),
-)
+# Job id, job, and the [schedule] key of its interval (cluster mode schedules the same ones).
+JOBS = cycle.JOBS
 
 
 def changed_sections(old: CycleSettings, new: CycleSettings) -> list[str]:

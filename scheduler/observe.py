@@ -41,8 +41,12 @@ class ObserveReport:
     @property
     def lost(self) -> list[str]:
         """Domains that turned seized, suspended or dead in this round (the hunt trigger)."""
-        return [d for d, c in self.changes
-                if Status(c.status).lost and (c.previous is None or not Status(c.previous).lost)]
+        return [d for d, c in self.changes if is_loss(c)]
+
+
+def is_loss(change: StatusChange) -> bool:
+    """Seized, suspended or dead after being none of these: what triggers a hunt."""
+    return Status(change.status).lost and (change.previous is None or not Status(change.previous).lost)
 
 
 def _dns_changed(old: DnsResult | None, new: DnsResult) -> bool:
@@ -191,6 +195,8 @@ def _classify_one(parts: Components, name: str, fresh_dns: dict[str, DnsResult],
         if change is not None:
             report.changes.append((name, change))
             log.info("%s: %s → %s (%s)", name, change.previous, change.status, change.reason)
+            if parts.on_loss is not None and row.origin != "candidate" and is_loss(change):
+                parts.on_loss(session, name)  # committed with the change, or not at all
             if parts.config.alerts.takedowns and row.origin != "candidate" and is_takedown(change):
                 change_id = watchlist.latest_change_id(session, name)
                 assert change_id is not None

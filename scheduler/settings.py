@@ -112,8 +112,13 @@ class ScheduleSettings:
 @dataclass(frozen=True)
 class ClusterSettings:
     enabled: bool = field(default=False, metadata=key(
-        "true: jobs go through a PostgreSQL job queue run by `hydrawatch worker` processes (not available in "
-        "this version: see the README's honest list); false: the embedded daemon, `hydrawatch run`"))
+        "true: jobs go through the PostgreSQL job queue (procrastinate, the `cluster` extra) and "
+        "`hydrawatch worker` processes run them; false: the embedded daemon, `hydrawatch run`"))
+    stalled_seconds: float = field(default=30.0, metadata=key(
+        "a worker silent (no heartbeat) this long is taken for dead and its running jobs are queued again",
+        positive))
+    keep_jobs_hours: int = field(default=72, metadata=key(
+        "finished jobs are deleted from the queue after this many hours (failed ones are kept)", positive))
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], show: Show = plain) -> ClusterSettings:

@@ -36,3 +36,13 @@ def recent(session: Session, limit: int = 20) -> list[dict[str, Any]]:
     rows = session.scalars(select(CycleRow).order_by(CycleRow.id.desc()).limit(limit))
     return [{"id": r.id, "kind": r.kind, "started_at": r.started_at, "finished_at": r.finished_at,
              "outcome": r.outcome, "stats": r.stats} for r in rows]
+
+
+def stats_of_job(session: Session, job_id: int) -> dict[str, Any] | None:
+    """The stats of the latest successful cycle a cluster worker ran for queued job ``job_id``."""
+    rows = session.scalars(select(CycleRow).where(CycleRow.kind == "cycle", CycleRow.outcome == "ok")
+                           .order_by(CycleRow.id.desc()).limit(200))
+    for row in rows:
+        if (row.stats or {}).get("job") == job_id:
+            return {k: v for k, v in row.stats.items() if k != "job"}
+    return None

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 UNIT = Path(__file__).resolve().parents[1] / "config" / "hydrawatch.service"
+WORKER_UNIT = UNIT.with_name("hydrawatch-worker@.service")  # cluster workers: the same hardening
 
 
-def _service() -> dict[str, list[str]]:
+def _service(unit: Path = UNIT) -> dict[str, list[str]]:
     section, out = "", {}
-    for line in UNIT.read_text(encoding="utf-8").splitlines():
+    for line in unit.read_text(encoding="utf-8").splitlines():
         line = line.strip()
         if line.startswith("["):
             section = line
@@ -24,8 +25,9 @@ def _service() -> dict[str, list[str]]:
     return out
 
 
-def test_unit_is_hardened() -> None:
-    svc = _service()
+@pytest.mark.parametrize("unit", [UNIT, WORKER_UNIT], ids=lambda u: u.name)
+def test_unit_is_hardened(unit: Path) -> None:
+    svc = _service(unit)
     assert svc["UMask"] == ["0077"]
     assert svc["PrivateDevices"] == ["true"] and svc["NoNewPrivileges"] == ["true"]
     assert svc["CapabilityBoundingSet"] == [""]
@@ -50,3 +52,9 @@ def test_systemd_accepts_the_unit(tmp_path: Path) -> None:
     problems = [line for line in (done.stdout + done.stderr).splitlines()
                 if line.strip() and "is not executable" not in line]  # /opt/hydrawatch is not installed here
     assert not problems, problems
+
+
+def test_worker_unit_runs_the_worker() -> None:
+    svc = _service(WORKER_UNIT)
+    assert svc["ExecStart"][0].endswith(" worker") and svc["Restart"] == ["on-failure"]
+    assert "ExecReload" not in svc

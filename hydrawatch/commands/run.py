@@ -55,14 +55,13 @@ def register(app: typer.Typer) -> None:
         from storage.lock import StoreLock
 
         cfg = state(ctx).config
-        if cfg.cluster.enabled:
-            from hydrawatch.commands.worker import cluster_unavailable
-
-            raise cluster_unavailable("run")
         if progress not in ("auto", "always", "never"):
             raise CliError(f"--progress must be auto, always or never, not {progress!r}", 2)
         logs.setup(cfg.log.format, cfg.log.level, redactor(cfg))
         console = Console(stderr=True)
+        if cfg.cluster.enabled:
+            _cluster_once(cfg, once, fmt, console)
+            return
         # The lock for the whole command: AlreadyRunning (exit 3) when another instance holds the store.
         with open_store(cfg) as store, StoreLock(store.engine):
             _close_interrupted(store)
@@ -76,6 +75,27 @@ def register(app: typer.Typer) -> None:
                 typer.echo(dumps(stats))
             else:
                 print_report(stats, console)
+
+
+def _cluster_once(cfg: Config, once: bool, fmt: str, console: Console) -> None:
+    """Cluster mode: `run --once` queues one full cycle for the workers and waits for its summary; the
+    daemon itself is the workers' job."""
+    from crawler import run as reactor_run
+    from hydrawatch.commands.worker import cluster_module
+    from hydrawatch.wiring import open_store
+
+    if not once:
+        raise CliError("run: cluster mode is on ([cluster] enabled = true): `hydrawatch worker` processes keep "
+                       "the schedule; `run --once` queues one cycle for them", 2)
+    cluster = cluster_module("run")
+    with open_store(cfg):  # one line when the store is unreachable or not initialised
+        pass
+    cluster.apply_schema(cfg.storage.url)
+    stats = reactor_run.run(lambda: cluster.queue_cycle(cfg))
+    if fmt == "json":
+        typer.echo(dumps(stats))
+    else:
+        print_report(stats, console)
 
 
 def _close_interrupted(store: Store) -> None:

@@ -17,5 +17,9 @@ def register(app: typer.Typer) -> None:
         cfg = state(ctx).config
         with open_store(cfg, check=False) as store:
             revision = store.init()
+        if cfg.cluster.enabled:  # the job queue's tables beside the store's (also made by the first worker)
+            from hydrawatch.commands.worker import cluster_module
+
+            cluster_module("init").apply_schema(cfg.storage.url)
         Console(stderr=True).print(f"store ready at revision {revision}: {store.engine.url.render_as_string()}",
                                    highlight=False)

@@ -1,6 +1,6 @@
-"""The [cluster] section of CONTRACT.md: a config written to the contract is read; cluster mode itself is
-not available yet, and whoever turns it on is told so in one line instead of getting a daemon that
-silently ignores the setting."""
+"""The [cluster] section of CONTRACT.md: a config written to the contract is read; cluster mode needs
+PostgreSQL; with it on, `run` (the embedded daemon) is refused in one line and a worker that cannot
+reach PostgreSQL stops with one line."""
 
 from __future__ import annotations
 
@@ -38,13 +38,19 @@ def test_cluster_needs_postgresql(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert code == 2 and "cluster.enabled" in err and "PostgreSQL" in err and err.count("\n") == 1
 
 
-@pytest.mark.parametrize("command", [["worker"], ["worker", "--concurrency", "4"], ["run", "--once"], ["run"]])
-def test_cluster_mode_is_refused_plainly(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                         command: list[str]) -> None:
-    cfg = write(tmp_path, PG, "true")
-    code, err = run(capsys, cfg, *command)
+def test_the_embedded_daemon_is_refused_in_cluster_mode(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = run(capsys, write(tmp_path, PG, "true"), "run")
     assert code == 2 and err.count("\n") == 1
-    assert "not available in this version" in err and "Traceback" not in err
+    assert "`hydrawatch worker` processes keep the schedule" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", [["worker"], ["worker", "--concurrency", "4"], ["run", "--once"]])
+def test_a_worker_without_postgresql_stops_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                         command: list[str]) -> None:
+    cfg = write(tmp_path, "postgresql+psycopg://postgres@127.0.0.1:1/test", "true")  # nothing listens on port 1
+    code, err = run(capsys, cfg, *command)
+    assert code != 0 and err.count("\n") == 1, err
+    assert "database unavailable" in err and "Traceback" not in err
 
 
 def test_cluster_section_rejects_unknown_keys(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,248 @@
+"""Cluster mode (issue 17): the daemon's jobs as procrastinate tasks on the store's PostgreSQL, run by
+any number of `hydrawatch worker` processes on any number of machines.
+
+- One task, ``hydrawatch.stage``, runs the embedded daemon's own job functions (cycle.JOBS): the probe
+  round, the crawl round, the discovery sweep, alert delivery, and for `run --once` one full cycle.
+  Store-mutating stages share the procrastinate lock ``hydrawatch:work`` (one at a time across the
+  cluster, as the daemon's job lock does in one process); delivery has its own lock.
+- Each stage is a periodic task whose cron line comes from [schedule] (:func:`cron_for`); every worker
+  runs procrastinate's periodic deferrer and the database keeps one job per period, so no worker leads.
+  A queueing lock per stage keeps at most one waiting job of each kind (the daemon's coalescing).
+- ``hydrawatch.reap`` retries the jobs of workers whose heartbeat stopped (procrastinate lists them but
+  does not retry them by itself) and deletes finished jobs after [cluster] keep_jobs_hours.
+- A job whose payload is not one hydrawatch queues is refused without retry: logged, and kept in the
+  queue as failed for inspection. Any other error is retried with back-off, then kept as failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import procrastinate
+import psycopg
+from procrastinate import JobContext, RetryStrategy
+from procrastinate.jobs import Job, Status
+from procrastinate.schema import SchemaManager
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from detect.errors import HydrawatchError
+from scheduler import cycle
+from scheduler.components import Components, page_index
+from scheduler.settings import CycleSettings
+
+log = logging.getLogger(__name__)
+
+STAGE_TASK = "hydrawatch.stage"
+REAP_TASK = "hydrawatch.reap"
+WORK_LOCK = "hydrawatch:work"
+ALERTS_LOCK = "hydrawatch:alerts"
+# kind → (job function, procrastinate lock, [schedule] key or "" for a stage only queued on demand)
+STAGES: dict[str, tuple[Callable[..., Awaitable[Any]], str, str]] = {
+    **{name: (job, ALERTS_LOCK if name == "alerts" else WORK_LOCK, key) for name, job, key in cycle.JOBS},
+    "cycle": (cycle.run_cycle, WORK_LOCK, ""),
+    "hunt": (cycle.hunt_job, WORK_LOCK, ""),
+}
+REAP_CRON = "* * * * * */10"
+
+
+class ClusterError(HydrawatchError):
+    """Cluster mode cannot work (queue unreachable, a queued cycle failed); one line for the user."""
+
+
+class MalformedJob(HydrawatchError):
+    """A queued job whose arguments hydrawatch did not write: refused, never retried."""
+
+
+class _Retry(RetryStrategy):
+    """Back-off retries for errors; none for a malformed payload (retrying cannot mend it)."""
+
+    def get_retry_decision(self, *, exception: BaseException, job: Job) -> Any:
+        if isinstance(exception, MalformedJob):
+            return None
+        return super().get_retry_decision(exception=exception, job=job)
+
+
+RETRY = _Retry(max_attempts=5, exponential_wait=2)
+
+DIVISORS_60 = (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30)
+DIVISORS_24 = (1, 2, 3, 4, 6, 8, 12)
+
+
+def cron_for(seconds: int) -> str:
+    """The cron line (procrastinate's, a 6th field for seconds) that fires about every ``seconds``.
+    Cron steps divide the minute, hour or day: other intervals round down to the nearest such step
+    (90 s → every minute); a day or more → daily."""
+    if seconds < 60:
+        return f"* * * * * */{max(d for d in DIVISORS_60 if d <= max(1, seconds))}"
+    if seconds < 3600:
+        return f"*/{max(d for d in DIVISORS_60 if d <= seconds // 60)} * * * *"
+    if seconds < 86400:
+        return f"0 */{max(d for d in DIVISORS_24 if d <= seconds // 3600)} * * *"
+    return "0 0 * * *"
+
+
+def conninfo(url: str) -> str:
+    """libpq's URI for the store's SQLAlchemy URL (the driver suffix dropped, options such as a
+    search_path kept), so the queue lives beside the store's tables."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        raise ClusterError(f"cluster mode needs a PostgreSQL store, not {parsed.get_backend_name()}")
+    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def apply_schema(url: str) -> bool:
+    """Create procrastinate's tables in the store's schema unless there (idempotent; concurrent
+    callers wait for each other). True when they were created now."""
+    with psycopg.connect(conninfo(url), connect_timeout=10) as conn:
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('hydrawatch:queue-schema:' || current_schema()))")
+        row = conn.execute("SELECT to_regclass('procrastinate_jobs')").fetchone()
+        if row is not None and row[0] is not None:
+            return False
+        conn.execute(SchemaManager.get_schema())  # no parameters: sent as it is, several statements
+    log.info("job queue tables created")
+    return True
+
+
+def _check(payload: dict[str, Any]) -> str:
+    kind = payload.get("kind")
+    extra = set(payload) - {"kind", "timestamp", *(("domains",) if kind == "hunt" else ())}
+    domains = payload.get("domains")
+    if (not isinstance(kind, str) or kind not in STAGES or extra or not isinstance(payload.get("timestamp", 0), int)
+            or (kind == "hunt" and not (isinstance(domains, list) and 0 < len(domains) <= 1000
+                                        and all(isinstance(d, str) and 0 < len(d) <= 253 for d in domains)))):
+        raise MalformedJob(f"not a hydrawatch job payload: {str(payload)[:200]}")
+    return kind
+
+
+DEFER = text("SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW('default', :task, 0, :lock, NULL, "
+             "CAST(:args AS jsonb), NULL)::procrastinate_job_to_defer_v1]))")
+
+
+def queue_hunt(session: Session, name: str) -> int:
+    """Queue the hunt for ``name``'s loss in ``session``'s transaction (the one recording the status
+    change): the change and its hunt are committed together or not at all. Its job id."""
+    args = json.dumps({"kind": "hunt", "domains": [name]})
+    return int(session.execute(DEFER, {"task": STAGE_TASK, "lock": WORK_LOCK, "args": args}).scalar_one())
+
+
+def build_app(settings: CycleSettings, parts: Components | None = None) -> procrastinate.App:
+    """The procrastinate app on the store's PostgreSQL. With ``parts`` (a worker) its tasks run the
+    stages; without (a client such as `run --once`) it only queues and watches jobs."""
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo(settings.storage.url)))
+    if parts is None:
+        return app
+    stalled = settings.cluster.stalled_seconds
+    keep_hours = settings.cluster.keep_jobs_hours
+
+    @app.task(name=STAGE_TASK, pass_context=True, retry=RETRY)
+    async def stage(context: JobContext, /, **payload: Any) -> None:
+        try:
+            kind = _check(payload)
+        except MalformedJob:
+            log.error("job %s refused (kept as failed for inspection): %s",
+                      context.job.id if context.job else "?", str(payload)[:200])
+            raise
+        job, lock, _key = STAGES[kind]
+        if lock == WORK_LOCK:
+            # Other workers crawled since this one last worked: the similarity index is read afresh
+            # from the store (a full rebuild; the embedded daemon keeps its one index current itself).
+            parts.pages = page_index(parts.store)
+        now = datetime.now(UTC)
+        if kind == "hunt":
+            await cycle.hunt_job(parts, now=now, lost=payload["domains"])
+            return
+        if lock != WORK_LOCK:
+            await job(parts, now=now)
+            return
+        # A loss queues its hunt in the status change's transaction; the hunt job waits on the work
+        # lock this job holds. When this job ends well it has hunted inline (as the daemon does), and
+        # the queued hunts are cancelled; a job killed or failed leaves them to run.
+        queued: list[int] = []
+        parts.on_loss = lambda session, name: queued.append(queue_hunt(session, name))
+        try:
+            if kind == "cycle":
+                await cycle.run_cycle(parts, now=now, tags={"job": context.job.id if context.job else None})
+            else:
+                await job(parts, now=now)
+        finally:
+            parts.on_loss = None
+        for job_id in queued:
+            await context.app.job_manager.cancel_job_by_id_async(job_id)
+
+    for kind, (_job, lock, key) in STAGES.items():
+        if key:
+            app.periodic(cron=cron_for(getattr(settings.schedule, key)), periodic_id=kind,
+                         task_kwargs={"kind": kind}, lock=lock,
+                         queueing_lock=f"hydrawatch:next:{kind}")(stage)  # type: ignore[arg-type]
+
+    @app.periodic(cron=REAP_CRON, periodic_id="reap")
+    @app.task(name=REAP_TASK, queueing_lock="hydrawatch:next:reap", pass_context=True)
+    async def reap(context: JobContext, timestamp: int) -> None:
+        await reap_stalled(context.app, stalled_seconds=stalled)
+        await context.app.job_manager.delete_old_jobs(nb_hours=keep_hours)
+
+    return app
+
+
+async def reap_stalled(app: procrastinate.App, *, stalled_seconds: float) -> int:
+    """Queue again the jobs left running by workers whose heartbeat stopped ``stalled_seconds`` ago
+    (killed, or cut off from the database): every stage is idempotent, so a rerun only finishes it."""
+    jobs = list(await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled_seconds))
+    for job in jobs:
+        log.warning("job %s (%s) stalled: its worker stopped; queued again", job.id, job.task_kwargs.get("kind", job.task_name))
+        await app.job_manager.retry_job(job)
+    return len(jobs)
+
+
+async def work(parts: Components, *, concurrency: int = 1, stop: asyncio.Event | None = None) -> None:
+    """Run jobs until SIGINT/SIGTERM (or ``stop``): this process is one worker of the cluster."""
+    settings = parts.config
+    app = build_app(settings, parts)
+    heartbeat = max(1.0, settings.cluster.stalled_seconds / 3)
+    async with app.open_async():
+        runner = asyncio.ensure_future(app.run_worker_async(
+            concurrency=concurrency + 1,  # one slot beyond the stages: the reaper never waits behind a sweep
+            install_signal_handlers=stop is None, update_heartbeat_interval=heartbeat,
+            stalled_worker_timeout=settings.cluster.stalled_seconds, shutdown_graceful_timeout=5.0))
+        log.info("worker started (%d job(s) at once); stages every: %s", concurrency, ", ".join(
+            f"{kind} {getattr(settings.schedule, key)} s" for kind, (_j, _l, key) in STAGES.items() if key))
+        if stop is None:
+            await runner
+            return
+        waiter = asyncio.ensure_future(stop.wait())
+        await asyncio.wait([runner, waiter], return_when=asyncio.FIRST_COMPLETED)
+        if not runner.done():
+            runner.cancel()
+        waiter.cancel()
+        await asyncio.gather(runner, waiter, return_exceptions=True)
+
+
+async def queue_cycle(settings: CycleSettings, *, poll: float = 0.5) -> dict[str, Any]:
+    """`run --once` in cluster mode: queue one full cycle, wait until a worker has finished it, and
+    return its summary (the stats the worker recorded in the cycle log)."""
+    from storage import cycles
+    from storage.store import open_store
+
+    app = build_app(settings)
+    async with app.open_async():
+        job_id = await app.configure_task(STAGE_TASK, lock=WORK_LOCK, task_kwargs={"kind": "cycle"}).defer_async()
+        log.info("cycle queued as job %s; waiting for the workers", job_id)
+        while True:
+            status = await app.job_manager.get_job_status_async(job_id)
+            if status in (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.ABORTED):
+                break
+            await asyncio.sleep(poll)
+    if status is not Status.SUCCEEDED:
+        raise ClusterError(f"the queued cycle (job {job_id}) ended {status.value}; the workers' log says why")
+    with open_store(settings.storage.url) as store, store.transaction() as session:
+        stats = cycles.stats_of_job(session, job_id)
+    if stats is None:
+        raise ClusterError(f"the queued cycle (job {job_id}) finished without a record in the cycle log")
+    return stats

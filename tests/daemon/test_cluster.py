@@ -1,0 +1,216 @@
+"""Cluster mode end to end (issue 17): `hydrawatch worker` subprocesses on a real PostgreSQL store and
+the sandbox internet, compared with the embedded process; a worker killed mid-job; the embedded daemon
+and workers excluding each other; a malformed job kept, not retried."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from detect.names import split
+from sandbox.net import Sandbox
+from tests.conftest import PG_URL
+from tests.daemon.conftest import Setup, prepare
+from tests.daemon.proc import REPO, DaemonProcess, _env, cli, wait_until
+
+pytest.importorskip("procrastinate")
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.postgres]
+
+# Long intervals: no periodic stage comes due during a test (cron "0 0 * * *"); `run --once` queues
+# the cycles the tests compare. The reaper still runs every 10 s.
+QUIET = {"dns_interval": 86400, "crawl_interval": 86400, "discovery_interval": 86400, "alert_interval": 86400}
+
+
+class Worker(DaemonProcess):
+    """`hydrawatch worker` in a subprocess, its output in a file."""
+
+    def __init__(self, config: Path, log_path: Path, *extra: str) -> None:
+        self.log_path = log_path
+        self._log = open(log_path, "ab")  # noqa: SIM115 - closed in wait()/kill()
+        self.proc = subprocess.Popen([sys.executable, "-m", "hydrawatch.cli", "--config", str(config), "worker", *extra],
+                                     stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO, env=_env())
+
+
+@pytest.fixture
+def other_pg_url(pg_ok: bool) -> Iterator[str]:
+    """A second fresh schema (the embedded twin of the cluster store)."""
+    if not pg_ok:
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in PG_URL else "?"
+    yield f"{PG_URL}{sep}options={quote(f'-csearch_path={schema}')}"
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+def own_tlds(sandbox: Sandbox) -> list[str]:
+    """The world's own suffixes: the sweeps stay short (every cycle here runs twice, on a shared machine)."""
+    return sorted({split(d).suffix for view in sandbox.world.views.values() for d in view.domains})
+
+
+def cluster_setup(sandbox: Sandbox, url: str, tmp: Path, **cluster: Any) -> Setup:
+    tmp.mkdir(exist_ok=True)
+    return prepare(sandbox, url, tmp, schedule=QUIET, cluster={"enabled": True, **cluster},
+                   alerts={"mail_to": ["cluster@sandbox.test"]}, **common(sandbox))
+
+
+def common(sandbox: Sandbox) -> dict[str, dict[str, Any]]:
+    """Both stores' settings: the world's suffixes only, and no RDAP answer cache: a worker lives
+    across the sandbox's phases (which jump months at once) while each `run --once` is a new process,
+    so a 24-hour cache would hand the worker the previous phase's registration."""
+    return {"discovery": {"tlds": own_tlds(sandbox)}, "rdap": {"cache_hours": 0}}
+
+
+def started(worker: Worker) -> None:
+    wait_until(lambda: "worker started" in worker.log, 60, "the worker to start", worker)
+
+
+def once(config: Path) -> dict[str, Any]:
+    done = cli(config, "run", "--once", "--format", "json", timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    stats: dict[str, Any] = json.loads(done.stdout)
+    stats.pop("seconds")
+    # The same records in any order; a reason naming one of several seizure name servers names the one
+    # DNS listed first, which varies from answer to answer: the transition is compared, not the reason.
+    stats["status_changes"] = sorted((c["domain"], c["from"], c["to"]) for c in stats["status_changes"])
+    stats["clones"] = sorted(stats["clones"], key=lambda r: json.dumps(r, sort_keys=True))
+    return stats
+
+
+def statuses(config: Path) -> dict[str, str]:
+    done = cli(config, "status", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    return {row["domain"]: row["status"] for row in json.loads(done.stdout)}
+
+
+def mails_to(sandbox: Sandbox, rcpt: str) -> list[Any]:
+    return [m for m in sandbox.messages if rcpt in str(m["To"])]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1500)
+def test_three_workers_reach_what_one_embedded_process_reaches(sandbox: Sandbox, tmp_path: Path, pg_url: str,
+                                                               other_pg_url: str) -> None:
+    """The same phases through `run --once` on an embedded store and on a cluster store served by three
+    workers: every cycle's summary, the statuses, the edges and the alert mails agree."""
+    (tmp_path / "embedded").mkdir()
+    embedded = prepare(sandbox, other_pg_url, tmp_path / "embedded", schedule=QUIET,
+                       alerts={"mail_to": ["embedded@sandbox.test"]}, **common(sandbox))
+    clustered = cluster_setup(sandbox, pg_url, tmp_path / "cluster")
+    workers = [Worker(clustered.config, tmp_path / f"worker{i}.log") for i in range(3)]
+    try:
+        for w in workers:
+            started(w)
+        for phase in ("before", "seizure", "seizure"):
+            sandbox.set_phase(phase)
+            alone = once(embedded.config)
+            shared = once(clustered.config)
+            differ = {k: (shared.get(k), alone.get(k)) for k in set(shared) | set(alone) if shared.get(k) != alone.get(k)}
+            if differ:
+                pytest.fail(f"{phase}: {json.dumps(differ, indent=1)}\n{clustered.view.rows('SELECT * FROM cycles')}")
+        assert statuses(clustered.config) == statuses(embedded.config)
+        assert clustered.view.edges() == embedded.view.edges()
+        sandbox.wait_for_messages(2 * len(mails_to(sandbox, "embedded@")), timeout=10)
+        ours, theirs = mails_to(sandbox, "cluster@"), mails_to(sandbox, "embedded@")
+        assert sorted(str(m["Subject"]) for m in ours) == sorted(str(m["Subject"]) for m in theirs)
+        assert len({m["Message-ID"] for m in ours}) == len(ours)  # no mail sent twice
+    finally:
+        for w in workers:
+            w.signal(signal.SIGTERM)
+        for w in workers:
+            assert w.wait(30) == 0, w.log[-3000:]
+        clustered.view.close()
+        embedded.view.close()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_a_worker_killed_mid_cycle_has_its_job_finished_by_another(sandbox: Sandbox, tmp_path: Path,
+                                                                   pg_url: str) -> None:
+    """kill -9 of the worker running the queued cycle: the reaper of the surviving worker queues it
+    again, `run --once` still returns its summary, and nothing is recorded twice."""
+    s = cluster_setup(sandbox, pg_url, tmp_path, stalled_seconds=3)
+    sandbox.set_phase("seizure")
+    first = Worker(s.config, tmp_path / "first.log")
+    try:
+        started(first)
+        client = subprocess.Popen([sys.executable, "-m", "hydrawatch.cli", "--config", str(s.config), "run", "--once",
+                                   "--format", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  cwd=REPO, env=_env())
+        wait_until(lambda: s.view.scalar("SELECT count(*) FROM procrastinate_jobs WHERE args->>'kind' = 'cycle' "
+                                         "AND status = 'doing'"), 60, "the cycle to start", first)
+        wait_until(lambda: s.view.scalar("SELECT count(*) FROM observations"), 60, "the first observations", first)
+        os.kill(first.proc.pid, signal.SIGKILL)
+        first.wait(10)
+        with Worker(s.config, tmp_path / "second.log") as second:
+            out, err = client.communicate(timeout=600)
+            assert client.returncode == 0, err[-3000:]
+            assert "stalled" in second.log and "queued again" in second.log
+            stats = json.loads(out)
+            assert stats["probed"] == len(sandbox.seeds)
+            second.signal(signal.SIGTERM)
+            assert second.wait(30) == 0
+        attempts = s.view.scalar("SELECT attempts FROM procrastinate_jobs WHERE args->>'kind' = 'cycle'")
+        assert attempts == 2
+        # nothing twice: one change per status transition, one outbox row per edge (unique keys hold)
+        flips = s.view.rows("SELECT domain_id, previous, status, count(*) FROM status_changes "
+                            "GROUP BY domain_id, previous, status HAVING count(*) > 1")
+        assert flips == []
+        assert s.view.scalar("SELECT count(*) FROM alert_outbox") == s.view.scalar("SELECT count(*) FROM edges")
+        # one hunt queued per loss, in the loss's own transaction: the ones the killed worker queued ran
+        # (it died before hunting them inline), the survivor's were cancelled (it hunted inline)
+        losses = s.view.scalar("SELECT count(*) FROM status_changes WHERE status IN ('seized', 'suspended', 'dead') "
+                               "AND (previous IS NULL OR previous NOT IN ('seized', 'suspended', 'dead'))")
+        hunts = s.view.rows("SELECT args->'domains'->>0, status FROM procrastinate_jobs WHERE args->>'kind' = 'hunt'")
+        assert losses and len(hunts) == len({d for d, _ in hunts}) == losses
+        assert {st for _, st in hunts} <= {"succeeded", "cancelled"} and "succeeded" in {st for _, st in hunts}
+    finally:
+        first.kill()
+        if client.poll() is None:
+            client.kill()
+        s.view.close()
+
+
+def test_embedded_daemon_and_workers_exclude_each_other_and_a_malformed_job_is_kept(
+        sandbox: Sandbox, tmp_path: Path, pg_url: str) -> None:
+    s = cluster_setup(sandbox, pg_url, tmp_path, stalled_seconds=3)
+    embedded_cfg = tmp_path / "embedded.toml"
+    embedded_cfg.write_text(s.config.read_text(encoding="utf-8").replace("enabled = true", "enabled = false"),
+                            encoding="utf-8")
+    with Worker(s.config, tmp_path / "worker.log") as worker:
+        started(worker)
+        refused = cli(embedded_cfg, "run", "--once")
+        assert refused.returncode == 3, refused.stderr
+        assert refused.stderr.count("\n") == 1 and "cluster workers" in refused.stderr
+        # a job hydrawatch never writes: refused once, kept as failed
+        with create_engine(s.url).begin() as conn:
+            conn.execute(text("INSERT INTO procrastinate_jobs (queue_name, task_name, lock, args) VALUES "
+                              "('default', 'hydrawatch.stage', 'x', '{\"kind\": \"rm -rf\"}')"))
+        wait_until(lambda: s.view.scalar("SELECT status FROM procrastinate_jobs WHERE args->>'kind' = 'rm -rf'")
+                   == "failed", 30, "the malformed job to fail", worker)
+        assert s.view.scalar("SELECT attempts FROM procrastinate_jobs WHERE args->>'kind' = 'rm -rf'") == 1
+        assert "refused (kept as failed for inspection)" in worker.log
+        worker.signal(signal.SIGTERM)
+        assert worker.wait(30) == 0, worker.log[-3000:]
+    with DaemonProcess(embedded_cfg, tmp_path / "daemon.log") as daemon:
+        wait_until(lambda: "daemon started" in daemon.log, 60, "the daemon to start", daemon)
+        refused = cli(s.config, "worker")
+        assert refused.returncode == 3, refused.stderr
+        assert refused.stderr.count("\n") == 1 and "embedded daemon" in refused.stderr
+    s.view.close()

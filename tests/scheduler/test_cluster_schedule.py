@@ -1,0 +1,46 @@
+"""Cluster mode's pure parts: [schedule] intervals as cron lines, and which job payloads are accepted."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("procrastinate")
+
+from scheduler.cluster import STAGES, MalformedJob, _check, conninfo, cron_for
+
+
+@pytest.mark.parametrize(("seconds", "cron"), [
+    (1, "* * * * * */1"), (2, "* * * * * */2"), (7, "* * * * * */6"), (59, "* * * * * */30"),
+    (60, "*/1 * * * *"), (90, "*/1 * * * *"), (600, "*/10 * * * *"), (3599, "*/30 * * * *"),
+    (3600, "0 */1 * * *"), (21600, "0 */6 * * *"), (36000, "0 */8 * * *"), (86400, "0 0 * * *"),
+    (604800, "0 0 * * *"),
+])
+def test_intervals_become_cron_lines_never_slower_than_asked(seconds: int, cron: str) -> None:
+    assert cron_for(seconds) == cron
+
+
+def test_every_scheduled_stage_and_the_full_cycle_are_jobs() -> None:
+    assert set(STAGES) == {"probe", "crawl", "discovery", "alerts", "cycle", "hunt"}
+    assert {kind for kind, (_job, lock, _key) in STAGES.items() if lock == "hydrawatch:work"} == {
+        "probe", "crawl", "discovery", "cycle", "hunt"}
+
+
+@pytest.mark.parametrize("payload", [
+    {}, {"kind": "rm -rf"}, {"kind": ["probe"]}, {"kind": "probe", "extra": 1}, {"kind": "probe", "timestamp": "x"},
+    {"kind": "probe", "domains": ["a.ltd"]}, {"kind": "hunt"}, {"kind": "hunt", "domains": []},
+    {"kind": "hunt", "domains": "a.ltd"}, {"kind": "hunt", "domains": [1]}, {"kind": "hunt", "domains": ["x" * 254]},
+])
+def test_a_payload_hydrawatch_did_not_write_is_refused(payload: dict[str, object]) -> None:
+    with pytest.raises(MalformedJob, match="not a hydrawatch job payload"):
+        _check(payload)
+
+
+def test_the_payloads_hydrawatch_writes_are_accepted() -> None:
+    assert _check({"kind": "probe", "timestamp": 1796524275}) == "probe"
+    assert _check({"kind": "cycle"}) == "cycle"
+    assert _check({"kind": "hunt", "domains": ["a.ltd"]}) == "hunt"
+
+
+def test_the_queue_lives_beside_the_store() -> None:
+    url = "postgresql+psycopg://hw:s3cret@db.example:5433/hydrawatch?options=-csearch_path%3Dhw"
+    assert conninfo(url) == "postgresql://hw:s3cret@db.example:5433/hydrawatch?options=-csearch_path%3Dhw"
