@@ -22,7 +22,6 @@ from collections import OrderedDict, deque
 from collections.abc import Iterator
 from typing import Any
 
-from crawler.dnssweep import normalise
 from crawler.dnswire import (
     RCODE_NOERROR,
     RCODE_NXDOMAIN,
@@ -31,6 +30,7 @@ from crawler.dnswire import (
     Question,
     Reply,
     WireError,
+    normalise,
     parse_reply,
     reply_id,
 )

@@ -57,6 +57,15 @@ def qname_wire(name: str) -> bytes:
         raise WireError(f"bad name {name!r}: {exc}") from None
 
 
+def normalise(name: str) -> tuple[str, bytes]:
+    """(presentation name, wire qname) for an input name; WireError when it cannot be asked."""
+    wire = qname_wire(name)
+    text = name.strip().rstrip(".").lower()
+    if not text.isascii() or "\\" in text:
+        text = name_text(wire)
+    return text, wire
+
+
 def name_text(wire: bytes) -> str:
     """Presentation form of a wire name: lower case, no trailing dot ("." for the root)."""
     labels = []
