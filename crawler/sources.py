@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -95,7 +95,8 @@ def _kind_of(exc: BaseException) -> ErrorKind:
     return ErrorKind.CONNECTION
 
 
-async def _open(url: str, timeout: float) -> tuple[Any, SourceResponse]:
+async def _open(url: str, timeout: float,
+                extra: Mapping[str, str] | None = None) -> tuple[Any, SourceResponse]:
     ensure_reactor()
     from twisted.internet import reactor
     from twisted.web.client import Agent
@@ -105,6 +106,8 @@ async def _open(url: str, timeout: float) -> tuple[Any, SourceResponse]:
     agent = Agent(reactor, connectTimeout=timeout, pool=capped_pool(reactor))
     headers = Headers({b"User-Agent": [USER_AGENT.encode()],
                        b"Accept": [b"application/rdap+json, application/json, text/plain, */*"]})
+    for name, value in (extra or {}).items():
+        headers.setRawHeaders(name.encode("latin-1"), [value.encode("latin-1")])
     try:
         d = agent.request(b"GET", url.encode("ascii"), headers)
         tx = await asyncio.wait_for(d.asFuture(asyncio.get_running_loop()), timeout)
@@ -122,13 +125,14 @@ async def _open(url: str, timeout: float) -> tuple[Any, SourceResponse]:
 
 
 async def stream(url: str, *, timeout: float = 30.0, max_bytes: int = 0,
-                 chunk_timeout: float | None = None) -> AsyncIterator[bytes]:
+                 chunk_timeout: float | None = None,
+                 headers: Mapping[str, str] | None = None) -> AsyncIterator[bytes]:
     """The body of ``url`` in chunks, with bounded memory; raises SourceError on failure.
 
     ``timeout`` bounds connecting and each wait for the next chunk; ``max_bytes`` (0 = no cap)
     ends the stream with a TOO_LARGE error once exceeded. Non-2xx answers are SourceError(HTTP).
     """
-    tx, head = await _open(url, timeout)
+    tx, head = await _open(url, timeout, headers)
     if not 200 <= head.status < 300:
         tx.deliverBody(_Sink(asyncio.Queue(), 1 << 16))  # read and drop so the connection can close
         raise SourceError(ErrorKind.HTTP, f"{url}: HTTP {head.status}", head.status)
