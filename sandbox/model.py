@@ -18,7 +18,7 @@ DNS_BEHAVIOURS = frozenset({
 RDAP_BEHAVIOURS = frozenset({"rdap-malformed", "rdap-429", "rdap-500", "rdap-header-flood"})
 BEHAVIOURS = WEB_BEHAVIOURS | DNS_BEHAVIOURS | RDAP_BEHAVIOURS
 SERVICE_BEHAVIOURS: Mapping[str, frozenset[str]] = MappingProxyType({
-    "ct": frozenset({"ct-garbage", "ct-500"}),
+    "ct": frozenset({"ct-garbage", "ct-500", "ct-429"}),
     "nrd": frozenset({"nrd-500", "nrd-garbage", "nrd-huge"}),
     "rdap": frozenset({"rdap-malformed", "rdap-429", "rdap-500", "rdap-header-flood"}),
 })
