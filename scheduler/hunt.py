@@ -128,7 +128,7 @@ async def _sweep(parts: Components, ctx: _Context, lost: Collection[str], *, now
     live = [p.domain for p in ctx.network if not p.status.lost and p.domain not in lost]
     await run(sources.lookalikes(parts, gone, ctx.typo_tlds))
     await run(sources.lookalikes(parts, live, ()))
-    await run(await sources.ct_candidates(parts, names, report))
+    await run(await sources.ct_candidates(parts, names, report, now=now))
     screen = NameScreen.for_hunt(parts, labels, infra)  # one label index for every stream of strangers' names
     await run(sources.nrd_candidates(parts, labels, infra, report, screen))
     await run(zone_candidates(parts, screen, report, now))

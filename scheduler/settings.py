@@ -15,6 +15,7 @@ from detect.settings import (
     Show,
     check_url,
     key,
+    nonnegative,
     parse_section,
     plain,
     port,
@@ -64,7 +65,20 @@ class DiscoverySettings:
         "lookalike generators: tld-swap plus dnstwist's fuzzers", fuzzers))
     ct_search_url: str = field(default="", metadata=key(
         'crt.sh-compatible search URL with {query}: "http://host/?q={query}&output=json"', url_or_empty))
-    ct_timeout: float = field(default=10.0, metadata=key("seconds per CT search", positive))
+    ct_timeout: float = field(default=60.0, metadata=key(
+        "seconds per CT search (crt.sh takes tens of seconds on a busy day)", positive))
+    ct_min_keyword: int = field(default=6, metadata=key(
+        "a CT keyword this long or longer is searched inside names (%keyword%); a shorter one only as a whole "
+        "label on any suffix (keyword.%), as crt.sh cannot answer a short %keyword% before its timeout", positive))
+    ct_attempts: int = field(default=3, metadata=key(
+        "tries per CT query when the server answers 429/502/503/504 or times out", positive))
+    ct_backoff: float = field(default=5.0, metadata=key(
+        "seconds before the second try of a CT query, doubled each time; a longer Retry-After wins", nonnegative))
+    ct_min_interval: float = field(default=2.0, metadata=key(
+        "seconds between two CT queries (politeness: crt.sh is a free service)", nonnegative))
+    ct_cache_hours: float = field(default=12.0, metadata=key(
+        "a CT answer is kept per query for this long (in the store): sweeps within it do not ask again; "
+        "0 = ask every sweep", nonnegative))
     nrd_feeds: list[str] = field(default_factory=list, metadata=key(
         "newly-registered-domain lists: file paths or http(s) URLs, one domain a line"))
     max_candidates: int = field(default=200_000, metadata=key(
