@@ -229,7 +229,7 @@ class Sandbox:
         self._state.set_behaviour(domain, behaviour)
 
     def set_service_behaviour(self, service: str, behaviour: str | None) -> None:
-        """Make a whole service misbehave: ("ct", "ct-garbage"|"ct-500"), ("nrd", "nrd-500"), ("rdap", …)."""
+        """Make a whole service misbehave: ("ct", "ct-garbage"|"ct-500"|"ct-429"), ("nrd", "nrd-500"), ("rdap", …)."""
         self._state.set_service_behaviour(service, behaviour)
 
     def reset(self, phase: str | None = None) -> None:
@@ -311,7 +311,10 @@ class Sandbox:
                      "max_per_minute": 100_000, "whois_max_per_minute": 100_000,
                      # used for a TLD only where a test drops it from "servers" (as if it had no RDAP)
                      "whois_servers": {tld: f"{HOST}:{self.ports['whois']}" for tld in self._suffixes()}},
+            # The sandbox's CT search answers any pattern at once and never rate-limits, and its worlds change
+            # phase within seconds: no politeness pause, no cache, short back-off, every keyword inside names.
             "discovery": {"ct_search_url": f"http://{HOST}:{self.ports['ct']}/?q={{query}}&output=json",
+                          "ct_min_interval": 0.0, "ct_cache_hours": 0.0, "ct_backoff": 0.05, "ct_min_keyword": 4,
                           "nrd_feeds": [f"{self.url('nrd')}nrd.txt"]},
             "alerts": {"smtp_host": HOST, "smtp_port": self.ports["smtp"], "mail_to": ["analysts@sandbox.test"],
                        "mail_from": "hydrawatch@sandbox.test"},
