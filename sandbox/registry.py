@@ -85,6 +85,7 @@ class RegistryServices:
     def __init__(self, state: LiveState, host: str = "127.0.0.1", ports: dict[str, int] | None = None) -> None:
         ports = ports or {}
         self.state = state
+        self._ct_limited: set[str] = set()  # queries "ct-429" already refused once
         self.rdap = TcpServer(self._rdap, host, ports.get("rdap", 0), name="rdap")
         self.ct = TcpServer(self._ct, host, ports.get("ct", 0), name="ct")
         self.nrd = TcpServer(self._nrd, host, ports.get("nrd", 0), name="nrd")
@@ -155,6 +156,10 @@ class RegistryServices:
                                  b"<html><body>crt.sh is overloaded, try later</body></html>")
         params = parse_qs(request.query, keep_blank_values=True)
         pattern = (params.get("q") or params.get("identity") or [""])[0]
+        if behaviour == "ct-429" and pattern not in self._ct_limited:  # busy: the first ask of each query
+            self._ct_limited.add(pattern)
+            return send_response(conn, 429, [("Content-Type", "text/plain"), ("Retry-After", "1")],
+                                 b"Too Many Requests\n")
         if not pattern:
             return send_response(conn, 400, [("Content-Type", "text/plain")], b"q= is required\n")
         rows = crtsh_rows(self.state.view.certificates, pattern)

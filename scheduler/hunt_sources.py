@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from datetime import UTC, datetime
 
-from crawler import ct, feeds
+from crawler import ctpolicy, feeds
+from crawler.ctpolicy import CtPolicy
 from crawler.sources import SourceError
 from detect import discovery, lookalike
 from detect.model import Candidate, Indicator
@@ -16,6 +18,7 @@ from detect.scoring import SiteProfile
 from scheduler.components import Components
 from scheduler.hunt_report import HuntReport
 from scheduler.name_screen import NameScreen, ScreenStats
+from scheduler.source_state import StoreMemory
 
 log = logging.getLogger(__name__)
 
@@ -60,18 +63,29 @@ def similar_candidates(parts: Components, network: Sequence[SiteProfile]) -> lis
     return out
 
 
-async def ct_candidates(parts: Components, network: Sequence[str], report: HuntReport) -> list[Candidate]:
-    url = parts.config.discovery.ct_search_url
-    if not url:
+def ct_policy(parts: Components) -> CtPolicy:
+    cfg = parts.config.discovery
+    return CtPolicy(url_template=cfg.ct_search_url, min_keyword=cfg.ct_min_keyword, attempts=cfg.ct_attempts,
+                    backoff=cfg.ct_backoff, min_interval=cfg.ct_min_interval, cache_hours=cfg.ct_cache_hours,
+                    timeout=cfg.ct_timeout)
+
+
+async def ct_candidates(parts: Components, network: Sequence[str], report: HuntReport, *,
+                        now: datetime | None = None) -> list[Candidate]:
+    """Names in certificates matching the network's keywords (crawler/ctpolicy.py: polite, cached, retried);
+    a keyword whose query fails is reported and the others still count."""
+    if not parts.config.discovery.ct_search_url:
         return []
+    when = now or datetime.now(UTC)
+    sweep = await ctpolicy.search(ct_policy(parts), discovery.ct_keywords(network), StoreMemory(parts.store),
+                                  now=when)
+    for failed in sweep.failures:
+        kind = failed.error_kind.value if failed.error_kind else "error"
+        report.source_errors.append(f"ct {failed.keyword}: {kind}: {failed.error}")
+    report.source_notes.extend(sweep.notes())
     out: list[Candidate] = []
-    for keyword in discovery.ct_keywords(network):
-        result = await ct.ct_search(url, keyword, timeout=parts.config.discovery.ct_timeout)
-        if result.error_kind is not None:
-            report.source_errors.append(f"ct {keyword}: {result.error_kind.value}: {result.error}")
-            log.warning("CT search for %r failed: %s", keyword, result.error)
-            continue
-        out.extend(discovery.ct_candidates(result.names, keyword))
+    for result in sweep.results:
+        out.extend(discovery.ct_candidates(result.names, result.keyword))
     return out
 
 
