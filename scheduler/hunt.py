@@ -127,7 +127,7 @@ async def _sweep(parts: Components, ctx: _Context, lost: Collection[str], *, now
     await run(sources.lookalikes(parts, gone, ctx.typo_tlds))
     await run(sources.lookalikes(parts, live, ()))
     await run(await sources.ct_candidates(parts, names, report, now=now))
-    await run(sources.nrd_candidates(parts, labels, infra, report))
+    await run(sources.nrd_candidates(parts, labels, infra, report, now=now))
 
     fresh = _without_unchanged_rejections(parts, found, ctx, report)
     room = max(0, MAX_OBSERVED_PER_HUNT - report.observed)

@@ -8,9 +8,8 @@ import logging
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 
-from crawler import ctpolicy, feeds
+from crawler import ctpolicy, nrd
 from crawler.ctpolicy import CtPolicy
-from crawler.sources import SourceError
 from detect import discovery, lookalike
 from detect.lexical import LabelIndex, nrd_lexical_match
 from detect.model import Candidate, Indicator, Rcode
@@ -91,7 +90,7 @@ async def ct_candidates(parts: Components, network: Sequence[str], report: HuntR
 
 
 async def nrd_candidates(parts: Components, labels: Sequence[str], infrastructure: frozenset[Indicator],
-                         report: HuntReport) -> AsyncIterator[Candidate]:
+                         report: HuntReport, *, now: datetime | None = None) -> AsyncIterator[Candidate]:
     """Feed entries lexically close to a network label, or resolving onto the network's IPs/NS.
 
     Streamed: a feed is read line by line and its other names are checked against the infrastructure in
@@ -101,35 +100,43 @@ async def nrd_candidates(parts: Components, labels: Sequence[str], infrastructur
     cap = parts.config.discovery.max_candidates
     ips = {i.value for i in infrastructure if i.kind == "ip"}
     nss = {i.value for i in infrastructure if i.kind == "ns"}
+    limits = nrd_limits(parts)
+    memory = StoreMemory(parts.store)
+    today = nrd.today_of(now or datetime.now(UTC))
     for source in parts.config.discovery.nrd_feeds:
         batch: list[str] = []
         checked = beyond = 0
-        try:
-            async for name in feeds.read_feed(source):
-                label = nrd_lexical_match(name, index)
-                if label is not None:
-                    yield Candidate(name, "nrd", f"{source} (lexical: {label})")
-                elif not (ips or nss):
-                    continue
-                elif checked < cap:
-                    checked += 1
-                    batch.append(name)
-                    if len(batch) >= BATCH:
-                        async for c in _on_infrastructure(parts, batch, ips, nss, source):
-                            yield c
-                        batch = []
-                else:
-                    beyond += 1
-        except SourceError as exc:
-            report.source_errors.append(f"nrd {source}: {exc}")
-            log.warning("NRD feed %s failed: %s", source, exc)
-            continue
+        stats = nrd.NrdRead(source)
+        async for name in nrd.read(source, memory, today=today, limits=limits, stats=stats):
+            label = nrd_lexical_match(name, index)
+            if label is not None:
+                yield Candidate(name, "nrd", f"{source} (lexical: {label})")
+            elif not (ips or nss):
+                continue
+            elif checked < cap:
+                checked += 1
+                batch.append(name)
+                if len(batch) >= BATCH:
+                    async for c in _on_infrastructure(parts, batch, ips, nss, source):
+                        yield c
+                    batch = []
+            else:
+                beyond += 1
+        for error in stats.errors:
+            report.source_errors.append(error)
+            log.warning("NRD feed failed: %s", error)
+        report.source_notes.append(stats.note())
         async for c in _on_infrastructure(parts, batch, ips, nss, source):
             yield c
         if beyond:
             report.truncated += beyond
             log.warning("NRD feed %s: %d names over discovery.max_candidates not checked against the "
                         "network's infrastructure", source, beyond)
+
+
+def nrd_limits(parts: Components) -> nrd.NrdLimits:
+    cfg = parts.config.discovery
+    return nrd.NrdLimits(max_days=cfg.nrd_max_days, max_bytes=cfg.nrd_max_bytes)
 
 
 async def _on_infrastructure(parts: Components, names: list[str], ips: set[str], nss: set[str],
