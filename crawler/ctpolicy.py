@@ -95,7 +95,8 @@ async def fetch(policy: CtPolicy, keyword: str, pattern: str) -> CtResult:
     except SourceError as exc:
         return CtResult(keyword, error_kind=exc.kind, error=str(exc))
     if resp.status != 200:
-        return CtResult(keyword, error_kind=ErrorKind.HTTP, error=f"HTTP {resp.status} from {url}")
+        kind = ErrorKind.RATE_LIMITED if resp.status == 429 else ErrorKind.HTTP
+        return CtResult(keyword, error_kind=kind, error=f"HTTP {resp.status} from {url}")
     try:
         return CtResult(keyword, names=names_from(json.loads(resp.body.decode("utf-8", "replace") or "[]")))
     except ValueError as exc:

@@ -229,7 +229,8 @@ async def get(url: str, *, timeout: float = 30.0, max_bytes: int = 2_000_000,
               headers: Mapping[str, str] | None = None) -> SourceResponse:
     """GET ``url`` whole (any status), capped at ``max_bytes``.
 
-    Without ``retry``: one bounded Retry-After retry of a 429/503. With it: up to ``retry.attempts``
+    Without ``retry``: one bounded Retry-After retry of a 429/503 (``max_retry_after`` = 0: none, the caller
+    handles 429/503 itself, as crawler/rdap.py does). With it: up to ``retry.attempts``
     tries with exponential back-off on its statuses and (if asked) timeouts; the last answer (or the
     last timeout's SourceError) is what the caller gets."""
     if retry is None:
@@ -259,7 +260,7 @@ async def _get_once_retry_after(url: str, timeout: float, max_bytes: int, max_re
     for attempt in (1, 2):
         response = await _get_whole(url, timeout, max_bytes, headers)
         wait = retry_after_seconds(response.header("retry-after"))
-        if attempt == 1 and response.status in (429, 503) and wait is not None:
+        if attempt == 1 and max_retry_after > 0 and response.status in (429, 503) and wait is not None:
             wait = min(wait, max_retry_after)
             logger.info("%s answered %d; retrying after %.1fs", url, response.status, wait)
             await asyncio.sleep(wait)

@@ -13,6 +13,7 @@ from detect.settings import (
     ScoringSettings,
     SettingsError,
     Show,
+    check_url,
     key,
     nonnegative,
     parse_section,
@@ -45,6 +46,21 @@ def nrd_templates(name: str, value: list[str], show: Show) -> None:
 def tlds(name: str, value: str | list[str], show: Show) -> None:
     if isinstance(value, str) and value != "all":
         raise SettingsError(f'{name}: expected "all" or a list of TLDs, got {show(name, value)}')
+
+
+def zone_files(name: str, value: list[dict[str, str]], show: Show) -> None:
+    for i, entry in enumerate(value):
+        where = f"{name}[{i}]"
+        unknown = sorted(set(entry) - {"tld", "url", "path"})
+        if unknown:
+            raise SettingsError(f"{where}: unknown key {unknown[0]!r} (known: tld, url, path)")
+        tld = entry.get("tld", "").strip(".").lower()
+        if not tld or not all(part.replace("-", "").isalnum() and part.isascii() for part in tld.split(".")):
+            raise SettingsError(f"{where}.tld: expected a TLD such as \"net\", got {show(where + '.tld', entry.get('tld', ''))}")
+        if bool(entry.get("url")) == bool(entry.get("path")):
+            raise SettingsError(f"{where}: give exactly one of url and path")
+        if entry.get("url"):
+            check_url(f"{where}.url", entry["url"], show)
 
 
 @dataclass(frozen=True)
@@ -86,6 +102,23 @@ class DiscoverySettings:
         "CT and close feed names are never capped", positive))
     recheck_rejected_hours: float = field(default=168.0, metadata=key(
         "a rejected candidate whose DNS answer is unchanged is not crawled again for this long", positive))
+    zone_files: list[dict[str, str]] = field(default_factory=list, metadata=key(
+        'TLD zone files (ICANN CZDS layout, .txt.gz or plain) whose day-to-day difference gives new names: '
+        '[{tld = "net", url = "https://czds-api.icann.org/czds/downloads/net.zone"}, {tld = "org", path = '
+        '"/data/org.txt.gz"}]', zone_files))
+    zone_state_dir: str = field(default="var/zones", metadata=key(
+        "directory keeping each zone's sorted names between reads (about 20 bytes a name)"))
+    zone_max_bytes: int = field(default=4_000_000_000, metadata=key(
+        "a zone file larger than this, compressed or decompressed, is reported and skipped", positive))
+    zone_timeout: float = field(default=120.0, metadata=key(
+        "seconds a zone download may wait to connect or for its next bytes", positive))
+    zone_token: str = field(default="", metadata=key(
+        "bearer token sent with zone_files URLs (CZDS: the accessToken from ICANN's authenticate API, valid "
+        "24 h); sent over https or to loopback only (secret: read raw from the environment, never shown)",
+        secret="value"))
+    zone_refresh_hours: float = field(default=24.0, metadata=key(
+        "a zone URL read less than this long ago is not downloaded again (CZDS terms: once a day); a zone "
+        "path is read again when the file changes", positive))
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], show: Show = plain) -> DiscoverySettings:
