@@ -131,7 +131,7 @@ async def _sweep(parts: Components, ctx: _Context, lost: Collection[str], *, now
     await run(sources.lookalikes(parts, live, ()))
     await run(await sources.ct_candidates(parts, names, report, now=now))
     screen = NameScreen.for_hunt(parts, labels, infra)  # one label index for every stream of strangers' names
-    await run(sources.nrd_candidates(parts, labels, infra, report, screen))
+    await run(sources.nrd_candidates(parts, labels, infra, report, screen, now=now))
     await run(zone_candidates(parts, screen, report, now))
     await run(pdns_candidates(parts, ctx.network, infra, screen, report))
 

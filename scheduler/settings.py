@@ -35,6 +35,14 @@ def fuzzers(name: str, value: list[str], show: Show) -> None:
             raise SettingsError(f"{name}: unknown fuzzer {fuzzer!r} (known: {', '.join(GENERATORS)})")
 
 
+def nrd_templates(name: str, value: list[str], show: Show) -> None:
+    from crawler.nrd_dates import template_problem
+
+    for feed in value:
+        if (problem := template_problem(feed)) is not None:
+            raise SettingsError(f"{name}: {show(name, feed)}: {problem}")
+
+
 def tlds(name: str, value: str | list[str], show: Show) -> None:
     if isinstance(value, str) and value != "all":
         raise SettingsError(f'{name}: expected "all" or a list of TLDs, got {show(name, value)}')
@@ -80,7 +88,14 @@ class DiscoverySettings:
         "a CT answer is kept per query for this long (in the store): sweeps within it do not ask again; "
         "0 = ask every sweep", nonnegative))
     nrd_feeds: list[str] = field(default_factory=list, metadata=key(
-        "newly-registered-domain lists: file paths or http(s) URLs, one domain a line"))
+        "newly-registered-domain lists: file paths or http(s) URLs; plain, gzip or zip (one or several files), "
+        "one domain a line; {date}, {date:%Y%m%d} or {date_base64:%Y-%m-%d.zip} in the address for daily files",
+        nrd_templates))
+    nrd_max_days: int = field(default=7, metadata=key(
+        "a dated feed is read for the days since the one last read (the first time: yesterday and today), at most "
+        "this many", positive))
+    nrd_max_bytes: int = field(default=200_000_000, metadata=key(
+        "a feed file over this many bytes, downloaded or decompressed, is reported and skipped", positive))
     max_candidates: int = field(default=200_000, metadata=key(
         "cap on the names of each NRD feed that are not lexically close to the network and are checked "
         "against its infrastructure by DNS (the rest is counted in candidates_truncated); lookalikes, links, "
