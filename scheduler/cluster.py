@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +29,7 @@ import psycopg
 from procrastinate import JobContext, RetryStrategy
 from procrastinate.jobs import Job, Status
 from procrastinate.schema import SchemaManager
+from procrastinate.worker import Worker
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -140,6 +142,7 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
         return app
     stalled = settings.cluster.stalled_seconds
     keep_hours = settings.cluster.keep_jobs_hours
+    running: set[int] = set()  # jobs this process runs: never "stalled" to its own reaper, however late its heartbeat
 
     @app.task(name=STAGE_TASK, pass_context=True, retry=RETRY)
     async def stage(context: JobContext, /, **payload: Any) -> None:
@@ -149,6 +152,15 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
             log.error("job %s refused (kept as failed for inspection): %s",
                       context.job.id if context.job else "?", str(payload)[:200])
             raise
+        job_id = context.job.id if context.job else None
+        if job_id is not None:
+            running.add(job_id)
+        try:
+            await _run_stage(context, kind, payload)
+        finally:
+            running.discard(job_id or -1)
+
+    async def _run_stage(context: JobContext, kind: str, payload: dict[str, Any]) -> None:
         job, lock, _key = STAGES[kind]
         if lock == WORK_LOCK:
             # Other workers crawled since this one last worked: the similarity index is read afresh
@@ -185,16 +197,19 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
     @app.periodic(cron=REAP_CRON, periodic_id="reap")
     @app.task(name=REAP_TASK, queueing_lock="hydrawatch:next:reap", pass_context=True)
     async def reap(context: JobContext, timestamp: int) -> None:
-        await reap_stalled(context.app, stalled_seconds=stalled)
+        await reap_stalled(context.app, stalled_seconds=stalled, skip=running)
         await context.app.job_manager.delete_old_jobs(nb_hours=keep_hours)
 
     return app
 
 
-async def reap_stalled(app: procrastinate.App, *, stalled_seconds: float) -> int:
+async def reap_stalled(app: procrastinate.App, *, stalled_seconds: float, skip: set[int] | frozenset[int] = frozenset()
+                       ) -> int:
     """Queue again the jobs left running by workers whose heartbeat stopped ``stalled_seconds`` ago
-    (killed, or cut off from the database): every stage is idempotent, so a rerun only finishes it."""
-    jobs = list(await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled_seconds))
+    (killed, or cut off from the database), except ``skip`` (the jobs this process is running: a busy
+    event loop can delay its own heartbeat). Every stage is idempotent, so a rerun only finishes it."""
+    jobs = [j for j in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled_seconds)
+            if j.id not in skip]
     for job in jobs:
         log.warning("job %s (%s) stalled: its worker stopped; queued again", job.id, job.task_kwargs.get("kind", job.task_name))
         await app.job_manager.retry_job(job)
@@ -202,26 +217,42 @@ async def reap_stalled(app: procrastinate.App, *, stalled_seconds: float) -> int
 
 
 async def work(parts: Components, *, concurrency: int = 1, stop: asyncio.Event | None = None) -> None:
-    """Run jobs until SIGINT/SIGTERM (or ``stop``): this process is one worker of the cluster."""
+    """Run jobs until SIGINT/SIGTERM (or ``stop``): this process is one worker of the cluster. A worker
+    that stops by itself (procrastinate stops when its database connection breaks, e.g. PostgreSQL
+    restarted) raises ClusterError: the process exits non-zero and systemd starts it again."""
     settings = parts.config
     app = build_app(settings, parts)
     heartbeat = max(1.0, settings.cluster.stalled_seconds / 3)
-    async with app.open_async():
-        runner = asyncio.ensure_future(app.run_worker_async(
-            concurrency=concurrency + 1,  # one slot beyond the stages: the reaper never waits behind a sweep
-            install_signal_handlers=stop is None, update_heartbeat_interval=heartbeat,
-            stalled_worker_timeout=settings.cluster.stalled_seconds, shutdown_graceful_timeout=5.0))
-        log.info("worker started (%d job(s) at once); stages every: %s", concurrency, ", ".join(
-            f"{kind} {getattr(settings.schedule, key)} s" for kind, (_j, _l, key) in STAGES.items() if key))
-        if stop is None:
-            await runner
-            return
-        waiter = asyncio.ensure_future(stop.wait())
-        await asyncio.wait([runner, waiter], return_when=asyncio.FIRST_COMPLETED)
-        if not runner.done():
-            runner.cancel()
-        waiter.cancel()
-        await asyncio.gather(runner, waiter, return_exceptions=True)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    handled: list[signal.Signals] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+            handled.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread (tests)
+            pass
+    try:
+        async with app.open_async():
+            runner_worker = Worker(
+                app=app, concurrency=concurrency + 1,  # one slot beyond the stages: the reaper never waits behind a sweep
+                install_signal_handlers=False, update_heartbeat_interval=heartbeat,
+                stalled_worker_timeout=settings.cluster.stalled_seconds, shutdown_graceful_timeout=5.0)
+            runner = asyncio.ensure_future(runner_worker.run())
+            log.info("worker started (%d job(s) at once); stages every: %s", concurrency, ", ".join(
+                f"{kind} {getattr(settings.schedule, key)} s" for kind, (_j, _l, key) in STAGES.items() if key))
+            waiter = asyncio.ensure_future(stop.wait())
+            await asyncio.wait([runner, waiter], return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            if not stop.is_set():
+                problem = runner.exception() if not runner.cancelled() else None
+                raise ClusterError(f"worker stopped: lost the job queue's database ({problem or 'connection closed'})")
+            runner_worker.stop()  # graceful: the jobs in hand get shutdown_graceful_timeout, then are aborted
+            await asyncio.gather(runner, return_exceptions=True)
+            log.info("worker stopped")
+    finally:
+        for sig in handled:
+            loop.remove_signal_handler(sig)
 
 
 async def queue_cycle(settings: CycleSettings, *, poll: float = 0.5) -> dict[str, Any]:

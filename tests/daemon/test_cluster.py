@@ -145,7 +145,7 @@ def test_a_worker_killed_mid_cycle_has_its_job_finished_by_another(sandbox: Sand
                                                                    pg_url: str) -> None:
     """kill -9 of the worker running the queued cycle: the reaper of the surviving worker queues it
     again, `run --once` still returns its summary, and nothing is recorded twice."""
-    s = cluster_setup(sandbox, pg_url, tmp_path, stalled_seconds=3)
+    s = cluster_setup(sandbox, pg_url, tmp_path, stalled_seconds=10)
     sandbox.set_phase("seizure")
     first = Worker(s.config, tmp_path / "first.log")
     try:
@@ -155,7 +155,9 @@ def test_a_worker_killed_mid_cycle_has_its_job_finished_by_another(sandbox: Sand
                                   cwd=REPO, env=_env())
         wait_until(lambda: s.view.scalar("SELECT count(*) FROM procrastinate_jobs WHERE args->>'kind' = 'cycle' "
                                          "AND status = 'doing'"), 60, "the cycle to start", first)
-        wait_until(lambda: s.view.scalar("SELECT count(*) FROM observations"), 60, "the first observations", first)
+        # killed once it recorded a takedown: its hunt, queued with the change, must still run
+        wait_until(lambda: s.view.scalar("SELECT count(*) FROM status_changes WHERE status IN ('seized', 'suspended')"),
+                   300, "the first takedown", first, every=0.05)
         os.kill(first.proc.pid, signal.SIGKILL)
         first.wait(10)
         with Worker(s.config, tmp_path / "second.log") as second:
@@ -189,7 +191,7 @@ def test_a_worker_killed_mid_cycle_has_its_job_finished_by_another(sandbox: Sand
 
 def test_embedded_daemon_and_workers_exclude_each_other_and_a_malformed_job_is_kept(
         sandbox: Sandbox, tmp_path: Path, pg_url: str) -> None:
-    s = cluster_setup(sandbox, pg_url, tmp_path, stalled_seconds=3)
+    s = cluster_setup(sandbox, pg_url, tmp_path, stalled_seconds=10)
     embedded_cfg = tmp_path / "embedded.toml"
     embedded_cfg.write_text(s.config.read_text(encoding="utf-8").replace("enabled = true", "enabled = false"),
                             encoding="utf-8")
