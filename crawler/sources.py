@@ -180,7 +180,8 @@ def retry_after_seconds(value: str, now: datetime | None = None) -> float | None
 
 async def get(url: str, *, timeout: float = 30.0, max_bytes: int = 2_000_000,
               max_retry_after: float = 10.0) -> SourceResponse:
-    """GET ``url`` whole (any status), capped at ``max_bytes``; one bounded Retry-After retry."""
+    """GET ``url`` whole (any status), capped at ``max_bytes``; one bounded Retry-After retry
+    (``max_retry_after`` = 0: none, the caller handles 429/503 itself, as crawler/rdap.py does)."""
     for attempt in (1, 2):
         tx, head = await _open(url, timeout)
         queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
@@ -210,7 +211,7 @@ async def get(url: str, *, timeout: float = 30.0, max_bytes: int = 2_000_000,
             parts.append(item)
         response = SourceResponse(url, head.status, head.headers, b"".join(parts))
         wait = retry_after_seconds(response.header("retry-after"))
-        if attempt == 1 and response.status in (429, 503) and wait is not None:
+        if attempt == 1 and max_retry_after > 0 and response.status in (429, 503) and wait is not None:
             wait = min(wait, max_retry_after)
             logger.info("%s answered %d; retrying after %.1fs", url, response.status, wait)
             await asyncio.sleep(wait)

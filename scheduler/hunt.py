@@ -34,6 +34,7 @@ from scheduler.components import Components
 from scheduler.deliver import new_message_id
 from scheduler.hunt_report import HuntReport
 from scheduler.hunt_resolve import Resolved, Wildcards, resolve
+from scheduler.name_screen import NameScreen
 from scheduler.observe import observe
 from scheduler.progress import stage
 from storage import candidates as candidate_store
@@ -127,7 +128,8 @@ async def _sweep(parts: Components, ctx: _Context, lost: Collection[str], *, now
     await run(sources.lookalikes(parts, gone, ctx.typo_tlds))
     await run(sources.lookalikes(parts, live, ()))
     await run(await sources.ct_candidates(parts, names, report))
-    await run(sources.nrd_candidates(parts, labels, infra, report))
+    screen = NameScreen.for_hunt(parts, labels, infra)  # one label index for every stream of strangers' names
+    await run(sources.nrd_candidates(parts, labels, infra, report, screen))
 
     fresh = _without_unchanged_rejections(parts, found, ctx, report)
     room = max(0, MAX_OBSERVED_PER_HUNT - report.observed)

@@ -10,13 +10,12 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from crawler import ct, feeds
 from crawler.sources import SourceError
 from detect import discovery, lookalike
-from detect.lexical import LabelIndex, nrd_lexical_match
-from detect.model import Candidate, Indicator, Rcode
+from detect.model import Candidate, Indicator
 from detect.names import InvalidDomain
 from detect.scoring import SiteProfile
 from scheduler.components import Components
 from scheduler.hunt_report import HuntReport
-from scheduler.hunt_resolve import BATCH
+from scheduler.name_screen import NameScreen, ScreenStats
 
 log = logging.getLogger(__name__)
 
@@ -77,52 +76,20 @@ async def ct_candidates(parts: Components, network: Sequence[str], report: HuntR
 
 
 async def nrd_candidates(parts: Components, labels: Sequence[str], infrastructure: frozenset[Indicator],
-                         report: HuntReport) -> AsyncIterator[Candidate]:
-    """Feed entries lexically close to a network label, or resolving onto the network's IPs/NS.
+                         report: HuntReport, screen: NameScreen | None = None) -> AsyncIterator[Candidate]:
+    """Feed entries that pass the name screen (scheduler/name_screen.py): lexically close to a network
+    label, or resolving onto the network's IPs/NS.
 
     Streamed: a feed is read line by line and its other names are checked against the infrastructure in
     batches, so a feed of 10⁶ names holds one batch in memory. At most ``discovery.max_candidates`` of
     those names per feed are checked; the rest is counted in ``report.truncated``."""
-    index = LabelIndex(labels)
-    cap = parts.config.discovery.max_candidates
-    ips = {i.value for i in infrastructure if i.kind == "ip"}
-    nss = {i.value for i in infrastructure if i.kind == "ns"}
+    screen = screen if screen is not None else NameScreen.for_hunt(parts, labels, infrastructure)
     for source in parts.config.discovery.nrd_feeds:
-        batch: list[str] = []
-        checked = beyond = 0
+        stats = ScreenStats()
         try:
-            async for name in feeds.read_feed(source):
-                label = nrd_lexical_match(name, index)
-                if label is not None:
-                    yield Candidate(name, "nrd", f"{source} (lexical: {label})")
-                elif not (ips or nss):
-                    continue
-                elif checked < cap:
-                    checked += 1
-                    batch.append(name)
-                    if len(batch) >= BATCH:
-                        async for c in _on_infrastructure(parts, batch, ips, nss, source):
-                            yield c
-                        batch = []
-                else:
-                    beyond += 1
+            async for c in screen.screen(feeds.read_feed(source), source="nrd", via=source, stats=stats):
+                yield c
         except SourceError as exc:
             report.source_errors.append(f"nrd {source}: {exc}")
             log.warning("NRD feed %s failed: %s", source, exc)
-            continue
-        async for c in _on_infrastructure(parts, batch, ips, nss, source):
-            yield c
-        if beyond:
-            report.truncated += beyond
-            log.warning("NRD feed %s: %d names over discovery.max_candidates not checked against the "
-                        "network's infrastructure", source, beyond)
-
-
-async def _on_infrastructure(parts: Components, names: list[str], ips: set[str], nss: set[str],
-                             source: str) -> AsyncIterator[Candidate]:
-    if not names:
-        return
-    async for res in parts.prober.probe(names, types=("A", "NS")):
-        shared = (set(res.get("A")) & ips) | (set(res.get("NS")) & nss)
-        if res.rcode is Rcode.NOERROR and shared:
-            yield Candidate(res.name, "nrd", f"{source} (infrastructure: {min(shared)})")
+        report.truncated += stats.beyond
