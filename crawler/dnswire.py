@@ -9,6 +9,7 @@ check this parser against dns.message.from_wire.
 
 from __future__ import annotations
 
+import re
 import socket
 import struct
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ _SAFE = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789-_")
 _UPPER = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
 
 _LENGTHS = [bytes((n,)) for n in range(64)]
+# a lower-case ASCII name without escapes, empty labels or a final dot; labels of 1-63 characters
+_PLAIN_NAME = re.compile(r"[a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*")
 RCODE_NOERROR, RCODE_FORMERR, RCODE_SERVFAIL, RCODE_NXDOMAIN, RCODE_NOTIMP, RCODE_REFUSED = 0, 1, 2, 3, 4, 5
 
 
@@ -55,6 +58,17 @@ def qname_wire(name: str) -> bytes:
         return parsed.to_wire().translate(_UPPER)  # type: ignore[union-attr]
     except (dns.exception.DNSException, UnicodeError) as exc:
         raise WireError(f"bad name {name!r}: {exc}") from None
+
+
+def normalise(name: str) -> tuple[str, bytes]:
+    """(presentation name, wire qname) for an input name; WireError when it cannot be asked."""
+    if len(name) <= 253 and _PLAIN_NAME.fullmatch(name):  # already clean (the bulk of a sweep): as below, quicker
+        return name, b"".join([_LENGTHS[len(label)] + label for label in name.encode("ascii").split(b".")]) + b"\x00"
+    wire = qname_wire(name)
+    text = name.strip().rstrip(".").lower()
+    if not text.isascii() or "\\" in text:
+        text = name_text(wire)
+    return text, wire
 
 
 def name_text(wire: bytes) -> str:

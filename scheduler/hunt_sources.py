@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from datetime import UTC, datetime
 
-from crawler import ct, feeds
-from crawler.sources import SourceError
+from crawler import ctpolicy, nrd
+from crawler.ctpolicy import CtPolicy
 from detect import discovery, lookalike
 from detect.model import Candidate, Indicator
 from detect.names import InvalidDomain
@@ -16,6 +17,7 @@ from detect.scoring import SiteProfile
 from scheduler.components import Components
 from scheduler.hunt_report import HuntReport
 from scheduler.name_screen import NameScreen, ScreenStats
+from scheduler.source_state import StoreMemory
 
 log = logging.getLogger(__name__)
 
@@ -60,36 +62,60 @@ def similar_candidates(parts: Components, network: Sequence[SiteProfile]) -> lis
     return out
 
 
-async def ct_candidates(parts: Components, network: Sequence[str], report: HuntReport) -> list[Candidate]:
-    url = parts.config.discovery.ct_search_url
-    if not url:
+def ct_policy(parts: Components) -> CtPolicy:
+    cfg = parts.config.discovery
+    return CtPolicy(url_template=cfg.ct_search_url, min_keyword=cfg.ct_min_keyword, attempts=cfg.ct_attempts,
+                    backoff=cfg.ct_backoff, min_interval=cfg.ct_min_interval, cache_hours=cfg.ct_cache_hours,
+                    timeout=cfg.ct_timeout)
+
+
+async def ct_candidates(parts: Components, network: Sequence[str], report: HuntReport, *,
+                        now: datetime | None = None) -> list[Candidate]:
+    """Names in certificates matching the network's keywords (crawler/ctpolicy.py: polite, cached, retried);
+    a keyword whose query fails is reported and the others still count."""
+    if not parts.config.discovery.ct_search_url:
         return []
+    when = now or datetime.now(UTC)
+    sweep = await ctpolicy.search(ct_policy(parts), discovery.ct_keywords(network), StoreMemory(parts.store),
+                                  now=when)
+    for failed in sweep.failures:
+        kind = failed.error_kind.value if failed.error_kind else "error"
+        report.source_errors.append(f"ct {failed.keyword}: {kind}: {failed.error}")
+    report.source_notes.extend(sweep.notes())
     out: list[Candidate] = []
-    for keyword in discovery.ct_keywords(network):
-        result = await ct.ct_search(url, keyword, timeout=parts.config.discovery.ct_timeout)
-        if result.error_kind is not None:
-            report.source_errors.append(f"ct {keyword}: {result.error_kind.value}: {result.error}")
-            log.warning("CT search for %r failed: %s", keyword, result.error)
-            continue
-        out.extend(discovery.ct_candidates(result.names, keyword))
+    for result in sweep.results:
+        out.extend(discovery.ct_candidates(result.names, result.keyword))
     return out
 
 
 async def nrd_candidates(parts: Components, labels: Sequence[str], infrastructure: frozenset[Indicator],
-                         report: HuntReport, screen: NameScreen | None = None) -> AsyncIterator[Candidate]:
+                         report: HuntReport, screen: NameScreen | None = None, *,
+                         now: datetime | None = None) -> AsyncIterator[Candidate]:
     """Feed entries that pass the name screen (scheduler/name_screen.py): lexically close to a network
-    label, or resolving onto the network's IPs/NS.
+    label, or resolving onto the network's IPs/NS. The feeds are read as published (crawler/nrd.py):
+    plain, gzip or zip, dated addresses for the days due, conditional GET; a broken file is reported in
+    ``source_errors`` and what each feed did in ``source_notes``.
 
     Streamed: a feed is read line by line and its other names are checked against the infrastructure in
     batches, so a feed of 10⁶ names holds one batch in memory. At most ``discovery.max_candidates`` of
     those names per feed are checked; the rest is counted in ``report.truncated``."""
     screen = screen if screen is not None else NameScreen.for_hunt(parts, labels, infrastructure)
+    limits = nrd_limits(parts)
+    memory = StoreMemory(parts.store)
+    today = nrd.today_of(now or datetime.now(UTC))
     for source in parts.config.discovery.nrd_feeds:
         stats = ScreenStats()
-        try:
-            async for c in screen.screen(feeds.read_feed(source), source="nrd", via=source, stats=stats):
-                yield c
-        except SourceError as exc:
-            report.source_errors.append(f"nrd {source}: {exc}")
-            log.warning("NRD feed %s failed: %s", source, exc)
+        read = nrd.NrdRead(source)
+        names = nrd.read(source, memory, today=today, limits=limits, stats=read)
+        async for c in screen.screen(names, source="nrd", via=source, stats=stats):
+            yield c
+        for error in read.errors:
+            report.source_errors.append(error)
+            log.warning("NRD feed failed: %s", error)
+        report.source_notes.append(read.note())
         report.truncated += stats.beyond
+
+
+def nrd_limits(parts: Components) -> nrd.NrdLimits:
+    cfg = parts.config.discovery
+    return nrd.NrdLimits(max_days=cfg.nrd_max_days, max_bytes=cfg.nrd_max_bytes)

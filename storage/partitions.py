@@ -1,6 +1,6 @@
 """PostgreSQL: the big history tables range-partitioned by month of their time column.
 
-``observations`` and ``indicators`` are partitioned by ``observed_at`` (migration 0005 converts them,
+``observations`` and ``indicators`` are partitioned by ``observed_at`` (migration 0006 converts them,
 on a fresh store and on an existing one, by copying the rows once). One partition a month, named
 ``<table>_pYYYYMM``, plus ``<table>_pdefault`` for a time no monthly partition covers (an archived page
 from years ago). :func:`ensure` makes the partitions of the current and the next month; every job

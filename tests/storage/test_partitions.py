@@ -1,5 +1,5 @@
 """PostgreSQL: observations and indicators are range-partitioned by month (storage/partitions.py), on
-a fresh store and on one converted by migration 0005; every job makes the next month's partition
+a fresh store and on one converted by migration 0006; every job makes the next month's partition
 ahead of need; SQLite stays unpartitioned."""
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def test_rows_of_a_month_without_partition_move_in_when_it_is_made(pg_store: Sto
 
 
 def test_an_existing_store_is_converted_with_its_rows_and_ids(pg_store: Store) -> None:
-    migrate.upgrade(pg_store.engine, "0004")
+    migrate.upgrade(pg_store.engine, "0005")
     with pg_store.transaction() as session:
         watchlist.add_domains(session, ["a.ltd", "b.pm"], campaign="", origin="seed", now=SEPT)
     _dns(pg_store, "a.ltd", "192.0.2.1", SEPT)

@@ -165,7 +165,7 @@ def test_the_migration_moves_existing_bodies_and_keeps_old_rows_as_one_look_each
 
     store = Store.from_url(config.storage.url)
     try:
-        migrate.upgrade(store.engine, "0003")
+        migrate.upgrade(store.engine, "0004")
         body = b"<html>kept</html>"
         with store.transaction() as session:
             watchlist.add_domains(session, ["a.ltd"], campaign="", origin="seed", now=T0)

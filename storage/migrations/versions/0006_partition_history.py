@@ -8,8 +8,8 @@ observed_at); the foreign keys of pages and indicators to observations are dropp
 On a large store this copy takes a while and needs the space of the two tables once more: run
 `hydrawatch init` in a maintenance window.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-06 03:00:00
 """
 
@@ -22,8 +22,8 @@ from alembic import op
 
 from storage import partitions
 
-revision = '0005'
-down_revision = '0004'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
@@ -89,4 +89,4 @@ def _convert(conn: sa.Connection, table: str) -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == 'postgresql':
-        raise NotImplementedError('a partitioned store is not converted back; restore a dump made before 0005')
+        raise NotImplementedError('a partitioned store is not converted back; restore a dump made before 0006')

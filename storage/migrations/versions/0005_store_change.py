@@ -4,8 +4,8 @@ observations gain last_seen_at / prev_seen_at / repeats (existing rows: last_see
 repeats 0, so every old row stays one look); pages lose body_gz for body_sha256 → bodies, and the
 existing bodies move there, each distinct body kept once.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-06 02:30:00
 """
 
@@ -20,8 +20,8 @@ from alembic import op
 
 import storage.models
 
-revision = '0004'
-down_revision = '0003'
+revision = '0005'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
