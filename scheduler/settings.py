@@ -110,6 +110,16 @@ class DiscoverySettings:
         "cap on the names of each NRD feed that are not lexically close to the network and are checked "
         "against its infrastructure by DNS (the rest is counted in candidates_truncated); lookalikes, links, "
         "CT and close feed names are never capped", positive))
+    pdns_url: str = field(default="", metadata=key(
+        'passive-DNS server, CIRCL-style REST/JSON (one COF object a line): "https://www.circl.lu/pdns/query/"; '
+        'the network\'s addresses and name servers are appended; "" = no pDNS route', url_or_empty, secret="url"))
+    pdns_user: str = field(default="", metadata=key("pDNS basic-auth user (CIRCL gives accounts on request)"))
+    pdns_password: str = field(default="", metadata=key(
+        "pDNS basic-auth password (secret: read raw from the environment, never shown)", secret="value"))
+    pdns_max_per_query: int = field(default=50, metadata=key(
+        "an address or name server on which pDNS shows more registrable names than this is shared hosting: "
+        "skipped whole (noted), never cut to a sample", positive))
+    pdns_timeout: float = field(default=30.0, metadata=key("seconds per pDNS query", positive))
     recheck_rejected_hours: float = field(default=168.0, metadata=key(
         "a rejected candidate whose DNS answer is unchanged is not crawled again for this long", positive))
     zone_files: list[dict[str, str]] = field(default_factory=list, metadata=key(
