@@ -14,11 +14,6 @@ import socket
 import struct
 from dataclasses import dataclass
 
-import dns.name
-import dns.rdata
-import dns.rdataclass
-import dns.rdatatype
-
 _HEADER = struct.Struct("!HHHHHH")
 _RR = struct.Struct("!HHIH")
 # RD=1 (works against recursive and authoritative servers), one question, one OPT record.
@@ -29,6 +24,7 @@ _SAFE = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789-_")
 _UPPER = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
 
 _LENGTHS = [bytes((n,)) for n in range(64)]
+_COMMON_TYPES = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "PTR": 12, "MX": 15, "TXT": 16, "AAAA": 28}
 # a lower-case ASCII name without escapes, empty labels or a final dot; labels of 1-63 characters
 _PLAIN_NAME = re.compile(r"[a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*")
 RCODE_NOERROR, RCODE_FORMERR, RCODE_SERVFAIL, RCODE_NXDOMAIN, RCODE_NOTIMP, RCODE_REFUSED = 0, 1, 2, 3, 4, 5
@@ -53,6 +49,9 @@ def qname_wire(name: str) -> bytes:
         if len(out) > 255:
             raise WireError(f"name too long: {name!r}")
         return out
+    import dns.exception  # dnspython only for the rare names and types (a sweep's CLI starts without it)
+    import dns.name
+
     try:
         parsed = dns.name.from_unicode(text, idna_codec=dns.name.IDNA_2008_Practical)
         return parsed.to_wire().translate(_UPPER)  # type: ignore[union-attr]
@@ -87,13 +86,20 @@ def _labels_text(labels: list[bytes]) -> str:
         return "."
     if all(_SAFE.issuperset(label) for label in labels):
         return b".".join(labels).decode("ascii")
+    import dns.name
+
     return dns.name.Name([*labels, b""]).to_text(omit_final_dot=True).lower()
 
 
 def rdtype_of(text: str) -> int:
     """Numeric record type for a mnemonic ("A", "mx"); WireError for unknown types."""
+    mnemonic = text.strip().upper()
+    if mnemonic in _COMMON_TYPES:
+        return _COMMON_TYPES[mnemonic]
+    import dns.rdatatype
+
     try:
-        return int(dns.rdatatype.from_text(text.strip().upper()))
+        return int(dns.rdatatype.from_text(mnemonic))
     except dns.rdatatype.UnknownRdatatype:
         raise WireError(f"unknown record type {text!r}") from None
 
@@ -212,6 +218,11 @@ def _rdata_text(data: bytes, rdtype: int, start: int, length: int) -> str:
             parts.append(data[off + 1:off + 1 + n])
             off += 1 + n
         return b"".join(parts).decode("utf-8", "backslashreplace")
+    import dns.exception
+    import dns.rdata
+    import dns.rdataclass
+    import dns.rdatatype
+
     try:
         rd = dns.rdata.from_wire(dns.rdataclass.IN, rdtype, data, start, length)
     except dns.exception.DNSException as exc:
