@@ -23,6 +23,9 @@ from sandbox.dns_server import DnsServer
 from sandbox.errors import SandboxStartError
 from sandbox.hostile import Payloads
 from sandbox.model import PhaseView, TlsSpec
+from sandbox.pdns import PASSWORD as PDNS_PASSWORD
+from sandbox.pdns import USER as PDNS_USER
+from sandbox.pdns import PdnsServer
 from sandbox.proxy import ForwardProxy
 from sandbox.registry import RegistryServices
 from sandbox.smtp import AuthSeen, SmtpSink
@@ -33,7 +36,7 @@ from sandbox.world import World, load_world
 
 log = logging.getLogger(__name__)
 HOST = "127.0.0.1"
-PORT_NAMES = ("dns", "proxy", "http", "https", "rdap", "ct", "nrd", "smtp", "smtps", "whois")
+PORT_NAMES = ("dns", "proxy", "http", "https", "rdap", "ct", "nrd", "smtp", "smtps", "whois", "pdns")
 MODES = ("proxy", "direct")
 
 
@@ -62,6 +65,7 @@ class Sandbox:
         self.fronts: list[WebFront] = []
         self.registry: RegistryServices | None = None
         self.whois: WhoisServer | None = None
+        self.pdns: PdnsServer | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
     @classmethod
@@ -100,6 +104,9 @@ class Sandbox:
         whois = WhoisServer(state, HOST, ports.get("whois", 0))
         self._add(whois, "whois", whois.port)
         self.whois = whois
+        pdns = PdnsServer(state, HOST, ports.get("pdns", 0))
+        self._add(pdns, "pdns", pdns.port)
+        self.pdns = pdns
         self.ports["ct"] = registry.ct.port
         self.ports["nrd"] = registry.nrd.port
         # SMTP with STARTTLS offered, and SMTPS (implicit TLS) into the same mailbox; both certificates
@@ -224,6 +231,17 @@ class Sandbox:
         assert self.whois is not None
         return self.whois.asked()
 
+    @property
+    def pdns_queries(self) -> list[str]:
+        """Every value the passive-DNS server was asked about, in order; reset() clears."""
+        assert self.pdns is not None
+        return self.pdns.asked()
+
+    def pdns_settings(self) -> dict[str, str]:
+        """The [discovery] keys that point hydrawatch's pDNS route at this sandbox (off by default: a
+        world's tests opt in, as the real source needs an account)."""
+        return {"pdns_url": f"{self.url('pdns')}query/", "pdns_user": PDNS_USER, "pdns_password": PDNS_PASSWORD}
+
     def set_behaviour(self, domain: str, behaviour: str | None) -> None:
         """Switch a hostile behaviour on for a domain (one per kind: dns-*, rdap-*, web); None clears."""
         self._state.set_behaviour(domain, behaviour)
@@ -244,6 +262,8 @@ class Sandbox:
             self.registry.clear()
         if self.whois is not None:
             self.whois.clear()
+        if self.pdns is not None:
+            self.pdns.clear()
         self.smtp_up()
         assert self.smtp is not None
         with self.smtp.lock:
