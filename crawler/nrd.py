@@ -159,7 +159,8 @@ async def _read_http(url: str, memory: SourceMemory, limits: NrdLimits, stats: N
         stats.missing.append(day.isoformat())
         return
     if not 200 <= head.status < 300:
-        raise SourceError(ErrorKind.HTTP, f"{url}: HTTP {head.status}", head.status)
+        kind = ErrorKind.RATE_LIMITED if head.status == 429 else ErrorKind.HTTP
+        raise SourceError(kind, f"{url}: HTTP {head.status}", head.status)
     async for name in _names(body, url, limits, stats):
         yield name
     stats.files += 1

@@ -15,6 +15,7 @@ import importlib.resources
 import json
 import logging
 import re
+from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -105,12 +106,19 @@ class RdapClient:
         self.budget = budget or HostBudget(max_per_minute, max_wait)
         self.cache: AnswerCache[RdapRecord] = AnswerCache(cache_hours)
         self.whois = whois
+        self.counts: Counter[str] = Counter()  # "cached", "whois", "rate_limited" since take_counts()
 
     @classmethod
     def from_settings(cls, rdap: RdapSettings, whois: WhoisClient | None = None) -> RdapClient:
         """``whois``: crawler.whois.WhoisClient.from_settings, for the TLDs without RDAP (None: none)."""
         return cls(rdap.servers, load_bootstrap(), rdap.timeout, max_per_minute=rdap.max_per_minute,
                    max_wait=rdap.max_wait, cache_hours=rdap.cache_hours, whois=whois)
+
+    def take_counts(self) -> dict[str, int]:
+        """Lookups answered from the cache, sent to WHOIS, and rate-limited since the last call."""
+        counts = dict(self.counts)
+        self.counts.clear()
+        return counts
 
     def server_for(self, domain: str, *, fallback: bool = True) -> str | None:
         """The RDAP base URL for ``domain``: ``[rdap] servers`` (longest suffix), the bootstrap, then
@@ -142,15 +150,19 @@ class RdapClient:
         domain = domain.lower().rstrip(".")
         cached = self.cache.get(domain, now)
         if cached is not None:
+            self.counts["cached"] += 1
             return cached
         route = self.route(domain)
         if route is None:
             return RdapRecord(domain=domain, error_kind=ErrorKind.OTHER, observed_at=now,
                               error=f"no RDAP or WHOIS server known for .{domain.rsplit('.', 1)[-1]}")
         if route[0] == "whois" and self.whois is not None:
+            self.counts["whois"] += 1
             record = await self.whois.lookup(domain, now=now)
         else:
             record = await self._ask(domain, route[1].rstrip("/") + "/domain/" + domain, now)
+        if record.error_kind is ErrorKind.RATE_LIMITED:
+            self.counts["rate_limited"] += 1
         if record.error_kind is None or record.http_status == 404 or record.error == "not found":  # an answer
             self.cache.put(domain, record, now)
         return record

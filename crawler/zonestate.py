@@ -112,7 +112,7 @@ class ZoneState:
                                                            self.spec.tld, stats), self.incoming)
         except OSError as exc:
             self.incoming.unlink(missing_ok=True)
-            raise ZoneFileError(ErrorKind.OTHER, f"cannot read: {exc}") from None
+            raise ZoneFileError(ErrorKind.OTHER, f"cannot read or sort the zone: {exc}") from None
         except ZoneFileError:
             self.incoming.unlink(missing_ok=True)
             raise

@@ -133,6 +133,7 @@ async def _sweep(parts: Components, ctx: _Context, lost: Collection[str], *, now
     screen = NameScreen.for_hunt(parts, labels, infra)  # one label index for every stream of strangers' names
     await run(sources.nrd_candidates(parts, labels, infra, report, screen, now=now))
     await run(zone_candidates(parts, screen, report, now))
+    await run(sources.certstream_candidates(parts, screen, report))
     await run(pdns_candidates(parts, ctx.network, infra, screen, report))
 
     fresh = _without_unchanged_rejections(parts, found, ctx, report)

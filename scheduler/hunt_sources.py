@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 
-from crawler import ctpolicy, nrd
+from crawler import certstream, ctpolicy, nrd
 from crawler.ctpolicy import CtPolicy
 from detect import discovery, lookalike
 from detect.model import Candidate, Indicator
@@ -119,3 +119,21 @@ async def nrd_candidates(parts: Components, labels: Sequence[str], infrastructur
 def nrd_limits(parts: Components) -> nrd.NrdLimits:
     cfg = parts.config.discovery
     return nrd.NrdLimits(max_days=cfg.nrd_max_days, max_bytes=cfg.nrd_max_bytes)
+
+
+async def certstream_candidates(parts: Components, screen: NameScreen, report: HuntReport) -> AsyncIterator[Candidate]:
+    """Names in the certificates a CertStream server streams while the sweep listens
+    (``discovery.certstream_seconds``), through the same name screen as the NRD feeds."""
+    cfg = parts.config.discovery
+    if not cfg.certstream_url:
+        return
+    stats = certstream.StreamStats(cfg.certstream_url)
+    screened = ScreenStats()
+    names = certstream.listen(cfg.certstream_url, cfg.certstream_seconds, stats)
+    async for c in screen.screen(names, source="ct", via=f"{cfg.certstream_url} (certstream)", stats=screened):
+        yield c
+    if stats.error_kind is not None:
+        report.source_errors.append(f"certstream: {stats.error_kind.value}: {stats.error}")
+        log.warning("CertStream %s failed: %s", cfg.certstream_url, stats.error)
+    report.source_notes.append(stats.note())
+    report.truncated += screened.beyond

@@ -35,6 +35,11 @@ def fuzzers(name: str, value: list[str], show: Show) -> None:
             raise SettingsError(f"{name}: unknown fuzzer {fuzzer!r} (known: {', '.join(GENERATORS)})")
 
 
+def certstream_url(name: str, value: str, show: Show) -> None:
+    if value:
+        check_url(name, value, show, ("ws", "wss"))
+
+
 def nrd_templates(name: str, value: list[str], show: Show) -> None:
     from crawler.nrd_dates import template_problem
 
@@ -87,6 +92,11 @@ class DiscoverySettings:
     ct_cache_hours: float = field(default=12.0, metadata=key(
         "a CT answer is kept per query for this long (in the store): sweeps within it do not ask again; "
         "0 = ask every sweep", nonnegative))
+    certstream_url: str = field(default="", metadata=key(
+        "a self-hosted CertStream-compatible websocket (ws:// or wss://, e.g. certstream-server-go); each sweep "
+        "listens certstream_seconds and screens the names as an NRD feed's; \"\" = off", certstream_url))
+    certstream_seconds: float = field(default=60.0, metadata=key(
+        "seconds each sweep listens to the CertStream server", positive))
     nrd_feeds: list[str] = field(default_factory=list, metadata=key(
         "newly-registered-domain lists: file paths or http(s) URLs; plain, gzip or zip (one or several files), "
         "one domain a line; {date}, {date:%Y%m%d} or {date_base64:%Y-%m-%d.zip} in the address for daily files",

@@ -139,3 +139,10 @@ def test_validators_and_the_last_day_are_kept_in_the_store(publisher: FeedServer
     assert names == [] and stats.unchanged == 1
     asked = [r.headers for r in publisher.requests if r.target.startswith("/s/") and r.status == 304]
     assert asked[0]["if-none-match"] == '"v1"' and asked[0]["if-modified-since"] == "Sun, 06 Dec 2026 01:00:00 GMT"
+
+
+def test_a_publisher_still_busy_after_the_retry_is_reported_as_rate_limited(publisher: FeedServer) -> None:
+    publisher.publish("/busy.txt", lines(["patient-one.com"]), failures=[(429, ""), (429, "")])
+    names, stats = _read(publisher.url("/busy.txt"), DictMemory())
+    assert names == [] and stats.errors and ": rate_limited: " in stats.errors[0], stats.errors
+    assert publisher.hits("/busy.txt", 429) == 2

@@ -95,7 +95,7 @@ def test_a_gzip_cut_short_keeps_what_was_read_and_fails_naming_the_source() -> N
     ("alpha-news.com\n".encode("utf-16"), ErrorKind.MALFORMED, "not UTF-8 text"),
     (gzip.compress(b"a" * 5000), ErrorKind.TOO_LARGE, "over 1000 bytes once decompressed"),
     (_zip({"big.txt": b"a" * 5000}), ErrorKind.TOO_LARGE, "over 1000 bytes once decompressed"),
-])
+], ids=["corrupt-zip", "corrupt-gzip", "utf16", "gzip-bomb", "zip-bomb"])
 def test_a_bad_file_is_a_typed_error_naming_the_source(data: bytes, kind: ErrorKind, words: str) -> None:
     with pytest.raises(SourceError) as err:
         _read(data, NrdLimits(max_bytes=1000))

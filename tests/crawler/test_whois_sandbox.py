@@ -45,6 +45,7 @@ def test_a_tld_without_rdap_is_asked_over_port_43_and_marked(sandbox: Sandbox) -
         missing = await rdap.lookup("never-registered.so", now=NOW)
         assert (missing.error_kind, missing.error, missing.source) == (ErrorKind.OTHER, "not found", "whois")
         await rdap.lookup("never-registered.so", now=NOW)
+        assert rdap.take_counts() == {"whois": 2, "cached": 2}
 
     run(main)
     assert sandbox.whois_queries == ["rrn.so", "never-registered.so"]

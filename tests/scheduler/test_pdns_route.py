@@ -1,6 +1,8 @@
 """The passive-DNS route end to end, through the real CLI on the sandbox: a replacement whose name is
 nothing like the network's, in no feed and no certificate log, is found only because pDNS saw it on the
-lost site's address; the shared host next door, with thirty strangers on it, floods nothing."""
+lost site's address; the shared host next door, with thirty strangers on it, floods nothing; a broken pDNS
+server the cycle before is reported and costs nothing else. (Without ``pdns_url`` the same world yields
+no edge to the replacement: checked by hand when this test was written.)"""
 
 from __future__ import annotations
 
@@ -57,9 +59,13 @@ def test_a_replacement_seen_only_by_passive_dns_is_found_and_shared_hosting_floo
                                      "ct_search_url": ""})
     ok(config, "init")
     ok(config, "seed", "add", *SEEDS, "--campaign", "quill")
+    sb.set_service_behaviour("pdns", "pdns-500")  # a broken pDNS server costs its route, not the cycle
     code, out, err, _ = cli(config, "run", "--once", "--format", "json", timeout=200)
     assert code == 0, err[-3000:]
+    broken = [e for e in json.loads(out)["source_errors"] if e.startswith("pdns ")]
+    assert broken and all("http" in e and "500" in e for e in broken), broken
 
+    sb.set_service_behaviour("pdns", None)
     sb.set_phase("takedown")
     code, out, err, _ = cli(config, "run", "--once", "--format", "json", timeout=250)
     assert code == 0, err[-3000:]

@@ -46,7 +46,7 @@ def test_replacements_on_tlds_without_rdap_are_dated_by_whois_and_marked(sandbox
     try:
         one_cycle()
         sandbox.set_phase("seizure")
-        one_cycle()
+        seizure = one_cycle()
         with store.transaction() as session:
             snap = export.to_json(export.snapshot(session), sandbox.clock())
     finally:
@@ -58,6 +58,7 @@ def test_replacements_on_tlds_without_rdap_are_dated_by_whois_and_marked(sandbox
     whois_only = {k for k in expected if k[1].rsplit(".", 1)[-1] not in bootstrap}
     assert {to for _, to in whois_only} == {"truthgate.so", "ukrlm.so", "50statesoflie.so", "rrn.so"}
     asked = set(sandbox.whois_queries)
+    assert seizure["rdap_whois"] >= len(whois_only) and seizure["rdap_rate_limited"] == 0, seizure
     assert {to for _, to in whois_only} <= asked
     assert all(name.rsplit(".", 1)[-1] not in bootstrap for name in asked)  # RDAP wherever it exists
     for key in expected:
