@@ -15,6 +15,7 @@ import pytest
 
 from hydrawatch.cli import main
 from sandbox.net import Sandbox
+from tests import support
 from tests.hostile.harness import GOOD, NOW, cli, seed_store, write_config
 
 HOLDER = """
@@ -26,6 +27,12 @@ print("locked", flush=True)
 time.sleep(float(sys.argv[2]))
 conn.execute("ROLLBACK")
 """
+
+
+def _run(conf: Path, *args: str) -> tuple[int, str, str]:
+    """The CLI in this process (the disk-full case needs its own, for the file-size limit)."""
+    done = support.cli(conf, *args)
+    return done.returncode, done.stdout, done.stderr
 
 
 def _integrity(db: Path) -> str:
@@ -49,7 +56,7 @@ def test_sqlite_store_locked_by_another_process(hsb: Sandbox, tmp_path: Path) ->
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         started = time.monotonic()
-        code, _, err, _ = cli(conf, "run", "--once", timeout=90)
+        code, _, err = _run(conf, "run", "--once")
         waited = time.monotonic() - started
     finally:
         holder.kill()
@@ -59,7 +66,7 @@ def test_sqlite_store_locked_by_another_process(hsb: Sandbox, tmp_path: Path) ->
     assert "locked" in line.lower(), line
     assert waited >= 25, waited  # it waited for the lock before giving up
     assert _integrity(db) == "ok"
-    code, _, err, _ = cli(conf, "run", "--once")
+    code, _, err = _run(conf, "run", "--once")
     assert code == 0, err[-2000:]
 
 
@@ -83,7 +90,7 @@ def test_disk_full_sqlite_store(hsb: Sandbox, tmp_path: Path) -> None:
     line = _one_line_error(err)
     assert "full" in line.lower() or "disk" in line.lower() or "i/o" in line.lower(), line
     assert _integrity(db) == "ok"
-    code, _, err, _ = cli(conf, "run", "--once")
+    code, _, err = _run(conf, "run", "--once")
     assert code == 0, err[-2000:]
     assert _integrity(db) == "ok"
 
