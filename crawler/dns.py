@@ -1,8 +1,9 @@
 """The DNS prober: A, AAAA, NS, MX, SOA, TXT, CNAME for many names, fast, with typed outcomes.
 
 ``Prober.probe`` streams results inside an already-running asyncio loop (the daemon's loop is driven
-by Twisted's AsyncioSelectorReactor); ``Prober.probe_all`` is the synchronous bulk path used by the
-CLI and big sweeps, spreading large inputs over worker processes (crawler/dnspool.py).
+by Twisted's AsyncioSelectorReactor); ``Prober.probe_all`` is the synchronous bulk path for scripts and big
+sweeps (crawler/dnsfast.py in one process, or asyncio worker processes when asked, crawler/dnspool.py);
+``Prober.probe_text`` is the same sweep rendered straight into the command line's output.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from datetime import datetime
 
 import dns.resolver
 
-from crawler import dnspool
+from crawler import dnsfast, dnspool
 from crawler.dnsengine import Engine
 from crawler.dnssweep import Sweep
 from crawler.dnstypes import ProberError, check_types
 from crawler.settings import DnsSettings, Nameserver, parse_nameserver
-from detect.model import RECORD_TYPES, DnsResult
+from detect.model import RECORD_TYPES, DnsResult, Rcode
 
 log = logging.getLogger(__name__)
 
@@ -164,11 +165,25 @@ class Prober:
     def probe_all(self, names: Iterable[str], types: Sequence[str] = RECORD_TYPES, *,
                   workers: int | None = None, progress: Callable[[int], None] | None = None,
                   observed_at: datetime | None = None) -> Iterator[DnsResult]:
-        """Synchronous bulk probe, in completion order. Large inputs (or ``workers`` > 1) run in
-        worker processes, each with its own loop and sockets; must not be called from a running loop."""
+        """Synchronous bulk probe, in completion order: the synchronous engine in this process, or
+        ``workers`` > 1 asyncio worker processes; must not be called from a running loop."""
         check_types(types)
         return dnspool.probe_all(self, names, types, workers=workers, progress=progress,
                                  observed_at=observed_at)
+
+    def probe_text(self, names: Iterable[str], types: Sequence[str], render: Callable[[str, Rcode, dict[str, tuple[str, ...]], str], str], *,
+                   progress: Callable[[int], None] | None = None) -> Iterator[str]:
+        """The bulk sweep rendered for output: ``render(name, rcode, records, error)`` gives a name's
+        text (its line and newline), and each batch of finished names comes back as one string, in
+        completion order. The command line's path: no result object per name, one process, no loop."""
+        kinds = check_types(types)
+        done = 0
+        for rows in dnsfast.sweep(self.nameservers, kinds, iter(names), timeout=self.timeout,
+                                  retries=self.retries, concurrency=self.concurrency):
+            yield "".join([render(name, rcode, records, error) for name, rcode, records, error in rows])
+            done += len(rows)
+            if progress is not None:
+                progress(done)
 
     async def close(self) -> None:
         if self._engine is not None:

@@ -1,6 +1,8 @@
-"""The synchronous bulk path: one process for small inputs, worker processes for large ones.
+"""The synchronous bulk path: the synchronous engine in this process (the default), or, when asked for
+(``workers`` > 1), asyncio worker processes.
 
-Each worker runs its own event loop, sockets and Engine, reads chunks of names from a pipe and
+One process is the default whatever the input's size: crawler/dnsfast.py keeps hundreds of questions
+in flight on one core, and on a small machine the resolver needs the other (bench/RESULTS.md). Each worker runs its own event loop, sockets and Engine, reads chunks of names from a pipe and
 sends results back in batches. A feeder thread in the parent hands out chunks with credit-based flow
 control (bounded memory for any input size), so the parent's main thread only receives results.
 """
@@ -11,14 +13,14 @@ import asyncio
 import itertools
 import logging
 import multiprocessing
-import os
 import pickle
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from multiprocessing.connection import Connection, wait
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from crawler import dnsfast
 from crawler.dnsengine import Engine, Nameserver
 from crawler.dnssweep import Sweep
 from crawler.dnstypes import check_types
@@ -29,7 +31,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-AUTO_PROCESS_THRESHOLD = 4000  # below this many names one process is faster than starting workers
 CHUNK = 512
 BATCH = 256
 
@@ -39,76 +40,28 @@ _Row = tuple[str, str, dict[str, tuple[str, ...]], str]
 def probe_all(prober: Prober, names: Iterable[str], types: Sequence[str], *, workers: int | None,
               progress: Callable[[int], None] | None, observed_at: datetime | None) -> Iterator[DnsResult]:
     kinds = check_types(types)
-    it = iter(names)
-    if workers is None:
-        head = list(itertools.islice(it, AUTO_PROCESS_THRESHOLD))
-        workers = 1 if len(head) < AUTO_PROCESS_THRESHOLD else (os.cpu_count() or 1)
-        it = itertools.chain(head, it)
-    if workers <= 1:
-        return _in_process(prober, it, kinds, progress, observed_at)
-    return _in_workers(prober, it, kinds, workers, progress, observed_at)
+    if not workers or workers <= 1:
+        return _in_process(prober, iter(names), kinds, progress, observed_at)
+    return _in_workers(prober, iter(names), kinds, workers, progress, observed_at)
 
 
 def _in_process(prober: Prober, names: Iterator[str], kinds: list[tuple[str, int]],
                 progress: Callable[[int], None] | None, observed_at: datetime | None) -> Iterator[DnsResult]:
+    """The synchronous engine (crawler/dnsfast.py) in this process: no event loop, no workers."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         pass
     else:
         raise RuntimeError("probe_all() is synchronous: inside a running loop use `async for … in probe()`")
-    loop = asyncio.new_event_loop()
-    engine = prober.new_engine()
-    ready: list[DnsResult] = []
-    state: dict[str, Any] = {"waiter": None}
-
-    def wake() -> None:
-        fut = state["waiter"]
-        if fut is not None and not fut.done():
-            fut.set_result(None)
-
-    def on_result(result: DnsResult) -> None:
-        ready.append(result)
-        if len(ready) >= BATCH:
-            wake()
-
-    limit = max(BATCH * 4, engine.concurrency * 2)
-    sweep = Sweep(engine, kinds, on_result, observed_at=observed_at, paused=lambda: len(ready) >= limit)
-    sweep.on_finished = wake
-    sweep.source = names
-
-    async def next_batch() -> list[DnsResult]:
-        if not ready and not sweep.finished:
-            state["waiter"] = loop.create_future()
-            loop.call_later(0.05, wake)  # flush small batches regularly
-            await state["waiter"]
-            state["waiter"] = None
-        out = ready[:]
-        ready.clear()
-        sweep.pump()
-        return out
-
     done = 0
-    try:
-        loop.run_until_complete(engine.open())
-        engine.owners.add(sweep)
-        sweep.pump()
-        while True:
-            batch = loop.run_until_complete(next_batch())
-            if sweep.error is not None:
-                raise sweep.error
-            if batch:
-                done += len(batch)
-                yield from batch
-                if progress is not None:
-                    progress(done)
-            elif sweep.finished and not ready:
-                break
-    finally:
-        sweep.cancel()
-        engine.close()
-        loop.run_until_complete(asyncio.sleep(0))
-        loop.close()
+    for rows in dnsfast.sweep(prober.nameservers, kinds, names, timeout=prober.timeout, retries=prober.retries,
+                              concurrency=prober.concurrency):
+        for name, rcode, records, error in rows:
+            yield DnsResult(name, rcode, records, error, observed_at)
+        done += len(rows)
+        if progress is not None:
+            progress(done)
 
 
 # worker processes ------------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 Server choice: an explicit ``[rdap] servers`` entry for the TLD (longest matching suffix), else the
 bundled bootstrap (config/rdap/dns.json), else the ``"*"`` override, else error_kind ``other``.
-Every failure is an RdapRecord with ``error_kind``; nothing raises.
+Every failure is an RdapRecord with ``error_kind``; nothing raises. Requests are paced per server,
+Retry-After is honoured and answers are cached (crawler/politeness.py, ``[rdap] max_per_minute``,
+``max_wait``, ``cache_hours``).
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
+from crawler.politeness import AnswerCache, HostBudget
 from crawler.settings import RdapSettings
-from crawler.sources import SourceError, get
+from crawler.sources import SourceError, SourceResponse, get, retry_after_seconds
 from detect.model import ErrorKind, RdapRecord
 
 logger = logging.getLogger(__name__)
@@ -81,18 +85,25 @@ def parse_domain(domain: str, data: Any, raw: str, status: int, now: datetime) -
 
 
 class RdapClient:
-    """Looks domains up over RDAP; build with from_settings, call ``lookup`` on the shared loop."""
+    """Looks domains up over RDAP; build with from_settings, call ``lookup`` on the shared loop.
 
-    def __init__(self, servers: Mapping[str, str], bootstrap: Mapping[str, str], timeout: float,
-                 max_retry_after: float = 10.0) -> None:
+    Polite (crawler/politeness.py): each server has a request budget, a 429/503 closes it for its
+    Retry-After, and answers (a record or "not found") are reused for ``cache_hours``. A lookup that
+    would wait more than ``max_wait`` is an RdapRecord with error_kind ``rate_limited``; nothing raises."""
+
+    def __init__(self, servers: Mapping[str, str], bootstrap: Mapping[str, str], timeout: float, *,
+                 max_per_minute: float = 60, max_wait: float = 300.0, cache_hours: float = 24.0,
+                 budget: HostBudget | None = None) -> None:
         self.servers = {k.lower().strip("."): v for k, v in servers.items()}
         self.bootstrap = dict(bootstrap)
         self.timeout = timeout
-        self.max_retry_after = max_retry_after
+        self.budget = budget or HostBudget(max_per_minute, max_wait)
+        self.cache: AnswerCache[RdapRecord] = AnswerCache(cache_hours)
 
     @classmethod
     def from_settings(cls, rdap: RdapSettings) -> RdapClient:
-        return cls(rdap.servers, load_bootstrap(), rdap.timeout)
+        return cls(rdap.servers, load_bootstrap(), rdap.timeout, max_per_minute=rdap.max_per_minute,
+                   max_wait=rdap.max_wait, cache_hours=rdap.cache_hours)
 
     def server_for(self, domain: str) -> str | None:
         labels = domain.lower().rstrip(".").split(".")
@@ -105,27 +116,61 @@ class RdapClient:
 
     async def lookup(self, domain: str, *, now: datetime) -> RdapRecord:
         domain = domain.lower().rstrip(".")
+        cached = self.cache.get(domain, now)
+        if cached is not None:
+            return cached
         base = self.server_for(domain)
         if not base:
             return RdapRecord(domain=domain, error_kind=ErrorKind.OTHER,
                               error=f"no RDAP server known for .{domain.rsplit('.', 1)[-1]}", observed_at=now)
-        url = base.rstrip("/") + "/domain/" + domain
-        try:
-            resp = await get(url, timeout=self.timeout, max_bytes=MAX_RDAP_BYTES,
-                             max_retry_after=self.max_retry_after)
-        except SourceError as exc:
-            return RdapRecord(domain=domain, http_status=exc.status, error_kind=exc.kind, error=str(exc),
-                              observed_at=now)
-        raw = resp.body.decode("utf-8", "replace")
-        if resp.status == 404:
-            return RdapRecord(domain=domain, http_status=404, raw=raw, error_kind=ErrorKind.HTTP,
-                              error="not found", observed_at=now)
-        if resp.status != 200:
-            return RdapRecord(domain=domain, http_status=resp.status, raw=raw, error_kind=ErrorKind.HTTP,
-                              error=f"HTTP {resp.status} from {url}", observed_at=now)
-        try:
-            data = json.loads(raw)
-        except ValueError as exc:
-            return RdapRecord(domain=domain, http_status=200, raw=raw, error_kind=ErrorKind.MALFORMED,
-                              error=f"not JSON: {exc}", observed_at=now)
-        return parse_domain(domain, data, raw, 200, now)
+        record = await self._ask(domain, base.rstrip("/") + "/domain/" + domain, now)
+        if record.error_kind is None or record.http_status == 404:  # an answer, not a failure to get one
+            self.cache.put(domain, record, now)
+        return record
+
+    async def _ask(self, domain: str, url: str, now: datetime) -> RdapRecord:
+        """One lookup within the server's budget; a 429/503 closes the server for its Retry-After and,
+        when that is within ``max_wait``, the lookup is tried once more after it."""
+        host = urlsplit(url).netloc
+        for attempt in (1, 2):
+            if await self.budget.acquire(host) is None:
+                closed = self.budget.closed_for(host)
+                why = f"Retry-After closes it for {closed:.0f}s" if closed else "its request budget is spent"
+                return RdapRecord(domain=domain, error_kind=ErrorKind.RATE_LIMITED, observed_at=now,
+                                  error=f"RDAP server {host} not asked: {why} (over rdap.max_wait)")
+            try:
+                resp = await get(url, timeout=self.timeout, max_bytes=MAX_RDAP_BYTES, max_retry_after=0)
+            except SourceError as exc:
+                return RdapRecord(domain=domain, http_status=exc.status, error_kind=exc.kind, error=str(exc),
+                                  observed_at=now)
+            if resp.status in (429, 503):
+                said = retry_after_seconds(resp.header("retry-after"))
+                # no Retry-After on a 429: a minute's pause is the convention; a bare 503 is an outage
+                pause = said if said is not None else (60.0 if resp.status == 429 else None)
+                if pause is not None:
+                    self.budget.back_off(host, pause)
+                    logger.info("RDAP %s answered %d; pausing it for %.0fs", host, resp.status, pause)
+                if attempt == 1 and pause is not None and pause <= self.budget.max_wait:
+                    continue
+                if resp.status == 429:
+                    return RdapRecord(domain=domain, http_status=429, raw=resp.body.decode("utf-8", "replace"),
+                                      error_kind=ErrorKind.RATE_LIMITED, observed_at=now,
+                                      error=f"HTTP 429 from {url}" + (f" (Retry-After {said:.0f}s)" if said else ""))
+            return _record_of(domain, url, resp, now)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _record_of(domain: str, url: str, resp: SourceResponse, now: datetime) -> RdapRecord:
+    raw = resp.body.decode("utf-8", "replace")
+    if resp.status == 404:
+        return RdapRecord(domain=domain, http_status=404, raw=raw, error_kind=ErrorKind.HTTP,
+                          error="not found", observed_at=now)
+    if resp.status != 200:
+        return RdapRecord(domain=domain, http_status=resp.status, raw=raw, error_kind=ErrorKind.HTTP,
+                          error=f"HTTP {resp.status} from {url}", observed_at=now)
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        return RdapRecord(domain=domain, http_status=200, raw=raw, error_kind=ErrorKind.MALFORMED,
+                          error=f"not JSON: {exc}", observed_at=now)
+    return parse_domain(domain, data, raw, 200, now)

@@ -124,6 +124,14 @@ class RdapSettings:
     servers: dict[str, str] = field(default_factory=dict, metadata=key(
         'overrides of the bundled IANA bootstrap: {"ltd" = "http://…/", "*" = "http://…/"}', url_map))
     timeout: float = field(default=10.0, metadata=key("seconds per RDAP query", positive))
+    max_per_minute: int = field(default=60, metadata=key(
+        "requests a minute to each RDAP server (a burst of a sixth of it, then a steady pace)", positive))
+    max_wait: float = field(default=300.0, metadata=key(
+        "longest wait in seconds for a server's budget or its Retry-After; a lookup that would wait longer "
+        "is reported as rate_limited and retried next cycle", nonnegative))
+    cache_hours: float = field(default=24.0, metadata=key(
+        "hours an RDAP (or WHOIS) answer is reused instead of asking the server again; 0 = no cache",
+        nonnegative))
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], show: Show = plain) -> RdapSettings:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -95,7 +95,26 @@ def _kind_of(exc: BaseException) -> ErrorKind:
     return ErrorKind.CONNECTION
 
 
-async def _open(url: str, timeout: float) -> tuple[Any, SourceResponse]:
+@dataclass(frozen=True)
+class Retry:
+    """How a GET retries a source that is busy: ``attempts`` in all, waiting ``backoff`` seconds doubled
+    each time (or the answer's Retry-After, whichever is longer, capped at ``max_wait``) after a status in
+    ``statuses`` or a timeout."""
+
+    attempts: int = 3
+    backoff: float = 2.0
+    max_wait: float = 60.0
+    statuses: frozenset[int] = frozenset({429, 502, 503, 504})
+    timeouts: bool = True
+
+    def wait(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        base = self.backoff * (2 ** (attempt - 1))
+        return min(self.max_wait, max(base, retry_after or 0.0))
+
+
+async def _open(url: str, timeout: float,
+                extra: Mapping[str, str] | None = None) -> tuple[Any, SourceResponse]:
     ensure_reactor()
     from twisted.internet import reactor
     from twisted.web.client import Agent
@@ -105,6 +124,8 @@ async def _open(url: str, timeout: float) -> tuple[Any, SourceResponse]:
     agent = Agent(reactor, connectTimeout=timeout, pool=capped_pool(reactor))
     headers = Headers({b"User-Agent": [USER_AGENT.encode()],
                        b"Accept": [b"application/rdap+json, application/json, text/plain, */*"]})
+    for name, value in (extra or {}).items():
+        headers.setRawHeaders(name.encode("latin-1"), [value.encode("latin-1")])
     try:
         d = agent.request(b"GET", url.encode("ascii"), headers)
         tx = await asyncio.wait_for(d.asFuture(asyncio.get_running_loop()), timeout)
@@ -122,16 +143,41 @@ async def _open(url: str, timeout: float) -> tuple[Any, SourceResponse]:
 
 
 async def stream(url: str, *, timeout: float = 30.0, max_bytes: int = 0,
-                 chunk_timeout: float | None = None) -> AsyncIterator[bytes]:
+                 chunk_timeout: float | None = None,
+                 headers: Mapping[str, str] | None = None) -> AsyncIterator[bytes]:
     """The body of ``url`` in chunks, with bounded memory; raises SourceError on failure.
 
     ``timeout`` bounds connecting and each wait for the next chunk; ``max_bytes`` (0 = no cap)
     ends the stream with a TOO_LARGE error once exceeded. Non-2xx answers are SourceError(HTTP).
     """
-    tx, head = await _open(url, timeout)
+    head, body = await open_stream(url, timeout=timeout, max_bytes=max_bytes, chunk_timeout=chunk_timeout,
+                                   headers=headers)
+    if not 200 <= head.status < 300:
+        raise SourceError(ErrorKind.HTTP, f"{url}: HTTP {head.status}", head.status)
+    async for chunk in body:
+        yield chunk
+
+
+async def _nothing() -> AsyncIterator[bytes]:
+    return
+    yield b""  # pragma: no cover - makes this an async generator
+
+
+async def open_stream(url: str, *, timeout: float = 30.0, max_bytes: int = 0,
+                      chunk_timeout: float | None = None, headers: Mapping[str, str] | None = None,
+                      ) -> tuple[SourceResponse, AsyncIterator[bytes]]:
+    """The answer's head and, for a 2xx, its body in chunks (bounded memory); any other status comes
+    back with an empty body (its bytes are dropped), so a caller sees 304 Not Modified or 429 itself.
+    ``headers`` are sent as well (If-None-Match, If-Modified-Since …)."""
+    tx, head = await _open(url, timeout, headers)
     if not 200 <= head.status < 300:
         tx.deliverBody(_Sink(asyncio.Queue(), 1 << 16))  # read and drop so the connection can close
-        raise SourceError(ErrorKind.HTTP, f"{url}: HTTP {head.status}", head.status)
+        return head, _nothing()
+    return head, _body(tx, url, timeout, max_bytes, chunk_timeout)
+
+
+async def _body(tx: Any, url: str, timeout: float, max_bytes: int,
+                chunk_timeout: float | None) -> AsyncIterator[bytes]:
     queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
     sink = _Sink(queue, 1 << 20)
     tx.deliverBody(sink)
@@ -179,41 +225,77 @@ def retry_after_seconds(value: str, now: datetime | None = None) -> float | None
 
 
 async def get(url: str, *, timeout: float = 30.0, max_bytes: int = 2_000_000,
-              max_retry_after: float = 10.0) -> SourceResponse:
-    """GET ``url`` whole (any status), capped at ``max_bytes``; one bounded Retry-After retry."""
+              max_retry_after: float = 10.0, retry: Retry | None = None,
+              headers: Mapping[str, str] | None = None) -> SourceResponse:
+    """GET ``url`` whole (any status), capped at ``max_bytes``.
+
+    Without ``retry``: one bounded Retry-After retry of a 429/503 (``max_retry_after`` = 0: none, the caller
+    handles 429/503 itself, as crawler/rdap.py does). With it: up to ``retry.attempts``
+    tries with exponential back-off on its statuses and (if asked) timeouts; the last answer (or the
+    last timeout's SourceError) is what the caller gets."""
+    if retry is None:
+        return await _get_once_retry_after(url, timeout, max_bytes, max_retry_after, headers)
+    for attempt in range(1, max(1, retry.attempts) + 1):
+        last = attempt >= retry.attempts
+        try:
+            response = await _get_whole(url, timeout, max_bytes, headers)
+        except SourceError as exc:
+            if last or not (retry.timeouts and exc.kind is ErrorKind.TIMEOUT):
+                raise
+            wait = retry.wait(attempt, None)
+            logger.info("%s: %s; try %d of %d after %.1fs", url, exc, attempt + 1, retry.attempts, wait)
+            await asyncio.sleep(wait)
+            continue
+        if last or response.status not in retry.statuses:
+            return response
+        wait = retry.wait(attempt, retry_after_seconds(response.header("retry-after")))
+        logger.info("%s answered %d; try %d of %d after %.1fs", url, response.status, attempt + 1,
+                    retry.attempts, wait)
+        await asyncio.sleep(wait)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _get_once_retry_after(url: str, timeout: float, max_bytes: int, max_retry_after: float,
+                                headers: Mapping[str, str] | None) -> SourceResponse:
     for attempt in (1, 2):
-        tx, head = await _open(url, timeout)
-        queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
-        sink = _Sink(queue, 1 << 20)
-        tx.deliverBody(sink)
-        parts: list[bytes] = []
-        total = 0
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            try:
-                item = await asyncio.wait_for(queue.get(), max(0.01, deadline - loop.time()))
-            except TimeoutError:
-                if sink.transport is not None:
-                    sink.transport.stopProducing()
-                raise SourceError(ErrorKind.TIMEOUT, f"{url}: body not complete within {timeout:g}s") from None
-            if item is None:
-                break
-            if isinstance(item, BaseException):
-                raise item
-            sink.taken(len(item))
-            total += len(item)
-            if total > max_bytes:
-                if sink.transport is not None:
-                    sink.transport.stopProducing()
-                raise SourceError(ErrorKind.TOO_LARGE, f"{url}: body over {max_bytes} bytes", head.status)
-            parts.append(item)
-        response = SourceResponse(url, head.status, head.headers, b"".join(parts))
+        response = await _get_whole(url, timeout, max_bytes, headers)
         wait = retry_after_seconds(response.header("retry-after"))
-        if attempt == 1 and response.status in (429, 503) and wait is not None:
+        if attempt == 1 and max_retry_after > 0 and response.status in (429, 503) and wait is not None:
             wait = min(wait, max_retry_after)
             logger.info("%s answered %d; retrying after %.1fs", url, response.status, wait)
             await asyncio.sleep(wait)
             continue
         return response
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _get_whole(url: str, timeout: float, max_bytes: int,
+                     headers: Mapping[str, str] | None) -> SourceResponse:
+    """One GET, the whole body read (capped), any status."""
+    tx, head = await _open(url, timeout, headers)
+    queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
+    sink = _Sink(queue, 1 << 20)
+    tx.deliverBody(sink)
+    parts: list[bytes] = []
+    total = 0
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        try:
+            item = await asyncio.wait_for(queue.get(), max(0.01, deadline - loop.time()))
+        except TimeoutError:
+            if sink.transport is not None:
+                sink.transport.stopProducing()
+            raise SourceError(ErrorKind.TIMEOUT, f"{url}: body not complete within {timeout:g}s") from None
+        if item is None:
+            break
+        if isinstance(item, BaseException):
+            raise item
+        sink.taken(len(item))
+        total += len(item)
+        if total > max_bytes:
+            if sink.transport is not None:
+                sink.transport.stopProducing()
+            raise SourceError(ErrorKind.TOO_LARGE, f"{url}: body over {max_bytes} bytes", head.status)
+        parts.append(item)
+    return SourceResponse(url, head.status, head.headers, b"".join(parts))

@@ -52,7 +52,8 @@ class ErrorKind(enum.StrEnum):
     REDIRECT_LOOP = "redirect_loop"
     TOO_MANY_REDIRECTS = "too_many_redirects"
     DECODE = "decode"
-    HTTP = "http"  # an HTTP status the source treats as failure (RDAP 404/429/5xx)
+    HTTP = "http"  # an HTTP status the source treats as failure (RDAP 404/5xx)
+    RATE_LIMITED = "rate_limited"  # the source said 429 / Retry-After, or our budget for it is spent
     MALFORMED = "malformed"  # unparseable answer (RDAP/CT JSON, feed line)
     OTHER = "other"
 

@@ -34,12 +34,29 @@ def minhash_of_text(text: str) -> bytes | None:
     shingles = {" ".join(words[i : i + SHINGLE_WORDS]) for i in range(len(words) - SHINGLE_WORDS + 1)}
     if len(shingles) < MIN_SHINGLES:
         return None
-    mh = MinHash(num_perm=NUM_PERM, seed=1)
-    mh.update_batch([s.encode("utf-8") for s in shingles])
+    # datasketch's default hash (sha1_hash32: the first 4 bytes of SHA-1, little-endian) computed in one
+    # comprehension instead of a Python call per shingle; the permutations drawn once (same seed, scheme)
+    hashes = [int.from_bytes(hashlib.sha1(s.encode("utf-8")).digest()[:4], "little") for s in shingles]
+    mh = MinHash(num_perm=NUM_PERM, seed=1, hashfunc=int, permutations=_permutations(), scheme=_scheme())
+    mh.update_batch(hashes)
     lean = LeanMinHash(mh)
     buf = bytearray(lean.bytesize())
     lean.serialize(buf)
     return bytes(buf)
+
+
+@functools.cache
+def _reference() -> MinHash:
+    """A MinHash as datasketch makes it by default (num_perm, seed 1): its scheme and permutations."""
+    return MinHash(num_perm=NUM_PERM, seed=1)
+
+
+def _permutations() -> object:
+    return _reference().permutations
+
+
+def _scheme() -> str:
+    return str(_reference().scheme)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -18,25 +18,26 @@ from detect.model import Indicator
 from detect.names import host_of
 from detect.page_parse import ParsedPage
 
-# (kind, pattern, group): every pattern is linear (no nested quantifiers) and bounded in length.
-_ID_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("ga", re.compile(r"\b(UA-\d{4,10}-\d{1,4})\b")),
-    ("ga", re.compile(r"\b(G-[A-Z0-9]{8,12})\b")),
-    ("gtm", re.compile(r"\b(GTM-[A-Z0-9]{4,9})\b")),
-    ("google_ads", re.compile(r"\b(AW-\d{6,12})\b")),
-    ("adsense", re.compile(r"\b(?:ca-)?(pub-\d{16})\b")),
-    ("yandex_metrica", re.compile(r"\bym\(\s*(\d{5,12})\s*,")),
-    ("yandex_metrica", re.compile(r"mc\.yandex\.(?:ru|com)/watch/(\d{5,12})")),
-    ("yandex_metrica", re.compile(r"\byaCounter(\d{5,12})\b")),
-    ("facebook_pixel", re.compile(r"fbq\(\s*['\"]init['\"]\s*,\s*['\"]?(\d{10,20})")),
-    ("facebook_pixel", re.compile(r"facebook\.com/tr\?id=(\d{10,20})")),
-    ("hotjar", re.compile(r"\bhjid\s*:\s*(\d{4,10})")),
-    ("clarity", re.compile(r"['\"]clarity['\"]\s*,\s*['\"]script['\"]\s*,\s*['\"]([a-z0-9]{6,12})['\"]")),
-    ("clarity", re.compile(r"clarity\.ms/tag/([a-z0-9]{6,12})")),
-    ("liveinternet", re.compile(r"counter\.yadro\.ru/hit;([A-Za-z0-9_.-]{1,64})")),
-    ("mailru_top", re.compile(r"_tmr\.push\(\s*\{\s*id\s*:\s*['\"]?(\d{5,10})")),
-    ("mailru_top", re.compile(r"top-fwz1\.mail\.ru/(?:counter|js/code\.js)\?id=(\d{5,10})")),
-    ("push_service", re.compile(r"(webpushs\.com/js/push/[0-9a-f]{16,64})")),
+# (kind, literal, pattern): every pattern is linear (no nested quantifiers) and bounded in length, and
+# cannot match where its literal is absent: a substring test (one C scan) spares most pages most patterns.
+_ID_PATTERNS: tuple[tuple[str, str, re.Pattern[str]], ...] = (
+    ("ga", "UA-", re.compile(r"\b(UA-\d{4,10}-\d{1,4})\b")),
+    ("ga", "G-", re.compile(r"\b(G-[A-Z0-9]{8,12})\b")),
+    ("gtm", "GTM-", re.compile(r"\b(GTM-[A-Z0-9]{4,9})\b")),
+    ("google_ads", "AW-", re.compile(r"\b(AW-\d{6,12})\b")),
+    ("adsense", "pub-", re.compile(r"\b(?:ca-)?(pub-\d{16})\b")),
+    ("yandex_metrica", "ym(", re.compile(r"\bym\(\s*(\d{5,12})\s*,")),
+    ("yandex_metrica", "mc.yandex.", re.compile(r"mc\.yandex\.(?:ru|com)/watch/(\d{5,12})")),
+    ("yandex_metrica", "yaCounter", re.compile(r"\byaCounter(\d{5,12})\b")),
+    ("facebook_pixel", "fbq(", re.compile(r"fbq\(\s*['\"]init['\"]\s*,\s*['\"]?(\d{10,20})")),
+    ("facebook_pixel", "facebook.com/tr?id=", re.compile(r"facebook\.com/tr\?id=(\d{10,20})")),
+    ("hotjar", "hjid", re.compile(r"\bhjid\s*:\s*(\d{4,10})")),
+    ("clarity", "clarity", re.compile(r"['\"]clarity['\"]\s*,\s*['\"]script['\"]\s*,\s*['\"]([a-z0-9]{6,12})['\"]")),
+    ("clarity", "clarity.ms/tag/", re.compile(r"clarity\.ms/tag/([a-z0-9]{6,12})")),
+    ("liveinternet", "counter.yadro.ru/hit;", re.compile(r"counter\.yadro\.ru/hit;([A-Za-z0-9_.-]{1,64})")),
+    ("mailru_top", "_tmr.push(", re.compile(r"_tmr\.push\(\s*\{\s*id\s*:\s*['\"]?(\d{5,10})")),
+    ("mailru_top", "top-fwz1.mail.ru/", re.compile(r"top-fwz1\.mail\.ru/(?:counter|js/code\.js)\?id=(\d{5,10})")),
+    ("push_service", "webpushs.com/js/push/", re.compile(r"(webpushs\.com/js/push/[0-9a-f]{16,64})")),
 )
 _MATOMO_SITE = re.compile(r"setSiteId['\"]?\s*,\s*['\"]?(\d{1,6})")
 _MATOMO_URL = re.compile(r"\bu\s*=\s*['\"](?:https?:)?//([A-Za-z0-9.-]{1,253})/")
@@ -106,15 +107,17 @@ _BOILERPLATE_FILE = re.compile(
 
 def id_indicators(page: ParsedPage) -> Iterator[Indicator]:
     """Tracking and ad ids found in inline scripts and attribute values."""
-    for kind, pattern in _ID_PATTERNS:
-        for m in pattern.finditer(page.code):
-            yield indicator(kind, m.group(1))
-    sites = set(_MATOMO_SITE.findall(page.code))
+    code = page.code
+    for kind, literal, pattern in _ID_PATTERNS:
+        if literal in code:
+            for m in pattern.finditer(code):
+                yield indicator(kind, m.group(1))
+    sites = set(_MATOMO_SITE.findall(code)) if "setSiteId" in code else set()
     if sites:
         hosts = [h.lower() for h in _MATOMO_URL.findall(page.code)] or [""]
         for site in sites:
             yield indicator("matomo", f"{hosts[0]}#{site}")
-    for m in _WP_THEME.finditer(page.code):
+    for m in _WP_THEME.finditer(code) if "/wp-content/themes/" in code else ():
         theme = m.group(1).lower()
         if theme not in STOCK_THEMES:
             yield indicator("wp_theme", theme)
@@ -142,13 +145,33 @@ def absolute(base: str, url: str) -> str:
         return ""
 
 
+# A reference that keeps the base's host: a path from the root ("/x", not "//x"), a query or a fragment,
+# in plain ASCII URL characters only (no whitespace or controls, which urlsplit strips: "/\t/evil" is
+# "//evil"; no backslash, no non-ASCII), so urljoin keeps the base's scheme and netloc as they are.
+_SAME_HOST_REF = re.compile(r"(?:/(?!/)|[?#])[A-Za-z0-9\-._~%!$&'()*+,;=:@/?#]*|/")
+
+
 @functools.lru_cache(maxsize=8192)
 def link_host(base: str, url: str) -> str:
     """Lower-case host of a link, or "" (javascript:, mailto:, garbage).
 
     Cached: a page asks for most of its links twice (profiles, outlinks) and repeats many of them; URL
-    parsing was a fifth of the crawl's fingerprinting time (bench/crawl.py). Pure, so the cache changes
-    no answer; 8,192 entries of two strings each, cut from bodies capped at max_page_bytes."""
+    parsing was a fifth of the crawl's fingerprinting time (bench/crawl.py). A link from the root of the
+    same site ("/2026/11/story") has the base's host, resolved once per base. Pure, so neither changes an
+    answer (tests/detect/test_link_cache.py); 8,192 entries of two strings each, cut from bodies capped
+    at max_page_bytes."""
+    if _SAME_HOST_REF.fullmatch(url):
+        return _base_host(base)
+    return resolved_host(base, url)
+
+
+@functools.lru_cache(maxsize=256)
+def _base_host(base: str) -> str:
+    return resolved_host(base, "/")
+
+
+def resolved_host(base: str, url: str) -> str:
+    """link_host without cache or shortcut: ``url`` resolved against ``base``, its host if http(s)."""
     full = absolute(base, url)
     if not full.lower().startswith(("http://", "https://", "//")):
         return ""

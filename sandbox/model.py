@@ -18,9 +18,10 @@ DNS_BEHAVIOURS = frozenset({
 RDAP_BEHAVIOURS = frozenset({"rdap-malformed", "rdap-429", "rdap-500", "rdap-header-flood"})
 BEHAVIOURS = WEB_BEHAVIOURS | DNS_BEHAVIOURS | RDAP_BEHAVIOURS
 SERVICE_BEHAVIOURS: Mapping[str, frozenset[str]] = MappingProxyType({
-    "ct": frozenset({"ct-garbage", "ct-500"}),
+    "ct": frozenset({"ct-garbage", "ct-500", "ct-429"}),
     "nrd": frozenset({"nrd-500", "nrd-garbage", "nrd-huge"}),
-    "rdap": frozenset({"rdap-malformed", "rdap-429", "rdap-500", "rdap-header-flood"}),
+    # rdap-429-date: each name's first request is a 429 whose Retry-After is an HTTP date 2 s ahead
+    "rdap": frozenset({"rdap-malformed", "rdap-429", "rdap-429-date", "rdap-500", "rdap-header-flood"}),
 })
 
 

@@ -59,6 +59,7 @@ class Sandbox:
         self.smtps: SmtpSink | None = None
         self.proxy: ForwardProxy | None = None
         self.fronts: list[WebFront] = []
+        self.registry: RegistryServices | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
     @classmethod
@@ -93,6 +94,7 @@ class Sandbox:
         self.proxy = proxy
         registry = RegistryServices(state, HOST, ports)
         self._add(registry, "rdap", registry.rdap.port)
+        self.registry = registry
         self.ports["ct"] = registry.ct.port
         self.ports["nrd"] = registry.nrd.port
         # SMTP with STARTTLS offered, and SMTPS (implicit TLS) into the same mailbox; both certificates
@@ -205,12 +207,18 @@ class Sandbox:
         Through the proxy the crawler tunnels to addresses, so this is where the names and headers it sent are."""
         return [r for front in self.fronts for r in front.requests]
 
+    @property
+    def rdap_requests(self) -> list[str]:
+        """Every name the RDAP server was asked about, in order; reset() clears."""
+        assert self.registry is not None
+        return self.registry.asked()
+
     def set_behaviour(self, domain: str, behaviour: str | None) -> None:
         """Switch a hostile behaviour on for a domain (one per kind: dns-*, rdap-*, web); None clears."""
         self._state.set_behaviour(domain, behaviour)
 
     def set_service_behaviour(self, service: str, behaviour: str | None) -> None:
-        """Make a whole service misbehave: ("ct", "ct-garbage"|"ct-500"), ("nrd", "nrd-500"), ("rdap", …)."""
+        """Make a whole service misbehave: ("ct", "ct-garbage"|"ct-500"|"ct-429"), ("nrd", "nrd-500"), ("rdap", …)."""
         self._state.set_service_behaviour(service, behaviour)
 
     def reset(self, phase: str | None = None) -> None:
@@ -221,6 +229,8 @@ class Sandbox:
             self.proxy.requests.clear()
         for front in self.fronts:
             front.requests.clear()
+        if self.registry is not None:
+            self.registry.clear()
         self.smtp_up()
         assert self.smtp is not None
         with self.smtp.lock:
@@ -282,8 +292,13 @@ class Sandbox:
                         "allow_private_addresses": direct},
             # Every suffix the world uses, not only "*": a TLD in the bundled IANA bootstrap would
             # otherwise go to its real registry, which is not reachable from here.
-            "rdap": {"servers": {**{tld: self.url("rdap") for tld in self._suffixes()}, "*": self.url("rdap")}},
+            # One loopback server stands for every registry, so it gets every registry's budget at once.
+            "rdap": {"servers": {**{tld: self.url("rdap") for tld in self._suffixes()}, "*": self.url("rdap")},
+                     "max_per_minute": 100_000},
+            # The sandbox's CT search answers any pattern at once and never rate-limits, and its worlds change
+            # phase within seconds: no politeness pause, no cache, short back-off, every keyword inside names.
             "discovery": {"ct_search_url": f"http://{HOST}:{self.ports['ct']}/?q={{query}}&output=json",
+                          "ct_min_interval": 0.0, "ct_cache_hours": 0.0, "ct_backoff": 0.05, "ct_min_keyword": 4,
                           "nrd_feeds": [f"{self.url('nrd')}nrd.txt"]},
             "alerts": {"smtp_host": HOST, "smtp_port": self.ports["smtp"], "mail_to": ["analysts@sandbox.test"],
                        "mail_from": "hydrawatch@sandbox.test"},

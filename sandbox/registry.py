@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import re
 import socket
+import threading
+import time
 from datetime import datetime
+from email.utils import formatdate
 from urllib.parse import parse_qs, unquote
 
 from sandbox.hostile import send_header_flood
@@ -82,9 +85,13 @@ class RegistryServices:
     def __init__(self, state: LiveState, host: str = "127.0.0.1", ports: dict[str, int] | None = None) -> None:
         ports = ports or {}
         self.state = state
+        self._ct_limited: set[str] = set()  # queries "ct-429" already refused once
         self.rdap = TcpServer(self._rdap, host, ports.get("rdap", 0), name="rdap")
         self.ct = TcpServer(self._ct, host, ports.get("ct", 0), name="ct")
         self.nrd = TcpServer(self._nrd, host, ports.get("nrd", 0), name="nrd")
+        self.rdap_requests: list[str] = []  # every name asked of RDAP, in order (Sandbox.reset clears)
+        self._lock = threading.Lock()
+        self._refused_once: set[str] = set()
 
     def start(self) -> None:
         for server in (self.rdap, self.ct, self.nrd):
@@ -103,8 +110,16 @@ class RegistryServices:
         if not path.startswith("/domain/"):
             return _json(conn, 400, {"errorCode": 400, "title": "only /domain/<name> is served here"})
         name = path[len("/domain/"):].strip("/").lower().rstrip(".")
+        with self._lock:
+            self.rdap_requests.append(name)
+            first = name not in self._refused_once
+            self._refused_once.add(name)
         domain = view.domains.get(name)
         behaviour = self.state.service_behaviour("rdap") or self.state.behaviour(domain, "rdap", name)
+        if behaviour == "rdap-429-date" and first:
+            return send_response(conn, 429, [("Content-Type", JSON_RDAP),
+                                             ("Retry-After", formatdate(time.time() + 2, usegmt=True))],
+                                 b'{"errorCode":429,"title":"Too Many Requests"}')
         if behaviour == "rdap-500":
             return _json(conn, 500, {"errorCode": 500, "title": "Internal Server Error"})
         if behaviour == "rdap-429":
@@ -120,6 +135,15 @@ class RegistryServices:
         base = f"http://{request.headers.get('host', '127.0.0.1')}/"
         return _json(conn, 200, rdap_domain(domain, base))
 
+    def asked(self) -> list[str]:
+        with self._lock:
+            return list(self.rdap_requests)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.rdap_requests.clear()
+            self._refused_once.clear()
+
     def _ct(self, conn: socket.socket) -> None:
         request = read_request(conn)
         if request is None:
@@ -132,6 +156,10 @@ class RegistryServices:
                                  b"<html><body>crt.sh is overloaded, try later</body></html>")
         params = parse_qs(request.query, keep_blank_values=True)
         pattern = (params.get("q") or params.get("identity") or [""])[0]
+        if behaviour == "ct-429" and pattern not in self._ct_limited:  # busy: the first ask of each query
+            self._ct_limited.add(pattern)
+            return send_response(conn, 429, [("Content-Type", "text/plain"), ("Retry-After", "1")],
+                                 b"Too Many Requests\n")
         if not pattern:
             return send_response(conn, 400, [("Content-Type", "text/plain")], b"q= is required\n")
         rows = crtsh_rows(self.state.view.certificates, pattern)

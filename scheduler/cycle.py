@@ -45,7 +45,7 @@ class CycleReport:
             "new_edges": self.hunted.new_edges,
             "clones": [{"to": v.candidate, "from": v.predecessor, "relation": v.relation.value if v.relation else None,
                         "confidence": round(v.confidence, 3)} for v in self.hunted.clones],
-            "source_errors": self.hunted.source_errors,
+            "source_errors": self.hunted.source_errors, "source_notes": self.hunted.source_notes,
             "alerts_sent": self.delivery.sent, "alerts_failed": self.delivery.failed,
             "seconds": round(self.seconds, 2),
         }

@@ -12,7 +12,7 @@ from email.message import EmailMessage
 
 from scheduler import alerts, mailer
 from scheduler.settings import AlertsSettings
-from storage import outbox
+from storage import lock, outbox
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -36,10 +36,25 @@ def digest_message_id(items: list[outbox.OutboxItem]) -> str:
     return f"<digest-{key}@hydrawatch>"
 
 
+DELIVER_LOCK = "hydrawatch:deliver"
+
+
 def deliver(store: Store, cfg: AlertsSettings, *, now: datetime) -> DeliveryReport:
-    """Deliver the due clone alerts (one mail each, or one digest), then the due takedown alerts."""
+    """Deliver the due clone alerts (one mail each, or one digest), then the due takedown alerts.
+
+    One deliverer at a time per store (an advisory lock on PostgreSQL): a row left "sending" is then
+    always one whose deliverer died, so a second process never mails a row that is being sent. When
+    another process is delivering, this one returns at once (skipped)."""
     if not cfg.smtp_host or not cfg.mail_to:
         return DeliveryReport(skipped="e-mail disabled ([alerts] smtp_host or mail_to empty)")
+    with lock.advisory(store.engine, DELIVER_LOCK) as held:
+        if not held:
+            log.debug("alert delivery skipped: another process is delivering")
+            return DeliveryReport(skipped="another process is delivering the alerts")
+        return _deliver(store, cfg, now=now)
+
+
+def _deliver(store: Store, cfg: AlertsSettings, *, now: datetime) -> DeliveryReport:
     with store.transaction() as session:
         items = outbox.due(session, now=now)
         for item in items:

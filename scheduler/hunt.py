@@ -6,7 +6,7 @@ Two parts, in this order:
    tlds``, the typo fuzzers on its own suffix and on every suffix the network uses — is resolved, and
    every one that resolves is observed before anything else. No cap applies.
 2. **Sweep** (periodic): names deferred by an earlier hunt, redirect and outlink targets of live network
-   sites, similar pages, lookalikes of every network label, CT search, NRD feeds. Resolved in bounded
+   sites, similar pages, lookalikes of every network label, CT search, NRD feeds, zone-file differences. Resolved in bounded
    batches (scheduler/hunt_resolve.py); observed in the order of detect/hunt_order.py up to
    MAX_OBSERVED_PER_HUNT (redirect/outlink targets always); the rest is deferred to the next sweep.
 
@@ -34,8 +34,10 @@ from scheduler.components import Components
 from scheduler.deliver import new_message_id
 from scheduler.hunt_report import HuntReport
 from scheduler.hunt_resolve import Resolved, Wildcards, resolve
+from scheduler.name_screen import NameScreen
 from scheduler.observe import observe
 from scheduler.progress import stage
+from scheduler.zone_source import zone_candidates
 from storage import candidates as candidate_store
 from storage import lineage, outbox, profiles, watchlist
 
@@ -126,8 +128,10 @@ async def _sweep(parts: Components, ctx: _Context, lost: Collection[str], *, now
     live = [p.domain for p in ctx.network if not p.status.lost and p.domain not in lost]
     await run(sources.lookalikes(parts, gone, ctx.typo_tlds))
     await run(sources.lookalikes(parts, live, ()))
-    await run(await sources.ct_candidates(parts, names, report))
-    await run(sources.nrd_candidates(parts, labels, infra, report))
+    await run(await sources.ct_candidates(parts, names, report, now=now))
+    screen = NameScreen.for_hunt(parts, labels, infra)  # one label index for every stream of strangers' names
+    await run(sources.nrd_candidates(parts, labels, infra, report, screen))
+    await run(zone_candidates(parts, screen, report, now))
 
     fresh = _without_unchanged_rejections(parts, found, ctx, report)
     room = max(0, MAX_OBSERVED_PER_HUNT - report.observed)

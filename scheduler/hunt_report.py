@@ -16,6 +16,7 @@ class HuntReport:
     clones: list[Verdict] = field(default_factory=list)
     new_edges: int = 0
     source_errors: list[str] = field(default_factory=list)
+    source_notes: list[str] = field(default_factory=list)  # what each source did: cached, not modified …
     truncated: int = 0          # NRD names past discovery.max_candidates, not checked against infrastructure
     deferred: int = 0           # resolving, past the observation cap: stored, observed first next sweep
     unchanged: int = 0          # rejected before on the same DNS answer: not crawled again

@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from datetime import UTC, datetime
 
-from crawler import ct, feeds
+from crawler import ctpolicy, feeds
+from crawler.ctpolicy import CtPolicy
 from crawler.sources import SourceError
 from detect import discovery, lookalike
-from detect.lexical import LabelIndex, nrd_lexical_match
-from detect.model import Candidate, Indicator, Rcode
+from detect.model import Candidate, Indicator
 from detect.names import InvalidDomain
 from detect.scoring import SiteProfile
 from scheduler.components import Components
 from scheduler.hunt_report import HuntReport
-from scheduler.hunt_resolve import BATCH
+from scheduler.name_screen import NameScreen, ScreenStats
+from scheduler.source_state import StoreMemory
 
 log = logging.getLogger(__name__)
 
@@ -61,68 +63,47 @@ def similar_candidates(parts: Components, network: Sequence[SiteProfile]) -> lis
     return out
 
 
-async def ct_candidates(parts: Components, network: Sequence[str], report: HuntReport) -> list[Candidate]:
-    url = parts.config.discovery.ct_search_url
-    if not url:
+def ct_policy(parts: Components) -> CtPolicy:
+    cfg = parts.config.discovery
+    return CtPolicy(url_template=cfg.ct_search_url, min_keyword=cfg.ct_min_keyword, attempts=cfg.ct_attempts,
+                    backoff=cfg.ct_backoff, min_interval=cfg.ct_min_interval, cache_hours=cfg.ct_cache_hours,
+                    timeout=cfg.ct_timeout)
+
+
+async def ct_candidates(parts: Components, network: Sequence[str], report: HuntReport, *,
+                        now: datetime | None = None) -> list[Candidate]:
+    """Names in certificates matching the network's keywords (crawler/ctpolicy.py: polite, cached, retried);
+    a keyword whose query fails is reported and the others still count."""
+    if not parts.config.discovery.ct_search_url:
         return []
+    when = now or datetime.now(UTC)
+    sweep = await ctpolicy.search(ct_policy(parts), discovery.ct_keywords(network), StoreMemory(parts.store),
+                                  now=when)
+    for failed in sweep.failures:
+        kind = failed.error_kind.value if failed.error_kind else "error"
+        report.source_errors.append(f"ct {failed.keyword}: {kind}: {failed.error}")
+    report.source_notes.extend(sweep.notes())
     out: list[Candidate] = []
-    for keyword in discovery.ct_keywords(network):
-        result = await ct.ct_search(url, keyword, timeout=parts.config.discovery.ct_timeout)
-        if result.error_kind is not None:
-            report.source_errors.append(f"ct {keyword}: {result.error_kind.value}: {result.error}")
-            log.warning("CT search for %r failed: %s", keyword, result.error)
-            continue
-        out.extend(discovery.ct_candidates(result.names, keyword))
+    for result in sweep.results:
+        out.extend(discovery.ct_candidates(result.names, result.keyword))
     return out
 
 
 async def nrd_candidates(parts: Components, labels: Sequence[str], infrastructure: frozenset[Indicator],
-                         report: HuntReport) -> AsyncIterator[Candidate]:
-    """Feed entries lexically close to a network label, or resolving onto the network's IPs/NS.
+                         report: HuntReport, screen: NameScreen | None = None) -> AsyncIterator[Candidate]:
+    """Feed entries that pass the name screen (scheduler/name_screen.py): lexically close to a network
+    label, or resolving onto the network's IPs/NS.
 
     Streamed: a feed is read line by line and its other names are checked against the infrastructure in
     batches, so a feed of 10⁶ names holds one batch in memory. At most ``discovery.max_candidates`` of
     those names per feed are checked; the rest is counted in ``report.truncated``."""
-    index = LabelIndex(labels)
-    cap = parts.config.discovery.max_candidates
-    ips = {i.value for i in infrastructure if i.kind == "ip"}
-    nss = {i.value for i in infrastructure if i.kind == "ns"}
+    screen = screen if screen is not None else NameScreen.for_hunt(parts, labels, infrastructure)
     for source in parts.config.discovery.nrd_feeds:
-        batch: list[str] = []
-        checked = beyond = 0
+        stats = ScreenStats()
         try:
-            async for name in feeds.read_feed(source):
-                label = nrd_lexical_match(name, index)
-                if label is not None:
-                    yield Candidate(name, "nrd", f"{source} (lexical: {label})")
-                elif not (ips or nss):
-                    continue
-                elif checked < cap:
-                    checked += 1
-                    batch.append(name)
-                    if len(batch) >= BATCH:
-                        async for c in _on_infrastructure(parts, batch, ips, nss, source):
-                            yield c
-                        batch = []
-                else:
-                    beyond += 1
+            async for c in screen.screen(feeds.read_feed(source), source="nrd", via=source, stats=stats):
+                yield c
         except SourceError as exc:
             report.source_errors.append(f"nrd {source}: {exc}")
             log.warning("NRD feed %s failed: %s", source, exc)
-            continue
-        async for c in _on_infrastructure(parts, batch, ips, nss, source):
-            yield c
-        if beyond:
-            report.truncated += beyond
-            log.warning("NRD feed %s: %d names over discovery.max_candidates not checked against the "
-                        "network's infrastructure", source, beyond)
-
-
-async def _on_infrastructure(parts: Components, names: list[str], ips: set[str], nss: set[str],
-                             source: str) -> AsyncIterator[Candidate]:
-    if not names:
-        return
-    async for res in parts.prober.probe(names, types=("A", "NS")):
-        shared = (set(res.get("A")) & ips) | (set(res.get("NS")) & nss)
-        if res.rcode is Rcode.NOERROR and shared:
-            yield Candidate(res.name, "nrd", f"{source} (infrastructure: {min(shared)})")
+        report.truncated += stats.beyond

@@ -215,3 +215,18 @@ class CycleRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     outcome: Mapped[str] = mapped_column(String(16), default="running")  # running|ok|failed|interrupted
     stats: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class SourceStateRow(Base):
+    """What hydrawatch remembers of one data source between sweeps (one row per source key): the
+    validators of its last answer (conditional GET), the last day of a dated feed read, a cache (CT
+    results per keyword)."""
+
+    __tablename__ = "source_state"
+
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    etag: Mapped[str] = mapped_column(Text, default="")
+    last_modified: Mapped[str] = mapped_column(String(64), default="")
+    last_date: Mapped[str] = mapped_column(String(10), default="")  # ISO date of the last dated file read
+    cache: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime]

@@ -71,7 +71,8 @@ def enqueue(session: Session, edge_id: int, *, now: datetime, message_id: str) -
 
 
 def due(session: Session, *, now: datetime, limit: int = 200) -> list[OutboxItem]:
-    """Rows to deliver now: pending or interrupted (sending) rows whose next attempt has come."""
+    """Rows to deliver now: pending or interrupted (sending) rows whose next attempt has come. On
+    PostgreSQL they are locked for the session's transaction, rows another transaction holds skipped."""
     src, dst = aliased(DomainRow), aliased(DomainRow)
     rows = session.execute(
         select(OutboxRow, EdgeRow, src.name, dst.name, src.status, dst.first_seen)
@@ -79,7 +80,7 @@ def due(session: Session, *, now: datetime, limit: int = 200) -> list[OutboxItem
         .join(src, src.id == EdgeRow.from_id).join(dst, dst.id == EdgeRow.to_id)
         .where(OutboxRow.state.in_(("pending", "sending")),
                or_(OutboxRow.next_attempt_at.is_(None), OutboxRow.next_attempt_at <= now))
-        .order_by(OutboxRow.id).limit(limit))
+        .order_by(OutboxRow.id).limit(limit).with_for_update(skip_locked=True, of=OutboxRow))
     return [OutboxItem(o.id, o.state, o.attempts, o.message_id, edge_info(e, s, d), Status(s_status), d_first)
             for o, e, s, d, s_status, d_first in rows]
 
@@ -104,14 +105,15 @@ def enqueue_takedown(session: Session, status_change_id: int, *, now: datetime, 
 
 
 def due_takedowns(session: Session, *, now: datetime, limit: int = 200) -> list[TakedownItem]:
-    """Takedown alerts to deliver now (pending, or interrupted while sending, and their time has come)."""
+    """Takedown alerts to deliver now (pending, or interrupted while sending, and their time has come);
+    locked like :func:`due`'s rows."""
     rows = session.execute(
         select(TakedownAlertRow, StatusChangeRow, DomainRow.name, DomainRow.campaign)
         .join(StatusChangeRow, StatusChangeRow.id == TakedownAlertRow.status_change_id)
         .join(DomainRow, DomainRow.id == StatusChangeRow.domain_id)
         .where(TakedownAlertRow.state.in_(("pending", "sending")),
                or_(TakedownAlertRow.next_attempt_at.is_(None), TakedownAlertRow.next_attempt_at <= now))
-        .order_by(TakedownAlertRow.id).limit(limit))
+        .order_by(TakedownAlertRow.id).limit(limit).with_for_update(skip_locked=True, of=TakedownAlertRow))
     out: list[TakedownItem] = []
     for t, c, name, campaign in rows:
         change = status_change(c)

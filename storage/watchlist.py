@@ -77,8 +77,12 @@ def list_domains(session: Session, *, campaign: str | None = None, status: Statu
 
 
 def set_status(session: Session, name: str, verdict: Classification, now: datetime) -> StatusChange | None:
-    """Record the latest verdict; a change of status appends to the history and is returned."""
-    row = domain_row(session, name)
+    """Record the latest verdict; a change of status appends to the history and is returned.
+
+    The domain's row is locked and read afresh first (PostgreSQL; SQLite has one writer at a time), so
+    two processes classifying one domain at once make one change: the second sees the first's status."""
+    row = session.scalar(select(DomainRow).where(DomainRow.name == name).with_for_update()
+                         .execution_options(populate_existing=True))
     if row is None:
         raise KeyError(name)
     row.last_seen = now

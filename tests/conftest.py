@@ -93,7 +93,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 # The fast lane (`pytest -m fast`): the pure core's tests and the structural rules, which start no
 # server and no subprocess. Marked here by place rather than one by one, so a new pure test joins it.
-_FAST = ("tests/detect/", "tests/test_import_rules.py", "tests/test_errors.py")
+_FAST = ("tests/detect/", "tests/test_import_rules.py", "tests/test_errors.py",
+         "tests/crawler/test_politeness.py")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -11,7 +11,7 @@ from typing import IO, TYPE_CHECKING, Annotated
 
 import typer
 
-from detect.model import RECORD_TYPES, DnsResult
+from detect.model import RECORD_TYPES, DnsResult, Rcode
 from detect.names import InvalidDomain, strip_to_host
 from hydrawatch.context import CliError, state
 from hydrawatch.render import dumps, terminal_safe
@@ -64,29 +64,62 @@ def _arguments(domains: Iterable[str], report: Callable[[str], None]) -> Iterato
 
 def as_json(result: DnsResult, types: list[str]) -> str:
     """One JSON object: name, rcode, a list per asked type (and CNAME when seen), error."""
-    if not result.records and not result.error and _PLAIN.fullmatch(result.name):
+    return json_row(result.name, result.rcode, result.records, result.error, types)
+
+
+def json_row(name: str, rcode: Rcode, records: dict[str, tuple[str, ...]], error: str, types: list[str]) -> str:
+    """as_json from a result's parts (the sweep's rows, with no DnsResult built per name)."""
+    if not records and not error and _PLAIN.fullmatch(name):
         # the common dead name: no escaping needed, skip the encoder
         empty = "".join(f', "{t}": []' for t in types)
-        return f'{{"name": "{result.name}", "rcode": "{result.rcode.value}"{empty}, "error": ""}}'
-    item: dict[str, object] = {"name": result.name, "rcode": result.rcode.value}
+        return f'{{"name": "{name}", "rcode": "{rcode.value}"{empty}, "error": ""}}'
+    item: dict[str, object] = {"name": name, "rcode": rcode.value}
     for rtype in types:
-        item[rtype] = list(result.get(rtype))
-    for rtype, values in result.records.items():
+        item[rtype] = list(records.get(rtype, ()))
+    for rtype, values in records.items():
         if rtype not in item:
             item[rtype] = list(values)
-    item["error"] = result.error
+    item["error"] = error
     return dumps(item, indent=None)
 
 
 def as_text(result: DnsResult, types: list[str], width: int) -> str:
-    parts = [f"{result.name:<{width}}", f"{result.rcode.value:<8}"]
-    for rtype in [*types, *(t for t in result.records if t not in types)]:
-        values = result.get(rtype)
+    return text_row(result.name, result.rcode, result.records, result.error, types, width)
+
+
+def text_row(name: str, rcode: Rcode, records: dict[str, tuple[str, ...]], error: str, types: list[str],
+             width: int) -> str:
+    """as_text from a result's parts."""
+    parts = [f"{name:<{width}}", f"{rcode.value:<8}"]
+    for rtype in [*types, *(t for t in records if t not in types)]:
+        values = records.get(rtype, ())
         if values:
             parts.append(f"{rtype}=" + ",".join(terminal_safe(v, 200) for v in values))
-    if result.error:
-        parts.append(f"error={terminal_safe(result.error, 200)!r}")
+    if error:
+        parts.append(f"error={terminal_safe(error, 200)!r}")
     return " ".join(parts).rstrip()
+
+
+def line_renderer(fmt: str, types: list[str], width: int) -> Callable[[str, Rcode, dict[str, tuple[str, ...]], str], str]:
+    """A sweep row to its output line (newline included), the same text as as_json / as_text. Dead
+    names (no records, no error, a plain name: nearly every line of a lookalike sweep) take a
+    precomputed template."""
+    if fmt == "jsonl":
+        empty = "".join(f', "{t}": []' for t in types) + ', "error": ""}\n'
+
+        def jsonl(name: str, rcode: Rcode, records: dict[str, tuple[str, ...]], error: str) -> str:
+            if not records and not error and _PLAIN.fullmatch(name):
+                return f'{{"name": "{name}", "rcode": "{rcode.value}"{empty}'
+            return json_row(name, rcode, records, error, types) + "\n"
+
+        return jsonl
+
+    def text(name: str, rcode: Rcode, records: dict[str, tuple[str, ...]], error: str) -> str:
+        if not records and not error:
+            return f"{name:<{width}} {rcode.value}\n"
+        return text_row(name, rcode, records, error, types, width) + "\n"
+
+    return text
 
 
 class _Skipped:
@@ -170,7 +203,7 @@ def register(app: typer.Typer) -> None:
             if sys.stderr.isatty() and (given.total is None or given.total >= PROGRESS_MIN):
                 _with_bar(prober, given, fmt, kinds, report)
             else:
-                _write(prober.probe_all(given.names, kinds), sys.stdout, fmt, kinds, given.width)
+                _write(prober, given, sys.stdout, fmt, kinds)
         except ProberError as exc:
             raise CliError(str(exc)) from None
         finally:
@@ -179,14 +212,11 @@ def register(app: typer.Typer) -> None:
             sys.stdout.flush()
 
 
-def _write(results: Iterable[DnsResult], out: IO[str], fmt: str, kinds: list[str], width: int) -> None:
+def _write(prober: Prober, given: _Input, out: IO[str], fmt: str, kinds: list[str],
+           progress: Callable[[int], None] | None = None) -> None:
     write = out.write
-    if fmt == "jsonl":
-        for result in results:
-            write(as_json(result, kinds) + "\n")
-    else:
-        for result in results:
-            write(as_text(result, kinds, width) + "\n")
+    for text in prober.probe_text(given.names, kinds, line_renderer(fmt, kinds, given.width), progress=progress):
+        write(text)
 
 
 def _with_bar(prober: Prober, given: _Input, fmt: str, kinds: list[str], report: _Skipped) -> None:
@@ -199,6 +229,5 @@ def _with_bar(prober: Prober, given: _Input, fmt: str, kinds: list[str], report:
     with Progress(TextColumn("probing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True, redirect_stdout=False, redirect_stderr=False) as bar:
         task = bar.add_task("probe", total=given.total)
-        results = prober.probe_all(
-            given.names, kinds, progress=lambda done: bar.update(task, completed=done + report.count))
-        _write(results, out, fmt, kinds, given.width)
+        _write(prober, given, out, fmt, kinds,
+               progress=lambda done: bar.update(task, completed=done + report.count))

@@ -34,6 +34,8 @@ def print_report(stats: dict, console: Console) -> None:  # type: ignore[type-ar
     for c in stats["clones"]:
         console.print(f"  clone {c['to']} <- {c['from']} ({c['relation']}, {c['confidence']:.2f})",
                       highlight=False, markup=False)
+    for note in stats.get("source_notes", []):
+        console.print(f"  source: {terminal_safe(note, 200)}", highlight=False, markup=False)
     for err in stats["source_errors"]:
         console.print(f"  source failed: {terminal_safe(err, 200)}", highlight=False, markup=False)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,6 +14,8 @@ import pytest
 
 from hydrawatch.cli import main
 from hydrawatch.commands.probe import probe_name
+from hydrawatch.config import Config
+from sandbox.net import Sandbox
 from tests.crawler import nanodns
 from tests.crawler.nanodns import NanoServer
 
@@ -135,3 +138,49 @@ def test_probe_file_asks_a_dead_name_one_question_whatever_the_types(
     for dead in ("gone.test", "lost.test", "vanished.test"):
         assert asked[dead] == [RECORD_TYPES[0]]
     assert sorted(asked["example.test"]) == sorted(RECORD_TYPES)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "text"])
+def test_probe_file_prints_what_the_asyncio_prober_finds_on_the_sandbox_world(
+        fmt: str, sandbox: Sandbox, sandbox_config: Config, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The command line's synchronous sweep (crawler/dnsfast.py) prints, line for line, what the
+    prober's asyncio path finds rendered by as_json/as_text: every name of doppelganger-2024, its www
+    and mail hosts, and names that do not exist."""
+    import asyncio
+
+    from crawler.dns import Prober
+    from detect.model import RECORD_TYPES
+    from hydrawatch.commands.probe import as_json, as_text
+
+    domains = sorted({d for view in sandbox.world.views.values() for d in view.domains})
+    names = [*domains, *(f"www.{d}" for d in domains), *(f"mail.{d}" for d in domains),
+             *(f"nothing-{i}.{d}" for i, d in enumerate(domains))]
+    listing = tmp_path / "names.txt"
+    listing.write_text("\n".join(names) + "\n")
+    config = tmp_path / "hydrawatch.toml"
+    config.write_text(f'[dns]\nnameservers = {json.dumps(sandbox_config.dns.nameservers)}\n')
+    code, out, err = run(capsys, "--config", str(config), "probe", "--file", str(listing), "--format", fmt)
+    assert code == 0, err
+
+    async def reference() -> list[str]:
+        prober = Prober.from_settings(sandbox_config.dns)
+        try:
+            return [as_json(r, list(RECORD_TYPES)) if fmt == "jsonl" else as_text(r, list(RECORD_TYPES), 32)
+                    async for r in prober.probe(names)]
+        finally:
+            await prober.close()
+
+    expected = asyncio.run(reference())
+    assert sorted(map(_unshuffled, out.splitlines())) == sorted(map(_unshuffled, expected))
+    assert len(expected) == len(names) and any("NOERROR" in line for line in expected)
+    assert any("NXDOMAIN" in line for line in expected)
+
+
+def _unshuffled(line: str) -> str:
+    """A probe line with each type's values in sorted order (the sandbox shuffles RRsets per answer)."""
+    if line.startswith("{"):
+        row = json.loads(line)
+        return json.dumps({k: sorted(v) if isinstance(v, list) else v for k, v in row.items()})
+    return re.sub(r"(?<= )([A-Z]+)=(.*?)(?= [A-Z]+=|$)",
+                  lambda m: f"{m[1]}=" + ",".join(sorted(m[2].split(","))), line)

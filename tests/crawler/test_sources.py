@@ -66,7 +66,6 @@ def test_rdap_outcomes_ok_404_429_500_malformed_too_large_timeout() -> None:
         async with rdap_site() as site:
             client = RdapClient.from_settings(
                 RdapSettings(servers={"pm": f"http://127.0.0.1:{site.port}/rdap/"}, timeout=1.5))
-            client.max_retry_after = 1.0
             ok = await client.lookup("ok.pm", now=NOW)
             assert ok.error_kind is None and ok.http_status == 200
             assert ok.registrar == "Example Registrar"
@@ -79,7 +78,9 @@ def test_rdap_outcomes_ok_404_429_500_malformed_too_large_timeout() -> None:
             assert (gone.http_status, gone.error_kind, gone.error) == (404, ErrorKind.HTTP, "not found")
             started = time.monotonic()
             busy = await client.lookup("busy.pm", now=NOW)
-            assert busy.http_status == 429 and busy.error_kind is ErrorKind.HTTP
+            # asked again once after its Retry-After (1 s), still 429: rate_limited, not a generic HTTP failure
+            assert busy.http_status == 429 and busy.error_kind is ErrorKind.RATE_LIMITED
+            assert "Retry-After 1s" in busy.error
             assert time.monotonic() - started >= 0.9 and site.hits["busy.pm"] == 2  # type: ignore[attr-defined]
             broken = await client.lookup("broken.pm", now=NOW)
             assert broken.http_status == 500 and broken.error_kind is ErrorKind.HTTP

@@ -27,3 +27,35 @@ def test_host_of_cached_answers_as_computed() -> None:
         first = host_of(text)
         assert first == host_of.__wrapped__(text)  # type: ignore[attr-defined]
         assert host_of(text) == first
+
+
+def test_same_site_shortcut_answers_as_resolved() -> None:
+    """link_host's shortcut for links from the site's root (no urljoin per link) gives what resolving
+    them gives, on every base, for the links it takes and the ones that look like them but are not."""
+    from detect.trackers import _SAME_HOST_REF, resolved_host
+
+    bases = [*BASES, "//proto.example/p", "mailto:x@y.example", "https://[::1]:8/", "https://x.example:bad/",
+             "HTTP://Caps.Example/A?b#c", "ftp://files.example/", "https://user:pw@host.example/"]
+    links = [*LINKS, "/2026/11/a-story", "/?x=//evil.example", "/#//evil.example", "?//evil.example",
+             "#x", "/", "//", "///x", "/\\evil.example", "/ //x", "/%2F/evil.example", "/a:b@c", "/;p?q#f",
+             "/\u00e9", "/\x0b/evil.example", "\t//evil.example", "/\r\n/evil.example"]
+    taken = 0
+    for base in bases:
+        for url in links:
+            taken += bool(_SAME_HOST_REF.fullmatch(url))
+            assert link_host(base, url) == resolved_host(base, url), (base, url)
+    assert taken > 20  # the shortcut is exercised, not only the slow path
+
+
+def test_every_id_pattern_needs_its_gate_literal() -> None:
+    """id_indicators skips a pattern when its literal is not in the page's code: each literal must be a
+    piece every match of its pattern contains (written out, unescaped, in the pattern itself)."""
+    import re
+
+    from detect.trackers import _ID_PATTERNS
+
+    for kind, literal, pattern in _ID_PATTERNS:
+        assert literal, kind
+        assert not pattern.flags & re.IGNORECASE, kind
+        plain = re.sub(r"\\(.)", r"\1", pattern.pattern)
+        assert literal in plain, (kind, literal, pattern.pattern)

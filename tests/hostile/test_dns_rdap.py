@@ -64,7 +64,7 @@ def test_idn_homograph_is_stored_as_punycode_and_observed(hsb: Sandbox, tmp_path
     assert homograph in names and GOOD in names and all(n.isascii() for n in names)
 
 
-@pytest.mark.parametrize(("name", "kind"), [("rdapbad.info", "malformed"), ("rdap429.info", "http"),
+@pytest.mark.parametrize(("name", "kind"), [("rdapbad.info", "malformed"), ("rdap429.info", "rate_limited"),
                                             ("rdap500.info", "http")])
 def test_rdap_failures_are_recorded(hsb: Sandbox, tmp_path: Path, name: str, kind: str) -> None:
     out = run_cycle(hsb, tmp_path, [name])

@@ -29,7 +29,7 @@ def silent_ct() -> Iterator[str]:
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_a_silent_ct_search_gives_up_after_ct_timeout_not_rdap_timeout(config: Config, store: Store,
                                                                        silent_ct: str) -> None:
-    cfg = config.replace(**{"discovery.ct_search_url": silent_ct, "discovery.ct_timeout": 0.5,
+    cfg = config.replace(**{"discovery.ct_search_url": silent_ct, "discovery.ct_timeout": 0.5, "discovery.ct_attempts": 1,
                             "rdap.timeout": 30.0})
     parts = Components.from_settings(cfg, store, load_signatures())
     report = HuntReport()

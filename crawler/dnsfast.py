@@ -1,0 +1,383 @@
+"""The synchronous bulk sweep: names in, one row per name out, no event loop.
+
+Same questions and the same outcomes as the asyncio path (crawler/dnssweep.py over
+crawler/dnsengine.py), built for one job, a big sweep from a script or the CLI: a few connected,
+non-blocking UDP sockets, a window of at most ``concurrency`` questions in flight, each socket's
+``pending`` table (id -> question, in send order, which is also deadline order: every question waits
+the same timeout) serving both the answer lookup and the timeout queue. Per name the first record
+type is asked alone; NXDOMAIN or a failure there ends the name with one query (most names of a
+lookalike sweep do not exist), otherwise the other types follow, ahead of new names, so the pipe
+stays full across types and names. A dead name costs one small question object and an output row;
+only a live name gets a record collector. Truncated answers are asked again over TCP, in line
+(blocking, bounded by the timeout): they are rare, and a bulk sweep's result does not depend on it.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import socket
+import time
+from collections import OrderedDict, deque
+from collections.abc import Iterator
+from typing import Any
+
+from crawler.dnssweep import normalise
+from crawler.dnswire import (
+    RCODE_NOERROR,
+    RCODE_NXDOMAIN,
+    RCODE_REFUSED,
+    RCODE_SERVFAIL,
+    Question,
+    Reply,
+    WireError,
+    parse_reply,
+    reply_id,
+)
+from crawler.settings import Nameserver
+from detect.model import Rcode
+
+_RCODES = {RCODE_NOERROR: Rcode.NOERROR, RCODE_NXDOMAIN: Rcode.NXDOMAIN, RCODE_SERVFAIL: Rcode.SERVFAIL,
+           RCODE_REFUSED: Rcode.REFUSED}
+_RCVBUF = 4 * 1024 * 1024
+_SNDBUF = 1024 * 1024
+_TICK = 0.05  # longest wait before the output is flushed and deadlines are looked at
+_MAX_ANSWER = 65535
+
+# name, rcode, records (type -> values, in asked order), error: what a DnsResult is built from
+Row = tuple[str, Rcode, dict[str, tuple[str, ...]], str]
+
+
+class _Live:
+    """The answers gathered so far for a name whose first type did not end it."""
+
+    __slots__ = ("cnames", "errors", "name", "records", "waiting")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.records: dict[str, tuple[str, ...]] = {}
+        self.cnames: list[str] = []
+        self.errors: list[str] = []
+        self.waiting = 0
+
+
+class _Ask:
+    """One question on its way. ``live`` is None for a name's first question."""
+
+    __slots__ = ("deadline", "garbage", "index", "live", "name", "qid", "qname", "question", "sock", "tries")
+
+    def __init__(self, name: str, qname: bytes, index: int, live: _Live | None) -> None:
+        self.name = name
+        self.qname = qname
+        self.index = index
+        self.live = live
+        self.question: Question | None = None  # built when first needed (parsing a record, TCP)
+        self.tries = 0
+        self.deadline = 0.0
+        self.qid = 0
+        self.sock = 0
+        self.garbage = ""
+
+
+class FastSweep:
+    """One synchronous sweep over ``servers``; ``rows`` yields lists of finished rows."""
+
+    def __init__(self, servers: list[Nameserver], types: list[tuple[str, int]], *, timeout: float,
+                 retries: int, concurrency: int, sockets_per_server: int = 1) -> None:
+        if not servers:
+            raise ValueError("no nameservers")
+        self.servers = servers
+        self.types = types
+        self.timeout = timeout
+        self.retries = retries
+        self.window = max(1, concurrency)
+        self.sockets_per_server = sockets_per_server
+        self.socks: list[socket.socket] = []
+        self.owners: list[Nameserver] = []  # the server of each socket
+        self.pending: list[OrderedDict[int, _Ask]] = []
+        self.inflight = 0
+        self.out: list[Row] = []
+        self._rr = 0
+        self._ids = b""
+        self._pos = 0
+        # the wire of each asked type's question minus the id, around the qname
+        self._head = Question(b"\x00", 1).body[:10]
+        self._tails = [Question(b"\x00", rdtype).body[11:] for _, rdtype in types]
+        self._typeclass = [tail[:4] for tail in self._tails]
+        self._followups: deque[_Ask] = deque()
+
+    # sockets --------------------------------------------------------------------------------
+    def open(self) -> None:
+        for _ in range(self.sockets_per_server):
+            for server in self.servers:
+                family, kind, proto, _, address = socket.getaddrinfo(server.host, server.port,
+                                                                     type=socket.SOCK_DGRAM)[0]
+                sock = socket.socket(family, kind, proto)
+                try:
+                    sock.setblocking(False)
+                    for option, size in ((socket.SO_RCVBUF, _RCVBUF), (socket.SO_SNDBUF, _SNDBUF)):
+                        try:
+                            sock.setsockopt(socket.SOL_SOCKET, option, size)
+                        except OSError:  # pragma: no cover - capped by the kernel, harmless
+                            pass
+                    sock.connect(address)  # a random source port; the kernel drops other senders
+                except BaseException:
+                    sock.close()
+                    raise
+                self.socks.append(sock)
+                self.owners.append(server)
+                self.pending.append(OrderedDict())
+
+    def close(self) -> None:
+        for sock in self.socks:
+            sock.close()
+        self.socks = []
+
+    def _new_id(self, pending: OrderedDict[int, _Ask]) -> int:
+        while True:
+            if self._pos >= len(self._ids):
+                self._ids = os.urandom(8192)
+                self._pos = 0
+            qid = (self._ids[self._pos] << 8) | self._ids[self._pos + 1]
+            self._pos += 2
+            if qid not in pending:
+                return qid
+
+    def _send(self, ask: _Ask, now: float) -> None:
+        """Put ``ask`` on the wire (a first try or a retry: the next socket, hence the next server)."""
+        i = self._rr % len(self.socks)
+        self._rr += 1
+        pending = self.pending[i]
+        qid = self._new_id(pending)
+        ask.sock, ask.qid = i, qid
+        ask.tries += 1
+        ask.deadline = now + self.timeout
+        pending[qid] = ask
+        self.inflight += 1
+        try:
+            self.socks[i].send(b"%c%c%b%b%b" % (qid >> 8, qid & 0xFF, self._head, ask.qname,
+                                                   self._tails[ask.index]))
+        except (BlockingIOError, InterruptedError):
+            pass  # the send buffer is full: the question times out and is asked again
+        except OSError:
+            pass  # e.g. ECONNREFUSED from an earlier ICMP: the same
+
+    # the sweep ------------------------------------------------------------------------------
+    def rows(self, names: Iterator[str], batch: int = 512) -> Iterator[list[Row]]:
+        """Lists of finished rows, in completion order, until ``names`` is exhausted and answered."""
+        if not self.socks:
+            self.open()
+        followups = self._followups
+        pending = self.pending
+        socks = self.socks
+        window = self.window
+        out = self.out
+        source: Iterator[str] | None = names
+        next_expiry = time.monotonic() + _TICK
+        receive = self._receive
+        send = self._send
+        while True:
+            now = time.monotonic()
+            while self.inflight < window:
+                if followups:
+                    send(followups.popleft(), now)
+                    continue
+                if source is None:
+                    break
+                try:
+                    raw = next(source)
+                except StopIteration:
+                    source = None
+                    break
+                try:
+                    name, qname = normalise(raw)
+                except WireError as exc:
+                    out.append((raw.strip(), Rcode.ERROR, {}, str(exc)))
+                    continue
+                send(_Ask(name, qname, 0, None), now)
+            if not self.inflight and not followups:
+                if out:
+                    yield out
+                    self.out = out = []
+                return
+            got = receive()
+            if not got:
+                if len(out) >= 1:
+                    yield out
+                    self.out = out = []
+                wait = _TICK
+                for table in pending:
+                    if table:
+                        wait = min(wait, next(iter(table.values())).deadline - time.monotonic())
+                select.select(socks, [], [], max(0.0, wait))
+                receive()
+            if len(out) >= batch:
+                yield out
+                self.out = out = []
+            now = time.monotonic()
+            if now >= next_expiry:
+                self._expire(now)
+                next_expiry = now + _TICK
+
+    def _receive(self) -> int:
+        """Read every datagram waiting on every socket; the number read."""
+        got = 0
+        typeclass = self._typeclass
+        for i, sock in enumerate(self.socks):
+            pending = self.pending[i]
+            recv = sock.recv
+            while True:
+                try:
+                    data = recv(_MAX_ANSWER)
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError:  # ICMP unreachable reported on a connected socket: questions time out
+                    continue
+                got += 1
+                if len(data) < 12:
+                    continue
+                ask = pending.get((data[0] << 8) | data[1])
+                if ask is None:
+                    continue  # unsolicited, late, or a forged id: ignore and keep waiting
+                # the common case, a dead name's only question: NXDOMAIN, the question echoed as sent
+                qlen = len(ask.qname)
+                if (ask.live is None and data[2] & 0xFA == 0x80 and data[3] & 0x0F == RCODE_NXDOMAIN
+                        and data[4:6] == b"\x00\x01" and data[12:12 + qlen] == ask.qname
+                        and data[12 + qlen:16 + qlen] == typeclass[ask.index]):
+                    del pending[ask.qid]
+                    self.inflight -= 1
+                    self.out.append((ask.name, Rcode.NXDOMAIN, {}, ""))
+                    continue
+                self._answer(ask, data)
+        return got
+
+    def _question(self, ask: _Ask) -> Question:
+        if ask.question is None:
+            ask.question = Question(ask.qname, self.types[ask.index][1])
+        return ask.question
+
+    def _answer(self, ask: _Ask, data: bytes) -> None:
+        try:
+            reply = parse_reply(data, self._question(ask))
+        except WireError as exc:
+            ask.garbage = f"malformed answer: {exc}"
+            return
+        if reply is None:
+            return  # the id matched but not the question
+        del self.pending[ask.sock][ask.qid]
+        self.inflight -= 1
+        self._answered(ask, reply)
+
+    def _answered(self, ask: _Ask, reply: Reply) -> None:
+        if reply.truncated:
+            self._tcp(ask)
+            return
+        rcode = _RCODES.get(reply.rcode)
+        if rcode in (Rcode.SERVFAIL, Rcode.REFUSED) and len(self.servers) > 1 and ask.tries <= self.retries:
+            retry = _Ask(ask.name, ask.qname, ask.index, ask.live)
+            retry.tries, retry.garbage, retry.question = ask.tries, ask.garbage, ask.question
+            self._send(retry, time.monotonic())  # another server may do better
+            return
+        if rcode is None:
+            self._outcome(ask, Rcode.ERROR, None, f"rcode {reply.rcode}")
+        else:
+            self._outcome(ask, rcode, reply, "" if rcode is Rcode.NOERROR or rcode is Rcode.NXDOMAIN
+                          else f"{rcode.value} from {self.owners[ask.sock]}")
+
+    def _expire(self, now: float) -> None:
+        for table in self.pending:
+            while table:
+                ask = next(iter(table.values()))
+                if ask.deadline > now:
+                    break
+                del table[ask.qid]
+                self.inflight -= 1
+                if ask.tries <= self.retries:
+                    self._send(ask, now)
+                elif ask.garbage:
+                    self._outcome(ask, Rcode.ERROR, None, ask.garbage)
+                else:
+                    self._outcome(ask, Rcode.TIMEOUT, None,
+                                  f"no answer after {ask.tries} tries of {self.timeout:g} s")
+
+    def _tcp(self, ask: _Ask) -> None:
+        """The truncated answer's question again over TCP (RFC 7766 framing), in line."""
+        server = self.owners[ask.sock]
+        question = self._question(ask)
+        wire = question.query(int.from_bytes(os.urandom(2), "big"))
+        deadline = time.monotonic() + self.timeout
+        try:
+            with socket.create_connection((server.host, server.port), timeout=self.timeout) as conn:
+                conn.sendall(len(wire).to_bytes(2, "big") + wire)
+                size = int.from_bytes(_read_exactly(conn, 2, deadline), "big")
+                data = _read_exactly(conn, size, deadline)
+            reply = parse_reply(data, question)
+            if reply is None or reply_id(data) != reply_id(wire):
+                raise WireError("TCP answer does not match the question")
+        except TimeoutError:
+            self._outcome(ask, Rcode.TIMEOUT, None, f"no TCP answer from {server} in {self.timeout:g} s")
+            return
+        except (OSError, EOFError, WireError) as exc:
+            self._outcome(ask, Rcode.ERROR, None, f"TCP to {server}: {exc or type(exc).__name__}")
+            return
+        if reply.truncated:
+            self._outcome(ask, Rcode.ERROR, None, "truncated answer over TCP")
+        else:
+            self._answered(ask, reply)
+
+    # per name -------------------------------------------------------------------------------
+    def _outcome(self, ask: _Ask, rcode: Rcode, reply: Reply | None, error: str) -> None:
+        """The final word on one question; a name's row once its last question is answered."""
+        rtype = self.types[ask.index][0]
+        live = ask.live
+        if live is None:  # the name's first question
+            if reply is None or rcode is not Rcode.NOERROR:
+                self.out.append((ask.name, rcode, {}, f"{rtype}: {error}" if error else ""))
+                return
+            live = _Live(ask.name)
+            live.waiting = len(self.types) - 1
+            for i in range(1, len(self.types)):
+                self._followups.append(_Ask(ask.name, ask.qname, i, live))
+        else:
+            live.waiting -= 1
+        if reply is not None and rcode is Rcode.NOERROR:
+            live.records[rtype] = reply.records
+            if reply.cname and reply.cname not in live.cnames:
+                live.cnames.append(reply.cname)
+        elif rcode is not Rcode.NXDOMAIN:
+            live.errors.append(f"{rtype}: {error or rcode.value}")
+        if live.waiting == 0:
+            self.out.append(_row(live, self.types))
+
+
+def _row(live: _Live, types: list[tuple[str, int]]) -> Row:
+    records = {text: live.records[text] for text, _ in types if text in live.records}
+    if live.cnames:
+        records["CNAME"] = tuple(dict.fromkeys((*records.get("CNAME", ()), *live.cnames)))
+    rcode = Rcode.NOERROR if any(records.values()) else Rcode.NOANSWER
+    return (live.name, rcode, records, "; ".join(live.errors))
+
+
+def _read_exactly(conn: socket.socket, size: int, deadline: float) -> bytes:
+    data = b""
+    while len(data) < size:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError
+        conn.settimeout(left)
+        chunk = conn.recv(size - len(data))
+        if not chunk:
+            raise EOFError("connection closed")
+        data += chunk
+    return data
+
+
+def sweep(servers: list[Nameserver], types: list[tuple[str, int]], names: Iterator[str], *, timeout: float,
+          retries: int, concurrency: int, **options: Any) -> Iterator[list[Row]]:
+    """Rows of ``names`` in batches, completion order; the sockets are closed when it ends or is dropped."""
+    engine = FastSweep(servers, types, timeout=timeout, retries=retries, concurrency=concurrency, **options)
+    engine.open()
+    try:
+        yield from engine.rows(names)
+    finally:
+        engine.close()
