@@ -85,10 +85,14 @@ def _text(stream: io.TextIOWrapper) -> str:
     return raw.getvalue().decode("utf-8", errors="backslashreplace")
 
 
-def cli(config: Path | None, *args: str, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Result:
+def cli(config: Path | None, *args: str, env: Mapping[str, str] | None = None, cwd: Path | None = None,
+        timeout: float | None = None) -> Result:
     """Run ``hydrawatch [--config CONFIG] ARGS…`` in this process: ``hydrawatch.cli.main`` with its own
-    stdout/stderr and an empty stdin, the environment without HYDRAWATCH_* plus ``env``, ``cwd`` (the repository by
-    default) and the logging setup undone afterwards. Crawls reuse the process's one reactor."""
+    stdout/stderr and an empty stdin, the environment without HYDRAWATCH_* plus ``env``, ``cwd`` (the
+    repository by default) and the logging setup undone afterwards. Crawls reuse the process's one reactor.
+    ``timeout`` is taken for the callers of :func:`cli_subprocess`'s signature; in process the test's
+    pytest timeout (pyproject.toml) bounds the run."""
+    del timeout
     from hydrawatch.cli import main
 
     argv = _argv(config, args)
