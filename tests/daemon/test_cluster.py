@@ -22,7 +22,9 @@ from detect.names import split
 from sandbox.net import Sandbox
 from tests.conftest import PG_URL
 from tests.daemon.conftest import Setup, prepare
-from tests.daemon.proc import REPO, DaemonProcess, _env, cli, wait_until
+from tests.daemon.proc import REPO, DaemonProcess, wait_until
+from tests.daemon.proc import cli_subprocess as cli
+from tests.support.cli import clean_env as _env
 
 pytest.importorskip("procrastinate")
 
