@@ -8,21 +8,23 @@ sweeps (crawler/dnsfast.py in one process, or asyncio worker processes when aske
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import logging
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-import dns.resolver
-
-from crawler import dnsfast, dnspool
-from crawler.dnsengine import Engine
-from crawler.dnssweep import Sweep
+from crawler import dnsfast
 from crawler.dnstypes import ProberError, check_types
 from crawler.settings import DnsSettings, Nameserver, parse_nameserver
 from detect.model import RECORD_TYPES, DnsResult, Rcode
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from crawler.dnsengine import Engine
+    from crawler.dnssweep import Sweep
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,8 @@ __all__ = ["RECORD_TYPES", "Prober", "ProberError", "check_types", "parse_namese
 
 def system_nameservers() -> list[Nameserver]:
     """The system resolvers from /etc/resolv.conf (via dnspython); ProberError when there are none."""
+    import dns.resolver  # only here: the bulk sweep itself never needs the resolver machinery
+
     try:
         resolver = dns.resolver.Resolver(configure=True)
     except dns.resolver.NoResolverConfiguration as exc:
@@ -71,10 +75,14 @@ class Prober:
         return self._nameservers
 
     def new_engine(self, concurrency: int | None = None) -> Engine:
+        from crawler.dnsengine import Engine  # the asyncio path's; the bulk sweep starts without it
+
         return Engine(self.nameservers, timeout=self.timeout, retries=self.retries,
                       concurrency=concurrency or self.concurrency)
 
     async def _open(self) -> Engine:
+        import asyncio
+
         loop = asyncio.get_running_loop()
         if self._engine is not None and self._engine.loop is not loop:
             self._engine.close()  # a new loop (tests, asyncio.run twice): sockets belong to the old one
@@ -92,6 +100,10 @@ class Prober:
         Input is pulled as capacity frees up (an endless iterator is fine); results the caller has
         not consumed yet hold back new names, so memory stays bounded.
         """
+        import asyncio
+
+        from crawler.dnssweep import Sweep
+
         kinds = check_types(types)
         engine = await self._open()
         loop = asyncio.get_running_loop()
@@ -137,6 +149,8 @@ class Prober:
 
     @staticmethod
     async def _feed(names: AsyncIterable[str], sweep: Sweep, limit: int) -> None:
+        import asyncio
+
         loop = asyncio.get_running_loop()
         space: list[asyncio.Future[None] | None] = [None]
 
@@ -167,6 +181,8 @@ class Prober:
                   observed_at: datetime | None = None) -> Iterator[DnsResult]:
         """Synchronous bulk probe, in completion order: the synchronous engine in this process, or
         ``workers`` > 1 asyncio worker processes; must not be called from a running loop."""
+        from crawler import dnspool
+
         check_types(types)
         return dnspool.probe_all(self, names, types, workers=workers, progress=progress,
                                  observed_at=observed_at)

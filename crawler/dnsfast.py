@@ -22,7 +22,6 @@ from collections import OrderedDict, deque
 from collections.abc import Iterator
 from typing import Any
 
-from crawler.dnssweep import normalise
 from crawler.dnswire import (
     RCODE_NOERROR,
     RCODE_NXDOMAIN,
@@ -31,6 +30,7 @@ from crawler.dnswire import (
     Question,
     Reply,
     WireError,
+    normalise,
     parse_reply,
     reply_id,
 )
@@ -43,6 +43,9 @@ _RCVBUF = 4 * 1024 * 1024
 _SNDBUF = 1024 * 1024
 _TICK = 0.05  # longest wait before the output is flushed and deadlines are looked at
 _MAX_ANSWER = 65535
+
+_NXDOMAIN = Reply(RCODE_NXDOMAIN, False)
+_NODATA = Reply(RCODE_NOERROR, False)
 
 # name, rcode, records (type -> values, in asked order), error: what a DnsResult is built from
 Row = tuple[str, Rcode, dict[str, tuple[str, ...]], str]
@@ -155,8 +158,7 @@ class FastSweep:
         pending[qid] = ask
         self.inflight += 1
         try:
-            self.socks[i].send(b"%c%c%b%b%b" % (qid >> 8, qid & 0xFF, self._head, ask.qname,
-                                                   self._tails[ask.index]))
+            self.socks[i].send(qid.to_bytes(2, "big") + self._head + ask.qname + self._tails[ask.index])
         except (BlockingIOError, InterruptedError):
             pass  # the send buffer is full: the question times out and is asked again
         except OSError:
@@ -239,14 +241,20 @@ class FastSweep:
                 ask = pending.get((data[0] << 8) | data[1])
                 if ask is None:
                     continue  # unsolicited, late, or a forged id: ignore and keep waiting
-                # the common case, a dead name's only question: NXDOMAIN, the question echoed as sent
+                # The common answers need no parser: a response (QR, query opcode, not truncated) that
+                # echoes the question as sent and says NXDOMAIN (a dead name's only question) or
+                # NOERROR with an empty answer section (a type a live name does not have).
                 qlen = len(ask.qname)
-                if (ask.live is None and data[2] & 0xFA == 0x80 and data[3] & 0x0F == RCODE_NXDOMAIN
-                        and data[4:6] == b"\x00\x01" and data[12:12 + qlen] == ask.qname
-                        and data[12 + qlen:16 + qlen] == typeclass[ask.index]):
+                rcode = data[3] & 0x0F
+                if (data[2] & 0xFA == 0x80 and data[4:6] == b"\x00\x01"
+                        and (rcode == RCODE_NXDOMAIN or (rcode == RCODE_NOERROR and data[6:8] == b"\x00\x00"))
+                        and data[12:12 + qlen] == ask.qname and data[12 + qlen:16 + qlen] == typeclass[ask.index]):
                     del pending[ask.qid]
                     self.inflight -= 1
-                    self.out.append((ask.name, Rcode.NXDOMAIN, {}, ""))
+                    if ask.live is None and rcode == RCODE_NXDOMAIN:
+                        self.out.append((ask.name, Rcode.NXDOMAIN, {}, ""))
+                    else:
+                        self._outcome(ask, _RCODES[rcode], _NXDOMAIN if rcode else _NODATA, "")
                     continue
                 self._answer(ask, data)
         return got

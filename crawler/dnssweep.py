@@ -14,19 +14,10 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 
 from crawler.dnsengine import Engine, Query
-from crawler.dnswire import Question, Reply, WireError, name_text, qname_wire
+from crawler.dnswire import Question, Reply, WireError, normalise
 from detect.model import DnsResult, Rcode
 
 log = logging.getLogger(__name__)
-
-
-def normalise(name: str) -> tuple[str, bytes]:
-    """(presentation name, wire qname) for an input name; WireError when it cannot be asked."""
-    wire = qname_wire(name)
-    text = name.strip().rstrip(".").lower()
-    if not text.isascii() or "\\" in text:
-        text = name_text(wire)
-    return text, wire
 
 
 class _Job:

@@ -9,14 +9,10 @@ check this parser against dns.message.from_wire.
 
 from __future__ import annotations
 
+import re
 import socket
 import struct
 from dataclasses import dataclass
-
-import dns.name
-import dns.rdata
-import dns.rdataclass
-import dns.rdatatype
 
 _HEADER = struct.Struct("!HHHHHH")
 _RR = struct.Struct("!HHIH")
@@ -28,6 +24,9 @@ _SAFE = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789-_")
 _UPPER = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
 
 _LENGTHS = [bytes((n,)) for n in range(64)]
+_COMMON_TYPES = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "PTR": 12, "MX": 15, "TXT": 16, "AAAA": 28}
+# a lower-case ASCII name without escapes, empty labels or a final dot; labels of 1-63 characters
+_PLAIN_NAME = re.compile(r"[a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*")
 RCODE_NOERROR, RCODE_FORMERR, RCODE_SERVFAIL, RCODE_NXDOMAIN, RCODE_NOTIMP, RCODE_REFUSED = 0, 1, 2, 3, 4, 5
 
 
@@ -50,11 +49,25 @@ def qname_wire(name: str) -> bytes:
         if len(out) > 255:
             raise WireError(f"name too long: {name!r}")
         return out
+    import dns.exception  # dnspython only for the rare names and types (a sweep's CLI starts without it)
+    import dns.name
+
     try:
         parsed = dns.name.from_unicode(text, idna_codec=dns.name.IDNA_2008_Practical)
         return parsed.to_wire().translate(_UPPER)  # type: ignore[union-attr]
     except (dns.exception.DNSException, UnicodeError) as exc:
         raise WireError(f"bad name {name!r}: {exc}") from None
+
+
+def normalise(name: str) -> tuple[str, bytes]:
+    """(presentation name, wire qname) for an input name; WireError when it cannot be asked."""
+    if len(name) <= 253 and _PLAIN_NAME.fullmatch(name):  # already clean (the bulk of a sweep): as below, quicker
+        return name, b"".join([_LENGTHS[len(label)] + label for label in name.encode("ascii").split(b".")]) + b"\x00"
+    wire = qname_wire(name)
+    text = name.strip().rstrip(".").lower()
+    if not text.isascii() or "\\" in text:
+        text = name_text(wire)
+    return text, wire
 
 
 def name_text(wire: bytes) -> str:
@@ -73,13 +86,20 @@ def _labels_text(labels: list[bytes]) -> str:
         return "."
     if all(_SAFE.issuperset(label) for label in labels):
         return b".".join(labels).decode("ascii")
+    import dns.name
+
     return dns.name.Name([*labels, b""]).to_text(omit_final_dot=True).lower()
 
 
 def rdtype_of(text: str) -> int:
     """Numeric record type for a mnemonic ("A", "mx"); WireError for unknown types."""
+    mnemonic = text.strip().upper()
+    if mnemonic in _COMMON_TYPES:
+        return _COMMON_TYPES[mnemonic]
+    import dns.rdatatype
+
     try:
-        return int(dns.rdatatype.from_text(text.strip().upper()))
+        return int(dns.rdatatype.from_text(mnemonic))
     except dns.rdatatype.UnknownRdatatype:
         raise WireError(f"unknown record type {text!r}") from None
 
@@ -198,6 +218,11 @@ def _rdata_text(data: bytes, rdtype: int, start: int, length: int) -> str:
             parts.append(data[off + 1:off + 1 + n])
             off += 1 + n
         return b"".join(parts).decode("utf-8", "backslashreplace")
+    import dns.exception
+    import dns.rdata
+    import dns.rdataclass
+    import dns.rdatatype
+
     try:
         rd = dns.rdata.from_wire(dns.rdataclass.IN, rdtype, data, start, length)
     except dns.exception.DNSException as exc:

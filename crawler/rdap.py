@@ -1,7 +1,9 @@
 """RDAP lookups (RFC 9083) with the bundled IANA bootstrap and ``[rdap] servers`` overrides.
 
-Server choice: an explicit ``[rdap] servers`` entry for the TLD (longest matching suffix), else the
-bundled bootstrap (config/rdap/dns.json), else the ``"*"`` override, else error_kind ``other``.
+Server choice (:meth:`RdapClient.route`): an explicit ``[rdap] servers`` entry for the TLD (longest
+matching suffix), else the bundled bootstrap (config/rdap/dns.json), else port-43 WHOIS from
+``[rdap] whois_servers`` (crawler/whois.py), else the ``"*"`` override, else WHOIS from the bundled
+table of registry WHOIS servers, else error_kind ``other``.
 Every failure is an RdapRecord with ``error_kind``; nothing raises. Requests are paced per server,
 Retry-After is honoured and answers are cached (crawler/politeness.py, ``[rdap] max_per_minute``,
 ``max_wait``, ``cache_hours``).
@@ -13,15 +15,19 @@ import importlib.resources
 import json
 import logging
 import re
+from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from crawler.politeness import AnswerCache, HostBudget
 from crawler.settings import RdapSettings
 from crawler.sources import SourceError, SourceResponse, get, retry_after_seconds
 from detect.model import ErrorKind, RdapRecord
+
+if TYPE_CHECKING:
+    from crawler.whois import WhoisClient
 
 logger = logging.getLogger(__name__)
 
@@ -93,38 +99,71 @@ class RdapClient:
 
     def __init__(self, servers: Mapping[str, str], bootstrap: Mapping[str, str], timeout: float, *,
                  max_per_minute: float = 60, max_wait: float = 300.0, cache_hours: float = 24.0,
-                 budget: HostBudget | None = None) -> None:
+                 budget: HostBudget | None = None, whois: WhoisClient | None = None) -> None:
         self.servers = {k.lower().strip("."): v for k, v in servers.items()}
         self.bootstrap = dict(bootstrap)
         self.timeout = timeout
         self.budget = budget or HostBudget(max_per_minute, max_wait)
         self.cache: AnswerCache[RdapRecord] = AnswerCache(cache_hours)
+        self.whois = whois
+        self.counts: Counter[str] = Counter()  # "cached", "whois", "rate_limited" since take_counts()
 
     @classmethod
-    def from_settings(cls, rdap: RdapSettings) -> RdapClient:
+    def from_settings(cls, rdap: RdapSettings, whois: WhoisClient | None = None) -> RdapClient:
+        """``whois``: crawler.whois.WhoisClient.from_settings, for the TLDs without RDAP (None: none)."""
         return cls(rdap.servers, load_bootstrap(), rdap.timeout, max_per_minute=rdap.max_per_minute,
-                   max_wait=rdap.max_wait, cache_hours=rdap.cache_hours)
+                   max_wait=rdap.max_wait, cache_hours=rdap.cache_hours, whois=whois)
 
-    def server_for(self, domain: str) -> str | None:
+    def take_counts(self) -> dict[str, int]:
+        """Lookups answered from the cache, sent to WHOIS, and rate-limited since the last call."""
+        counts = dict(self.counts)
+        self.counts.clear()
+        return counts
+
+    def server_for(self, domain: str, *, fallback: bool = True) -> str | None:
+        """The RDAP base URL for ``domain``: ``[rdap] servers`` (longest suffix), the bootstrap, then
+        (``fallback``) the ``"*"`` entry."""
         labels = domain.lower().rstrip(".").split(".")
         for i in range(1, len(labels)):
             if ".".join(labels[i:]) in self.servers:
                 return self.servers[".".join(labels[i:])]
         if labels[-1] in self.bootstrap:
             return self.bootstrap[labels[-1]]
-        return self.servers.get("*")
+        return self.servers.get("*") if fallback else None
+
+    def route(self, domain: str) -> tuple[str, str] | None:
+        """("rdap", base URL) or ("whois", "") for ``domain``, or None. In order: ``[rdap] servers`` for its
+        suffix, the RDAP bootstrap, ``[rdap] whois_servers``, the ``"*"`` RDAP fallback, the bundled
+        WHOIS table."""
+        base = self.server_for(domain, fallback=False)
+        if base:
+            return "rdap", base
+        if self.whois is not None and self.whois.server_for(domain, bundled=False) is not None:
+            return "whois", ""
+        if "*" in self.servers:
+            return "rdap", self.servers["*"]
+        if self.whois is not None and self.whois.server_for(domain) is not None:
+            return "whois", ""
+        return None
 
     async def lookup(self, domain: str, *, now: datetime) -> RdapRecord:
         domain = domain.lower().rstrip(".")
         cached = self.cache.get(domain, now)
         if cached is not None:
+            self.counts["cached"] += 1
             return cached
-        base = self.server_for(domain)
-        if not base:
-            return RdapRecord(domain=domain, error_kind=ErrorKind.OTHER,
-                              error=f"no RDAP server known for .{domain.rsplit('.', 1)[-1]}", observed_at=now)
-        record = await self._ask(domain, base.rstrip("/") + "/domain/" + domain, now)
-        if record.error_kind is None or record.http_status == 404:  # an answer, not a failure to get one
+        route = self.route(domain)
+        if route is None:
+            return RdapRecord(domain=domain, error_kind=ErrorKind.OTHER, observed_at=now,
+                              error=f"no RDAP or WHOIS server known for .{domain.rsplit('.', 1)[-1]}")
+        if route[0] == "whois" and self.whois is not None:
+            self.counts["whois"] += 1
+            record = await self.whois.lookup(domain, now=now)
+        else:
+            record = await self._ask(domain, route[1].rstrip("/") + "/domain/" + domain, now)
+        if record.error_kind is ErrorKind.RATE_LIMITED:
+            self.counts["rate_limited"] += 1
+        if record.error_kind is None or record.http_status == 404 or record.error == "not found":  # an answer
             self.cache.put(domain, record, now)
         return record
 

@@ -119,6 +119,25 @@ class CrawlerSettings:
         return parse_section(cls, "crawler", data, show)
 
 
+def parse_whois_server(text: str) -> tuple[str, int]:
+    """"host" or "host:port" (port 43 by default) → (host, port); ValueError otherwise."""
+    text = text.strip()
+    host, port = text.rsplit(":", 1) if text.count(":") == 1 else (text, "43")
+    if not host or any(c.isspace() or c in "/@[]" for c in host) or not (port.isascii() and port.isdigit()
+                                                                          and 0 < int(port) < 65536):
+        raise ValueError(text)
+    return host.lower(), int(port)
+
+
+def whois_server_map(name: str, value: Mapping[str, str], show: Show) -> None:
+    for tld, server in value.items():
+        try:
+            parse_whois_server(server)
+        except ValueError:
+            raise SettingsError(f'{name}.{tld}: expected "host" or "host:port", '
+                                f'got {show(f"{name}.{tld}", server)}') from None
+
+
 @dataclass(frozen=True)
 class RdapSettings:
     servers: dict[str, str] = field(default_factory=dict, metadata=key(
@@ -132,6 +151,14 @@ class RdapSettings:
     cache_hours: float = field(default=24.0, metadata=key(
         "hours an RDAP (or WHOIS) answer is reused instead of asking the server again; 0 = no cache",
         nonnegative))
+    whois: bool = field(default=True, metadata=key(
+        "ask the registry's port-43 WHOIS server for TLDs without an RDAP server (.so, .ru, .de, .io …); "
+        "registration dates read there are marked \"(WHOIS, port 43)\" in the evidence"))
+    whois_servers: dict[str, str] = field(default_factory=dict, metadata=key(
+        'WHOIS servers by TLD, "host" or "host:port", over the bundled table (IANA\'s root zone database); '
+        "trusted like rdap.servers, so they may be on loopback", whois_server_map))
+    whois_max_per_minute: int = field(default=10, metadata=key(
+        "queries a minute to each WHOIS server (registries' WHOIS limits are lower than RDAP's)", positive))
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], show: Show = plain) -> RdapSettings:

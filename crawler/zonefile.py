@@ -86,26 +86,31 @@ def ns_owners(lines: Iterable[bytes], tld: str, stats: ZoneStats | None = None) 
     in file order with duplicates. Raises ZoneFileError when the lines are plainly not a zone file."""
     stats = stats if stats is not None else ZoneStats()
     suffix = b"." + tld.strip(".").lower().encode("ascii")
+    last = b""  # the previous accepted owner: a delegation's NS records come together
     for line in lines:
         stats.lines += 1
         fields = line.split()
-        if not fields or fields[0].startswith((b";", b"$")):
+        if len(fields) >= 5 and fields[3] == b"ns" and fields[2] == b"in" and fields[1].isdigit():
+            owner = fields[0]  # the CZDS layout: owner TTL in ns target (lower case)
+        elif not fields or fields[0].startswith((b";", b"$")):
             continue
-        record = _record_type(fields) if len(line) <= MAX_LINE else None
-        if record is None or not line.isascii():
-            stats.bad += 1
-            if b"\x00" in line:
-                raise ZoneFileError(ErrorKind.DECODE, "NUL bytes: not an ASCII zone file (UTF-16? binary?)")
-            if stats.bad > BAD_LINES_TOLERATED and stats.bad > BAD_SHARE * stats.lines:
-                raise ZoneFileError(ErrorKind.MALFORMED, f"{stats.bad} of the first {stats.lines} lines are "
-                                                         "not zone records: not a zone file")
-            continue
-        owner, kind = record
-        if kind != b"ns":
-            continue
+        else:
+            record = _record_type(fields) if len(line) <= MAX_LINE else None
+            if record is None or not line.isascii():
+                stats.bad += 1
+                if b"\x00" in line:
+                    raise ZoneFileError(ErrorKind.DECODE, "NUL bytes: not an ASCII zone file (UTF-16? binary?)")
+                if stats.bad > BAD_LINES_TOLERATED and stats.bad > BAD_SHARE * stats.lines:
+                    raise ZoneFileError(ErrorKind.MALFORMED, f"{stats.bad} of the first {stats.lines} lines "
+                                                             "are not zone records: not a zone file")
+                continue
+            owner, kind = record
+            if kind != b"ns":
+                continue
         owner = owner.lower().rstrip(b".")
-        if owner.endswith(suffix) and len(owner) > len(suffix) and _NAME.match(owner):
+        if owner == last or (owner.endswith(suffix) and len(owner) > len(suffix) and _NAME.match(owner)):
             stats.records += 1
+            last = owner
             yield owner
 
 

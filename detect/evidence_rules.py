@@ -314,6 +314,7 @@ def timing(candidate: SiteProfile, network: Sequence[SiteProfile], findings: Seq
     reg = candidate.registered
     if reg is None:
         return []
+    via = f" ({candidate.registered_via})" if candidate.registered_via else ""
     in_window: dict[str, tuple[SiteProfile, float]] = {}
     for net in network:
         if not net.status.lost or net.status_since is None:
@@ -329,14 +330,14 @@ def timing(candidate: SiteProfile, network: Sequence[SiteProfile], findings: Seq
         if net.domain in related:
             w = 0.45 * (1 - 0.5 * max(hours, 0.0) / window_hours)
             out.append(Finding(Evidence("registered_after_takedown", net.domain, round(w, 4),
-                                        f"registered {hours:+.0f} h after {net.domain} turned {net.status}"),
+                                        f"registered {hours:+.0f} h after {net.domain} turned {net.status}{via}"),
                                frozenset({net.domain})))
         else:
             unspecific.append(net.domain)
     if unspecific:
         out.append(Finding(Evidence("registered_after_network_loss", str(len(unspecific)), 0.1,
                                     f"registered within {window_hours:.0f} h of {len(unspecific)} "
-                                    "network loss(es) it shows no other tie to"),
+                                    f"network loss(es) it shows no other tie to{via}"),
                            frozenset(unspecific)))
     # the seeds' own bursts only: same-day registrations are everywhere in a newly-registered feed, and a
     # burst shared with domains this tool accepted earlier would let one wrong verdict pull in others
@@ -346,7 +347,7 @@ def timing(candidate: SiteProfile, network: Sequence[SiteProfile], findings: Seq
         w = min(0.3, 0.15 * len(mates))
         out.append(Finding(Evidence("registration_burst", reg.date().isoformat(), w,
                                     f"registered the same day as {len(mates)} network domain(s): "
-                                    + ", ".join(mates[:3])), frozenset(mates)))
+                                    + ", ".join(mates[:3]) + via), frozenset(mates)))
     return out
 
 

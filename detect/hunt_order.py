@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from detect.model import Candidate
 
 SOURCE_PRIORITY: dict[str, int] = {"redirect": 0, "outlink": 1, "similar": 1, "lookalike-tld": 2, "ct": 3,
-                                   "nrd": 4, "zone": 4, "lookalike": 5}
+                                   "nrd": 4, "zone": 4, "pdns": 4, "lookalike": 5}
 """Lower goes first. ``lookalike-tld`` is a lookalike made by ``tld-swap``; unknown sources go last."""
 
 ALWAYS_OBSERVED: frozenset[str] = frozenset({"redirect", "outlink"})

@@ -153,6 +153,10 @@ class HttpFetch:
         return self.header(ARCHIVED_HEADER) == "1"
 
 
+WHOIS_MARK = "WHOIS, port 43"
+"""How evidence names registration data read from port-43 WHOIS rather than RDAP."""
+
+
 @dataclass(frozen=True)
 class RdapRecord:
     domain: str
@@ -166,6 +170,12 @@ class RdapRecord:
     error_kind: ErrorKind | None = None
     error: str = ""
     observed_at: datetime | None = None
+    source: str = "rdap"  # "rdap", or "whois" (port 43, for a registry without RDAP): evidence says which
+
+    @property
+    def via(self) -> str:
+        """"" for RDAP; WHOIS_MARK when the data came from port-43 WHOIS."""
+        return WHOIS_MARK if self.source == "whois" else ""
 
 
 @dataclass(frozen=True)

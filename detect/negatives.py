@@ -110,6 +110,8 @@ def _registered_before(candidate: SiteProfile, network: Sequence[SiteProfile], *
         years = (now - reg) / YEAR
         weight = -min(0.9, 0.15 * years)
         detail = f"registered {years:.1f} years ago (no registration date known in the network)"
+    if candidate.registered_via:
+        detail += f" ({candidate.registered_via})"
     return Finding(Evidence("registered_before_network", reg.date().isoformat(), round(weight, 4), detail))
 
 

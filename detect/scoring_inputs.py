@@ -32,7 +32,7 @@ class SiteProfile:
     indicators: frozenset[Indicator]  # latest indicators of every kind
     minhash: bytes | None  # serialised datasketch LeanMinHash (num_perm=128) of page-text shingles
     tlsh: str | None  # TLSH of normalised HTML
-    registered: datetime | None  # RDAP registration date
+    registered: datetime | None  # registration date (RDAP, or WHOIS: registered_via)
     registrar: str
     outlinks: frozenset[str]  # registrable domains its pages link to
     redirects_to: str | None  # registrable domain its home page redirects to, if any
@@ -42,6 +42,7 @@ class SiteProfile:
     # after this, so a registration before it is no reaction to the takedown. None: not known.
     lost_after: datetime | None = None
     seeded: bool = False  # a seed of the watchlist (not a domain discovered by an earlier hunt)
+    registered_via: str = ""  # "" = RDAP; detect.model.WHOIS_MARK when the date came from port-43 WHOIS
 
 
 @dataclass(frozen=True)

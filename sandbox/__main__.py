@@ -28,6 +28,8 @@ def describe(sb: Sandbox) -> str:
         f"#   rdap   http://127.0.0.1:{p['rdap']}/domain/{some}",
         f"#   ct     http://127.0.0.1:{p['ct']}/?q=%25{some.split('.')[0]}%25&output=json",
         f"#   nrd    http://127.0.0.1:{p['nrd']}/nrd.txt",
+        f"#   whois  127.0.0.1:{p['whois']} (port-43 protocol)   whois -h 127.0.0.1 -p {p['whois']} {some}",
+        f"#   pdns   http://127.0.0.1:{p['pdns']}/query/{some}   (basic auth; [discovery] keys: sb.pdns_settings())",
         f"#   smtp   127.0.0.1:{p['smtp']}",
         f"#   smtps  127.0.0.1:{p['smtps']} (implicit TLS; trust the CA from --ca-file)",
         "# hydrawatch config overrides:",

@@ -29,11 +29,13 @@ def gzip_bytes(data: bytes) -> bytes:
 
 
 def zip_bytes(files: dict[str, bytes]) -> bytes:
-    """A zip archive holding ``files`` (name → content), deflated."""
+    """A zip archive holding ``files`` (name → content), deflated; the same bytes for the same files
+    (a fixed timestamp), so its ETag changes only when its content does."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, content in files.items():
-            archive.writestr(name, content)
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2000, 1, 1, 0, 0, 0)), content,
+                             compress_type=zipfile.ZIP_DEFLATED)
     return out.getvalue()
 
 

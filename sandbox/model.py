@@ -22,6 +22,8 @@ SERVICE_BEHAVIOURS: Mapping[str, frozenset[str]] = MappingProxyType({
     "nrd": frozenset({"nrd-500", "nrd-garbage", "nrd-huge"}),
     # rdap-429-date: each name's first request is a 429 whose Retry-After is an HTTP date 2 s ahead
     "rdap": frozenset({"rdap-malformed", "rdap-429", "rdap-429-date", "rdap-500", "rdap-header-flood"}),
+    "whois": frozenset({"whois-silent", "whois-huge", "whois-garbage", "whois-limit"}),
+    "pdns": frozenset({"pdns-429", "pdns-garbage", "pdns-500"}),
 })
 
 

@@ -23,16 +23,20 @@ from sandbox.dns_server import DnsServer
 from sandbox.errors import SandboxStartError
 from sandbox.hostile import Payloads
 from sandbox.model import PhaseView, TlsSpec
+from sandbox.pdns import PASSWORD as PDNS_PASSWORD
+from sandbox.pdns import USER as PDNS_USER
+from sandbox.pdns import PdnsServer
 from sandbox.proxy import ForwardProxy
 from sandbox.registry import RegistryServices
 from sandbox.smtp import AuthSeen, SmtpSink
 from sandbox.state import LiveState
 from sandbox.web import WebFront
+from sandbox.whois import WhoisServer
 from sandbox.world import World, load_world
 
 log = logging.getLogger(__name__)
 HOST = "127.0.0.1"
-PORT_NAMES = ("dns", "proxy", "http", "https", "rdap", "ct", "nrd", "smtp", "smtps")
+PORT_NAMES = ("dns", "proxy", "http", "https", "rdap", "ct", "nrd", "smtp", "smtps", "whois", "pdns")
 MODES = ("proxy", "direct")
 
 
@@ -60,6 +64,8 @@ class Sandbox:
         self.proxy: ForwardProxy | None = None
         self.fronts: list[WebFront] = []
         self.registry: RegistryServices | None = None
+        self.whois: WhoisServer | None = None
+        self.pdns: PdnsServer | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
     @classmethod
@@ -95,6 +101,12 @@ class Sandbox:
         registry = RegistryServices(state, HOST, ports)
         self._add(registry, "rdap", registry.rdap.port)
         self.registry = registry
+        whois = WhoisServer(state, HOST, ports.get("whois", 0))
+        self._add(whois, "whois", whois.port)
+        self.whois = whois
+        pdns = PdnsServer(state, HOST, ports.get("pdns", 0))
+        self._add(pdns, "pdns", pdns.port)
+        self.pdns = pdns
         self.ports["ct"] = registry.ct.port
         self.ports["nrd"] = registry.nrd.port
         # SMTP with STARTTLS offered, and SMTPS (implicit TLS) into the same mailbox; both certificates
@@ -213,6 +225,23 @@ class Sandbox:
         assert self.registry is not None
         return self.registry.asked()
 
+    @property
+    def whois_queries(self) -> list[str]:
+        """Every query line the WHOIS server read, in order; reset() clears."""
+        assert self.whois is not None
+        return self.whois.asked()
+
+    @property
+    def pdns_queries(self) -> list[str]:
+        """Every value the passive-DNS server was asked about, in order; reset() clears."""
+        assert self.pdns is not None
+        return self.pdns.asked()
+
+    def pdns_settings(self) -> dict[str, str]:
+        """The [discovery] keys that point hydrawatch's pDNS route at this sandbox (off by default: a
+        world's tests opt in, as the real source needs an account)."""
+        return {"pdns_url": f"{self.url('pdns')}query/", "pdns_user": PDNS_USER, "pdns_password": PDNS_PASSWORD}
+
     def set_behaviour(self, domain: str, behaviour: str | None) -> None:
         """Switch a hostile behaviour on for a domain (one per kind: dns-*, rdap-*, web); None clears."""
         self._state.set_behaviour(domain, behaviour)
@@ -231,6 +260,10 @@ class Sandbox:
             front.requests.clear()
         if self.registry is not None:
             self.registry.clear()
+        if self.whois is not None:
+            self.whois.clear()
+        if self.pdns is not None:
+            self.pdns.clear()
         self.smtp_up()
         assert self.smtp is not None
         with self.smtp.lock:
@@ -281,7 +314,8 @@ class Sandbox:
         """The TLD of every domain of the world: RDAP servers are chosen by TLD (crawler/rdap.py), and
         the sandbox must not lean on the Public Suffix List code it is there to test."""
         names = {d for view in self.world.views.values() for d in view.domains}
-        return sorted({n.rstrip(".").rsplit(".", 1)[-1].lower() for n in names if "." in n.rstrip(".")})
+        wildcards = {t.lower() for view in self.world.views.values() for t in view.wildcard_tlds}
+        return sorted({n.rstrip(".").rsplit(".", 1)[-1].lower() for n in names if "." in n.rstrip(".")} | wildcards)
 
     def config_overrides(self) -> dict[str, Any]:
         """The hydrawatch config sections that point every client at this sandbox."""
@@ -294,7 +328,9 @@ class Sandbox:
             # otherwise go to its real registry, which is not reachable from here.
             # One loopback server stands for every registry, so it gets every registry's budget at once.
             "rdap": {"servers": {**{tld: self.url("rdap") for tld in self._suffixes()}, "*": self.url("rdap")},
-                     "max_per_minute": 100_000},
+                     "max_per_minute": 100_000, "whois_max_per_minute": 100_000,
+                     # used for a TLD only where a test drops it from "servers" (as if it had no RDAP)
+                     "whois_servers": {tld: f"{HOST}:{self.ports['whois']}" for tld in self._suffixes()}},
             # The sandbox's CT search answers any pattern at once and never rate-limits, and its worlds change
             # phase within seconds: no politeness pause, no cache, short back-off, every keyword inside names.
             "discovery": {"ct_search_url": f"http://{HOST}:{self.ports['ct']}/?q={{query}}&output=json",

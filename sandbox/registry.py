@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 import socket
@@ -11,6 +13,7 @@ from datetime import datetime
 from email.utils import formatdate
 from urllib.parse import parse_qs, unquote
 
+from sandbox.feeds import gzip_bytes, lines, zip_bytes
 from sandbox.hostile import send_header_flood
 from sandbox.model import CertEntry, DomainState
 from sandbox.state import LiveState
@@ -174,9 +177,17 @@ class RegistryServices:
             return
         if self.state.service_behaviour("nrd") == "nrd-500":
             return send_response(conn, 500, [("Content-Type", "text/plain")], b"internal error\n")
-        if request.path != "/nrd.txt":
-            return send_response(conn, 404, [("Content-Type", "text/plain")], b"not found\n")
         behaviour = self.state.service_behaviour("nrd")
+        if request.path != "/nrd.txt":
+            published = published_nrd(request.path, list(self.state.view.nrd))
+            if published is None:
+                return send_response(conn, 404, [("Content-Type", "text/plain")], b"not found\n")
+            body, content_type = published
+            tag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+            if request.headers.get("if-none-match") == tag:
+                return send_response(conn, 304, [("ETag", tag)], b"")
+            return send_response(conn, 200, [("Content-Type", content_type), ("ETag", tag)], body,
+                                 request.method == "HEAD")
         if behaviour == "nrd-huge":
             return _stream_huge_feed(conn, request.method == "HEAD")
         names = list(self.state.view.nrd)
@@ -185,6 +196,29 @@ class RegistryServices:
         body = "".join(f"{name}\n" for name in names).encode("utf-8", "surrogateescape")
         return send_response(conn, 200, [("Content-Type", "text/plain; charset=utf-8")], body,
                              request.method == "HEAD")
+
+
+def published_nrd(path: str, names: list[str]) -> tuple[bytes, str] | None:
+    """The world's NRD list as daily files are published (any day: the list is the phase's):
+    ``/nrd/<YYYY-MM-DD>.txt``, ``.txt.gz``, ``.zip`` (the names split over two members), and WhoisDS's
+    ``/whoisds/<base64 of YYYY-MM-DD.zip>/nrd``. None for any other path."""
+    if path.startswith("/whoisds/") and path.endswith("/nrd"):
+        try:
+            wanted = base64.b64decode(path[len("/whoisds/"):-len("/nrd")], validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            return None
+        path = f"/nrd/{wanted}"
+    match = re.fullmatch(r"/nrd/(\d{4}-\d{2}-\d{2})\.(txt|txt\.gz|zip)", path)
+    if match is None:
+        return None
+    text = lines(names)
+    if match.group(2) == "txt":
+        return text, "text/plain; charset=utf-8"
+    if match.group(2) == "txt.gz":
+        return gzip_bytes(text), "application/gzip"
+    half = len(names) // 2
+    return zip_bytes({"domain-names.txt": lines(names[:half]), "more/domain-names-2.txt": lines(names[half:])}), \
+        "application/zip"
 
 
 NRD_GARBAGE = (

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from crawler.dns import Prober
 from crawler.fetch import SiteCrawler
 from crawler.rdap import RdapClient
+from crawler.whois import WhoisClient
 from detect.signatures import Signatures
 from detect.simindex import SimilarityIndex
 from scheduler.progress import NULL, ProgressSink
@@ -33,7 +34,8 @@ class Components:
         ``pages``: an index to keep (a config reload), else rebuilt from the store."""
         return cls(config=settings, store=store, prober=Prober.from_settings(settings.dns),
                    crawler=SiteCrawler.from_settings(settings.crawler, settings.dns),
-                   rdap=RdapClient.from_settings(settings.rdap),
+                   rdap=RdapClient.from_settings(settings.rdap, WhoisClient.from_settings(
+                       settings.rdap, allow_private=settings.crawler.allow_private_addresses)),
                    signatures=signatures, pages=page_index(store) if pages is None else pages,
                    progress=progress)
 

@@ -30,10 +30,15 @@ class CycleReport:
     hunted: HuntReport = field(default_factory=HuntReport)
     delivery: DeliveryReport = field(default_factory=DeliveryReport)
     seconds: float = 0.0
+    registry: dict[str, int] = field(default_factory=dict)  # RdapClient.take_counts(): cached, whois, rate_limited
 
     def stats(self) -> dict[str, Any]:
         return {
             "probed": self.observed.probed, "crawled": self.observed.crawled, "rdap": self.observed.rdap,
+            # every registry lookup of the cycle (watched domains and candidates): from the cache, over
+            # port-43 WHOIS, and not made because a server's budget or Retry-After was beyond rdap.max_wait
+            "rdap_cached": self.registry.get("cached", 0), "rdap_whois": self.registry.get("whois", 0),
+            "rdap_rate_limited": self.registry.get("rate_limited", 0),
             "status_changes": [{"domain": d, "from": c.previous, "to": c.status, "reason": c.reason}
                                for d, c in self.observed.changes],
             "lost": self.observed.lost,
@@ -58,6 +63,7 @@ async def _job(parts: Components, kind: str, now: datetime,
         cycle_id = cycles.start(session, kind, now)
     report = CycleReport(cycle_id=cycle_id, kind=kind)
     outcome = "failed"
+    parts.rdap.take_counts()
     try:
         await body(report)
         outcome = "ok"
@@ -66,6 +72,7 @@ async def _job(parts: Components, kind: str, now: datetime,
         raise
     finally:
         report.seconds = time.monotonic() - started
+        report.registry = parts.rdap.take_counts()
         with parts.store.transaction() as session:
             cycles.finish(session, cycle_id, now=now + timedelta(seconds=report.seconds), outcome=outcome,
                           stats=report.stats())

@@ -32,6 +32,7 @@ from detect.scoring import Discovery, ScoringPolicy, SiteProfile, StoreStats, sc
 from scheduler import hunt_sources as sources
 from scheduler.components import Components
 from scheduler.deliver import new_message_id
+from scheduler.hunt_pdns import pdns_candidates
 from scheduler.hunt_report import HuntReport
 from scheduler.hunt_resolve import Resolved, Wildcards, resolve
 from scheduler.name_screen import NameScreen
@@ -130,8 +131,10 @@ async def _sweep(parts: Components, ctx: _Context, lost: Collection[str], *, now
     await run(sources.lookalikes(parts, live, ()))
     await run(await sources.ct_candidates(parts, names, report, now=now))
     screen = NameScreen.for_hunt(parts, labels, infra)  # one label index for every stream of strangers' names
-    await run(sources.nrd_candidates(parts, labels, infra, report, screen))
+    await run(sources.nrd_candidates(parts, labels, infra, report, screen, now=now))
     await run(zone_candidates(parts, screen, report, now))
+    await run(sources.certstream_candidates(parts, screen, report))
+    await run(pdns_candidates(parts, ctx.network, infra, screen, report))
 
     fresh = _without_unchanged_rejections(parts, found, ctx, report)
     room = max(0, MAX_OBSERVED_PER_HUNT - report.observed)

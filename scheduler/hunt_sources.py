@@ -8,9 +8,8 @@ import logging
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 
-from crawler import ctpolicy, feeds
+from crawler import certstream, ctpolicy, nrd
 from crawler.ctpolicy import CtPolicy
-from crawler.sources import SourceError
 from detect import discovery, lookalike
 from detect.model import Candidate, Indicator
 from detect.names import InvalidDomain
@@ -90,20 +89,51 @@ async def ct_candidates(parts: Components, network: Sequence[str], report: HuntR
 
 
 async def nrd_candidates(parts: Components, labels: Sequence[str], infrastructure: frozenset[Indicator],
-                         report: HuntReport, screen: NameScreen | None = None) -> AsyncIterator[Candidate]:
+                         report: HuntReport, screen: NameScreen | None = None, *,
+                         now: datetime | None = None) -> AsyncIterator[Candidate]:
     """Feed entries that pass the name screen (scheduler/name_screen.py): lexically close to a network
-    label, or resolving onto the network's IPs/NS.
+    label, or resolving onto the network's IPs/NS. The feeds are read as published (crawler/nrd.py):
+    plain, gzip or zip, dated addresses for the days due, conditional GET; a broken file is reported in
+    ``source_errors`` and what each feed did in ``source_notes``.
 
     Streamed: a feed is read line by line and its other names are checked against the infrastructure in
     batches, so a feed of 10⁶ names holds one batch in memory. At most ``discovery.max_candidates`` of
     those names per feed are checked; the rest is counted in ``report.truncated``."""
     screen = screen if screen is not None else NameScreen.for_hunt(parts, labels, infrastructure)
+    limits = nrd_limits(parts)
+    memory = StoreMemory(parts.store)
+    today = nrd.today_of(now or datetime.now(UTC))
     for source in parts.config.discovery.nrd_feeds:
         stats = ScreenStats()
-        try:
-            async for c in screen.screen(feeds.read_feed(source), source="nrd", via=source, stats=stats):
-                yield c
-        except SourceError as exc:
-            report.source_errors.append(f"nrd {source}: {exc}")
-            log.warning("NRD feed %s failed: %s", source, exc)
+        read = nrd.NrdRead(source)
+        names = nrd.read(source, memory, today=today, limits=limits, stats=read)
+        async for c in screen.screen(names, source="nrd", via=source, stats=stats):
+            yield c
+        for error in read.errors:
+            report.source_errors.append(error)
+            log.warning("NRD feed failed: %s", error)
+        report.source_notes.append(read.note())
         report.truncated += stats.beyond
+
+
+def nrd_limits(parts: Components) -> nrd.NrdLimits:
+    cfg = parts.config.discovery
+    return nrd.NrdLimits(max_days=cfg.nrd_max_days, max_bytes=cfg.nrd_max_bytes)
+
+
+async def certstream_candidates(parts: Components, screen: NameScreen, report: HuntReport) -> AsyncIterator[Candidate]:
+    """Names in the certificates a CertStream server streams while the sweep listens
+    (``discovery.certstream_seconds``), through the same name screen as the NRD feeds."""
+    cfg = parts.config.discovery
+    if not cfg.certstream_url:
+        return
+    stats = certstream.StreamStats(cfg.certstream_url)
+    screened = ScreenStats()
+    names = certstream.listen(cfg.certstream_url, cfg.certstream_seconds, stats)
+    async for c in screen.screen(names, source="ct", via=f"{cfg.certstream_url} (certstream)", stats=screened):
+        yield c
+    if stats.error_kind is not None:
+        report.source_errors.append(f"certstream: {stats.error_kind.value}: {stats.error}")
+        log.warning("CertStream %s failed: %s", cfg.certstream_url, stats.error)
+    report.source_notes.append(stats.note())
+    report.truncated += screened.beyond

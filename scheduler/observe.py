@@ -1,7 +1,8 @@
 """Observe a set of domains: DNS probe, crawl, RDAP, fingerprint, classify, record — one job's work.
 
-Each domain's records are written in their own transaction, so an interrupted round keeps everything
-observed before the interruption and a failing domain never costs the rest of the batch.
+DNS answers are written DNS_BATCH domains a transaction (storage.observations.record_dns_batch: a
+repeated answer only stamps the latest row); each crawled site and each RDAP record in its own. An
+interrupted round keeps every transaction committed before the interruption.
 """
 
 from __future__ import annotations
@@ -25,10 +26,12 @@ from scheduler.components import Components
 from scheduler.deliver import new_message_id
 from scheduler.progress import stage
 from storage import observations, outbox, watchlist
-from storage.observations import PageSketch
+from storage.observations import DnsWrite, PageSketch
 from storage.values import StatusChange
 
 log = logging.getLogger(__name__)
+
+DNS_BATCH = 500  # domains whose answers are written in one transaction
 
 
 @dataclass
@@ -120,14 +123,13 @@ async def observe(parts: Components, domains: Sequence[str], *, now: datetime, c
         async for result in parts.prober.probe(domains):
             fresh_dns[result.name] = result
             step.advance()
-    for name in domains:
-        probed = fresh_dns.get(name)
-        if probed is None:
-            continue
+    writes = [DnsWrite(name, probed, tuple(fingerprints.dns_indicators(probed)))
+              for name in domains if (probed := fresh_dns.get(name)) is not None]
+    for start in range(0, len(writes), DNS_BATCH):
+        batch = writes[start:start + DNS_BATCH]
         with store.transaction() as session:
-            observations.record_dns(session, name, probed, fingerprints.dns_indicators(probed), now=now,
-                                    cycle_id=cycle_id)
-        report.probed += 1
+            observations.record_dns_batch(session, batch, now=now, cycle_id=cycle_id)
+        report.probed += len(batch)
 
     crawled: dict[str, SiteCrawl] = {}
     if crawl:

@@ -35,6 +35,19 @@ def fuzzers(name: str, value: list[str], show: Show) -> None:
             raise SettingsError(f"{name}: unknown fuzzer {fuzzer!r} (known: {', '.join(GENERATORS)})")
 
 
+def certstream_url(name: str, value: str, show: Show) -> None:
+    if value:
+        check_url(name, value, show, ("ws", "wss"))
+
+
+def nrd_templates(name: str, value: list[str], show: Show) -> None:
+    from crawler.nrd_dates import template_problem
+
+    for feed in value:
+        if (problem := template_problem(feed)) is not None:
+            raise SettingsError(f"{name}: {show(name, feed)}: {problem}")
+
+
 def tlds(name: str, value: str | list[str], show: Show) -> None:
     if isinstance(value, str) and value != "all":
         raise SettingsError(f'{name}: expected "all" or a list of TLDs, got {show(name, value)}')
@@ -79,12 +92,34 @@ class DiscoverySettings:
     ct_cache_hours: float = field(default=12.0, metadata=key(
         "a CT answer is kept per query for this long (in the store): sweeps within it do not ask again; "
         "0 = ask every sweep", nonnegative))
+    certstream_url: str = field(default="", metadata=key(
+        "a self-hosted CertStream-compatible websocket (ws:// or wss://, e.g. certstream-server-go); each sweep "
+        "listens certstream_seconds and screens the names as an NRD feed's; \"\" = off", certstream_url))
+    certstream_seconds: float = field(default=60.0, metadata=key(
+        "seconds each sweep listens to the CertStream server", positive))
     nrd_feeds: list[str] = field(default_factory=list, metadata=key(
-        "newly-registered-domain lists: file paths or http(s) URLs, one domain a line"))
+        "newly-registered-domain lists: file paths or http(s) URLs; plain, gzip or zip (one or several files), "
+        "one domain a line; {date}, {date:%Y%m%d} or {date_base64:%Y-%m-%d.zip} in the address for daily files",
+        nrd_templates))
+    nrd_max_days: int = field(default=7, metadata=key(
+        "a dated feed is read for the days since the one last read (the first time: yesterday and today), at most "
+        "this many", positive))
+    nrd_max_bytes: int = field(default=200_000_000, metadata=key(
+        "a feed file over this many bytes, downloaded or decompressed, is reported and skipped", positive))
     max_candidates: int = field(default=200_000, metadata=key(
         "cap on the names of each NRD feed that are not lexically close to the network and are checked "
         "against its infrastructure by DNS (the rest is counted in candidates_truncated); lookalikes, links, "
         "CT and close feed names are never capped", positive))
+    pdns_url: str = field(default="", metadata=key(
+        'passive-DNS server, CIRCL-style REST/JSON (one COF object a line): "https://www.circl.lu/pdns/query/"; '
+        'the network\'s addresses and name servers are appended; "" = no pDNS route', url_or_empty, secret="url"))
+    pdns_user: str = field(default="", metadata=key("pDNS basic-auth user (CIRCL gives accounts on request)"))
+    pdns_password: str = field(default="", metadata=key(
+        "pDNS basic-auth password (secret: read raw from the environment, never shown)", secret="value"))
+    pdns_max_per_query: int = field(default=50, metadata=key(
+        "an address or name server on which pDNS shows more registrable names than this is shared hosting: "
+        "skipped whole (noted), never cut to a sample", positive))
+    pdns_timeout: float = field(default=30.0, metadata=key("seconds per pDNS query", positive))
     recheck_rejected_hours: float = field(default=168.0, metadata=key(
         "a rejected candidate whose DNS answer is unchanged is not crawled again for this long", positive))
     zone_files: list[dict[str, str]] = field(default_factory=list, metadata=key(

@@ -15,8 +15,9 @@ from datetime import datetime
 from pathlib import Path
 
 from crawler.sources import SourceError
-from crawler.zonefetch import ZoneLimits, ZoneRead, ZoneSpec, ZoneState, read_zone
+from crawler.zonefetch import ZoneLimits, read_zone
 from crawler.zonefile import ZoneFileError, read_sorted
+from crawler.zonestate import ZoneRead, ZoneSpec, ZoneState
 from detect.model import Candidate
 from scheduler.components import Components
 from scheduler.hunt_report import HuntReport

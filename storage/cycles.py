@@ -8,10 +8,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from storage import partitions
 from storage.models import CycleRow
 
 
 def start(session: Session, kind: str, now: datetime) -> int:
+    """Log a job's start. On PostgreSQL, first make this month's and next month's partitions of the
+    history tables where missing (storage/partitions.py): every job makes them ahead of need."""
+    partitions.ensure(session.connection(), now)
     row = CycleRow(kind=kind, started_at=now, outcome="running", stats={})
     session.add(row)
     session.flush()

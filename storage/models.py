@@ -1,4 +1,8 @@
-"""ORM tables. History is the product: observations, indicators and status changes are append-only."""
+"""ORM tables. History is the product: observations, indicators and status changes are kept.
+
+A DNS observation is a row per distinct answer: a round that gets the same answer as the latest row
+only stamps it (``last_seen_at``, ``prev_seen_at``, ``repeats``; storage/observations.py). Page bodies
+are kept once per SHA-256 (``bodies``), whatever the number of pages that showed them."""
 
 from __future__ import annotations
 
@@ -97,17 +101,33 @@ class ObservationRow(Base):
     registered_at: Mapped[datetime | None] = mapped_column(default=None)
     # everything as observed (records, headers, redirect chain, certificate, RDAP JSON …)
     raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # when this answer was last seen and the time before that, and how many later looks saw it again
+    # (DNS rows are stamped instead of repeated; other kinds keep last_seen_at = observed_at)
+    last_seen_at: Mapped[datetime | None] = mapped_column(default=None)
+    prev_seen_at: Mapped[datetime | None] = mapped_column(default=None)
+    repeats: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class BodyRow(Base):
+    """A page body (gzip), kept once however many pages showed it."""
+
+    __tablename__ = "bodies"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)  # of the uncompressed body
+    body_gz: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)  # uncompressed bytes
+    first_seen: Mapped[datetime]
 
 
 class PageRow(Base):
-    """The body of an HTTP observation (gzip) and its similarity sketches, for the LSH index."""
+    """The page of an HTTP observation: its body (by SHA-256) and similarity sketches, for the LSH index."""
 
     __tablename__ = "pages"
 
     observation_id: Mapped[int] = mapped_column(
         ForeignKey("observations.id", ondelete="CASCADE"), primary_key=True)
     domain_id: Mapped[int] = mapped_column(ForeignKey("domains.id", ondelete="CASCADE"), index=True)
-    body_gz: Mapped[bytes] = mapped_column(LargeBinary)
+    body_sha256: Mapped[str] = mapped_column(ForeignKey("bodies.sha256"))
     truncated: Mapped[bool] = mapped_column(Boolean, default=False)
     minhash: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     tlsh: Mapped[str | None] = mapped_column(String(80), default=None)

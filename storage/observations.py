@@ -1,21 +1,31 @@
-"""Append-only observations (DNS, HTTP/TLS, RDAP) with their indicators and page bodies."""
+"""Observations (DNS, HTTP/TLS, RDAP) with their indicators and page bodies.
+
+HTTP and RDAP looks are appended, one row each. DNS grows with change: a round's answer equal to the
+latest row's is a stamp on that row (``last_seen_at``, ``prev_seen_at``, ``repeats``), a different one a
+new row with its indicators; :func:`record_dns_batch` writes many domains in the caller's transaction.
+Bodies are kept once per SHA-256 in ``bodies``.
+"""
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from detect.indicator_kinds import bounded
 from detect.model import DnsResult, HttpFetch, Indicator, RdapRecord
 from storage import codec
 from storage.inlist import chunks
-from storage.models import DomainRow, IndicatorRow, ObservationRow, PageRow, StatusChangeRow
+from storage.models import BodyRow, DomainRow, IndicatorRow, ObservationRow, PageRow, StatusChangeRow
 from storage.watchlist import domain_row
 
 log = logging.getLogger(__name__)
@@ -39,9 +49,9 @@ def _domain_id(session: Session, name: str) -> int:
     return row.id
 
 
-def _add_indicators(session: Session, domain_id: int, obs_id: int, indicators: Iterable[Indicator],
-                    now: datetime) -> None:
-    """The observation's indicators, deduplicated and bounded (detect.indicator_kinds.bounded)."""
+def _indicator_rows(domain_id: int, obs_id: int, indicators: Iterable[Indicator],
+                    now: datetime) -> list[dict[str, Any]]:
+    """The observation's indicators, deduplicated and bounded (detect.indicator_kinds.bounded), as rows."""
     seen: set[tuple[str, str]] = set()
     unique: list[Indicator] = []
     for ind in indicators:
@@ -53,33 +63,154 @@ def _add_indicators(session: Session, domain_id: int, obs_id: int, indicators: I
     kept, dropped = bounded(unique)
     if dropped:
         log.warning("observation %d: %d indicators over the cap dropped (%d kept)", obs_id, dropped, len(kept))
-    for ind in kept:
-        key = (ind.kind, ind.value)
-        session.add(IndicatorRow(domain_id=domain_id, observation_id=obs_id, kind=key[0], value=key[1],
-                                 observed_at=now))
+    return [{"domain_id": domain_id, "observation_id": obs_id, "kind": ind.kind, "value": ind.value,
+             "observed_at": now} for ind in kept]
+
+
+def _add_indicators(session: Session, domain_id: int, obs_id: int, indicators: Iterable[Indicator],
+                    now: datetime) -> None:
+    rows = _indicator_rows(domain_id, obs_id, indicators, now)
+    if rows:
+        session.execute(insert(IndicatorRow), rows)
+
+
+@dataclass(frozen=True)
+class DnsWrite:
+    """One domain's answer in a round, with the indicators drawn from it."""
+
+    domain: str
+    result: DnsResult
+    indicators: tuple[Indicator, ...] = ()
+
+
+@dataclass(frozen=True)
+class DnsWritten:
+    """What a batch did: observations written (a new answer) and stamped (the latest answer again)."""
+
+    written: int = 0
+    stamped: int = 0
+    ids: dict[str, int] = field(default_factory=dict)  # domain → its current DNS observation
+
+
+def _answer(raw: dict[str, Any]) -> tuple[Any, ...]:
+    """What makes two DNS answers the same: rcode, error and each record type's values as a set."""
+    records = raw.get("records") or {}
+    return (raw.get("rcode"), raw.get("error", ""),
+            tuple(sorted((k, tuple(sorted(map(str, v)))) for k, v in records.items() if v)))
+
+
+def _latest_dns_rows(session: Session, domain_ids: Sequence[int]) -> dict[int, ObservationRow]:
+    """The newest DNS observation of each of ``domain_ids`` (one query a chunk: DNS rows are few, one per
+    change of answer)."""
+    out: dict[int, ObservationRow] = {}
+    for chunk in chunks(domain_ids):
+        newest = (select(func.max(ObservationRow.id).label("id")).where(ObservationRow.domain_id.in_(chunk),
+                                                                        ObservationRow.kind == "dns")
+                  .group_by(ObservationRow.domain_id).subquery())
+        for row in session.scalars(select(ObservationRow).join(newest, ObservationRow.id == newest.c.id)):
+            out[row.domain_id] = row
+    return out
+
+
+def _domains_by_name(session: Session, names: Sequence[str]) -> dict[str, tuple[int, datetime | None]]:
+    """name → (id, status_since) of those of ``names`` in the store."""
+    out: dict[str, tuple[int, datetime | None]] = {}
+    for chunk in chunks(names):
+        for did, name, since in session.execute(select(DomainRow.id, DomainRow.name, DomainRow.status_since)
+                                                .where(DomainRow.name.in_(chunk))):
+            out[name] = (did, since)
+    return out
+
+
+def _stamp(session: Session, obs_ids: Sequence[int], now: datetime) -> None:
+    """The answers of ``obs_ids`` seen again at ``now``."""
+    for chunk in chunks(obs_ids):
+        session.execute(update(ObservationRow).where(ObservationRow.id.in_(chunk)).values(
+            prev_seen_at=func.coalesce(ObservationRow.last_seen_at, ObservationRow.observed_at), last_seen_at=now,
+            repeats=ObservationRow.repeats + 1).execution_options(synchronize_session=False))
+
+
+def _mark_probed(session: Session, domain_ids: Sequence[int], now: datetime) -> None:
+    for chunk in chunks(domain_ids):
+        session.execute(update(DomainRow).where(DomainRow.id.in_(chunk)).values(last_probed=now)
+                        .execution_options(synchronize_session=False))
+
+
+def record_dns_batch(session: Session, writes: Sequence[DnsWrite], *, now: datetime,
+                     cycle_id: int | None = None) -> DnsWritten:
+    """Record many domains' answers in the caller's transaction. An answer equal to the domain's latest
+    DNS row (and the domain's status unchanged since that row began) stamps that row — ``last_seen_at``
+    = now, the old value into ``prev_seen_at``, ``repeats`` + 1 — instead of adding one; a new answer
+    is a new row with its indicators. Recording the same round twice changes nothing."""
+    if not writes:
+        return DnsWritten()
+    names = [w.domain for w in writes]
+    domains = _domains_by_name(session, names)
+    missing = [n for n in names if n not in domains]
+    if missing:
+        raise KeyError(f"{missing[0]} is not in the store")
+    latest = _latest_dns_rows(session, [domains[n][0] for n in names])
+    stamp: list[int] = []
+    ids: dict[str, int] = {}
+    fresh: list[tuple[DnsWrite, int, ObservationRow]] = []
+    for write in writes:
+        domain_id, since = domains[write.domain]
+        raw = codec.dns_to_raw(write.result)
+        last = latest.get(domain_id)
+        if last is not None and _answer(last.raw) == _answer(raw) and (since is None or since <= last.observed_at):
+            seen = last.last_seen_at or last.observed_at
+            if seen < now:
+                stamp.append(last.id)
+            ids[write.domain] = last.id
+            continue
+        rcode = write.result.rcode.value
+        obs = ObservationRow(domain_id=domain_id, kind="dns", observed_at=now, last_seen_at=now, repeats=0,
+                             cycle_id=cycle_id, rcode=rcode,
+                             error_kind=None if rcode in ("NOERROR", "NXDOMAIN", "NOANSWER") else "dns",
+                             error=write.result.error[:2000], raw=raw)
+        latest[domain_id] = obs  # the same domain twice in one batch: the second compares with the first
+        fresh.append((write, domain_id, obs))
+    session.add_all([obs for _, _, obs in fresh])
+    session.flush()
+    indicator_rows: list[dict[str, Any]] = []
+    for write, domain_id, obs in fresh:
+        ids[write.domain] = obs.id
+        indicator_rows.extend(_indicator_rows(domain_id, obs.id, write.indicators, now))
+    for start in range(0, len(indicator_rows), 5000):
+        session.execute(insert(IndicatorRow), indicator_rows[start:start + 5000])
+    _stamp(session, stamp, now)
+    _mark_probed(session, [domains[n][0] for n in names], now)
+    stamped = set(stamp)
+    for obs in latest.values():
+        if obs.id in stamped:
+            session.expire(obs)
+    return DnsWritten(written=len(fresh), stamped=len(stamp), ids=ids)
 
 
 def record_dns(session: Session, domain: str, result: DnsResult, indicators: Sequence[Indicator], *,
                now: datetime, cycle_id: int | None = None) -> int:
-    domain_id = _domain_id(session, domain)
-    obs = ObservationRow(domain_id=domain_id, kind="dns", observed_at=now, cycle_id=cycle_id,
-                         rcode=result.rcode.value, error_kind=None if result.rcode.value in ("NOERROR", "NXDOMAIN",
-                                                                                            "NOANSWER") else "dns",
-                         error=result.error[:2000], raw=codec.dns_to_raw(result))
-    session.add(obs)
-    session.flush()
-    _add_indicators(session, domain_id, obs.id, indicators, now)
-    row = session.get(DomainRow, domain_id)
-    assert row is not None
-    row.last_probed = now
-    return obs.id
+    """One domain's answer (see :func:`record_dns_batch`); returns its current DNS observation's id."""
+    done = record_dns_batch(session, [DnsWrite(domain, result, tuple(indicators))], now=now, cycle_id=cycle_id)
+    return done.ids[domain]
+
+
+def _keep_body(session: Session, body: bytes, now: datetime) -> str:
+    """Store ``body`` once (by SHA-256, gzip'd); returns its digest. A body already kept costs a lookup."""
+    digest = hashlib.sha256(body).hexdigest()
+    if session.scalar(select(BodyRow.size).where(BodyRow.sha256 == digest)) is None:
+        values = {"sha256": digest, "body_gz": gzip.compress(body, 6), "size": len(body), "first_seen": now}
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(pg_insert(BodyRow).values(values).on_conflict_do_nothing(index_elements=["sha256"]))
+        else:
+            session.execute(sqlite_insert(BodyRow).values(values).on_conflict_do_nothing(index_elements=["sha256"]))
+    return digest
 
 
 def record_http(session: Session, fetch: HttpFetch, indicators: Sequence[Indicator], sketch: PageSketch, *,
                 now: datetime, cycle_id: int | None = None) -> int:
     domain_id = _domain_id(session, fetch.domain)
     obs = ObservationRow(
-        domain_id=domain_id, kind="http", observed_at=now, cycle_id=cycle_id,
+        domain_id=domain_id, kind="http", observed_at=now, last_seen_at=now, cycle_id=cycle_id,
         error_kind=fetch.error_kind.value if fetch.error_kind else None, error=fetch.error[:2000],
         url=fetch.url[:2000], final_url=fetch.final_url[:2000] or None, http_status=fetch.status,
         ip=fetch.ip or None, title=sketch.title[:1000] or None,
@@ -88,7 +219,8 @@ def record_http(session: Session, fetch: HttpFetch, indicators: Sequence[Indicat
     session.add(obs)
     session.flush()
     if fetch.body:
-        session.add(PageRow(observation_id=obs.id, domain_id=domain_id, body_gz=gzip.compress(fetch.body, 6),
+        session.add(PageRow(observation_id=obs.id, domain_id=domain_id,
+                            body_sha256=_keep_body(session, fetch.body, now),
                             truncated=fetch.truncated, minhash=sketch.minhash, tlsh=sketch.tlsh))
     _add_indicators(session, domain_id, obs.id, indicators, now)
     row = session.get(DomainRow, domain_id)
@@ -109,7 +241,7 @@ def has_http(session: Session, domain: str, url: str, observed_at: datetime) -> 
 def record_rdap(session: Session, rec: RdapRecord, indicators: Sequence[Indicator], *, now: datetime,
                 cycle_id: int | None = None) -> int:
     domain_id = _domain_id(session, rec.domain)
-    obs = ObservationRow(domain_id=domain_id, kind="rdap", observed_at=now, cycle_id=cycle_id,
+    obs = ObservationRow(domain_id=domain_id, kind="rdap", observed_at=now, last_seen_at=now, cycle_id=cycle_id,
                          error_kind=rec.error_kind.value if rec.error_kind else None, error=rec.error[:2000],
                          registrar=rec.registrar[:500] or None, registered_at=rec.registered,
                          raw=codec.rdap_to_raw(rec))
@@ -128,7 +260,7 @@ def _latest(session: Session, domain_id: int, kind: str, before: datetime | None
 
 def latest_dns(session: Session, domain: str) -> DnsResult | None:
     row = _latest(session, _domain_id(session, domain), "dns")
-    return codec.dns_from_raw(row.raw, row.observed_at) if row else None
+    return codec.dns_from_raw(row.raw, row.last_seen_at or row.observed_at) if row else None
 
 
 def latest_rdap(session: Session, domain: str, *, successful: bool = True) -> RdapRecord | None:
@@ -155,8 +287,9 @@ def latest_http(session: Session, domain: str, *, with_body: bool = False) -> li
     for row in session.scalars(query.order_by(ObservationRow.id)):
         body = b""
         if with_body:
-            page = session.get(PageRow, row.id)
-            body = gzip.decompress(page.body_gz) if page else b""
+            packed = session.scalar(select(BodyRow.body_gz).join(PageRow, PageRow.body_sha256 == BodyRow.sha256)
+                                    .where(PageRow.observation_id == row.id))
+            body = gzip.decompress(packed) if packed is not None else b""
         out.append(codec.http_from_raw(row.raw, body, row.observed_at))
     return out
 
@@ -212,11 +345,23 @@ def share_counts(session: Session, values: Iterable[Indicator]) -> dict[Indicato
 
 def last_observed_before(session: Session, domain: str, moment: datetime) -> datetime | None:
     """When ``domain`` was last observed (any kind) before ``moment``: for a lost domain, the last time
-    it was seen as it was before the loss."""
+    it was seen as it was before the loss.
+
+    A stamped DNS row keeps its first, last and last-but-one look: the answer is exact for a moment at
+    which the domain's status changed (the next round starts a new row then, see record_dns_batch), and
+    for any moment not inside a run of repeats; inside one it is the run's start or last-but-one look."""
     domain_id = _domain_id(session, domain)
-    found = session.scalar(select(func.max(ObservationRow.observed_at))
+    last = func.coalesce(ObservationRow.last_seen_at, ObservationRow.observed_at)
+    seen = case((last < moment, last),
+                (ObservationRow.prev_seen_at < moment, ObservationRow.prev_seen_at),
+                else_=ObservationRow.observed_at)
+    found = session.scalar(select(func.max(seen))
                            .where(ObservationRow.domain_id == domain_id, ObservationRow.observed_at < moment))
-    return found if isinstance(found, datetime) else None
+    if isinstance(found, str):  # SQLite hands back a CASE over datetimes as text
+        found = datetime.fromisoformat(found)
+    if isinstance(found, datetime):
+        return found.replace(tzinfo=UTC) if found.tzinfo is None else found.astimezone(UTC)
+    return None
 
 
 def latest_page_signatures(session: Session) -> tuple[dict[str, bytes], dict[str, str]]:

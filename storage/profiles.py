@@ -42,6 +42,7 @@ def site_profile(session: Session, name: str, *, in_network: bool) -> SiteProfil
         in_network=in_network, indicators=indicators,
         minhash=sketch.minhash if sketch else None, tlsh=sketch.tlsh if sketch else None,
         registered=rdap.registered if rdap else None, registrar=rdap.registrar if rdap else "",
+        registered_via=rdap.via if rdap else "",
         outlinks=outlinks, redirects_to=redirects_to, parked=info.status == Status.PARKED.value,
         title=sketch.title if sketch else "", lost_after=lost_after, seeded=info.origin == "seed",
     )

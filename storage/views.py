@@ -88,9 +88,16 @@ def search_domains(session: Session, *, q: str = "", campaign: str | None = None
     return [domain_info(r) for r in rows], int(total)
 
 
+# An indicator of a stamped DNS observation was seen at each of the observation's looks: until its
+# last_seen_at, 1 + repeats times (storage/observations.py).
+_LAST_SEEN = func.max(func.coalesce(ObservationRow.last_seen_at, IndicatorRow.observed_at))
+_LOOKS = func.sum(1 + ObservationRow.repeats)
+_ITS_LOOK = ObservationRow.id == IndicatorRow.observation_id
+
+
 def indicators_of(session: Session, domain_id: int) -> list[IndicatorSeen]:
-    mine = (select(IndicatorRow.kind, IndicatorRow.value, func.min(IndicatorRow.observed_at),
-                   func.max(IndicatorRow.observed_at), func.count())
+    mine = (select(IndicatorRow.kind, IndicatorRow.value, func.min(IndicatorRow.observed_at), _LAST_SEEN, _LOOKS)
+            .join(ObservationRow, _ITS_LOOK)
             .where(IndicatorRow.domain_id == domain_id)
             .group_by(IndicatorRow.kind, IndicatorRow.value)
             .order_by(IndicatorRow.kind, IndicatorRow.value))
@@ -129,8 +136,8 @@ def domain_detail(session: Session, name: str) -> DomainDetail | None:
 
 def pivot(session: Session, kind: str, value: str) -> Pivot | None:
     """Every domain that ever showed indicator ``kind``=``value`` with first/last seen; None if none did."""
-    query = (select(IndicatorRow.domain_id, func.min(IndicatorRow.observed_at), func.max(IndicatorRow.observed_at),
-                    func.count())
+    query = (select(IndicatorRow.domain_id, func.min(IndicatorRow.observed_at), _LAST_SEEN, _LOOKS)
+             .join(ObservationRow, _ITS_LOOK)
              .where(IndicatorRow.kind == kind, IndicatorRow.value == value)
              .group_by(IndicatorRow.domain_id))
     found = list(session.execute(query))

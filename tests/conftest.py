@@ -94,7 +94,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 # The fast lane (`pytest -m fast`): the pure core's tests and the structural rules, which start no
 # server and no subprocess. Marked here by place rather than one by one, so a new pure test joins it.
 _FAST = ("tests/detect/", "tests/test_import_rules.py", "tests/test_errors.py",
-         "tests/crawler/test_politeness.py")
+         "tests/crawler/test_politeness.py", "tests/crawler/test_whois_parse.py",
+         "tests/crawler/test_pdns_parse.py", "tests/crawler/test_ctpolicy_unit.py",
+         "tests/crawler/test_nrd_unit.py")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -135,3 +135,10 @@ def test_invalid_nameserver_stops_the_cli_with_one_line(bad: str, tmp_path: Path
     out, err = capsys.readouterr()
     assert code == 2 and out == "", (code, out, err)
     assert err.strip().splitlines() == [f"hydrawatch: config error: dns.nameservers[0]: expected host or host:port, got {bad!r}"], err
+
+
+def test_an_nrd_feed_with_an_unknown_date_field_is_a_config_error() -> None:
+    with pytest.raises(cfgmod.ConfigError, match=r"discovery.nrd_feeds: .*unknown \{field\}"):
+        cfgmod.from_mapping({"discovery": {"nrd_feeds": ["https://feeds.example/{day}.zip"]}})
+    ok = cfgmod.from_mapping({"discovery": {"nrd_feeds": ["https://x/{date_base64:%Y-%m-%d.zip}/nrd"]}})
+    assert ok.discovery.nrd_feeds == ["https://x/{date_base64:%Y-%m-%d.zip}/nrd"]

@@ -13,8 +13,9 @@ import typer
 
 from detect.model import RECORD_TYPES, DnsResult, Rcode
 from detect.names import InvalidDomain, strip_to_host
+from detect.textsafe import json_dumps
 from hydrawatch.context import CliError, state
-from hydrawatch.render import dumps, terminal_safe
+from hydrawatch.render import terminal_safe
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -80,7 +81,7 @@ def json_row(name: str, rcode: Rcode, records: dict[str, tuple[str, ...]], error
         if rtype not in item:
             item[rtype] = list(values)
     item["error"] = error
-    return dumps(item, indent=None)
+    return json_dumps(item, indent=None)  # plain strings and lists already: render.dumps's conversion not needed
 
 
 def as_text(result: DnsResult, types: list[str], width: int) -> str:

@@ -34,6 +34,9 @@ def print_report(stats: dict, console: Console) -> None:  # type: ignore[type-ar
     for c in stats["clones"]:
         console.print(f"  clone {c['to']} <- {c['from']} ({c['relation']}, {c['confidence']:.2f})",
                       highlight=False, markup=False)
+    if stats.get("rdap_rate_limited"):
+        console.print(f"  RDAP/WHOIS: {stats['rdap_rate_limited']} lookup(s) rate-limited (over rdap.max_wait), "
+                      "looked up again next cycle", highlight=False, markup=False)
     for note in stats.get("source_notes", []):
         console.print(f"  source: {terminal_safe(note, 200)}", highlight=False, markup=False)
     for err in stats["source_errors"]:

@@ -8,7 +8,7 @@ import dns.rcode
 import dns.rrset
 import pytest
 
-from crawler.dnswire import Question, WireError, name_text, parse_reply, qname_wire, rdtype_of
+from crawler.dnswire import Question, WireError, name_text, normalise, parse_reply, qname_wire, rdtype_of
 
 
 def _reply(qname: str, rtype: str, *rrsets: tuple[str, str, list[str]], rcode: int = 0,
@@ -124,3 +124,20 @@ def test_error_answers_may_omit_the_question() -> None:
     reply = parse_reply(refused, question)
     assert reply is not None and reply.rcode == dns.rcode.REFUSED
     assert parse_reply(b"\x12\x34\x81\x00" + b"\x00" * 8, question) is None
+
+
+@pytest.mark.parametrize("name", ["example.com", "a.b-c_d.xn--p1ai", "Example.COM.", "x" * 63 + ".com", "-a.com",
+                                  "_dmarc.example.com", "a" * 61 + "." + "b" * 61 + "." + "c" * 61 + "." + "d" * 63,
+                                  "café.fr", "ex\\046ample.com", " spaced.com "])
+def test_normalise_takes_its_quick_path_only_where_the_general_one_agrees(name: str) -> None:
+    wire = qname_wire(name)
+    text = name.strip().rstrip(".").lower()
+    if not text.isascii() or "\\" in text:
+        text = name_text(wire)
+    assert normalise(name) == (text, wire)
+
+
+@pytest.mark.parametrize("name", ["a..b", "x" * 64 + ".com", ".", "a" * 63 + "." + "b" * 63 + "." + "c" * 63 + "." + "d" * 63])
+def test_normalise_refuses_what_cannot_be_asked(name: str) -> None:
+    with pytest.raises(WireError):
+        normalise(name)

@@ -50,6 +50,7 @@ def test_retry_after_beyond_max_wait_is_rate_limited_and_the_server_left_alone(s
         second = await rdap.lookup("rrn.media", now=NOW)  # same server, still closed: not asked
         assert second.error_kind is ErrorKind.RATE_LIMITED and second.http_status is None
         assert "Retry-After" in second.error and "rdap.max_wait" in second.error
+        assert rdap.take_counts() == {"rate_limited": 2}
 
     run(main)
     assert sandbox.rdap_requests == ["washingtonpost.pm"]
@@ -84,6 +85,7 @@ def test_answers_and_not_found_are_cached_failures_are_not(sandbox: Sandbox) -> 
         assert (await rdap.lookup("rrn.media", now=NOW)).error_kind is None  # a failure is asked again
         later = await rdap.lookup("washingtonpost.pm", now=NOW + timedelta(hours=25))
         assert later.error_kind is None and later.observed_at == NOW + timedelta(hours=25)
+        assert rdap.take_counts() == {"cached": 2} and rdap.take_counts() == {}
 
     run(main)
     assert sandbox.rdap_requests == ["washingtonpost.pm", "never-registered.pm", "rrn.media", "rrn.media",

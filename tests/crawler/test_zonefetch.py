@@ -12,8 +12,9 @@ import pytest
 from crawler import zonefile
 from crawler.run import run
 from crawler.sources import SourceError
-from crawler.zonefetch import ZoneLimits, ZoneRead, ZoneSpec, read_zone, sends_token
+from crawler.zonefetch import ZoneLimits, read_zone, sends_token
 from crawler.zonefile import ZoneFileError
+from crawler.zonestate import ZoneRead, ZoneSpec
 from detect.model import ErrorKind
 from sandbox.zones import ZoneServer, corrupt, gz, truncated, zone_text
 

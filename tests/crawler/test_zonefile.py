@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from crawler import zonefile
-from crawler.zonefetch import ZoneSpec, ZoneState
 from crawler.zonefile import ZoneFileError, ZoneStats
+from crawler.zonestate import ZoneSpec, ZoneState
 from detect.model import ErrorKind
 from sandbox.zones import corrupt, gz, truncated, zone_text
 

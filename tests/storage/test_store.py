@@ -9,7 +9,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.exc import StatementError
 
 from detect.model import Classification, Status
-from storage import migrate, watchlist
+from storage import migrate, partitions, watchlist
 from storage.models import Base, DomainRow
 from storage.store import Store
 
@@ -30,7 +30,17 @@ def test_the_head_every_command_checks_against_is_alembics_head() -> None:
 def test_the_migrated_schema_is_the_one_the_models_describe(store: Store) -> None:
     """A model changed without its migration (or the reverse) shows up here, on both databases."""
     with store.engine.connect() as conn:
-        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        found = compare_metadata(MigrationContext.configure(conn, opts={"include_name": partitions.include_name}),
+                                 Base.metadata)
+    if store.engine.dialect.name == "postgresql":  # what partitioning costs (storage/partitions.py), no more
+        assert sorted((d[0], d[1].table.name) for d in found) == [
+            ("add_constraint", "indicators"), ("add_fk", "indicators"), ("add_fk", "pages"),
+            ("remove_constraint", "indicators")]
+        assert [d[1].name for d in found if d[0] == "add_fk"] == [None, None]
+        unique = [sorted(c.name for c in d[1].columns) for d in found if d[0].endswith("_constraint")]
+        assert sorted(unique) == [["kind", "observation_id", "observed_at", "value"], ["kind", "observation_id", "value"]]
+    else:
+        assert found == []
 
 
 def test_migrations_upgrade_from_first_revision_to_head(config) -> None:  # type: ignore[no-untyped-def]

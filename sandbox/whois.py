@@ -1,0 +1,102 @@
+"""A port-43 WHOIS server (RFC 3912): one query line in, the registry's text out, then close.
+
+Answers in the ICANN registry format most ccTLD registries without RDAP also use ("Creation Date: …"),
+from the same registration data the RDAP server shows. Service behaviours (``set_service_behaviour``):
+``whois-silent`` (reads the query, answers nothing), ``whois-huge`` (text without end),
+``whois-garbage`` (bytes that are no WHOIS answer), ``whois-limit`` (the "query limit exceeded" line
+registries send instead of data).
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+
+from sandbox.model import DomainState
+from sandbox.state import LiveState
+from sandbox.tcp import TcpServer
+
+MAX_QUERY = 1024
+
+
+def _epp(status: str) -> str:
+    """RFC 8056 name → EPP status code: "client hold" → "clientHold"."""
+    words = status.split()
+    return words[0] + "".join(w.capitalize() for w in words[1:]) if words else status
+
+
+def whois_text(domain: DomainState) -> str:
+    reg = domain.rdap
+    assert reg is not None
+    stamp = "%Y-%m-%dT%H:%M:%SZ"
+    lines = [
+        f"Domain Name: {domain.name.upper()}",
+        f"Registry Domain ID: {domain.name.upper().replace('.', '_')}-SANDBOX",
+        f"Updated Date: {reg.updated.strftime(stamp)}",
+        f"Creation Date: {reg.registered.strftime(stamp)}",
+        f"Registry Expiry Date: {reg.expires.strftime(stamp)}",
+        f"Registrar: {reg.registrar}",
+        *(f"Registrar IANA ID: {reg.registrar_iana_id}" for _ in [0] if reg.registrar_iana_id),
+        *(f"Domain Status: {_epp(s)} https://icann.org/epp#{_epp(s)}" for s in reg.statuses),
+        *(f"Name Server: {ns.upper()}" for ns in reg.nameservers),
+        "DNSSEC: unsigned",
+        ">>> Last update of WHOIS database: sandbox <<<",
+        "",
+        "TERMS OF USE: hydrawatch sandbox registry; simulated data.",
+    ]
+    return "\r\n".join(lines) + "\r\n"
+
+
+class WhoisServer:
+    def __init__(self, state: LiveState, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.state = state
+        self.server = TcpServer(self._serve, host, port, name="whois")
+        self.port = self.server.port
+        self.queries: list[str] = []  # every query line, in order (Sandbox.reset clears)
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        self.server.start()
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def asked(self) -> list[str]:
+        with self._lock:
+            return list(self.queries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.queries.clear()
+
+    def _serve(self, conn: socket.socket) -> None:
+        buf = b""
+        while b"\n" not in buf and len(buf) < MAX_QUERY:
+            chunk = conn.recv(256)
+            if not chunk:
+                return
+            buf += chunk
+        name = buf.split(b"\n", 1)[0].decode("latin-1").strip().lower().rstrip(".")
+        with self._lock:
+            self.queries.append(name)
+        behaviour = self.state.service_behaviour("whois")
+        if behaviour == "whois-silent":
+            self.server.stopping.wait(30)
+            return
+        if behaviour == "whois-huge":
+            line = b"% the sandbox registry has a lot to say about this name\r\n" * 1000
+            while not self.server.stopping.is_set():
+                conn.sendall(line)
+            return
+        if behaviour == "whois-garbage":
+            conn.sendall(bytes(range(256)) * 4 + b"<html><body>502 Bad Gateway</body></html>\r\n")
+            return
+        if behaviour == "whois-limit":
+            conn.sendall(b"% Query rate limit exceeded. Try again later.\r\n")
+            return
+        domain = self.state.view.domains.get(name)
+        if not re.fullmatch(r"[a-z0-9.-]{1,253}", name) or domain is None or domain.rdap is None:
+            conn.sendall(f'No match for "{name.upper()}".\r\n'.encode("latin-1", "replace"))
+            return
+        conn.sendall(whois_text(domain).encode("utf-8"))
