@@ -205,7 +205,7 @@ def main() -> None:
     from sqlalchemy import create_engine, text
 
     results: dict[tuple[str, str], dict[str, Any]] = {}
-    admin = create_engine(PG_URL)
+    admin = create_engine(PG_URL, pool_pre_ping=True)
     schemas: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         trees = {"before": _tree(args.before, Path(tmp)), "after": ROOT}

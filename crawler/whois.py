@@ -109,9 +109,7 @@ def parse_whois(domain: str, text: str, now: datetime) -> RdapRecord:
     if not text.strip():
         return RdapRecord(domain=domain, source="whois", raw=text, error_kind=ErrorKind.MALFORMED,
                           error="empty WHOIS answer", observed_at=now)
-    if any(phrase in low for phrase in _NOT_FOUND):
-        return RdapRecord(domain=domain, source="whois", raw=text, error_kind=ErrorKind.OTHER,
-                          error="not found", observed_at=now)
+    not_found = any(phrase in low for phrase in _NOT_FOUND)
     parser = DomainParser._init_parser(tld)
     # asyncwhois converts dates itself, with dateutil's month-first guesses: read the raw strings instead
     raw_dates = {k: parser.find_match(parser.reg_expressions[k], text) if parser.reg_expressions.get(k) else None
@@ -131,6 +129,9 @@ def parse_whois(domain: str, text: str, now: datetime) -> RdapRecord:
                                       if isinstance(ns, str) and ns.split()))
     registrar = _first(parsed.get(TLDBaseKeys.REGISTRAR))[:200]
     if registered is None and not (registrar or nameservers or statuses):
+        if not_found:  # a "not found" phrase counts only when the answer has no registration data at all
+            return RdapRecord(domain=domain, source="whois", raw=text, error_kind=ErrorKind.OTHER,
+                              error="not found", observed_at=now)
         return RdapRecord(domain=domain, source="whois", raw=text, error_kind=ErrorKind.MALFORMED,
                           error="no registration data in the WHOIS answer", observed_at=now)
     return RdapRecord(domain=domain, source="whois", registrar=registrar, registered=registered, expires=expires,

@@ -94,6 +94,9 @@ def test_not_found_empty_garbage_and_rate_limit_text_are_typed() -> None:
     missing = parse_whois("x.so", 'No match for "X.SO".\n', NOW)
     assert (missing.error_kind, missing.error) == (ErrorKind.OTHER, "not found")
     assert parse_whois("x.so", "  \n", NOW).error_kind is ErrorKind.MALFORMED
+    # a record that mentions "not found" somewhere (an empty contact field) is still a record
+    noisy = parse_whois("rrn.so", ICANN_STYLE + "Registrant Email: not found\n", NOW)
+    assert noisy.error_kind is None and noisy.registered is not None
     junk = parse_whois("x.so", "\x00\xff<html><body>502 Bad Gateway</body></html>", NOW)
     assert junk.error_kind is ErrorKind.MALFORMED and junk.registered is None
     assert "no registration data" in junk.error

@@ -16,7 +16,7 @@ from sandbox.net import Sandbox
 from sandbox.world import packaged_world
 from storage import watchlist
 from storage.store import Store
-from tests.daemon.proc import DaemonProcess, StoreView, write_config
+from tests.support import DaemonProcess, StoreView, write_config
 
 
 @dataclass

@@ -11,7 +11,7 @@ from email.message import EmailMessage
 import pytest
 
 from tests.daemon.conftest import Answers, Setup
-from tests.daemon.proc import wait_until
+from tests.support import wait_until
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 

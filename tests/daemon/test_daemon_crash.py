@@ -9,8 +9,8 @@ import time
 import pytest
 
 from tests.daemon.conftest import Answers, Setup
-from tests.daemon.proc import cli, wait_until
 from tests.daemon.test_daemon_alerts import all_sent, assert_once_each
+from tests.support import cli, wait_until
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 

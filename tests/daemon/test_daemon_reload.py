@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from sandbox.net import Sandbox
-from tests.daemon.proc import DaemonProcess, StoreView, cli, wait_until
 from tests.scheduler.inline_world import HOSTING, site, world_config
+from tests.support import DaemonProcess, StoreView, cli, wait_until
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 

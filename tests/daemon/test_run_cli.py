@@ -11,7 +11,7 @@ import pytest
 
 from sandbox.net import Sandbox
 from tests.daemon.conftest import Answers, Setup, prepare
-from tests.daemon.proc import cli, wait_until
+from tests.support import cli, wait_until
 
 pytestmark = [pytest.mark.sandbox]
 
@@ -51,7 +51,7 @@ def _second_instance_refused(setup: Setup) -> None:
     with setup.daemon() as first:
         wait_until(lambda: "daemon started" in first.log, 30, "the first daemon to start", first)
         for args in (("run",), ("run", "--once")):
-            second = cli(setup.config, *args, timeout=60)
+            second = cli(setup.config, *args)
             assert second.returncode == 3, (second.returncode, second.stderr)
             lines = second.stderr.strip().splitlines()
             assert len(lines) == 1 and "already running" in lines[0], second.stderr
@@ -59,7 +59,7 @@ def _second_instance_refused(setup: Setup) -> None:
         first.signal(signal.SIGTERM)
         assert first.wait(20) == 0
     # Released on exit: the next instance starts.
-    again = cli(setup.config, "run", "--once", timeout=60)
+    again = cli(setup.config, "run", "--once")
     assert again.returncode == 0, again.stderr
 
 

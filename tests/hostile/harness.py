@@ -11,9 +11,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hydrawatch.config import Config, from_mapping, to_toml
+from hydrawatch.config import Config, from_mapping
 from sandbox.net import Sandbox
 from storage.store import Store
+from tests import support
+from tests.support import cli_subprocess, config_data, deep_merge
 
 GOOD = "good-news.info"
 GOOD_HTML = ("<html><head><title>Good News Daily</title></head><body><h1>Good News</h1>"
@@ -41,20 +43,9 @@ def world(domains: Mapping[str, Mapping[str, Any]], **phase: Any) -> dict[str, A
             "domains": {GOOD: domain("185.10.0.1"), **domains}}
 
 
-def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def config_for(sb: Sandbox, db: Path, **overrides: Any) -> Config:
-    """Sandbox endpoints, short timeouts, a cheap hunt (tld-swap over .info/.cc), a secret in the config."""
-    base = deep_merge(sb.config_overrides(), {
-        "storage": {"url": f"sqlite:///{db}"},
+def preset(sb: Sandbox) -> dict[str, Any]:
+    """Short timeouts, a cheap hunt (tld-swap over .info/.cc), a secret in the config."""
+    return {
         "dns": {"timeout": 1.0, "retries": 0},
         "crawler": {"timeout": 4.0, "retries": 0, "max_page_bytes": 1_000_000},
         "rdap": {"timeout": 5.0},
@@ -62,8 +53,13 @@ def config_for(sb: Sandbox, db: Path, **overrides: Any) -> Config:
         # AUTH only over TLS (plain-text AUTH is refused): STARTTLS, the sandbox CA trusted
         "alerts": {"smtp_password": SECRET, "smtp_username": "hw", "smtp_starttls": True, "smtp_ca_file": sb.ca_file},
         "serve": {"token": SECRET},
-    })
-    return from_mapping(deep_merge(base, overrides), source="(hostile)")
+    }
+
+
+def config_for(sb: Sandbox, db: Path, **overrides: Any) -> Config:
+    """Sandbox endpoints, the SQLite store ``db``, :func:`preset`, then ``overrides`` (merged at every depth)."""
+    data = config_data(sb, f"sqlite:///{db}", preset=preset(sb), deep=True, **overrides)
+    return from_mapping(data, source="(hostile)")
 
 
 @dataclass
@@ -158,44 +154,16 @@ def assert_batch_intact(out: Outcome) -> None:
 
 def write_config(sb: Sandbox, db: Path, path: Path, **overrides: Any) -> Path:
     """The same config as config_for, as a TOML file for `hydrawatch --config … run --once`."""
-    cfg = config_for(sb, db, **overrides)  # validates
-    del cfg
-    base = deep_merge(sb.config_overrides(), {
-        "storage": {"url": f"sqlite:///{db}"}, "dns": {"timeout": 1.0, "retries": 0},
-        "crawler": {"timeout": 4.0, "retries": 0, "max_page_bytes": 1_000_000}, "rdap": {"timeout": 5.0},
-        "discovery": {"tlds": ["info", "cc"], "fuzzers": ["tld-swap"], "max_candidates": 2000},
-        "alerts": {"smtp_password": SECRET, "smtp_username": "hw", "smtp_starttls": True, "smtp_ca_file": sb.ca_file},
-        "serve": {"token": SECRET},
-    })
-    path.write_text(to_toml(deep_merge(base, overrides)), encoding="utf-8")
-    return path
-
-
-_WRAPPER = ("import atexit, resource, sys\n"
-            "atexit.register(lambda: sys.stderr.write("
-            "f'\\nHW_MAXRSS={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n'))\n"
-            "from hydrawatch.cli import main\n"
-            "sys.exit(main(sys.argv[1:]))\n")
+    return support.write_config(path, sb, f"sqlite:///{db}", preset=preset(sb), deep=True, **overrides)
 
 
 def cli(config: Path, *args: str, timeout: float = 120, env: Mapping[str, str] | None = None,
         preexec: Any = None) -> tuple[int, str, str, int]:
-    """Run `hydrawatch --config CONFIG ARGS…` in a subprocess: (exit code, stdout, stderr, peak RSS in KiB)."""
-    import os
-    import re
-    import subprocess
-    import sys
+    """`hydrawatch --config CONFIG ARGS…` in a subprocess (what the hostile cases measure: peak RSS,
+    resource limits): (exit code, stdout, stderr, peak RSS in KiB)."""
+    done = cli_subprocess(config, *args, timeout=timeout, env=env, preexec=preexec)
+    return done.returncode, done.stdout, done.stderr, done.peak_rss_kib
 
-    cmd = [sys.executable, "-c", _WRAPPER, "--config", str(config), *args]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **(env or {})}, preexec_fn=preexec)  # noqa: PLW1509
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        raise AssertionError(f"{' '.join(args)} did not finish in {timeout} s: {err[-2000:]}") from None
-    found = re.search(r"\nHW_MAXRSS=(\d+)\n", err)
-    if found:
-        err = err[: found.start()] + err[found.end():]
-    return proc.returncode, out, err, int(found.group(1)) if found else 0
+
+__all__ = ["GOOD", "NOW", "SECRET", "Outcome", "assert_batch_intact", "cli", "config_for", "deep_merge", "domain",
+           "preset", "run_cycle", "seed_store", "site", "world", "write_config"]

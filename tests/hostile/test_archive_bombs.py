@@ -1,4 +1,5 @@
-"""`hydrawatch archive import` of hostile archives, measured in a subprocess: header-line and
+"""`hydrawatch archive import` of hostile archives (in a subprocess where its peak memory is measured,
+in process otherwise): header-line and
 content-encoding bombs, many pages at the page cap, a total cap, deeply nested and oversized sidecars,
 links out of the given folders. Each is one clear line (or a bounded import), never a traceback, never
 memory in proportion to the bomb, and all or nothing."""
@@ -14,7 +15,14 @@ import brotli
 import pytest
 
 from hydrawatch.config import to_toml
+from tests import support
 from tests.hostile.harness import cli
+
+
+def run(conf: Path, *args: str) -> tuple[int, str, str, int]:
+    """The CLI in this process, where peak memory is not measured: (exit code, stdout, stderr, 0)."""
+    done = support.cli(conf, *args)
+    return done.returncode, done.stdout, done.stderr, 0
 
 LOST = "marten-post.info"
 PAGE = f"<html><head><title>Marten Post</title></head><body><p>{'Fishermen lose their quotas. ' * 40}</p>"
@@ -25,8 +33,8 @@ def config(tmp_path: Path, max_page_bytes: int = 2_000_000) -> Path:
     path = tmp_path / "hydrawatch.toml"
     path.write_text(to_toml({"storage": {"url": f"sqlite:///{tmp_path / 'store.db'}"},
                              "crawler": {"max_page_bytes": max_page_bytes}}), encoding="utf-8")
-    assert cli(path, "init")[0] == 0
-    assert cli(path, "seed", "add", LOST)[0] == 0
+    assert run(path, "init")[0] == 0
+    assert run(path, "seed", "add", LOST)[0] == 0
     return path
 
 
@@ -149,11 +157,11 @@ def test_the_total_read_is_capped_and_nothing_is_kept(tmp_path: Path) -> None:
     path = tmp_path / "big.warc.gz"
     path.write_bytes(b"".join(gzip.compress(warc_record(f"https://{LOST}/{i}", PAGE.encode() * 200))
                               for i in range(10)))
-    code, _, err, _ = cli(conf, "archive", "import", str(path), "--max-total-bytes", "500000")
+    code, _, err, _ = run(conf, "archive", "import", str(path), "--max-total-bytes", "500000")
     assert code != 0
     one_clear_line(err, "500000", "nothing imported")
     assert observations(tmp_path) == 0
-    assert cli(conf, "archive", "import", str(path))[0] == 0 and observations(tmp_path) == 10
+    assert run(conf, "archive", "import", str(path))[0] == 0 and observations(tmp_path) == 10
 
 
 def saved_page(folder: Path, name: str = "home.html", sidecar: str | None = None) -> Path:
@@ -173,7 +181,7 @@ def saved_page(folder: Path, name: str = "home.html", sidecar: str | None = None
 def test_hostile_sidecars_are_one_clear_line(tmp_path: Path, sidecar: str, words: list[str]) -> None:
     conf = config(tmp_path)
     page = saved_page(tmp_path / "saved", sidecar=sidecar)
-    code, _, err, _ = cli(conf, "archive", "import", str(page.parent))
+    code, _, err, _ = run(conf, "archive", "import", str(page.parent))
     assert code != 0
     one_clear_line(err, *words, "nothing imported")
     assert observations(tmp_path) == 0
@@ -186,7 +194,7 @@ def test_links_out_of_the_given_folders_are_not_followed(tmp_path: Path) -> None
     saved_page(saved)
     (saved / "stolen.html").symlink_to(outside)
     (saved / "stolen.html.json").symlink_to(outside.with_name("private.html.json"))
-    code, _, err, _ = cli(conf, "archive", "import", str(saved))
+    code, _, err, _ = run(conf, "archive", "import", str(saved))
     assert code != 0
     one_clear_line(err, "stolen.html", "outside the given paths", "nothing imported")
     assert observations(tmp_path) == 0
@@ -196,9 +204,9 @@ def test_links_out_of_the_given_folders_are_not_followed(tmp_path: Path) -> None
     (saved / "inner.html").symlink_to(saved / "home.html")
     (saved / "home2.html").write_text(PAGE, encoding="utf-8")
     (saved / "home2.html.json").symlink_to(outside.with_name("private.html.json"))
-    code, _, err, _ = cli(conf, "archive", "import", str(saved))
+    code, _, err, _ = run(conf, "archive", "import", str(saved))
     assert code != 0 and "home2.html.json" in err and "outside the given paths" in err, err
     (saved / "home2.html").unlink()
     (saved / "home2.html.json").unlink()
-    code, _, err, _ = cli(conf, "archive", "import", str(saved), "--at", "2025-02-01", "--domain", LOST)
+    code, _, err, _ = run(conf, "archive", "import", str(saved), "--at", "2025-02-01", "--domain", LOST)
     assert code == 0, err

@@ -9,12 +9,14 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from hydrawatch.cli import main
 from sandbox.net import Sandbox
+from tests import support
 from tests.hostile.harness import GOOD, NOW, cli, seed_store, write_config
 
 HOLDER = """
@@ -26,6 +28,12 @@ print("locked", flush=True)
 time.sleep(float(sys.argv[2]))
 conn.execute("ROLLBACK")
 """
+
+
+def _run(conf: Path, *args: str) -> tuple[int, str, str]:
+    """The CLI in this process (the disk-full case needs its own, for the file-size limit)."""
+    done = support.cli(conf, *args)
+    return done.returncode, done.stdout, done.stderr
 
 
 def _integrity(db: Path) -> str:
@@ -49,7 +57,7 @@ def test_sqlite_store_locked_by_another_process(hsb: Sandbox, tmp_path: Path) ->
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         started = time.monotonic()
-        code, _, err, _ = cli(conf, "run", "--once", timeout=90)
+        code, _, err = _run(conf, "run", "--once")
         waited = time.monotonic() - started
     finally:
         holder.kill()
@@ -59,7 +67,7 @@ def test_sqlite_store_locked_by_another_process(hsb: Sandbox, tmp_path: Path) ->
     assert "locked" in line.lower(), line
     assert waited >= 25, waited  # it waited for the lock before giving up
     assert _integrity(db) == "ok"
-    code, _, err, _ = cli(conf, "run", "--once")
+    code, _, err = _run(conf, "run", "--once")
     assert code == 0, err[-2000:]
 
 
@@ -83,7 +91,7 @@ def test_disk_full_sqlite_store(hsb: Sandbox, tmp_path: Path) -> None:
     line = _one_line_error(err)
     assert "full" in line.lower() or "disk" in line.lower() or "i/o" in line.lower(), line
     assert _integrity(db) == "ok"
-    code, _, err, _ = cli(conf, "run", "--once")
+    code, _, err = _run(conf, "run", "--once")
     assert code == 0, err[-2000:]
     assert _integrity(db) == "ok"
 
@@ -145,9 +153,9 @@ def test_postgresql_restarted_mid_run(hsb: Sandbox, tmp_path: Path, pg_url: str)
         for i in range(2):
             parts = Components.from_settings(cfg, store, load_signatures())
 
-            async def once(parts: Components = parts) -> None:
+            async def once(parts: Components = parts, when: datetime = NOW + timedelta(minutes=10 * i)) -> None:
                 try:
-                    await cycle(parts, now=NOW)
+                    await cycle(parts, now=when)  # two rounds: recording one round twice changes nothing
                 finally:
                     await parts.close()
 

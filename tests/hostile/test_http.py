@@ -39,8 +39,8 @@ def test_failing_fetch_is_recorded_and_batch_survives(hsb: Sandbox, tmp_path: Pa
 
 def test_huge_body_keeps_the_first_bytes_only(hsb: Sandbox, tmp_path: Path) -> None:
     out = run_cycle(hsb, tmp_path, ["huge.info"])
-    sizes = out.rows("SELECT p.truncated, length(p.body_gz) FROM pages p JOIN domains d ON d.id = p.domain_id "
-                     "WHERE d.name = 'huge.info'")
+    sizes = out.rows("SELECT p.truncated, b.size FROM pages p JOIN domains d ON d.id = p.domain_id "
+                     "JOIN bodies b ON b.sha256 = p.body_sha256 WHERE d.name = 'huge.info'")
     assert sizes and all(t == 1 for t, _ in sizes), sizes
     assert all(o["http_status"] == 200 for o in out.observations("huge.info", "http"))
 

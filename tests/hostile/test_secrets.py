@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,24 +13,22 @@ from hydrawatch import config as cfgmod
 from hydrawatch import logs
 from hydrawatch.config import to_toml
 from hydrawatch.secrets import mask_url_passwords
+from tests.support import Result, cli
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "Sup3rS3cret"
 
 
 def hydrawatch(tmp_path: Path, *args: str, env: dict[str, str] | None = None,
-               config: dict[str, dict[str, object]] | None = None) -> subprocess.CompletedProcess[str]:
-    """The real CLI in a subprocess with ``config`` as its file and ``env`` added to a clean environment."""
+               config: dict[str, dict[str, object]] | None = None) -> Result:
+    """The real CLI (in this process) with ``config`` as its file and ``env`` added to a clean environment."""
     path = tmp_path / "hydrawatch.toml"
     data = {"storage": {"url": f"sqlite:///{tmp_path / 'store.db'}"}, **(config or {})}
     path.write_text(to_toml(data), encoding="utf-8")
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("HYDRAWATCH_")}
-    return subprocess.run([sys.executable, "-m", "hydrawatch.cli", "--config", str(path), *args],
-                          capture_output=True, text=True, timeout=120, cwd=REPO, env={**clean, **(env or {})},
-                          check=False)
+    return cli(path, *args, env=env)
 
 
-def one_line_without(done: subprocess.CompletedProcess[str], *secrets: str) -> str:
+def one_line_without(done: Result, *secrets: str) -> str:
     for secret in secrets:
         assert secret not in done.stdout + done.stderr, (done.stdout, done.stderr)
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr

@@ -8,19 +8,18 @@ import html as htmlmod
 import inspect
 import json
 import re
-import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
-from email.message import EmailMessage, Message
+from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 
 from detect import textsafe
 from detect.model import Classification, Evidence, Relation, Status
+from tests.support.mail import Inbox, smtp_inbox
 
 NOW = datetime(2024, 9, 6, 12, tzinfo=UTC)
 
@@ -160,15 +159,6 @@ SHADY = "shady\u202eofni.\u2028x"  # a stored name the validators never saw (an 
 GOOD, CLONE = "good-news.info", "clone-news.info"
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
-        self.messages.append(message_from_bytes(envelope.original_content or envelope.content, policy=policy.default))
-        return "250 OK"
-
-
 def _make_store(db: Path, names: tuple[str, ...]) -> Path:
     """A store where hostile text sits in every free-text field: campaign, status reason, evidence."""
     from scheduler.deliver import new_message_id
@@ -278,14 +268,8 @@ def test_api_json_and_its_errors_escape_hostile_text(hostile_store: Path) -> Non
 
 @pytest.fixture
 def smtp() -> Iterator[tuple[Inbox, int]]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    inbox = Inbox()
-    ctl = Controller(inbox, hostname="127.0.0.1", port=port)
-    ctl.start()
-    yield inbox, port
-    ctl.stop()
+    with smtp_inbox(policy.default) as served:
+        yield served
 
 
 def test_mail_headers_and_body_carry_no_raw_control(tmp_path: Path, smtp: tuple[Inbox, int]) -> None:

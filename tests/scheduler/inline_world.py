@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.net import Sandbox
-from tests.daemon.proc import cli, write_config
+from tests.support import cli, write_config
 
 SWEEP_TLDS = ("com", "net", "org", "info", "press")
 
@@ -37,6 +37,6 @@ def site(name: str, story: str) -> str:
 
 def ok(config: Path, *args: str) -> Any:
     """Run the CLI; it must exit 0. JSON output comes back parsed."""
-    done = cli(config, *args, timeout=300)
+    done = cli(config, *args)
     assert done.returncode == 0, (args, done.stderr[-3000:])
     return json.loads(done.stdout) if "json" in args else done.stdout

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes
-from email.message import Message
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from detect.model import Classification, Status
 from hydrawatch.config import AlertsConfig
@@ -21,33 +17,16 @@ from storage.models import EdgeRow
 from storage.store import Store
 from storage.values import StatusChange
 from storage.watchlist import domain_row
+from tests.support.mail import Inbox, free_port, smtp_inbox
 
 T0 = datetime(2024, 9, 6, 12, tzinfo=UTC)
 HOSTILE = "Breaking\r\nBcc: victim@example.org\x1b]0;pwned\x07 <script>alert(1)</script>"
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
-        self.messages.append(message_from_bytes(envelope.original_content or envelope.content))
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox, port = Inbox(), _free_port()
-    ctl = Controller(inbox, hostname="127.0.0.1", port=port)
-    ctl.start()
-    yield inbox, port
-    ctl.stop()
+    with smtp_inbox() as served:
+        yield served
 
 
 def _edge(store: Store, src: str, dst: str) -> int:
@@ -85,7 +64,7 @@ def test_one_mail_per_edge_naming_clone_predecessor_and_evidence(store: Store, s
 
 
 def test_smtp_down_keeps_alerts_and_delivers_each_once_when_back(store: Store) -> None:
-    port = _free_port()
+    port = free_port()
     _edge(store, "a.ltd", "a.so")
     _edge(store, "b.ltd", "b.so")
     for i in range(3):
@@ -93,14 +72,9 @@ def test_smtp_down_keeps_alerts_and_delivers_each_once_when_back(store: Store) -
         assert report.sent == 0
     with store.transaction() as session:
         assert outbox.counts(session) == {"pending": 2}
-    inbox = Inbox()
-    ctl = Controller(inbox, hostname="127.0.0.1", port=port)
-    ctl.start()
-    try:
+    with smtp_inbox(port=port) as (inbox, _):
         assert deliver(store, _cfg(port), now=T0 + timedelta(hours=2)).sent == 2
         assert deliver(store, _cfg(port), now=T0 + timedelta(hours=3)).sent == 0
-    finally:
-        ctl.stop()
     assert sorted(m["Subject"].split()[3] for m in inbox.messages) == ["a.so", "b.so"]
 
 
@@ -148,19 +122,14 @@ def test_one_mail_per_takedown_naming_status_and_reason(store: Store, smtp: tupl
 
 
 def test_takedown_alerts_wait_for_smtp_like_clone_alerts(store: Store) -> None:
-    port = _free_port()
+    port = free_port()
     _takedown(store, "rrn.media", "NXDOMAIN after the domain was live")
     assert deliver(store, _cfg(port), now=T0 + timedelta(days=1)).failed == 1
     with store.transaction() as session:
         assert outbox.counts(session, queue=outbox.Queue.TAKEDOWN) == {"pending": 1}
         assert outbox.due_takedowns(session, now=T0 + timedelta(days=1)) == []  # backing off
-    inbox = Inbox()
-    ctl = Controller(inbox, hostname="127.0.0.1", port=port)
-    ctl.start()
-    try:
+    with smtp_inbox(port=port) as (inbox, _):
         assert deliver(store, _cfg(port), now=T0 + timedelta(days=2)).sent == 1
-    finally:
-        ctl.stop()
     assert [m["X-Hydrawatch-Takedown"] for m in inbox.messages] == ["rrn.media"]
 
 
@@ -181,7 +150,7 @@ def test_which_status_changes_are_takedown_news(previous: str | None, status: st
 def test_failed_alerts_of_both_queues_are_listed_and_retried(store: Store) -> None:
     _edge(store, "a.ltd", "a.so")
     _takedown(store, "b.ltd", "RDAP client hold; DNS NXDOMAIN")
-    assert deliver(store, _cfg(_free_port(), max_attempts=1), now=T0 + timedelta(days=1)).failed == 2
+    assert deliver(store, _cfg(free_port(), max_attempts=1), now=T0 + timedelta(days=1)).failed == 2
     with store.transaction() as session:
         failed = outbox.queued(session, state="failed")
         assert sorted((a.kind, a.about, a.detail) for a in failed) == [

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from sandbox.net import Sandbox
-from tests.daemon.proc import cli
 from tests.daemon.test_daemon_reload import REPLACEMENT, SEED, world
 from tests.scheduler.inline_world import ok, world_config
+from tests.support import cli
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 

@@ -13,8 +13,8 @@ import pytest
 
 from sandbox.net import Sandbox
 from tests.cli.test_archive_reader import write_warc
-from tests.daemon.proc import cli, write_config
 from tests.scheduler.inline_world import HOSTING, ok, site, world_config
+from tests.support import cli, write_config
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 

@@ -17,13 +17,13 @@ import pytest
 from crawler.rdap import load_bootstrap
 from sandbox.net import Sandbox
 from sandbox.worldgen import generate
-from tests.daemon.proc import cli, write_config
+from tests.support import cli, write_config
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
 
 def _ok(config: Path, *args: str) -> Any:
-    done = cli(config, *args, timeout=600)
+    done = cli(config, *args)
     assert done.returncode == 0, (args, done.stderr[-3000:])
     return json.loads(done.stdout) if "json" in args else done.stdout
 

@@ -17,8 +17,8 @@ import pytest
 
 from hydrawatch.config import DiscoveryConfig
 from sandbox.net import Sandbox
-from tests.daemon.proc import write_config
 from tests.scheduler.inline_world import HOSTING, ok, site
+from tests.support import write_config
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 

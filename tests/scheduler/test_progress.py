@@ -28,7 +28,7 @@ from scheduler.components import Components
 from scheduler.progress import stage
 from storage import watchlist
 from storage.store import Store
-from tests.daemon.proc import REPO, write_config
+from tests.support import REPO, write_config
 
 SEEDS = ("rrn.media", "artichoc.io", "lavirgule.news")
 TLDS = ["cc", "so", "io", "media", "news"]

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from sandbox.net import Sandbox
-from tests.daemon.proc import cli, write_config
+from tests.support import cli, write_config
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
@@ -25,7 +25,7 @@ WORLD = Path(__file__).resolve().parents[1] / "worlds" / "routes"
 
 
 def _ok(config: Path, *args: str) -> Any:
-    done = cli(config, *args, timeout=300)
+    done = cli(config, *args)
     assert done.returncode == 0, (args, done.stderr[-3000:])
     return json.loads(done.stdout) if "--format" in args and "json" in args else done.stdout
 
