@@ -132,9 +132,11 @@ class SiteCrawler:
         return GuardedResolver.from_settings(self.crawler, self.dns, reactor=reactor)
 
     async def crawl(self, domains: Sequence[str], *, now: datetime,
-                    on_site: Callable[[], None] | None = None) -> list[SiteCrawl]:
+                    on_site: Callable[[], None] | None = None,
+                    on_crawled: Callable[[SiteCrawl], None] | None = None) -> list[SiteCrawl]:
         """One SiteCrawl per domain, in input order; ``on_site()`` as each domain is done (progress).
-        Must run on the shared loop (crawler.run)."""
+        ``on_crawled(site)`` as each domain's crawl ends, on the loop, while the others go on (what it
+        does overlaps their network waits; it must not raise). Must run on the shared loop (crawler.run)."""
         from scrapy.crawler import AsyncCrawlerRunner
 
         from crawler.spiders.site import CrawlPlan, SiteSpider
@@ -155,8 +157,10 @@ class SiteCrawler:
             try:
                 runner = AsyncCrawlerRunner(self.settings)
                 crawler = runner.create_crawler(SiteSpider)
+                on_result = ((lambda i, fetches: on_crawled(SiteCrawl(domain=domains[i], fetches=fetches)))
+                             if on_crawled is not None else None)
                 await runner.crawl(crawler, domains=domains, plan=plan, resolver=resolver, now=now,
-                                  on_site=on_site)
+                                  on_site=on_site, on_result=on_result)
                 results: dict[int, tuple[HttpFetch, ...]] = crawler.spider.results
             finally:
                 resolver.uninstall()

@@ -10,6 +10,8 @@ from __future__ import annotations
 import codecs
 import logging
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from lxml import etree  # type: ignore[import-untyped]
@@ -31,6 +33,11 @@ _CHARSET_HEADER = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]{1,40})", re.
 _CHARSET_META = re.compile(rb"<meta[^>]{0,200}?charset\s*=\s*[\"']?([A-Za-z0-9_.:-]{1,40})", re.IGNORECASE)
 _LINK_ATTRS = {"a": "href", "link": "href", "script": "src", "iframe": "src", "form": "action", "area": "href"}
 _SKIP_CODE_ATTRS = frozenset({"alt", "title", "aria-label", "placeholder", "style"})
+# What the skeleton drops from class values: ASCII digits and every character regular expressions call
+# whitespace (\s on str), as a str.translate table (a C loop, where re.sub cost a call per element).
+_SPACES = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+           "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+_DROP_FROM_CLASS = str.maketrans("", "", "0123456789" + _SPACES)
 _REFRESH_URL = re.compile(r"url\s*=\s*['\"]?([^'\"\s>]+)", re.IGNORECASE)
 
 
@@ -84,8 +91,39 @@ def decode(body: bytes, content_type: str = "") -> str:
         return head.decode("utf-8", errors="replace")
 
 
+# The pages parsed last, by (body, content type): one observe parses a home page in the crawler (the
+# banner check), then in its fingerprint, then in classification; the same bytes give the same (frozen)
+# ParsedPage, so the later calls take it from here. Bounded by count and by the bodies' bytes.
+MEMO_PAGES = 64
+MEMO_BYTES = 16_000_000
+_memo: OrderedDict[tuple[bytes, str], ParsedPage] = OrderedDict()
+_memo_bytes = 0
+_memo_lock = threading.Lock()
+
+
 def parse(body: bytes, content_type: str = "") -> ParsedPage:
-    """Parse page bytes into a ParsedPage; an unparseable page gives an empty one."""
+    """Parse page bytes into a ParsedPage; an unparseable page gives an empty one. Remembers the last
+    pages parsed (MEMO_PAGES, MEMO_BYTES): asking again for the same bytes costs a dictionary look-up."""
+    global _memo_bytes
+    key = (bytes(body), content_type)
+    with _memo_lock:
+        if (page := _memo.get(key)) is not None:
+            _memo.move_to_end(key)
+            return page
+    page = _parse(key[0], content_type)
+    size = len(key[0])
+    if size <= MEMO_BYTES // 4:
+        with _memo_lock:
+            if key not in _memo:
+                _memo[key] = page
+                _memo_bytes += size
+            while _memo and (len(_memo) > MEMO_PAGES or _memo_bytes > MEMO_BYTES):
+                (old, _ct), _page = _memo.popitem(last=False)
+                _memo_bytes -= len(old)
+    return page
+
+
+def _parse(body: bytes, content_type: str) -> ParsedPage:
     text = decode(body, content_type).replace("\x00", "")
     if not text.strip():
         return ParsedPage()
@@ -117,11 +155,15 @@ def _walk(root: etree._Element) -> ParsedPage:
     skip_depth = 0
     quote_depth = 0
     count = 0
+    skip_text = _SKIP_TEXT
+    skip_code_attrs = _SKIP_CODE_ATTRS
+    link_attrs = _LINK_ATTRS
+    drop = _DROP_FROM_CLASS
     for event, el in etree.iterwalk(root, events=("start", "end")):
-        tag = el.tag if isinstance(el.tag, str) else ""
-        tag = tag.lower()
+        tag = el.tag
+        tag = tag.lower() if isinstance(tag, str) else ""
         if event == "end":
-            if tag in _SKIP_TEXT:
+            if tag in skip_text:
                 skip_depth -= 1
             elif tag == "blockquote":
                 quote_depth -= 1
@@ -136,9 +178,18 @@ def _walk(root: etree._Element) -> ParsedPage:
         if not tag:  # comment or processing instruction: no text of its own; its tail comes at "end"
             continue
         tags.append(tag)
-        attrs = el.attrib
-        skeleton.append(_skeleton_of(tag, attrs))
-        if tag in _SKIP_TEXT:
+        items = el.items()  # (name, value) in document order; lxml keeps the first of a repeated name
+        if items:
+            attrs = dict(items)
+            if len(attrs) != len(items):  # a repeated name: the first one counts, as attrib.get answers
+                attrs = dict(reversed(items))
+            names = sorted([name for name, _value in items])[:20]
+            klass = attrs.get("class", "")
+            skeleton.append(f"<{tag} {' '.join(names)} {klass.translate(drop)[:200] if klass else ''}>")
+        else:
+            attrs = {}
+            skeleton.append(f"<{tag}  >")
+        if tag in skip_text:
             skip_depth += 1
         elif tag == "blockquote":
             quote_depth += 1
@@ -160,18 +211,19 @@ def _walk(root: etree._Element) -> ParsedPage:
                 metas.append((key[:100], content[:1000]))
             if key == "refresh" and (m := _REFRESH_URL.search(content)):
                 links.append(Link("meta", m.group(1)))
-        if tag in ("script", "noscript") and el.text and code_len < MAX_CODE_CHARS:
-            code.append(el.text[:MAX_SCRIPT_CHARS])
-            code_len += min(len(el.text), MAX_SCRIPT_CHARS)
-        elif skip_depth == 0 and el.text and text_len < MAX_TEXT_CHARS:
-            texts.append(el.text)
-            text_len += len(el.text)
-        if code_len < MAX_CODE_CHARS:
-            for name, value in attrs.items():
-                if name not in _SKIP_CODE_ATTRS and value:
+        text = el.text
+        if tag in ("script", "noscript") and text and code_len < MAX_CODE_CHARS:
+            code.append(text[:MAX_SCRIPT_CHARS])
+            code_len += min(len(text), MAX_SCRIPT_CHARS)
+        elif skip_depth == 0 and text and text_len < MAX_TEXT_CHARS:
+            texts.append(text)
+            text_len += len(text)
+        if items and code_len < MAX_CODE_CHARS:
+            for name, value in items:
+                if value and name not in skip_code_attrs:
                     code.append(value[:4000])
                     code_len += min(len(value), 4000)
-        link_attr = _LINK_ATTRS.get(tag)
+        link_attr = link_attrs.get(tag)
         if link_attr and len(links) < MAX_LINKS and (url := attrs.get(link_attr, "").strip()):
             links.append(Link(tag, url[:2000], attrs.get("rel", "").lower()[:100], quote_depth > 0))
     return ParsedPage(
@@ -188,11 +240,3 @@ def _walk(root: etree._Element) -> ParsedPage:
         image_srcs=tuple(image_srcs),
     )
 
-
-_DIGITS = re.compile(r"[0-9\s]+")
-
-
-def _skeleton_of(tag: str, attrs: etree._Attrib) -> str:
-    names = sorted(str(k) for k in attrs)[:20]
-    classes = _DIGITS.sub("", attrs.get("class", ""))[:200]
-    return f"<{tag} {' '.join(names)} {classes}>"

@@ -28,8 +28,12 @@ def normalise_text(text: str) -> list[str]:
     return _WORD.findall(unicodedata.normalize("NFKC", text[: MAX_WORDS * 20]).lower())[:MAX_WORDS]
 
 
+@functools.lru_cache(maxsize=32)
 def minhash_of_text(text: str) -> bytes | None:
-    """Serialised LeanMinHash (num_perm=128, fixed seed) of word 5-shingles; None if too little text."""
+    """Serialised LeanMinHash (num_perm=128, fixed seed) of word 5-shingles; None if too little text.
+
+    Remembers the last texts: a site often serves the same page on https:// and http://, and the
+    signature is a pure function of the text."""
     words = normalise_text(text)
     shingles = {" ".join(words[i : i + SHINGLE_WORDS]) for i in range(len(words) - SHINGLE_WORDS + 1)}
     if len(shingles) < MIN_SHINGLES:

@@ -72,6 +72,45 @@ def http_indicators_of(fetch: HttpFetch) -> tuple[tuple[Indicator, ...], PageSke
     return kept, PageSketch(title=fp.title, minhash=fp.minhash, tlsh=fp.tlsh)
 
 
+class _SiteRecorder:
+    """Fingerprints and records each site as its crawl ends (one transaction per site), so this CPU work
+    overlaps the network waits of the sites still being crawled. The first failure (a store error) stops
+    the recording and is raised once the crawl is over; the sites recorded before it stay recorded."""
+
+    def __init__(self, parts: Components, now: datetime, cycle_id: int | None, report: ObserveReport) -> None:
+        self.parts = parts
+        self.now = now
+        self.cycle_id = cycle_id
+        self.report = report
+        self.done: set[str] = set()
+        self.failure: BaseException | None = None
+
+    def __call__(self, site: SiteCrawl) -> None:
+        try:
+            self.record(site)
+        except Exception as exc:  # noqa: BLE001 - raised by raise_failure() after the crawl
+            self.failure = self.failure or exc
+
+    def record(self, site: SiteCrawl) -> None:
+        if self.failure is not None:
+            return
+        self.done.add(site.domain)
+        sketches: list[bytes] = []
+        with self.parts.store.transaction() as session:
+            for fetch in site.fetches:
+                inds, sketch = http_indicators_of(fetch)
+                observations.record_http(session, fetch, inds, sketch, now=self.now, cycle_id=self.cycle_id)
+                if sketch.minhash is not None:
+                    sketches.append(sketch.minhash)
+        if sketches:  # keep the similarity index current: the home page (first) stands for the site
+            self.parts.pages.add(site.domain, sketches[0])
+        self.report.crawled += 1
+
+    def raise_failure(self) -> None:
+        if self.failure is not None:
+            raise self.failure
+
+
 async def observe(parts: Components, domains: Sequence[str], *, now: datetime, cycle_id: int | None,
                   crawl: bool = True, rdap: str = "auto", what: str = "watched") -> ObserveReport:
     """Probe, (crawl), (RDAP), classify and record ``domains``. ``rdap``: "always", "never", or "auto"
@@ -99,20 +138,15 @@ async def observe(parts: Components, domains: Sequence[str], *, now: datetime, c
     crawled: dict[str, SiteCrawl] = {}
     if crawl:
         targets = [d for d in domains if fresh_dns.get(d) is not None and fresh_dns[d].resolves]
+        recorder = _SiteRecorder(parts, now, cycle_id, report)
         with stage(shown, f"{what}: crawl", len(targets)) as step:
-            sites = await parts.crawler.crawl(targets, now=now, on_site=step.advance) if targets else []
+            sites = (await parts.crawler.crawl(targets, now=now, on_site=step.advance, on_crawled=recorder)
+                     if targets else [])
         for site in sites:
             crawled[site.domain] = site
-            sketches: list[bytes] = []
-            with store.transaction() as session:
-                for fetch in site.fetches:
-                    inds, sketch = http_indicators_of(fetch)
-                    observations.record_http(session, fetch, inds, sketch, now=now, cycle_id=cycle_id)
-                    if sketch.minhash is not None:
-                        sketches.append(sketch.minhash)
-            if sketches:  # keep the similarity index current: the home page (first) stands for the site
-                parts.pages.add(site.domain, sketches[0])
-            report.crawled += 1
+            if site.domain not in recorder.done:  # a site the crawl gave up on gets no callback
+                recorder.record(site)
+        recorder.raise_failure()
 
     rdap_records: dict[str, RdapRecord] = {}
     if rdap != "never":

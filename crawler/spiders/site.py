@@ -50,10 +50,12 @@ class SiteSpider(scrapy.Spider):
     name = "hydrawatch-site"
 
     def __init__(self, domains: Sequence[str], plan: CrawlPlan, resolver: Any, now: datetime,
-                 on_site: Callable[[], None] | None = None, **kwargs: Any) -> None:
+                 on_site: Callable[[], None] | None = None,
+                 on_result: Callable[[int, tuple[HttpFetch, ...]], None] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.domains = list(domains)
         self.on_site = on_site
+        self.on_result = on_result
         self.plan = plan
         self.resolver = resolver
         self.now = now
@@ -71,6 +73,8 @@ class SiteSpider(scrapy.Spider):
                     kind, msg = classify(exc)
                     self.results[index] = (HttpFetch(domain=domain, url=f"https://{domain}/", error_kind=kind,
                                                      error=msg, observed_at=self.now),)
+                if self.on_result is not None:
+                    self.on_result(index, self.results[index])
                 if self.on_site is not None:
                     self.on_site()
 

@@ -102,6 +102,18 @@ def test_nxdomain_and_unresolvable_sites_are_dns_errors_in_input_order() -> None
     run(main)
 
 
+def test_each_site_is_handed_over_as_its_crawl_ends() -> None:
+    """on_crawled(site) once per domain, before crawl() returns, with the SiteCrawl crawl() returns."""
+    async def main() -> None:
+        async with TinyDns({"site.test": ["127.0.0.1"]}) as dns, HostileSite() as site:
+            crawler = SiteCrawler.from_settings(*config(dns))
+            handed: list[Any] = []
+            crawls = await crawler.crawl(["gone.test", f"site.test:{site.port}"], now=NOW, on_crawled=handed.append)
+            assert sorted(handed, key=lambda c: c.domain) == sorted(crawls, key=lambda c: c.domain)
+            assert len(handed) == 2
+    run(main)
+
+
 def test_tls_certificate_is_recorded_with_sans_and_sha256() -> None:
     async def main() -> None:
         ctx, der = self_signed(["tls.test", "www.tls.test"])

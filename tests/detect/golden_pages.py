@@ -55,6 +55,9 @@ HOSTILE: dict[str, bytes] = {
                     b"<blockquote><a href='https://t.me/quoted'>q</a></blockquote>"
                     b"<script src='https://cdn.example.net/app.js'></script><img src=/a.png alt='Banner'>"
                     b"<meta http-equiv=refresh content='0; url=https://elsewhere.example/'></body></html>"),
+    "repeated attributes": (b"<html lang=fr lang=de><body class='a1 b' class='c2'><img src=/one.png src=/two.png "
+                            b"alt=first alt=second><a href='/x' href='https://other.example/' rel=me rel=nofollow>x"
+                            b"</a><meta name=generator name=other content=A content=B></body></html>"),
     "base href": b"<html><head><base href='https://other.example/sub/'></head><body><a href='x'>x</a>"
                  b"<link rel=canonical href='/c'></body></html>",
 }
