@@ -168,6 +168,9 @@ def test_a_worker_killed_mid_cycle_has_its_job_finished_by_another(sandbox: Sand
             assert "stalled" in second.log and "queued again" in second.log
             stats = json.loads(out)
             assert stats["probed"] == len(sandbox.seeds)
+            # the killed worker's queued hunts wait for the work lock the cycle held: let the survivor run them
+            wait_until(lambda: not s.view.scalar("SELECT count(*) FROM procrastinate_jobs WHERE args->>'kind' = 'hunt' "
+                                                 "AND status IN ('todo', 'doing')"), 300, "the queued hunts", second)
             second.signal(signal.SIGTERM)
             assert second.wait(30) == 0
         attempts = s.view.scalar("SELECT attempts FROM procrastinate_jobs WHERE args->>'kind' = 'cycle'")

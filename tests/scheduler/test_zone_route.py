@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from tests.scheduler.inline_world import HOSTING, ok, site, world_config
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
+REFRESH_HOURS = 0.0001  # a zone URL is read again after this long on the wall clock
 TOKEN = "zone-route-token-5f0e9c2a71b44d0c"
 SEEDS = {
     "quill-courier.info": ("Farm subsidies quietly cut", "185.44.12.21"),
@@ -68,13 +70,15 @@ def test_replacements_found_only_through_the_zone_difference(make_sandbox: Calla
         zones.publish("org", gz(zone_text("org", ["some-org-site.org"])))
         config = world_config(tmp_path / "hydrawatch.toml", sb, f"sqlite:///{store}", discovery={
             "nrd_feeds": [], "zone_token": TOKEN, "zone_state_dir": str(tmp_path / "zones"),
-            "zone_refresh_hours": 0.0001,  # the two runs are seconds apart on the wall clock
+            "zone_refresh_hours": REFRESH_HOURS,
             "zone_files": [{"tld": "net", "url": zones.url("net")}, {"tld": "org", "url": zones.url("org")}]})
         ok(config, "init")
         ok(config, "seed", "add", *SEEDS, "--campaign", "quill")
         first = ok(config, "run", "--once", "--format", "json")
         assert [n for n in first["source_notes"] if n.startswith("zone net: 1501 names read (the base")], first
 
+        # in process the second run can start within the refresh window (0.36 s): wait it out
+        time.sleep(REFRESH_HOURS * 3600 + 0.1)
         sb.set_phase("takedown")
         zones.publish("net", gz(zone_text("net", [*base[100:], *NOISE[1500:], LEXICAL, ON_HOSTING])))
         zones.publish("org", truncated(gz(zone_text("org", [f"o{i}.org" for i in range(5000)]))))
