@@ -1,14 +1,16 @@
 """Observe a set of domains: DNS probe, crawl, RDAP, fingerprint, classify, record — one job's work.
 
 DNS answers are written DNS_BATCH domains a transaction (storage.observations.record_dns_batch: a
-repeated answer only stamps the latest row); each crawled site and each RDAP record in its own. An
-interrupted round keeps every transaction committed before the interruption.
+repeated answer only stamps the latest row); crawled sites HTTP_BATCH a transaction, as their crawls end
+(storage.observations.record_http_batch, Core inserts); each RDAP record in its own. An interrupted round
+keeps every transaction committed before the interruption.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,12 +28,14 @@ from scheduler.components import Components
 from scheduler.deliver import new_message_id
 from scheduler.progress import stage
 from storage import observations, outbox, watchlist
-from storage.observations import DnsWrite, PageSketch
+from storage.observations import DnsWrite, HttpWrite, PageSketch
 from storage.values import StatusChange
 
 log = logging.getLogger(__name__)
 
 DNS_BATCH = 500  # domains whose answers are written in one transaction
+HTTP_BATCH = 50  # crawled sites written in one transaction …
+HTTP_BATCH_SECONDS = 2.0  # … or fewer, when the first of them has waited this long
 
 
 @dataclass
@@ -73,9 +77,11 @@ def http_indicators_of(fetch: HttpFetch) -> tuple[tuple[Indicator, ...], PageSke
 
 
 class _SiteRecorder:
-    """Fingerprints and records each site as its crawl ends (one transaction per site), so this CPU work
-    overlaps the network waits of the sites still being crawled. The first failure (a store error) stops
-    the recording and is raised once the crawl is over; the sites recorded before it stay recorded."""
+    """Fingerprints each site as its crawl ends, so this CPU work overlaps the network waits of the sites
+    still being crawled, and records the sites HTTP_BATCH at a time (or every HTTP_BATCH_SECONDS): one
+    transaction of Core inserts per batch, :meth:`flush` writes the rest. The first failure (a store
+    error) stops the recording and is raised once the crawl is over; the batches committed before it
+    stay recorded."""
 
     def __init__(self, parts: Components, now: datetime, cycle_id: int | None, report: ObserveReport) -> None:
         self.parts = parts
@@ -84,6 +90,8 @@ class _SiteRecorder:
         self.report = report
         self.done: set[str] = set()
         self.failure: BaseException | None = None
+        self.pending: list[tuple[str, list[HttpWrite]]] = []
+        self.pending_since = 0.0
 
     def __call__(self, site: SiteCrawl) -> None:
         try:
@@ -95,16 +103,29 @@ class _SiteRecorder:
         if self.failure is not None:
             return
         self.done.add(site.domain)
-        sketches: list[bytes] = []
+        writes = []
+        for fetch in site.fetches:
+            inds, sketch = http_indicators_of(fetch)
+            writes.append(HttpWrite(fetch, inds, sketch))
+        if not self.pending:
+            self.pending_since = time.monotonic()
+        self.pending.append((site.domain, writes))
+        if len(self.pending) >= HTTP_BATCH or time.monotonic() - self.pending_since >= HTTP_BATCH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the sites waiting, in one transaction; the similarity index learns them once committed."""
+        if self.failure is not None or not self.pending:
+            return
+        batch, self.pending = self.pending, []
         with self.parts.store.transaction() as session:
-            for fetch in site.fetches:
-                inds, sketch = http_indicators_of(fetch)
-                observations.record_http(session, fetch, inds, sketch, now=self.now, cycle_id=self.cycle_id)
-                if sketch.minhash is not None:
-                    sketches.append(sketch.minhash)
-        if sketches:  # keep the similarity index current: the home page (first) stands for the site
-            self.parts.pages.add(site.domain, sketches[0])
-        self.report.crawled += 1
+            observations.record_http_batch(session, [w for _, writes in batch for w in writes], now=self.now,
+                                           cycle_id=self.cycle_id)
+        for domain, writes in batch:  # the home page (first) stands for the site
+            minhash = next((w.sketch.minhash for w in writes if w.sketch.minhash is not None), None)
+            if minhash is not None:
+                self.parts.pages.add(domain, minhash)
+        self.report.crawled += len(batch)
 
     def raise_failure(self) -> None:
         if self.failure is not None:
@@ -145,7 +166,11 @@ async def observe(parts: Components, domains: Sequence[str], *, now: datetime, c
         for site in sites:
             crawled[site.domain] = site
             if site.domain not in recorder.done:  # a site the crawl gave up on gets no callback
-                recorder.record(site)
+                recorder(site)
+        try:
+            recorder.flush()
+        except Exception as exc:  # noqa: BLE001 - one failure path: raised just below
+            recorder.failure = recorder.failure or exc
         recorder.raise_failure()
 
     rdap_records: dict[str, RdapRecord] = {}

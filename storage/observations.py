@@ -14,9 +14,9 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import Table, case, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -194,40 +194,91 @@ def record_dns(session: Session, domain: str, result: DnsResult, indicators: Seq
     return done.ids[domain]
 
 
-def _keep_body(session: Session, body: bytes, now: datetime) -> str:
-    """Store ``body`` once (by SHA-256, gzip'd); returns its digest. A body already kept costs a lookup."""
-    digest = hashlib.sha256(body).hexdigest()
-    if session.scalar(select(BodyRow.size).where(BodyRow.sha256 == digest)) is None:
-        values = {"sha256": digest, "body_gz": gzip.compress(body, 6), "size": len(body), "first_seen": now}
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(pg_insert(BodyRow).values(values).on_conflict_do_nothing(index_elements=["sha256"]))
-        else:
-            session.execute(sqlite_insert(BodyRow).values(values).on_conflict_do_nothing(index_elements=["sha256"]))
-    return digest
+def _table(model: type[Any]) -> Table:
+    """The Core table of an ORM class: bulk inserts without the ORM's per-row work."""
+    return cast(Table, model.__table__)
+
+
+@dataclass(frozen=True)
+class HttpWrite:
+    """One fetch of a crawl, with the indicators and the page sketch drawn from it."""
+
+    fetch: HttpFetch
+    indicators: tuple[Indicator, ...] = ()
+    sketch: PageSketch = field(default_factory=PageSketch)
+
+
+def _keep_bodies(session: Session, bodies: Iterable[bytes], now: datetime) -> list[str]:
+    """Store each body once (by SHA-256, gzip'd); returns their digests in order. Bodies already kept
+    cost one look-up a chunk; a body twice in ``bodies`` is compressed and written once."""
+    pairs = [(hashlib.sha256(body).hexdigest(), body) for body in bodies]
+    wanted = {digest: body for digest, body in pairs}
+    kept: set[str] = set()
+    for chunk in chunks(list(wanted)):
+        kept.update(session.scalars(select(BodyRow.sha256).where(BodyRow.sha256.in_(chunk))))
+    rows = [{"sha256": digest, "body_gz": gzip.compress(body, 6), "size": len(body), "first_seen": now}
+            for digest, body in wanted.items() if digest not in kept]
+    if rows:
+        dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.execute(dialect_insert(BodyRow).on_conflict_do_nothing(index_elements=["sha256"]), rows)
+    return [digest for digest, _body in pairs]
+
+
+def record_http_batch(session: Session, writes: Sequence[HttpWrite], *, now: datetime,
+                      cycle_id: int | None = None) -> list[int]:
+    """Record many fetches (of one or many domains) in the caller's transaction, with Core inserts:
+    one observation each, its page (body kept once per SHA-256) and its indicators; each domain's
+    ``last_crawled`` moves to ``now`` unless it is already later (an archived copy is not a newer crawl).
+    Returns the observations' ids, in the order of ``writes``."""
+    if not writes:
+        return []
+    names = list(dict.fromkeys(w.fetch.domain for w in writes))
+    domains = _domains_by_name(session, names)
+    missing = [n for n in names if n not in domains]
+    if missing:
+        raise KeyError(f"{missing[0]} is not in the store")
+    obs_rows: list[dict[str, Any]] = []
+    for write in writes:
+        fetch, sketch = write.fetch, write.sketch
+        obs_rows.append({
+            "domain_id": domains[fetch.domain][0], "kind": "http", "observed_at": now, "last_seen_at": now,
+            "prev_seen_at": None, "repeats": 0, "cycle_id": cycle_id,
+            "error_kind": fetch.error_kind.value if fetch.error_kind else None, "error": fetch.error[:2000],
+            "rcode": None, "url": fetch.url[:2000], "final_url": fetch.final_url[:2000] or None,
+            "http_status": fetch.status, "ip": fetch.ip or None, "title": sketch.title[:1000] or None,
+            "cert_sha256": fetch.cert.sha256 if fetch.cert else None, "registrar": None, "registered_at": None,
+            "raw": codec.http_to_raw(fetch)})
+    table = _table(ObservationRow)
+    ids = list(session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), obs_rows))
+    with_body = [(write, obs_id) for write, obs_id in zip(writes, ids) if write.fetch.body]
+    digests = _keep_bodies(session, (write.fetch.body for write, _ in with_body), now)
+    page_rows = [{"observation_id": obs_id, "domain_id": domains[write.fetch.domain][0], "body_sha256": digest,
+                  "truncated": write.fetch.truncated, "minhash": write.sketch.minhash, "tlsh": write.sketch.tlsh}
+                 for (write, obs_id), digest in zip(with_body, digests)]
+    if page_rows:
+        session.execute(insert(_table(PageRow)), page_rows)
+    indicator_rows: list[dict[str, Any]] = []
+    for write, obs_id in zip(writes, ids):
+        indicator_rows.extend(_indicator_rows(domains[write.fetch.domain][0], obs_id, write.indicators, now))
+    for start in range(0, len(indicator_rows), 5000):
+        session.execute(insert(_table(IndicatorRow)), indicator_rows[start:start + 5000])
+    domain_ids = [domains[n][0] for n in names]
+    touched = set(domain_ids)
+    for chunk in chunks(domain_ids):
+        session.execute(update(DomainRow).where(
+            DomainRow.id.in_(chunk), or_(DomainRow.last_crawled.is_(None), DomainRow.last_crawled < now))
+            .values(last_crawled=now).execution_options(synchronize_session=False))
+    for obj in list(session.identity_map.values()):  # DomainRow objects the session holds: read again
+        if isinstance(obj, DomainRow) and obj.id in touched:
+            session.expire(obj, ["last_crawled"])
+    return ids
 
 
 def record_http(session: Session, fetch: HttpFetch, indicators: Sequence[Indicator], sketch: PageSketch, *,
                 now: datetime, cycle_id: int | None = None) -> int:
-    domain_id = _domain_id(session, fetch.domain)
-    obs = ObservationRow(
-        domain_id=domain_id, kind="http", observed_at=now, last_seen_at=now, cycle_id=cycle_id,
-        error_kind=fetch.error_kind.value if fetch.error_kind else None, error=fetch.error[:2000],
-        url=fetch.url[:2000], final_url=fetch.final_url[:2000] or None, http_status=fetch.status,
-        ip=fetch.ip or None, title=sketch.title[:1000] or None,
-        cert_sha256=fetch.cert.sha256 if fetch.cert else None, raw=codec.http_to_raw(fetch),
-    )
-    session.add(obs)
-    session.flush()
-    if fetch.body:
-        session.add(PageRow(observation_id=obs.id, domain_id=domain_id,
-                            body_sha256=_keep_body(session, fetch.body, now),
-                            truncated=fetch.truncated, minhash=sketch.minhash, tlsh=sketch.tlsh))
-    _add_indicators(session, domain_id, obs.id, indicators, now)
-    row = session.get(DomainRow, domain_id)
-    assert row is not None
-    if row.last_crawled is None or row.last_crawled < now:  # an archived copy is not a newer crawl
-        row.last_crawled = now
-    return obs.id
+    """One fetch (see :func:`record_http_batch`); returns its observation's id."""
+    return record_http_batch(session, [HttpWrite(fetch, tuple(indicators), sketch)], now=now,
+                             cycle_id=cycle_id)[0]
 
 
 def has_http(session: Session, domain: str, url: str, observed_at: datetime) -> bool:

@@ -160,6 +160,66 @@ def test_a_page_body_is_kept_once_however_many_pages_show_it(two: Store) -> None
     assert (a.body, b.body) == (body, b"other")
 
 
+def test_a_crawl_batch_writes_what_one_fetch_at_a_time_writes(two: Store) -> None:
+    from detect.model import Indicator
+    from storage.observations import HttpWrite
+
+    body = b"<html><title>Der Spiegel</title>" + b"y" * 3000 + b"</html>"
+    fetches = [_fetch("a.ltd", body), _fetch("b.pm", body), _fetch("b.pm", b"")]
+    sketches = [PageSketch(title="Der Spiegel", minhash=b"m1", tlsh="T1"), PageSketch(), PageSketch()]
+    inds = [(Indicator("ip", "192.0.2.1"), Indicator("ip", "192.0.2.1"), Indicator("ga", "UA-1-1")), (), ()]
+
+    def rows(store: Store) -> list[tuple[object, ...]]:
+        with store.transaction() as session:
+            obs = [(r.kind, r.url, r.title, r.http_status, r.raw) for r in
+                   session.scalars(select(ObservationRow).where(ObservationRow.kind == "http").order_by(ObservationRow.id))]
+            pages = [(p.body_sha256, p.minhash, p.tlsh) for p in session.scalars(select(PageRow).order_by(PageRow.observation_id))]
+            indicators = [(i.kind, i.value) for i in session.scalars(select(IndicatorRow).order_by(IndicatorRow.id))]
+            bodies = session.scalar(select(func.count()).select_from(BodyRow))
+            crawled = [watchlist.domain_row(session, d).last_crawled for d in ("a.ltd", "b.pm")]  # type: ignore[union-attr]
+        return [tuple(obs), tuple(pages), tuple(indicators), (bodies,), tuple(crawled)]
+
+    with two.transaction() as session:
+        ids = observations.record_http_batch(
+            session, [HttpWrite(f, i, s) for f, i, s in zip(fetches, inds, sketches)], now=T0 + STEP)
+    assert len(ids) == 3 and ids == sorted(ids)
+    batched = rows(two)
+    with two.transaction() as session:
+        session.execute(sa.delete(IndicatorRow))
+        session.execute(sa.delete(PageRow))
+        session.execute(sa.delete(ObservationRow))
+        session.execute(sa.delete(BodyRow))
+        for domain in ("a.ltd", "b.pm"):
+            watchlist.domain_row(session, domain).last_crawled = None  # type: ignore[union-attr]
+    with two.transaction() as session:
+        for f, i, s in zip(fetches, inds, sketches):
+            observations.record_http(session, f, i, s, now=T0 + STEP)
+    assert rows(two) == batched
+    assert batched[3] == (1,) and batched[4] == (T0 + STEP, T0 + STEP)
+    assert batched[2] == (("ip", "192.0.2.1"), ("ga", "UA-1-1"))
+
+
+def test_an_archived_copy_older_than_the_last_crawl_does_not_move_last_crawled_back(two: Store) -> None:
+    with two.transaction() as session:
+        observations.record_http(session, _fetch("a.ltd", b"new"), (), PageSketch(), now=T0 + 2 * STEP)
+        row = watchlist.domain_row(session, "a.ltd")
+        assert row is not None and row.last_crawled == T0 + 2 * STEP
+        observations.record_http(session, _fetch("a.ltd", b"old"), (), PageSketch(), now=T0)
+        assert row.last_crawled == T0 + 2 * STEP
+        observations.record_http(session, _fetch("a.ltd", b"newer"), (), PageSketch(), now=T0 + 3 * STEP)
+        assert row.last_crawled == T0 + 3 * STEP  # the session's own row object sees the write
+
+
+def test_a_crawl_batch_naming_a_domain_not_in_the_store_writes_nothing(two: Store) -> None:
+    from storage.observations import HttpWrite
+
+    with pytest.raises(KeyError, match="gone.ltd"), two.transaction() as session:
+        observations.record_http_batch(session, [HttpWrite(_fetch("a.ltd", b"x")), HttpWrite(_fetch("gone.ltd", b"y"))],
+                                       now=T0)
+    with two.transaction() as session:
+        assert observations.latest_http(session, "a.ltd") == []
+
+
 def test_the_migration_moves_existing_bodies_and_keeps_old_rows_as_one_look_each(config) -> None:  # type: ignore[no-untyped-def]
     import gzip
 
