@@ -119,16 +119,21 @@ class Roots:
             raise ArchiveError(f"{path}: a link to {target}, outside the given paths; not followed")
 
 
+def _read_head(path: Path, limit: int, roots: Roots | None) -> bytes:
+    """At most ``limit`` bytes of ``path``, after checking it lies under the given roots."""
+    if roots is not None:
+        roots.check(path)
+    try:
+        with path.open("rb") as handle:
+            return handle.read(limit)
+    except OSError as exc:
+        raise ArchiveError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
 def _sidecar(path: Path, roots: Roots | None = None) -> dict[str, object]:
     for side in (path.with_name(path.name + ".json"), path.with_suffix(".json")):
         if side.is_file():
-            if roots is not None:
-                roots.check(side)
-            try:
-                with side.open("rb") as handle:
-                    raw = handle.read(MAX_SIDECAR_BYTES + 1)
-            except OSError as exc:
-                raise ArchiveError(f"{side}: cannot read ({exc.strerror or exc})") from None
+            raw = _read_head(side, MAX_SIDECAR_BYTES + 1, roots)
             if len(raw) > MAX_SIDECAR_BYTES:
                 raise ArchiveError(f"{side}: sidecar larger than {MAX_SIDECAR_BYTES} bytes")
             try:
@@ -155,13 +160,7 @@ def read_page(path: Path, *, domain: str = "", url: str = "", at: datetime | Non
               max_bytes: int, now: datetime, roots: Roots | None = None, budget: Budget | None = None
               ) -> ArchivedPage:
     """One archived page with its domain, address and time; ArchiveError names what is missing."""
-    if roots is not None:
-        roots.check(path)
-    try:
-        with path.open("rb") as handle:
-            body = handle.read(max_bytes + 1)
-    except OSError as exc:
-        raise ArchiveError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    body = _read_head(path, max_bytes + 1, roots)
     if budget is not None:
         from hydrawatch.archive_warc import LimitExceeded
 

@@ -19,9 +19,8 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from typing import Self
 
-from sandbox.tcp import Request, TcpServer, read_request, response_head, send_response
+from sandbox.tcp import Request, TcpServer, TcpService, read_request, response_head, send_response
 
 
 def gzip_bytes(data: bytes) -> bytes:
@@ -83,7 +82,7 @@ class Logged:
     status: int
 
 
-class FeedServer:
+class FeedServer(TcpService):
     """An HTTP server publishing files at paths; ``requests`` logs every request and its answer."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -91,13 +90,6 @@ class FeedServer:
         self.requests: list[Logged] = []
         self._lock = threading.Lock()
         self.server = TcpServer(self._handle, host, port, name="feeds")
-
-    def __enter__(self) -> Self:
-        self.server.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.stop()
 
     def url(self, path: str) -> str:
         return f"http://{self.server.host}:{self.server.port}{path}"

@@ -13,12 +13,11 @@ from __future__ import annotations
 import base64
 import json
 import socket
-import threading
 from dataclasses import dataclass
 from urllib.parse import unquote
 
 from sandbox.state import LiveState
-from sandbox.tcp import TcpServer, read_request, send_response
+from sandbox.tcp import LoggedService, read_request, send_response
 
 USER = "sandbox"
 PASSWORD = "pdns-sandbox-secret"
@@ -31,27 +30,10 @@ class _Seen:
     count: int
 
 
-class PdnsServer:
+class PdnsServer(LoggedService):
     def __init__(self, state: LiveState, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host, port, "pdns")
         self.state = state
-        self.server = TcpServer(self._serve, host, port, name="pdns")
-        self.port = self.server.port
-        self.queries: list[str] = []  # every value asked (Sandbox.reset clears)
-        self._lock = threading.Lock()
-
-    def start(self) -> None:
-        self.server.start()
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def asked(self) -> list[str]:
-        with self._lock:
-            return list(self.queries)
-
-    def clear(self) -> None:
-        with self._lock:
-            self.queries.clear()
 
     def history(self) -> dict[tuple[str, str, str], _Seen]:
         """(rrname, rrtype, rdata) → first/last seen, over the phases up to the current one."""
@@ -87,8 +69,7 @@ class PdnsServer:
         if not request.path.startswith("/query/"):
             return send_response(conn, 404, [("Content-Type", "text/plain")], b"only /query/<value>\n")
         value = unquote(request.path[len("/query/"):]).strip("/").lower().rstrip(".")
-        with self._lock:
-            self.queries.append(value)
+        self._log(value)
         behaviour = self.state.service_behaviour("pdns")
         if behaviour == "pdns-429":
             return send_response(conn, 429, [("Retry-After", "1"), ("Content-Type", "text/plain")], b"slow down\n")

@@ -15,10 +15,10 @@ import struct
 
 from sandbox.model import DomainState, PhaseView
 from sandbox.state import LiveState
-from sandbox.tcp import TcpServer, read_request, send_response
+from sandbox.tcp import TcpServer, TcpService, read_request, send_response
 
 
-class ForwardProxy:
+class ForwardProxy(TcpService):
     def __init__(self, state: LiveState, http_port: int, https_port: int, host: str = "127.0.0.1",
                  port: int = 0) -> None:
         self.state = state
@@ -26,16 +26,6 @@ class ForwardProxy:
         self.https_port = https_port
         self.server = TcpServer(self.handle, host, port, name="proxy")
         self.requests: list[tuple[str, str, dict[str, str]]] = []  # (method, target, headers) as received
-
-    @property
-    def port(self) -> int:
-        return int(self.server.port)
-
-    def start(self) -> None:
-        self.server.start()
-
-    def stop(self) -> None:
-        self.server.stop()
 
     def handle(self, conn: socket.socket) -> None:
         request = read_request(conn)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
+from typing import Self
 from urllib.parse import urlsplit
 
 from sandbox.errors import SandboxStartError
@@ -71,6 +72,54 @@ class TcpServer:
                 conn.close()
             except OSError:
                 pass
+
+
+class TcpService:
+    """A sandbox service on its own ``TcpServer`` (``self.server``): start/stop, or use it as a context."""
+
+    server: TcpServer
+
+    @property
+    def port(self) -> int:
+        return int(self.server.port)
+
+    def start(self) -> None:
+        self.server.start()
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class LoggedService(TcpService):
+    """A service that remembers what it was asked, in order: subclasses implement ``_serve(conn)`` and
+    call ``_log(query)``; tests read ``asked()`` and ``Sandbox.reset`` calls ``clear()``."""
+
+    def __init__(self, host: str, port: int, name: str) -> None:
+        self.server = TcpServer(self._serve, host, port, name=name)
+        self.queries: list[str] = []
+        self._lock = threading.Lock()
+
+    def _serve(self, conn: socket.socket) -> None:
+        raise NotImplementedError
+
+    def asked(self) -> list[str]:
+        with self._lock:
+            return list(self.queries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.queries.clear()
+
+    def _log(self, query: str) -> None:
+        with self._lock:
+            self.queries.append(query)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from sandbox.ca import SandboxCA
 from sandbox.hostile import Payloads, serve_hostile
 from sandbox.model import DomainState, Page
 from sandbox.state import LiveState
-from sandbox.tcp import Request, TcpServer, read_request, send_response
+from sandbox.tcp import Request, TcpServer, TcpService, read_request, send_response
 from sandbox.tls_sni import peek_client_hello, server_name
 
 NOT_FOUND = Page(status=404, body=b"<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n"
@@ -17,7 +17,7 @@ NOT_FOUND = Page(status=404, body=b"<html>\r\n<head><title>404 Not Found</title>
 TLS_GARBAGE = b"\x15\x03\x01\x00\x02\x02\x28" + b"HTTP/1.1 400 Bad Request\r\n\r\n not tls " * 8
 
 
-class WebFront:
+class WebFront(TcpService):
     """Serves every site of the current phase on one address (plain HTTP or TLS)."""
 
     def __init__(self, state: LiveState, ca: SandboxCA, payloads: Payloads, tls: bool,
@@ -28,16 +28,6 @@ class WebFront:
         self.tls = tls
         self.server = TcpServer(self.handle, host, port, name="https" if tls else "http")
         self.requests: list[tuple[str, str, str, dict[str, str]]] = []  # (scheme, method, target, headers)
-
-    @property
-    def port(self) -> int:
-        return int(self.server.port)
-
-    def start(self) -> None:
-        self.server.start()
-
-    def stop(self) -> None:
-        self.server.stop()
 
     def handle(self, conn: socket.socket) -> None:
         view = self.state.view

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import re
 import socket
-import threading
 
 from sandbox.model import DomainState
 from sandbox.state import LiveState
-from sandbox.tcp import TcpServer
+from sandbox.tcp import LoggedService
 
 MAX_QUERY = 1024
 
@@ -48,27 +47,10 @@ def whois_text(domain: DomainState) -> str:
     return "\r\n".join(lines) + "\r\n"
 
 
-class WhoisServer:
+class WhoisServer(LoggedService):
     def __init__(self, state: LiveState, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host, port, "whois")
         self.state = state
-        self.server = TcpServer(self._serve, host, port, name="whois")
-        self.port = self.server.port
-        self.queries: list[str] = []  # every query line, in order (Sandbox.reset clears)
-        self._lock = threading.Lock()
-
-    def start(self) -> None:
-        self.server.start()
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def asked(self) -> list[str]:
-        with self._lock:
-            return list(self.queries)
-
-    def clear(self) -> None:
-        with self._lock:
-            self.queries.clear()
 
     def _serve(self, conn: socket.socket) -> None:
         buf = b""
@@ -78,8 +60,7 @@ class WhoisServer:
                 return
             buf += chunk
         name = buf.split(b"\n", 1)[0].decode("latin-1").strip().lower().rstrip(".")
-        with self._lock:
-            self.queries.append(name)
+        self._log(name)
         behaviour = self.state.service_behaviour("whois")
         if behaviour == "whois-silent":
             self.server.stopping.wait(30)

@@ -14,9 +14,8 @@ import hashlib
 import socket
 import threading
 from collections.abc import Iterable
-from typing import Self
 
-from sandbox.tcp import TcpServer, read_request, response_head, send_response
+from sandbox.tcp import TcpServer, TcpService, read_request, response_head, send_response
 
 DOWNLOAD_PREFIX = "/czds/downloads/"
 
@@ -59,7 +58,7 @@ def corrupt(gz_bytes: bytes) -> bytes:
     return gz_bytes[:middle] + bytes(b ^ 0xA5 for b in gz_bytes[middle:middle + 64]) + gz_bytes[middle + 64:]
 
 
-class ZoneServer:
+class ZoneServer(TcpService):
     """CZDS's download API on loopback: ``publish(tld, body)`` sets what ``/czds/downloads/<tld>.zone``
     returns; requests without the bearer ``token`` get 401; a TLD in ``stalled`` sends its head and then
 nothing until the client gives up; ``requests`` lists the paths asked for."""
@@ -71,13 +70,6 @@ nothing until the client gives up; ``requests`` lists the paths asked for."""
         self.stalled: set[str] = set()  # TLDs whose download sends its head and then nothing
         self._lock = threading.Lock()
         self.server = TcpServer(self._handle, host, port, name="zones")
-
-    def __enter__(self) -> Self:
-        self.server.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.stop()
 
     def url(self, tld: str) -> str:
         return f"http://{self.server.host}:{self.server.port}{DOWNLOAD_PREFIX}{tld}.zone"

@@ -13,7 +13,7 @@ from storage.inlist import chunks
 from storage.lineage import edges
 from storage.models import DomainRow, IndicatorRow, ObservationRow
 from storage.values import DomainInfo, EdgeInfo, StatusChange
-from storage.watchlist import domain_info, status_history
+from storage.watchlist import domain_info, filter_domains, status_history
 
 
 @dataclass(frozen=True)
@@ -69,20 +69,11 @@ def search_domains(session: Session, *, q: str = "", campaign: str | None = None
                    offset: int = 0, watched_only: bool = True) -> tuple[list[DomainInfo], int]:
     """Domains whose name contains ``q`` (case-insensitive), filtered; returns (page, total).
     Unreported candidates (watched = false) are left out unless ``watched_only`` is False."""
-    query = select(DomainRow)
-    if watched_only:
-        query = query.where(DomainRow.watched.is_(True))
+    query = filter_domains(select(DomainRow), campaign=campaign, status=status, origin=origin,
+                           changed_since=changed_since, watched_only=watched_only)
     if q:
         escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(DomainRow.name.like(f"%{escaped}%", escape="\\"))
-    if campaign:
-        query = query.where(DomainRow.campaign == campaign)
-    if status:
-        query = query.where(DomainRow.status == Status(status).value)
-    if origin:
-        query = query.where(DomainRow.origin == origin)
-    if changed_since:
-        query = query.where(DomainRow.status_since >= changed_since)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(query.order_by(DomainRow.name).limit(limit).offset(offset))
     return [domain_info(r) for r in rows], int(total)

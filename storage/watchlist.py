@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from detect.model import Classification, Status
@@ -62,7 +62,17 @@ def get_domain(session: Session, name: str) -> DomainInfo | None:
 def list_domains(session: Session, *, campaign: str | None = None, status: Status | None = None,
                  origin: str | None = None, changed_since: datetime | None = None,
                  watched_only: bool = False) -> list[DomainInfo]:
-    query = select(DomainRow).order_by(DomainRow.name)
+    query = filter_domains(select(DomainRow).order_by(DomainRow.name), campaign=campaign, status=status,
+                           origin=origin, changed_since=changed_since, watched_only=watched_only)
+    return [domain_info(r) for r in session.scalars(query)]
+
+
+def filter_domains(query: Select[DomainRow], *, campaign: str | None, status: Status | None,
+                   origin: str | None, changed_since: datetime | None,
+                   watched_only: bool) -> Select[DomainRow]:
+    """``query`` narrowed by the filters the CLI, the API and the web page share (falsy = no filter)."""
+    if watched_only:
+        query = query.where(DomainRow.watched.is_(True))
     if campaign:
         query = query.where(DomainRow.campaign == campaign)
     if status:
@@ -71,9 +81,7 @@ def list_domains(session: Session, *, campaign: str | None = None, status: Statu
         query = query.where(DomainRow.origin == origin)
     if changed_since:
         query = query.where(DomainRow.status_since >= changed_since)
-    if watched_only:
-        query = query.where(DomainRow.watched.is_(True))
-    return [domain_info(r) for r in session.scalars(query)]
+    return query
 
 
 def set_status(session: Session, name: str, verdict: Classification, now: datetime) -> StatusChange | None:

@@ -3,38 +3,22 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import SQLAlchemyError
 
 from hydrawatch.config import Config, from_mapping
 from sandbox.net import Sandbox
 from storage.store import Store
+from tests.support.pg import PG_URL, fresh_schema, pg_available
 
 pytest_plugins = ["sandbox.pytest_plugin"]
-
-PG_URL = os.environ.get("HYDRAWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-def _pg_available() -> bool:
-    try:
-        engine = create_engine(PG_URL, connect_args={"connect_timeout": 3})
-        with engine.connect():
-            pass
-        engine.dispose()
-        return True
-    except (ImportError, SQLAlchemyError):  # no driver, or no server answering
-        return False
 
 
 @pytest.fixture(scope="session")
 def pg_ok() -> bool:
-    return _pg_available()
+    return pg_available()
 
 
 @pytest.fixture
@@ -44,15 +28,8 @@ def pg_url(pg_ok: bool) -> Iterator[str]:
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL not reachable at {PG_URL} (CI must run the store tests on it)")
         pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL, pool_pre_ping=True)  # survives a server restart (tests/hostile)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in PG_URL else "?"
-    yield f"{PG_URL}{sep}options={quote(f'-csearch_path={schema}')}"
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with fresh_schema() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -9,22 +9,20 @@ import os
 import signal
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from detect.names import split
 from sandbox.net import Sandbox
-from tests.conftest import PG_URL
 from tests.daemon.conftest import Setup, prepare
 from tests.daemon.proc import REPO, DaemonProcess, wait_until
 from tests.daemon.proc import cli_subprocess as cli
 from tests.support.cli import clean_env as _env
+from tests.support.pg import PG_URL, fresh_schema
 
 pytest.importorskip("procrastinate")
 
@@ -50,15 +48,8 @@ def other_pg_url(pg_ok: bool) -> Iterator[str]:
     """A second fresh schema (the embedded twin of the cluster store)."""
     if not pg_ok:
         pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in PG_URL else "?"
-    yield f"{PG_URL}{sep}options={quote(f'-csearch_path={schema}')}"
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with fresh_schema() as url:
+        yield url
 
 
 def own_tlds(sandbox: Sandbox) -> list[str]:
