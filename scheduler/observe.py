@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 DNS_BATCH = 500  # domains whose answers are written in one transaction
 HTTP_BATCH = 50  # crawled sites written in one transaction …
 HTTP_BATCH_SECONDS = 2.0  # … or fewer, when the first of them has waited this long
+CLASSIFY_BATCH = 100  # domains classified (and their status changes recorded) in one transaction
 
 
 @dataclass
@@ -200,9 +201,11 @@ async def observe(parts: Components, domains: Sequence[str], *, now: datetime, c
     with store.transaction() as session:
         banners = takedown_pages(session)
     with stage(shown, f"{what}: classify", len(domains)) as step:
-        for name in domains:
-            _classify_one(parts, name, fresh_dns, crawled, rdap_records, now, report, banners)
-            step.advance()
+        for start in range(0, len(domains), CLASSIFY_BATCH):
+            with store.transaction() as session:
+                for name in domains[start:start + CLASSIFY_BATCH]:
+                    _classify_one(session, parts, name, fresh_dns, crawled, rdap_records, now, report, banners)
+                    step.advance()
     if any(c.status == Status.SEIZED.value for _, c in report.changes):
         # A banner first seen this round: look again at this round's domains that still seem to serve.
         with store.transaction() as session:
@@ -210,8 +213,10 @@ async def observe(parts: Components, domains: Sequence[str], *, now: datetime, c
             serving = [d for d in domains if (info := watchlist.get_domain(session, d)) is not None
                        and not Status(info.status).lost]
         if fresh != banners:
-            for name in serving:
-                _classify_one(parts, name, fresh_dns, crawled, rdap_records, now, report, fresh)
+            for start in range(0, len(serving), CLASSIFY_BATCH):
+                with store.transaction() as session:
+                    for name in serving[start:start + CLASSIFY_BATCH]:
+                        _classify_one(session, parts, name, fresh_dns, crawled, rdap_records, now, report, fresh)
     return report
 
 
@@ -235,33 +240,33 @@ def takedown_pages(session: Session) -> dict[str, str]:
     return out
 
 
-def _classify_one(parts: Components, name: str, fresh_dns: dict[str, DnsResult], crawled: dict[str, SiteCrawl],
-                  rdap_records: dict[str, RdapRecord], now: datetime, report: ObserveReport,
-                  banners: dict[str, str]) -> None:
-    """Classify ``name`` from its freshest observations and record a status change if any."""
-    with parts.store.transaction() as session:
-        row = watchlist.get_domain(session, name)
-        if row is None:
-            return
-        dns = fresh_dns.get(name) or observations.latest_dns(session, name)
-        fetches = (list(crawled[name].fetches) if name in crawled
-                   else [f for f in observations.latest_http(session, name, with_body=True) if not f.archived])
-        if name not in crawled and dns is not None and not dns.resolves:
-            fetches = []  # an old crawl says nothing about a name that no longer resolves
-        rec = rdap_records.get(name) or observations.latest_rdap(session, name)
-        verdict = classify(dns=dns, fetches=fetches, rdap=rec, previous=Status(row.status),
-                           was_live=observations.was_live(session, name), signatures=parts.signatures,
-                           takedown_pages=banners)
-        change = watchlist.set_status(session, name, verdict, now)
-        if change is not None:
-            report.changes.append((name, change))
-            log.info("%s: %s → %s (%s)", name, change.previous, change.status, change.reason)
-            if parts.on_loss is not None and row.origin != "candidate" and is_loss(change):
-                parts.on_loss(session, name)  # committed with the change, or not at all
-            if parts.config.alerts.takedowns and row.origin != "candidate" and is_takedown(change):
-                change_id = watchlist.latest_change_id(session, name)
-                assert change_id is not None
-                outbox.enqueue_takedown(session, change_id, now=now, message_id=new_message_id())
+def _classify_one(session: Session, parts: Components, name: str, fresh_dns: dict[str, DnsResult],
+                  crawled: dict[str, SiteCrawl], rdap_records: dict[str, RdapRecord], now: datetime,
+                  report: ObserveReport, banners: dict[str, str]) -> None:
+    """Classify ``name`` from its freshest observations and record a status change if any, in the
+    caller's transaction (with the hunt it triggers and the takedown mail it queues)."""
+    row = watchlist.get_domain(session, name)
+    if row is None:
+        return
+    dns = fresh_dns.get(name) or observations.latest_dns(session, name)
+    fetches = (list(crawled[name].fetches) if name in crawled
+               else [f for f in observations.latest_http(session, name, with_body=True) if not f.archived])
+    if name not in crawled and dns is not None and not dns.resolves:
+        fetches = []  # an old crawl says nothing about a name that no longer resolves
+    rec = rdap_records.get(name) or observations.latest_rdap(session, name)
+    verdict = classify(dns=dns, fetches=fetches, rdap=rec, previous=Status(row.status),
+                       was_live=observations.was_live(session, name), signatures=parts.signatures,
+                       takedown_pages=banners)
+    change = watchlist.set_status(session, name, verdict, now)
+    if change is not None:
+        report.changes.append((name, change))
+        log.info("%s: %s → %s (%s)", name, change.previous, change.status, change.reason)
+        if parts.on_loss is not None and row.origin != "candidate" and is_loss(change):
+            parts.on_loss(session, name)  # committed with the change, or not at all
+        if parts.config.alerts.takedowns and row.origin != "candidate" and is_takedown(change):
+            change_id = watchlist.latest_change_id(session, name)
+            assert change_id is not None
+            outbox.enqueue_takedown(session, change_id, now=now, message_id=new_message_id())
 
 
 TAKEDOWNS = frozenset({Status.SEIZED.value, Status.SUSPENDED.value})
