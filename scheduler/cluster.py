@@ -37,7 +37,9 @@ from sqlalchemy.orm import Session
 from detect.errors import HydrawatchError
 from scheduler import cycle
 from scheduler.components import Components
+from scheduler.observe import ObserveReport
 from scheduler.settings import CycleSettings
+from storage import cycles
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,9 @@ STAGES: dict[str, tuple[Callable[..., Awaitable[Any]], str, str]] = {
     **{name: (job, ALERTS_LOCK if name == "alerts" else WORK_LOCK, key) for name, job, key in cycle.JOBS},
     "cycle": (cycle.run_cycle, WORK_LOCK, ""),
     "hunt": (cycle.hunt_job, WORK_LOCK, ""),
+    "observe": (cycle.batch_job, "", ""),  # a batch of a probe or crawl round: no lock, the workers share a round
 }
+BATCH_KEYS = {"domains", "crawl", "parent", "index", "at"}
 REAP_CRON = "* * * * * */10"
 
 
@@ -114,13 +118,28 @@ def apply_schema(url: str) -> bool:
 
 def _check(payload: dict[str, Any]) -> str:
     kind = payload.get("kind")
-    extra = set(payload) - {"kind", "timestamp", *(("domains",) if kind == "hunt" else ())}
+    allowed = {"hunt": {"domains"}, "observe": BATCH_KEYS}.get(kind if isinstance(kind, str) else "", set())
+    extra = set(payload) - {"kind", "timestamp", *allowed}
     domains = payload.get("domains")
     if (not isinstance(kind, str) or kind not in STAGES or extra or not isinstance(payload.get("timestamp", 0), int)
-            or (kind == "hunt" and not (isinstance(domains, list) and 0 < len(domains) <= 1000
-                                        and all(isinstance(d, str) and 0 < len(d) <= 253 for d in domains)))):
+            or (kind in ("hunt", "observe") and not (
+                isinstance(domains, list) and 0 < len(domains) <= 1000
+                and all(isinstance(d, str) and 0 < len(d) <= 253 for d in domains)))
+            or (kind == "observe" and not _batch_ok(payload))):
         raise MalformedJob(f"not a hydrawatch job payload: {str(payload)[:200]}")
     return kind
+
+
+def _batch_ok(payload: dict[str, Any]) -> bool:
+    if set(payload) < BATCH_KEYS | {"kind"} or not isinstance(payload["crawl"], bool):
+        return False
+    if not all(isinstance(payload[k], int) and not isinstance(payload[k], bool) and payload[k] >= 0
+               for k in ("parent", "index")):
+        return False
+    try:
+        return datetime.fromisoformat(str(payload["at"])).tzinfo is not None
+    except ValueError:
+        return False
 
 
 DEFER = text("SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW('default', :task, 0, :lock, NULL, "
@@ -163,6 +182,9 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
     async def _run_stage(context: JobContext, kind: str, payload: dict[str, Any]) -> None:
         job, lock, _key = STAGES[kind]
         now = datetime.now(UTC)
+        if kind == "observe":
+            await _run_batch(payload)
+            return
         if kind == "hunt":
             await cycle.hunt_job(parts, now=now, lost=payload["domains"])
             return
@@ -174,6 +196,14 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
         # the queued hunts are cancelled; a job killed or failed leaves them to run.
         queued: list[int] = []
         parts.on_loss = lambda session, name: queued.append(queue_hunt(session, name))
+
+        async def run_batches(batches: list[list[str]], crawl: bool, cycle_id: int | None, at: datetime
+                              ) -> list[ObserveReport]:
+            reports, hunts = await run_round(context.app, parts, batches, crawl=crawl, parent=cycle_id or 0, now=at)
+            queued.extend(hunts)  # the batches' queued hunts: this job hunts inline, then cancels them
+            return reports
+
+        parts.run_batches = run_batches
         try:
             if kind == "cycle":
                 await cycle.run_cycle(parts, now=now, tags={"job": context.job.id if context.job else None})
@@ -181,8 +211,21 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
                 await job(parts, now=now)
         finally:
             parts.on_loss = None
+            parts.run_batches = None
         for job_id in queued:
             await context.app.job_manager.cancel_job_by_id_async(job_id)
+
+    async def _run_batch(payload: dict[str, Any]) -> None:
+        # A batch's losses queue their hunts with the status change; their ids go to the cycle log
+        # with the batch's report, and the round's coordinator cancels them once it has hunted.
+        hunts: list[int] = []
+        parts.on_loss = lambda session, name: hunts.append(queue_hunt(session, name))
+        try:
+            await cycle.batch_job(parts, now=datetime.fromisoformat(payload["at"]), domains=payload["domains"],
+                                  crawl=payload["crawl"], parent=payload["parent"], index=payload["index"],
+                                  tags={"hunts": hunts})
+        finally:
+            parts.on_loss = None
 
     for kind, (_job, lock, key) in STAGES.items():
         if key:
@@ -197,6 +240,32 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
         await context.app.job_manager.delete_old_jobs(nb_hours=keep_hours)
 
     return app
+
+
+async def run_round(app: procrastinate.App, parts: Components, batches: list[list[str]], *, crawl: bool,
+                    parent: int, now: datetime, poll: float = 0.2) -> tuple[list[ObserveReport], list[int]]:
+    """Queue a round's batches as jobs (any worker takes them), wait until all have finished, and
+    return their reports (from the cycle log) and the hunt jobs they queued."""
+    ids = []
+    for index, batch in enumerate(batches):
+        ids.append(await app.configure_task(STAGE_TASK, task_kwargs={
+            "kind": "observe", "domains": batch, "crawl": crawl, "parent": parent, "index": index,
+            "at": now.isoformat()}).defer_async())
+    log.info("round %s: %d batch job(s) queued", parent, len(ids))
+    waiting = set(ids)
+    while waiting:
+        for job_id in sorted(waiting):
+            status = await app.job_manager.get_job_status_async(job_id)
+            if status is Status.SUCCEEDED:
+                waiting.discard(job_id)
+            elif status in (Status.FAILED, Status.CANCELLED, Status.ABORTED):
+                raise ClusterError(f"round {parent}: batch job {job_id} ended {status.value}")
+        if waiting:
+            await asyncio.sleep(poll)
+    reports = cycle.batch_reports(parts, parent, len(batches), now)
+    with parts.store.transaction() as session:
+        hunts = [int(h) for stats in cycles.batches_of(session, parent) for h in stats.get("hunts", [])]
+    return reports, hunts
 
 
 async def reap_stalled(app: procrastinate.App, *, stalled_seconds: float, skip: set[int] | frozenset[int] = frozenset()
@@ -257,7 +326,6 @@ async def work(parts: Components, *, concurrency: int = 1, stop: asyncio.Event |
 async def queue_cycle(settings: CycleSettings, *, poll: float = 0.5) -> dict[str, Any]:
     """`run --once` in cluster mode: queue one full cycle, wait until a worker has finished it, and
     return its summary (the stats the worker recorded in the cycle log)."""
-    from storage import cycles
     from storage.store import open_store
 
     app = build_app(settings)

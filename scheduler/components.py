@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
@@ -16,6 +18,9 @@ from scheduler.page_index import PageIndex
 from scheduler.progress import NULL, ProgressSink
 from scheduler.settings import CycleSettings
 from storage.store import Store
+
+if TYPE_CHECKING:
+    from scheduler.observe import ObserveReport
 
 
 @dataclass
@@ -30,6 +35,9 @@ class Components:
     progress: ProgressSink = field(default=NULL)  # a foreground run's progress display
     # Called in the transaction of a watched domain's loss (cluster mode queues its hunt there).
     on_loss: Callable[[Session, str], None] | None = None
+    # Cluster mode: runs a round's batches as jobs on the workers, (batches, crawl, cycle id, now) →
+    # their reports in order; None: the round's batches run here, one after another.
+    run_batches: Callable[[list[list[str]], bool, int | None, datetime], Awaitable[list[ObserveReport]]] | None = None
 
     @classmethod
     def from_settings(cls, settings: CycleSettings, store: Store, signatures: Signatures,

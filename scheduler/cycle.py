@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from detect.model import Status
 from scheduler.components import Components
 from scheduler.deliver import DeliveryReport, deliver
 from scheduler.hunt import HuntReport, hunt
-from scheduler.observe import ObserveReport, observe
-from storage import cycles, watchlist
+from scheduler.observe import ObserveReport, observe, recheck_banners, takedown_pages
+from storage import cycles, observations, watchlist
+from storage.values import StatusChange
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +69,8 @@ async def _job(parts: Components, kind: str, now: datetime,
     # Pages other processes stored since this one's last job (cluster workers; an `archive import`
     # beside the daemon) join the similarity index: only the new rows are read.
     parts.pages.refresh(parts.store)
-    parts.rdap.take_counts()
+    if kind != "batch":  # a worker may run two batches at once: neither drops the other's counts
+        parts.rdap.take_counts()
     try:
         await body(report)
         outcome = "ok"
@@ -75,7 +79,9 @@ async def _job(parts: Components, kind: str, now: datetime,
         raise
     finally:
         report.seconds = time.monotonic() - started
-        report.registry = parts.rdap.take_counts()
+        counts = parts.rdap.take_counts()
+        report.registry = {k: counts.get(k, 0) + report.observed.registry.get(k, 0)
+                           for k in {*counts, *report.observed.registry}}
         with parts.store.transaction() as session:
             cycles.finish(session, cycle_id, now=now + timedelta(seconds=report.seconds), outcome=outcome,
                           stats={**report.stats(), **(tags or {})})
@@ -87,6 +93,81 @@ def _watched(parts: Components) -> list[str]:
         return watchlist.watched_names(session)
 
 
+def plan_batches(parts: Components, domains: list[str], *, crawl: bool) -> list[list[str]]:
+    """A round's domains in batches of [cluster] observe_batch. For a crawl, domains whose last DNS
+    answer named the same first address go together, so one host's sites stay in one batch (one
+    crawler's politeness per host holds); a probe keeps the watchlist's order."""
+    size = parts.config.cluster.observe_batch
+    if crawl:
+        host: dict[str, str] = {}
+        with parts.store.transaction() as session:
+            for name in domains:
+                dns = observations.latest_dns(session, name)
+                host[name] = min(dns.get("A") or dns.get("AAAA") or ("",)) if dns is not None else ""
+        domains = sorted(domains, key=lambda d: (host[d], d))
+    return [domains[i:i + size] for i in range(0, len(domains), size)]
+
+
+async def observe_batch(parts: Components, domains: list[str], *, now: datetime, cycle_id: int | None,
+                        crawl: bool) -> ObserveReport:
+    """One batch of a round (probe, crawl when ``crawl``, RDAP, classify, record): the embedded process
+    runs a round's batches one after another, cluster workers one job each. Run again at the same
+    ``now`` it records no second status change, edge or mail."""
+    return await observe(parts, domains, now=now, cycle_id=cycle_id, crawl=crawl, recheck=False)
+
+
+async def observe_round(parts: Components, domains: list[str], *, now: datetime, cycle_id: int | None,
+                        crawl: bool) -> ObserveReport:
+    """Observe every watched domain: in one go when they fit one batch, else batch by batch (through
+    ``parts.run_batches`` in cluster mode), then the round's banner re-check over them all."""
+    if len(domains) <= parts.config.cluster.observe_batch:
+        return await observe(parts, domains, now=now, cycle_id=cycle_id, crawl=crawl)
+    batches = plan_batches(parts, domains, crawl=crawl)
+    with parts.store.transaction() as session:
+        banners = takedown_pages(session)
+    report = ObserveReport()
+    if parts.run_batches is not None:
+        for part in await parts.run_batches(batches, crawl, cycle_id, now):
+            report.merge(part)
+    else:
+        for batch in batches:
+            report.merge(await observe_batch(parts, batch, now=now, cycle_id=cycle_id, crawl=crawl))
+    recheck_banners(parts, domains, banners, now, report)
+    return report
+
+
+async def batch_job(parts: Components, *, now: datetime, domains: list[str], crawl: bool, parent: int,
+                    index: int, tags: dict[str, Any] | None = None) -> CycleReport:
+    """Cluster mode: batch ``index`` of round ``parent`` (a cycle-log id) as a job. Its report goes to
+    the cycle log (kind "batch"), where the round's coordinator reads it (:func:`batch_reports`)."""
+
+    async def body(report: CycleReport) -> None:
+        report.observed = await observe_batch(parts, domains, now=now, cycle_id=parent, crawl=crawl)
+
+    return await _job(parts, "batch", now, body, {"parent": parent, "index": index, "worker": os.getpid(),
+                                                  **(tags or {})})
+
+
+def batch_reports(parts: Components, parent: int, count: int, now: datetime) -> list[ObserveReport]:
+    """The reports of round ``parent``'s ``count`` batches from the cycle log (the last successful run of
+    each: a batch retried after its worker died is counted once, with what that run saw)."""
+    with parts.store.transaction() as session:
+        rows = cycles.batches_of(session, parent)
+    found: dict[int, ObserveReport] = {}
+    for stats in rows:  # oldest first: a later run of a batch replaces an earlier one
+        part = ObserveReport(probed=stats.get("probed", 0), crawled=stats.get("crawled", 0), rdap=stats.get("rdap", 0))
+        part.registry = {"cached": stats.get("rdap_cached", 0), "whois": stats.get("rdap_whois", 0),
+                         "rate_limited": stats.get("rdap_rate_limited", 0)}
+        part.changes = [(c["domain"], StatusChange(status=Status(c["to"]), reason=c["reason"], since=now,
+                                                   previous=Status(c["from"]) if c["from"] else None))
+                        for c in stats.get("status_changes", [])]
+        found[int(stats["index"])] = part
+    missing = sorted(set(range(count)) - set(found))
+    if missing:
+        raise RuntimeError(f"round {parent}: no report of batch(es) {missing} in the cycle log")
+    return [found[i] for i in range(count)]
+
+
 async def run_cycle(parts: Components, *, now: datetime, send_alerts: bool = True,
                     tags: dict[str, Any] | None = None) -> CycleReport:
     """One complete cycle: probe and crawl every watched domain, classify, hunt (triggered by the
@@ -94,7 +175,7 @@ async def run_cycle(parts: Components, *, now: datetime, send_alerts: bool = Tru
     stats kept in the cycle log (cluster mode: the id of the queued job)."""
 
     async def body(report: CycleReport) -> None:
-        report.observed = await observe(parts, _watched(parts), now=now, cycle_id=report.cycle_id, crawl=True)
+        report.observed = await observe_round(parts, _watched(parts), now=now, cycle_id=report.cycle_id, crawl=True)
         report.hunted = await hunt(parts, lost=report.observed.lost, sweep=True, now=now, cycle_id=report.cycle_id)
         if send_alerts:
             report.delivery = deliver(parts.store, parts.config.alerts, now=now)
@@ -106,7 +187,7 @@ async def probe_job(parts: Components, *, now: datetime) -> CycleReport:
     """DNS round: probe every watched domain (RDAP when DNS changed), classify, hunt at once on a loss."""
 
     async def body(report: CycleReport) -> None:
-        report.observed = await observe(parts, _watched(parts), now=now, cycle_id=report.cycle_id, crawl=False)
+        report.observed = await observe_round(parts, _watched(parts), now=now, cycle_id=report.cycle_id, crawl=False)
         if report.observed.lost:
             report.hunted = await hunt(parts, lost=report.observed.lost, sweep=False, now=now,
                                        cycle_id=report.cycle_id)
@@ -116,7 +197,7 @@ async def probe_job(parts: Components, *, now: datetime) -> CycleReport:
 
 async def crawl_job(parts: Components, *, now: datetime) -> CycleReport:
     async def body(report: CycleReport) -> None:
-        report.observed = await observe(parts, _watched(parts), now=now, cycle_id=report.cycle_id, crawl=True)
+        report.observed = await observe_round(parts, _watched(parts), now=now, cycle_id=report.cycle_id, crawl=True)
         if report.observed.lost:
             report.hunted = await hunt(parts, lost=report.observed.lost, sweep=False, now=now,
                                        cycle_id=report.cycle_id)

@@ -45,6 +45,18 @@ class ObserveReport:
     crawled: int = 0
     rdap: int = 0
     changes: list[tuple[str, StatusChange]] = field(default_factory=list)
+    # registry lookups made by other processes for this round (cluster batches), added to this
+    # process's own RdapClient counts in the cycle log
+    registry: dict[str, int] = field(default_factory=dict)
+
+    def merge(self, other: ObserveReport) -> None:
+        """Add a batch's report to the round's."""
+        self.probed += other.probed
+        self.crawled += other.crawled
+        self.rdap += other.rdap
+        self.changes.extend(other.changes)
+        for key, count in other.registry.items():
+            self.registry[key] = self.registry.get(key, 0) + count
 
     @property
     def lost(self) -> list[str]:
@@ -134,9 +146,12 @@ class _SiteRecorder:
 
 
 async def observe(parts: Components, domains: Sequence[str], *, now: datetime, cycle_id: int | None,
-                  crawl: bool = True, rdap: str = "auto", what: str = "watched") -> ObserveReport:
+                  crawl: bool = True, rdap: str = "auto", what: str = "watched", recheck: bool = True
+                  ) -> ObserveReport:
     """Probe, (crawl), (RDAP), classify and record ``domains``. ``rdap``: "always", "never", or "auto"
-    (when never looked up or when the DNS picture changed). ``what`` names the batch in progress."""
+    (when never looked up or when the DNS picture changed). ``what`` names the batch in progress.
+    ``recheck``: look again at ``domains`` when a seizure banner is first seen (a round split into
+    batches does it once over the whole round instead, :func:`recheck_banners`)."""
     report = ObserveReport()
     store = parts.store
     shown = parts.progress
@@ -206,6 +221,20 @@ async def observe(parts: Components, domains: Sequence[str], *, now: datetime, c
                 for name in domains[start:start + CLASSIFY_BATCH]:
                     _classify_one(session, parts, name, fresh_dns, crawled, rdap_records, now, report, banners)
                     step.advance()
+    if recheck:
+        recheck_banners(parts, domains, banners, now, report, fresh_dns, crawled, rdap_records)
+    return report
+
+
+def recheck_banners(parts: Components, domains: Sequence[str], banners: dict[str, str], now: datetime,
+                    report: ObserveReport, fresh_dns: dict[str, DnsResult] | None = None,
+                    crawled: dict[str, SiteCrawl] | None = None,
+                    rdap_records: dict[str, RdapRecord] | None = None) -> None:
+    """After a round's classification: when it saw a seizure and the banners (takedown pages of seized
+    domains) differ from ``banners`` (those known before it), classify again the round's domains that
+    still seem to serve. Observations not passed are read from the store (the round's, just recorded)."""
+    store = parts.store
+    fresh_dns, crawled, rdap_records = fresh_dns or {}, crawled or {}, rdap_records or {}
     if any(c.status == Status.SEIZED.value for _, c in report.changes):
         # A banner first seen this round: look again at this round's domains that still seem to serve.
         with store.transaction() as session:
@@ -217,7 +246,6 @@ async def observe(parts: Components, domains: Sequence[str], *, now: datetime, c
                 with store.transaction() as session:
                     for name in serving[start:start + CLASSIFY_BATCH]:
                         _classify_one(session, parts, name, fresh_dns, crawled, rdap_records, now, report, fresh)
-    return report
 
 
 def takedown_pages(session: Session) -> dict[str, str]:

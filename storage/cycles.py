@@ -50,3 +50,10 @@ def stats_of_job(session: Session, job_id: int) -> dict[str, Any] | None:
         if (row.stats or {}).get("job") == job_id:
             return {k: v for k, v in row.stats.items() if k != "job"}
     return None
+
+
+def batches_of(session: Session, parent: int) -> list[dict[str, Any]]:
+    """The stats of the successful batch jobs (cluster mode) of the round logged as ``parent``, oldest first."""
+    rows = session.scalars(select(CycleRow).where(CycleRow.kind == "batch", CycleRow.outcome == "ok")
+                           .order_by(CycleRow.id))
+    return [dict(r.stats) for r in rows if (r.stats or {}).get("parent") == parent]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,8 +31,9 @@ def _answers() -> dict[str, Any]:
     return tomllib.loads(path.read_text(encoding="utf-8"))
 
 
-def _config(sb: Sandbox, store_url: str) -> Config:
-    return from_mapping({**sb.config_overrides(), "storage": {"url": store_url}}, source="(test)")
+def _config(sb: Sandbox, store_url: str, batch: int = 500) -> Config:
+    return from_mapping({**sb.config_overrides(), "storage": {"url": store_url}, "cluster": {"observe_batch": batch}},
+                        source="(test)")
 
 
 def _cycle(parts: Components, sb: Sandbox) -> dict[str, Any]:
@@ -48,8 +50,18 @@ def _statuses(store: Store) -> dict[str, str]:
 
 def test_seizure_is_classified_and_every_replacement_found_once_with_no_decoy(
         sandbox: Sandbox, store_url: str) -> None:
+    _check_world(sandbox, store_url, batch=500)
+
+
+def test_a_round_split_into_batches_reaches_the_same_answers(sandbox: Sandbox, tmp_path: Path) -> None:
+    """Rounds over more domains than [cluster] observe_batch run batch by batch (the job functions cluster
+    workers share), then re-check banners over the whole round: the same answers as one batch."""
+    _check_world(sandbox, f"sqlite:///{tmp_path / 'batched.db'}", batch=3)
+
+
+def _check_world(sandbox: Sandbox, store_url: str, *, batch: int) -> None:
     answers = _answers()
-    cfg = _config(sandbox, store_url)
+    cfg = _config(sandbox, store_url, batch)
     store = Store.from_url(cfg.storage.url)
     store.init()
     with store.transaction() as session:
