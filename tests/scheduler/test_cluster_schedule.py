@@ -20,15 +20,22 @@ def test_intervals_become_cron_lines_never_slower_than_asked(seconds: int, cron:
 
 
 def test_every_scheduled_stage_and_the_full_cycle_are_jobs() -> None:
-    assert set(STAGES) == {"probe", "crawl", "discovery", "alerts", "cycle", "hunt"}
+    assert set(STAGES) == {"probe", "crawl", "discovery", "alerts", "cycle", "hunt", "observe"}
     assert {kind for kind, (_job, lock, _key) in STAGES.items() if lock == "hydrawatch:work"} == {
         "probe", "crawl", "discovery", "cycle", "hunt"}
+    assert STAGES["observe"][1] == ""  # a round's batches take no lock: every worker takes some
+
+
+BATCH = {"kind": "observe", "domains": ["a.ltd"], "crawl": False, "parent": 7, "index": 0, "at": "2024-09-03T12:00:00+00:00"}
 
 
 @pytest.mark.parametrize("payload", [
     {}, {"kind": "rm -rf"}, {"kind": ["probe"]}, {"kind": "probe", "extra": 1}, {"kind": "probe", "timestamp": "x"},
     {"kind": "probe", "domains": ["a.ltd"]}, {"kind": "hunt"}, {"kind": "hunt", "domains": []},
     {"kind": "hunt", "domains": "a.ltd"}, {"kind": "hunt", "domains": [1]}, {"kind": "hunt", "domains": ["x" * 254]},
+    {"kind": "observe", "domains": ["a.ltd"]}, {**BATCH, "crawl": "yes"}, {**BATCH, "parent": -1},
+    {**BATCH, "index": True}, {**BATCH, "at": "yesterday"}, {**BATCH, "at": "2024-09-03T12:00:00"},
+    {**BATCH, "domains": []}, {**BATCH, "extra": 1}, {"kind": "hunt", "domains": ["a.ltd"], "crawl": False},
 ])
 def test_a_payload_hydrawatch_did_not_write_is_refused(payload: dict[str, object]) -> None:
     with pytest.raises(MalformedJob, match="not a hydrawatch job payload"):
@@ -39,6 +46,7 @@ def test_the_payloads_hydrawatch_writes_are_accepted() -> None:
     assert _check({"kind": "probe", "timestamp": 1796524275}) == "probe"
     assert _check({"kind": "cycle"}) == "cycle"
     assert _check({"kind": "hunt", "domains": ["a.ltd"]}) == "hunt"
+    assert _check(BATCH) == "observe"
 
 
 def test_the_queue_lives_beside_the_store() -> None:
