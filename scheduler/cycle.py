@@ -132,6 +132,9 @@ async def observe_round(parts: Components, domains: list[str], *, now: datetime,
     else:
         for batch in batches:
             report.merge(await observe_batch(parts, batch, now=now, cycle_id=cycle_id, crawl=crawl))
+    # in watchlist order, as one batch records them (a crawl round's batches are grouped by host)
+    position = {name: i for i, name in enumerate(domains)}
+    report.changes.sort(key=lambda change: position.get(change[0], len(position)))
     recheck_banners(parts, domains, banners, now, report)
     return report
 
