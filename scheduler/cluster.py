@@ -203,7 +203,10 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
             queued.extend(hunts)  # the batches' queued hunts: this job hunts inline, then cancels them
             return reports
 
-        parts.run_batches = run_batches
+        # Not wired yet: with batch jobs the three-worker comparison on the demo world diverged on its
+        # second seizure cycle (tests/daemon/test_cluster.py with observe_batch = 3; cause not found), so
+        # a stage job runs its round's batches in turn, as the embedded process does.
+        del run_batches
         try:
             if kind == "cycle":
                 await cycle.run_cycle(parts, now=now, tags={"job": context.job.id if context.job else None})
@@ -211,7 +214,6 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
                 await job(parts, now=now)
         finally:
             parts.on_loss = None
-            parts.run_batches = None
         for job_id in queued:
             await context.app.job_manager.cancel_job_by_id_async(job_id)
 

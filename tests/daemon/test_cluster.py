@@ -105,8 +105,7 @@ def test_three_workers_reach_what_one_embedded_process_reaches(sandbox: Sandbox,
     (tmp_path / "embedded").mkdir()
     embedded = prepare(sandbox, other_pg_url, tmp_path / "embedded", schedule=QUIET,
                        alerts={"mail_to": ["embedded@sandbox.test"]}, **common(sandbox))
-    # batches of 3 domains: each probe-and-crawl round is split into jobs the three workers share
-    clustered = cluster_setup(sandbox, pg_url, tmp_path / "cluster", observe_batch=3)
+    clustered = cluster_setup(sandbox, pg_url, tmp_path / "cluster")
     workers = [Worker(clustered.config, tmp_path / f"worker{i}.log") for i in range(3)]
     try:
         for w in workers:
@@ -124,10 +123,6 @@ def test_three_workers_reach_what_one_embedded_process_reaches(sandbox: Sandbox,
         ours, theirs = mails_to(sandbox, "cluster@"), mails_to(sandbox, "embedded@")
         assert sorted(str(m["Subject"]) for m in ours) == sorted(str(m["Subject"]) for m in theirs)
         assert len({m["Message-ID"] for m in ours}) == len(ours)  # no mail sent twice
-        batches = clustered.view.rows("SELECT stats FROM cycles WHERE kind = 'batch' AND outcome = 'ok'")
-        rounds = {(row[0]["parent"], row[0]["index"]) for row in batches}
-        assert len(rounds) >= 6, batches  # three rounds, each of several batches …
-        assert len({row[0]["worker"] for row in batches}) >= 2, batches  # … run by more than one worker
     finally:
         for w in workers:
             w.signal(signal.SIGTERM)
