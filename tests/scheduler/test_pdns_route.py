@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from sandbox.net import Sandbox
-from tests.support import cli
 from tests.scheduler.inline_world import HOSTING, ok, site, world_config
+from tests.support import cli
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
