@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 
 from sandbox.net import Sandbox
 from tests.daemon.conftest import prepare
-from tests.daemon.proc import REPO, wait_until
+from tests.daemon.proc import REPO, StoreView, wait_until
 from tests.daemon.test_cluster import QUIET, Worker, cluster_setup, common, mails_to, once, started, statuses
 from tests.support.cli import clean_env as _env
 from tests.support.pg import PG_URL, fresh_schema
@@ -198,13 +198,14 @@ def test_a_worker_cut_from_postgresql_mid_cycle_exits_with_one_line_and_a_restar
         direct = tmp_path / "direct.toml"  # `run --once` and the checks reach PostgreSQL past the proxy
         direct.write_text(s.config.read_text(encoding="utf-8").replace(f":{proxy.port}/", f":{parsed.port or 5432}/"),
                           encoding="utf-8")
+        view = StoreView(pg_url)  # past the proxy too
         worker = Worker(s.config, tmp_path / "worker.log")
         client: subprocess.Popen[str] | None = None
         restarted: Worker | None = None
         try:
             started(worker)
             client = run_once(direct)
-            wait_until(lambda: s.view.scalar("SELECT count(*) FROM observations"), 300, "the cycle to record", worker)
+            wait_until(lambda: view.scalar("SELECT count(*) FROM observations"), 300, "the cycle to record", worker)
             proxy.cut()
             # as a restarting server: refused for a few seconds, then back
             deadline = datetime.now(UTC).timestamp() + 5
@@ -225,12 +226,12 @@ def test_a_worker_cut_from_postgresql_mid_cycle_exits_with_one_line_and_a_restar
             out, err = client.communicate(timeout=900)
             assert client.returncode == 0, (err[-3000:], worker.log[-3000:])
             assert json.loads(out)["probed"] >= len(sandbox.seeds)
-            wait_until(lambda: not s.view.scalar("SELECT count(*) FROM procrastinate_jobs WHERE status IN "
+            wait_until(lambda: not view.scalar("SELECT count(*) FROM procrastinate_jobs WHERE status IN "
                                                  "('todo', 'doing') AND args->>'kind' = 'hunt'"),
                        300, "the queued hunts", restarted or worker)
-            nothing_twice(s.view)
+            nothing_twice(view)
             # every alert out once: the outbox drained, no Message-ID twice
-            sent = s.view.rows("SELECT message_id, state FROM alert_outbox")
+            sent = view.rows("SELECT message_id, state FROM alert_outbox")
             assert {state for _, state in sent} <= {"sent"}, sent
             ids = Counter(str(m["Message-ID"]) for m in sandbox.wait_for_messages(len(sent), timeout=10)
                           if "cluster@" in str(m["To"]))
@@ -240,10 +241,13 @@ def test_a_worker_cut_from_postgresql_mid_cycle_exits_with_one_line_and_a_restar
             for w in (worker, restarted):
                 if w is not None and w.proc.poll() is None:
                     w.signal(signal.SIGTERM)
-                    if w.wait(30) is None:
+                    try:
+                        w.wait(30)
+                    except subprocess.TimeoutExpired:
                         w.kill()
             if client is not None and client.poll() is None:
                 client.kill()
+            view.close()
             s.view.close()
         assert proxy.cuts >= 1
 
