@@ -22,7 +22,7 @@ Rules, first match wins (docs/fingerprints.md explains each):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from detect.model import Classification, DnsResult, HttpFetch, Rcode, RdapRecord, Status
@@ -89,7 +89,9 @@ def _failure(fetch: HttpFetch) -> str:
     return f"gateway HTTP {fetch.status}" if fetch.status in GATEWAY_FAILURES else "no status"
 
 
-def _page(fetch: HttpFetch) -> ParsedPage:
+def _page(fetch: HttpFetch, parse_of: Callable[[HttpFetch], ParsedPage | None] | None = None) -> ParsedPage:
+    if parse_of is not None and (page := parse_of(fetch)) is not None:
+        return page
     try:
         return parse(fetch.body, fetch.header("content-type"))
     except Exception:  # noqa: BLE001 - parse is already defensive; a page must never stop classification
@@ -121,13 +123,16 @@ def classify(
     was_live: bool,
     signatures: Signatures,
     takedown_pages: Mapping[str, str] | None = None,
+    parse_of: Callable[[HttpFetch], ParsedPage | None] | None = None,
 ) -> Classification:
     """Decide a domain's status from its latest observations (see the module docstring).
 
-    ``takedown_pages``: takedown_page_key → a seized domain whose page it is (the banners seen so far)."""
+    ``takedown_pages``: takedown_page_key → a seized domain whose page it is (the banners seen so far).
+    ``parse_of``: the caller's parse of a fetch's body, if it holds one (``detect.page_parse.parse`` of the
+    same body and content type: the same page), so the page is not parsed again; None → parse it."""
     ns_hosts = _ns_hosts(dns, rdap)
     answered = _answered(fetches, dns)
-    pages = [(f, _page(f)) for f in answered if f.body]
+    pages = [(f, _page(f, parse_of)) for f in answered if f.body]
 
     # 1. law-enforcement name servers
     weak_ns = ""

@@ -115,7 +115,8 @@ class Sandbox:
         self.smtp = SmtpSink(HOST, ports.get("smtp", 0), tls=smtp_tls)
         self._add(self.smtp, "smtp", self.smtp.port)
         self.smtps = SmtpSink(HOST, ports.get("smtps", 0), tls=smtp_tls, implicit_tls=True,
-                              messages=self.smtp.messages, auths=self.smtp.auths, lock=self.smtp.lock)
+                              messages=self.smtp.messages, auths=self.smtp.auths, lock=self.smtp.lock,
+                              hold=self.smtp.hold)
         self._add(self.smtps, "smtps", self.smtps.port)
 
     def _add(self, part: Any, name: str, port: int) -> None:
@@ -265,10 +266,12 @@ class Sandbox:
         if self.pdns is not None:
             self.pdns.clear()
         self.smtp_up()
+        self.smtp_hold(False)
         assert self.smtp is not None
         with self.smtp.lock:
             self.smtp.messages.clear()
             self.smtp.auths.clear()
+            self.smtp.hold.held = 0
 
     # -- mail ----------------------------------------------------------------------------------------
     @property
@@ -305,6 +308,19 @@ class Sandbox:
             assert sink is not None
             if not sink.running:
                 sink.start()
+
+    def smtp_hold(self, on: bool) -> None:
+        """Hold (True) or release (False) the SMTP servers' replies to DATA: a held message is recorded,
+        but its sender waits for the 250 (a deliverer killed then never learns it was accepted)."""
+        assert self.smtp is not None
+        (self.smtp.hold.on.set if on else self.smtp.hold.on.clear)()
+
+    @property
+    def smtp_held(self) -> int:
+        """How many messages the SMTP servers have held so far (see :meth:`smtp_hold`)."""
+        assert self.smtp is not None
+        with self.smtp.lock:
+            return self.smtp.hold.held
 
     # -- pointing hydrawatch at it ------------------------------------------------------------------
     def url(self, name: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -22,7 +22,7 @@ from detect import fingerprints
 from detect.classify import classify
 from detect.indicator_kinds import bounded
 from detect.model import DnsResult, HttpFetch, Indicator, RdapRecord, Status
-from detect.page_parse import parse
+from detect.page_parse import ParsedPage, parse
 from detect.page_signals import banner_picture_key, takedown_page_key
 from scheduler.components import Components
 from scheduler.deliver import new_message_id
@@ -37,6 +37,7 @@ DNS_BATCH = 500  # domains whose answers are written in one transaction
 HTTP_BATCH = 50  # crawled sites written in one transaction …
 HTTP_BATCH_SECONDS = 2.0  # … or fewer, when the first of them has waited this long
 CLASSIFY_BATCH = 100  # domains classified (and their status changes recorded) in one transaction
+PARSED_KEEP_BYTES = 32_000_000  # page bodies whose parse a round keeps for classification (~2× in memory)
 
 
 @dataclass
@@ -105,6 +106,10 @@ class _SiteRecorder:
         self.failure: BaseException | None = None
         self.pending: list[tuple[str, list[HttpWrite]]] = []
         self.pending_since = 0.0
+        # The parsed pages of this round's crawl, for classification (bounded by their bodies' bytes;
+        # past the bound classification parses again): (body, content type) → ParsedPage.
+        self.parsed: dict[tuple[bytes, str], ParsedPage] = {}
+        self.parsed_bytes = 0
 
     def __call__(self, site: SiteCrawl) -> None:
         try:
@@ -120,11 +125,28 @@ class _SiteRecorder:
         for fetch in site.fetches:
             inds, sketch = http_indicators_of(fetch)
             writes.append(HttpWrite(fetch, inds, sketch))
+            self.keep_parsed(fetch)
         if not self.pending:
             self.pending_since = time.monotonic()
         self.pending.append((site.domain, writes))
         if len(self.pending) >= HTTP_BATCH or time.monotonic() - self.pending_since >= HTTP_BATCH_SECONDS:
             self.flush()
+
+    def keep_parsed(self, fetch: HttpFetch) -> None:
+        """Keep the parse of ``fetch``'s page (just made by its fingerprint: parse() remembers it) for
+        classification, while the kept bodies stay under PARSED_KEEP_BYTES."""
+        if not fetch.body or self.parsed_bytes + len(fetch.body) > PARSED_KEEP_BYTES:
+            return
+        key = (fetch.body, fetch.header("content-type"))
+        if key not in self.parsed:
+            try:
+                self.parsed[key] = parse(*key)
+            except Exception:  # noqa: BLE001 - classification parses (defensively) on its own
+                return
+            self.parsed_bytes += len(fetch.body)
+
+    def parsed_page(self, fetch: HttpFetch) -> ParsedPage | None:
+        return self.parsed.get((fetch.body, fetch.header("content-type"))) if fetch.body else None
 
     def flush(self) -> None:
         """Write the sites waiting, in one transaction; the similarity index learns them once committed."""
@@ -173,9 +195,11 @@ async def observe(parts: Components, domains: Sequence[str], *, now: datetime, c
         report.probed += len(batch)
 
     crawled: dict[str, SiteCrawl] = {}
+    parsed: Callable[[HttpFetch], ParsedPage | None] | None = None
     if crawl:
         targets = [d for d in domains if fresh_dns.get(d) is not None and fresh_dns[d].resolves]
         recorder = _SiteRecorder(parts, now, cycle_id, report)
+        parsed = recorder.parsed_page
         with stage(shown, f"{what}: crawl", len(targets)) as step:
             sites = (await parts.crawler.crawl(targets, now=now, on_site=step.advance, on_crawled=recorder)
                      if targets else [])
@@ -219,17 +243,19 @@ async def observe(parts: Components, domains: Sequence[str], *, now: datetime, c
         for start in range(0, len(domains), CLASSIFY_BATCH):
             with store.transaction() as session:
                 for name in domains[start:start + CLASSIFY_BATCH]:
-                    _classify_one(session, parts, name, fresh_dns, crawled, rdap_records, now, report, banners)
+                    _classify_one(session, parts, name, fresh_dns, crawled, rdap_records, now, report, banners,
+                                  parsed)
                     step.advance()
     if recheck:
-        recheck_banners(parts, domains, banners, now, report, fresh_dns, crawled, rdap_records)
+        recheck_banners(parts, domains, banners, now, report, fresh_dns, crawled, rdap_records, parsed)
     return report
 
 
 def recheck_banners(parts: Components, domains: Sequence[str], banners: dict[str, str], now: datetime,
                     report: ObserveReport, fresh_dns: dict[str, DnsResult] | None = None,
                     crawled: dict[str, SiteCrawl] | None = None,
-                    rdap_records: dict[str, RdapRecord] | None = None) -> None:
+                    rdap_records: dict[str, RdapRecord] | None = None,
+                    parsed: Callable[[HttpFetch], ParsedPage | None] | None = None) -> None:
     """After a round's classification: when it saw a seizure and the banners (takedown pages of seized
     domains) differ from ``banners`` (those known before it), classify again the round's domains that
     still seem to serve. Observations not passed are read from the store (the round's, just recorded)."""
@@ -245,7 +271,8 @@ def recheck_banners(parts: Components, domains: Sequence[str], banners: dict[str
             for start in range(0, len(serving), CLASSIFY_BATCH):
                 with store.transaction() as session:
                     for name in serving[start:start + CLASSIFY_BATCH]:
-                        _classify_one(session, parts, name, fresh_dns, crawled, rdap_records, now, report, fresh)
+                        _classify_one(session, parts, name, fresh_dns, crawled, rdap_records, now, report, fresh,
+                                      parsed)
 
 
 def takedown_pages(session: Session) -> dict[str, str]:
@@ -270,7 +297,8 @@ def takedown_pages(session: Session) -> dict[str, str]:
 
 def _classify_one(session: Session, parts: Components, name: str, fresh_dns: dict[str, DnsResult],
                   crawled: dict[str, SiteCrawl], rdap_records: dict[str, RdapRecord], now: datetime,
-                  report: ObserveReport, banners: dict[str, str]) -> None:
+                  report: ObserveReport, banners: dict[str, str],
+                  parsed: Callable[[HttpFetch], ParsedPage | None] | None = None) -> None:
     """Classify ``name`` from its freshest observations and record a status change if any, in the
     caller's transaction (with the hunt it triggers and the takedown mail it queues)."""
     row = watchlist.get_domain(session, name)
@@ -284,7 +312,7 @@ def _classify_one(session: Session, parts: Components, name: str, fresh_dns: dic
     rec = rdap_records.get(name) or observations.latest_rdap(session, name)
     verdict = classify(dns=dns, fetches=fetches, rdap=rec, previous=Status(row.status),
                        was_live=observations.was_live(session, name), signatures=parts.signatures,
-                       takedown_pages=banners)
+                       takedown_pages=banners, parse_of=parsed)
     change = watchlist.set_status(session, name, verdict, now)
     if change is not None:
         report.changes.append((name, change))

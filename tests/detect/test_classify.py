@@ -341,3 +341,22 @@ def test_a_home_page_the_server_does_not_hold_is_dead_but_a_bot_wall_is_active()
         got = classify(dns=dns(), fetches=(fetch(b"<title>x</title>", status=live), *gone), rdap=None,
                        previous=Status.ACTIVE, was_live=True, signatures=sig())
         assert got.status is Status.ACTIVE, (live, got)
+
+
+def test_a_page_the_caller_already_parsed_is_classified_from_that_parse() -> None:
+    seized_body = b'<html><body><img src="seized.png" alt="This domain has been seized by the FBI"></body></html>'
+    page = fetch()
+    held = {page.body: parse(seized_body, "text/html")}
+    asked: list[str] = []
+
+    def parse_of(f: HttpFetch):  # type: ignore[no-untyped-def]
+        asked.append(f.url)
+        return held.get(f.body)
+
+    verdict = classify(dns=dns(), fetches=(page,), rdap=None, previous=Status.ACTIVE, was_live=True,
+                       signatures=sig(), parse_of=parse_of)
+    assert asked == [page.url]
+    assert verdict.status is Status.SEIZED  # the held parse (a banner), not a new parse of the news body
+    unknown = classify(dns=dns(), fetches=(page,), rdap=None, previous=Status.ACTIVE, was_live=True,
+                       signatures=sig(), parse_of=lambda f: None)
+    assert unknown == run(dns(), (page,))  # nothing held: the page is parsed, as without parse_of

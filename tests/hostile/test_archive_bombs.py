@@ -67,6 +67,12 @@ def small_import(tmp_path: Path) -> int:
     return peak
 
 
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory: pytest.TempPathFactory) -> int:
+    """:func:`small_import`'s peak, measured once per module (per worker) rather than once per bomb."""
+    return small_import(tmp_path_factory.mktemp("baseline"))
+
+
 def one_clear_line(err: str, *words: str) -> None:
     assert "Traceback" not in err, err[-3000:]
     lines = err.strip().splitlines()
@@ -75,8 +81,7 @@ def one_clear_line(err: str, *words: str) -> None:
         assert word in err, err[-3000:]
 
 
-def test_an_unbounded_warc_header_line_is_one_line_in_bounded_memory(tmp_path: Path) -> None:
-    baseline = small_import(tmp_path)
+def test_an_unbounded_warc_header_line_is_one_line_in_bounded_memory(tmp_path: Path, baseline: int) -> None:
     conf = config(tmp_path)
     bomb = tmp_path / "header-bomb.warc.gz"
     with gzip.open(bomb, "wb", compresslevel=9) as out:  # ~400 MB of one header line in a few hundred kB
@@ -93,8 +98,7 @@ def test_an_unbounded_warc_header_line_is_one_line_in_bounded_memory(tmp_path: P
     assert observations(tmp_path) == 0
 
 
-def test_many_pages_at_the_page_cap_are_written_in_bounded_batches(tmp_path: Path) -> None:
-    baseline = small_import(tmp_path)
+def test_many_pages_at_the_page_cap_are_written_in_bounded_batches(tmp_path: Path, baseline: int) -> None:
     conf = config(tmp_path, max_page_bytes=2_000_000)
     page = (PAGE + "<p>" + "Lorem ipsum dolor sit amet " * 80_000 + "</p></body></html>").encode()[:2_000_000]
     bomb = tmp_path / "pages.warc.gz"
@@ -107,8 +111,7 @@ def test_many_pages_at_the_page_cap_are_written_in_bounded_batches(tmp_path: Pat
 
 
 @pytest.mark.parametrize("encoding", ["br", "gzip"])
-def test_a_content_encoding_bomb_in_a_record_is_cut_at_the_page_cap(tmp_path: Path, encoding: str) -> None:
-    baseline = small_import(tmp_path)
+def test_a_content_encoding_bomb_in_a_record_is_cut_at_the_page_cap(tmp_path: Path, encoding: str, baseline: int) -> None:
     conf = config(tmp_path, max_page_bytes=1_000_000)
     size = 512 << 20
     if encoding == "br":
@@ -128,8 +131,7 @@ def test_a_content_encoding_bomb_in_a_record_is_cut_at_the_page_cap(tmp_path: Pa
     assert peak - baseline < 64 * MB, (peak, baseline)
 
 
-def test_a_chunked_body_with_a_huge_chunk_is_read_in_bounded_memory(tmp_path: Path) -> None:
-    baseline = small_import(tmp_path)
+def test_a_chunked_body_with_a_huge_chunk_is_read_in_bounded_memory(tmp_path: Path, baseline: int) -> None:
     conf = config(tmp_path, max_page_bytes=1_000_000)
     size = 300 << 20
     head = f"{size:x}\r\n".encode() + PAGE.encode()

@@ -1,7 +1,8 @@
 """The passive-DNS route end to end, through the real CLI on the sandbox: a replacement whose name is
 nothing like the network's, in no feed and no certificate log, is found only because pDNS saw it on the
 lost site's address; the shared host next door, with thirty strangers on it, floods nothing; a broken pDNS
-server the cycle before is reported and costs nothing else. (Without ``pdns_url`` the same world yields
+server the cycle before is reported and costs nothing else. The CLI runs in process (the process is
+not the point here). (Without ``pdns_url`` the same world yields
 no edge to the replacement: checked by hand when this test was written.)"""
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from typing import Any
 import pytest
 
 from sandbox.net import Sandbox
-from tests.hostile.harness import cli
 from tests.scheduler.inline_world import HOSTING, ok, site, world_config
+from tests.support import cli
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
@@ -60,16 +61,16 @@ def test_a_replacement_seen_only_by_passive_dns_is_found_and_shared_hosting_floo
     ok(config, "init")
     ok(config, "seed", "add", *SEEDS, "--campaign", "quill")
     sb.set_service_behaviour("pdns", "pdns-500")  # a broken pDNS server costs its route, not the cycle
-    code, out, err, _ = cli(config, "run", "--once", "--format", "json", timeout=200)
-    assert code == 0, err[-3000:]
-    broken = [e for e in json.loads(out)["source_errors"] if e.startswith("pdns ")]
+    done = cli(config, "run", "--once", "--format", "json")
+    assert done.returncode == 0, done.stderr[-3000:]
+    broken = [e for e in json.loads(done.stdout)["source_errors"] if e.startswith("pdns ")]
     assert broken and all("http" in e and "500" in e for e in broken), broken
 
     sb.set_service_behaviour("pdns", None)
     sb.set_phase("takedown")
-    code, out, err, _ = cli(config, "run", "--once", "--format", "json", timeout=250)
-    assert code == 0, err[-3000:]
-    stats = json.loads(out)
+    done = cli(config, "run", "--once", "--format", "json")
+    assert done.returncode == 0, done.stderr[-3000:]
+    stats = json.loads(done.stdout)
     edges = {e["to"]: e for e in ok(config, "export", "--format", "json")["edges"]}
     assert edges[REPLACEMENT]["from"] == LOST, (sorted(edges), stats)
     with sqlite3.connect(db) as conn:

@@ -1,5 +1,5 @@
 """The link in an alert e-mail opens that domain's page (issue 14): mails delivered by `hydrawatch alerts
-send` to the sandbox's SMTP server, their links opened in Debian's headless Chromium against a live
+send` (run in the test's process) to the sandbox's SMTP server, their links opened in Debian's headless Chromium against a live
 `hydrawatch serve` (a subprocess, as a researcher runs it)."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from scheduler.deliver import new_message_id
 from storage import outbox, watchlist
 from storage.store import Store
 from tests.storage.world import fill
+from tests.support import cli
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -78,9 +79,8 @@ def _send_alerts(conf: Path, store_url: str, sandbox: Sandbox, base_url: str) ->
     alerts = {**sandbox.config_overrides()["alerts"], "base_url": base_url}
     send_conf = conf.with_name("send.toml")
     send_conf.write_text(to_toml({"storage": {"url": store_url}, "alerts": alerts}), encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "hydrawatch.cli", "--config", str(send_conf), "alerts", "send"],
-                          check=False, env=_env(), capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
+    done = cli(send_conf, "alerts", "send")  # in process: the sending, not a fresh interpreter, is the point
+    assert done.returncode == 0, done.stderr
     messages = sandbox.wait_for_messages(2)
     links = []
     for msg in messages:
