@@ -20,9 +20,9 @@ import asyncio
 import json
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import procrastinate
 import psycopg
@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from detect.errors import HydrawatchError
 from scheduler import cycle
-from scheduler.components import Components, page_index
+from scheduler.components import Components
 from scheduler.settings import CycleSettings
 
 log = logging.getLogger(__name__)
@@ -162,10 +162,6 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
 
     async def _run_stage(context: JobContext, kind: str, payload: dict[str, Any]) -> None:
         job, lock, _key = STAGES[kind]
-        if lock == WORK_LOCK:
-            # Other workers crawled since this one last worked: the similarity index is read afresh
-            # from the store (a full rebuild; the embedded daemon keeps its one index current itself).
-            parts.pages = page_index(parts.store)
         now = datetime.now(UTC)
         if kind == "hunt":
             await cycle.hunt_job(parts, now=now, lost=payload["domains"])
@@ -238,7 +234,10 @@ async def work(parts: Components, *, concurrency: int = 1, stop: asyncio.Event |
                 app=app, concurrency=concurrency + 1,  # one slot beyond the stages: the reaper never waits behind a sweep
                 install_signal_handlers=False, update_heartbeat_interval=heartbeat,
                 stalled_worker_timeout=settings.cluster.stalled_seconds, shutdown_graceful_timeout=5.0)
-            runner = asyncio.ensure_future(runner_worker.run())
+            # procrastinate's Worker.run/stop carry no annotations (mypy strict: no untyped calls)
+            run_worker = cast(Callable[[], Coroutine[Any, Any, None]], runner_worker.run)
+            stop_worker = cast(Callable[[], None], runner_worker.stop)
+            runner = asyncio.ensure_future(run_worker())
             log.info("worker started (%d job(s) at once); stages every: %s", concurrency, ", ".join(
                 f"{kind} {getattr(settings.schedule, key)} s" for kind, (_j, _l, key) in STAGES.items() if key))
             waiter = asyncio.ensure_future(stop.wait())
@@ -247,7 +246,7 @@ async def work(parts: Components, *, concurrency: int = 1, stop: asyncio.Event |
             if not stop.is_set():
                 problem = runner.exception() if not runner.cancelled() else None
                 raise ClusterError(f"worker stopped: lost the job queue's database ({problem or 'connection closed'})")
-            runner_worker.stop()  # graceful: the jobs in hand get shutdown_graceful_timeout, then are aborted
+            stop_worker()  # graceful: the jobs in hand get shutdown_graceful_timeout, then are aborted
             await asyncio.gather(runner, return_exceptions=True)
             log.info("worker stopped")
     finally:

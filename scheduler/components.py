@@ -12,10 +12,9 @@ from crawler.fetch import SiteCrawler
 from crawler.rdap import RdapClient
 from crawler.whois import WhoisClient
 from detect.signatures import Signatures
-from detect.simindex import SimilarityIndex
+from scheduler.page_index import PageIndex
 from scheduler.progress import NULL, ProgressSink
 from scheduler.settings import CycleSettings
-from storage import observations
 from storage.store import Store
 
 
@@ -27,31 +26,28 @@ class Components:
     crawler: SiteCrawler
     rdap: RdapClient
     signatures: Signatures
-    pages: SimilarityIndex  # latest page sketch of every stored domain, for "who serves this text?"
+    pages: PageIndex  # latest page sketch of every stored domain, for "who serves this text?"
     progress: ProgressSink = field(default=NULL)  # a foreground run's progress display
     # Called in the transaction of a watched domain's loss (cluster mode queues its hunt there).
     on_loss: Callable[[Session, str], None] | None = None
 
     @classmethod
     def from_settings(cls, settings: CycleSettings, store: Store, signatures: Signatures,
-                      progress: ProgressSink = NULL, pages: SimilarityIndex | None = None) -> Components:
+                      progress: ProgressSink = NULL, pages: PageIndex | None = None) -> Components:
         """``signatures``: parsed by the caller (the shell reads the files: detect/ does no I/O);
         ``pages``: an index to keep (a config reload), else rebuilt from the store."""
         return cls(config=settings, store=store, prober=Prober.from_settings(settings.dns),
                    crawler=SiteCrawler.from_settings(settings.crawler, settings.dns),
                    rdap=RdapClient.from_settings(settings.rdap, WhoisClient.from_settings(
                        settings.rdap, allow_private=settings.crawler.allow_private_addresses)),
-                   signatures=signatures, pages=page_index(store) if pages is None else pages,
+                   signatures=signatures, pages=PageIndex.from_store(store) if pages is None else pages,
                    progress=progress)
 
     async def close(self) -> None:
         await self.prober.close()
 
 
-def page_index(store: Store) -> SimilarityIndex:
-    """Rebuild the MinHash LSH index from the store (one entry per domain: its latest page)."""
-    latest: dict[str, bytes] = {}
-    with store.transaction() as session:
-        for name, _obs, minhash in observations.page_sketches(session):
-            latest[name] = minhash
-    return SimilarityIndex.from_items(latest.items())
+
+def page_index(store: Store) -> PageIndex:
+    """The similarity index of every stored domain's latest page, read from the store."""
+    return PageIndex.from_store(store)

@@ -63,6 +63,9 @@ async def _job(parts: Components, kind: str, now: datetime,
         cycle_id = cycles.start(session, kind, now)
     report = CycleReport(cycle_id=cycle_id, kind=kind)
     outcome = "failed"
+    # Pages other processes stored since this one's last job (cluster workers; an `archive import`
+    # beside the daemon) join the similarity index: only the new rows are read.
+    parts.pages.refresh(parts.store)
     parts.rdap.take_counts()
     try:
         await body(report)

@@ -432,12 +432,14 @@ def latest_page_signatures(session: Session) -> tuple[dict[str, bytes], dict[str
     return texts, looks
 
 
-def page_sketches(session: Session) -> Iterable[tuple[str, int, bytes]]:
-    """(domain, observation id, minhash) of every stored page with a sketch, oldest first: feeds the
-    LSH index (a later page of a domain replaces its earlier one there)."""
+def page_sketches(session: Session, *, after: int = 0) -> Iterable[tuple[str, int, bytes]]:
+    """(domain, observation id, minhash) of every stored page with a sketch whose observation id is
+    above ``after``, oldest first: feeds the LSH index (a later page of a domain replaces its earlier
+    one there); ``after`` lets a refresh read only what was added since the last."""
     rows = session.execute(select(DomainRow.name, PageRow.observation_id, PageRow.minhash)
                            .join(DomainRow, DomainRow.id == PageRow.domain_id)
-                           .where(PageRow.minhash.is_not(None)).order_by(PageRow.observation_id)
+                           .where(PageRow.minhash.is_not(None), PageRow.observation_id > after)
+                           .order_by(PageRow.observation_id)
                            .execution_options(yield_per=2000))
     for name, obs_id, minhash in rows:
         if minhash is not None:
