@@ -72,10 +72,21 @@ def _isolated(env: Mapping[str, str] | None, cwd: Path | None) -> Iterator[None]
                 lg.setLevel(saved_levels.get(name, logging.NOTSET))
 
 
+class _Stream(io.TextIOWrapper):
+    """Never closed: a server thread of the test (the sandbox's or aiosmtpd's SMTP server) that picked
+    up the command's log handler just before :func:`cli` put logging back may still write a line after
+    the command returned; it lands in this orphaned buffer instead of printing "--- Logging error ---
+    I/O operation on closed file" on the test run's terminal."""
+
+    def close(self) -> None:
+        if not self.closed:
+            self.flush()
+
+
 def _stream(stdin: str = "") -> io.TextIOWrapper:
     """A text stream over bytes (``export`` writes to ``sys.stdout.buffer``), not a terminal."""
-    return io.TextIOWrapper(io.BytesIO(stdin.encode()), encoding="utf-8", errors="backslashreplace",
-                            newline="", write_through=True)
+    return _Stream(io.BytesIO(stdin.encode()), encoding="utf-8", errors="backslashreplace",
+                   newline="", write_through=True)
 
 
 def _text(stream: io.TextIOWrapper) -> str:
