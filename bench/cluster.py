@@ -1,0 +1,514 @@
+"""Cluster mode vs the embedded process on a synthetic watchlist (issue 17 item 5). Run by hand:
+
+    nice -n 10 .venv/bin/python bench/cluster.py [--domains 300] [--workers 1 2 4] [--tlds 4] [--no-kill]
+
+A generated world on the sandbox internet (loopback: its DNS server, its forward proxy and web fronts,
+its RDAP server), ``--domains`` watched news sites spread over a few TLDs, each serving its own page.
+One fresh PostgreSQL schema per configuration (the store's tables and procrastinate's), the watchlist
+seeded, then three stages run one after the other, each on every watched domain:
+
+- ``probe``: the DNS round (classification, RDAP when DNS changed, i.e. on the first round),
+- ``crawl``: the crawl round (DNS again, then the sites),
+- ``discovery``: the sweep (``tld-swap`` lookalikes of every watched name over ``--tlds`` suffixes).
+
+Embedded: the daemon's own job functions (scheduler.cycle) in one child process, as `hydrawatch run`
+calls them. Cluster: ``--workers`` N `hydrawatch worker` subprocesses; the bench queues each stage as a
+job (the queue function procrastinate's own defer uses) and waits until the queue is empty (todo and
+doing), so stages that fan out into several jobs are timed whole.
+
+Per stage and configuration: wall time, throughput (domains/s; candidates/s for discovery), the
+speed-up over the embedded process, CPU-seconds per 1,000 domains of the hydrawatch processes and of
+the PostgreSQL backends serving them (every connection carries ``application_name=hwbench``; the
+backends' /proc/PID/stat is sampled every 0.2 s, so a connection opened and closed between two samples
+is missed), rows added and bytes grown (store tables and queue tables apart), queue wait p50/p95
+(procrastinate_events: deferred → started) and the peak RSS of each worker (VmHWM).
+
+Then the kill: one worker starts the crawl stage, a second idles beside it; at half the crawl's
+one-worker time the first is killed (SIGKILL). Reported: time from the kill to the job's start on the
+survivor (the reaper runs every 10 s, ``stalled_seconds`` = ``--stalled``), work redone (seconds of the
+killed attempt, domains it had crawled that are crawled again), and work lost (watched domains not
+crawled by the end, jobs not succeeded: must be 0).
+
+The sandbox runs in this process (one Python process answering DNS, HTTP and RDAP for every worker): on
+a 2-core machine it and PostgreSQL share the cores with the workers. See bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Self
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PG_URL = os.environ.get("HYDRAWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+APP_NAME = "hwbench"
+STAGES = ("probe", "crawl", "discovery")
+TLDS = ("info", "press", "news", "online", "site", "media", "live", "pro")
+QUIET = {"dns_interval": 86400, "crawl_interval": 86400, "discovery_interval": 86400, "alert_interval": 86400}
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+# --- the world --------------------------------------------------------------------------------------
+
+def world(domains: int) -> dict[str, Any]:
+    names = [f"courier{i:06d}.{TLDS[i % 4]}" for i in range(domains)]
+    spec: dict[str, Any] = {}
+    for i, name in enumerate(names):
+        story = f"Report {i}: the regional council voted on the budget of district {i % 97}."
+        page = (f"<!doctype html><html><head><title>{name}</title></head><body><h1>{name}</h1>"
+                f"<main><article><h2>{story}</h2><p>{story} Our reporters spoke to {i % 13 + 2} officials "
+                "who asked not to be named; the figures differ from the ministry's.</p></article></main></body></html>")
+        spec[name] = {"ns": [f"ns1.host{i % 50}.net", f"ns2.host{i % 50}.net"],
+                      # public-looking addresses: the crawler refuses private ones (a site there is "dead")
+                      "a": [f"185.{61 + (i >> 16)}.{(i >> 8) & 255}.{i & 255 or 1}"],
+                      "rdap": {"registrar": "Bench Registrar", "registered": "2025-01-10"},
+                      "web": {"pages": {"/": {"html": page}}}}
+    return {"world": {"name": "bench-cluster", "campaign": "bench", "seeds": names},
+            "phases": {"before": {"clock": "2025-03-10T12:00:00Z"}}, "domains": spec}
+
+
+# --- processes and PostgreSQL ----------------------------------------------------------------------
+
+def ticks(pid: int) -> int:
+    """utime + stime of a process, in clock ticks (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class BackendCpu:
+    """CPU of the PostgreSQL backends whose connections are named APP_NAME, sampled in a thread."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.last: dict[int, int] = {}
+        self.base: dict[int, int] = {}
+        self.peak = 0  # most connections open at one sample
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _pids(self) -> list[int]:
+        from sqlalchemy import text
+
+        with self.engine.connect() as conn:
+            return [int(p) for p in conn.execute(text("SELECT pid FROM pg_stat_activity WHERE application_name = :a"),
+                                                 {"a": APP_NAME}).scalars()]
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            pids = self._pids()
+            self.peak = max(self.peak, len(pids))
+            for pid in pids:
+                self.last[pid] = max(self.last.get(pid, 0), ticks(pid))
+
+    def __enter__(self) -> Self:
+        self.base = {pid: ticks(pid) for pid in self._pids()}
+        self.last = dict(self.base)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        for pid in self._pids():
+            self.last[pid] = max(self.last.get(pid, 0), ticks(pid))
+
+    @property
+    def seconds(self) -> float:
+        return sum(v - self.base.get(pid, 0) for pid, v in self.last.items()) / TICK
+
+
+def schema_url(admin: Any, schema: str) -> str:
+    from sqlalchemy import text
+
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in PG_URL else "?"
+    return f"{PG_URL}{sep}options={quote(f'-csearch_path={schema}')}&application_name={APP_NAME}"
+
+
+def table_sizes(engine: Any) -> dict[str, tuple[int, int]]:
+    """Per table of the schema: (rows, bytes), partitions counted with their table."""
+    import re
+
+    from sqlalchemy import text
+
+    out: dict[str, tuple[int, int]] = {}
+    with engine.connect() as conn:
+        for (name,) in conn.execute(text("SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                                         "WHERE n.nspname = current_schema() AND c.relkind = 'r'")):
+            rows = int(conn.execute(text(f'SELECT count(*) FROM ONLY "{name}"')).scalar_one())
+            size = int(conn.execute(text("SELECT pg_total_relation_size(CAST(:n AS regclass))"), {"n": name}).scalar_one())
+            parent = re.sub(r"_p(\d{6}|default)$", "", name)
+            r0, s0 = out.get(parent, (0, 0))
+            out[parent] = (r0 + rows, s0 + size)
+    return out
+
+
+def growth(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]) -> dict[str, int]:
+    def part(queue: bool, i: int) -> int:
+        return sum(after[t][i] - before.get(t, (0, 0))[i] for t in after if t.startswith("procrastinate_") == queue)
+
+    return {"store_rows": part(False, 0), "store_bytes": part(False, 1),
+            "queue_rows": part(True, 0), "queue_bytes": part(True, 1)}
+
+
+def cli(config: Path, *args: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "hydrawatch.cli", "--config", str(config), *args],
+                          check=False, capture_output=True, text=True, cwd=ROOT, timeout=3600)
+    if done.returncode != 0:
+        raise SystemExit(f"hydrawatch {' '.join(args)} failed: {done.stderr[-2000:]}")
+    return done.stdout
+
+
+def write_config(path: Path, sandbox: Any, url: str, *, cluster: bool, tlds: int, stalled: float) -> Path:
+    from hydrawatch.config import to_toml
+
+    data = {k: dict(v) for k, v in sandbox.config_overrides().items()}
+    data["storage"] = {"url": url}
+    data["log"] = {"level": "INFO" if cluster else "WARNING"}
+    data["schedule"] = dict(QUIET)
+    data["discovery"].update({"tlds": list(TLDS[:tlds]), "fuzzers": ["tld-swap"], "nrd_feeds": [],
+                              "ct_search_url": ""})
+    data["rdap"]["cache_hours"] = 0
+    data["alerts"]["mail_to"] = []
+    data["cluster"] = {"enabled": cluster, "stalled_seconds": stalled}
+    path.write_text(to_toml(data), encoding="utf-8")
+    return path
+
+
+@contextmanager
+def store_for(admin: Any, sandbox: Any, tmp: Path, label: str, args: argparse.Namespace, *,
+              cluster: bool) -> Iterator[tuple[Path, Any]]:
+    from sqlalchemy import create_engine, text
+
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    url = schema_url(admin, schema)
+    config = write_config(tmp / f"{label}.toml", sandbox, url, cluster=cluster, tlds=args.tlds, stalled=args.stalled)
+    seeds = tmp / "seeds.txt"
+    seeds.write_text("\n".join(sandbox.seeds) + "\n", encoding="utf-8")
+    engine = create_engine(url)
+    try:
+        cli(config, "init")
+        cli(config, "seed", "import", str(seeds), "--campaign", "bench")
+        yield config, engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+# --- embedded: the job functions in one child process ---------------------------------------------
+
+def embedded_child(config_path: str) -> None:
+    from crawler import run as reactor_run
+    from hydrawatch.bundled import load_signatures
+    from hydrawatch.config import load
+    from hydrawatch.wiring import open_store
+    from scheduler import cycle
+    from scheduler.components import Components
+
+    cfg = load(config_path)
+    jobs = {"probe": cycle.probe_job, "crawl": cycle.crawl_job, "discovery": cycle.discovery_job}
+    with open_store(cfg) as store:
+        parts = Components.from_settings(cfg, store, load_signatures())
+
+        async def go() -> None:
+            for kind in STAGES:
+                sys.stdin.readline()  # the parent says when (it snapshots PostgreSQL first)
+                r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+                report = await jobs[kind](parts, now=datetime.now(UTC))
+                r1 = resource.getrusage(resource.RUSAGE_SELF)
+                print(json.dumps({"kind": kind, "wall": time.perf_counter() - t0,
+                                  "cpu": r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime,
+                                  "rss_mb": r1.ru_maxrss / 1024, "stats": report.stats()}), flush=True)
+            await parts.close()
+
+        try:
+            reactor_run.run(go)
+        finally:
+            reactor_run.shutdown()  # the reactor's thread pool is not daemonic
+
+
+def run_embedded(admin: Any, sandbox: Any, tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    with store_for(admin, sandbox, tmp, "embedded", args, cluster=False) as (config, engine):
+        child = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--embedded-child", str(config)],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        assert child.stdin is not None and child.stdout is not None
+        for kind in STAGES:
+            before = table_sizes(engine)
+            with BackendCpu(admin) as pg:
+                child.stdin.write("go\n")
+                child.stdin.flush()
+                line = json.loads(child.stdout.readline())
+            out[kind] = {"wall": line["wall"], "cpu": line["cpu"], "pg_cpu": pg.seconds, "rss_mb": [line["rss_mb"]],
+                         "connections": pg.peak,
+                         "candidates": line["stats"]["candidates_generated"], "crawled": line["stats"]["crawled"],
+                         "wait": [],
+                         **growth(before, table_sizes(engine))}
+        child.stdin.close()
+        try:
+            child.wait(60)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+    return out
+
+
+# --- cluster: N workers, stages queued ------------------------------------------------------------
+
+class Worker:
+    def __init__(self, config: Path, log: Path) -> None:
+        self.log_path = log
+        self._log = log.open("ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "hydrawatch.cli", "--config", str(config), "worker"],
+                                     stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT)
+
+    def wait_started(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while "worker started" not in self.log_path.read_text(errors="replace"):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"worker did not start: {self.log_path.read_text(errors='replace')[-2000:]}")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
+def defer(engine: Any, kind: str) -> int:
+    from scheduler.cluster import DEFER, STAGE_TASK, WORK_LOCK
+
+    with engine.begin() as conn:
+        return int(conn.execute(DEFER, {"task": STAGE_TASK, "lock": WORK_LOCK,
+                                        "args": json.dumps({"kind": kind})}).scalar_one())
+
+
+def queue_busy(engine: Any) -> int:
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing') "
+                                     "AND task_name = 'hydrawatch.stage'")).scalar_one())
+
+
+def drain(engine: Any, timeout: float = 7200) -> None:
+    deadline = time.monotonic() + timeout
+    while queue_busy(engine):
+        if time.monotonic() > deadline:
+            raise SystemExit("the queue did not drain")
+        time.sleep(0.2)
+
+
+def waits_since(engine: Any, first_job: int) -> list[float]:
+    """Seconds from each job's deferral to its first start (jobs from ``first_job`` on)."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT EXTRACT(EPOCH FROM min(s.at) - min(d.at)) FROM procrastinate_events d "
+            "JOIN procrastinate_events s ON s.job_id = d.job_id AND s.type = 'started' "
+            "JOIN procrastinate_jobs j ON j.id = d.job_id "
+            "WHERE d.type = 'deferred' AND d.job_id >= :first AND j.task_name = 'hydrawatch.stage' "
+            "GROUP BY d.job_id"), {"first": first_job}).scalars()
+        return [float(r) for r in rows]
+
+
+def last_cycle(engine: Any) -> int:
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT coalesce(max(id), 0) FROM cycles")).scalar_one())
+
+
+def stat_since(engine: Any, kind: str, after: int, key: str) -> int:
+    """The sum of stat ``key`` of the ``kind`` jobs recorded after cycle ``after``."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        stats = conn.execute(text("SELECT stats FROM cycles WHERE kind = :k AND id > :t"),
+                             {"k": kind, "t": after}).scalars()
+        return sum(int((json.loads(s) if isinstance(s, str) else s or {}).get(key, 0))
+                   for s in stats)
+
+
+def run_cluster(admin: Any, sandbox: Any, tmp: Path, args: argparse.Namespace, n: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    with store_for(admin, sandbox, tmp, f"cluster{n}", args, cluster=True) as (config, engine):
+        workers = [Worker(config, tmp / f"cluster{n}-worker{i}.log") for i in range(n)]
+        try:
+            for w in workers:
+                w.wait_started()
+            time.sleep(1.0)
+            for kind in STAGES:
+                before = table_sizes(engine)
+                cpu0 = [ticks(w.proc.pid) for w in workers]
+                started = last_cycle(engine)
+                with BackendCpu(admin) as pg:
+                    t0 = time.perf_counter()
+                    first = defer(engine, kind)
+                    drain(engine)
+                    wall = time.perf_counter() - t0
+                cpu = sum(ticks(w.proc.pid) - c for w, c in zip(workers, cpu0, strict=True)) / TICK
+                out[kind] = {"wall": wall, "cpu": cpu, "pg_cpu": pg.seconds, "connections": pg.peak,
+                             "rss_mb": [peak_rss_mb(w.proc.pid) for w in workers],
+                             "candidates": stat_since(engine, kind, started, "candidates_generated"),
+                             "crawled": stat_since(engine, kind, started, "crawled"),
+                             "wait": waits_since(engine, first), **growth(before, table_sizes(engine))}
+        finally:
+            for w in workers:
+                w.stop()
+    return out
+
+
+def run_kill(admin: Any, sandbox: Any, tmp: Path, args: argparse.Namespace, crawl_seconds: float) -> dict[str, Any]:
+    from sqlalchemy import text
+
+    with store_for(admin, sandbox, tmp, "kill", args, cluster=True) as (config, engine):
+        victim = Worker(config, tmp / "kill-victim.log")
+        survivor: Worker | None = None
+        try:
+            victim.wait_started()
+            job = defer(engine, "crawl")
+            with engine.connect() as conn:
+                while conn.execute(text("SELECT status FROM procrastinate_jobs WHERE id = :j"), {"j": job}).scalar() != "doing":
+                    time.sleep(0.1)
+                    conn.rollback()
+                began = conn.execute(text("SELECT min(at) FROM procrastinate_events WHERE job_id = :j AND type = 'started'"),
+                                     {"j": job}).scalar_one()
+            survivor = Worker(config, tmp / "kill-survivor.log")
+            survivor.wait_started()
+            time.sleep(max(0.0, crawl_seconds / 2 - (datetime.now(UTC) - began).total_seconds()))
+            with engine.connect() as conn:
+                killed_at = conn.execute(text("SELECT now()")).scalar_one()
+                os.kill(victim.proc.pid, signal.SIGKILL)
+                victim.proc.wait()
+                done_before = int(conn.execute(text("SELECT count(*) FROM domains WHERE last_crawled IS NOT NULL")).scalar_one())
+            drain(engine)
+            with engine.connect() as conn:
+                restarted = conn.execute(text("SELECT min(at) FROM procrastinate_events WHERE job_id = :j AND type = 'started' "
+                                              "AND at > :k"), {"j": job, "k": killed_at}).scalar_one()
+                status = conn.execute(text("SELECT status FROM procrastinate_jobs WHERE id = :j"), {"j": job}).scalar_one()
+                watched = int(conn.execute(text("SELECT count(*) FROM domains WHERE watched")).scalar_one())
+                # crawled by the attempt that finished the job (its cycle row's start is the crawl's "now")
+                crawled = int(conn.execute(text(
+                    "SELECT count(*) FROM domains WHERE watched AND last_crawled >= "
+                    "(SELECT max(started_at) FROM cycles WHERE kind = 'crawl' AND outcome = 'ok')")).scalar_one())
+        finally:
+            victim.stop()
+            if survivor is not None:
+                survivor.stop()
+    return {"requeue_s": (restarted - killed_at).total_seconds() if restarted else None,
+            "redone_s": (killed_at - began).total_seconds(), "redone_domains": done_before,
+            "lost_domains": watched - crawled, "job_status": status, "watched": watched}
+
+
+# --- report ---------------------------------------------------------------------------------------
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def report(results: dict[str, dict[str, Any]], kill: dict[str, Any] | None, args: argparse.Namespace) -> None:
+    n = args.domains
+    print(f"{n} watched domains over 4 TLDs, discovery tld-swap over {args.tlds} TLDs; "
+          f"{platform.python_version()}, {os.cpu_count()} CPUs, load average before: {os.getloadavg()[0]:.1f}")
+    print()
+    print("| configuration | stage | wall (s) | throughput | speed-up | CPU s / 1k domains (hydrawatch) | "
+          "CPU s / 1k domains (PostgreSQL) | store rows / bytes added | queue rows / bytes | queue wait p50 / p95 (s) | "
+          "peak RSS per process (MB) | PostgreSQL connections (peak) |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for label, stages in results.items():
+        for kind in STAGES:
+            r = stages[kind]
+            base = results["embedded"][kind]["wall"]
+            thr = (f"{r['candidates'] / r['wall']:.0f} candidates/s" if kind == "discovery"
+                   else f"{n / r['wall']:.1f} domains/s" + (f" ({r['crawled']} sites crawled)" if kind == "crawl" else ""))
+            wait = f"{pct(r['wait'], 0.5):.2f} / {pct(r['wait'], 0.95):.2f}" if r["wait"] else "-"
+            print(f"| {label} | {kind} | {r['wall']:.1f} | {thr} | {base / r['wall']:.2f} | "
+                  f"{1000 * r['cpu'] / n:.1f} | {1000 * r['pg_cpu'] / n:.1f} | {r['store_rows']} / {r['store_bytes'] // 1024} KiB | "
+                  f"{r['queue_rows']} / {r['queue_bytes'] // 1024} KiB | {wait} | "
+                  f"{', '.join(f'{m:.0f}' for m in r['rss_mb'])} | {r['connections']} |")
+    if kill and kill["requeue_s"] is None:
+        print()
+        print(f"kill: the crawl job ended ({kill['job_status']}) before the kill; run with more --domains")
+    elif kill:
+        print()
+        print(f"kill -9 of the worker crawling, at half the crawl's 1-worker time: re-queued and started on the survivor "
+              f"after {kill['requeue_s']:.1f} s (stalled_seconds {args.stalled}, reaper every 10 s); work redone: "
+              f"{kill['redone_s']:.1f} s of crawling, {kill['redone_domains']} domains crawled twice; work lost: "
+              f"{kill['lost_domains']} of {kill['watched']} domains not crawled after the kill, job {kill['job_status']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--domains", type=int, default=300)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--tlds", type=int, default=4, help="suffixes the discovery sweep tries (at most 8)")
+    parser.add_argument("--stalled", type=float, default=10.0, help="[cluster] stalled_seconds")
+    parser.add_argument("--no-kill", action="store_true")
+    parser.add_argument("--embedded-child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.embedded_child:
+        embedded_child(args.embedded_child)
+        return
+
+    from sqlalchemy import create_engine
+
+    from sandbox.net import Sandbox
+
+    admin = create_engine(PG_URL, pool_pre_ping=True)
+    results: dict[str, dict[str, Any]] = {}
+    kill = None
+    with tempfile.TemporaryDirectory() as tmp, Sandbox.start(world(args.domains), "before") as sandbox:
+        results["embedded"] = run_embedded(admin, sandbox, Path(tmp), args)
+        print(f"embedded: {json.dumps({k: round(v['wall'], 1) for k, v in results['embedded'].items()})}",
+              file=sys.stderr)
+        for n in args.workers:
+            results[f"{n} worker{'s' if n > 1 else ''}"] = run_cluster(admin, sandbox, Path(tmp), args, n)
+            print(f"{n} workers done", file=sys.stderr)
+        if not args.no_kill:
+            one = next((v for k, v in results.items() if k.startswith("1 ")), results["embedded"])
+            kill = run_kill(admin, sandbox, Path(tmp), args, one["crawl"]["wall"])
+    admin.dispose()
+    report(results, kill, args)
+
+
+if __name__ == "__main__":
+    main()
