@@ -26,7 +26,17 @@ from sqlalchemy.engine import make_url
 from sandbox.net import Sandbox
 from tests.daemon.conftest import prepare
 from tests.daemon.proc import REPO, StoreView, wait_until
-from tests.daemon.test_cluster import QUIET, Worker, cluster_setup, common, mails_to, once, started, statuses
+from tests.daemon.test_cluster import (
+    QUIET,
+    Worker,
+    both_once,
+    cluster_setup,
+    common,
+    mails_to,
+    once,
+    started,
+    statuses,
+)
 from tests.support.cli import clean_env as _env
 from tests.support.pg import PG_URL, fresh_schema
 
@@ -291,8 +301,7 @@ def test_three_workers_reach_what_one_embedded_process_reaches_on_the_routes_wor
             started(w)
         for phase in ("before", "seizure", "seizure"):
             sb.set_phase(phase)
-            alone = once(embedded.config)
-            shared = once(clustered.config)
+            alone, shared = both_once(embedded.config, clustered.config)
             differ = {k: (shared.get(k), alone.get(k)) for k in set(shared) | set(alone) if shared.get(k) != alone.get(k)}
             assert not differ, f"{phase}: {json.dumps(differ, indent=1)}"
         ours_status, theirs_status = statuses(clustered.config), statuses(embedded.config)
