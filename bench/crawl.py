@@ -279,6 +279,7 @@ def child_hydrawatch(spec: dict[str, Any]) -> dict[str, Any]:
     import cProfile
 
     from crawler import run as reactor_run
+    from crawler.pagework import WorkerCpu
     from hydrawatch import logs
     from hydrawatch.bundled import load_signatures
     from hydrawatch.config import load
@@ -306,11 +307,16 @@ def child_hydrawatch(spec: dict[str, Any]) -> dict[str, Any]:
         cpu, wall = time.process_time(), time.monotonic()
         if profile is not None:
             profile.enable()
+        workers_cpu = WorkerCpu.seconds
         report = await observe(parts, domains, now=now, cycle_id=None, crawl=True, rdap="never")
         if profile is not None:
             profile.disable()
         clock.mark("end observe")
-        out.update(stages=clock.spans(), wall=time.monotonic() - wall, cpu=time.process_time() - cpu, probed=report.probed,
+        # the page workers' CPU is counted with the call's (they are the fork server's children, so
+        # wait4 of this child does not see them)
+        workers_cpu = WorkerCpu.seconds - workers_cpu
+        out.update(stages=clock.spans(), wall=time.monotonic() - wall,
+                   cpu=time.process_time() - cpu + workers_cpu, workers_cpu=workers_cpu, probed=report.probed,
                    crawled=report.crawled, changes=len(report.changes))
         await parts.close()
 
@@ -364,10 +370,11 @@ def drop_schema(schema: str) -> None:
     engine.dispose()
 
 
-def hydrawatch_config(tmp: Path, overrides: dict[str, Any], url: str) -> Path:
+def hydrawatch_config(tmp: Path, overrides: dict[str, Any], url: str, page_workers: int = 1) -> Path:
     from hydrawatch.config import to_toml
 
     data = {k: dict(v) for k, v in overrides.items()}
+    data["crawler"] = {**data.get("crawler", {}), "page_workers": page_workers}
     data["storage"] = {"url": url}
     data["log"] = {"level": "ERROR"}
     path = tmp / f"hw-{uuid.uuid4().hex[:8]}.toml"
@@ -396,7 +403,9 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     mode = "direct" if os.geteuid() == 0 and not args.proxy else "proxy"
     served = Served(delays)
     results: dict[str, list[dict[str, Any]]] = {}
-    contenders = ["scrapy"] + [f"hydrawatch-{s}" for s in args.stores]
+    workers = args.page_workers
+    contenders = ["scrapy"] + [f"hydrawatch-{s}" + (f"-w{w}" if len(workers) > 1 else "")
+                               for s in args.stores for w in workers]
     started = time.monotonic()
     with Sandbox.start(world, "live", mode=mode) as sb, tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
@@ -408,7 +417,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         concurrency = from_mapping({}, source="(bench)").crawler.concurrency
         domains = sorted(sb.view.domains)
         base = {"domains": domains, "dns": f"127.0.0.1:{sb.ports['dns']}", "concurrency": concurrency,
-                "proxy": overrides["crawler"]["proxy"]}
+                "proxy": overrides["crawler"]["proxy"], "page_workers": args.page_workers[0]}
         print(f"{len(domains)} sites, {page_bytes / 1e6:.0f} MB of home pages, sandbox in {mode} mode, "
               f"latency median {args.latency_ms} ms; {args.repeat} repetitions of {', '.join(contenders)}",
               flush=True)
@@ -420,7 +429,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         if args.profile:
             url = f"sqlite:///{tmp / 'profile.db'}"
             prof = tmp / "observe.prof"
-            spec = {**base, "config": str(hydrawatch_config(tmp, overrides, url)), "profile": str(prof)}
+            spec = {**base, "config": str(hydrawatch_config(tmp, overrides, url, args.page_workers[-1])),
+                    "profile": str(prof)}
             served.take()
             run_child("child-hydrawatch", spec, tmp)
             served.take()
@@ -440,14 +450,16 @@ def one_run(name: str, base: dict[str, Any], overrides: dict[str, Any], tmp: Pat
     if name == "scrapy":
         result = run_child("child-scrapy", base, tmp)
     else:
-        store = name.split("-", 1)[1]
+        store = name.split("-")[1]
+        page_workers = int(name.split("-w")[1]) if "-w" in name else base["page_workers"]
         if store == "sqlite":
             url = f"sqlite:///{tmp / f'store-{uuid.uuid4().hex[:8]}.db'}"
         else:
             schema, url = pg_schema()
         try:
-            result = run_child("child-hydrawatch", {**base, "config": str(hydrawatch_config(tmp, overrides, url))},
-                               tmp)
+            config = hydrawatch_config(tmp, overrides, url, page_workers)
+            result = run_child("child-hydrawatch", {**base, "config": str(config)}, tmp)
+            result["child_cpu"] += result.get("workers_cpu", 0.0)
         finally:
             if schema:
                 drop_schema(schema)
@@ -514,14 +526,17 @@ def markdown(data: dict[str, Any], argv: list[str], machine_line: str) -> str:
            "absolute figures move between runs, ratios of the same run much less."), "",
            (f"{data['sites']} sites ({data['page_bytes'] / 1e6:.0f} MB of home pages), sandbox in {data['mode']} mode; "
            f"{len(res['scrapy'])} alternating repetitions, medians; {data['seconds'] / 60:.0f} minutes in all."), "",
-           "| contender | pages | pages/s | × bare Scrapy | CPU-s / 1k pages (call) | CPU-s whole child | peak RSS |",
-           "|---|---:|---:|---:|---:|---:|---:|"]
+           ("| contender | pages | pages/s | × bare Scrapy | CPU-s / 1k pages (call, page workers included) "
+            "| of it, page workers | CPU-s whole child | peak RSS (main process) |"),
+           "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name in data["contenders"]:
         runs = res[name]
         pps = median(runs, "pages_per_s")
         each = ", ".join(f"{r['pages_per_s']:.0f}" for r in runs)
         out.append(f"| {name} | {int(median(runs, 'pages'))} | {pps:.0f} ({each}) "
-                   f"| {pps / bare:.2f}× | {median(runs, 'cpu_per_1k'):.2f} | {median(runs, 'child_cpu'):.1f} | "
+                   f"| {pps / bare:.2f}× | {median(runs, 'cpu_per_1k'):.2f} "
+                   f"| {median(runs, 'workers_cpu') / median(runs, 'pages') * 1000 if name != 'scrapy' else 0:.2f} "
+                   f"| {median(runs, 'child_cpu'):.1f} | "
                    f"{median(runs, 'maxrss_kib') / 1024:.0f} MiB |")
     out.append("")
     for name in data["contenders"][1:]:
@@ -552,11 +567,17 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--latency-ms", type=float, default=40.0, help="median time to first byte; 0 = none")
     parser.add_argument("--stores", default="sqlite,postgresql")
+    parser.add_argument("--page-workers", default="1",
+                        help="[crawler] page_workers of hydrawatch; several (0,1) run side by side")
     parser.add_argument("--proxy", action="store_true", help="through the sandbox proxy even as root")
     parser.add_argument("--profile", action="store_true", help="one extra cProfile run of hydrawatch on SQLite")
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
     args.stores = [s.strip() for s in args.stores.split(",") if s.strip()]
+    try:
+        args.page_workers = [int(w) for w in args.page_workers.split(",") if w.strip()]
+    except ValueError:
+        parser.error("--page-workers: whole numbers, e.g. 0,1")
     for store in args.stores:
         if store not in ("sqlite", "postgresql"):
             parser.error(f"--stores: unknown store {store!r} (known: sqlite, postgresql)")

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from crawler.pagework import page_work
 from crawler.run import ensure_reactor
 from crawler.settings import CrawlerSettings, DnsSettings
+from detect.fingerprints import FetchPrint
 from detect.model import ErrorKind, HttpFetch
 
 if TYPE_CHECKING:
@@ -32,6 +34,8 @@ class SiteCrawl:
 
     domain: str
     fetches: tuple[HttpFetch, ...]
+    # each fetch's fingerprint, when page workers made them (a big crawl); None: the recorder makes them
+    prints: tuple[FetchPrint, ...] | None = None
 
     @property
     def home(self) -> HttpFetch | None:
@@ -154,22 +158,25 @@ class SiteCrawler:
         async with _crawl_lock(reactor):
             resolver = self.new_resolver(reactor)
             resolver.install_on_reactor()
+            pages = page_work(c.page_workers, c.page_workers_min_sites, len(domains))
             try:
                 runner = AsyncCrawlerRunner(self.settings)
                 crawler = runner.create_crawler(SiteSpider)
-                on_result = ((lambda i, fetches: on_crawled(SiteCrawl(domain=domains[i], fetches=fetches)))
+                on_result = ((lambda i, fetches, found: on_crawled(SiteCrawl(domains[i], fetches, found)))
                              if on_crawled is not None else None)
                 await runner.crawl(crawler, domains=domains, plan=plan, resolver=resolver, now=now,
-                                  on_site=on_site, on_result=on_result)
+                                  on_site=on_site, on_result=on_result, pages=pages)
                 results: dict[int, tuple[HttpFetch, ...]] = crawler.spider.results
+                prints: dict[int, tuple[FetchPrint, ...]] = crawler.spider.prints
             finally:
+                pages.close()
                 resolver.uninstall()
         out = []
         for i, domain in enumerate(domains):
             fetches = results.get(i) or (HttpFetch(domain=domain, url=f"https://{domain}/",
                                                    error_kind=ErrorKind.OTHER, error="crawl ended early",
                                                    observed_at=now),)
-            out.append(SiteCrawl(domain=domain, fetches=fetches))
+            out.append(SiteCrawl(domain=domain, fetches=fetches, prints=prints.get(i)))
         return out
 
 

@@ -113,6 +113,12 @@ class CrawlerSettings:
     concurrency: int = field(default=16, metadata=key("fetches in flight", positive))
     extra_paths: list[str] = field(default_factory=list, metadata=key(
         'more pages fetched per domain besides "/", e.g. ["/about/"]'))
+    page_workers: int = field(default=1, metadata=key(
+        "worker processes that parse and fingerprint pages beside a big crawl (0: all in the crawl's process)",
+        nonnegative))
+    page_workers_min_sites: int = field(default=50, metadata=key(
+        "fewest sites in one crawl for page_workers to start (a smaller crawl does its page work itself)",
+        positive))
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], show: Show = plain) -> CrawlerSettings:

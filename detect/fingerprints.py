@@ -17,7 +17,14 @@ from dataclasses import dataclass
 
 import mmh3
 
-from detect.indicator_kinds import INDICATOR_KINDS, IndicatorKind, UnknownIndicatorKind, indicator, tidy
+from detect.indicator_kinds import (
+    INDICATOR_KINDS,
+    IndicatorKind,
+    UnknownIndicatorKind,
+    bounded,
+    indicator,
+    tidy,
+)
 from detect.model import DnsResult, HttpFetch, Indicator, RdapRecord, TlsCert
 from detect.names import host_of
 from detect.page_parse import ParsedPage, clean_text, parse
@@ -33,8 +40,8 @@ from detect.trackers import (
 )
 
 __all__ = [
-    "INDICATOR_KINDS", "IndicatorKind", "PageFingerprint", "UnknownIndicatorKind", "cert_indicators",
-    "dns_indicators", "favicon_mmh3", "fingerprint_page", "http_indicators", "minhash_similarity",
+    "INDICATOR_KINDS", "FetchPrint", "IndicatorKind", "PageFingerprint", "UnknownIndicatorKind", "cert_indicators",
+    "dns_indicators", "favicon_mmh3", "fetch_print", "fingerprint_page", "http_indicators", "minhash_similarity",
     "normalise_title", "rdap_indicators", "tlsh_distance",
 ]
 
@@ -54,6 +61,39 @@ class PageFingerprint:
     tlsh: str | None  # TLSH of the markup skeleton; None if too short
     text_length: int  # characters of visible text (after whitespace collapsing)
     language: str  # <html lang>, else og:locale, else Content-Language, as found
+
+
+@dataclass(frozen=True)
+class FetchPrint:
+    """What one fetch tells, as the store keeps it: every indicator of the fetch (headers, certificate,
+    page, outlinks as ``outlink``), bounded per kind as the store bounds them, the page's sketch parts
+    (title, MinHash, TLSH), and, when asked for, the page's parse (for classification)."""
+
+    indicators: tuple[Indicator, ...]
+    title: str = ""
+    minhash: bytes | None = None
+    tlsh: str | None = None
+    parsed: ParsedPage | None = None
+
+
+def fetch_print(fetch: HttpFetch, *, with_parse: bool = False) -> FetchPrint:
+    """The indicators and sketch of one fetch; ``with_parse`` also returns its page's parse (free: the
+    fingerprint just made it and parse() remembers it)."""
+    inds: list[Indicator] = list(http_indicators(fetch))
+    if fetch.cert is not None:
+        inds.extend(cert_indicators(fetch.cert))
+    if not fetch.body:
+        return FetchPrint(bounded(inds)[0])
+    fp = fingerprint_page(fetch)
+    inds.extend(fp.indicators)
+    inds.extend(Indicator("outlink", d) for d in fp.outlinks)
+    parsed = None
+    if with_parse:
+        try:
+            parsed = parse(fetch.body, fetch.header("content-type"))
+        except Exception:  # noqa: BLE001 - classification parses (defensively) on its own
+            parsed = None
+    return FetchPrint(bounded(inds)[0], fp.title, fp.minhash, fp.tlsh, parsed)
 
 
 def normalise_title(title: str) -> str:

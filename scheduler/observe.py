@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from crawler.fetch import SiteCrawl
 from detect import fingerprints
 from detect.classify import classify
-from detect.indicator_kinds import bounded
 from detect.model import DnsResult, HttpFetch, Indicator, RdapRecord, Status
 from detect.page_parse import ParsedPage, parse
 from detect.page_signals import banner_picture_key, takedown_page_key
@@ -78,16 +77,11 @@ def _dns_changed(old: DnsResult | None, new: DnsResult) -> bool:
 
 def http_indicators_of(fetch: HttpFetch) -> tuple[tuple[Indicator, ...], PageSketch]:
     """Indicators and sketch of one fetch (page, headers, certificate, outlinks as `outlink`)."""
-    inds: list[Indicator] = list(fingerprints.http_indicators(fetch))
-    if fetch.cert is not None:
-        inds.extend(fingerprints.cert_indicators(fetch.cert))
-    if not fetch.body:
-        return tuple(inds), PageSketch()
-    fp = fingerprints.fingerprint_page(fetch)
-    inds.extend(fp.indicators)
-    inds.extend(Indicator("outlink", d) for d in fp.outlinks)
-    kept, _dropped = bounded(inds)  # the same bound the store applies: scoring sees what is stored
-    return kept, PageSketch(title=fp.title, minhash=fp.minhash, tlsh=fp.tlsh)
+    return _stored(fingerprints.fetch_print(fetch))
+
+
+def _stored(found: fingerprints.FetchPrint) -> tuple[tuple[Indicator, ...], PageSketch]:
+    return found.indicators, PageSketch(title=found.title, minhash=found.minhash, tlsh=found.tlsh)
 
 
 class _SiteRecorder:
@@ -122,25 +116,30 @@ class _SiteRecorder:
             return
         self.done.add(site.domain)
         writes = []
-        for fetch in site.fetches:
-            inds, sketch = http_indicators_of(fetch)
+        # the crawl's page workers fingerprinted the site already (a big crawl), or it is done here
+        prints = site.prints or (None,) * len(site.fetches)
+        for fetch, found in zip(site.fetches, prints):
+            if found is None:
+                found = fingerprints.fetch_print(fetch)
+            inds, sketch = _stored(found)
             writes.append(HttpWrite(fetch, inds, sketch))
-            self.keep_parsed(fetch)
+            self.keep_parsed(fetch, found.parsed)
         if not self.pending:
             self.pending_since = time.monotonic()
         self.pending.append((site.domain, writes))
         if len(self.pending) >= HTTP_BATCH or time.monotonic() - self.pending_since >= HTTP_BATCH_SECONDS:
             self.flush()
 
-    def keep_parsed(self, fetch: HttpFetch) -> None:
-        """Keep the parse of ``fetch``'s page (just made by its fingerprint: parse() remembers it) for
-        classification, while the kept bodies stay under PARSED_KEEP_BYTES."""
+    def keep_parsed(self, fetch: HttpFetch, page: ParsedPage | None = None) -> None:
+        """Keep the parse of ``fetch``'s page (``page``, made by a page worker, or the one its fingerprint
+        just made here: parse() remembers it) for classification, while the kept bodies stay under
+        PARSED_KEEP_BYTES."""
         if not fetch.body or self.parsed_bytes + len(fetch.body) > PARSED_KEEP_BYTES:
             return
         key = (fetch.body, fetch.header("content-type"))
         if key not in self.parsed:
             try:
-                self.parsed[key] = parse(*key)
+                self.parsed[key] = page if page is not None else parse(*key)
             except Exception:  # noqa: BLE001 - classification parses (defensively) on its own
                 return
             self.parsed_bytes += len(fetch.body)

@@ -20,18 +20,16 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import scrapy
-from parsel import Selector
 from scrapy.http.request import NO_CALLBACK
 
 from crawler.outcome import classify, headers_too_large, tls_cert
+from crawler.pagework import PageWork
+from detect.fingerprints import FetchPrint
 from detect.model import ErrorKind, Hop, HttpFetch
-from detect.page_parse import parse
-from detect.page_signals import IMAGE_BANNER_CHARS
 
 logger = logging.getLogger(__name__)
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-BANNER_PICTURES = 3  # pictures fetched at most from an image-only page
 MIN_BANNER_BYTES = 2048  # smaller ones are pixels, spacers and icons, not a banner
 
 
@@ -51,8 +49,10 @@ class SiteSpider(scrapy.Spider):
 
     def __init__(self, domains: Sequence[str], plan: CrawlPlan, resolver: Any, now: datetime,
                  on_site: Callable[[], None] | None = None,
-                 on_result: Callable[[int, tuple[HttpFetch, ...]], None] | None = None, **kwargs: Any) -> None:
+                 on_result: Callable[[int, tuple[HttpFetch, ...], tuple[FetchPrint, ...] | None], None] | None = None,
+                 pages: PageWork | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.pages = pages or PageWork()
         self.domains = list(domains)
         self.on_site = on_site
         self.on_result = on_result
@@ -60,21 +60,28 @@ class SiteSpider(scrapy.Spider):
         self.resolver = resolver
         self.now = now
         self.results: dict[int, tuple[HttpFetch, ...]] = {}
+        self.prints: dict[int, tuple[FetchPrint, ...]] = {}  # by page workers (a big crawl)
 
     async def start(self) -> AsyncIterator[Any]:
         limit = asyncio.Semaphore(self.plan.concurrency)
+        # sites crawled and waiting for the page workers: bounds the bodies queued for them
+        queued = asyncio.Semaphore(4 * self.plan.concurrency)
 
         async def one(index: int, domain: str) -> None:
-            async with limit:
-                try:
-                    self.results[index] = await self.crawl_site(domain)
-                except Exception as exc:  # a failing site never breaks the batch
-                    logger.exception("crawl of %s failed unexpectedly", domain)
-                    kind, msg = classify(exc)
-                    self.results[index] = (HttpFetch(domain=domain, url=f"https://{domain}/", error_kind=kind,
-                                                     error=msg, observed_at=self.now),)
+            async with queued:
+                async with limit:
+                    try:
+                        self.results[index] = await self.crawl_site(domain)
+                    except Exception as exc:  # a failing site never breaks the batch
+                        logger.exception("crawl of %s failed unexpectedly", domain)
+                        kind, msg = classify(exc)
+                        self.results[index] = (HttpFetch(domain=domain, url=f"https://{domain}/", error_kind=kind,
+                                                         error=msg, observed_at=self.now),)
+                found = await self.fingerprint(domain, self.results[index])
+                if found is not None:
+                    self.prints[index] = found
                 if self.on_result is not None:
-                    self.on_result(index, self.results[index])
+                    self.on_result(index, self.results[index], found)
                 if self.on_site is not None:
                     self.on_site()
 
@@ -82,46 +89,41 @@ class SiteSpider(scrapy.Spider):
         return
         yield  # an async generator that yields no requests: all work happens above
 
+    async def fingerprint(self, domain: str, fetches: tuple[HttpFetch, ...]) -> tuple[FetchPrint, ...] | None:
+        """The fetches' fingerprints from the page workers, or None (the recorder makes them)."""
+        try:
+            return await self.pages.prints(fetches)
+        except Exception:
+            logger.exception("page worker failed on %s; fingerprinted in process", domain)
+            return None
+
     async def crawl_site(self, domain: str) -> tuple[HttpFetch, ...]:
         https = await self.fetch_page(domain, f"https://{domain}/")
         http = await self.fetch_page(domain, f"http://{domain}/")
         home = https if https.ok else http if http.ok else None
         fetches = [https, http]
         if home is not None:
-            icon = await self.fetch_favicon(domain, home)
-            banner = await self.fetch_banner(domain, home)
+            icon_href, pictures = await self.pages.home(home)
+            icon = await self.fetch_favicon(domain, home, icon_href)
+            banner = await self.fetch_banner(domain, home, pictures)
             fetches[fetches.index(home)] = dataclasses.replace(home, favicon=icon, banner_sha256=banner)
             scheme = "https" if home is https else "http"
             for path in self.plan.extra_paths:
                 fetches.append(await self.fetch_page(domain, f"{scheme}://{domain}/{path.lstrip('/')}"))
         return tuple(fetches)
 
-    async def fetch_favicon(self, domain: str, home: HttpFetch) -> bytes | None:
-        href = "/favicon.ico"
-        if "html" in home.header("content-type").lower() or home.body.lstrip()[:1] == b"<":
-            try:
-                sel = Selector(text=home.body.decode("utf-8", "replace"))
-                links = sel.xpath("//link[contains(concat(' ', translate(@rel, 'ICON', 'icon'), ' '),"
-                                  " ' icon ')]/@href").getall()
-                href = next((h.strip() for h in links if h.strip()), href)
-            except Exception:  # noqa: BLE001 - malformed HTML: fall back to /favicon.ico
-                logger.debug("favicon link of %s not parsed", domain)
+    async def fetch_favicon(self, domain: str, home: HttpFetch, href: str) -> bytes | None:
+        """The favicon ``href`` (the page's icon link, else /favicon.ico) points at, if it is one."""
         url = urljoin(home.final_url or home.url, href)
         if urlsplit(url).scheme not in ("http", "https"):
             return None
         icon = await self.fetch_page(domain, url)
         return icon.body if icon.ok and icon.status == 200 and icon.body and not icon.truncated else None
 
-    async def fetch_banner(self, domain: str, home: HttpFetch) -> str:
-        """sha256 of the largest picture (of the first BANNER_PICTURES) of an image-only page, else ""."""
-        content_type = home.header("content-type").lower()
-        if not home.body or (content_type and "html" not in content_type):
-            return ""
-        page = parse(home.body, home.header("content-type"))
-        if len(page.text) > IMAGE_BANNER_CHARS or not page.image_srcs:
-            return ""
+    async def fetch_banner(self, domain: str, home: HttpFetch, pictures: Sequence[str]) -> str:
+        """sha256 of the largest of ``pictures`` (those of an image-only home page), else ""."""
         best = b""
-        for src in page.image_srcs[:BANNER_PICTURES]:
+        for src in pictures:
             try:
                 url = urljoin(home.final_url or home.url, src)
                 if urlsplit(url).scheme not in ("http", "https"):

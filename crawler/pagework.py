@@ -1,0 +1,159 @@
+"""Page work beside the crawl: parsing and fingerprinting fetched pages in worker processes.
+
+A crawl's own thread runs Scrapy, Twisted and TLS; parsing a page, hashing its text into a MinHash and
+reading its trackers is as much CPU again, and on that thread it stretches the crawl. A crawl of at
+least ``[crawler] page_workers_min_sites`` sites therefore hands that work to ``[crawler] page_workers``
+worker processes (started from a fork server, so they never inherit the crawl's threads or sockets):
+
+- ``look_at_home``: what the spider must know of a home page before it fetches more (the favicon link,
+  and the pictures of an image-only page, a wordless seizure banner);
+- ``fetch_print``: each fetch's indicators, sketch and parse, which the store and classification take.
+
+The pages of one body always go to the same worker (chosen by a hash of the body), whose parse memo
+then serves both questions with one parse. Both functions are the ones a small crawl calls in process:
+the results are the same either way (tests/crawler/test_pagework.py). If the workers die (a crash, the
+OOM killer), the rest of the crawl's pages are handled in process, with a warning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import resource
+import zlib
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import TypeVar
+
+from detect.fingerprints import FetchPrint, fetch_print
+from detect.model import HttpFetch
+from detect.page_parse import parse
+from detect.page_signals import IMAGE_BANNER_CHARS
+
+logger = logging.getLogger(__name__)
+
+BANNER_PICTURES = 3  # pictures fetched at most from an image-only page
+DEFAULT_ICON = "/favicon.ico"
+
+T = TypeVar("T")
+
+
+def favicon_href(body: bytes, content_type: str) -> str:
+    """The first non-empty ``<link rel~=icon href>`` of an HTML page, else /favicon.ico."""
+    href = DEFAULT_ICON
+    if "html" in content_type.lower() or body.lstrip()[:1] == b"<":
+        from parsel import Selector
+
+        try:
+            sel = Selector(text=body.decode("utf-8", "replace"))
+            links = sel.xpath("//link[contains(concat(' ', translate(@rel, 'ICON', 'icon'), ' '),"
+                              " ' icon ')]/@href").getall()
+            href = next((h.strip() for h in links if h.strip()), href)
+        except Exception:  # noqa: BLE001 - malformed HTML: fall back to /favicon.ico
+            logger.debug("favicon link not parsed")
+    return href
+
+
+def banner_pictures(body: bytes, content_type: str) -> tuple[str, ...]:
+    """The pictures to fetch from an image-only home page (a wordless banner), as written; () otherwise."""
+    if not body or (content_type and "html" not in content_type.lower()):
+        return ()
+    page = parse(body, content_type)
+    if len(page.text) > IMAGE_BANNER_CHARS or not page.image_srcs:
+        return ()
+    return page.image_srcs[:BANNER_PICTURES]
+
+
+def look_at_home(body: bytes, content_type: str) -> tuple[str, tuple[str, ...]]:
+    """(favicon link, banner pictures) of a home page: what the spider fetches next."""
+    return favicon_href(body, content_type), banner_pictures(body, content_type)
+
+
+def prints_of(fetches: Sequence[HttpFetch]) -> tuple[FetchPrint, ...]:
+    return tuple(fetch_print(f, with_parse=True) for f in fetches)
+
+
+def _cpu_seconds() -> float:
+    """This worker's CPU time so far (user + system)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class WorkerCpu:
+    """CPU seconds the page workers of this process's crawls have used, for logs and benchmarks (a
+    worker's CPU counts in no ``getrusage`` of the crawl's process: it is the fork server's child)."""
+
+    seconds = 0.0
+
+
+class PageWork:
+    """Page work in the crawl's own process (a small crawl, or ``page_workers = 0``)."""
+
+    workers = 0
+
+    async def home(self, fetch: HttpFetch) -> tuple[str, tuple[str, ...]]:
+        return look_at_home(fetch.body, fetch.header("content-type"))
+
+    async def prints(self, fetches: Sequence[HttpFetch]) -> tuple[FetchPrint, ...] | None:
+        """None: the caller fingerprints as it records (in process, overlapping the crawl's waits)."""
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+class PagePool(PageWork):
+    """Page work in ``workers`` processes, one executor each, a body always on the same one."""
+
+    def __init__(self, workers: int) -> None:
+        context = multiprocessing.get_context("forkserver")
+        # The fork server imports the page code once; every worker forks from it ready to work.
+        context.set_forkserver_preload(["crawler.pagework"])
+        self.workers = workers
+        self._pools = [ProcessPoolExecutor(1, mp_context=context) for _ in range(workers)]
+        self._broken = False
+        for pool in self._pools:  # start them now, while the crawl connects
+            pool.submit(int)
+
+    async def _run(self, body: bytes, fn: Callable[..., T], *args: object) -> T:
+        if not self._broken:
+            pool = self._pools[zlib.crc32(body[:65536]) % len(self._pools)]
+            try:
+                return await asyncio.wrap_future(pool.submit(fn, *args))
+            except BrokenProcessPool:
+                if not self._broken:
+                    logger.warning("page workers stopped; this crawl's remaining pages are handled in process")
+                self._broken = True
+        return fn(*args)
+
+    async def home(self, fetch: HttpFetch) -> tuple[str, tuple[str, ...]]:
+        return await self._run(fetch.body, look_at_home, fetch.body, fetch.header("content-type"))
+
+    async def prints(self, fetches: Sequence[HttpFetch]) -> tuple[FetchPrint, ...] | None:
+        # routed by the home page's body: the worker that looked at it has its parse
+        home = next((f for f in fetches[:2] if f.ok), None)
+        body = home.body if home is not None and home.body else next((f.body for f in fetches if f.body), b"")
+        if not body:
+            return None  # nothing to parse: headers and certificates are cheap in process
+        return await self._run(body, prints_of, tuple(fetches))
+
+    def close(self) -> None:
+        for pool in self._pools:
+            if not self._broken:
+                try:
+                    WorkerCpu.seconds += pool.submit(_cpu_seconds).result(timeout=5)
+                except Exception:  # noqa: BLE001 - only a statistic
+                    logger.debug("page worker's CPU time not read")
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+def page_work(workers: int, min_sites: int, sites: int) -> PageWork:
+    """The page work for a crawl of ``sites`` sites."""
+    if workers > 0 and sites >= min_sites:
+        try:
+            return PagePool(workers)
+        except (OSError, ValueError) as exc:  # no fork server here (e.g. /dev/shm missing)
+            logger.warning("page workers not started (%s); pages are handled in process", exc)
+    return PageWork()

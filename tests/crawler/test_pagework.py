@@ -1,0 +1,104 @@
+"""Page work in worker processes (crawler/pagework.py) gives exactly what the crawl's own process gives:
+the same favicon link and banner pictures, the same indicators, sketch and parse of every fetch; a
+worker that dies leaves the rest of the crawl's pages to the crawl's process."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import signal
+
+import pytest
+
+from crawler.fetch import SiteCrawler
+from crawler.pagework import DEFAULT_ICON, PagePool, PageWork, WorkerCpu, look_at_home, page_work
+from crawler.run import run
+from detect.fingerprints import FetchPrint, fetch_print
+from detect.model import HttpFetch
+from tests.crawler.servers import ICON, HostileSite, TinyDns
+from tests.crawler.test_fetch import NOW, config
+from tests.detect.golden_pages import corpus
+
+PICTURES = "".join(f'<img src="/p{i}.png">' for i in range(5))
+
+
+def test_look_at_home_finds_the_icon_link_and_an_image_only_pages_pictures() -> None:
+    icon = b'<html><head><link rel="Shortcut ICON" href="  "><link rel="icon" href=" /i.png "></head></html>'
+    assert look_at_home(icon, "text/html") == ("/i.png", ())
+    assert look_at_home(b"<html><body>no icon link</body></html>", "") == (DEFAULT_ICON, ())
+    banner = f"<html><body>{PICTURES}</body></html>".encode()
+    assert look_at_home(banner, "text/html; charset=utf-8") == (DEFAULT_ICON, ("/p0.png", "/p1.png", "/p2.png"))
+    wordy = f"<html><body><p>{'many words here ' * 200}</p>{PICTURES}</body></html>".encode()
+    assert look_at_home(wordy, "text/html")[1] == ()  # a page with text is no banner
+    assert look_at_home(banner, "image/png") == (DEFAULT_ICON, ())  # not a page at all
+    assert look_at_home(b"", "text/html") == (DEFAULT_ICON, ())
+
+
+def test_small_crawls_and_page_workers_0_stay_in_process() -> None:
+    assert type(page_work(0, 1, 500)) is PageWork
+    assert type(page_work(2, 50, 49)) is PageWork
+
+
+def _pages(count: int) -> list[HttpFetch]:
+    """Pages of every sort from the golden corpus (archived real pages, generated worlds, hostile bodies)."""
+    every = list(corpus())
+    step = max(1, len(every) // count)
+    return [fetch for _key, fetch in itertools.islice(every, 0, None, step)][:count]
+
+
+def test_workers_print_every_page_as_the_crawl_process_does_and_survive_a_killed_worker(
+        caplog: pytest.LogCaptureFixture) -> None:
+    fetches = _pages(40)
+    expected = [fetch_print(f, with_parse=True) for f in fetches]
+    homes = [look_at_home(f.body, f.header("content-type")) for f in fetches]
+    pool = PagePool(2)
+    cpu_before = WorkerCpu.seconds
+
+    async def ask(batch: list[HttpFetch]) -> tuple[list[tuple[FetchPrint, ...] | None], list[object]]:
+        prints = await asyncio.gather(*(pool.prints((f,)) for f in batch))
+        looks = await asyncio.gather(*(pool.home(f) for f in batch))
+        return list(prints), list(looks)
+
+    try:
+        prints, looks = asyncio.run(ask(fetches))
+        assert [p[0] if p else None for p in prints] == expected
+        assert looks == homes
+        # a worker killed (the OOM killer, a crash): the crawl goes on in process, with the same answers
+        for executor in pool._pools:
+            for process in list(executor._processes.values()):  # type: ignore[attr-defined]
+                os.kill(process.pid, signal.SIGKILL)
+        with caplog.at_level(logging.WARNING, logger="crawler.pagework"):
+            prints, looks = asyncio.run(ask(fetches))
+        assert [p[0] if p else None for p in prints] == expected
+        assert looks == homes
+        assert "page workers stopped" in caplog.text
+    finally:
+        pool.close()
+    assert WorkerCpu.seconds == cpu_before  # dead workers report no CPU time (nothing made up)
+
+
+def test_a_big_crawl_hands_its_pages_to_workers_with_the_same_results() -> None:
+    names = [f"s{i}.test" for i in range(4)]
+
+    async def main() -> tuple[list[object], list[object]]:
+        async with TinyDns({n: ["127.0.0.1"] for n in names}) as dns, HostileSite() as site:
+            sites = [f"{n}:{site.port}" for n in names]
+            inline = await SiteCrawler.from_settings(*config(dns, page_workers=0)).crawl(sites, now=NOW)
+            handed: list[object] = []
+            pooled = await SiteCrawler.from_settings(*config(dns, page_workers=2, page_workers_min_sites=2)).crawl(
+                sites, now=NOW, on_crawled=handed.append)
+            return [inline, pooled], handed
+
+    cpu_before = WorkerCpu.seconds
+    (inline, pooled), handed = run(main)
+    assert WorkerCpu.seconds > cpu_before  # the workers' CPU time is read back when the crawl closes them
+    assert all(crawl.prints is None for crawl in inline)  # type: ignore[attr-defined]
+    assert {c.domain for c in handed} == {c.domain for c in pooled}  # type: ignore[attr-defined]
+    for a, b in zip(inline, pooled):  # type: ignore[call-overload]
+        assert [f.favicon for f in a.fetches] == [f.favicon for f in b.fetches]
+        assert any(f.favicon == ICON for f in b.fetches)  # the icon link was read by a worker
+        assert [f.banner_sha256 for f in a.fetches] == [f.banner_sha256 for f in b.fetches]
+        assert b.prints is not None and len(b.prints) == len(b.fetches)
+        assert list(b.prints) == [fetch_print(f, with_parse=True) for f in b.fetches]
