@@ -29,6 +29,7 @@ from tests.daemon.proc import REPO, StoreView, wait_until
 from tests.daemon.test_cluster import (
     QUIET,
     Worker,
+    both_once,
     cluster_setup,
     common,
     hunted_inline,
@@ -305,8 +306,7 @@ def test_three_workers_reach_what_one_embedded_process_reaches_on_the_routes_wor
         lost: list[str] = []
         for phase in ("before", "seizure", "seizure"):
             sb.set_phase(phase)
-            alone = once(embedded.config)
-            shared = once(clustered.config)
+            alone, shared = both_once(embedded.config, clustered.config)
             lost += shared["lost"]
             differ = {k: (shared.get(k), alone.get(k)) for k in set(shared) | set(alone) if shared.get(k) != alone.get(k)}
             assert not differ, f"{phase}: {json.dumps(differ, indent=1)}"
