@@ -1,6 +1,6 @@
 """Cluster mode vs the embedded process on a synthetic watchlist (issue 17 item 5). Run by hand:
 
-    nice -n 10 .venv/bin/python bench/cluster.py [--domains 300] [--workers 1 2 4] [--tlds 4] [--no-kill]
+    nice -n 10 .venv/bin/python bench/cluster.py [--domains 300] [--workers 1 2 4] [--tlds 4] [--batch 50] [--no-kill]
 
 A generated world on the sandbox internet (loopback: its DNS server, its forward proxy and web fronts,
 its RDAP server), ``--domains`` watched news sites spread over a few TLDs, each serving its own page.
@@ -14,7 +14,10 @@ seeded, then three stages run one after the other, each on every watched domain:
 Embedded: the daemon's own job functions (scheduler.cycle) in one child process, as `hydrawatch run`
 calls them. Cluster: ``--workers`` N `hydrawatch worker` subprocesses; the bench queues each stage as a
 job (the queue function procrastinate's own defer uses) and waits until the queue is empty (todo and
-doing), so stages that fan out into several jobs are timed whole.
+doing), so stages that fan out into several jobs are timed whole. ``--batch`` sets [cluster]
+observe_batch in both modes (default: the setting's default, 500): a probe or crawl round over more
+domains is split into batches, run in turn by the embedded process and as `observe` jobs the workers
+share.
 
 Per stage and configuration: wall time, throughput (domains/s; candidates/s for discovery), the
 speed-up over the embedded process, CPU-seconds per 1,000 domains of the hydrawatch processes and of
@@ -187,7 +190,8 @@ def cli(config: Path, *args: str) -> str:
     return done.stdout
 
 
-def write_config(path: Path, sandbox: Any, url: str, *, cluster: bool, tlds: int, stalled: float) -> Path:
+def write_config(path: Path, sandbox: Any, url: str, *, cluster: bool, tlds: int, stalled: float,
+                 batch: int | None = None) -> Path:
     from hydrawatch.config import to_toml
 
     data = {k: dict(v) for k, v in sandbox.config_overrides().items()}
@@ -198,7 +202,7 @@ def write_config(path: Path, sandbox: Any, url: str, *, cluster: bool, tlds: int
                               "ct_search_url": ""})
     data["rdap"]["cache_hours"] = 0
     data["alerts"]["mail_to"] = []
-    data["cluster"] = {"enabled": cluster, "stalled_seconds": stalled}
+    data["cluster"] = {"enabled": cluster, "stalled_seconds": stalled, **({"observe_batch": batch} if batch else {})}
     path.write_text(to_toml(data), encoding="utf-8")
     return path
 
@@ -210,7 +214,8 @@ def store_for(admin: Any, sandbox: Any, tmp: Path, label: str, args: argparse.Na
 
     schema = f"bench_{uuid.uuid4().hex[:10]}"
     url = schema_url(admin, schema)
-    config = write_config(tmp / f"{label}.toml", sandbox, url, cluster=cluster, tlds=args.tlds, stalled=args.stalled)
+    config = write_config(tmp / f"{label}.toml", sandbox, url, cluster=cluster, tlds=args.tlds, stalled=args.stalled,
+                          batch=args.batch)
     seeds = tmp / "seeds.txt"
     seeds.write_text("\n".join(sandbox.seeds) + "\n", encoding="utf-8")
     engine = create_engine(url)
@@ -447,7 +452,8 @@ def pct(values: list[float], q: float) -> float:
 
 def report(results: dict[str, dict[str, Any]], kill: dict[str, Any] | None, args: argparse.Namespace) -> None:
     n = args.domains
-    print(f"{n} watched domains over 4 TLDs, discovery tld-swap over {args.tlds} TLDs; "
+    print(f"{n} watched domains over 4 TLDs, discovery tld-swap over {args.tlds} TLDs, "
+          f"observe_batch {args.batch or 'default (500)'}; "
           f"{platform.python_version()}, {os.cpu_count()} CPUs, load average before: {os.getloadavg()[0]:.1f}")
     print()
     print("| configuration | stage | wall (s) | throughput | speed-up | CPU s / 1k domains (hydrawatch) | "
@@ -482,6 +488,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--tlds", type=int, default=4, help="suffixes the discovery sweep tries (at most 8)")
     parser.add_argument("--stalled", type=float, default=10.0, help="[cluster] stalled_seconds")
+    parser.add_argument("--batch", type=int, default=None, help="[cluster] observe_batch (both modes)")
     parser.add_argument("--no-kill", action="store_true")
     parser.add_argument("--embedded-child", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -16,7 +16,8 @@ import json
 import logging
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -32,6 +33,15 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_RDAP_BYTES = 1_000_000
+
+# A server's host (host:port) → what to hold while a request to it is in flight. The default holds
+# nothing (one process: its budget paces each server); cluster mode holds a lock shared by every worker
+# (scheduler/rdap_gate.py), so each RDAP server has one caller at a time across the cluster.
+Gate = Callable[[str], AbstractAsyncContextManager[object]]
+
+
+def no_gate(host: str) -> AbstractAsyncContextManager[object]:
+    return nullcontext()
 
 
 def load_bootstrap() -> dict[str, str]:
@@ -99,13 +109,14 @@ class RdapClient:
 
     def __init__(self, servers: Mapping[str, str], bootstrap: Mapping[str, str], timeout: float, *,
                  max_per_minute: float = 60, max_wait: float = 300.0, cache_hours: float = 24.0,
-                 budget: HostBudget | None = None, whois: WhoisClient | None = None) -> None:
+                 budget: HostBudget | None = None, whois: WhoisClient | None = None, gate: Gate = no_gate) -> None:
         self.servers = {k.lower().strip("."): v for k, v in servers.items()}
         self.bootstrap = dict(bootstrap)
         self.timeout = timeout
         self.budget = budget or HostBudget(max_per_minute, max_wait)
         self.cache: AnswerCache[RdapRecord] = AnswerCache(cache_hours)
         self.whois = whois
+        self.gate = gate  # held around each request to a server (cluster mode: one caller per server)
         self.counts: Counter[str] = Counter()  # "cached", "whois", "rate_limited" since take_counts()
 
     @classmethod
@@ -178,7 +189,8 @@ class RdapClient:
                 return RdapRecord(domain=domain, error_kind=ErrorKind.RATE_LIMITED, observed_at=now,
                                   error=f"RDAP server {host} not asked: {why} (over rdap.max_wait)")
             try:
-                resp = await get(url, timeout=self.timeout, max_bytes=MAX_RDAP_BYTES, max_retry_after=0)
+                async with self.gate(host):
+                    resp = await get(url, timeout=self.timeout, max_bytes=MAX_RDAP_BYTES, max_retry_after=0)
             except SourceError as exc:
                 return RdapRecord(domain=domain, http_status=exc.status, error_kind=exc.kind, error=str(exc),
                                   observed_at=now)

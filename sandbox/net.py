@@ -227,6 +227,12 @@ class Sandbox:
         return self.registry.asked()
 
     @property
+    def rdap_peak(self) -> int:
+        """The most RDAP requests the server was answering at once; reset() clears."""
+        assert self.registry is not None
+        return self.registry.rdap_peak
+
+    @property
     def whois_queries(self) -> list[str]:
         """Every query line the WHOIS server read, in order; reset() clears."""
         assert self.whois is not None

@@ -17,7 +17,7 @@ from sandbox.feeds import gzip_bytes, lines, zip_bytes
 from sandbox.hostile import send_header_flood
 from sandbox.model import CertEntry, DomainState
 from sandbox.state import LiveState
-from sandbox.tcp import TcpServer, read_request, send_response
+from sandbox.tcp import Request, TcpServer, read_request, send_response
 
 JSON_RDAP = "application/rdap+json"
 
@@ -93,6 +93,8 @@ class RegistryServices:
         self.ct = TcpServer(self._ct, host, ports.get("ct", 0), name="ct")
         self.nrd = TcpServer(self._nrd, host, ports.get("nrd", 0), name="nrd")
         self.rdap_requests: list[str] = []  # every name asked of RDAP, in order (Sandbox.reset clears)
+        self.rdap_in_flight = 0  # RDAP requests being answered now …
+        self.rdap_peak = 0  # … and the most at once (Sandbox.reset clears)
         self._lock = threading.Lock()
         self._refused_once: set[str] = set()
 
@@ -108,6 +110,18 @@ class RegistryServices:
         request = read_request(conn)
         if request is None:
             return
+        with self._lock:
+            self.rdap_in_flight += 1
+            self.rdap_peak = max(self.rdap_peak, self.rdap_in_flight)
+        try:
+            if self.state.service_behaviour("rdap") == "rdap-slow":
+                time.sleep(0.3)
+            self._rdap_answer(conn, request)
+        finally:
+            with self._lock:
+                self.rdap_in_flight -= 1
+
+    def _rdap_answer(self, conn: socket.socket, request: Request) -> None:
         view = self.state.view
         path = unquote(request.path)
         if not path.startswith("/domain/"):
@@ -146,6 +160,7 @@ class RegistryServices:
         with self._lock:
             self.rdap_requests.clear()
             self._refused_once.clear()
+            self.rdap_peak = 0
 
     def _ct(self, conn: socket.socket) -> None:
         request = read_request(conn)

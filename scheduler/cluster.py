@@ -21,6 +21,7 @@ import json
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -34,10 +35,12 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from crawler.rdap import no_gate
 from detect.errors import HydrawatchError
 from scheduler import cycle
 from scheduler.components import Components
 from scheduler.observe import ObserveReport
+from scheduler.rdap_gate import ServerGate
 from scheduler.settings import CycleSettings
 from storage import cycles
 
@@ -56,6 +59,19 @@ STAGES: dict[str, tuple[Callable[..., Awaitable[Any]], str, str]] = {
 }
 BATCH_KEYS = {"domains", "crawl", "parent", "index", "at"}
 REAP_CRON = "* * * * * */10"
+
+LossSink = Callable[[Session, str], None]
+RoundRunner = Callable[[list[list[str]], bool, "int | None", datetime], Awaitable[list[ObserveReport]]]
+# Per job, never on the worker's shared Components: where this job's losses queue their hunts, and how
+# its rounds run their batches. A worker runs several jobs at once (a round's batches beside each other
+# and beside the round's own job); procrastinate runs each in its own asyncio task, which has its own
+# copy of these. (Kept on Components they were overwritten by whichever job started last and cleared
+# by whichever ended first: a batch's loss could queue its hunt into another batch's list after that
+# batch had logged it, so the round never cancelled it and the takedown was hunted twice, the second
+# time after the round with the new clones already in the network — the demo world's second seizure
+# cycle then watched 37 domains instead of 25.)
+_LOSS_SINK: ContextVar[LossSink | None] = ContextVar("hydrawatch_loss_sink", default=None)
+_ROUND_RUNNER: ContextVar[RoundRunner | None] = ContextVar("hydrawatch_round_runner", default=None)
 
 
 class ClusterError(HydrawatchError):
@@ -161,6 +177,9 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
         return app
     stalled = settings.cluster.stalled_seconds
     keep_hours = settings.cluster.keep_jobs_hours
+    # the shared Components only dispatch to the running job's own sink and round runner
+    parts.on_loss = _on_loss
+    parts.run_batches = _round_runner(parts)
     running: set[int] = set()  # jobs this process runs: never "stalled" to its own reaper, however late its heartbeat
 
     @app.task(name=STAGE_TASK, pass_context=True, retry=RETRY)
@@ -195,7 +214,6 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
         # lock this job holds. When this job ends well it has hunted inline (as the daemon does), and
         # the queued hunts are cancelled; a job killed or failed leaves them to run.
         queued: list[int] = []
-        parts.on_loss = lambda session, name: queued.append(queue_hunt(session, name))
 
         async def run_batches(batches: list[list[str]], crawl: bool, cycle_id: int | None, at: datetime
                               ) -> list[ObserveReport]:
@@ -203,17 +221,16 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
             queued.extend(hunts)  # the batches' queued hunts: this job hunts inline, then cancels them
             return reports
 
-        # Not wired yet: with batch jobs the three-worker comparison on the demo world diverged on its
-        # second seizure cycle (tests/daemon/test_cluster.py with observe_batch = 3; cause not found), so
-        # a stage job runs its round's batches in turn, as the embedded process does.
-        del run_batches
+        sink = _LOSS_SINK.set(lambda session, name: queued.append(queue_hunt(session, name)))
+        runner = _ROUND_RUNNER.set(run_batches)
         try:
             if kind == "cycle":
                 await cycle.run_cycle(parts, now=now, tags={"job": context.job.id if context.job else None})
             else:
                 await job(parts, now=now)
         finally:
-            parts.on_loss = None
+            _LOSS_SINK.reset(sink)
+            _ROUND_RUNNER.reset(runner)
         for job_id in queued:
             await context.app.job_manager.cancel_job_by_id_async(job_id)
 
@@ -221,13 +238,13 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
         # A batch's losses queue their hunts with the status change; their ids go to the cycle log
         # with the batch's report, and the round's coordinator cancels them once it has hunted.
         hunts: list[int] = []
-        parts.on_loss = lambda session, name: hunts.append(queue_hunt(session, name))
+        sink = _LOSS_SINK.set(lambda session, name: hunts.append(queue_hunt(session, name)))
         try:
             await cycle.batch_job(parts, now=datetime.fromisoformat(payload["at"]), domains=payload["domains"],
                                   crawl=payload["crawl"], parent=payload["parent"], index=payload["index"],
                                   tags={"hunts": hunts})
         finally:
-            parts.on_loss = None
+            _LOSS_SINK.reset(sink)
 
     for kind, (_job, lock, key) in STAGES.items():
         if key:
@@ -242,6 +259,26 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
         await context.app.job_manager.delete_old_jobs(nb_hours=keep_hours)
 
     return app
+
+
+def _on_loss(session: Session, name: str) -> None:
+    """Components.on_loss in a worker: the running job's own sink (none outside a job)."""
+    sink = _LOSS_SINK.get()
+    if sink is not None:
+        sink(session, name)
+
+
+def _round_runner(parts: Components) -> RoundRunner:
+    """Components.run_batches in a worker: the running job's round runner (its batches as jobs), or
+    outside a stage job the batches one after another here."""
+
+    async def run(batches: list[list[str]], crawl: bool, cycle_id: int | None, at: datetime) -> list[ObserveReport]:
+        runner = _ROUND_RUNNER.get()
+        if runner is not None:
+            return await runner(batches, crawl, cycle_id, at)
+        return [await cycle.observe_batch(parts, b, now=at, cycle_id=cycle_id, crawl=crawl) for b in batches]
+
+    return run
 
 
 async def run_round(app: procrastinate.App, parts: Components, batches: list[list[str]], *, crawl: bool,
@@ -265,6 +302,9 @@ async def run_round(app: procrastinate.App, parts: Components, batches: list[lis
         if waiting:
             await asyncio.sleep(poll)
     reports = cycle.batch_reports(parts, parent, len(batches), now)
+    # The pages the batches crawled in other workers join this process's similarity index before the
+    # round's banner re-check and its hunt (an embedded round adds them as it crawls).
+    parts.pages.refresh(parts.store)
     with parts.store.transaction() as session:
         hunts = [int(h) for stats in cycles.batches_of(session, parent) for h in stats.get("hunts", [])]
     return reports, hunts
@@ -299,8 +339,12 @@ async def work(parts: Components, *, concurrency: int = 1, stop: asyncio.Event |
             handled.append(sig)
         except (NotImplementedError, RuntimeError, ValueError):  # not the main thread (tests)
             pass
+    # one RDAP caller per server across the cluster: this worker's requests wait for a lock shared by all
+    gate = ServerGate(conninfo(settings.storage.url))
     try:
         async with app.open_async():
+            await gate.open()
+            parts.rdap.gate = gate
             runner_worker = Worker(
                 app=app, concurrency=concurrency + 1,  # one slot beyond the stages: the reaper never waits behind a sweep
                 install_signal_handlers=False, update_heartbeat_interval=heartbeat,
@@ -321,6 +365,8 @@ async def work(parts: Components, *, concurrency: int = 1, stop: asyncio.Event |
             await asyncio.gather(runner, return_exceptions=True)
             log.info("worker stopped")
     finally:
+        parts.rdap.gate = no_gate
+        await gate.close()
         for sig in handled:
             loop.remove_signal_handler(sig)
 

@@ -202,8 +202,8 @@ class ClusterSettings:
     keep_jobs_hours: int = field(default=72, metadata=key(
         "finished jobs are deleted from the queue after this many hours (failed ones are kept)", positive))
     observe_batch: int = field(default=500, metadata=key(
-        "domains per probe or crawl batch: a round over more is split into batches run one after another "
-        "(both modes; cluster batch jobs are not switched on yet)", positive))
+        "domains per probe or crawl batch: a round over more is split into batches (embedded: run one after "
+        "another; cluster mode: `observe` jobs that any worker takes, several at once)", positive))
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], show: Show = plain) -> ClusterSettings:

@@ -106,32 +106,93 @@ def mails_to(sandbox: Sandbox, rcpt: str) -> list[Any]:
     return [m for m in sandbox.messages if rcpt in str(m["To"])]
 
 
+def batch_rounds(setup: Setup) -> list[dict[str, Any]]:
+    """The stats of the batch jobs (kind "batch" in the cycle log) that ended well."""
+    return [row[0] for row in setup.view.rows("SELECT stats FROM cycles WHERE kind = 'batch' AND outcome = 'ok'")]
+
+
+def shared_in_batches(setup: Setup, *, rounds: int, per_round: int) -> None:
+    """Every round ran as batch jobs (at least ``per_round`` each), taken by more than one worker."""
+    batches = batch_rounds(setup)
+    done = {(b["parent"], b["index"]) for b in batches}
+    assert len({p for p, _ in done}) == rounds and len(done) >= rounds * per_round, batches
+    assert len({b["worker"] for b in batches}) >= 2, batches
+
+
+def hunted_inline(setup: Setup, lost: list[str]) -> None:
+    """Every takedown of the cycles (``lost``, their summaries' lists) hunted once, inline by the round's
+    job: each hunt queued with its status change was cancelled, none ran on its own."""
+    hunts = setup.view.rows("SELECT args->'domains'->>0, status FROM procrastinate_jobs WHERE args->>'kind' = 'hunt'")
+    assert hunts and {st for _, st in hunts} == {"cancelled"}, hunts
+    assert sorted(d for d, _ in hunts) == sorted(lost)
+    assert setup.view.cycles("hunt") == 0
+
+
+def recorded(setup: Setup) -> dict[str, Any]:
+    """What a job run twice must not add to: statuses, status changes, edges, both outboxes, queued hunts."""
+    v = setup.view
+    return {"statuses": v.rows("SELECT name, status, watched FROM domains ORDER BY name"),
+            "changes": v.rows("SELECT id, domain_id, previous, status FROM status_changes ORDER BY id"),
+            "edges": v.rows("SELECT id, from_id, to_id, relation FROM edges ORDER BY id"),
+            "alerts": v.rows("SELECT id, edge_id, message_id FROM alert_outbox ORDER BY id"),
+            "takedowns": v.rows("SELECT id, status_change_id, message_id FROM takedown_outbox ORDER BY id"),
+            "hunts": v.rows("SELECT id, args FROM procrastinate_jobs WHERE args->>'kind' = 'hunt' ORDER BY id")}
+
+
+def run_round_again(setup: Setup, workers: list[Worker]) -> int:
+    """Queue every batch job of the last full cycle's round again, with its payload unchanged (its
+    ``at`` too), and wait until the workers have run them all a second time: how many."""
+    parent = setup.view.scalar("SELECT max(id) FROM cycles WHERE kind = 'cycle'")
+    with create_engine(setup.url).begin() as conn:
+        again = conn.execute(text(
+            "INSERT INTO procrastinate_jobs (queue_name, task_name, args) SELECT queue_name, task_name, args "
+            "FROM procrastinate_jobs WHERE args->>'kind' = 'observe' AND (args->>'parent')::int = :p "
+            "AND status = 'succeeded' RETURNING id"), {"p": parent}).scalars().all()
+    assert again
+    wait_until(lambda: setup.view.scalar("SELECT count(*) FROM procrastinate_jobs WHERE id = ANY(:ids) "
+                                         "AND status = 'succeeded'", ids=list(again)) == len(again),
+               300, "the batches to run again", workers[0])
+    return len(again)
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(1500)
 def test_three_workers_reach_what_one_embedded_process_reaches(sandbox: Sandbox, tmp_path: Path, pg_url: str,
                                                                other_pg_url: str) -> None:
     """The same phases through `run --once` on an embedded store and on a cluster store served by three
-    workers: every cycle's summary, the statuses, the edges and the alert mails agree."""
+    workers that share each round as batch jobs of 3 domains: every cycle's summary, the statuses, the
+    edges and the alert mails agree. Between the seizure cycles the cluster runs the first seizure
+    round's batches a second time: nothing is recorded twice, and the next cycle still agrees."""
     (tmp_path / "embedded").mkdir()
     embedded = prepare(sandbox, other_pg_url, tmp_path / "embedded", schedule=QUIET,
                        alerts={"mail_to": ["embedded@sandbox.test"]}, **common(sandbox))
-    clustered = cluster_setup(sandbox, pg_url, tmp_path / "cluster")
+    # batches of 3 domains: each probe-and-crawl round is split into jobs the three workers share
+    clustered = cluster_setup(sandbox, pg_url, tmp_path / "cluster", observe_batch=3)
     workers = [Worker(clustered.config, tmp_path / f"worker{i}.log") for i in range(3)]
     try:
         for w in workers:
             started(w)
-        for phase in ("before", "seizure", "seizure"):
+        lost: list[str] = []
+        for n, phase in enumerate(("before", "seizure", "seizure")):
             sandbox.set_phase(phase)
             alone, shared = both_once(embedded.config, clustered.config)
+            lost += shared["lost"]
             differ = {k: (shared.get(k), alone.get(k)) for k in set(shared) | set(alone) if shared.get(k) != alone.get(k)}
             if differ:
                 pytest.fail(f"{phase}: {json.dumps(differ, indent=1)}\n{clustered.view.rows('SELECT * FROM cycles')}")
+            if n == 1:  # the round that saw the takedowns, run again
+                assert shared["status_changes"] and shared["lost"]
+                before = recorded(clustered)
+                assert run_round_again(clustered, workers) >= 3
+                assert recorded(clustered) == before
         assert statuses(clustered.config) == statuses(embedded.config)
         assert clustered.view.edges() == embedded.view.edges()
         sandbox.wait_for_messages(2 * len(mails_to(sandbox, "embedded@")), timeout=10)
         ours, theirs = mails_to(sandbox, "cluster@"), mails_to(sandbox, "embedded@")
         assert sorted(str(m["Subject"]) for m in ours) == sorted(str(m["Subject"]) for m in theirs)
         assert len({m["Message-ID"] for m in ours}) == len(ours)  # no mail sent twice
+        shared_in_batches(clustered, rounds=3, per_round=3)
+        hunted_inline(clustered, lost)
     finally:
         for w in workers:
             w.signal(signal.SIGTERM)

@@ -32,8 +32,10 @@ from tests.daemon.test_cluster import (
     both_once,
     cluster_setup,
     common,
+    hunted_inline,
     mails_to,
     once,
+    shared_in_batches,
     started,
     statuses,
 )
@@ -287,21 +289,25 @@ def test_a_raising_job_is_retried_with_back_off_then_kept_failed() -> None:
 def test_three_workers_reach_what_one_embedded_process_reaches_on_the_routes_world(
         make_sandbox: Callable[..., Sandbox], tmp_path: Path, pg_url: str, other_pg_url: str) -> None:
     """The routes world (one replacement per discovery route, a decoy for each) through `run --once` on
-    an embedded store and on a cluster store served by three workers: the same cycle summaries
+    an embedded store and on a cluster store served by three workers sharing each round as batch jobs
+    of 2 domains: the same cycle summaries
     (decisions), statuses, edges and alert mails by Message-ID's edge."""
     answers = tomllib.loads((ROUTES / "answers.toml").read_text(encoding="utf-8"))
     sb = make_sandbox(ROUTES, "before")
     (tmp_path / "embedded").mkdir()
     embedded = prepare(sb, other_pg_url, tmp_path / "embedded", schedule=QUIET,
                        alerts={"mail_to": ["embedded@sandbox.test"]}, **common(sb))
-    clustered = cluster_setup(sb, pg_url, tmp_path / "cluster")
+    # batches of 2 domains: every round (6 seeds, then their replacements too) is several jobs
+    clustered = cluster_setup(sb, pg_url, tmp_path / "cluster", observe_batch=2)
     workers = [Worker(clustered.config, tmp_path / f"worker{i}.log") for i in range(3)]
     try:
         for w in workers:
             started(w)
+        lost: list[str] = []
         for phase in ("before", "seizure", "seizure"):
             sb.set_phase(phase)
             alone, shared = both_once(embedded.config, clustered.config)
+            lost += shared["lost"]
             differ = {k: (shared.get(k), alone.get(k)) for k in set(shared) | set(alone) if shared.get(k) != alone.get(k)}
             assert not differ, f"{phase}: {json.dumps(differ, indent=1)}"
         ours_status, theirs_status = statuses(clustered.config), statuses(embedded.config)
@@ -316,6 +322,8 @@ def test_three_workers_reach_what_one_embedded_process_reaches_on_the_routes_wor
         assert sorted(str(m["Subject"]) for m in ours) == sorted(str(m["Subject"]) for m in theirs)
         outbox = dict(clustered.view.rows("SELECT message_id, state FROM alert_outbox"))
         assert {str(m["Message-ID"]) for m in ours} == set(outbox) and set(outbox.values()) == {"sent"}
+        shared_in_batches(clustered, rounds=3, per_round=3)
+        hunted_inline(clustered, lost)
     finally:
         for w in workers:
             w.signal(signal.SIGTERM)

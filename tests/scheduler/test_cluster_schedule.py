@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
 
 pytest.importorskip("procrastinate")
 
-from scheduler.cluster import STAGES, MalformedJob, _check, conninfo, cron_for
+from scheduler.cluster import _LOSS_SINK, STAGES, MalformedJob, _check, _on_loss, conninfo, cron_for
 
 
 @pytest.mark.parametrize(("seconds", "cron"), [
@@ -52,3 +55,26 @@ def test_the_payloads_hydrawatch_writes_are_accepted() -> None:
 def test_the_queue_lives_beside_the_store() -> None:
     url = "postgresql+psycopg://hw:s3cret@db.example:5433/hydrawatch?options=-csearch_path%3Dhw"
     assert conninfo(url) == "postgresql://hw:s3cret@db.example:5433/hydrawatch?options=-csearch_path%3Dhw"
+
+
+def test_jobs_running_at_once_in_one_worker_each_queue_their_own_losses_hunts() -> None:
+    """A worker runs a round's batches side by side (each a procrastinate job in its own asyncio task):
+    a loss goes to the sink of the job that saw it, before and after another job ended (the shared
+    Components once held one sink, set by whichever job started last and cleared by whichever ended
+    first, so a batch's hunt could be logged by another batch after it had finished, never cancelled)."""
+    sinks: dict[str, list[str]] = {"a": [], "b": []}
+    session: Any = None
+
+    async def job(name: str, steps: list[float]) -> None:
+        _LOSS_SINK.set(lambda _s, domain: sinks[name].append(domain))
+        for i, pause in enumerate(steps):
+            await asyncio.sleep(pause)
+            _on_loss(session, f"{name}{i}.ltd")
+
+    async def main() -> None:
+        # "b" starts last and ends first; "a" records losses before, during and after "b"
+        await asyncio.gather(asyncio.create_task(job("a", [0, 0.02, 0.06])), asyncio.create_task(job("b", [0.01, 0.01])))
+        _on_loss(session, "outside.ltd")  # no job: no sink
+
+    asyncio.run(main())
+    assert sinks == {"a": ["a0.ltd", "a1.ltd", "a2.ltd"], "b": ["b0.ltd", "b1.ltd"]}
