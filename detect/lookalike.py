@@ -28,6 +28,7 @@ import idna
 from idna import idnadata
 from idna.intranges import intranges_contain
 
+from detect import punycode
 from detect.errors import HydrawatchError
 from detect.model import Candidate
 from detect.names import InvalidDomain, Split, icann_tlds, registrable_domain, split
@@ -93,7 +94,7 @@ def _a_label(label: str) -> str | None:
         return None
     if label[2:4] == "--" or label[0] == "-" or label[-1] == "-" or unicodedata.category(label[0])[0] == "M":
         return None
-    encoded = "xn--" + label.encode("punycode").decode("ascii")
+    encoded = "xn--" + punycode.encode(label)
     return encoded if len(encoded) <= 63 else None
 
 
