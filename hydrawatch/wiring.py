@@ -18,5 +18,5 @@ def utcnow() -> datetime:
 @contextlib.contextmanager
 def open_store(config: Config, *, check: bool = True) -> Iterator[Store]:
     """The store of ``config`` ([storage] url), schema checked unless ``check`` is False."""
-    with store_mod.open_store(config.storage.url, check=check) as store:
+    with store_mod.open_store(config.storage.url, check=check, busy_timeout=config.storage.busy_timeout) as store:
         yield store

@@ -50,14 +50,15 @@ def create_private_file(path: Path) -> None:
     os.close(fd)
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; a SQLite file's folder is created, PostgreSQL connections are pre-pinged
-    so a restarted server is reconnected to."""
+def make_engine(url: str, *, busy_timeout: float = 30.0) -> Engine:
+    """An engine for ``url``; a SQLite file's folder is created and a writer waits up to
+    ``busy_timeout`` seconds for another process's lock; PostgreSQL connections are pre-pinged so a
+    restarted server is reconnected to."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
             create_private_file(Path(parsed.database))
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": busy_timeout})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if parsed.drivername == "postgresql":

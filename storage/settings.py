@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from detect.settings import SettingsError, Show, key, parse_section, plain
+from detect.settings import SettingsError, Show, key, parse_section, plain, positive
 
 # A file SQLite URL without query or fragment is always valid (the dialect is in the standard library):
 # accepted without importing SQLAlchemy (~0.2 s), which commands that never open the store (probe,
@@ -35,6 +35,9 @@ def database_url(name: str, value: str, show: Show) -> None:
 class StorageSettings:
     url: str = field(default="sqlite:///var/hydrawatch.db", metadata=key(
         "any SQLAlchemy URL; postgresql+psycopg://user@host/db for production", database_url, secret="url"))
+    busy_timeout: float = field(default=30.0, metadata=key(
+        "seconds a SQLite store waits for another process's write lock before the command fails "
+        "(not used with PostgreSQL)", positive))
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], show: Show = plain) -> StorageSettings:

@@ -24,9 +24,10 @@ class Store:
     sessions: sessionmaker[Session]
 
     @classmethod
-    def from_url(cls, url: str) -> Store:
-        """A store on ``url`` (SQLite file or PostgreSQL); nothing is read or created until used."""
-        engine = db.make_engine(url)
+    def from_url(cls, url: str, *, busy_timeout: float = 30.0) -> Store:
+        """A store on ``url`` (SQLite file or PostgreSQL); nothing is read or created until used.
+        ``busy_timeout``: seconds a SQLite writer waits for another process's lock."""
+        engine = db.make_engine(url, busy_timeout=busy_timeout)
         return cls(engine, db.session_factory(engine))
 
     def transaction(self) -> contextlib.AbstractContextManager[Session]:
@@ -53,9 +54,9 @@ class Store:
 
 
 @contextlib.contextmanager
-def open_store(url: str, *, check: bool = True) -> Iterator[Store]:
+def open_store(url: str, *, check: bool = True, busy_timeout: float = 30.0) -> Iterator[Store]:
     """The store on ``url``, its schema checked (unless ``check`` is False), closed on exit."""
-    store = Store.from_url(url)
+    store = Store.from_url(url, busy_timeout=busy_timeout)
     try:
         if check:
             store.check_schema()
