@@ -16,6 +16,7 @@ suffixes (``network_suffixes()`` of the network's domains): a handful of TLDs, n
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -67,7 +68,28 @@ def _tld_swap(target: FuzzTarget) -> Iterator[str]:
             yield f"{target.split.label}.{tld}"
 
 
+_LDH_LABEL = re.compile(r"(?!-)(?!..--)[a-z0-9-]{1,63}(?<!-)")
+
+
+def _idna_ascii(name: str) -> str:
+    """``idna.encode(name).decode()`` as dnstwist calls it on each permutation, ``""`` where that raises.
+
+    A name of lower-case letter-digit-hyphen labels (no ``--`` at positions 3-4, so no A-label to
+    verify) is its own encoding: idna would check each code point against its tables and return it
+    unchanged. Only the others (Unicode lookalikes, odd hyphens) go through idna. Most of a lookalike
+    stream is of the first kind, and idna's checks were most of its cost (tests/detect/test_lookalike.py
+    checks both give dnstwist's own output)."""
+    if len(name) <= 253 and all(_LDH_LABEL.fullmatch(label) for label in name.split(".")):
+        return name
+    try:
+        return str(idna.encode(name).decode())
+    except Exception:  # noqa: BLE001 - dnstwist drops any name idna refuses, whatever the error
+        return ""
+
+
 def _dnstwist(name: str) -> Generator:
+    method = "_" + name.replace("-", "_")
+
     def generate(target: FuzzTarget) -> list[str]:
         parts = target.split
         try:
@@ -78,8 +100,14 @@ def _dnstwist(name: str) -> Generator:
             return []
         # Our PSL split, not dnstwist's heuristic one: the label is fuzzed, the whole suffix kept.
         fuzzer.subdomain, fuzzer.tld = "", parts.suffix
-        fuzzer.generate(fuzzers=[name])
-        return sorted(str(p["domain"]) for p in fuzzer.permutations() if p["fuzzer"] == name)
+        fuzz = getattr(fuzzer, method, None)
+        if fuzz is None:  # "various" lives inside Fuzzer.generate, not in a method of its own
+            fuzzer.generate(fuzzers=[name])
+            return sorted(str(p["domain"]) for p in fuzzer.permutations() if p["fuzzer"] == name)
+        # What Fuzzer.generate does for one fuzzer (join, IDNA-encode, keep valid names), minus its
+        # Permutation objects and idna's tables for plain-ASCII names.
+        names = {_idna_ascii(".".join(filter(None, ("", label, parts.suffix)))) for label in fuzz()}
+        return sorted(n for n in names if n and dnstwist.VALID_FQDN_REGEX.match(n))
 
     generate.__name__ = f"dnstwist_{name.replace('-', '_')}"
     generate.__doc__ = f"dnstwist's {name!r} fuzzer on the registrable label."

@@ -82,8 +82,71 @@ def strip_to_host(text: str) -> str:
     return host
 
 
+def _decode_label(label: str) -> str:
+    """A suffix label as the suffix list holds it (tldextract's own matching form: Unicode for ``xn--``)."""
+    if label.startswith("xn--"):
+        try:
+            return str(idna.decode(label))
+        except (UnicodeError, IndexError, idna.IDNAError):
+            pass
+    return label
+
+
+@dataclass(frozen=True)
+class _Below:
+    labels: frozenset[str]  # the rule labels directly below a suffix, as the suffix list holds them
+    ascii_only: bool  # none of them is a Unicode label
+
+
+@functools.lru_cache(maxsize=4096)
+def _below(suffix: str) -> _Below | None:
+    """The labels the suffix list has directly below ``suffix`` (private rules included), or None when
+    ``suffix`` is not itself a rule reached label by label, or a wildcard rule sits below it.
+
+    For such a suffix the extractor splits *any* ``label.suffix`` as (label, suffix) unless ``label``
+    (Punycode-decoded) is one of these labels: its walk reaches the suffix's node, then finds no child for
+    ``label`` and no wildcard, and stops (tldextract's ``suffix_index``). That is what ``_fast_split``
+    relies on.
+    """
+    if not suffix or len(suffix) > 253:
+        return None
+    node = extractor()._get_tld_extractor().tlds_incl_private_trie
+    for label in reversed(suffix.split(".")):
+        if not _LABEL.fullmatch(label):  # registrable_domain rejects it ("!www.ck", "*.ck" are rule syntax)
+            return None
+        child = node.matches.get(_decode_label(label))
+        if child is None:
+            return None
+        node = child
+    if not node.end or "*" in node.matches:
+        return None
+    return _Below(frozenset(node.matches), all(label.isascii() for label in node.matches))
+
+
+def _fast_split(host: str) -> Split | None:
+    """``host`` split without walking the suffix list, when that split is certain; None otherwise.
+
+    Certain when ``host`` is lower-case ASCII ``label.suffix`` with a valid label, ``suffix`` a plain rule
+    with no wildcard below it, and ``label`` not a rule below it. An ``xn--`` label is matched by the
+    extractor after Punycode decoding, which yields either the label unchanged (not decodable) or a
+    string with a character above U+007F (every code point Punycode inserts is >= 128), so it cannot
+    match an ASCII rule label: only suffixes with Unicode labels below them send it the slow way.
+    Lookalike streams are ~all of this shape: hundreds of thousands of names per sweep, each otherwise a
+    suffix-list walk with a Punycode decode (tests/detect/test_names.py checks the two agree)."""
+    label, dot, suffix = host.partition(".")
+    if not dot or not host.isascii() or not _LABEL.fullmatch(label):
+        return None
+    below = _below(suffix)
+    if below is None or label in below.labels or (label.startswith("xn--") and not below.ascii_only):
+        return None
+    return Split("", label, suffix)
+
+
 def split(name: str) -> Split:
     """Split an already-normalised host into subdomain, registrable label and public suffix."""
+    fast = _fast_split(name)
+    if fast is not None:
+        return fast
     parts = extractor()(name)
     return Split(parts.subdomain, parts.domain, parts.suffix)
 
@@ -94,6 +157,14 @@ def registrable_domain(text: str) -> str:
     Lower case, punycode, no scheme/path/port, and ``www.`` (any subdomain) dropped:
     ``https://WWW.Spiegel.ltd:443/x`` → ``spiegel.ltd``.
     """
+    if text.islower():  # the common case, a clean lower-case name: no URL parsing, no suffix-list walk
+        fast = _fast_split(text)
+        if fast is not None:
+            return text
+    return _registrable_slow(text)
+
+
+def _registrable_slow(text: str) -> str:
     host = strip_to_host(text)
     if re.fullmatch(r"[0-9.]+", host):
         raise InvalidDomain("an IP address is not a domain")

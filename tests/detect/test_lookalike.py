@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import dnstwist  # type: ignore[import-untyped]
+import idna
 import pytest
 
-from detect.lookalike import UnknownFuzzer, lookalikes, network_suffixes
-from detect.names import InvalidDomain, registrable_domain
+from detect.lookalike import (
+    DNSTWIST_FUZZERS,
+    GENERATORS,
+    FuzzTarget,
+    UnknownFuzzer,
+    _idna_ascii,
+    lookalikes,
+    network_suffixes,
+)
+from detect.names import InvalidDomain, registrable_domain, split
 
 # The 2024-09-05/06 Doppelganger replacements and the predecessors they kept the label of
 # (Meta's threat-research indicator file, facebook/threat-research, Q2_2023 Doppelganger updated CSV).
@@ -141,3 +151,33 @@ def test_unicode_lookalikes_are_not_crossed_with_other_suffixes() -> None:
     found = names("holylandherald.com", fuzzers=["homoglyph", "omission"], typo_tlds=["net", "org"])
     assert {n.rsplit(".", 1)[1] for n, via in found.items() if via == "homoglyph"} == {"com"}
     assert "holylandheral.net" in found
+
+
+def _dnstwist_reference(name: str, target: FuzzTarget) -> list[str]:
+    """dnstwist's own Fuzzer.generate for one fuzzer, as detect.lookalike called it before it skipped
+    idna for plain-ASCII names."""
+    parts = target.split
+    fuzzer = dnstwist.Fuzzer(parts.registrable, dictionary=list(target.dictionary), tld_dictionary=[])
+    fuzzer.domain = idna.decode(parts.label)
+    fuzzer.subdomain, fuzzer.tld = "", parts.suffix
+    fuzzer.generate(fuzzers=[name])
+    return sorted(str(p["domain"]) for p in fuzzer.permutations() if p["fuzzer"] == name)
+
+
+@pytest.mark.parametrize("seed", ["holylandherald.com", "quill-courier.info", "bild.de", "ab-cd.net", "x1-2.pm",
+                                  "xn--bcher-kva.de", "le-monde.eu.com", "ria.ru", "a.co.uk", "dnstwist-test.xn--p1ai"])
+def test_each_dnstwist_fuzzer_gives_exactly_dnstwists_own_names(seed: str) -> None:
+    target = FuzzTarget(split(registrable_domain(seed)), ("com",), ("news", "live", "x--y"))
+    for name in DNSTWIST_FUZZERS:
+        assert GENERATORS[name](target) == _dnstwist_reference(name, target), (seed, name)
+
+
+@pytest.mark.parametrize("name", ["ab--cd.com", "xn--bcher-kva.de", "xn--zz.com", "-a.com", "a-.com", "A.com", "a..com",
+                                  "a" * 63 + ".com", "a" * 64 + ".com", ".".join(["a" * 60] * 5), "bücher.de", "a_b.com",
+                                  "a.com.", "1.2"])
+def test_the_ascii_shortcut_encodes_as_idna_does(name: str) -> None:
+    try:
+        expected = idna.encode(name).decode()
+    except Exception:  # noqa: BLE001 - as dnstwist does
+        expected = ""
+    assert _idna_ascii(name) == expected
