@@ -227,10 +227,13 @@ def test_three_workers_reach_what_one_embedded_process_reaches(sandbox: Sandbox,
 def test_a_worker_killed_mid_cycle_has_its_job_finished_by_another(sandbox: Sandbox, tmp_path: Path,
                                                                    pg_url: str) -> None:
     """kill -9 of the worker running the queued cycle: the reaper of the surviving worker queues it
-    again, `run --once` still returns its summary, and nothing is recorded twice."""
-    s = cluster_setup(sandbox, pg_url, tmp_path, stalled_seconds=10)
+    again, `run --once` still returns its summary, and nothing is recorded twice. Then a third worker,
+    taking the retried cycle's sweep parts (5 labels each), is killed mid-part: the survivor's reaper
+    queues the part again and runs it, the cycle merges every part, each recorded once."""
+    s = cluster_setup(sandbox, pg_url, tmp_path, stalled_seconds=10, sweep_labels=5)
     sandbox.set_phase("seizure")
     first = Worker(s.config, tmp_path / "first.log")
+    third: Worker | None = None
     try:
         started(first)
         client = subprocess.Popen([sys.executable, "-m", "hydrawatch.cli", "--config", str(s.config), "run", "--once",
@@ -244,6 +247,19 @@ def test_a_worker_killed_mid_cycle_has_its_job_finished_by_another(sandbox: Sand
         os.kill(first.proc.pid, signal.SIGKILL)
         first.wait(10)
         with Worker(s.config, tmp_path / "second.log") as second:
+            # the retried cycle on the second worker; a third one joins and is killed while it resolves a part
+            wait_until(lambda: s.view.scalar("SELECT count(*) FROM procrastinate_jobs WHERE args->>'kind' = 'cycle' "
+                                             "AND status = 'doing' AND attempts >= 1"), 120, "the cycle's retry", second)
+            coordinator = s.view.scalar("SELECT worker_id FROM procrastinate_jobs WHERE args->>'kind' = 'cycle'")
+            third = Worker(s.config, tmp_path / "third.log")
+            started(third)
+            doing = ("SELECT id FROM procrastinate_jobs WHERE args->>'kind' = 'sweep_part' AND status = 'doing' "
+                     "AND worker_id <> :w ORDER BY id")
+            wait_until(lambda: s.view.rows(doing, w=coordinator), 600, "a sweep part on the third worker", third,
+                       every=0.05)
+            third.kill()  # SIGKILL
+            killed = [job for (job,) in s.view.rows(doing, w=coordinator)]
+            assert killed  # still "doing": their worker died mid-part
             out, err = client.communicate(timeout=600)
             assert client.returncode == 0, err[-3000:]
             assert "stalled" in second.log and "queued again" in second.log
@@ -256,6 +272,13 @@ def test_a_worker_killed_mid_cycle_has_its_job_finished_by_another(sandbox: Sand
             assert second.wait(30) == 0
         attempts = s.view.scalar("SELECT attempts FROM procrastinate_jobs WHERE args->>'kind' = 'cycle'")
         assert attempts == 2
+        # the killed parts ran again on the survivor; every part of every sweep recorded once, read once
+        again = s.view.rows("SELECT status, attempts FROM procrastinate_jobs WHERE id = ANY(:ids)", ids=killed)
+        assert again and all(st == "succeeded" and n == 2 for st, n in again), again
+        done = s.view.rows("SELECT sweep, part FROM sweep_parts ORDER BY 1, 2")
+        assert done == s.view.rows("SELECT DISTINCT (args->>'sweep')::int, (args->>'index')::int FROM procrastinate_jobs "
+                                   "WHERE args->>'kind' = 'sweep_part' ORDER BY 1, 2") and len(done) >= 3
+        assert s.view.scalar("SELECT count(*) FROM sweep_found") == 0
         # nothing twice: one change per status transition, one outbox row per edge (unique keys hold)
         flips = s.view.rows("SELECT domain_id, previous, status, count(*) FROM status_changes "
                             "GROUP BY domain_id, previous, status HAVING count(*) > 1")
@@ -270,6 +293,8 @@ def test_a_worker_killed_mid_cycle_has_its_job_finished_by_another(sandbox: Sand
         assert {st for _, st in hunts} <= {"succeeded", "cancelled"} and "succeeded" in {st for _, st in hunts}
     finally:
         first.kill()
+        if third is not None:
+            third.kill()
         if client.poll() is None:
             client.kill()
         s.view.close()
