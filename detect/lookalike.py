@@ -15,15 +15,20 @@ suffixes (``network_suffixes()`` of the network's domains): a handful of TLDs, n
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
 import dnstwist  # type: ignore[import-untyped]
 import idna
+from idna import idnadata
+from idna.intranges import intranges_contain
 
+from detect import punycode
 from detect.errors import HydrawatchError
 from detect.model import Candidate
 from detect.names import InvalidDomain, Split, icann_tlds, registrable_domain, split
@@ -69,18 +74,53 @@ def _tld_swap(target: FuzzTarget) -> Iterator[str]:
 
 
 _LDH_LABEL = re.compile(r"(?!-)(?!..--)[a-z0-9-]{1,63}(?<!-)")
+_PVALID = idnadata.codepoint_classes["PVALID"]
+
+
+@functools.lru_cache(maxsize=4096)
+def _plain(char: str) -> bool:
+    """PVALID in IDNA 2008 (no context rule) and of a known direction that is not right-to-left, so the
+    Bidi rule does not apply: idna's per-code-point checks let it through whatever its neighbours."""
+    return intranges_contain(ord(char), _PVALID) and unicodedata.bidirectional(char) not in {"", "R", "AL", "AN"}
+
+
+def _a_label(label: str) -> str | None:
+    """``idna.alabel(label)`` for a Unicode label of plain code points; None when idna must decide.
+
+    The checks idna makes of such a label, in its order: NFC, no hyphen first, last or in positions
+    3-4, no combining mark first, then Punycode and 63 octets at most (``idna.core.check_label``,
+    ``alabel``). A lookalike stream has tens of thousands of homoglyph labels per sweep."""
+    if len(label) > 63 or not all(_plain(c) for c in label) or not unicodedata.is_normalized("NFC", label):
+        return None
+    if label[2:4] == "--" or label[0] == "-" or label[-1] == "-" or unicodedata.category(label[0])[0] == "M":
+        return None
+    encoded = "xn--" + punycode.encode(label)
+    return encoded if len(encoded) <= 63 else None
 
 
 def _idna_ascii(name: str) -> str:
     """``idna.encode(name).decode()`` as dnstwist calls it on each permutation, ``""`` where that raises.
 
-    A name of lower-case letter-digit-hyphen labels (no ``--`` at positions 3-4, so no A-label to
-    verify) is its own encoding: idna would check each code point against its tables and return it
-    unchanged. Only the others (Unicode lookalikes, odd hyphens) go through idna. Most of a lookalike
-    stream is of the first kind, and idna's checks were most of its cost (tests/detect/test_lookalike.py
-    checks both give dnstwist's own output)."""
-    if len(name) <= 253 and all(_LDH_LABEL.fullmatch(label) for label in name.split(".")):
-        return name
+    A label of lower-case letters, digits and hyphens (no ``--`` at positions 3-4, so no A-label to
+    verify) is its own encoding, and a Unicode label of plain code points is checked and encoded here
+    (``_a_label``); any other name goes through idna. idna's per-code-point table look-ups were most
+    of a lookalike stream's cost (tests/detect/test_lookalike.py checks both give dnstwist's own output)."""
+    if len(name) > 253 or "\u3002" in name or "\uff0e" in name or "\uff61" in name:
+        return _idna_encode(name)
+    out: list[str] = []
+    for label in name.split("."):
+        if _LDH_LABEL.fullmatch(label):
+            out.append(label)
+            continue
+        encoded = _a_label(label) if label and not label.isascii() else None
+        if encoded is None:
+            return _idna_encode(name)
+        out.append(encoded)
+    joined = ".".join(out)
+    return joined if len(joined) <= 253 else ""
+
+
+def _idna_encode(name: str) -> str:
     try:
         return str(idna.encode(name).decode())
     except Exception:  # noqa: BLE001 - dnstwist drops any name idna refuses, whatever the error

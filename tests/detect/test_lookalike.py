@@ -11,6 +11,7 @@ from detect.lookalike import (
     GENERATORS,
     FuzzTarget,
     UnknownFuzzer,
+    _a_label,
     _idna_ascii,
     lookalikes,
     network_suffixes,
@@ -174,10 +175,35 @@ def test_each_dnstwist_fuzzer_gives_exactly_dnstwists_own_names(seed: str) -> No
 
 @pytest.mark.parametrize("name", ["ab--cd.com", "xn--bcher-kva.de", "xn--zz.com", "-a.com", "a-.com", "A.com", "a..com",
                                   "a" * 63 + ".com", "a" * 64 + ".com", ".".join(["a" * 60] * 5), "bücher.de", "a_b.com",
-                                  "a.com.", "1.2"])
+                                  "a.com.", "1.2", "hоlу.com", "ҺоⅼуⅼаոԁҺегаⅼԁ.info", "bu\u0308cher.de",
+                                  "\u0301abc.com", "שלום.com", "abcשלום.com", "مرحبا.com", "Bücher.de", "straße.de",
+                                  "a\u200db.com", "l\u00b7l.cat", "a\u00b7b.cat", "ü" * 60 + ".com", "ü" * 20 + ".com",
+                                  "a\u3002com", "a\uff0ecom", "a\U0001f600.com", "\u0378a.com", "ab--ü.com", "-ü.com",
+                                  "ü-.com", "ü.ü", "ü..com", "xn--ü.com", "ü.xn--p1ai", "ü." + "a" * 250])
 def test_the_ascii_shortcut_encodes_as_idna_does(name: str) -> None:
     try:
         expected = idna.encode(name).decode()
     except Exception:  # noqa: BLE001 - as dnstwist does
         expected = ""
     assert _idna_ascii(name) == expected
+
+
+def _glyphs() -> set[str]:
+    tables = [dnstwist.Fuzzer.glyphs_ascii, dnstwist.Fuzzer.glyphs_unicode, *dnstwist.Fuzzer.glyphs_idn_by_tld.values(),
+              dnstwist.Fuzzer.latin_to_cyrillic]
+    return {g for table in tables for values in table.values() for g in values}
+
+
+def test_every_glyph_dnstwist_can_put_in_a_label_encodes_as_idna_does() -> None:
+    glyphs = _glyphs()
+    assert len(glyphs) > 100
+    for g in sorted(glyphs):
+        for name in (f"ab{g}cd.com", f"{g}abc.info", f"abc{g}.de", f"{g}{g}.pm", f"a-{g}-b.com"):
+            try:
+                expected = idna.encode(name).decode()
+            except Exception:  # noqa: BLE001 - as dnstwist does
+                expected = ""
+            assert _idna_ascii(name) == expected, name
+    # the point: idna is left out for nearly all of them
+    shortcut = sum(_a_label(f"ab{g}cd") is not None for g in glyphs if not g.isascii())
+    assert shortcut > 0.9 * sum(not g.isascii() for g in glyphs)
