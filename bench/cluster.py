@@ -1,6 +1,7 @@
 """Cluster mode vs the embedded process on a synthetic watchlist (issue 17 item 5). Run by hand:
 
     nice -n 10 .venv/bin/python bench/cluster.py [--domains 300] [--workers 1 2 4] [--tlds 4] [--batch 50] [--no-kill]
+        [--fuzzers tld-swap,omission] [--sweep-labels 20]
 
 A generated world on the sandbox internet (loopback: its DNS server, its forward proxy and web fronts,
 its RDAP server), ``--domains`` watched news sites spread over a few TLDs, each serving its own page.
@@ -9,7 +10,10 @@ seeded, then three stages run one after the other, each on every watched domain:
 
 - ``probe``: the DNS round (classification, RDAP when DNS changed, i.e. on the first round),
 - ``crawl``: the crawl round (DNS again, then the sites),
-- ``discovery``: the sweep (``tld-swap`` lookalikes of every watched name over ``--tlds`` suffixes).
+- ``discovery``: the sweep (``--fuzzers`` lookalikes of every watched name, default ``tld-swap`` over
+  ``--tlds`` suffixes; typo fuzzers on each name's own suffix). Its lookalikes are generated and
+  resolved in parts of ``--sweep-labels`` labels ([cluster] sweep_labels, both modes; default 20): in
+  turn by the embedded process, as `sweep_part` jobs the workers share.
 
 Embedded: the daemon's own job functions (scheduler.cycle) in one child process, as `hydrawatch run`
 calls them. Cluster: ``--workers`` N `hydrawatch worker` subprocesses; the bench queues each stage as a
@@ -191,18 +195,19 @@ def cli(config: Path, *args: str) -> str:
 
 
 def write_config(path: Path, sandbox: Any, url: str, *, cluster: bool, tlds: int, stalled: float,
-                 batch: int | None = None) -> Path:
+                 batch: int | None = None, fuzzers: str = "tld-swap", sweep_labels: int | None = None) -> Path:
     from hydrawatch.config import to_toml
 
     data = {k: dict(v) for k, v in sandbox.config_overrides().items()}
     data["storage"] = {"url": url}
     data["log"] = {"level": "INFO" if cluster else "WARNING"}
     data["schedule"] = dict(QUIET)
-    data["discovery"].update({"tlds": list(TLDS[:tlds]), "fuzzers": ["tld-swap"], "nrd_feeds": [],
+    data["discovery"].update({"tlds": list(TLDS[:tlds]), "fuzzers": fuzzers.split(","), "nrd_feeds": [],
                               "ct_search_url": ""})
     data["rdap"]["cache_hours"] = 0
     data["alerts"]["mail_to"] = []
-    data["cluster"] = {"enabled": cluster, "stalled_seconds": stalled, **({"observe_batch": batch} if batch else {})}
+    data["cluster"] = {"enabled": cluster, "stalled_seconds": stalled, **({"observe_batch": batch} if batch else {}),
+                       **({"sweep_labels": sweep_labels} if sweep_labels else {})}
     path.write_text(to_toml(data), encoding="utf-8")
     return path
 
@@ -215,7 +220,7 @@ def store_for(admin: Any, sandbox: Any, tmp: Path, label: str, args: argparse.Na
     schema = f"bench_{uuid.uuid4().hex[:10]}"
     url = schema_url(admin, schema)
     config = write_config(tmp / f"{label}.toml", sandbox, url, cluster=cluster, tlds=args.tlds, stalled=args.stalled,
-                          batch=args.batch)
+                          batch=args.batch, fuzzers=args.fuzzers, sweep_labels=args.sweep_labels)
     seeds = tmp / "seeds.txt"
     seeds.write_text("\n".join(sandbox.seeds) + "\n", encoding="utf-8")
     engine = create_engine(url)
@@ -452,8 +457,8 @@ def pct(values: list[float], q: float) -> float:
 
 def report(results: dict[str, dict[str, Any]], kill: dict[str, Any] | None, args: argparse.Namespace) -> None:
     n = args.domains
-    print(f"{n} watched domains over 4 TLDs, discovery tld-swap over {args.tlds} TLDs, "
-          f"observe_batch {args.batch or 'default (500)'}; "
+    print(f"{n} watched domains over 4 TLDs, discovery {args.fuzzers} over {args.tlds} TLDs, "
+          f"observe_batch {args.batch or 'default (500)'}, sweep_labels {args.sweep_labels or 'default (20)'}; "
           f"{platform.python_version()}, {os.cpu_count()} CPUs, load average before: {os.getloadavg()[0]:.1f}")
     print()
     print("| configuration | stage | wall (s) | throughput | speed-up | CPU s / 1k domains (hydrawatch) | "
@@ -489,6 +494,8 @@ def main() -> None:
     parser.add_argument("--tlds", type=int, default=4, help="suffixes the discovery sweep tries (at most 8)")
     parser.add_argument("--stalled", type=float, default=10.0, help="[cluster] stalled_seconds")
     parser.add_argument("--batch", type=int, default=None, help="[cluster] observe_batch (both modes)")
+    parser.add_argument("--fuzzers", default="tld-swap", help="[discovery] fuzzers, comma-separated (both modes)")
+    parser.add_argument("--sweep-labels", type=int, default=None, help="[cluster] sweep_labels (both modes)")
     parser.add_argument("--no-kill", action="store_true")
     parser.add_argument("--embedded-child", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -42,6 +42,7 @@ from scheduler.components import Components
 from scheduler.observe import ObserveReport
 from scheduler.rdap_gate import ServerGate
 from scheduler.settings import CycleSettings
+from scheduler.sweep_parts import SweepPart, sweep_part
 from storage import cycles
 
 log = logging.getLogger(__name__)
@@ -56,12 +57,16 @@ STAGES: dict[str, tuple[Callable[..., Awaitable[Any]], str, str]] = {
     "cycle": (cycle.run_cycle, WORK_LOCK, ""),
     "hunt": (cycle.hunt_job, WORK_LOCK, ""),
     "observe": (cycle.batch_job, "", ""),  # a batch of a probe or crawl round: no lock, the workers share a round
+    "sweep_part": (cycle.sweep_part_job, "", ""),  # a label group of a sweep: no lock, the workers share a sweep
 }
 BATCH_KEYS = {"domains", "crawl", "parent", "index", "at"}
+PART_KEYS = {"sweep", "index", "gone", "live", "tlds", "at"}
+MAX_PART_NAMES = 10_000
 REAP_CRON = "* * * * * */10"
 
 LossSink = Callable[[Session, str], None]
 RoundRunner = Callable[[list[list[str]], bool, "int | None", datetime], Awaitable[list[ObserveReport]]]
+SweepRunner = Callable[[int, list[SweepPart], tuple[str, ...], datetime], Awaitable[None]]
 # Per job, never on the worker's shared Components: where this job's losses queue their hunts, and how
 # its rounds run their batches. A worker runs several jobs at once (a round's batches beside each other
 # and beside the round's own job); procrastinate runs each in its own asyncio task, which has its own
@@ -72,6 +77,7 @@ RoundRunner = Callable[[list[list[str]], bool, "int | None", datetime], Awaitabl
 # cycle then watched 37 domains instead of 25.)
 _LOSS_SINK: ContextVar[LossSink | None] = ContextVar("hydrawatch_loss_sink", default=None)
 _ROUND_RUNNER: ContextVar[RoundRunner | None] = ContextVar("hydrawatch_round_runner", default=None)
+_SWEEP_RUNNER: ContextVar[SweepRunner | None] = ContextVar("hydrawatch_sweep_runner", default=None)
 
 
 class ClusterError(HydrawatchError):
@@ -134,16 +140,38 @@ def apply_schema(url: str) -> bool:
 
 def _check(payload: dict[str, Any]) -> str:
     kind = payload.get("kind")
-    allowed = {"hunt": {"domains"}, "observe": BATCH_KEYS}.get(kind if isinstance(kind, str) else "", set())
+    allowed = {"hunt": {"domains"}, "observe": BATCH_KEYS, "sweep_part": PART_KEYS}.get(
+        kind if isinstance(kind, str) else "", set())
     extra = set(payload) - {"kind", "timestamp", *allowed}
     domains = payload.get("domains")
     if (not isinstance(kind, str) or kind not in STAGES or extra or not isinstance(payload.get("timestamp", 0), int)
             or (kind in ("hunt", "observe") and not (
                 isinstance(domains, list) and 0 < len(domains) <= 1000
                 and all(isinstance(d, str) and 0 < len(d) <= 253 for d in domains)))
-            or (kind == "observe" and not _batch_ok(payload))):
+            or (kind == "observe" and not _batch_ok(payload))
+            or (kind == "sweep_part" and not _part_ok(payload))):
         raise MalformedJob(f"not a hydrawatch job payload: {str(payload)[:200]}")
     return kind
+
+
+def _names(value: Any, limit: int) -> bool:
+    return (isinstance(value, list) and len(value) <= limit
+            and all(isinstance(d, str) and 0 < len(d) <= 253 for d in value))
+
+
+def _part_ok(payload: dict[str, Any]) -> bool:
+    if set(payload) < PART_KEYS | {"kind"}:
+        return False
+    if not all(isinstance(payload[k], int) and not isinstance(payload[k], bool) and payload[k] >= 0
+               for k in ("sweep", "index")):
+        return False
+    if not (_names(payload["gone"], MAX_PART_NAMES) and _names(payload["live"], MAX_PART_NAMES)
+            and _names(payload["tlds"], 2000)):
+        return False
+    try:
+        return datetime.fromisoformat(str(payload["at"])).tzinfo is not None
+    except ValueError:
+        return False
 
 
 def _batch_ok(payload: dict[str, Any]) -> bool:
@@ -180,6 +208,7 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
     # the shared Components only dispatch to the running job's own sink and round runner
     parts.on_loss = _on_loss
     parts.run_batches = _round_runner(parts)
+    parts.run_sweep_parts = _sweep_runner(parts)
     running: set[int] = set()  # jobs this process runs: never "stalled" to its own reaper, however late its heartbeat
 
     @app.task(name=STAGE_TASK, pass_context=True, retry=RETRY)
@@ -204,6 +233,11 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
         if kind == "observe":
             await _run_batch(payload)
             return
+        if kind == "sweep_part":
+            await cycle.sweep_part_job(parts, now=datetime.fromisoformat(payload["at"]), sweep=payload["sweep"],
+                                       index=payload["index"], gone=payload["gone"], live=payload["live"],
+                                       typo_tlds=payload["tlds"])
+            return
         if kind == "hunt":
             await cycle.hunt_job(parts, now=now, lost=payload["domains"])
             return
@@ -221,8 +255,12 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
             queued.extend(hunts)  # the batches' queued hunts: this job hunts inline, then cancels them
             return reports
 
+        async def run_sweep_parts(sweep: int, plan: list[SweepPart], tlds: tuple[str, ...], at: datetime) -> None:
+            await run_sweep(context.app, plan, sweep=sweep, typo_tlds=tlds, now=at)
+
         sink = _LOSS_SINK.set(lambda session, name: queued.append(queue_hunt(session, name)))
         runner = _ROUND_RUNNER.set(run_batches)
+        sweeper = _SWEEP_RUNNER.set(run_sweep_parts)
         try:
             if kind == "cycle":
                 await cycle.run_cycle(parts, now=now, tags={"job": context.job.id if context.job else None})
@@ -231,6 +269,7 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
         finally:
             _LOSS_SINK.reset(sink)
             _ROUND_RUNNER.reset(runner)
+            _SWEEP_RUNNER.reset(sweeper)
         for job_id in queued:
             await context.app.job_manager.cancel_job_by_id_async(job_id)
 
@@ -281,6 +320,45 @@ def _round_runner(parts: Components) -> RoundRunner:
     return run
 
 
+def _sweep_runner(parts: Components) -> SweepRunner:
+    """Components.run_sweep_parts in a worker: the running job's sweep runner (its parts as jobs), or
+    outside a stage job the parts one after another here."""
+
+    async def run(sweep: int, plan: list[SweepPart], tlds: tuple[str, ...], at: datetime) -> None:
+        runner = _SWEEP_RUNNER.get()
+        if runner is not None:
+            await runner(sweep, plan, tlds, at)
+            return
+        for part in plan:
+            await sweep_part(parts, sweep=sweep, part=part, typo_tlds=tlds, now=at)
+
+    return run
+
+
+async def run_sweep(app: procrastinate.App, plan: list[SweepPart], *, sweep: int, typo_tlds: tuple[str, ...],
+                    now: datetime, poll: float = 0.2) -> None:
+    """Queue a sweep's parts as jobs (any worker takes them, several at once) and wait until all have
+    finished; each has recorded what it found (storage/sweeps.py) for the sweep's final step."""
+    ids = [await app.configure_task(STAGE_TASK, task_kwargs={
+        "kind": "sweep_part", "sweep": sweep, "index": part.index, "gone": list(part.gone),
+        "live": list(part.live), "tlds": list(typo_tlds), "at": now.isoformat()}).defer_async() for part in plan]
+    log.info("sweep %s: %d part job(s) queued", sweep, len(ids))
+    await _wait_for(app, ids, f"sweep {sweep}: part", poll)
+
+
+async def _wait_for(app: procrastinate.App, ids: list[int], what: str, poll: float) -> None:
+    waiting = set(ids)
+    while waiting:
+        for job_id in sorted(waiting):
+            status = await app.job_manager.get_job_status_async(job_id)
+            if status is Status.SUCCEEDED:
+                waiting.discard(job_id)
+            elif status in (Status.FAILED, Status.CANCELLED, Status.ABORTED):
+                raise ClusterError(f"{what} job {job_id} ended {status.value}")
+        if waiting:
+            await asyncio.sleep(poll)
+
+
 async def run_round(app: procrastinate.App, parts: Components, batches: list[list[str]], *, crawl: bool,
                     parent: int, now: datetime, poll: float = 0.2) -> tuple[list[ObserveReport], list[int]]:
     """Queue a round's batches as jobs (any worker takes them), wait until all have finished, and
@@ -291,16 +369,7 @@ async def run_round(app: procrastinate.App, parts: Components, batches: list[lis
             "kind": "observe", "domains": batch, "crawl": crawl, "parent": parent, "index": index,
             "at": now.isoformat()}).defer_async())
     log.info("round %s: %d batch job(s) queued", parent, len(ids))
-    waiting = set(ids)
-    while waiting:
-        for job_id in sorted(waiting):
-            status = await app.job_manager.get_job_status_async(job_id)
-            if status is Status.SUCCEEDED:
-                waiting.discard(job_id)
-            elif status in (Status.FAILED, Status.CANCELLED, Status.ABORTED):
-                raise ClusterError(f"round {parent}: batch job {job_id} ended {status.value}")
-        if waiting:
-            await asyncio.sleep(poll)
+    await _wait_for(app, ids, f"round {parent}: batch", poll)
     reports = cycle.batch_reports(parts, parent, len(batches), now)
     # The pages the batches crawled in other workers join this process's similarity index before the
     # round's banner re-check and its hunt (an embedded round adds them as it crawls).

@@ -21,6 +21,7 @@ from storage.store import Store
 
 if TYPE_CHECKING:
     from scheduler.observe import ObserveReport
+    from scheduler.sweep_parts import SweepPart
 
 
 @dataclass
@@ -38,6 +39,9 @@ class Components:
     # Cluster mode: runs a round's batches as jobs on the workers, (batches, crawl, cycle id, now) →
     # their reports in order; None: the round's batches run here, one after another.
     run_batches: Callable[[list[list[str]], bool, int | None, datetime], Awaitable[list[ObserveReport]]] | None = None
+    # Cluster mode: runs a sweep's parts as jobs on the workers, (sweep id, parts, typo suffixes, now),
+    # returning once all are recorded; None: the parts run here, one after another.
+    run_sweep_parts: Callable[[int, list[SweepPart], tuple[str, ...], datetime], Awaitable[None]] | None = None
 
     @classmethod
     def from_settings(cls, settings: CycleSettings, store: Store, signatures: Signatures,

@@ -17,6 +17,7 @@ from scheduler.components import Components
 from scheduler.deliver import DeliveryReport, deliver
 from scheduler.hunt import HuntReport, hunt
 from scheduler.observe import ObserveReport, observe, recheck_banners, takedown_pages
+from scheduler.sweep_parts import SweepPart, sweep_part
 from storage import cycles, observations, watchlist
 from storage.values import StatusChange
 
@@ -149,6 +150,14 @@ async def batch_job(parts: Components, *, now: datetime, domains: list[str], cra
 
     return await _job(parts, "batch", now, body, {"parent": parent, "index": index, "worker": os.getpid(),
                                                   **(tags or {})})
+
+
+async def sweep_part_job(parts: Components, *, now: datetime, sweep: int, index: int, gone: list[str],
+                         live: list[str], typo_tlds: list[str]) -> bool:
+    """Cluster mode: part ``index`` of sweep ``sweep`` (the cycle-log id of the sweep's job) as a job: the
+    lookalikes of its label group generated, resolved and recorded once (scheduler/sweep_parts.py)."""
+    return await sweep_part(parts, sweep=sweep, part=SweepPart(index, tuple(gone), tuple(live)),
+                            typo_tlds=typo_tlds, now=now)
 
 
 def batch_reports(parts: Components, parent: int, count: int, now: datetime) -> list[ObserveReport]:

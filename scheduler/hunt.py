@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterable, Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from detect.hunt_order import plan_observation
@@ -38,6 +38,7 @@ from scheduler.hunt_resolve import Resolved, Wildcards, resolve
 from scheduler.name_screen import NameScreen
 from scheduler.observe import observe
 from scheduler.progress import stage
+from scheduler.sweep_parts import merge_parts, plan_parts, run_parts
 from scheduler.zone_source import zone_candidates
 from storage import candidates as candidate_store
 from storage import lineage, outbox, profiles, watchlist
@@ -62,6 +63,7 @@ class _Context:
     done: set[str]            # observed by this hunt already
     wildcards: Wildcards
     recheck_since: datetime
+    part_wildcards: set[str] = field(default_factory=set)  # wildcard suffixes the sweep's parts found
 
     def skip(self, name: str) -> bool:
         return name in self.ignore or name in self.done
@@ -77,7 +79,7 @@ async def hunt(parts: Components, *, lost: Sequence[str], sweep: bool, now: date
     if sweep:
         observed += await _sweep(parts, ctx, lost, now=now, cycle_id=cycle_id, report=report)
     _score_all(parts, ctx, observed, now=now, report=report)
-    report.wildcard_tlds = ctx.wildcards.active
+    report.wildcard_tlds = sorted(set(ctx.wildcards.active) | ctx.part_wildcards)
     return report
 
 
@@ -124,11 +126,16 @@ async def _sweep(parts: Components, ctx: _Context, lost: Collection[str], *, now
     await run(sources.similar_candidates(parts, ctx.network))
     # Typos crossed with the network's TLDs for the domains already lost (their replacements may come days
     # later); a live domain's typos on its own suffix only: crossing every label with every network TLD is
-    # 10^6 names a sweep, for squatters nobody is replacing.
+    # 10^6 names a sweep, for squatters nobody is replacing. In parts by label group (cluster mode: jobs
+    # the workers share), merged here as if resolved in one go.
     gone = [p.domain for p in ctx.network if p.status.lost and p.domain not in lost]
     live = [p.domain for p in ctx.network if not p.status.lost and p.domain not in lost]
-    await run(sources.lookalikes(parts, gone, ctx.typo_tlds))
-    await run(sources.lookalikes(parts, live, ()))
+    if cycle_id is None:
+        raise ValueError("a sweep needs the cycle-log id of its job (its parts are recorded under it)")
+    split = plan_parts(ctx.network, lost, parts.config.cluster.sweep_labels)
+    await run_parts(parts, sweep=cycle_id, plan=split, typo_tlds=ctx.typo_tlds, now=now)
+    ctx.part_wildcards |= merge_parts(parts, sweep=cycle_id, plan=split, seed_order=[*gone, *live], skip=ctx.skip,
+                                      report=report, into=found, now=now)
     await run(await sources.ct_candidates(parts, names, report, now=now))
     screen = NameScreen.for_hunt(parts, labels, infra)  # one label index for every stream of strangers' names
     await run(sources.nrd_candidates(parts, labels, infra, report, screen, now=now))

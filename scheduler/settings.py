@@ -204,6 +204,10 @@ class ClusterSettings:
     observe_batch: int = field(default=500, metadata=key(
         "domains per probe or crawl batch: a round over more is split into batches (embedded: run one after "
         "another; cluster mode: `observe` jobs that any worker takes, several at once)", positive))
+    sweep_labels: int = field(default=20, metadata=key(
+        "network labels per discovery sweep part: each part generates and resolves its labels' lookalikes "
+        "(embedded: one after another; cluster mode: `sweep_part` jobs that any worker takes, several at once)",
+        positive))
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], show: Show = plain) -> ClusterSettings:

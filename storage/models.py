@@ -250,3 +250,37 @@ class SourceStateRow(Base):
     last_date: Mapped[str] = mapped_column(String(10), default="")  # ISO date of the last dated file read
     cache: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_at: Mapped[datetime]
+
+
+class SweepPartRow(Base):
+    """One finished part of a discovery sweep (a group of the network's labels whose lookalikes were
+    generated and resolved): written once, in the transaction that records what the part found, so a
+    part run twice (a retry, a stalled job queued again) records nothing twice."""
+
+    __tablename__ = "sweep_parts"
+    __table_args__ = (UniqueConstraint("sweep", "part", name="uq_sweep_parts_sweep_part"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    sweep: Mapped[int] = mapped_column(BigInteger)  # the cycle-log id of the job whose sweep this is
+    part: Mapped[int] = mapped_column(Integer)
+    generated: Mapped[int] = mapped_column(Integer, default=0)  # lookalike names generated (before de-duplication)
+    wildcards: Mapped[list[Any]] = mapped_column(default=list)  # suffixes found answering every name
+    worker: Mapped[str] = mapped_column(String(64), default="")  # host:pid of the process that ran it
+    finished_at: Mapped[datetime]
+
+
+class SweepFoundRow(Base):
+    """A lookalike that resolved in one sweep part, with the discovery and the answer's fingerprint; the
+    sweep's final step (observe and score) reads them back."""
+
+    __tablename__ = "sweep_found"
+    __table_args__ = (UniqueConstraint("sweep", "part", "name", name="uq_sweep_found_sweep_part_name"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    sweep: Mapped[int] = mapped_column(BigInteger)
+    part: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(253))
+    source: Mapped[str] = mapped_column(String(32))
+    via: Mapped[str] = mapped_column(Text, default="")
+    seed: Mapped[str] = mapped_column(String(253), default="")
+    fingerprint: Mapped[str] = mapped_column(String(64), default="")

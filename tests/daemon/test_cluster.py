@@ -139,20 +139,35 @@ def recorded(setup: Setup) -> dict[str, Any]:
             "hunts": v.rows("SELECT id, args FROM procrastinate_jobs WHERE args->>'kind' = 'hunt' ORDER BY id")}
 
 
-def run_round_again(setup: Setup, workers: list[Worker]) -> int:
-    """Queue every batch job of the last full cycle's round again, with its payload unchanged (its
-    ``at`` too), and wait until the workers have run them all a second time: how many."""
+def run_round_again(setup: Setup, workers: list[Worker], kind: str = "observe", key: str = "parent") -> int:
+    """Queue every batch job (``kind`` "observe"; "sweep_part": every sweep part) of the last full cycle
+    again, with its payload unchanged (its ``at`` too), and wait until the workers have run them all a
+    second time: how many."""
     parent = setup.view.scalar("SELECT max(id) FROM cycles WHERE kind = 'cycle'")
     with create_engine(setup.url).begin() as conn:
         again = conn.execute(text(
             "INSERT INTO procrastinate_jobs (queue_name, task_name, args) SELECT queue_name, task_name, args "
-            "FROM procrastinate_jobs WHERE args->>'kind' = 'observe' AND (args->>'parent')::int = :p "
-            "AND status = 'succeeded' RETURNING id"), {"p": parent}).scalars().all()
+            f"FROM procrastinate_jobs WHERE args->>'kind' = :kind AND (args->>'{key}')::int = :p "
+            "AND status = 'succeeded' RETURNING id"), {"p": parent, "kind": kind}).scalars().all()
     assert again
     wait_until(lambda: setup.view.scalar("SELECT count(*) FROM procrastinate_jobs WHERE id = ANY(:ids) "
                                          "AND status = 'succeeded'", ids=list(again)) == len(again),
-               300, "the batches to run again", workers[0])
+               300, f"the {kind} jobs to run again", workers[0])
     return len(again)
+
+
+def shared_in_sweep_parts(setup: Setup, *, sweeps: int, per_sweep: int) -> None:
+    """Every cycle's discovery sweep ran its lookalikes as part jobs (at least ``per_sweep`` each, one
+    record per part however often it ran), taken by more than one worker; the parts' names were read
+    and dropped by each sweep's final step."""
+    parts = setup.view.rows("SELECT sweep, part, worker FROM sweep_parts")
+    jobs = setup.view.rows("SELECT DISTINCT (args->>'sweep')::int, (args->>'index')::int FROM procrastinate_jobs "
+                           "WHERE args->>'kind' = 'sweep_part' AND status = 'succeeded'")
+    assert sorted((sw, p) for sw, p, _ in parts) == sorted(jobs), (parts, jobs)
+    per = {sw: sum(1 for s, _, _ in parts if s == sw) for sw, _, _ in parts}
+    assert len(per) == sweeps and min(per.values()) >= per_sweep, parts
+    assert len({w for _, _, w in parts}) >= 2, parts
+    assert setup.view.scalar("SELECT count(*) FROM sweep_found") == 0
 
 
 @pytest.mark.slow
@@ -161,13 +176,15 @@ def test_three_workers_reach_what_one_embedded_process_reaches(sandbox: Sandbox,
                                                                other_pg_url: str) -> None:
     """The same phases through `run --once` on an embedded store and on a cluster store served by three
     workers that share each round as batch jobs of 3 domains: every cycle's summary, the statuses, the
-    edges and the alert mails agree. Between the seizure cycles the cluster runs the first seizure
-    round's batches a second time: nothing is recorded twice, and the next cycle still agrees."""
+    edges and the alert mails agree. The cluster's sweeps run their lookalikes as part jobs of 4 labels
+    (the embedded process: one part). Between the seizure cycles the cluster runs the first seizure
+    round's batches and its sweep's parts a second time: nothing is recorded twice, and the next cycle
+    still agrees."""
     (tmp_path / "embedded").mkdir()
     embedded = prepare(sandbox, other_pg_url, tmp_path / "embedded", schedule=QUIET,
                        alerts={"mail_to": ["embedded@sandbox.test"]}, **common(sandbox))
     # batches of 3 domains: each probe-and-crawl round is split into jobs the three workers share
-    clustered = cluster_setup(sandbox, pg_url, tmp_path / "cluster", observe_batch=3)
+    clustered = cluster_setup(sandbox, pg_url, tmp_path / "cluster", observe_batch=3, sweep_labels=4)
     workers = [Worker(clustered.config, tmp_path / f"worker{i}.log") for i in range(3)]
     try:
         for w in workers:
@@ -184,7 +201,9 @@ def test_three_workers_reach_what_one_embedded_process_reaches(sandbox: Sandbox,
                 assert shared["status_changes"] and shared["lost"]
                 before = recorded(clustered)
                 assert run_round_again(clustered, workers) >= 3
+                assert run_round_again(clustered, workers, "sweep_part", "sweep") >= 3
                 assert recorded(clustered) == before
+                assert clustered.view.scalar("SELECT count(*) FROM sweep_found") == 0
         assert statuses(clustered.config) == statuses(embedded.config)
         assert clustered.view.edges() == embedded.view.edges()
         sandbox.wait_for_messages(2 * len(mails_to(sandbox, "embedded@")), timeout=10)
@@ -192,6 +211,7 @@ def test_three_workers_reach_what_one_embedded_process_reaches(sandbox: Sandbox,
         assert sorted(str(m["Subject"]) for m in ours) == sorted(str(m["Subject"]) for m in theirs)
         assert len({m["Message-ID"] for m in ours}) == len(ours)  # no mail sent twice
         shared_in_batches(clustered, rounds=3, per_round=3)
+        shared_in_sweep_parts(clustered, sweeps=3, per_sweep=3)
         hunted_inline(clustered, lost)
     finally:
         for w in workers:
@@ -207,10 +227,13 @@ def test_three_workers_reach_what_one_embedded_process_reaches(sandbox: Sandbox,
 def test_a_worker_killed_mid_cycle_has_its_job_finished_by_another(sandbox: Sandbox, tmp_path: Path,
                                                                    pg_url: str) -> None:
     """kill -9 of the worker running the queued cycle: the reaper of the surviving worker queues it
-    again, `run --once` still returns its summary, and nothing is recorded twice."""
-    s = cluster_setup(sandbox, pg_url, tmp_path, stalled_seconds=10)
+    again, `run --once` still returns its summary, and nothing is recorded twice. Then a third worker,
+    taking the retried cycle's sweep parts (5 labels each), is killed mid-part: the survivor's reaper
+    queues the part again and runs it, the cycle merges every part, each recorded once."""
+    s = cluster_setup(sandbox, pg_url, tmp_path, stalled_seconds=10, sweep_labels=5)
     sandbox.set_phase("seizure")
     first = Worker(s.config, tmp_path / "first.log")
+    third: Worker | None = None
     try:
         started(first)
         client = subprocess.Popen([sys.executable, "-m", "hydrawatch.cli", "--config", str(s.config), "run", "--once",
@@ -224,6 +247,19 @@ def test_a_worker_killed_mid_cycle_has_its_job_finished_by_another(sandbox: Sand
         os.kill(first.proc.pid, signal.SIGKILL)
         first.wait(10)
         with Worker(s.config, tmp_path / "second.log") as second:
+            # the retried cycle on the second worker; a third one joins and is killed while it resolves a part
+            wait_until(lambda: s.view.scalar("SELECT count(*) FROM procrastinate_jobs WHERE args->>'kind' = 'cycle' "
+                                             "AND status = 'doing' AND attempts >= 1"), 120, "the cycle's retry", second)
+            coordinator = s.view.scalar("SELECT worker_id FROM procrastinate_jobs WHERE args->>'kind' = 'cycle'")
+            third = Worker(s.config, tmp_path / "third.log")
+            started(third)
+            doing = ("SELECT id FROM procrastinate_jobs WHERE args->>'kind' = 'sweep_part' AND status = 'doing' "
+                     "AND worker_id <> :w ORDER BY id")
+            wait_until(lambda: s.view.rows(doing, w=coordinator), 600, "a sweep part on the third worker", third,
+                       every=0.05)
+            third.kill()  # SIGKILL
+            killed = [job for (job,) in s.view.rows(doing, w=coordinator)]
+            assert killed  # still "doing": their worker died mid-part
             out, err = client.communicate(timeout=600)
             assert client.returncode == 0, err[-3000:]
             assert "stalled" in second.log and "queued again" in second.log
@@ -236,6 +272,13 @@ def test_a_worker_killed_mid_cycle_has_its_job_finished_by_another(sandbox: Sand
             assert second.wait(30) == 0
         attempts = s.view.scalar("SELECT attempts FROM procrastinate_jobs WHERE args->>'kind' = 'cycle'")
         assert attempts == 2
+        # the killed parts ran again on the survivor; every part of every sweep recorded once, read once
+        again = s.view.rows("SELECT status, attempts FROM procrastinate_jobs WHERE id = ANY(:ids)", ids=killed)
+        assert again and all(st == "succeeded" and n == 2 for st, n in again), again
+        done = s.view.rows("SELECT sweep, part FROM sweep_parts ORDER BY 1, 2")
+        assert done == s.view.rows("SELECT DISTINCT (args->>'sweep')::int, (args->>'index')::int FROM procrastinate_jobs "
+                                   "WHERE args->>'kind' = 'sweep_part' ORDER BY 1, 2") and len(done) >= 3
+        assert s.view.scalar("SELECT count(*) FROM sweep_found") == 0
         # nothing twice: one change per status transition, one outbox row per edge (unique keys hold)
         flips = s.view.rows("SELECT domain_id, previous, status, count(*) FROM status_changes "
                             "GROUP BY domain_id, previous, status HAVING count(*) > 1")
@@ -250,6 +293,8 @@ def test_a_worker_killed_mid_cycle_has_its_job_finished_by_another(sandbox: Sand
         assert {st for _, st in hunts} <= {"succeeded", "cancelled"} and "succeeded" in {st for _, st in hunts}
     finally:
         first.kill()
+        if third is not None:
+            third.kill()
         if client.poll() is None:
             client.kill()
         s.view.close()

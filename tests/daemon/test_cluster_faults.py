@@ -36,6 +36,7 @@ from tests.daemon.test_cluster import (
     mails_to,
     once,
     shared_in_batches,
+    shared_in_sweep_parts,
     started,
     statuses,
 )
@@ -297,8 +298,9 @@ def test_three_workers_reach_what_one_embedded_process_reaches_on_the_routes_wor
     (tmp_path / "embedded").mkdir()
     embedded = prepare(sb, other_pg_url, tmp_path / "embedded", schedule=QUIET,
                        alerts={"mail_to": ["embedded@sandbox.test"]}, **common(sb))
-    # batches of 2 domains: every round (6 seeds, then their replacements too) is several jobs
-    clustered = cluster_setup(sb, pg_url, tmp_path / "cluster", observe_batch=2)
+    # batches of 2 domains: every round (6 seeds, then their replacements too) is several jobs; every
+    # label its own sweep part
+    clustered = cluster_setup(sb, pg_url, tmp_path / "cluster", observe_batch=2, sweep_labels=1)
     workers = [Worker(clustered.config, tmp_path / f"worker{i}.log") for i in range(3)]
     try:
         for w in workers:
@@ -323,6 +325,7 @@ def test_three_workers_reach_what_one_embedded_process_reaches_on_the_routes_wor
         outbox = dict(clustered.view.rows("SELECT message_id, state FROM alert_outbox"))
         assert {str(m["Message-ID"]) for m in ours} == set(outbox) and set(outbox.values()) == {"sent"}
         shared_in_batches(clustered, rounds=3, per_round=3)
+        shared_in_sweep_parts(clustered, sweeps=3, per_sweep=2)
         hunted_inline(clustered, lost)
     finally:
         for w in workers:
@@ -331,3 +334,4 @@ def test_three_workers_reach_what_one_embedded_process_reaches_on_the_routes_wor
             assert w.wait(30) == 0, w.log[-3000:]
         clustered.view.close()
         embedded.view.close()
+

@@ -23,13 +23,16 @@ def test_intervals_become_cron_lines_never_slower_than_asked(seconds: int, cron:
 
 
 def test_every_scheduled_stage_and_the_full_cycle_are_jobs() -> None:
-    assert set(STAGES) == {"probe", "crawl", "discovery", "alerts", "cycle", "hunt", "observe"}
+    assert set(STAGES) == {"probe", "crawl", "discovery", "alerts", "cycle", "hunt", "observe", "sweep_part"}
     assert {kind for kind, (_job, lock, _key) in STAGES.items() if lock == "hydrawatch:work"} == {
         "probe", "crawl", "discovery", "cycle", "hunt"}
     assert STAGES["observe"][1] == ""  # a round's batches take no lock: every worker takes some
+    assert STAGES["sweep_part"][1] == ""  # nor a sweep's parts
 
 
 BATCH = {"kind": "observe", "domains": ["a.ltd"], "crawl": False, "parent": 7, "index": 0, "at": "2024-09-03T12:00:00+00:00"}
+PART = {"kind": "sweep_part", "sweep": 7, "index": 1, "gone": ["a.ltd"], "live": [], "tlds": ["ltd", "pm"],
+        "at": "2024-09-03T12:00:00+00:00"}
 
 
 @pytest.mark.parametrize("payload", [
@@ -39,6 +42,8 @@ BATCH = {"kind": "observe", "domains": ["a.ltd"], "crawl": False, "parent": 7, "
     {"kind": "observe", "domains": ["a.ltd"]}, {**BATCH, "crawl": "yes"}, {**BATCH, "parent": -1},
     {**BATCH, "index": True}, {**BATCH, "at": "yesterday"}, {**BATCH, "at": "2024-09-03T12:00:00"},
     {**BATCH, "domains": []}, {**BATCH, "extra": 1}, {"kind": "hunt", "domains": ["a.ltd"], "crawl": False},
+    {"kind": "sweep_part", "sweep": 7}, {**PART, "sweep": -1}, {**PART, "index": "1"}, {**PART, "gone": "a.ltd"},
+    {**PART, "live": [3]}, {**PART, "tlds": None}, {**PART, "at": "2024-09-03"}, {**PART, "domains": ["a.ltd"]},
 ])
 def test_a_payload_hydrawatch_did_not_write_is_refused(payload: dict[str, object]) -> None:
     with pytest.raises(MalformedJob, match="not a hydrawatch job payload"):
@@ -50,6 +55,7 @@ def test_the_payloads_hydrawatch_writes_are_accepted() -> None:
     assert _check({"kind": "cycle"}) == "cycle"
     assert _check({"kind": "hunt", "domains": ["a.ltd"]}) == "hunt"
     assert _check(BATCH) == "observe"
+    assert _check(PART) == "sweep_part"
 
 
 def test_the_queue_lives_beside_the_store() -> None:

@@ -8,11 +8,13 @@ nothing new when the same world is observed again."""
 from __future__ import annotations
 
 import tomllib
+from collections import Counter
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from crawler import run as reactor_run
 from hydrawatch.bundled import load_signatures
@@ -21,6 +23,7 @@ from sandbox.net import Sandbox
 from scheduler import cycle
 from scheduler.components import Components
 from storage import export, watchlist
+from storage.models import SweepFoundRow, SweepPartRow
 from storage.store import Store
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
@@ -31,9 +34,9 @@ def _answers() -> dict[str, Any]:
     return tomllib.loads(path.read_text(encoding="utf-8"))
 
 
-def _config(sb: Sandbox, store_url: str, batch: int = 500) -> Config:
-    return from_mapping({**sb.config_overrides(), "storage": {"url": store_url}, "cluster": {"observe_batch": batch}},
-                        source="(test)")
+def _config(sb: Sandbox, store_url: str, batch: int = 500, labels: int = 20) -> Config:
+    return from_mapping({**sb.config_overrides(), "storage": {"url": store_url},
+                         "cluster": {"observe_batch": batch, "sweep_labels": labels}}, source="(test)")
 
 
 def _cycle(parts: Components, sb: Sandbox) -> dict[str, Any]:
@@ -54,14 +57,15 @@ def test_seizure_is_classified_and_every_replacement_found_once_with_no_decoy(
 
 
 def test_a_round_split_into_batches_reaches_the_same_answers(sandbox: Sandbox, tmp_path: Path) -> None:
-    """Rounds over more domains than [cluster] observe_batch run batch by batch (the job functions cluster
-    workers share), then re-check banners over the whole round: the same answers as one batch."""
-    _check_world(sandbox, f"sqlite:///{tmp_path / 'batched.db'}", batch=3)
+    """Rounds over more domains than [cluster] observe_batch run batch by batch, and sweeps' lookalikes
+    in parts of [cluster] sweep_labels labels (the job functions cluster workers share), then re-check
+    banners over the whole round and observe and score the sweep: the same answers as one batch."""
+    _check_world(sandbox, f"sqlite:///{tmp_path / 'batched.db'}", batch=3, labels=2)
 
 
-def _check_world(sandbox: Sandbox, store_url: str, *, batch: int) -> None:
+def _check_world(sandbox: Sandbox, store_url: str, *, batch: int, labels: int = 20) -> None:
     answers = _answers()
-    cfg = _config(sandbox, store_url, batch)
+    cfg = _config(sandbox, store_url, batch, labels)
     store = Store.from_url(cfg.storage.url)
     store.init()
     with store.transaction() as session:
@@ -107,6 +111,10 @@ def _check_world(sandbox: Sandbox, store_url: str, *, batch: int) -> None:
         new = {c["to"] for c in again["clones"]}
         assert not new & reported and new <= optional, again["clones"]
         assert again["alerts_sent"] == again["new_edges"]
+        with store.transaction() as session:  # every cycle's sweep ran its lookalikes in parts, read once
+            per_sweep = Counter(session.scalars(select(SweepPartRow.sweep)))
+            assert session.scalar(select(func.count()).select_from(SweepFoundRow)) == 0
+        assert len(per_sweep) == 3 and min(per_sweep.values()) >= (3 if labels < 20 else 1), per_sweep
         assert sandbox.wait_for_messages(len(found) + again["new_edges"], timeout=10)
         assert len(sandbox.messages) == len(found) + again["new_edges"]
     finally:

@@ -1,0 +1,111 @@
+"""A discovery sweep's lookalikes in parts: the network's labels, sorted, in groups of [cluster]
+sweep_labels; each part generates the lookalikes of its group's domains and resolves them, and records
+once what resolved (storage/sweeps.py). The embedded process runs the parts one after another, cluster
+workers one job each, several at once; then the sweep's own job (the final step) merges them, in the
+order one process would have met them, and goes on to observe and score (scheduler/hunt.py)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from detect.hunt_order import better
+from detect.model import Candidate
+from detect.scoring import SiteProfile
+from scheduler import hunt_sources as sources
+from scheduler.components import Components
+from scheduler.hunt_report import HuntReport
+from scheduler.hunt_resolve import Resolved, Wildcards, resolve
+from storage import sweeps, watchlist
+
+
+@dataclass(frozen=True)
+class SweepPart:
+    """Part ``index`` of a sweep: its label group's domains already lost (``gone``: typos crossed with the
+    network's suffixes) and live (``live``: typos on their own suffix), in the network's order."""
+
+    index: int
+    gone: tuple[str, ...]
+    live: tuple[str, ...]
+
+
+def plan_parts(network: Sequence[SiteProfile], lost: Collection[str], labels_per_part: int) -> list[SweepPart]:
+    """The sweep's parts: deterministic for one network (sorted labels, fixed group size); the domains
+    just lost are not in any (their own hunt generated their lookalikes)."""
+    seeds = [p for p in network if p.domain not in lost]
+    labels = sorted({p.label for p in seeds})
+    out: list[SweepPart] = []
+    for index, start in enumerate(range(0, len(labels), labels_per_part)):
+        group = set(labels[start:start + labels_per_part])
+        out.append(SweepPart(index, tuple(p.domain for p in seeds if p.label in group and p.status.lost),
+                             tuple(p.domain for p in seeds if p.label in group and not p.status.lost)))
+    return out
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+async def sweep_part(parts: Components, *, sweep: int, part: SweepPart, typo_tlds: Sequence[str],
+                     now: datetime) -> bool:
+    """Generate and resolve the lookalikes of one part and record what resolved (both modes run this).
+    A part recorded already is not run again; run twice at once, the second records nothing. True when
+    this run recorded it."""
+    with parts.store.transaction() as session:
+        if sweeps.is_done(session, sweep, part.index):
+            return False
+        ignore = set(watchlist.watched_names(session)) | set(parts.config.brands.legitimate)
+    report = HuntReport()
+    found: dict[str, Resolved] = {}
+    wildcards = Wildcards(parts, salt=now.isoformat())  # the sweep's salt: the same nonsense names as the sweep's own
+    await resolve(parts, sources.lookalikes(parts, part.gone, typo_tlds), skip=ignore.__contains__,
+                  wildcards=wildcards, report=report, into=found)
+    await resolve(parts, sources.lookalikes(parts, part.live, ()), skip=ignore.__contains__,
+                  wildcards=wildcards, report=report, into=found)
+    with parts.store.transaction() as session:
+        return sweeps.record(session, sweep, part.index,
+                             [sweeps.Found(part.index, n, r.candidate.source, r.candidate.via, r.candidate.seed,
+                                           r.fingerprint) for n, r in found.items()],
+                             generated=report.generated, wildcards=wildcards.active, worker=worker_id(), now=now)
+
+
+async def run_parts(parts: Components, *, sweep: int, plan: list[SweepPart], typo_tlds: Sequence[str],
+                    now: datetime) -> None:
+    """Every part of the sweep: through ``parts.run_sweep_parts`` (cluster mode: jobs the workers share),
+    else one after another here."""
+    if parts.run_sweep_parts is not None:
+        await parts.run_sweep_parts(sweep, plan, tuple(typo_tlds), now)
+        return
+    for part in plan:
+        await sweep_part(parts, sweep=sweep, part=part, typo_tlds=typo_tlds, now=now)
+
+
+def merge_parts(parts: Components, *, sweep: int, plan: list[SweepPart], seed_order: Sequence[str],
+                skip: Callable[[str], bool], report: HuntReport, into: dict[str, Resolved], now: datetime) -> set[str]:
+    """The final step's first half: the names every part found join ``into`` as one resolve over all
+    the seeds in ``seed_order`` would have added them (the first discovery of the highest priority wins,
+    a name met already is only merged, skipped names are dropped), the parts' counts join ``report``;
+    the parts' records are then dropped. Returns the suffixes the parts found answering every name."""
+    with parts.store.transaction() as session:
+        done = sweeps.parts_of(session, sweep)
+        rows = sweeps.found_of(session, sweep)
+        missing = sorted({p.index for p in plan} - {d.part for d in done})
+        if missing:
+            raise RuntimeError(f"sweep {sweep}: part(s) {missing} not recorded")
+        sweeps.consumed(session, sweep, now=now)
+    # A part's name carries the discovery that won within the part, i.e. its first of the best priority;
+    # across parts the same rule, in the order one resolve would have met their seeds.
+    order = {seed: i for i, seed in reversed(list(enumerate(seed_order)))}
+    rows.sort(key=lambda f: (order.get(f.seed, len(order)), f.name))
+    report.generated += sum(d.generated for d in done)
+    for f in rows:
+        c = Candidate(f.name, f.source, f.via, f.seed)
+        if f.name in into:
+            into[f.name] = Resolved(better(into[f.name].candidate, c), into[f.name].fingerprint)
+        elif not skip(f.name):
+            into[f.name] = Resolved(c, f.fingerprint)
+            report.resolved += 1
+    return {s for d in done for s in d.wildcards}

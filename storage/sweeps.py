@@ -1,0 +1,81 @@
+"""A discovery sweep's parts: each part (a group of the network's labels) records, once, the lookalikes
+that resolved; the sweep's final step reads them back, then drops them.
+
+A part's marker row (``sweep_parts``, unique per sweep and part) is written in the transaction that
+records its names, so a part is recorded whole or not at all, and a part run twice records nothing the
+second time (the second run's insert meets the unique key and is rolled back)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from storage.models import SweepFoundRow, SweepPartRow
+
+KEEP_PARTS = timedelta(days=7)
+"""Markers of finished parts are kept this long (a part queued again later still records nothing)."""
+
+
+@dataclass(frozen=True)
+class Found:
+    """A lookalike a part resolved: the discovery that won within the part, and its answer's fingerprint."""
+
+    part: int
+    name: str
+    source: str
+    via: str
+    seed: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class PartDone:
+    part: int
+    generated: int
+    wildcards: list[str]
+    worker: str
+
+
+def is_done(session: Session, sweep: int, part: int) -> bool:
+    return session.scalar(select(SweepPartRow.id).where(SweepPartRow.sweep == sweep, SweepPartRow.part == part)) is not None
+
+
+def record(session: Session, sweep: int, part: int, found: Iterable[Found], *, generated: int,
+           wildcards: Iterable[str], worker: str, now: datetime) -> bool:
+    """Record part ``part`` of ``sweep`` with what it ``found``, unless it was recorded already (then
+    nothing is written). True when recorded now. Runs in a savepoint: the caller's transaction goes on."""
+    try:
+        with session.begin_nested():
+            session.add(SweepPartRow(sweep=sweep, part=part, generated=generated, wildcards=sorted(wildcards),
+                                     worker=worker[:64], finished_at=now))
+            session.flush()  # the unique key first: a second run stops here
+            session.add_all(SweepFoundRow(sweep=sweep, part=part, name=f.name, source=f.source, via=f.via[:2000],
+                                          seed=f.seed, fingerprint=f.fingerprint) for f in found)
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+def parts_of(session: Session, sweep: int) -> list[PartDone]:
+    rows = session.scalars(select(SweepPartRow).where(SweepPartRow.sweep == sweep).order_by(SweepPartRow.part))
+    return [PartDone(r.part, r.generated, list(r.wildcards), r.worker) for r in rows]
+
+
+def found_of(session: Session, sweep: int) -> list[Found]:
+    """The names every recorded part of ``sweep`` found, by part then name (the caller orders them)."""
+    rows = session.scalars(select(SweepFoundRow).where(SweepFoundRow.sweep == sweep)
+                           .order_by(SweepFoundRow.part, SweepFoundRow.name))
+    return [Found(r.part, r.name, r.source, r.via, r.seed, r.fingerprint) for r in rows]
+
+
+def consumed(session: Session, sweep: int, *, now: datetime) -> None:
+    """The final step of ``sweep`` has read its names: drop them (and any an earlier sweep left), and the
+    markers of parts finished more than KEEP_PARTS ago. Sweeps run one at a time (the work lock)."""
+    session.execute(delete(SweepFoundRow).where(SweepFoundRow.sweep <= sweep))
+    session.execute(delete(SweepPartRow).where(SweepPartRow.finished_at < now - KEEP_PARTS))
