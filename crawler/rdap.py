@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from crawler.politeness import AnswerCache, HostBudget
@@ -34,14 +34,36 @@ logger = logging.getLogger(__name__)
 
 MAX_RDAP_BYTES = 1_000_000
 
+
+class Turn(Protocol):
+    """A request's turn at a server, given by a :data:`Gate`."""
+
+    def pause(self, seconds: float) -> None:
+        """The server said Retry-After ``seconds``: tell whoever shares the gate."""
+
+
+class ServerPaused(Exception):
+    """A gate's refusal: the server may not be asked for ``seconds``, more than ``max_wait``."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"paused for {seconds:.0f}s")
+        self.seconds = seconds
+
+
+class _AloneTurn:
+    def pause(self, seconds: float) -> None:
+        pass  # one process: its budget already knows (HostBudget.back_off)
+
+
 # A server's host (host:port) → what to hold while a request to it is in flight. The default holds
 # nothing (one process: its budget paces each server); cluster mode holds a lock shared by every worker
-# (scheduler/rdap_gate.py), so each RDAP server has one caller at a time across the cluster.
-Gate = Callable[[str], AbstractAsyncContextManager[object]]
+# (scheduler/rdap_gate.py), so each RDAP server has one caller at a time across the cluster, and one
+# pace (max_per_minute, Retry-After) for all of them; it may refuse with ServerPaused.
+Gate = Callable[[str], AbstractAsyncContextManager[Turn]]
 
 
-def no_gate(host: str) -> AbstractAsyncContextManager[object]:
-    return nullcontext()
+def no_gate(host: str) -> AbstractAsyncContextManager[Turn]:
+    return nullcontext(_AloneTurn())
 
 
 def load_bootstrap() -> dict[str, str]:
@@ -188,16 +210,25 @@ class RdapClient:
                 why = f"Retry-After closes it for {closed:.0f}s" if closed else "its request budget is spent"
                 return RdapRecord(domain=domain, error_kind=ErrorKind.RATE_LIMITED, observed_at=now,
                                   error=f"RDAP server {host} not asked: {why} (over rdap.max_wait)")
+            pause: float | None = None
+            said: float | None = None
             try:
-                async with self.gate(host):
+                async with self.gate(host) as turn:
                     resp = await get(url, timeout=self.timeout, max_bytes=MAX_RDAP_BYTES, max_retry_after=0)
+                    if resp.status in (429, 503):
+                        said = retry_after_seconds(resp.header("retry-after"))
+                        # no Retry-After on a 429: a minute's pause is the convention; a bare 503 is an outage
+                        pause = said if said is not None else (60.0 if resp.status == 429 else None)
+                        if pause is not None:
+                            turn.pause(pause)  # cluster mode: every worker pauses (before the gate opens)
             except SourceError as exc:
                 return RdapRecord(domain=domain, http_status=exc.status, error_kind=exc.kind, error=str(exc),
                                   observed_at=now)
+            except ServerPaused as paused:
+                return RdapRecord(domain=domain, error_kind=ErrorKind.RATE_LIMITED, observed_at=now,
+                                  error=f"RDAP server {host} not asked: the cluster's pace for it (Retry-After "
+                                        f"or budget) closes it for {paused.seconds:.0f}s (over rdap.max_wait)")
             if resp.status in (429, 503):
-                said = retry_after_seconds(resp.header("retry-after"))
-                # no Retry-After on a 429: a minute's pause is the convention; a bare 503 is an outage
-                pause = said if said is not None else (60.0 if resp.status == 429 else None)
                 if pause is not None:
                     self.budget.back_off(host, pause)
                     logger.info("RDAP %s answered %d; pausing it for %.0fs", host, resp.status, pause)

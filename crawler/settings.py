@@ -150,7 +150,8 @@ class RdapSettings:
         'overrides of the bundled IANA bootstrap: {"ltd" = "http://…/", "*" = "http://…/"}', url_map))
     timeout: float = field(default=10.0, metadata=key("seconds per RDAP query", positive))
     max_per_minute: int = field(default=60, metadata=key(
-        "requests a minute to each RDAP server (a burst of a sixth of it, then a steady pace)", positive))
+        "requests a minute to each RDAP server (a burst of a sixth of it, then a steady pace; in cluster mode "
+        "for all workers together, without the burst)", positive))
     max_wait: float = field(default=300.0, metadata=key(
         "longest wait in seconds for a server's budget or its Retry-After; a lookup that would wait longer "
         "is reported as rate_limited and retried next cycle", nonnegative))

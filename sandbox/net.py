@@ -233,6 +233,12 @@ class Sandbox:
         return self.registry.rdap_peak
 
     @property
+    def rdap_request_times(self) -> list[float]:
+        """time.monotonic() as each RDAP request was read, in order; reset() clears."""
+        assert self.registry is not None
+        return self.registry.started()
+
+    @property
     def whois_queries(self) -> list[str]:
         """Every query line the WHOIS server read, in order; reset() clears."""
         assert self.whois is not None

@@ -95,6 +95,7 @@ class RegistryServices:
         self.rdap_requests: list[str] = []  # every name asked of RDAP, in order (Sandbox.reset clears)
         self.rdap_in_flight = 0  # RDAP requests being answered now …
         self.rdap_peak = 0  # … and the most at once (Sandbox.reset clears)
+        self.rdap_started: list[float] = []  # time.monotonic() as each RDAP request was read (reset clears)
         self._lock = threading.Lock()
         self._refused_once: set[str] = set()
 
@@ -112,6 +113,7 @@ class RegistryServices:
             return
         with self._lock:
             self.rdap_in_flight += 1
+            self.rdap_started.append(time.monotonic())
             self.rdap_peak = max(self.rdap_peak, self.rdap_in_flight)
         try:
             if self.state.service_behaviour("rdap") == "rdap-slow":
@@ -156,11 +158,16 @@ class RegistryServices:
         with self._lock:
             return list(self.rdap_requests)
 
+    def started(self) -> list[float]:
+        with self._lock:
+            return list(self.rdap_started)
+
     def clear(self) -> None:
         with self._lock:
             self.rdap_requests.clear()
             self._refused_once.clear()
             self.rdap_peak = 0
+            self.rdap_started.clear()
 
     def _ct(self, conn: socket.socket) -> None:
         request = read_request(conn)

@@ -408,8 +408,10 @@ async def work(parts: Components, *, concurrency: int = 1, stop: asyncio.Event |
             handled.append(sig)
         except (NotImplementedError, RuntimeError, ValueError):  # not the main thread (tests)
             pass
-    # one RDAP caller per server across the cluster: this worker's requests wait for a lock shared by all
-    gate = ServerGate(conninfo(settings.storage.url))
+    # one RDAP caller per server across the cluster: this worker's requests wait for a lock shared by all,
+    # and keep one pace per server (rdap.max_per_minute, Retry-After) with every other worker
+    gate = ServerGate(conninfo(settings.storage.url), per_minute=parts.rdap.budget.per_minute,
+                      max_wait=parts.rdap.budget.max_wait)
     try:
         async with app.open_async():
             await gate.open()

@@ -1,4 +1,4 @@
-"""One RDAP caller per server across the cluster (issue 17).
+"""RDAP politeness across the cluster (issue 17): one caller per server, one budget, one Retry-After.
 
 Each worker paces every RDAP server with its own budget (crawler/politeness.py); N workers would ask
 one server N times as often, and at once. In cluster mode a worker's RdapClient holds this gate around
@@ -6,6 +6,17 @@ each request: a PostgreSQL advisory lock keyed by the server's host (host:port) 
 taken in a transaction on a small pool of the worker's own connections, so a request to a server waits
 until no other worker (and no other task of this one) is asking it. The lock is a transaction's: it is
 released when the request ends, and by PostgreSQL itself when a worker dies or loses its connection.
+
+Holding the lock, the gate reads the server's row in ``rdap_pace`` (created here, in the store's schema,
+when a gate opens; cluster-only state like procrastinate's tables, so no migration and nothing in a
+SQLite store): ``next_allowed_at``, the earliest start of the next request to it by any worker. It waits
+until then (still holding the lock: the others would have to wait anyway), or refuses with
+:class:`crawler.rdap.ServerPaused` when that is more than ``max_wait`` away, and moves it on by
+``60 / max_per_minute`` seconds before the request goes; a 429/503's Retry-After (:meth:`Turn.pause`)
+moves it to the deadline, in the same transaction. Times are PostgreSQL's clock, so the workers'
+clocks need not agree. The cluster pace has no burst: one request every ``60 / max_per_minute`` seconds
+per server, whatever the number of workers. A request whose worker dies mid-request is not counted
+(its transaction, the move included, is rolled back with the lock).
 """
 
 from __future__ import annotations
@@ -15,33 +26,80 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import psycopg
 from psycopg_pool import AsyncConnectionPool
+
+from crawler.rdap import ServerPaused
 
 log = logging.getLogger(__name__)
 
 LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('hydrawatch:rdap:' || current_schema() || ':' || %s, 0))"
+TABLE = ("CREATE TABLE IF NOT EXISTS rdap_pace (host text PRIMARY KEY, "
+         "next_allowed_at timestamptz NOT NULL)")
+TABLE_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('hydrawatch:rdap-pace:' || current_schema(), 0))"
+WAIT = ("SELECT GREATEST(0, EXTRACT(EPOCH FROM next_allowed_at - clock_timestamp()))::float8 "
+        "FROM rdap_pace WHERE host = %s")
+# the request starts now: the next one, by any worker, not before now + the interval (nor before a pause)
+TAKE = ("INSERT INTO rdap_pace (host, next_allowed_at) VALUES (%(host)s, clock_timestamp() + %(s)s * interval '1 second') "
+        "ON CONFLICT (host) DO UPDATE SET next_allowed_at = GREATEST(rdap_pace.next_allowed_at, EXCLUDED.next_allowed_at)")
 CONNECTIONS = 4  # servers this worker may be asking (or waiting for) at once; the others wait for a connection
 WAIT_SECONDS = 600.0  # for one of those connections
+MAX_PAUSE = 86_400.0  # a Retry-After beyond a day is a day (as crawler/politeness.py)
+
+
+class Turn:
+    """One request's turn at a server; :meth:`pause` records the server's Retry-After for every worker."""
+
+    def __init__(self) -> None:
+        self.seconds: float | None = None
+
+    def pause(self, seconds: float) -> None:
+        self.seconds = max(self.seconds or 0.0, min(max(0.0, seconds), MAX_PAUSE))
 
 
 class ServerGate:
-    """``async with gate(host):`` — this worker's turn to ask ``host``; no other worker asks it meanwhile."""
+    """``async with gate(host) as turn:`` — this worker's turn to ask ``host``: no other worker asks it
+    meanwhile, and the cluster's pace for it (``per_minute``, Retry-After) is kept."""
 
-    def __init__(self, conninfo: str, *, connections: int = CONNECTIONS) -> None:
+    def __init__(self, conninfo: str, *, per_minute: float = 60, max_wait: float = 300.0,
+                 connections: int = CONNECTIONS) -> None:
+        self.interval = 60.0 / per_minute
+        self.max_wait = max_wait
+        self._conninfo = conninfo
         self._pool = AsyncConnectionPool(conninfo, min_size=0, max_size=connections, open=False,
                                          timeout=WAIT_SECONDS, name="hydrawatch-rdap-gate")
         self._local: dict[str, asyncio.Lock] = {}  # one of this process's tasks per server asks PostgreSQL
 
     async def open(self) -> None:
+        async with await psycopg.AsyncConnection.connect(self._conninfo, connect_timeout=10) as conn:
+            await conn.execute(TABLE_LOCK)  # concurrent CREATE TABLE IF NOT EXISTS may collide
+            await conn.execute(TABLE)
         await self._pool.open()
 
     async def close(self) -> None:
         await self._pool.close()
 
     @asynccontextmanager
-    async def __call__(self, host: str) -> AsyncIterator[None]:
+    async def __call__(self, host: str) -> AsyncIterator[Turn]:
         local = self._local.setdefault(host, asyncio.Lock())
         async with local, self._pool.connection() as conn:
             # a transaction's lock: committed (released) when the request is over, rolled back on an error
             await conn.execute(LOCK, [host])
-            yield
+            row = await (await conn.execute(WAIT, [host])).fetchone()
+            wait = float(row[0]) if row else 0.0
+            if wait > self.max_wait:
+                raise ServerPaused(wait)
+            if wait > 0:
+                await asyncio.sleep(wait)
+            await conn.execute(TAKE, {"host": host, "s": self.interval})
+            turn = Turn()
+            try:
+                yield turn
+            finally:
+                # committed even when the request failed (it was made: it counts), before the lock goes
+                try:
+                    if turn.seconds is not None:
+                        await conn.execute(TAKE, {"host": host, "s": turn.seconds})
+                    await conn.commit()
+                except psycopg.Error as exc:  # the connection is gone: so are the lock and this turn
+                    log.warning("RDAP pace for %s not recorded: %s", host, exc)

@@ -26,6 +26,7 @@ INTERNAL: dict[str, str] = {
     "crawler.resolver.BlockedAddress": "a fetch outcome: crawler/outcome.py maps it to blocked_private",
     "crawler.headcap.HeadersTooLarge": "a fetch outcome: crawler/outcome.py keeps the bounded head as evidence",
     "crawler.tunnel.UnpinnedRequest": "the SSRF guard refusing a request; ends as a failed fetch, never sent",
+    "crawler.rdap.ServerPaused": "a gate refusing an RDAP request: RdapClient._ask records it as rate_limited",
     "crawler.dnswire.WireError": "a DNS wire problem: an outcome in dnsengine/dnssweep, a ProberError in dnstypes.py",
     "crawler.run.ReactorMismatch": "a programming error (the wrong reactor installed): a traceback is right",
     "detect.simindex.BadSignature": "a stored signature that does not decode: simindex skips it and logs",

@@ -1,11 +1,16 @@
-"""One RDAP caller per server across the cluster (issue 17): two workers' RDAP clients, each with its
-own gate (its own PostgreSQL connections, as two `hydrawatch worker` processes have), ask the sandbox's
-slow RDAP server one request at a time; without the gate the same lookups overlap. Different servers
-do not wait for each other."""
+"""RDAP politeness across the cluster (issue 17): two workers' RDAP clients, each with its own gate (its
+own PostgreSQL connections, as two `hydrawatch worker` processes have), ask the sandbox's slow RDAP
+server one request at a time; without the gate the same lookups overlap. Different servers do not wait
+for each other. Both workers keep one pace per server (rdap.max_per_minute, measured where the sandbox's
+server reads the requests) and one Retry-After; a worker killed holding a server's turn blocks nobody."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -15,7 +20,7 @@ pytest.importorskip("procrastinate")
 from crawler.rdap import Gate, RdapClient, no_gate
 from crawler.run import run
 from crawler.settings import RdapSettings
-from detect.model import RdapRecord
+from detect.model import ErrorKind, RdapRecord
 from sandbox.net import Sandbox
 from scheduler.cluster import conninfo
 from scheduler.rdap_gate import ServerGate
@@ -25,9 +30,13 @@ pytestmark = [pytest.mark.sandbox, pytest.mark.postgres]
 NOW = datetime(2024, 9, 6, 12, 0, tzinfo=UTC)
 
 
-def client(sb: Sandbox, gate: Gate) -> RdapClient:
+FAST = 6000  # requests a minute: a pace that does not slow the tests about something else
+JITTER = 0.1  # seconds: a request's way from the gate to the server's clock differs by up to this
+
+
+def client(sb: Sandbox, gate: Gate, per_minute: int = FAST) -> RdapClient:
     rdap = RdapClient.from_settings(RdapSettings(servers=sb.config_overrides()["rdap"]["servers"], timeout=10,
-                                                 cache_hours=0))
+                                                 cache_hours=0, max_per_minute=per_minute))
     rdap.gate = gate
     return rdap
 
@@ -37,7 +46,7 @@ def lookups(sb: Sandbox, url: str | None) -> list[RdapRecord]:
     names = sorted(sb.seeds)[:6]
 
     async def main() -> list[RdapRecord]:
-        gates = [ServerGate(conninfo(url)) for _ in range(2)] if url else []
+        gates = [ServerGate(conninfo(url), per_minute=FAST) for _ in range(2)] if url else []
         for gate in gates:
             await gate.open()
         try:
@@ -66,7 +75,7 @@ def test_two_workers_ask_one_rdap_server_one_request_at_a_time(sandbox: Sandbox,
 
 def test_the_gate_holds_one_server_for_one_worker_and_lets_other_servers_go(pg_url: str) -> None:
     async def main() -> None:
-        one, other = ServerGate(conninfo(pg_url)), ServerGate(conninfo(pg_url))
+        one, other = ServerGate(conninfo(pg_url), per_minute=FAST), ServerGate(conninfo(pg_url), per_minute=FAST)
         await one.open()
         await other.open()
         try:
@@ -88,3 +97,112 @@ def test_the_gate_holds_one_server_for_one_worker_and_lets_other_servers_go(pg_u
 async def _enter(gate: ServerGate, host: str) -> None:
     async with gate(host):
         pass
+
+
+def test_two_workers_keep_one_pace_per_rdap_server(sandbox: Sandbox, pg_url: str) -> None:
+    """120 a minute: each worker's own budget would let its first 20 go at once; across the cluster the
+    request starts are 0.5 s apart, whichever worker makes them."""
+    sandbox.reset()
+    names = sorted(sandbox.seeds)[:4]
+
+    async def main(gated: bool) -> list[RdapRecord]:
+        gates = [ServerGate(conninfo(pg_url), per_minute=120, max_wait=10) for _ in range(2)] if gated else []
+        for gate in gates:
+            await gate.open()
+        try:
+            first, second = (client(sandbox, gates[i] if gates else no_gate, per_minute=120) for i in range(2))
+            return list(await asyncio.gather(*(first.lookup(n, now=NOW) for n in names[:2]),
+                                             *(second.lookup(n, now=NOW) for n in names[2:])))
+        finally:
+            for gate in gates:
+                await gate.close()
+
+    free = run(lambda: main(False))
+    assert min(_gaps(sandbox.rdap_request_times)) < 0.25  # each worker alone: a burst
+    sandbox.reset()
+    paced = run(lambda: main(True))
+    times = sandbox.rdap_request_times
+    assert len(times) == 4
+    assert min(_gaps(times)) >= 0.5 - JITTER, _gaps(times)
+    assert [(r.domain, r.error_kind) for r in paced] == [(r.domain, r.error_kind) for r in free]
+
+
+def test_a_retry_after_one_worker_is_told_pauses_the_other(sandbox: Sandbox, pg_url: str) -> None:
+    """The first worker's name answers 429 "Retry-After: 2"; the second worker, asking about another name
+    meanwhile, waits until that deadline; a third, whose rdap.max_wait (1 s) is shorter than the pause
+    the first worker's retry was told, does not ask at all."""
+    sandbox.reset()
+    bad, good, other = sorted(sandbox.seeds)[:3]
+    sandbox.set_behaviour(bad, "rdap-429")
+
+    async def main() -> tuple[RdapRecord, RdapRecord, RdapRecord]:
+        gates = [ServerGate(conninfo(pg_url), per_minute=FAST, max_wait=wait) for wait in (10, 10, 1)]
+        for gate in gates:
+            await gate.open()
+        try:
+            first, second, third = (client(sandbox, gate) for gate in gates)
+            told = asyncio.ensure_future(first.lookup(bad, now=NOW))
+            async with asyncio.timeout(5):
+                while not sandbox.rdap_requests:
+                    await asyncio.sleep(0.01)
+            waited = await second.lookup(good, now=NOW)  # the second worker's budget knows of no pause
+            refused = await told  # its retry, 2 s on, is told 429 again: the server is paused anew …
+            return refused, waited, await third.lookup(other, now=NOW)  # … past the third's max_wait
+        finally:
+            for gate in gates:
+                await gate.close()
+
+    refused, waited, not_asked = run(main)
+    asked, times = sandbox.rdap_requests, sandbox.rdap_request_times
+    assert asked[0] == bad and sorted(asked) == sorted([bad, bad, good]), asked
+    assert times[asked.index(good)] - times[0] >= 2 - JITTER
+    assert waited.error_kind is None
+    assert refused.error_kind is ErrorKind.RATE_LIMITED and refused.http_status == 429
+    assert not_asked.error_kind is ErrorKind.RATE_LIMITED and "not asked" in not_asked.error, not_asked.error
+
+
+HOLDER = """
+import asyncio, sys
+from scheduler.rdap_gate import ServerGate
+
+async def main() -> None:
+    gate = ServerGate(sys.argv[1], per_minute=1)  # its turn would close the server for a minute
+    await gate.open()
+    async with gate("rdap.example:443"):
+        print("holding", flush=True)
+        await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+def test_a_worker_killed_holding_a_servers_turn_blocks_nobody(pg_url: str) -> None:
+    """kill -9 of a worker in the middle of a request: PostgreSQL ends its session, so the lock goes at
+    once and its turn (one a minute) is rolled back with it: the other worker goes without waiting."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, conninfo(pg_url)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+
+        async def main() -> float:
+            other = ServerGate(conninfo(pg_url), per_minute=FAST, max_wait=10)
+            await other.open()
+            try:
+                waiting = asyncio.ensure_future(_enter(other, "rdap.example:443"))
+                await asyncio.sleep(0.5)
+                assert not waiting.done()  # held by the other process
+                holder.kill()
+                killed = time.monotonic()
+                async with asyncio.timeout(5):
+                    await waiting
+                return time.monotonic() - killed
+            finally:
+                await other.close()
+
+        assert run(main) < 2.0
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def _gaps(times: list[float]) -> list[float]:
+    return [b - a for a, b in itertools.pairwise(times)]
