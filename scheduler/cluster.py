@@ -39,6 +39,7 @@ from crawler.rdap import no_gate
 from detect.errors import HydrawatchError
 from scheduler import cycle
 from scheduler.components import Components
+from scheduler.hunt_resolve import Wildcards
 from scheduler.observe import ObserveReport
 from scheduler.rdap_gate import ServerGate
 from scheduler.settings import CycleSettings
@@ -329,8 +330,9 @@ def _sweep_runner(parts: Components) -> SweepRunner:
         if runner is not None:
             await runner(sweep, plan, tlds, at)
             return
+        wildcards = Wildcards(parts, salt=at.isoformat())  # one cache for the parts run here, as embedded
         for part in plan:
-            await sweep_part(parts, sweep=sweep, part=part, typo_tlds=tlds, now=at)
+            await sweep_part(parts, sweep=sweep, part=part, typo_tlds=tlds, now=at, wildcards=wildcards)
 
     return run
 

@@ -133,7 +133,7 @@ async def _sweep(parts: Components, ctx: _Context, lost: Collection[str], *, now
     if cycle_id is None:
         raise ValueError("a sweep needs the cycle-log id of its job (its parts are recorded under it)")
     split = plan_parts(ctx.network, lost, parts.config.cluster.sweep_labels)
-    await run_parts(parts, sweep=cycle_id, plan=split, typo_tlds=ctx.typo_tlds, now=now)
+    await run_parts(parts, sweep=cycle_id, plan=split, typo_tlds=ctx.typo_tlds, now=now, wildcards=ctx.wildcards)
     ctx.part_wildcards |= merge_parts(parts, sweep=cycle_id, plan=split, seed_order=[*gone, *live], skip=ctx.skip,
                                       report=report, into=found, now=now)
     await run(await sources.ct_candidates(parts, names, report, now=now))

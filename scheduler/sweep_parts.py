@@ -50,17 +50,19 @@ def worker_id() -> str:
 
 
 async def sweep_part(parts: Components, *, sweep: int, part: SweepPart, typo_tlds: Sequence[str],
-                     now: datetime) -> bool:
+                     now: datetime, wildcards: Wildcards | None = None) -> bool:
     """Generate and resolve the lookalikes of one part and record what resolved (both modes run this).
     A part recorded already is not run again; run twice at once, the second records nothing. True when
-    this run recorded it."""
+    this run recorded it. ``wildcards``: the sweep's own cache of each suffix's wildcard answer when the
+    part runs in the sweep's process (a part on a worker probes the suffixes it meets itself)."""
     with parts.store.transaction() as session:
         if sweeps.is_done(session, sweep, part.index):
             return False
         ignore = set(watchlist.watched_names(session)) | set(parts.config.brands.legitimate)
     report = HuntReport()
     found: dict[str, Resolved] = {}
-    wildcards = Wildcards(parts, salt=now.isoformat())  # the sweep's salt: the same nonsense names as the sweep's own
+    if wildcards is None:  # the sweep's salt: the same nonsense names as the sweep's own
+        wildcards = Wildcards(parts, salt=now.isoformat())
     await resolve(parts, sources.lookalikes(parts, part.gone, typo_tlds), skip=ignore.__contains__,
                   wildcards=wildcards, report=report, into=found)
     await resolve(parts, sources.lookalikes(parts, part.live, ()), skip=ignore.__contains__,
@@ -73,14 +75,15 @@ async def sweep_part(parts: Components, *, sweep: int, part: SweepPart, typo_tld
 
 
 async def run_parts(parts: Components, *, sweep: int, plan: list[SweepPart], typo_tlds: Sequence[str],
-                    now: datetime) -> None:
+                    now: datetime, wildcards: Wildcards) -> None:
     """Every part of the sweep: through ``parts.run_sweep_parts`` (cluster mode: jobs the workers share),
-    else one after another here."""
+    else one after another here, sharing the sweep's ``wildcards`` (each of ~1,444 suffixes probed once
+    a sweep, not once a part)."""
     if parts.run_sweep_parts is not None:
         await parts.run_sweep_parts(sweep, plan, tuple(typo_tlds), now)
         return
     for part in plan:
-        await sweep_part(parts, sweep=sweep, part=part, typo_tlds=typo_tlds, now=now)
+        await sweep_part(parts, sweep=sweep, part=part, typo_tlds=typo_tlds, now=now, wildcards=wildcards)
 
 
 def merge_parts(parts: Components, *, sweep: int, plan: list[SweepPart], seed_order: Sequence[str],
