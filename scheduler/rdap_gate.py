@@ -29,6 +29,7 @@ from contextlib import asynccontextmanager
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
+from crawler.politeness import MAX_BLOCK
 from crawler.rdap import ServerPaused
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,6 @@ TAKE = ("INSERT INTO rdap_pace (host, next_allowed_at) VALUES (%(host)s, clock_t
         "ON CONFLICT (host) DO UPDATE SET next_allowed_at = GREATEST(rdap_pace.next_allowed_at, EXCLUDED.next_allowed_at)")
 CONNECTIONS = 4  # servers this worker may be asking (or waiting for) at once; the others wait for a connection
 WAIT_SECONDS = 600.0  # for one of those connections
-MAX_PAUSE = 86_400.0  # a Retry-After beyond a day is a day (as crawler/politeness.py)
 
 
 class Turn:
@@ -54,7 +54,7 @@ class Turn:
         self.seconds: float | None = None
 
     def pause(self, seconds: float) -> None:
-        self.seconds = max(self.seconds or 0.0, min(max(0.0, seconds), MAX_PAUSE))
+        self.seconds = max(self.seconds or 0.0, min(max(0.0, seconds), MAX_BLOCK))  # beyond a day is a day
 
 
 class ServerGate:
