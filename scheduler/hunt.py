@@ -38,7 +38,7 @@ from scheduler.hunt_resolve import Resolved, Wildcards, resolve
 from scheduler.name_screen import NameScreen
 from scheduler.observe import observe
 from scheduler.progress import stage
-from scheduler.sweep_parts import merge_parts, plan_parts, run_parts
+from scheduler.sweep_parts import consume, merge_parts, plan_parts, run_parts
 from scheduler.zone_source import zone_candidates
 from storage import candidates as candidate_store
 from storage import lineage, outbox, profiles, watchlist
@@ -79,6 +79,8 @@ async def hunt(parts: Components, *, lost: Sequence[str], sweep: bool, now: date
     if sweep:
         observed += await _sweep(parts, ctx, lost, now=now, cycle_id=cycle_id, report=report)
     _score_all(parts, ctx, observed, now=now, report=report)
+    if sweep and cycle_id is not None:
+        consume(parts, sweep=cycle_id, now=now)
     report.wildcard_tlds = sorted(set(ctx.wildcards.active) | ctx.part_wildcards)
     return report
 
@@ -132,10 +134,10 @@ async def _sweep(parts: Components, ctx: _Context, lost: Collection[str], *, now
     live = [p.domain for p in ctx.network if not p.status.lost and p.domain not in lost]
     if cycle_id is None:
         raise ValueError("a sweep needs the cycle-log id of its job (its parts are recorded under it)")
-    split = plan_parts(ctx.network, lost, parts.config.cluster.sweep_labels)
-    await run_parts(parts, sweep=cycle_id, plan=split, typo_tlds=ctx.typo_tlds, now=now, wildcards=ctx.wildcards)
+    split = await run_parts(parts, sweep=cycle_id, plan=plan_parts(ctx.network, lost, parts.config.cluster.sweep_labels),
+                            typo_tlds=ctx.typo_tlds, now=now, wildcards=ctx.wildcards)
     ctx.part_wildcards |= merge_parts(parts, sweep=cycle_id, plan=split, seed_order=[*gone, *live], skip=ctx.skip,
-                                      report=report, into=found, now=now)
+                                      report=report, into=found)
     await run(await sources.ct_candidates(parts, names, report, now=now))
     screen = NameScreen.for_hunt(parts, labels, infra)  # one label index for every stream of strangers' names
     await run(sources.nrd_candidates(parts, labels, infra, report, screen, now=now))

@@ -75,30 +75,31 @@ async def sweep_part(parts: Components, *, sweep: int, part: SweepPart, typo_tld
 
 
 async def run_parts(parts: Components, *, sweep: int, plan: list[SweepPart], typo_tlds: Sequence[str],
-                    now: datetime, wildcards: Wildcards) -> None:
+                    now: datetime, wildcards: Wildcards) -> list[SweepPart]:
     """Every part of the sweep: through ``parts.run_sweep_parts`` (cluster mode: jobs the workers share),
     else one after another here, sharing the sweep's ``wildcards`` (each of ~1,444 suffixes probed once
-    a sweep, not once a part)."""
+    a sweep, not once a part). The parts run: ``plan``, or a resumed sweep's first plan (cluster mode)."""
     if parts.run_sweep_parts is not None:
-        await parts.run_sweep_parts(sweep, plan, tuple(typo_tlds), now)
-        return
+        return await parts.run_sweep_parts(sweep, plan, tuple(typo_tlds), now)
     for part in plan:
         await sweep_part(parts, sweep=sweep, part=part, typo_tlds=typo_tlds, now=now, wildcards=wildcards)
+    return plan
 
 
 def merge_parts(parts: Components, *, sweep: int, plan: list[SweepPart], seed_order: Sequence[str],
-                skip: Callable[[str], bool], report: HuntReport, into: dict[str, Resolved], now: datetime) -> set[str]:
+                skip: Callable[[str], bool], report: HuntReport, into: dict[str, Resolved]) -> set[str]:
     """The final step's first half: the names every part found join ``into`` as one resolve over all
     the seeds in ``seed_order`` would have added them (the first discovery of the highest priority wins,
-    a name met already is only merged, skipped names are dropped), the parts' counts join ``report``;
-    the parts' records are then dropped. Returns the suffixes the parts found answering every name."""
+    a name met already is only merged, skipped names are dropped), the parts' counts join ``report``.
+    The parts' names stay recorded until the sweep's hunt has scored what it observed (:func:`consume`):
+    a job killed before then and resumed (cluster mode) reads them again. Returns the suffixes the parts
+    found answering every name."""
     with parts.store.transaction() as session:
         done = sweeps.parts_of(session, sweep)
         rows = sweeps.found_of(session, sweep)
         missing = sorted({p.index for p in plan} - {d.part for d in done})
         if missing:
             raise RuntimeError(f"sweep {sweep}: part(s) {missing} not recorded")
-        sweeps.consumed(session, sweep, now=now)
     # A part's name carries the discovery that won within the part, i.e. its first of the best priority;
     # across parts the same rule, in the order one resolve would have met their seeds.
     order = {seed: i for i, seed in reversed(list(enumerate(seed_order)))}
@@ -112,3 +113,9 @@ def merge_parts(parts: Components, *, sweep: int, plan: list[SweepPart], seed_or
             into[f.name] = Resolved(c, f.fingerprint)
             report.resolved += 1
     return {s for d in done for s in d.wildcards}
+
+
+def consume(parts: Components, *, sweep: int, now: datetime) -> None:
+    """The sweep's hunt has observed and scored what its parts found: drop their names."""
+    with parts.store.transaction() as session:
+        sweeps.consumed(session, sweep, now=now)

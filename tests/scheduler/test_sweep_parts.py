@@ -12,7 +12,7 @@ from detect.scoring import SiteProfile
 from scheduler.components import Components
 from scheduler.hunt_report import HuntReport
 from scheduler.hunt_resolve import Resolved
-from scheduler.sweep_parts import SweepPart, merge_parts, plan_parts
+from scheduler.sweep_parts import SweepPart, consume, merge_parts, plan_parts
 from storage import sweeps
 from storage.store import Store
 
@@ -51,11 +51,14 @@ def test_the_final_step_merges_parts_as_one_resolve_would(store: Store) -> None:
     wild = merge_parts(cast(Components, cast(Any, SimpleNamespace(store=store))), sweep=3,
                        plan=[SweepPart(0, (), ("a.ltd", "a2.ltd")), SweepPart(1, (), ("b.ltd",))],
                        seed_order=["a.ltd", "b.ltd", "a2.ltd"], skip={"watched.ltd"}.__contains__, report=report,
-                       into=found, now=NOW)
+                       into=found)
     assert wild == {"pm"}
     assert found["x.pm"] == Resolved(Candidate("x.pm", "lookalike", "tld-swap", "b.ltd"), "f9")
     assert found["seen.ltd"].candidate.source == "outlink" and found["seen.ltd"].fingerprint == "f-earlier"
     assert "watched.ltd" not in found and found["y.ltd"].fingerprint == "f3"
     assert (report.generated, report.resolved) == (157, 3)  # x.pm and y.ltd are new; seen.ltd was resolved before
-    with store.transaction() as session:  # read once: gone, the markers kept
+    with store.transaction() as session:  # kept until the hunt has scored them: a resumed sweep reads them again
+        assert len(sweeps.found_of(session, 3)) == 5
+    consume(cast(Components, cast(Any, SimpleNamespace(store=store))), sweep=3, now=NOW)
+    with store.transaction() as session:  # consumed: gone, the markers kept
         assert sweeps.found_of(session, 3) == [] and len(sweeps.parts_of(session, 3)) == 2
