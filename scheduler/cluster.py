@@ -244,8 +244,9 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
         if lock != WORK_LOCK:
             await job(parts, now=now)
             return
-        # A retried job (its worker died: the reaper queued it again) resumes its earlier attempt's
-        # cycle-log row at that attempt's ``now``: only its batches and parts not done yet run.
+        # A retried job (the reaper queued it again after its worker died, or a retry after an error)
+        # resumes its earlier attempt's cycle-log row at that attempt's ``now``: only its batches and
+        # parts not done yet run (scheduler/cluster_plan.py).
         job_id = context.job.id if context.job else None
         resume: int | None = None
         if job_id is not None and context.job is not None and context.job.attempts > 0:
