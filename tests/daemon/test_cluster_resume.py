@@ -78,15 +78,15 @@ def test_a_round_whose_worker_is_killed_resumes_and_runs_only_the_missing_batche
             cycle_id, started_at = s.view.rows("SELECT id, started_at FROM cycles WHERE kind = 'cycle'")[0]
             planned = s.view.scalar("SELECT count(*) FROM procrastinate_jobs WHERE args->>'kind' = 'observe'")
             done_before = s.view.rows("SELECT (stats->>'index')::int FROM cycles WHERE kind = 'batch' AND outcome = 'ok'")
-            assert planned == 9 and 2 <= len(done_before) < planned  # the whole plan was queued at once
+            assert planned >= 8 and 2 <= len(done_before) < planned  # the whole plan was queued at once
             with Worker(s.config, tmp_path / "second.log", "--concurrency", "2") as second:
                 out, err = client.communicate(timeout=600)
                 assert client.returncode == 0, err[-3000:] + second.log[-3000:]
                 assert "stalled" in second.log and f"resumes cycle {cycle_id}" in second.log
                 # the batches left queued ran on this worker meanwhile: done or waited for, none queued again
-                resumed = re.search(rf"round {cycle_id} resumed: 9 batch\(s\) planned, (\d+) done before, (\d+) "
+                resumed = re.search(rf"round {cycle_id} resumed: {planned} batch\(s\) planned, (\d+) done before, (\d+) "
                                     r"still queued or running, 0 queued again", second.log)
-                assert resumed and int(resumed[1]) >= len(done_before) and int(resumed[1]) + int(resumed[2]) == 9
+                assert resumed and int(resumed[1]) >= len(done_before) and int(resumed[1]) + int(resumed[2]) == planned
                 expected = alone.result()
                 second.signal(signal.SIGTERM)
                 assert second.wait(30) == 0, second.log[-3000:]
@@ -103,10 +103,10 @@ def test_a_round_whose_worker_is_killed_resumes_and_runs_only_the_missing_batche
         # no batch job queued twice, each batch recorded done once, at the first attempt's `now`
         batches = s.view.rows("SELECT (args->>'index')::int, status, args->>'at' FROM procrastinate_jobs "
                               "WHERE args->>'kind' = 'observe' ORDER BY 1")
-        assert [(i, st) for i, st, _ in batches] == [(i, "succeeded") for i in range(9)]
+        assert [(i, st) for i, st, _ in batches] == [(i, "succeeded") for i in range(planned)]
         assert {datetime.fromisoformat(at) for _, _, at in batches} == {started_at}
         assert s.view.rows("SELECT (stats->>'index')::int, count(*) FROM cycles WHERE kind = 'batch' "
-                           "AND outcome = 'ok' GROUP BY 1 ORDER BY 1") == [(i, 1) for i in range(9)]
+                           "AND outcome = 'ok' GROUP BY 1 ORDER BY 1") == [(i, 1) for i in range(planned)]
         assert s.view.rows("SELECT (stats->>'parent')::int FROM cycles WHERE kind = 'batch' AND outcome = 'ok' "
                            "GROUP BY 1") == [(cycle_id,)]
         hunted_inline(s, shared["lost"])  # the killed attempt's losses too: hunted by the retried job, once
@@ -158,7 +158,7 @@ def test_a_sweep_whose_worker_is_killed_resumes_and_runs_only_the_missing_parts(
                 out, err = client.communicate(timeout=600)
                 assert client.returncode == 0, err[-3000:] + second.log[-3000:]
                 assert f"resumes cycle {cycle_id}" in second.log
-                assert f"round {cycle_id} resumed: 9 batch(s) planned, 9 done before, 0 still" in second.log
+                assert re.search(rf"round {cycle_id} resumed: (\d+) batch\(s\) planned, \1 done before, 0 still", second.log)
                 resumed = re.search(rf"sweep {cycle_id} resumed: {planned} part\(s\) planned, (\d+) done before, (\d+) "
                                     r"still queued or running, 0 queued again", second.log)
                 assert resumed and int(resumed[1]) >= done_before and int(resumed[1]) + int(resumed[2]) == planned
