@@ -231,7 +231,7 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
         job, lock, _key = STAGES[kind]
         now = datetime.now(UTC)
         if kind == "observe":
-            await _run_batch(payload)
+            await _run_batch(payload, retried=context.job is not None and context.job.attempts > 0)
             return
         if kind == "sweep_part":
             await cycle.sweep_part_job(parts, now=datetime.fromisoformat(payload["at"]), sweep=payload["sweep"],
@@ -285,7 +285,16 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
         for hunt_id in queued:
             await context.app.job_manager.cancel_job_by_id_async(hunt_id)
 
-    async def _run_batch(payload: dict[str, Any]) -> None:
+    async def _run_batch(payload: dict[str, Any], *, retried: bool) -> None:
+        # A retried batch whose earlier attempt recorded it (its worker died before the queue heard the
+        # job had ended) is not run again: its round has its report already, as a part's marker does.
+        if retried:
+            with parts.store.transaction() as session:
+                done = {int(stats["index"]) for stats in cycles.batches_of(session, payload["parent"])}
+            if payload["index"] in done:
+                log.info("round %s: batch %s recorded by an earlier attempt; not run again",
+                         payload["parent"], payload["index"])
+                return
         # A batch's losses queue their hunts with the status change; their ids go to the cycle log
         # with the batch's report, and the round's coordinator cancels them once it has hunted.
         hunts: list[int] = []
