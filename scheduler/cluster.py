@@ -4,7 +4,10 @@ any number of `hydrawatch worker` processes on any number of machines.
 - One task, ``hydrawatch.stage``, runs the embedded daemon's own job functions (cycle.JOBS): the probe
   round, the crawl round, the discovery sweep, alert delivery, and for `run --once` one full cycle.
   Store-mutating stages share the procrastinate lock ``hydrawatch:work`` (one at a time across the
-  cluster, as the daemon's job lock does in one process); delivery has its own lock.
+  cluster, as the daemon's job lock does in one process); delivery has its own lock. Inside such a
+  stage (a hunt's own included), the heavy work goes out as jobs without a lock that every worker takes:
+  a round's batches and the batches of candidates a hunt chose (``observe``), a sweep's and a takedown
+  hunt's lookalike parts (``sweep_part``); the stage waits for them.
 - Each stage is a periodic task whose cron line comes from [schedule] (:func:`cron_for`); every worker
   runs procrastinate's periodic deferrer and the database keeps one job per period, so no worker leads.
   A queueing lock per stage keeps at most one waiting job of each kind (the daemon's coalescing).
@@ -42,6 +45,7 @@ from scheduler.components import Components
 from scheduler.hunt_resolve import Wildcards
 from scheduler.observe import ObserveReport
 from scheduler.rdap_gate import ServerGate
+from scheduler.rounds import ROUNDS, WATCHED, observe_batch
 from scheduler.settings import CycleSettings
 from scheduler.sweep_parts import SweepPart, sweep_part
 from storage import cycles
@@ -61,12 +65,13 @@ STAGES: dict[str, tuple[Callable[..., Awaitable[Any]], str, str]] = {
     "sweep_part": (cycle.sweep_part_job, "", ""),  # a label group of a sweep: no lock, the workers share a sweep
 }
 BATCH_KEYS = {"domains", "crawl", "parent", "index", "at"}
+BATCH_OPTIONAL = {"round"}  # scheduler/rounds.py's round name; absent: "watched" (jobs queued before it existed)
 PART_KEYS = {"sweep", "index", "gone", "live", "tlds", "at"}
 MAX_PART_NAMES = 10_000
 REAP_CRON = "* * * * * */10"
 
 LossSink = Callable[[Session, str], None]
-RoundRunner = Callable[[list[list[str]], bool, "int | None", datetime], Awaitable[list[ObserveReport]]]
+RoundRunner = Callable[[list[list[str]], bool, "int | None", datetime, str], Awaitable[list[ObserveReport]]]
 SweepRunner = Callable[[int, list[SweepPart], tuple[str, ...], datetime], Awaitable[None]]
 # Per job, never on the worker's shared Components: where this job's losses queue their hunts, and how
 # its rounds run their batches. A worker runs several jobs at once (a round's batches beside each other
@@ -141,7 +146,7 @@ def apply_schema(url: str) -> bool:
 
 def _check(payload: dict[str, Any]) -> str:
     kind = payload.get("kind")
-    allowed = {"hunt": {"domains"}, "observe": BATCH_KEYS, "sweep_part": PART_KEYS}.get(
+    allowed = {"hunt": {"domains"}, "observe": BATCH_KEYS | BATCH_OPTIONAL, "sweep_part": PART_KEYS}.get(
         kind if isinstance(kind, str) else "", set())
     extra = set(payload) - {"kind", "timestamp", *allowed}
     domains = payload.get("domains")
@@ -176,7 +181,9 @@ def _part_ok(payload: dict[str, Any]) -> bool:
 
 
 def _batch_ok(payload: dict[str, Any]) -> bool:
-    if set(payload) < BATCH_KEYS | {"kind"} or not isinstance(payload["crawl"], bool):
+    if not BATCH_KEYS <= set(payload) or not isinstance(payload["crawl"], bool):
+        return False
+    if payload.get("round", WATCHED) not in ROUNDS:
         return False
     if not all(isinstance(payload[k], int) and not isinstance(payload[k], bool) and payload[k] >= 0
                for k in ("parent", "index")):
@@ -239,9 +246,6 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
                                        index=payload["index"], gone=payload["gone"], live=payload["live"],
                                        typo_tlds=payload["tlds"])
             return
-        if kind == "hunt":
-            await cycle.hunt_job(parts, now=now, lost=payload["domains"])
-            return
         if lock != WORK_LOCK:
             await job(parts, now=now)
             return
@@ -250,9 +254,10 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
         # the queued hunts are cancelled; a job killed or failed leaves them to run.
         queued: list[int] = []
 
-        async def run_batches(batches: list[list[str]], crawl: bool, cycle_id: int | None, at: datetime
-                              ) -> list[ObserveReport]:
-            reports, hunts = await run_round(context.app, parts, batches, crawl=crawl, parent=cycle_id or 0, now=at)
+        async def run_batches(batches: list[list[str]], crawl: bool, cycle_id: int | None, at: datetime,
+                              round_name: str) -> list[ObserveReport]:
+            reports, hunts = await run_round(context.app, parts, batches, crawl=crawl, parent=cycle_id or 0, now=at,
+                                             round_name=round_name)
             queued.extend(hunts)  # the batches' queued hunts: this job hunts inline, then cancels them
             return reports
 
@@ -265,6 +270,8 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
         try:
             if kind == "cycle":
                 await cycle.run_cycle(parts, now=now, tags={"job": context.job.id if context.job else None})
+            elif kind == "hunt":  # its lookalike parts and candidate batches are jobs as well
+                await cycle.hunt_job(parts, now=now, lost=payload["domains"])
             else:
                 await job(parts, now=now)
         finally:
@@ -282,7 +289,7 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
         try:
             await cycle.batch_job(parts, now=datetime.fromisoformat(payload["at"]), domains=payload["domains"],
                                   crawl=payload["crawl"], parent=payload["parent"], index=payload["index"],
-                                  tags={"hunts": hunts})
+                                  round_name=payload.get("round", WATCHED), tags={"hunts": hunts})
         finally:
             _LOSS_SINK.reset(sink)
 
@@ -312,11 +319,13 @@ def _round_runner(parts: Components) -> RoundRunner:
     """Components.run_batches in a worker: the running job's round runner (its batches as jobs), or
     outside a stage job the batches one after another here."""
 
-    async def run(batches: list[list[str]], crawl: bool, cycle_id: int | None, at: datetime) -> list[ObserveReport]:
+    async def run(batches: list[list[str]], crawl: bool, cycle_id: int | None, at: datetime,
+                  round_name: str) -> list[ObserveReport]:
         runner = _ROUND_RUNNER.get()
         if runner is not None:
-            return await runner(batches, crawl, cycle_id, at)
-        return [await cycle.observe_batch(parts, b, now=at, cycle_id=cycle_id, crawl=crawl) for b in batches]
+            return await runner(batches, crawl, cycle_id, at, round_name)
+        return [await observe_batch(parts, b, now=at, cycle_id=cycle_id, crawl=crawl, round_name=round_name)
+                for b in batches]
 
     return run
 
@@ -362,22 +371,23 @@ async def _wait_for(app: procrastinate.App, ids: list[int], what: str, poll: flo
 
 
 async def run_round(app: procrastinate.App, parts: Components, batches: list[list[str]], *, crawl: bool,
-                    parent: int, now: datetime, poll: float = 0.2) -> tuple[list[ObserveReport], list[int]]:
-    """Queue a round's batches as jobs (any worker takes them), wait until all have finished, and
-    return their reports (from the cycle log) and the hunt jobs they queued."""
+                    parent: int, now: datetime, round_name: str = WATCHED, poll: float = 0.2
+                    ) -> tuple[list[ObserveReport], list[int]]:
+    """Queue the batches of round ``round_name`` of job ``parent`` as jobs (any worker takes them), wait
+    until all have finished, and return their reports (from the cycle log) and the hunt jobs they queued."""
     ids = []
     for index, batch in enumerate(batches):
         ids.append(await app.configure_task(STAGE_TASK, task_kwargs={
             "kind": "observe", "domains": batch, "crawl": crawl, "parent": parent, "index": index,
-            "at": now.isoformat()}).defer_async())
-    log.info("round %s: %d batch job(s) queued", parent, len(ids))
-    await _wait_for(app, ids, f"round {parent}: batch", poll)
-    reports = cycle.batch_reports(parts, parent, len(batches), now)
+            "round": round_name, "at": now.isoformat()}).defer_async())
+    log.info("round %s (%s): %d batch job(s) queued", parent, round_name, len(ids))
+    await _wait_for(app, ids, f"round {parent} ({round_name}): batch", poll)
+    reports = cycle.batch_reports(parts, parent, len(batches), now, round_name)
     # The pages the batches crawled in other workers join this process's similarity index before the
     # round's banner re-check and its hunt (an embedded round adds them as it crawls).
     parts.pages.refresh(parts.store)
     with parts.store.transaction() as session:
-        hunts = [int(h) for stats in cycles.batches_of(session, parent) for h in stats.get("hunts", [])]
+        hunts = [int(h) for stats in cycles.batches_of(session, parent, round_name) for h in stats.get("hunts", [])]
     return reports, hunts
 
 

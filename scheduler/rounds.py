@@ -1,0 +1,76 @@
+"""A round: one set of domains observed (DNS, crawl, RDAP, classify, record) in batches of [cluster]
+observe_batch. The watchlist's probe and crawl rounds are rounds, and so are the candidates a hunt chose
+(a takedown's lookalikes, a sweep's pick). The embedded process runs a round's batches one after another;
+cluster mode runs them as `observe` jobs the workers share (``Components.run_batches``), each batch's
+report kept in the cycle log under the round's job and the round's name."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from scheduler.components import Components
+from scheduler.observe import ObserveReport, observe, recheck_banners, takedown_pages
+from storage import observations
+
+WATCHED = "watched"
+"""The watchlist's probe or crawl round."""
+LOST = "lost"
+"""The lookalikes of the domains a takedown just lost, chosen by their hunt (observed uncapped)."""
+SWEEP = "sweep"
+"""The candidates a discovery sweep chose (up to the hunt's cap)."""
+ROUNDS = (WATCHED, LOST, SWEEP)
+"""One job may run one of each (a full cycle: its round, its takedowns' hunt, its sweep)."""
+
+
+def label(round_name: str) -> str:
+    """What a round's progress display calls the domains it observes."""
+    return "watched" if round_name == WATCHED else "candidates"
+
+
+def plan_batches(parts: Components, domains: list[str], *, crawl: bool) -> list[list[str]]:
+    """A round's domains in batches of [cluster] observe_batch. For a crawl, domains whose last DNS
+    answer named the same first address go together, so one host's sites stay in one batch (one
+    crawler's politeness per host holds); a probe keeps the watchlist's order."""
+    size = parts.config.cluster.observe_batch
+    if crawl:
+        host: dict[str, str] = {}
+        with parts.store.transaction() as session:
+            for name in domains:
+                dns = observations.latest_dns(session, name)
+                host[name] = min(dns.get("A") or dns.get("AAAA") or ("",)) if dns is not None else ""
+        domains = sorted(domains, key=lambda d: (host[d], d))
+    return [domains[i:i + size] for i in range(0, len(domains), size)]
+
+
+async def observe_batch(parts: Components, domains: list[str], *, now: datetime, cycle_id: int | None,
+                        crawl: bool, round_name: str = WATCHED) -> ObserveReport:
+    """One batch of a round (probe, crawl when ``crawl``, RDAP when never looked up or when the DNS
+    picture changed, classify, record): the embedded process runs a round's batches one after another,
+    cluster workers one job each. Run again at the same ``now`` it records no second status change,
+    edge or mail."""
+    return await observe(parts, domains, now=now, cycle_id=cycle_id, crawl=crawl, recheck=False,
+                         what=label(round_name))
+
+
+async def observe_round(parts: Components, domains: list[str], *, now: datetime, cycle_id: int | None,
+                        crawl: bool, round_name: str = WATCHED) -> ObserveReport:
+    """Observe ``domains``: in one go when they fit one batch, else batch by batch (through
+    ``parts.run_batches`` in cluster mode), then the round's banner re-check over them all."""
+    if len(domains) <= parts.config.cluster.observe_batch:
+        return await observe(parts, domains, now=now, cycle_id=cycle_id, crawl=crawl, what=label(round_name))
+    batches = plan_batches(parts, domains, crawl=crawl)
+    with parts.store.transaction() as session:
+        banners = takedown_pages(session)
+    report = ObserveReport()
+    if parts.run_batches is not None:
+        for part in await parts.run_batches(batches, crawl, cycle_id, now, round_name):
+            report.merge(part)
+    else:
+        for batch in batches:
+            report.merge(await observe_batch(parts, batch, now=now, cycle_id=cycle_id, crawl=crawl,
+                                             round_name=round_name))
+    # in the round's order, as one batch records them (a crawl round's batches are grouped by host)
+    position = {name: i for i, name in enumerate(domains)}
+    report.changes.sort(key=lambda change: position.get(change[0], len(position)))
+    recheck_banners(parts, domains, banners, now, report)
+    return report
