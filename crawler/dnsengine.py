@@ -20,24 +20,12 @@ import socket
 from collections import OrderedDict
 from typing import Any, Protocol
 
-from crawler.dnswire import (
-    RCODE_NOERROR,
-    RCODE_NXDOMAIN,
-    RCODE_REFUSED,
-    RCODE_SERVFAIL,
-    Question,
-    Reply,
-    WireError,
-    parse_reply,
-    reply_id,
-)
+from crawler.dnswire import Question, Reply, WireError, judge, parse_reply, reply_id
 from crawler.settings import Nameserver
 from detect.model import Rcode
 
 log = logging.getLogger(__name__)
 
-_RCODES = {RCODE_NOERROR: Rcode.NOERROR, RCODE_NXDOMAIN: Rcode.NXDOMAIN, RCODE_SERVFAIL: Rcode.SERVFAIL,
-           RCODE_REFUSED: Rcode.REFUSED}
 _RCVBUF = 4 * 1024 * 1024
 
 
@@ -246,15 +234,12 @@ class Engine:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             return
-        rcode = _RCODES.get(reply.rcode)
-        if rcode in (Rcode.SERVFAIL, Rcode.REFUSED) and len(self.servers) > 1 and query.tries <= self.retries:
-            self.send(query.again())  # another server may do better
-            return
-        if rcode is None:
-            self._finish(query, Rcode.ERROR, None, f"rcode {reply.rcode}")
+        outcome = judge(reply.rcode, query.channel.server if query.channel else "?",
+                        may_retry=len(self.servers) > 1 and query.tries <= self.retries)
+        if outcome is None:
+            self.send(query.again())
         else:
-            self._finish(query, rcode, reply, "" if rcode is Rcode.NOERROR or rcode is Rcode.NXDOMAIN
-                         else f"{rcode.value} from {query.channel.server if query.channel else '?'}")
+            self._finish(query, outcome[0], None if outcome[0] is Rcode.ERROR else reply, outcome[1])
 
     async def _tcp(self, query: Query, server: Nameserver) -> None:
         """The truncated answer's question again over TCP (RFC 7766 length-prefixed framing)."""

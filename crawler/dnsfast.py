@@ -25,11 +25,11 @@ from typing import Any
 from crawler.dnswire import (
     RCODE_NOERROR,
     RCODE_NXDOMAIN,
-    RCODE_REFUSED,
-    RCODE_SERVFAIL,
+    RCODES,
     Question,
     Reply,
     WireError,
+    judge,
     normalise,
     parse_reply,
     reply_id,
@@ -37,8 +37,6 @@ from crawler.dnswire import (
 from crawler.settings import Nameserver
 from detect.model import Rcode
 
-_RCODES = {RCODE_NOERROR: Rcode.NOERROR, RCODE_NXDOMAIN: Rcode.NXDOMAIN, RCODE_SERVFAIL: Rcode.SERVFAIL,
-           RCODE_REFUSED: Rcode.REFUSED}
 _RCVBUF = 4 * 1024 * 1024
 _SNDBUF = 1024 * 1024
 _TICK = 0.05  # longest wait before the output is flushed and deadlines are looked at
@@ -254,7 +252,7 @@ class FastSweep:
                     if ask.live is None and rcode == RCODE_NXDOMAIN:
                         self.out.append((ask.name, Rcode.NXDOMAIN, {}, ""))
                     else:
-                        self._outcome(ask, _RCODES[rcode], _NXDOMAIN if rcode else _NODATA, "")
+                        self._outcome(ask, RCODES[rcode], _NXDOMAIN if rcode else _NODATA, "")
                     continue
                 self._answer(ask, data)
         return got
@@ -280,17 +278,13 @@ class FastSweep:
         if reply.truncated:
             self._tcp(ask)
             return
-        rcode = _RCODES.get(reply.rcode)
-        if rcode in (Rcode.SERVFAIL, Rcode.REFUSED) and len(self.servers) > 1 and ask.tries <= self.retries:
+        outcome = judge(reply.rcode, self.owners[ask.sock], may_retry=len(self.servers) > 1 and ask.tries <= self.retries)
+        if outcome is None:
             retry = _Ask(ask.name, ask.qname, ask.index, ask.live)
             retry.tries, retry.garbage, retry.question = ask.tries, ask.garbage, ask.question
-            self._send(retry, time.monotonic())  # another server may do better
-            return
-        if rcode is None:
-            self._outcome(ask, Rcode.ERROR, None, f"rcode {reply.rcode}")
+            self._send(retry, time.monotonic())
         else:
-            self._outcome(ask, rcode, reply, "" if rcode is Rcode.NOERROR or rcode is Rcode.NXDOMAIN
-                          else f"{rcode.value} from {self.owners[ask.sock]}")
+            self._outcome(ask, outcome[0], None if outcome[0] is Rcode.ERROR else reply, outcome[1])
 
     def _expire(self, now: float) -> None:
         for table in self.pending:

@@ -14,6 +14,8 @@ import socket
 import struct
 from dataclasses import dataclass
 
+from detect.model import Rcode
+
 _HEADER = struct.Struct("!HHHHHH")
 _RR = struct.Struct("!HHIH")
 # RD=1 (works against recursive and authoritative servers), one question, one OPT record.
@@ -28,6 +30,8 @@ _COMMON_TYPES = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "PTR": 12, "MX": 15, "TX
 # a lower-case ASCII name without escapes, empty labels or a final dot; labels of 1-63 characters
 _PLAIN_NAME = re.compile(r"[a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*")
 RCODE_NOERROR, RCODE_FORMERR, RCODE_SERVFAIL, RCODE_NXDOMAIN, RCODE_NOTIMP, RCODE_REFUSED = 0, 1, 2, 3, 4, 5
+RCODES = {RCODE_NOERROR: Rcode.NOERROR, RCODE_NXDOMAIN: Rcode.NXDOMAIN, RCODE_SERVFAIL: Rcode.SERVFAIL,
+          RCODE_REFUSED: Rcode.REFUSED}
 
 
 class WireError(ValueError):
@@ -284,3 +288,18 @@ def parse_reply(data: bytes, question: Question) -> Reply | None:
                 chain_owner = target
         off += rdlength
     return Reply(rcode, truncated, tuple(dict.fromkeys(records)), cname)
+
+
+def judge(rcode: int, server: object, *, may_retry: bool) -> tuple[Rcode, str] | None:
+    """What an answer's rcode means for its question, in both probers (crawler/dnsengine.py and
+    crawler/dnsfast.py): None to ask again at another server (SERVFAIL or REFUSED while ``may_retry``:
+    another server may do better), else the outcome and its error text ("" for NOERROR and NXDOMAIN;
+    an rcode outside RCODES is an ERROR)."""
+    outcome = RCODES.get(rcode)
+    if outcome is None:
+        return Rcode.ERROR, f"rcode {rcode}"
+    if outcome is Rcode.NOERROR or outcome is Rcode.NXDOMAIN:
+        return outcome, ""
+    if may_retry:
+        return None
+    return outcome, f"{outcome.value} from {server}"

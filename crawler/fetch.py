@@ -10,13 +10,15 @@ the daemon crawls again and again in one process. See docs/crawler.md for what i
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from crawler.pagework import page_work
+from crawler.pagework import page_work, roomy_gc_threshold
 from crawler.run import ensure_reactor
 from crawler.settings import CrawlerSettings, DnsSettings
 from detect.fingerprints import FetchPrint
@@ -26,6 +28,18 @@ if TYPE_CHECKING:
     from crawler.resolver import GuardedResolver
 
 logger = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def roomy_gc() -> Iterator[None]:
+    """The cyclic collector's young-generation threshold raised to CRAWL_GC_THRESHOLD (never lowered)
+    inside (see crawler.pagework), restored after."""
+    old = gc.get_threshold()
+    roomy_gc_threshold()
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
 
 
 @dataclass(frozen=True)
@@ -93,10 +107,22 @@ def scrapy_settings(c: CrawlerSettings, dns: DnsSettings) -> dict[str, Any]:
             "crawler.middleware.GuardMiddleware": 50,
             "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
             "crawler.middleware.CappedCompressionMiddleware": 590,
+            # Not needed by the site crawl (every request is dont_filter and no spider has
+            # allowed_domains or HTTP credentials); a crawl runs leaner without them.
+            "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+            "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
         },
-        "EXTENSIONS": {"scrapy.extensions.logstats.LogStats": None,
-                       "scrapy.extensions.corestats.CoreStats": None,
-                       "scrapy.extensions.telnet.TelnetConsole": None},
+        # Nobody reads Scrapy's stats: DownloaderStats re-serialises every request and response (body
+        # included) to count bytes, and every stats call is a no-op with the dummy collector.
+        "DOWNLOADER_STATS": False,
+        "STATS_CLASS": "scrapy.statscollectors.DummyStatsCollector",
+        "EXTENSIONS": {name: None for name in (
+            "scrapy.extensions.logstats.LogStats", "scrapy.extensions.corestats.CoreStats",
+            "scrapy.extensions.telnet.TelnetConsole", "scrapy.extensions.logcount.LogCount",
+            "scrapy.extensions.memusage.MemoryUsage", "scrapy.extensions.memdebug.MemoryDebugger",
+            "scrapy.extensions.closespider.CloseSpider", "scrapy.extensions.feedexport.FeedExporter",
+            "scrapy.extensions.spiderstate.SpiderState", "scrapy.extensions.throttle.AutoThrottle",
+            "scrapy.extensions.remote_control.RemoteControl")},
     }
 
 
@@ -160,12 +186,13 @@ class SiteCrawler:
             resolver.install_on_reactor()
             pages = page_work(c.page_workers, c.page_workers_min_sites, len(domains))
             try:
-                runner = AsyncCrawlerRunner(self.settings)
-                crawler = runner.create_crawler(SiteSpider)
-                on_result = ((lambda i, fetches, found: on_crawled(SiteCrawl(domains[i], fetches, found)))
-                             if on_crawled is not None else None)
-                await runner.crawl(crawler, domains=domains, plan=plan, resolver=resolver, now=now,
-                                  on_site=on_site, on_result=on_result, pages=pages)
+                with roomy_gc():
+                    runner = AsyncCrawlerRunner(self.settings)
+                    crawler = runner.create_crawler(SiteSpider)
+                    on_result = ((lambda i, fetches, found: on_crawled(SiteCrawl(domains[i], fetches, found)))
+                                 if on_crawled is not None else None)
+                    await runner.crawl(crawler, domains=domains, plan=plan, resolver=resolver, now=now,
+                                       on_site=on_site, on_result=on_result, pages=pages)
                 results: dict[int, tuple[HttpFetch, ...]] = crawler.spider.results
                 prints: dict[int, tuple[FetchPrint, ...]] = crawler.spider.prints
             finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from typing import Any
 
@@ -86,11 +87,27 @@ def tls_cert(certificate: Any) -> TlsCert | None:
     """A TlsCert from Scrapy's ``response.certificate`` (twisted.internet.ssl.Certificate)."""
     if certificate is None:
         return None
+    original = getattr(certificate, "original", certificate)
+    if hasattr(original, "to_cryptography"):  # pyOpenSSL's X509: read by its DER, the same bytes each time
+        from OpenSSL.crypto import FILETYPE_ASN1, dump_certificate
+
+        return _cert_of_der(dump_certificate(FILETYPE_ASN1, original))
+    return _cert_of(original)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cert_of_der(der: bytes) -> TlsCert:
+    """A certificate's TlsCert by its DER bytes: a site's pages (home over HTTPS, favicon, redirect hops)
+    show the same certificate, read once (TlsCert is immutable)."""
+    from cryptography import x509
+
+    return _cert_of(x509.load_der_x509_certificate(der))
+
+
+def _cert_of(cert: Any) -> TlsCert:
     from cryptography import x509
     from cryptography.hazmat.primitives.serialization import Encoding
 
-    original = getattr(certificate, "original", certificate)
-    cert = original.to_cryptography() if hasattr(original, "to_cryptography") else original
     try:
         ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         sans = tuple(ext.get_values_for_type(x509.DNSName)) + tuple(

@@ -18,6 +18,7 @@ OOM killer), the rest of the crawl's pages are handled in process, with a warnin
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import multiprocessing
 import resource
@@ -33,6 +34,14 @@ from detect.page_parse import parse
 from detect.page_signals import IMAGE_BANNER_CHARS
 
 logger = logging.getLogger(__name__)
+
+# Allocations between two young-generation collections during a crawl, in its process and in the page
+# workers (Python's default is 700). A crawl allocates a great deal (Twisted, Scrapy, every page's
+# parse) and frees nearly all of it by reference counting, so the default has the cyclic collector walk
+# the young objects hundreds of times a crawl, about 7 % of the crawl's CPU; at this threshold it is a
+# few dozen times. The older generations keep their thresholds; cyclic garbage waits at most this many
+# allocations longer to be freed.
+CRAWL_GC_THRESHOLD = 20_000
 
 BANNER_PICTURES = 3  # pictures fetched at most from an image-only page
 DEFAULT_ICON = "/favicon.ico"
@@ -75,6 +84,12 @@ def prints_of(fetches: Sequence[HttpFetch]) -> tuple[FetchPrint, ...]:
     return tuple(fetch_print(f, with_parse=True) for f in fetches)
 
 
+def roomy_gc_threshold() -> None:
+    """The cyclic collector's young-generation threshold raised to CRAWL_GC_THRESHOLD (never lowered)."""
+    old = gc.get_threshold()
+    gc.set_threshold(max(old[0], CRAWL_GC_THRESHOLD), *old[1:])
+
+
 def _cpu_seconds() -> float:
     """This worker's CPU time so far (user + system)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -112,7 +127,8 @@ class PagePool(PageWork):
         # The fork server imports the page code once; every worker forks from it ready to work.
         context.set_forkserver_preload(["crawler.pagework"])
         self.workers = workers
-        self._pools = [ProcessPoolExecutor(1, mp_context=context) for _ in range(workers)]
+        self._pools = [ProcessPoolExecutor(1, mp_context=context, initializer=roomy_gc_threshold)
+                       for _ in range(workers)]
         self._broken = False
         for pool in self._pools:  # start them now, while the crawl connects
             pool.submit(int)

@@ -57,8 +57,9 @@ class _AloneTurn:
 
 # A server's host (host:port) → what to hold while a request to it is in flight. The default holds
 # nothing (one process: its budget paces each server); cluster mode holds a lock shared by every worker
-# (scheduler/rdap_gate.py), so each RDAP server has one caller at a time across the cluster, and one
-# pace (max_per_minute, Retry-After) for all of them; it may refuse with ServerPaused.
+# (scheduler/server_gate.py), so each RDAP server has one caller at a time across the cluster, and one
+# pace (max_per_minute, Retry-After) for all of them; it may refuse with ServerPaused. WhoisClient.gate
+# is the same for port-43 servers.
 Gate = Callable[[str], AbstractAsyncContextManager[Turn]]
 
 

@@ -165,7 +165,8 @@ class RdapSettings:
         'WHOIS servers by TLD, "host" or "host:port", over the bundled table (IANA\'s root zone database); '
         "trusted like rdap.servers, so they may be on loopback", whois_server_map))
     whois_max_per_minute: int = field(default=10, metadata=key(
-        "queries a minute to each WHOIS server (registries' WHOIS limits are lower than RDAP's)", positive))
+        "queries a minute to each WHOIS server (registries' WHOIS limits are lower than RDAP's; in cluster mode "
+        "for all workers together, without the burst)", positive))
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], show: Show = plain) -> RdapSettings:

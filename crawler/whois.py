@@ -3,7 +3,9 @@
 The text is parsed by asyncwhois (its per-registry regular expressions, ``asyncwhois.parse_tld``) and its
 table of registry WHOIS servers (IANA's root zone database) names the server; the socket I/O is ours, so
 every query has a timeout, a size cap, the private-address guard (crawler/guard.py) and the request
-budget of crawler/politeness.py. A server named in ``[rdap] whois_servers`` is trusted configuration
+budget of crawler/politeness.py; in cluster mode also a gate shared by every worker
+(``WhoisClient.gate``, scheduler/server_gate.py): one caller per WHOIS server at a time and one pace per
+server across the cluster, as for RDAP. A server named in ``[rdap] whois_servers`` is trusted configuration
 like ``[rdap] servers`` (the sandbox serves it on loopback); one from the bundled table must resolve
 to a public address unless ``[crawler] allow_private_addresses``.
 
@@ -24,7 +26,7 @@ from typing import Any
 
 from crawler.guard import is_forbidden
 from crawler.politeness import HostBudget
-from crawler.rdap import status_name
+from crawler.rdap import Gate, ServerPaused, no_gate, status_name
 from crawler.settings import RdapSettings, parse_whois_server
 from crawler.sources import SourceError
 from detect.model import ErrorKind, RdapRecord
@@ -33,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 WHOIS_PORT = 43
 MAX_WHOIS_BYTES = 256 * 1024
+LIMIT_PAUSE = 60.0  # seconds a server that says "query limit exceeded" is left alone (it gives no Retry-After)
 
 _ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*(Z|UTC|GMT|[+-]\d{2}:?\d{2})?$", re.IGNORECASE)
 _FORMATS = ("%d.%m.%Y", "%d.%m.%Y %H:%M:%S", "%d-%b-%Y", "%d-%B-%Y", "%Y.%m.%d", "%Y/%m/%d", "%Y%m%d",
@@ -189,7 +192,11 @@ async def query(host: str, port: int, domain: str, *, timeout: float, max_bytes:
 
 
 class WhoisClient:
-    """Registration data over port 43, paced per server like RDAP (``[rdap] whois_max_per_minute``)."""
+    """Registration data over port 43, paced per server like RDAP (``[rdap] whois_max_per_minute``).
+
+    ``gate`` (crawler.rdap.Gate) is held around each query, keyed "host:port": nothing by default (one
+    process: its budget paces each server); in cluster mode a lock and a pace shared by every worker, which
+    may refuse with ServerPaused (→ ``rate_limited``, not asked)."""
 
     def __init__(self, servers: Mapping[str, str], *, timeout: float, max_per_minute: float, max_wait: float,
                  allow_private: bool = False) -> None:
@@ -197,6 +204,7 @@ class WhoisClient:
         self.timeout = timeout
         self.allow_private = allow_private
         self.budget = HostBudget(max_per_minute, max_wait)
+        self.gate: Gate = no_gate
 
     @classmethod
     def from_settings(cls, rdap: RdapSettings, *, allow_private: bool = False) -> WhoisClient | None:
@@ -228,13 +236,22 @@ class WhoisClient:
                               error=f"WHOIS server {host} not asked: its request budget is spent "
                                     "(over rdap.max_wait)")
         try:
-            text = await query(host, port, domain, timeout=self.timeout,
-                               allow_private=trusted or self.allow_private)
+            async with self.gate(f"{host}:{port}") as turn:
+                text = await query(host, port, domain, timeout=self.timeout,
+                                   allow_private=trusted or self.allow_private)
+                record = parse_whois(domain, text, now)
+                # only an answer without data: a registry's terms of use may speak of query rates too
+                limited = record.error_kind is ErrorKind.MALFORMED and _looks_rate_limited(text)
+                if limited:
+                    turn.pause(LIMIT_PAUSE)  # cluster mode: every worker leaves it alone (before the gate opens)
         except SourceError as exc:
             return RdapRecord(domain=domain, source="whois", error_kind=exc.kind, error=str(exc), observed_at=now)
-        record = parse_whois(domain, text, now)
-        if record.error_kind is ErrorKind.MALFORMED and _looks_rate_limited(text):
-            self.budget.back_off(host, 60.0)
+        except ServerPaused as paused:
+            return RdapRecord(domain=domain, source="whois", error_kind=ErrorKind.RATE_LIMITED, observed_at=now,
+                              error=f"WHOIS server {host} not asked: the cluster's pace for it (budget or a query "
+                                    f"limit it reported) closes it for {paused.seconds:.0f}s (over rdap.max_wait)")
+        if limited:
+            self.budget.back_off(host, LIMIT_PAUSE)
             return RdapRecord(domain=domain, source="whois", raw=text, error_kind=ErrorKind.RATE_LIMITED,
                               error=f"WHOIS server {host} says the query limit is exceeded", observed_at=now)
         return record

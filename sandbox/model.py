@@ -23,7 +23,8 @@ SERVICE_BEHAVIOURS: Mapping[str, frozenset[str]] = MappingProxyType({
     # rdap-429-date: each name's first request is a 429 whose Retry-After is an HTTP date 2 s ahead
     # rdap-slow: every answer 0.3 s late (concurrent requests overlap: RegistryServices.rdap_peak counts them)
     "rdap": frozenset({"rdap-malformed", "rdap-429", "rdap-429-date", "rdap-500", "rdap-header-flood", "rdap-slow"}),
-    "whois": frozenset({"whois-silent", "whois-huge", "whois-garbage", "whois-limit"}),
+    # whois-slow: every answer 0.3 s late (concurrent queries overlap: WhoisServer.peak counts them)
+    "whois": frozenset({"whois-silent", "whois-huge", "whois-garbage", "whois-limit", "whois-slow"}),
     "pdns": frozenset({"pdns-429", "pdns-garbage", "pdns-500"}),
 })
 

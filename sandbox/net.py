@@ -245,6 +245,18 @@ class Sandbox:
         return self.whois.asked()
 
     @property
+    def whois_peak(self) -> int:
+        """The most WHOIS queries the server was answering at once; reset() clears."""
+        assert self.whois is not None
+        return self.whois.peak
+
+    @property
+    def whois_request_times(self) -> list[float]:
+        """time.monotonic() as each WHOIS query line was read, in order; reset() clears."""
+        assert self.whois is not None
+        return self.whois.started()
+
+    @property
     def pdns_queries(self) -> list[str]:
         """Every value the passive-DNS server was asked about, in order; reset() clears."""
         assert self.pdns is not None

@@ -4,13 +4,15 @@ Answers in the ICANN registry format most ccTLD registries without RDAP also use
 from the same registration data the RDAP server shows. Service behaviours (``set_service_behaviour``):
 ``whois-silent`` (reads the query, answers nothing), ``whois-huge`` (text without end),
 ``whois-garbage`` (bytes that are no WHOIS answer), ``whois-limit`` (the "query limit exceeded" line
-registries send instead of data).
+registries send instead of data), ``whois-slow`` (every answer 0.3 s late, so concurrent queries overlap).
+The server counts the queries it is answering at once (``peak``) and when each was read (``started``).
 """
 
 from __future__ import annotations
 
 import re
 import socket
+import time
 
 from sandbox.model import DomainState
 from sandbox.state import LiveState
@@ -51,6 +53,22 @@ class WhoisServer(LoggedService):
     def __init__(self, state: LiveState, host: str = "127.0.0.1", port: int = 0) -> None:
         super().__init__(host, port, "whois")
         self.state = state
+        self.in_flight = 0  # queries read since the last clear() being answered now …
+        self.peak = 0  # … and the most at once (clear() resets)
+        self.started_at: list[float] = []  # time.monotonic() as each query line was read (clear() resets)
+        self._generation = 0  # clear() starts a new one: an earlier test's silent query no longer counts
+
+    def started(self) -> list[float]:
+        with self._lock:
+            return list(self.started_at)
+
+    def clear(self) -> None:
+        super().clear()
+        with self._lock:
+            self.peak = 0
+            self.in_flight = 0
+            self.started_at.clear()
+            self._generation += 1
 
     def _serve(self, conn: socket.socket) -> None:
         buf = b""
@@ -61,7 +79,22 @@ class WhoisServer(LoggedService):
             buf += chunk
         name = buf.split(b"\n", 1)[0].decode("latin-1").strip().lower().rstrip(".")
         self._log(name)
+        with self._lock:
+            generation = self._generation
+            self.in_flight += 1
+            self.started_at.append(time.monotonic())
+            self.peak = max(self.peak, self.in_flight)
+        try:
+            self._answer(conn, name)
+        finally:
+            with self._lock:
+                if generation == self._generation:
+                    self.in_flight -= 1
+
+    def _answer(self, conn: socket.socket, name: str) -> None:
         behaviour = self.state.service_behaviour("whois")
+        if behaviour == "whois-slow":
+            time.sleep(0.3)
         if behaviour == "whois-silent":
             self.server.stopping.wait(30)
             return

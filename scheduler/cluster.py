@@ -44,8 +44,8 @@ from scheduler import cycle
 from scheduler.components import Components
 from scheduler.hunt_resolve import Wildcards
 from scheduler.observe import ObserveReport
-from scheduler.rdap_gate import ServerGate
 from scheduler.rounds import ROUNDS, WATCHED, observe_batch
+from scheduler.server_gate import ServerGate
 from scheduler.settings import CycleSettings
 from scheduler.sweep_parts import SweepPart, sweep_part
 from storage import cycles
@@ -420,14 +420,22 @@ async def work(parts: Components, *, concurrency: int = 1, stop: asyncio.Event |
             handled.append(sig)
         except (NotImplementedError, RuntimeError, ValueError):  # not the main thread (tests)
             pass
-    # one RDAP caller per server across the cluster: this worker's requests wait for a lock shared by all,
-    # and keep one pace per server (rdap.max_per_minute, Retry-After) with every other worker
-    gate = ServerGate(conninfo(settings.storage.url), per_minute=parts.rdap.budget.per_minute,
-                      max_wait=parts.rdap.budget.max_wait)
+    # one RDAP and one WHOIS caller per server across the cluster: this worker's requests wait for a lock
+    # shared by all, and keep one pace per server (rdap.max_per_minute or rdap.whois_max_per_minute, and
+    # the pauses servers ask for) with every other worker
+    gates = {"rdap": ServerGate(conninfo(settings.storage.url), kind="rdap", per_minute=parts.rdap.budget.per_minute,
+                                max_wait=parts.rdap.budget.max_wait)}
+    whois = parts.rdap.whois
+    if whois is not None:
+        gates["whois"] = ServerGate(conninfo(settings.storage.url), kind="whois", per_minute=whois.budget.per_minute,
+                                    max_wait=whois.budget.max_wait)
     try:
         async with app.open_async():
-            await gate.open()
-            parts.rdap.gate = gate
+            for gate in gates.values():
+                await gate.open()
+            parts.rdap.gate = gates["rdap"]
+            if whois is not None:
+                whois.gate = gates["whois"]
             runner_worker = Worker(
                 app=app, concurrency=concurrency + 1,  # one slot beyond the stages: the reaper never waits behind a sweep
                 install_signal_handlers=False, update_heartbeat_interval=heartbeat,
@@ -449,7 +457,10 @@ async def work(parts: Components, *, concurrency: int = 1, stop: asyncio.Event |
             log.info("worker stopped")
     finally:
         parts.rdap.gate = no_gate
-        await gate.close()
+        if whois is not None:
+            whois.gate = no_gate
+        for gate in gates.values():
+            await gate.close()
         for sig in handled:
             loop.remove_signal_handler(sig)
 

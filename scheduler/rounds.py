@@ -6,11 +6,15 @@ report kept in the cycle log under the round's job and the round's name."""
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from datetime import datetime
 
 from scheduler.components import Components
 from scheduler.observe import ObserveReport, observe, recheck_banners, takedown_pages
 from storage import observations
+
+log = logging.getLogger(__name__)
 
 WATCHED = "watched"
 """The watchlist's probe or crawl round."""
@@ -28,18 +32,49 @@ def label(round_name: str) -> str:
 
 
 def plan_batches(parts: Components, domains: list[str], *, crawl: bool) -> list[list[str]]:
-    """A round's domains in batches of [cluster] observe_batch. For a crawl, domains whose last DNS
-    answer named the same first address go together, so one host's sites stay in one batch (one
-    crawler's politeness per host holds); a probe keeps the watchlist's order."""
+    """A round's domains in batches of [cluster] observe_batch. A probe keeps the watchlist's order. A
+    crawl groups the domains whose last DNS answer named the same first address (one host) and never
+    splits a group across batches, so two workers never crawl one host's sites at once and one crawler's
+    politeness per host holds; only a host with more sites than a batch holds is split, into batches of
+    its own (logged)."""
     size = parts.config.cluster.observe_batch
-    if crawl:
-        host: dict[str, str] = {}
-        with parts.store.transaction() as session:
-            for name in domains:
-                dns = observations.latest_dns(session, name)
-                host[name] = min(dns.get("A") or dns.get("AAAA") or ("",)) if dns is not None else ""
-        domains = sorted(domains, key=lambda d: (host[d], d))
-    return [domains[i:i + size] for i in range(0, len(domains), size)]
+    if not crawl:
+        return [domains[i:i + size] for i in range(0, len(domains), size)]
+    host: dict[str, str] = {}
+    with parts.store.transaction() as session:
+        for name in domains:
+            dns = observations.latest_dns(session, name)
+            host[name] = min(dns.get("A") or dns.get("AAAA") or ("",)) if dns is not None else ""
+    batches = pack_host_groups(host, size)
+    for address, count in sorted(Counter(host.values()).items()):
+        if address and count > size:
+            log.info("crawl round: host %s has %d sites, more than a batch of %d: its crawl is split over %d "
+                     "batches, which two workers may crawl at once", address, count, size, -(-count // size))
+    return batches
+
+
+def pack_host_groups(host: dict[str, str], size: int) -> list[list[str]]:
+    """Domain → its host's address ("" = none known: a group of its own) → batches of at most ``size``
+    in which every host group is whole (first fit, largest group first), except a group larger than
+    ``size``, which fills batches of its own. Each batch sorted by (address, domain); pure."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for name in sorted(host, key=lambda d: (host[d], d)):
+        groups.setdefault((host[name], "" if host[name] else name), []).append(name)  # no address: alone
+    batches: list[list[str]] = []
+    room: dict[int, int] = {}  # batch index → free places, for the batches not yet full (in order)
+    for members in sorted(groups.values(), key=lambda g: (-len(g), host[g[0]], g[0])):
+        fit = next((i for i, free in room.items() if free >= len(members)), None)
+        if fit is None:  # a new batch; a host with more sites than a batch holds fills batches of its own
+            for start in range(0, len(members), size):
+                batches.append(members[start:start + size])
+                if len(batches[-1]) < size:
+                    room[len(batches) - 1] = size - len(batches[-1])
+        else:
+            batches[fit] += members
+            room[fit] -= len(members)
+            if room[fit] == 0:
+                del room[fit]
+    return [sorted(b, key=lambda d: (host[d], d)) for b in batches]
 
 
 async def observe_batch(parts: Components, domains: list[str], *, now: datetime, cycle_id: int | None,

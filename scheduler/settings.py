@@ -203,7 +203,8 @@ class ClusterSettings:
         "finished jobs are deleted from the queue after this many hours (failed ones are kept)", positive))
     observe_batch: int = field(default=500, metadata=key(
         "domains per probe or crawl batch: a round over more is split into batches (embedded: run one after "
-        "another; cluster mode: `observe` jobs that any worker takes, several at once)", positive))
+        "another; cluster mode: `observe` jobs that any worker takes, several at once); a crawl round never splits "
+        "one host's sites over two batches unless that host has more sites than this", positive))
     sweep_labels: int = field(default=20, metadata=key(
         "network labels per discovery sweep part: each part generates and resolves its labels' lookalikes "
         "(embedded: one after another; cluster mode: `sweep_part` jobs that any worker takes, several at once)",

@@ -4,6 +4,7 @@ same outcomes as the asyncio prober for every server behaviour, name by name."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 
@@ -43,6 +44,9 @@ def by_sweep(prober: Prober, names: list[str], types: tuple[str, ...] | list[str
     return {r.name: r for r in prober.probe_all(iter(names), types, workers=1)}
 
 
+Ask = Callable[[Prober, list[str], "tuple[str, ...] | list[str]"], dict[str, DnsResult]]
+
+
 @pytest.mark.parametrize("types", [RECORD_TYPES, ("A",), ("MX", "CNAME", "A")])
 def test_same_results_as_the_asyncio_prober(types: tuple[str, ...]) -> None:
     with NanoServer(nanodns.answers_everything()) as server:
@@ -77,30 +81,38 @@ def test_failures_read_as_the_asyncio_prober_reads_them(behaviour: nanodns.Behav
     assert fast["example.test"].rcode is rcode
 
 
+# The same rules for both probers (the asyncio one of crawler/dnsengine.py, the bulk sweep of dnsfast):
+# each of these runs once per prober.
+PROBERS = pytest.mark.parametrize("ask", [by_sweep, by_loop], ids=["sweep", "loop"])
+
+
+@PROBERS
 @pytest.mark.parametrize("behaviour", [nanodns.garbage_then_answer, nanodns.id_mismatch_then_answer])
-def test_bad_packets_are_ignored_while_waiting_for_the_answer(behaviour: nanodns.Behaviour) -> None:
+def test_bad_packets_are_ignored_while_waiting_for_the_answer(behaviour: nanodns.Behaviour, ask: Ask) -> None:
     with NanoServer(behaviour) as server:
-        r = by_sweep(prober_for(server, retries=0), ["example.test"], ["A"])["example.test"]
+        r = ask(prober_for(server, retries=0), ["example.test"], ["A"])["example.test"]
     assert r.rcode is Rcode.NOERROR
     assert sorted(r.get("A")) == ["192.0.2.1", "192.0.2.2"]  # never the forged 203.0.113.66
 
 
-def test_truncated_answers_are_asked_again_over_tcp() -> None:
+@PROBERS
+def test_truncated_answers_are_asked_again_over_tcp(ask: Ask) -> None:
     with NanoServer(nanodns.truncating()) as server:
-        r = by_sweep(prober_for(server), ["example.test"], ["A", "TXT"])["example.test"]
+        r = ask(prober_for(server), ["example.test"], ["A", "TXT"])["example.test"]
         vias = {q[2] for q in server.queries}
     assert r.rcode is Rcode.NOERROR
     assert sorted(r.get("TXT")) == ["google-site-verification=abc123", "v=spf1 -all"]
     assert vias == {"udp", "tcp"}
 
 
-def test_timeouts_are_retried_up_to_retries() -> None:
+@PROBERS
+def test_timeouts_are_retried_up_to_retries(ask: Ask) -> None:
     with NanoServer(nanodns.flaky(drops=1)) as server:
-        assert by_sweep(prober_for(server, timeout=0.2, retries=1), ["example.test"], ["A"])[
+        assert ask(prober_for(server, timeout=0.2, retries=1), ["example.test"], ["A"])[
             "example.test"].rcode is Rcode.NOERROR
         assert len(server.queries) == 2
     with NanoServer(nanodns.flaky(drops=2)) as server:
-        r = by_sweep(prober_for(server, timeout=0.2, retries=1), ["example.test"], ["A"])["example.test"]
+        r = ask(prober_for(server, timeout=0.2, retries=1), ["example.test"], ["A"])["example.test"]
         assert r.rcode is Rcode.TIMEOUT and r.error == "A: no answer after 2 tries of 0.2 s"
         assert len(server.queries) == 2
 

@@ -8,7 +8,17 @@ import dns.rcode
 import dns.rrset
 import pytest
 
-from crawler.dnswire import Question, WireError, name_text, normalise, parse_reply, qname_wire, rdtype_of
+from crawler.dnswire import (
+    Question,
+    WireError,
+    judge,
+    name_text,
+    normalise,
+    parse_reply,
+    qname_wire,
+    rdtype_of,
+)
+from detect.model import Rcode
 
 
 def _reply(qname: str, rtype: str, *rrsets: tuple[str, str, list[str]], rcode: int = 0,
@@ -141,3 +151,18 @@ def test_normalise_takes_its_quick_path_only_where_the_general_one_agrees(name: 
 def test_normalise_refuses_what_cannot_be_asked(name: str) -> None:
     with pytest.raises(WireError):
         normalise(name)
+
+
+@pytest.mark.parametrize(("rcode", "may_retry", "expected"), [
+    (0, True, (Rcode.NOERROR, "")),
+    (3, True, (Rcode.NXDOMAIN, "")),
+    (2, True, None),                      # SERVFAIL: another server may do better
+    (5, True, None),                      # REFUSED: likewise
+    (2, False, (Rcode.SERVFAIL, "SERVFAIL from 192.0.2.53:53")),
+    (5, False, (Rcode.REFUSED, "REFUSED from 192.0.2.53:53")),
+    (1, True, (Rcode.ERROR, "rcode 1")),  # FORMERR and the rest: never retried
+    (15, False, (Rcode.ERROR, "rcode 15")),
+])
+def test_an_answers_rcode_is_judged_alike_by_both_probers(rcode: int, may_retry: bool,
+                                                           expected: tuple[Rcode, str] | None) -> None:
+    assert judge(rcode, "192.0.2.53:53", may_retry=may_retry) == expected

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from crawler.fetch import SiteCrawler
+import pytest
+
+from crawler.fetch import SiteCrawler, roomy_gc
+from crawler.pagework import CRAWL_GC_THRESHOLD
 from crawler.resolver import GuardedResolver
 from crawler.run import run
 from crawler.settings import CrawlerSettings, DnsSettings
@@ -129,6 +133,46 @@ def test_tls_certificate_is_recorded_with_sans_and_sha256() -> None:
             assert https.favicon == ICON
             assert crawl.fetches[1].error_kind is not None  # plain HTTP to a TLS port fails, typed
     run(main)
+
+
+def test_a_crawl_runs_with_the_roomy_young_generation_threshold_and_restores_it() -> None:
+    before = gc.get_threshold()
+    seen: list[tuple[int, int, int]] = []
+
+    async def main() -> None:
+        async with TinyDns({"site.test": ["127.0.0.1"]}) as dns, HostileSite() as site:
+            crawler = SiteCrawler.from_settings(*config(dns))
+            await crawler.crawl([f"site.test:{site.port}"], now=NOW,
+                                on_crawled=lambda _site: seen.append(gc.get_threshold()))
+    run(main)
+    assert seen == [(max(before[0], CRAWL_GC_THRESHOLD), *before[1:])]
+    assert gc.get_threshold() == before
+    with pytest.raises(RuntimeError), roomy_gc():
+        raise RuntimeError("a failed crawl restores it too")
+    assert gc.get_threshold() == before
+
+
+def test_tls_cert_reads_each_certificate_once_by_its_der() -> None:
+    """A site's pages show one certificate: read once, the same TlsCert as reading it afresh; another
+    certificate is read on its own."""
+    from cryptography import x509
+    from OpenSSL.crypto import X509
+    from twisted.internet.ssl import Certificate
+
+    from crawler.outcome import _cert_of, tls_cert
+
+    _ctx, der = self_signed(["once.test", "10.0.0.7"])
+    _ctx, other_der = self_signed(["other.test"])
+    wrapped = Certificate(X509.from_cryptography(x509.load_der_x509_certificate(der)))
+    first = tls_cert(wrapped)
+    assert first == _cert_of(x509.load_der_x509_certificate(der))
+    assert first is not None and first.sans == ("once.test", "10.0.0.7")
+    assert first.sha256 == hashlib.sha256(der).hexdigest()
+    again = tls_cert(Certificate(X509.from_cryptography(x509.load_der_x509_certificate(der))))
+    assert again is first  # the cache answered
+    other = tls_cert(Certificate(X509.from_cryptography(x509.load_der_x509_certificate(other_der))))
+    assert other is not None and other.sans == ("other.test",) and other.sha256 == hashlib.sha256(other_der).hexdigest()
+    assert tls_cert(None) is None
 
 
 def test_guard_blocks_private_targets_and_redirects_to_them() -> None:

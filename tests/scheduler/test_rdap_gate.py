@@ -23,7 +23,7 @@ from crawler.settings import RdapSettings
 from detect.model import ErrorKind, RdapRecord
 from sandbox.net import Sandbox
 from scheduler.cluster import conninfo
-from scheduler.rdap_gate import ServerGate
+from scheduler.server_gate import ServerGate
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.postgres]
 
@@ -163,7 +163,7 @@ def test_a_retry_after_one_worker_is_told_pauses_the_other(sandbox: Sandbox, pg_
 
 HOLDER = """
 import asyncio, sys
-from scheduler.rdap_gate import ServerGate
+from scheduler.server_gate import ServerGate
 
 async def main() -> None:
     gate = ServerGate(sys.argv[1], per_minute=1)  # its turn would close the server for a minute
