@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from crawler.pagework import page_work, roomy_gc_threshold
+from crawler.pagework import SitePrints, page_work, roomy_gc_threshold
 from crawler.run import ensure_reactor
 from crawler.settings import CrawlerSettings, DnsSettings
+from detect.bodies import PackedBody
 from detect.fingerprints import FetchPrint
 from detect.model import ErrorKind, HttpFetch
 
@@ -50,6 +51,9 @@ class SiteCrawl:
     fetches: tuple[HttpFetch, ...]
     # each fetch's fingerprint, when page workers made them (a big crawl); None: the recorder makes them
     prints: tuple[FetchPrint, ...] | None = None
+    # each fetch's body packed as the store keeps it (detect.bodies), by the same page workers; None: the
+    # store packs them
+    packed: tuple[PackedBody | None, ...] | None = None
 
     @property
     def home(self) -> HttpFetch | None:
@@ -189,12 +193,12 @@ class SiteCrawler:
                 with roomy_gc():
                     runner = AsyncCrawlerRunner(self.settings)
                     crawler = runner.create_crawler(SiteSpider)
-                    on_result = ((lambda i, fetches, found: on_crawled(SiteCrawl(domains[i], fetches, found)))
+                    on_result = ((lambda i, fetches, found: on_crawled(_site(domains[i], fetches, found)))
                                  if on_crawled is not None else None)
                     await runner.crawl(crawler, domains=domains, plan=plan, resolver=resolver, now=now,
                                        on_site=on_site, on_result=on_result, pages=pages)
                 results: dict[int, tuple[HttpFetch, ...]] = crawler.spider.results
-                prints: dict[int, tuple[FetchPrint, ...]] = crawler.spider.prints
+                prints: dict[int, SitePrints] = crawler.spider.prints
             finally:
                 pages.close()
                 resolver.uninstall()
@@ -203,8 +207,12 @@ class SiteCrawler:
             fetches = results.get(i) or (HttpFetch(domain=domain, url=f"https://{domain}/",
                                                    error_kind=ErrorKind.OTHER, error="crawl ended early",
                                                    observed_at=now),)
-            out.append(SiteCrawl(domain=domain, fetches=fetches, prints=prints.get(i)))
+            out.append(_site(domain, fetches, prints.get(i)))
         return out
+
+
+def _site(domain: str, fetches: tuple[HttpFetch, ...], found: SitePrints | None) -> SiteCrawl:
+    return SiteCrawl(domain, fetches, *(found or (None, None)))
 
 
 def _quiet_scrapy() -> None:

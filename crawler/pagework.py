@@ -7,7 +7,8 @@ worker processes (started from a fork server, so they never inherit the crawl's 
 
 - ``look_at_home``: what the spider must know of a home page before it fetches more (the favicon link,
   and the pictures of an image-only page, a wordless seizure banner);
-- ``fetch_print``: each fetch's indicators, sketch and parse, which the store and classification take.
+- ``fetch_print``: each fetch's indicators, sketch and parse, which the store and classification take, and
+  each body packed as the store keeps it (SHA-256 and gzip, detect.bodies).
 
 The pages of one body always go to the same worker (chosen by a hash of the body), whose parse memo
 then serves both questions with one parse. Both functions are the ones a small crawl calls in process:
@@ -28,6 +29,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
+from detect.bodies import PackedBody, pack_body
 from detect.fingerprints import FetchPrint, fetch_print
 from detect.model import HttpFetch
 from detect.page_parse import parse
@@ -80,8 +82,18 @@ def look_at_home(body: bytes, content_type: str) -> tuple[str, tuple[str, ...]]:
     return favicon_href(body, content_type), banner_pictures(body, content_type)
 
 
-def prints_of(fetches: Sequence[HttpFetch]) -> tuple[FetchPrint, ...]:
-    return tuple(fetch_print(f, with_parse=True) for f in fetches)
+SitePrints = tuple[tuple[FetchPrint, ...], tuple[PackedBody | None, ...]]
+
+
+def prints_of(fetches: Sequence[HttpFetch]) -> SitePrints:
+    """Each fetch's fingerprint (with its parse), and its body packed as the store keeps it (detect.bodies;
+    None without a body): the store then neither hashes nor compresses in the crawl's process."""
+    packed: dict[bytes, PackedBody] = {}  # the same bytes twice (HTTPS and HTTP home) packed once
+    for fetch in fetches:
+        if fetch.body and fetch.body not in packed:
+            packed[fetch.body] = pack_body(fetch.body)
+    return (tuple(fetch_print(f, with_parse=True) for f in fetches),
+            tuple(packed[f.body] if f.body else None for f in fetches))
 
 
 def roomy_gc_threshold() -> None:
@@ -111,8 +123,9 @@ class PageWork:
     async def home(self, fetch: HttpFetch) -> tuple[str, tuple[str, ...]]:
         return look_at_home(fetch.body, fetch.header("content-type"))
 
-    async def prints(self, fetches: Sequence[HttpFetch]) -> tuple[FetchPrint, ...] | None:
-        """None: the caller fingerprints as it records (in process, overlapping the crawl's waits)."""
+    async def prints(self, fetches: Sequence[HttpFetch]) -> SitePrints | None:
+        """None: the caller fingerprints (and the store packs) as it records (in process, overlapping the
+        crawl's waits)."""
         return None
 
     def close(self) -> None:
@@ -147,7 +160,7 @@ class PagePool(PageWork):
     async def home(self, fetch: HttpFetch) -> tuple[str, tuple[str, ...]]:
         return await self._run(fetch.body, look_at_home, fetch.body, fetch.header("content-type"))
 
-    async def prints(self, fetches: Sequence[HttpFetch]) -> tuple[FetchPrint, ...] | None:
+    async def prints(self, fetches: Sequence[HttpFetch]) -> SitePrints | None:
         # routed by the home page's body: the worker that looked at it has its parse
         home = next((f for f in fetches[:2] if f.ok), None)
         body = home.body if home is not None and home.body else next((f.body for f in fetches if f.body), b"")

@@ -27,6 +27,7 @@ from scheduler.components import Components
 from scheduler.deliver import new_message_id
 from scheduler.progress import stage
 from storage import observations, outbox, watchlist
+from storage.models import DomainRow
 from storage.observations import DnsWrite, HttpWrite, PageSketch
 from storage.values import StatusChange
 
@@ -118,11 +119,12 @@ class _SiteRecorder:
         writes = []
         # the crawl's page workers fingerprinted the site already (a big crawl), or it is done here
         prints = site.prints or (None,) * len(site.fetches)
-        for fetch, found in zip(site.fetches, prints):
+        packs = site.packed or (None,) * len(site.fetches)
+        for fetch, found, packed in zip(site.fetches, prints, packs):
             if found is None:
                 found = fingerprints.fetch_print(fetch)
             inds, sketch = _stored(found)
-            writes.append(HttpWrite(fetch, inds, sketch))
+            writes.append(HttpWrite(fetch, inds, sketch, packed))
             self.keep_parsed(fetch, found.parsed)
         if not self.pending:
             self.pending_since = time.monotonic()
@@ -241,10 +243,8 @@ async def observe(parts: Components, domains: Sequence[str], *, now: datetime, c
     with stage(shown, f"{what}: classify", len(domains)) as step:
         for start in range(0, len(domains), CLASSIFY_BATCH):
             with store.transaction() as session:
-                for name in domains[start:start + CLASSIFY_BATCH]:
-                    _classify_one(session, parts, name, fresh_dns, crawled, rdap_records, now, report, banners,
-                                  parsed)
-                    step.advance()
+                _classify_batch(session, parts, domains[start:start + CLASSIFY_BATCH], fresh_dns, crawled,
+                                rdap_records, now, report, banners, parsed, step.advance)
     if recheck:
         recheck_banners(parts, domains, banners, now, report, fresh_dns, crawled, rdap_records, parsed)
     return report
@@ -269,9 +269,8 @@ def recheck_banners(parts: Components, domains: Sequence[str], banners: dict[str
         if fresh != banners:
             for start in range(0, len(serving), CLASSIFY_BATCH):
                 with store.transaction() as session:
-                    for name in serving[start:start + CLASSIFY_BATCH]:
-                        _classify_one(session, parts, name, fresh_dns, crawled, rdap_records, now, report, fresh,
-                                      parsed)
+                    _classify_batch(session, parts, serving[start:start + CLASSIFY_BATCH], fresh_dns, crawled,
+                                    rdap_records, now, report, fresh, parsed)
 
 
 def takedown_pages(session: Session) -> dict[str, str]:
@@ -294,25 +293,45 @@ def takedown_pages(session: Session) -> dict[str, str]:
     return out
 
 
-def _classify_one(session: Session, parts: Components, name: str, fresh_dns: dict[str, DnsResult],
-                  crawled: dict[str, SiteCrawl], rdap_records: dict[str, RdapRecord], now: datetime,
+def _classify_batch(session: Session, parts: Components, names: Sequence[str], fresh_dns: dict[str, DnsResult],
+                    crawled: dict[str, SiteCrawl], rdap_records: dict[str, RdapRecord], now: datetime,
+                    report: ObserveReport, banners: dict[str, str],
+                    parsed: Callable[[HttpFetch], ParsedPage | None] | None = None,
+                    advance: Callable[[], None] | None = None) -> None:
+    """Classify ``names`` from their freshest observations and record each status change, in the caller's
+    transaction (with the hunt it triggers and the takedown mail it queues). The domains' rows are locked
+    and read together (storage.watchlist.lock_domains), and what the round did not observe itself — whether
+    a domain was ever live, its stored RDAP record — is read for the whole batch in one query each."""
+    rows = watchlist.lock_domains(session, names, now)
+    ids = [row.id for row in rows.values()]
+    live = observations.live_domains(session, ids)
+    stored_rdap = observations.latest_rdaps(session, [rows[n].id for n in rows if n not in rdap_records])
+    for name in names:
+        row = rows.get(name)
+        if row is not None:
+            change = _classify_one(session, parts, row, fresh_dns, crawled,
+                                   rdap_records.get(name) or stored_rdap.get(row.id), row.id in live, now, report,
+                                   banners, parsed)
+            if change is not None and change.status in observations.LIVE_STATUSES:
+                live.add(row.id)  # the change just recorded makes it a domain once live
+        if advance is not None:
+            advance()
+
+
+def _classify_one(session: Session, parts: Components, row: DomainRow, fresh_dns: dict[str, DnsResult],
+                  crawled: dict[str, SiteCrawl], rdap: RdapRecord | None, was_live: bool, now: datetime,
                   report: ObserveReport, banners: dict[str, str],
-                  parsed: Callable[[HttpFetch], ParsedPage | None] | None = None) -> None:
-    """Classify ``name`` from its freshest observations and record a status change if any, in the
-    caller's transaction (with the hunt it triggers and the takedown mail it queues)."""
-    row = watchlist.get_domain(session, name)
-    if row is None:
-        return
+                  parsed: Callable[[HttpFetch], ParsedPage | None] | None = None) -> StatusChange | None:
+    """Classify ``row``'s domain (locked by the caller) and record a status change if any (returned)."""
+    name = row.name
     dns = fresh_dns.get(name) or observations.latest_dns(session, name)
     fetches = (list(crawled[name].fetches) if name in crawled
                else [f for f in observations.latest_http(session, name, with_body=True) if not f.archived])
     if name not in crawled and dns is not None and not dns.resolves:
         fetches = []  # an old crawl says nothing about a name that no longer resolves
-    rec = rdap_records.get(name) or observations.latest_rdap(session, name)
-    verdict = classify(dns=dns, fetches=fetches, rdap=rec, previous=Status(row.status),
-                       was_live=observations.was_live(session, name), signatures=parts.signatures,
-                       takedown_pages=banners, parse_of=parsed)
-    change = watchlist.set_status(session, name, verdict, now)
+    verdict = classify(dns=dns, fetches=fetches, rdap=rdap, previous=Status(row.status), was_live=was_live,
+                       signatures=parts.signatures, takedown_pages=banners, parse_of=parsed)
+    change = watchlist.apply_status(session, row, verdict, now)
     if change is not None:
         report.changes.append((name, change))
         log.info("%s: %s → %s (%s)", name, change.previous, change.status, change.reason)
@@ -322,6 +341,7 @@ def _classify_one(session: Session, parts: Components, name: str, fresh_dns: dic
             change_id = watchlist.latest_change_id(session, name)
             assert change_id is not None
             outbox.enqueue_takedown(session, change_id, now=now, message_id=new_message_id())
+    return change
 
 
 TAKEDOWNS = frozenset({Status.SEIZED.value, Status.SUSPENDED.value})

@@ -70,9 +70,11 @@ def stats_of_job(session: Session, job_id: int) -> dict[str, Any] | None:
     return None
 
 
-def batches_of(session: Session, parent: int) -> list[dict[str, Any]]:
-    """The stats of the successful batch jobs (cluster mode) of the round logged as ``parent``, oldest first."""
+def batches_of(session: Session, parent: int, round_name: str = "watched") -> list[dict[str, Any]]:
+    """The stats of the successful batch jobs (cluster mode) of round ``round_name`` of the job logged as
+    ``parent``, oldest first. A job's rounds: "watched" (its probe or crawl round; batches logged without
+    a round are that), "lost" and "sweep" (the candidates its hunt chose)."""
     rows = session.scalars(select(CycleRow).where(CycleRow.kind == "batch", CycleRow.outcome == "ok",
                                                   CycleRow.stats["parent"].as_integer() == parent)
                            .order_by(CycleRow.id))
-    return [dict(r.stats) for r in rows]
+    return [dict(r.stats) for r in rows if (r.stats or {}).get("round", "watched") == round_name]

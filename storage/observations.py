@@ -9,7 +9,6 @@ Bodies are kept once per SHA-256 in ``bodies``.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from detect.bodies import PackedBody, body_digest, pack_body
 from detect.indicator_kinds import bounded
 from detect.model import DnsResult, HttpFetch, Indicator, RdapRecord
 from storage import codec
@@ -206,22 +206,25 @@ class HttpWrite:
     fetch: HttpFetch
     indicators: tuple[Indicator, ...] = ()
     sketch: PageSketch = field(default_factory=PageSketch)
+    packed: PackedBody | None = None  # (SHA-256 hex, gzip) of fetch.body when already packed (detect.bodies)
 
 
-def _keep_bodies(session: Session, bodies: Iterable[bytes], now: datetime) -> list[str]:
-    """Store each body once (by SHA-256, gzip'd); returns their digests in order. Bodies already kept
-    cost one look-up a chunk; a body twice in ``bodies`` is compressed and written once."""
-    pairs = [(hashlib.sha256(body).hexdigest(), body) for body in bodies]
-    wanted = {digest: body for digest, body in pairs}
+def _keep_bodies(session: Session, bodies: Iterable[tuple[bytes, PackedBody | None]], now: datetime) -> list[str]:
+    """Store each body once (by SHA-256, gzip'd: detect.bodies); returns their digests in order. A body comes
+    with its (digest, gzip) when the crawl's page workers packed it already, else it is packed here. Bodies
+    already kept cost one look-up a chunk; a body twice in ``bodies`` is compressed and written once."""
+    triples = [(packed[0] if packed is not None else body_digest(body), body, packed) for body, packed in bodies]
+    wanted: dict[str, tuple[bytes, PackedBody | None]] = {digest: (body, packed) for digest, body, packed in triples}
     kept: set[str] = set()
     for chunk in chunks(list(wanted)):
         kept.update(session.scalars(select(BodyRow.sha256).where(BodyRow.sha256.in_(chunk))))
-    rows = [{"sha256": digest, "body_gz": gzip.compress(body, 6), "size": len(body), "first_seen": now}
-            for digest, body in wanted.items() if digest not in kept]
+    rows = [{"sha256": digest, "body_gz": packed[1] if packed is not None else pack_body(body)[1], "size": len(body),
+             "first_seen": now}
+            for digest, (body, packed) in wanted.items() if digest not in kept]
     if rows:
         dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
         session.execute(dialect_insert(BodyRow).on_conflict_do_nothing(index_elements=["sha256"]), rows)
-    return [digest for digest, _body in pairs]
+    return [digest for digest, _body, _packed in triples]
 
 
 def record_http_batch(session: Session, writes: Sequence[HttpWrite], *, now: datetime,
@@ -251,7 +254,7 @@ def record_http_batch(session: Session, writes: Sequence[HttpWrite], *, now: dat
     table = _table(ObservationRow)
     ids = list(session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), obs_rows))
     with_body = [(write, obs_id) for write, obs_id in zip(writes, ids) if write.fetch.body]
-    digests = _keep_bodies(session, (write.fetch.body for write, _ in with_body), now)
+    digests = _keep_bodies(session, ((write.fetch.body, write.packed) for write, _ in with_body), now)
     page_rows = [{"observation_id": obs_id, "domain_id": domains[write.fetch.domain][0], "body_sha256": digest,
                   "truncated": write.fetch.truncated, "minhash": write.sketch.minhash, "tlsh": write.sketch.tlsh}
                  for (write, obs_id), digest in zip(with_body, digests)]
@@ -323,6 +326,23 @@ def latest_rdap(session: Session, domain: str, *, successful: bool = True) -> Rd
     return codec.rdap_from_raw(row.raw, row.observed_at) if row else None
 
 
+def latest_rdaps(session: Session, domain_ids: Sequence[int]) -> dict[int, RdapRecord]:
+    """:func:`latest_rdap` (successful lookups) of many domains by id, one query a chunk: domain id → its
+    newest successful RDAP record, for those that have one."""
+    out: dict[int, RdapRecord] = {}
+    for chunk in chunks(domain_ids):
+        rank = func.row_number().over(partition_by=ObservationRow.domain_id,
+                                      order_by=(ObservationRow.observed_at.desc(), ObservationRow.id.desc()))
+        ranked = (select(ObservationRow.id, rank.label("rank"))
+                  .where(ObservationRow.domain_id.in_(chunk), ObservationRow.kind == "rdap",
+                         ObservationRow.error_kind.is_(None)).subquery())
+        rows = session.execute(select(ObservationRow.domain_id, ObservationRow.raw, ObservationRow.observed_at)
+                               .join(ranked, ObservationRow.id == ranked.c.id).where(ranked.c.rank == 1))
+        for domain_id, raw, observed_at in rows:
+            out[domain_id] = codec.rdap_from_raw(raw, observed_at)
+    return out
+
+
 def latest_http(session: Session, domain: str, *, with_body: bool = False) -> list[HttpFetch]:
     """The fetches of the most recent crawl of ``domain`` (all observations sharing its cycle/time)."""
     domain_id = _domain_id(session, domain)
@@ -350,6 +370,15 @@ def was_live(session: Session, domain: str) -> bool:
     domain_id = _domain_id(session, domain)
     return bool(session.scalar(select(func.count()).select_from(StatusChangeRow).where(
         StatusChangeRow.domain_id == domain_id, StatusChangeRow.status.in_(LIVE_STATUSES))))
+
+
+def live_domains(session: Session, domain_ids: Sequence[int]) -> set[int]:
+    """Which of ``domain_ids`` were ever seen serving (:func:`was_live`), one query a chunk."""
+    out: set[int] = set()
+    for chunk in chunks(domain_ids):
+        out.update(session.scalars(select(StatusChangeRow.domain_id).distinct().where(
+            StatusChangeRow.domain_id.in_(chunk), StatusChangeRow.status.in_(LIVE_STATUSES))))
+    return out
 
 
 def latest_indicators(session: Session, domain: str, *, before: datetime | None = None) -> frozenset[Indicator]:

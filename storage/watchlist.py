@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from detect.model import Classification, Status
@@ -93,6 +93,33 @@ def set_status(session: Session, name: str, verdict: Classification, now: dateti
                          .execution_options(populate_existing=True))
     if row is None:
         raise KeyError(name)
+    change = apply_status(session, row, verdict, now)
+    session.flush()
+    return change
+
+
+def lock_domains(session: Session, names: Iterable[str], now: datetime) -> dict[str, DomainRow]:
+    """The rows of those of ``names`` in the store, locked for the caller's transaction and read afresh, to
+    classify them together (:func:`apply_status`): PostgreSQL locks them in id order (FOR UPDATE, so two
+    processes locking overlapping batches wait instead of deadlocking); SQLite takes its one write lock
+    first, by stamping their ``last_seen`` with ``now`` (what classifying them does anyway), so no other
+    writer can come between this read and the writes. One query a chunk of names."""
+    wanted = list(dict.fromkeys(names))
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    out: dict[str, DomainRow] = {}
+    for chunk in chunks(wanted):
+        if sqlite:
+            session.execute(update(DomainRow).where(DomainRow.name.in_(chunk)).values(last_seen=now)
+                            .execution_options(synchronize_session=False))
+        rows = session.scalars(select(DomainRow).where(DomainRow.name.in_(chunk)).order_by(DomainRow.id)
+                               .with_for_update().execution_options(populate_existing=True))
+        out.update((row.name, row) for row in rows)
+    return out
+
+
+def apply_status(session: Session, row: DomainRow, verdict: Classification, now: datetime) -> StatusChange | None:
+    """Record the latest verdict on ``row`` (locked by the caller: :func:`set_status`, :func:`lock_domains`);
+    a change of status appends to the history (written with the caller's next flush) and is returned."""
     row.last_seen = now
     if row.status == verdict.status.value:
         row.status_reason = verdict.reason
@@ -101,7 +128,6 @@ def set_status(session: Session, name: str, verdict: Classification, now: dateti
                              reason=verdict.reason, changed_at=now)
     session.add(change)
     row.status, row.status_reason, row.status_since = verdict.status.value, verdict.reason, now
-    session.flush()
     return status_change(change)
 
 

@@ -23,8 +23,7 @@ import scrapy
 from scrapy.http.request import NO_CALLBACK
 
 from crawler.outcome import classify, headers_too_large, tls_cert
-from crawler.pagework import PageWork
-from detect.fingerprints import FetchPrint
+from crawler.pagework import PageWork, SitePrints
 from detect.model import ErrorKind, Hop, HttpFetch
 
 logger = logging.getLogger(__name__)
@@ -49,7 +48,7 @@ class SiteSpider(scrapy.Spider):
 
     def __init__(self, domains: Sequence[str], plan: CrawlPlan, resolver: Any, now: datetime,
                  on_site: Callable[[], None] | None = None,
-                 on_result: Callable[[int, tuple[HttpFetch, ...], tuple[FetchPrint, ...] | None], None] | None = None,
+                 on_result: Callable[[int, tuple[HttpFetch, ...], SitePrints | None], None] | None = None,
                  pages: PageWork | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.pages = pages or PageWork()
@@ -60,7 +59,7 @@ class SiteSpider(scrapy.Spider):
         self.resolver = resolver
         self.now = now
         self.results: dict[int, tuple[HttpFetch, ...]] = {}
-        self.prints: dict[int, tuple[FetchPrint, ...]] = {}  # by page workers (a big crawl)
+        self.prints: dict[int, SitePrints] = {}  # by page workers (a big crawl)
 
     async def start(self) -> AsyncIterator[Any]:
         limit = asyncio.Semaphore(self.plan.concurrency)
@@ -89,8 +88,9 @@ class SiteSpider(scrapy.Spider):
         return
         yield  # an async generator that yields no requests: all work happens above
 
-    async def fingerprint(self, domain: str, fetches: tuple[HttpFetch, ...]) -> tuple[FetchPrint, ...] | None:
-        """The fetches' fingerprints from the page workers, or None (the recorder makes them)."""
+    async def fingerprint(self, domain: str, fetches: tuple[HttpFetch, ...]) -> SitePrints | None:
+        """The fetches' fingerprints and packed bodies from the page workers, or None (the recorder makes
+        them)."""
         try:
             return await self.pages.prints(fetches)
         except Exception:

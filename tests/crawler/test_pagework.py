@@ -5,6 +5,8 @@ worker that dies leaves the rest of the crawl's pages to the crawl's process."""
 from __future__ import annotations
 
 import asyncio
+import gzip
+import hashlib
 import itertools
 import logging
 import os
@@ -13,9 +15,9 @@ import signal
 import pytest
 
 from crawler.fetch import SiteCrawler
-from crawler.pagework import DEFAULT_ICON, PagePool, PageWork, WorkerCpu, look_at_home, page_work
+from crawler.pagework import DEFAULT_ICON, PagePool, PageWork, SitePrints, WorkerCpu, look_at_home, page_work
 from crawler.run import run
-from detect.fingerprints import FetchPrint, fetch_print
+from detect.fingerprints import fetch_print
 from detect.model import HttpFetch
 from tests.crawler.servers import ICON, HostileSite, TinyDns
 from tests.crawler.test_fetch import NOW, config
@@ -56,22 +58,30 @@ def test_workers_print_every_page_as_the_crawl_process_does_and_survive_a_killed
     pool = PagePool(2)
     cpu_before = WorkerCpu.seconds
 
-    async def ask(batch: list[HttpFetch]) -> tuple[list[tuple[FetchPrint, ...] | None], list[object]]:
+    async def ask(batch: list[HttpFetch]) -> tuple[list[SitePrints | None], list[object]]:
         prints = await asyncio.gather(*(pool.prints((f,)) for f in batch))
         looks = await asyncio.gather(*(pool.home(f) for f in batch))
         return list(prints), list(looks)
 
     try:
         prints, looks = asyncio.run(ask(fetches))
-        assert [p[0] if p else None for p in prints] == expected
+        assert [p[0][0] if p else None for p in prints] == expected
         assert looks == homes
+        # each body packed as the store keeps it (its SHA-256, and a gzip that gives it back)
+        for fetch, answer in zip(fetches, prints):
+            packed = answer[1][0] if answer else None
+            if fetch.body:
+                assert packed is not None and packed[0] == hashlib.sha256(fetch.body).hexdigest()
+                assert gzip.decompress(packed[1]) == fetch.body
+            else:
+                assert packed is None
         # a worker killed (the OOM killer, a crash): the crawl goes on in process, with the same answers
         for executor in pool._pools:
             for process in list(executor._processes.values()):  # type: ignore[attr-defined]
                 os.kill(process.pid, signal.SIGKILL)
         with caplog.at_level(logging.WARNING, logger="crawler.pagework"):
             prints, looks = asyncio.run(ask(fetches))
-        assert [p[0] if p else None for p in prints] == expected
+        assert [p[0][0] if p else None for p in prints] == expected
         assert looks == homes
         assert "page workers stopped" in caplog.text
     finally:
@@ -102,3 +112,7 @@ def test_a_big_crawl_hands_its_pages_to_workers_with_the_same_results() -> None:
         assert [f.banner_sha256 for f in a.fetches] == [f.banner_sha256 for f in b.fetches]
         assert b.prints is not None and len(b.prints) == len(b.fetches)
         assert list(b.prints) == [fetch_print(f, with_parse=True) for f in b.fetches]
+        assert a.packed is None and b.packed is not None and len(b.packed) == len(b.fetches)
+        for fetch, packed in zip(b.fetches, b.packed):
+            assert packed == (None if not fetch.body else (hashlib.sha256(fetch.body).hexdigest(), packed[1]))
+            assert packed is None or gzip.decompress(packed[1]) == fetch.body

@@ -47,7 +47,12 @@ def other_pg_url(pg_ok: bool) -> Iterator[str]:
         yield url
 
 
-OK_BATCHES = "SELECT count(*) FROM cycles WHERE kind = 'batch' AND outcome = 'ok'"
+# the watchlist's round (a hunt's candidates are rounds of their own: "lost", "sweep")
+WATCHED_JOBS = "args->>'kind' = 'observe' AND args->>'round' = 'watched'"
+WATCHED_ROWS = "kind = 'batch' AND stats->>'round' = 'watched'"
+OK_BATCHES = f"SELECT count(*) FROM cycles WHERE {WATCHED_ROWS} AND outcome = 'ok'"
+# the discovery sweep's parts (a takedown hunt's parts, numbered first, have no live domains)
+SWEEP_JOBS = "args->>'kind' = 'sweep_part' AND jsonb_array_length(args->'live') > 0"
 
 
 @pytest.mark.slow
@@ -76,15 +81,15 @@ def test_a_round_whose_worker_is_killed_resumes_and_runs_only_the_missing_batche
             os.kill(first.proc.pid, signal.SIGKILL)
             first.wait(10)
             cycle_id, started_at = s.view.rows("SELECT id, started_at FROM cycles WHERE kind = 'cycle'")[0]
-            planned = s.view.scalar("SELECT count(*) FROM procrastinate_jobs WHERE args->>'kind' = 'observe'")
-            done_before = s.view.rows("SELECT (stats->>'index')::int FROM cycles WHERE kind = 'batch' AND outcome = 'ok'")
+            planned = s.view.scalar(f"SELECT count(*) FROM procrastinate_jobs WHERE {WATCHED_JOBS}")
+            done_before = s.view.rows(f"SELECT (stats->>'index')::int FROM cycles WHERE {WATCHED_ROWS} AND outcome = 'ok'")
             assert planned >= 8 and 2 <= len(done_before) < planned  # the whole plan was queued at once
             with Worker(s.config, tmp_path / "second.log", "--concurrency", "2") as second:
                 out, err = client.communicate(timeout=600)
                 assert client.returncode == 0, err[-3000:] + second.log[-3000:]
                 assert "stalled" in second.log and f"resumes cycle {cycle_id}" in second.log
                 # the batches left queued ran on this worker meanwhile: done or waited for, none queued again
-                resumed = re.search(rf"round {cycle_id} resumed: {planned} batch\(s\) planned, (\d+) done before, (\d+) "
+                resumed = re.search(rf"round {cycle_id} \(watched\) resumed: {planned} batch\(s\) planned, (\d+) done before, (\d+) "
                                     r"still queued or running, 0 queued again", second.log)
                 assert resumed and int(resumed[1]) >= len(done_before) and int(resumed[1]) + int(resumed[2]) == planned
                 expected = alone.result()
@@ -102,13 +107,15 @@ def test_a_round_whose_worker_is_killed_resumes_and_runs_only_the_missing_batche
         assert s.view.scalar("SELECT attempts FROM procrastinate_jobs WHERE args->>'kind' = 'cycle'") == 2
         # no batch job queued twice, each batch recorded done once, at the first attempt's `now`
         batches = s.view.rows("SELECT (args->>'index')::int, status, args->>'at' FROM procrastinate_jobs "
-                              "WHERE args->>'kind' = 'observe' ORDER BY 1")
+                              f"WHERE {WATCHED_JOBS} ORDER BY 1")
         assert [(i, st) for i, st, _ in batches] == [(i, "succeeded") for i in range(planned)]
         assert {datetime.fromisoformat(at) for _, _, at in batches} == {started_at}
-        assert s.view.rows("SELECT (stats->>'index')::int, count(*) FROM cycles WHERE kind = 'batch' "
+        assert s.view.rows(f"SELECT (stats->>'index')::int, count(*) FROM cycles WHERE {WATCHED_ROWS} "
                            "AND outcome = 'ok' GROUP BY 1 ORDER BY 1") == [(i, 1) for i in range(planned)]
-        assert s.view.rows("SELECT (stats->>'parent')::int FROM cycles WHERE kind = 'batch' AND outcome = 'ok' "
-                           "GROUP BY 1") == [(cycle_id,)]
+        # and every batch of every round of the cycle (its hunt's candidates too): one record each
+        assert s.view.rows("SELECT stats->>'round', (stats->>'index')::int, (stats->>'parent')::int FROM cycles "
+                           "WHERE kind = 'batch' AND outcome = 'ok' GROUP BY 1, 2, 3 HAVING count(*) > 1") == []
+        assert s.view.rows("SELECT DISTINCT (stats->>'parent')::int FROM cycles WHERE kind = 'batch'") == [(cycle_id,)]
         hunted_inline(s, shared["lost"])  # the killed attempt's losses too: hunted by the retried job, once
         nothing_twice(s.view)
         assert statuses(s.config) == statuses(embedded.config)
@@ -146,22 +153,28 @@ def test_a_sweep_whose_worker_is_killed_resumes_and_runs_only_the_missing_parts(
             alone = pool.submit(once, embedded.config)
             started(first)
             client = run_once(s.config)
-            wait_until(lambda: s.view.scalar("SELECT count(*) FROM sweep_parts") >= 2, 600, "two sweep parts done",
-                       first, every=0.02)
+            swept = (f"SELECT count(*) FROM sweep_parts p JOIN procrastinate_jobs j ON {SWEEP_JOBS} "
+                     "AND (j.args->>'sweep')::int = p.sweep AND (j.args->>'index')::int = p.part")
+            wait_until(lambda: s.view.scalar(swept) >= 2, 600, "two sweep parts done", first, every=0.02)
             os.kill(first.proc.pid, signal.SIGKILL)
             first.wait(10)
             cycle_id = s.view.scalar("SELECT id FROM cycles WHERE kind = 'cycle'")
             planned = s.view.scalar("SELECT count(*) FROM procrastinate_jobs WHERE args->>'kind' = 'sweep_part'")
-            done_before = s.view.scalar("SELECT count(*) FROM sweep_parts")
-            assert 2 <= done_before < planned  # the whole plan was queued at once
+            first_sweep_part = s.view.scalar(f"SELECT min((args->>'index')::int) FROM procrastinate_jobs WHERE {SWEEP_JOBS}")
+            done_before = s.view.scalar(swept)
+            assert 2 <= done_before < planned - first_sweep_part  # the sweep's whole plan was queued at once
             with Worker(s.config, tmp_path / "second.log", "--concurrency", "2") as second:
                 out, err = client.communicate(timeout=600)
                 assert client.returncode == 0, err[-3000:] + second.log[-3000:]
                 assert f"resumes cycle {cycle_id}" in second.log
-                assert re.search(rf"round {cycle_id} resumed: (\d+) batch\(s\) planned, \1 done before, 0 still", second.log)
-                resumed = re.search(rf"sweep {cycle_id} resumed: {planned} part\(s\) planned, (\d+) done before, (\d+) "
-                                    r"still queued or running, 0 queued again", second.log)
-                assert resumed and int(resumed[1]) >= done_before and int(resumed[1]) + int(resumed[2]) == planned
+                assert re.search(rf"round {cycle_id} \(watched\) resumed: (\d+) batch\(s\) planned, \1 done before, 0 still",
+                                 second.log)
+                # the takedowns' hunt's parts, all done, then the sweep's: done or waited for, none queued again
+                resumed = re.findall(rf"sweep {cycle_id} resumed: (\d+) part\(s\) planned, (\d+) done before, (\d+) "
+                                     r"still queued or running, 0 queued again", second.log)
+                assert [int(n) for n, _, _ in resumed] == [first_sweep_part, planned - first_sweep_part], second.log
+                assert resumed[0][1] == resumed[0][0] and int(resumed[1][1]) >= done_before
+                assert int(resumed[1][1]) + int(resumed[1][2]) == planned - first_sweep_part
                 expected = alone.result()
                 second.signal(signal.SIGTERM)
                 assert second.wait(30) == 0, second.log[-3000:]

@@ -89,3 +89,46 @@ def test_failed_transaction_writes_nothing(store: Store) -> None:
 def test_naive_datetimes_are_refused(store: Store) -> None:
     with pytest.raises(StatementError, match="naive datetime"), store.transaction() as session:
         watchlist.add_domains(session, ["x.ltd"], campaign="", origin="seed", now=datetime(2024, 1, 1))
+
+
+def test_batched_classification_reads_equal_the_one_domain_reads(store: Store) -> None:
+    """lock_domains, live_domains and latest_rdaps (one query a batch) give what get_domain, was_live and
+    latest_rdap give one domain at a time."""
+    from detect.model import ErrorKind, RdapRecord
+    from storage import observations
+
+    names = ["a.ltd", "b.ltd", "c.ltd", "d.ltd"]
+    with store.transaction() as session:
+        watchlist.add_domains(session, names, campaign="", origin="seed", now=T0)
+        watchlist.set_status(session, "a.ltd", Classification(Status.ACTIVE, "200 OK"), T0)
+        watchlist.set_status(session, "a.ltd", Classification(Status.SEIZED, "banner"), T0 + timedelta(days=1))
+        watchlist.set_status(session, "b.ltd", Classification(Status.DEAD, "nxdomain"), T0)
+        watchlist.set_status(session, "c.ltd", Classification(Status.PARKED, "parking"), T0)
+        for name, registrar, day, failed in [("a.ltd", "old", 0, False), ("a.ltd", "new", 1, False),
+                                             ("a.ltd", "", 2, True), ("b.ltd", "first", 0, False),
+                                             ("b.ltd", "second", 0, False), ("c.ltd", "", 0, True)]:
+            rec = RdapRecord(domain=name, http_status=None if failed else 200, registrar=registrar,
+                             error_kind=ErrorKind.TIMEOUT if failed else None, error="slow" if failed else "")
+            observations.record_rdap(session, rec, (), now=T0 + timedelta(days=day))
+    later = T0 + timedelta(days=5)
+    with store.transaction() as session:
+        rows = watchlist.lock_domains(session, [*names, "unknown.ltd", "a.ltd"], later)
+        assert sorted(rows) == names
+        for name, row in rows.items():
+            info = watchlist.get_domain(session, name)
+            assert info is not None and (row.status, row.origin) == (info.status.value, info.origin)
+        ids = {name: row.id for name, row in rows.items()}
+        live = observations.live_domains(session, list(ids.values()))
+        assert live == {ids[n] for n in names if observations.was_live(session, n)} == {ids["a.ltd"], ids["c.ltd"]}
+        rdaps = observations.latest_rdaps(session, list(ids.values()))
+        expected = {ids[n]: rec for n in names if (rec := observations.latest_rdap(session, n)) is not None}
+        assert rdaps == expected
+        assert {n: rdaps[ids[n]].registrar for n in ("a.ltd", "b.ltd")} == {"a.ltd": "new", "b.ltd": "second"}
+        assert ids["c.ltd"] not in rdaps and ids["d.ltd"] not in rdaps
+        change = watchlist.apply_status(session, rows["d.ltd"], Classification(Status.ACTIVE, "200 OK"), later)
+        assert change is not None and change.previous == "unknown" and change.status == "active"
+        assert watchlist.apply_status(session, rows["a.ltd"], Classification(Status.SEIZED, "banner"), later) is None
+    with store.transaction() as session:
+        d = watchlist.get_domain(session, "d.ltd")
+        assert d is not None and d.status == "active" and d.status_since == later and d.last_seen == later
+        assert [h.status for h in watchlist.status_history(session, "d.ltd")] == ["active"]
