@@ -7,7 +7,6 @@ import asyncio
 import logging
 import os
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,9 +16,10 @@ from detect.model import Status
 from scheduler.components import Components
 from scheduler.deliver import DeliveryReport, deliver
 from scheduler.hunt import HuntReport, hunt
-from scheduler.observe import ObserveReport, observe, recheck_banners, takedown_pages
+from scheduler.observe import ObserveReport
+from scheduler.rounds import WATCHED, observe_batch, observe_round
 from scheduler.sweep_parts import SweepPart, sweep_part
-from storage import cycles, observations, watchlist
+from storage import cycles, watchlist
 from storage.values import StatusChange
 
 log = logging.getLogger(__name__)
@@ -62,10 +62,15 @@ class CycleReport:
 
 
 async def _job(parts: Components, kind: str, now: datetime,
-               body: Callable[[CycleReport], Awaitable[None]], tags: dict[str, Any] | None = None) -> CycleReport:
+               body: Callable[[CycleReport], Awaitable[None]], tags: dict[str, Any] | None = None,
+               resume: int | None = None) -> CycleReport:
+    """Run ``body`` as one row of the cycle log: a new row, or with ``resume`` (cluster mode: a job
+    retried after its worker died, ``now`` its first attempt's) that attempt's own row again. ``tags``
+    are logged from the start, so a killed attempt's row still names its queued job."""
     started = time.monotonic()
     with parts.store.transaction() as session:
-        cycle_id = cycles.start(session, kind, now)
+        cycle_id = (cycles.reopen(session, resume, now) if resume is not None
+                    else cycles.start(session, kind, now, stats=tags))
     report = CycleReport(cycle_id=cycle_id, kind=kind)
     outcome = "failed"
     # Pages other processes stored since this one's last job (cluster workers; an `archive import`
@@ -82,8 +87,10 @@ async def _job(parts: Components, kind: str, now: datetime,
     finally:
         report.seconds = time.monotonic() - started
         counts = parts.rdap.take_counts()
-        report.registry = {k: counts.get(k, 0) + report.observed.registry.get(k, 0)
-                           for k in {*counts, *report.observed.registry}}
+        # the lookups other processes made for this job (cluster batches: its round's, its hunt's)
+        other = {k: report.observed.registry.get(k, 0) + report.hunted.registry.get(k, 0)
+                 for k in {*report.observed.registry, *report.hunted.registry}}
+        report.registry = {k: counts.get(k, 0) + other.get(k, 0) for k in {*counts, *other}}
         with parts.store.transaction() as session:
             cycles.finish(session, cycle_id, now=now + timedelta(seconds=report.seconds), outcome=outcome,
                           stats={**report.stats(), **(tags or {})})
@@ -95,93 +102,18 @@ def _watched(parts: Components) -> list[str]:
         return watchlist.watched_names(session)
 
 
-def plan_batches(parts: Components, domains: list[str], *, crawl: bool) -> list[list[str]]:
-    """A round's domains in batches of [cluster] observe_batch. A probe keeps the watchlist's order. A
-    crawl groups the domains whose last DNS answer named the same first address (one host) and never
-    splits a group across batches, so two workers never crawl one host's sites at once and one crawler's
-    politeness per host holds; only a host with more sites than a batch holds is split, into batches of
-    its own (logged)."""
-    size = parts.config.cluster.observe_batch
-    if not crawl:
-        return [domains[i:i + size] for i in range(0, len(domains), size)]
-    host: dict[str, str] = {}
-    with parts.store.transaction() as session:
-        for name in domains:
-            dns = observations.latest_dns(session, name)
-            host[name] = min(dns.get("A") or dns.get("AAAA") or ("",)) if dns is not None else ""
-    batches = pack_host_groups(host, size)
-    for address, count in sorted(Counter(host.values()).items()):
-        if address and count > size:
-            log.info("crawl round: host %s has %d sites, more than a batch of %d: its crawl is split over %d "
-                     "batches, which two workers may crawl at once", address, count, size, -(-count // size))
-    return batches
-
-
-def pack_host_groups(host: dict[str, str], size: int) -> list[list[str]]:
-    """Domain → its host's address ("" = none known: a group of its own) → batches of at most ``size``
-    in which every host group is whole (first fit, largest group first), except a group larger than
-    ``size``, which fills batches of its own. Each batch sorted by (address, domain); pure."""
-    groups: dict[tuple[str, str], list[str]] = {}
-    for name in sorted(host, key=lambda d: (host[d], d)):
-        groups.setdefault((host[name], "" if host[name] else name), []).append(name)  # no address: alone
-    batches: list[list[str]] = []
-    room: dict[int, int] = {}  # batch index → free places, for the batches not yet full (in order)
-    for members in sorted(groups.values(), key=lambda g: (-len(g), host[g[0]], g[0])):
-        fit = next((i for i, free in room.items() if free >= len(members)), None)
-        if fit is None:  # a new batch; a host with more sites than a batch holds fills batches of its own
-            for start in range(0, len(members), size):
-                batches.append(members[start:start + size])
-                if len(batches[-1]) < size:
-                    room[len(batches) - 1] = size - len(batches[-1])
-        else:
-            batches[fit] += members
-            room[fit] -= len(members)
-            if room[fit] == 0:
-                del room[fit]
-    return [sorted(b, key=lambda d: (host[d], d)) for b in batches]
-
-
-async def observe_batch(parts: Components, domains: list[str], *, now: datetime, cycle_id: int | None,
-                        crawl: bool) -> ObserveReport:
-    """One batch of a round (probe, crawl when ``crawl``, RDAP, classify, record): the embedded process
-    runs a round's batches one after another, cluster workers one job each. Run again at the same
-    ``now`` it records no second status change, edge or mail."""
-    return await observe(parts, domains, now=now, cycle_id=cycle_id, crawl=crawl, recheck=False)
-
-
-async def observe_round(parts: Components, domains: list[str], *, now: datetime, cycle_id: int | None,
-                        crawl: bool) -> ObserveReport:
-    """Observe every watched domain: in one go when they fit one batch, else batch by batch (through
-    ``parts.run_batches`` in cluster mode), then the round's banner re-check over them all."""
-    if len(domains) <= parts.config.cluster.observe_batch:
-        return await observe(parts, domains, now=now, cycle_id=cycle_id, crawl=crawl)
-    batches = plan_batches(parts, domains, crawl=crawl)
-    with parts.store.transaction() as session:
-        banners = takedown_pages(session)
-    report = ObserveReport()
-    if parts.run_batches is not None:
-        for part in await parts.run_batches(batches, crawl, cycle_id, now):
-            report.merge(part)
-    else:
-        for batch in batches:
-            report.merge(await observe_batch(parts, batch, now=now, cycle_id=cycle_id, crawl=crawl))
-    # in watchlist order, as one batch records them (a crawl round's batches are grouped by host)
-    position = {name: i for i, name in enumerate(domains)}
-    report.changes.sort(key=lambda change: position.get(change[0], len(position)))
-    recheck_banners(parts, domains, banners, now, report)
-    return report
-
-
 async def batch_job(parts: Components, *, now: datetime, domains: list[str], crawl: bool, parent: int,
-                    index: int, tags: dict[str, Any] | None = None) -> CycleReport:
-    """Cluster mode: batch ``index`` of round ``parent`` (a cycle-log id) as a job. Its report goes to
+                    index: int, round_name: str = WATCHED, tags: dict[str, Any] | None = None) -> CycleReport:
+    """Cluster mode: batch ``index`` of round ``round_name`` of job ``parent`` (a cycle-log id) as a job
+    (scheduler/rounds.py: the watchlist's round, or the candidates its hunt chose). Its report goes to
     the cycle log (kind "batch"), where the round's coordinator reads it (:func:`batch_reports`)."""
 
     async def body(report: CycleReport) -> None:
-        report.observed = await observe_batch(parts, domains, now=now, cycle_id=parent, crawl=crawl)
+        report.observed = await observe_batch(parts, domains, now=now, cycle_id=parent, crawl=crawl,
+                                              round_name=round_name)
 
-    return await _job(parts, "batch", now, body, {"parent": parent, "index": index, "worker": os.getpid(),
-                                                  **(tags or {})})
+    return await _job(parts, "batch", now, body, {"parent": parent, "round": round_name, "index": index,
+                                                  "worker": os.getpid(), **(tags or {})})
 
 
 async def sweep_part_job(parts: Components, *, now: datetime, sweep: int, index: int, gone: list[str],
@@ -192,11 +124,13 @@ async def sweep_part_job(parts: Components, *, now: datetime, sweep: int, index:
                             typo_tlds=typo_tlds, now=now)
 
 
-def batch_reports(parts: Components, parent: int, count: int, now: datetime) -> list[ObserveReport]:
-    """The reports of round ``parent``'s ``count`` batches from the cycle log (the last successful run of
-    each: a batch retried after its worker died is counted once, with what that run saw)."""
+def batch_reports(parts: Components, parent: int, count: int, now: datetime, round_name: str = WATCHED
+                  ) -> list[ObserveReport]:
+    """The reports of the ``count`` batches of round ``round_name`` of job ``parent`` from the cycle log
+    (the last successful run of each: a batch retried after its worker died is counted once, with what
+    that run saw)."""
     with parts.store.transaction() as session:
-        rows = cycles.batches_of(session, parent)
+        rows = cycles.batches_of(session, parent, round_name)
     found: dict[int, ObserveReport] = {}
     for stats in rows:  # oldest first: a later run of a batch replaces an earlier one
         part = ObserveReport(probed=stats.get("probed", 0), crawled=stats.get("crawled", 0), rdap=stats.get("rdap", 0))
@@ -208,15 +142,15 @@ def batch_reports(parts: Components, parent: int, count: int, now: datetime) -> 
         found[int(stats["index"])] = part
     missing = sorted(set(range(count)) - set(found))
     if missing:
-        raise RuntimeError(f"round {parent}: no report of batch(es) {missing} in the cycle log")
+        raise RuntimeError(f"round {parent} ({round_name}): no report of batch(es) {missing} in the cycle log")
     return [found[i] for i in range(count)]
 
 
 async def run_cycle(parts: Components, *, now: datetime, send_alerts: bool = True,
-                    tags: dict[str, Any] | None = None) -> CycleReport:
+                    tags: dict[str, Any] | None = None, resume: int | None = None) -> CycleReport:
     """One complete cycle: probe and crawl every watched domain, classify, hunt (triggered by the
     takedowns just seen, plus a full sweep), score, record, deliver alerts. ``tags`` are added to the
-    stats kept in the cycle log (cluster mode: the id of the queued job)."""
+    stats kept in the cycle log (cluster mode: the id of the queued job); ``resume``: see :func:`_job`."""
 
     async def body(report: CycleReport) -> None:
         report.observed = await observe_round(parts, _watched(parts), now=now, cycle_id=report.cycle_id, crawl=True)
@@ -224,10 +158,11 @@ async def run_cycle(parts: Components, *, now: datetime, send_alerts: bool = Tru
         if send_alerts:
             report.delivery = deliver(parts.store, parts.config.alerts, now=now)
 
-    return await _job(parts, "cycle", now, body, tags)
+    return await _job(parts, "cycle", now, body, tags, resume)
 
 
-async def probe_job(parts: Components, *, now: datetime) -> CycleReport:
+async def probe_job(parts: Components, *, now: datetime, tags: dict[str, Any] | None = None,
+                    resume: int | None = None) -> CycleReport:
     """DNS round: probe every watched domain (RDAP when DNS changed), classify, hunt at once on a loss."""
 
     async def body(report: CycleReport) -> None:
@@ -236,34 +171,37 @@ async def probe_job(parts: Components, *, now: datetime) -> CycleReport:
             report.hunted = await hunt(parts, lost=report.observed.lost, sweep=False, now=now,
                                        cycle_id=report.cycle_id)
 
-    return await _job(parts, "probe", now, body)
+    return await _job(parts, "probe", now, body, tags, resume)
 
 
-async def crawl_job(parts: Components, *, now: datetime) -> CycleReport:
+async def crawl_job(parts: Components, *, now: datetime, tags: dict[str, Any] | None = None,
+                    resume: int | None = None) -> CycleReport:
     async def body(report: CycleReport) -> None:
         report.observed = await observe_round(parts, _watched(parts), now=now, cycle_id=report.cycle_id, crawl=True)
         if report.observed.lost:
             report.hunted = await hunt(parts, lost=report.observed.lost, sweep=False, now=now,
                                        cycle_id=report.cycle_id)
 
-    return await _job(parts, "crawl", now, body)
+    return await _job(parts, "crawl", now, body, tags, resume)
 
 
-async def hunt_job(parts: Components, *, now: datetime, lost: list[str]) -> CycleReport:
+async def hunt_job(parts: Components, *, now: datetime, lost: list[str], tags: dict[str, Any] | None = None,
+                   resume: int | None = None) -> CycleReport:
     """The hunt for replacements of ``lost`` on its own: cluster mode queues it in the transaction of
     the status change that triggers it, so a worker killed before its inline hunt loses nothing."""
 
     async def body(report: CycleReport) -> None:
         report.hunted = await hunt(parts, lost=lost, sweep=False, now=now, cycle_id=report.cycle_id)
 
-    return await _job(parts, "hunt", now, body)
+    return await _job(parts, "hunt", now, body, tags, resume)
 
 
-async def discovery_job(parts: Components, *, now: datetime) -> CycleReport:
+async def discovery_job(parts: Components, *, now: datetime, tags: dict[str, Any] | None = None,
+                        resume: int | None = None) -> CycleReport:
     async def body(report: CycleReport) -> None:
         report.hunted = await hunt(parts, lost=[], sweep=True, now=now, cycle_id=report.cycle_id)
 
-    return await _job(parts, "discovery", now, body)
+    return await _job(parts, "discovery", now, body, tags, resume)
 
 
 async def alert_job(parts: Components, *, now: datetime) -> DeliveryReport:

@@ -4,13 +4,17 @@ Two parts, in this order:
 
 1. **Lost** (a takedown just seen): every lookalike of each lost domain — tld-swap over ``[discovery]
    tlds``, the typo fuzzers on its own suffix and on every suffix the network uses — is resolved, and
-   every one that resolves is observed before anything else. No cap applies.
+   every one that resolves is observed before anything else. No cap applies. The lookalikes are
+   generated and resolved in parts by label group (scheduler/sweep_parts.py, as a sweep's: cluster
+   workers share them) and merged as one resolve would have found them.
 2. **Sweep** (periodic): names deferred by an earlier hunt, redirect and outlink targets of live network
    sites, similar pages, lookalikes of every network label, CT search, NRD feeds, zone-file differences. Resolved in bounded
    batches (scheduler/hunt_resolve.py); observed in the order of detect/hunt_order.py up to
    MAX_OBSERVED_PER_HUNT (redirect/outlink targets always); the rest is deferred to the next sweep.
 
-Scoring comes last, once everything the hunt observes is stored: the strangers a sweep meets (the NRD
+The candidates each part chose are observed as a round (scheduler/rounds.py: in batches of [cluster]
+observe_batch, which cluster workers share, then one banner re-check over them all). Scoring comes last,
+in the hunt's own job, once everything the hunt observes is stored: the strangers a sweep meets (the NRD
 feed's sites on the network's hosting, the CT search's namesakes) are what tells shared hosting from the
 operator's own, so a lost domain's lookalike is weighed against them, not before them.
 
@@ -36,9 +40,9 @@ from scheduler.hunt_pdns import pdns_candidates
 from scheduler.hunt_report import HuntReport
 from scheduler.hunt_resolve import Resolved, Wildcards, resolve
 from scheduler.name_screen import NameScreen
-from scheduler.observe import observe
 from scheduler.progress import stage
-from scheduler.sweep_parts import merge_parts, plan_parts, run_parts
+from scheduler.rounds import LOST, SWEEP, observe_round
+from scheduler.sweep_parts import SweepPart, consume, merge_parts, plan_lost_parts, plan_parts, run_parts
 from scheduler.zone_source import zone_candidates
 from storage import candidates as candidate_store
 from storage import lineage, outbox, profiles, watchlist
@@ -71,14 +75,19 @@ class _Context:
 
 async def hunt(parts: Components, *, lost: Sequence[str], sweep: bool, now: datetime,
                cycle_id: int | None) -> HuntReport:
+    if cycle_id is None:
+        raise ValueError("a hunt needs the cycle-log id of its job (its parts and batches are recorded under it)")
     report = HuntReport()
     ctx = _context(parts, lost, now)
     observed: list[Candidate] = []
+    lost_plan = plan_lost_parts(lost, parts.config.cluster.sweep_labels)  # parts 0 … n-1; the sweep's follow
     if lost:
-        observed += await _hunt_lost(parts, ctx, lost, now=now, cycle_id=cycle_id, report=report)
+        observed += await _hunt_lost(parts, ctx, lost, lost_plan, now=now, cycle_id=cycle_id, report=report)
     if sweep:
-        observed += await _sweep(parts, ctx, lost, now=now, cycle_id=cycle_id, report=report)
+        observed += await _sweep(parts, ctx, lost, now=now, cycle_id=cycle_id, report=report,
+                                 first_part=len(lost_plan))
     _score_all(parts, ctx, observed, now=now, report=report)
+    consume(parts, sweep=cycle_id, now=now)  # its parts' names: kept until now, for a resumed job (cluster mode)
     report.wildcard_tlds = sorted(set(ctx.wildcards.active) | ctx.part_wildcards)
     return report
 
@@ -94,22 +103,25 @@ def _context(parts: Components, lost: Sequence[str], now: datetime) -> _Context:
                     recheck_since=now - timedelta(hours=cfg.recheck_rejected_hours))
 
 
-async def _hunt_lost(parts: Components, ctx: _Context, lost: Sequence[str], *, now: datetime,
-                     cycle_id: int | None, report: HuntReport) -> list[Candidate]:
-    """Every resolving lookalike of the just-lost domains, observed at once, uncapped."""
+async def _hunt_lost(parts: Components, ctx: _Context, lost: Sequence[str], split: list[SweepPart], *,
+                     now: datetime, cycle_id: int, report: HuntReport) -> list[Candidate]:
+    """Every resolving lookalike of the just-lost domains, observed at once, uncapped. Generated and
+    resolved in the parts of ``split`` (cluster mode: jobs the workers share), merged here as if
+    resolved in one go over ``lost``."""
     found: dict[str, Resolved] = {}
-    await resolve(parts, sources.lookalikes(parts, lost, ctx.typo_tlds), skip=ctx.skip,
-                  wildcards=ctx.wildcards, report=report, into=found)
+    await run_parts(parts, sweep=cycle_id, plan=split, typo_tlds=ctx.typo_tlds, now=now, wildcards=ctx.wildcards)
+    ctx.part_wildcards |= merge_parts(parts, sweep=cycle_id, plan=split, seed_order=lost, skip=ctx.skip,
+                                      report=report, into=found)
     fresh = _without_unchanged_rejections(parts, found, ctx, report)
     plan = plan_observation(fresh, limit=0, lost_seeds={c.seed for c in fresh})
-    await _observe(parts, plan.observe, found, now=now, cycle_id=cycle_id, report=report)
+    await _observe(parts, plan.observe, found, now=now, cycle_id=cycle_id, round_name=LOST, report=report)
     report.lost_observed = len(plan.observe)
     ctx.done.update(found)
     return list(plan.observe)
 
 
 async def _sweep(parts: Components, ctx: _Context, lost: Collection[str], *, now: datetime,
-                 cycle_id: int | None, report: HuntReport) -> list[Candidate]:
+                 cycle_id: int, report: HuntReport, first_part: int) -> list[Candidate]:
     """Every source, resolved in batches; observed in priority order up to the cap; the rest deferred."""
     with parts.store.transaction() as session:
         waiting = candidate_store.deferred(session)
@@ -130,12 +142,10 @@ async def _sweep(parts: Components, ctx: _Context, lost: Collection[str], *, now
     # the workers share), merged here as if resolved in one go.
     gone = [p.domain for p in ctx.network if p.status.lost and p.domain not in lost]
     live = [p.domain for p in ctx.network if not p.status.lost and p.domain not in lost]
-    if cycle_id is None:
-        raise ValueError("a sweep needs the cycle-log id of its job (its parts are recorded under it)")
-    split = plan_parts(ctx.network, lost, parts.config.cluster.sweep_labels)
+    split = plan_parts(ctx.network, lost, parts.config.cluster.sweep_labels, first=first_part)
     await run_parts(parts, sweep=cycle_id, plan=split, typo_tlds=ctx.typo_tlds, now=now, wildcards=ctx.wildcards)
     ctx.part_wildcards |= merge_parts(parts, sweep=cycle_id, plan=split, seed_order=[*gone, *live], skip=ctx.skip,
-                                      report=report, into=found, now=now)
+                                      report=report, into=found)
     await run(await sources.ct_candidates(parts, names, report, now=now))
     screen = NameScreen.for_hunt(parts, labels, infra)  # one label index for every stream of strangers' names
     await run(sources.nrd_candidates(parts, labels, infra, report, screen, now=now))
@@ -152,7 +162,7 @@ async def _sweep(parts: Components, ctx: _Context, lost: Collection[str], *, now
     with parts.store.transaction() as session:
         report.deferred = candidate_store.defer(session, plan.deferred, now=now)
         candidate_store.mark_unresolved(session, (c.domain for c in waiting if c.domain not in found), now=now)
-    await _observe(parts, plan.observe, found, now=now, cycle_id=cycle_id, report=report)
+    await _observe(parts, plan.observe, found, now=now, cycle_id=cycle_id, round_name=SWEEP, report=report)
     ctx.done.update(c.domain for c in plan.observe)
     return list(plan.observe)
 
@@ -168,8 +178,9 @@ def _without_unchanged_rejections(parts: Components, found: dict[str, Resolved],
 
 
 async def _observe(parts: Components, chosen: Sequence[Candidate], found: dict[str, Resolved], *,
-                   now: datetime, cycle_id: int | None, report: HuntReport) -> None:
-    """Store the chosen candidates as such and crawl them (DNS, HTTP, RDAP)."""
+                   now: datetime, cycle_id: int, round_name: str, report: HuntReport) -> None:
+    """Store the chosen candidates as such and observe them (DNS, HTTP, RDAP when never looked up or
+    when the DNS picture changed, classify) as a round: in batches, cluster workers sharing them."""
     if not chosen:
         return
     names = [c.domain for c in chosen]
@@ -178,7 +189,9 @@ async def _observe(parts: Components, chosen: Sequence[Candidate], found: dict[s
         for c in chosen:
             candidate_store.upsert(session, c.domain, source=c.source, via=c.via, seed=c.seed, now=now,
                                    fingerprint=found[c.domain].fingerprint)
-    await observe(parts, names, now=now, cycle_id=cycle_id, crawl=True, rdap="auto", what="candidates")
+    seen = await observe_round(parts, names, now=now, cycle_id=cycle_id, crawl=True, round_name=round_name)
+    for key, count in seen.registry.items():  # lookups made by the workers' batches
+        report.registry[key] = report.registry.get(key, 0) + count
     report.observed += len(names)
 
 

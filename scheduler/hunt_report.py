@@ -22,3 +22,6 @@ class HuntReport:
     unchanged: int = 0          # rejected before on the same DNS answer: not crawled again
     wildcard_tlds: list[str] = field(default_factory=list)  # suffixes found answering every name
     lost_observed: int = 0      # of ``observed``: lookalikes of the domains just lost (observed first)
+    # registry lookups other processes made for this hunt's candidates (cluster batches), as
+    # ObserveReport.registry: added to the job's own counts in the cycle log
+    registry: dict[str, int] = field(default_factory=dict)

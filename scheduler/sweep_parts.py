@@ -2,7 +2,12 @@
 sweep_labels; each part generates the lookalikes of its group's domains and resolves them, and records
 once what resolved (storage/sweeps.py). The embedded process runs the parts one after another, cluster
 workers one job each, several at once; then the sweep's own job (the final step) merges them, in the
-order one process would have met them, and goes on to observe and score (scheduler/hunt.py)."""
+order one process would have met them, and goes on to observe and score (scheduler/hunt.py).
+
+A takedown's hunt does the same with the domains just lost (:func:`plan_lost_parts`): their lookalikes,
+crossed with the network's suffixes, in parts by label group, merged as one resolve over the lost
+domains would have found them. Its parts are numbered first; the same job's sweep numbers its parts
+after them (both are recorded under the job's cycle-log id)."""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from datetime import datetime
 
 from detect.hunt_order import better
 from detect.model import Candidate
+from detect.names import InvalidDomain, split
 from detect.scoring import SiteProfile
 from scheduler import hunt_sources as sources
 from scheduler.components import Components
@@ -32,17 +38,38 @@ class SweepPart:
     live: tuple[str, ...]
 
 
-def plan_parts(network: Sequence[SiteProfile], lost: Collection[str], labels_per_part: int) -> list[SweepPart]:
-    """The sweep's parts: deterministic for one network (sorted labels, fixed group size); the domains
-    just lost are not in any (their own hunt generated their lookalikes)."""
+def plan_parts(network: Sequence[SiteProfile], lost: Collection[str], labels_per_part: int, *,
+               first: int = 0) -> list[SweepPart]:
+    """The sweep's parts, numbered from ``first``: deterministic for one network (sorted labels, fixed
+    group size); the domains just lost are not in any (their own hunt generated their lookalikes)."""
     seeds = [p for p in network if p.domain not in lost]
     labels = sorted({p.label for p in seeds})
     out: list[SweepPart] = []
-    for index, start in enumerate(range(0, len(labels), labels_per_part)):
+    for index, start in enumerate(range(0, len(labels), labels_per_part), start=first):
         group = set(labels[start:start + labels_per_part])
         out.append(SweepPart(index, tuple(p.domain for p in seeds if p.label in group and p.status.lost),
                              tuple(p.domain for p in seeds if p.label in group and not p.status.lost)))
     return out
+
+
+def plan_lost_parts(lost: Sequence[str], labels_per_part: int) -> list[SweepPart]:
+    """A takedown hunt's parts, numbered from 0: the domains just lost (all ``gone``: their typos are
+    crossed with the network's suffixes) by label group as :func:`plan_parts` groups them, each part's
+    domains in ``lost``'s order."""
+    label = {d: _label(d) for d in lost}
+    labels = sorted(set(label.values()))
+    out: list[SweepPart] = []
+    for index, start in enumerate(range(0, len(labels), labels_per_part)):
+        group = set(labels[start:start + labels_per_part])
+        out.append(SweepPart(index, tuple(d for d in lost if label[d] in group), ()))
+    return out
+
+
+def _label(domain: str) -> str:
+    try:
+        return split(domain).label
+    except InvalidDomain:  # no lookalikes either (hunt_sources.lookalikes says so): a part of its own
+        return domain
 
 
 def worker_id() -> str:
@@ -87,18 +114,20 @@ async def run_parts(parts: Components, *, sweep: int, plan: list[SweepPart], typ
 
 
 def merge_parts(parts: Components, *, sweep: int, plan: list[SweepPart], seed_order: Sequence[str],
-                skip: Callable[[str], bool], report: HuntReport, into: dict[str, Resolved], now: datetime) -> set[str]:
-    """The final step's first half: the names every part found join ``into`` as one resolve over all
-    the seeds in ``seed_order`` would have added them (the first discovery of the highest priority wins,
-    a name met already is only merged, skipped names are dropped), the parts' counts join ``report``;
-    the parts' records are then dropped. Returns the suffixes the parts found answering every name."""
+                skip: Callable[[str], bool], report: HuntReport, into: dict[str, Resolved]) -> set[str]:
+    """The final step's first half: the names every part of ``plan`` found join ``into`` as one resolve
+    over all the seeds in ``seed_order`` would have added them (the first discovery of the highest
+    priority wins, a name met already is only merged, skipped names are dropped), the parts' counts join
+    ``report``. The parts' names stay recorded until the hunt has scored what it observed
+    (:func:`consume`): a job killed before then and resumed (cluster mode) reads them again. Returns the
+    suffixes the parts found answering every name."""
+    indices = {p.index for p in plan}
     with parts.store.transaction() as session:
-        done = sweeps.parts_of(session, sweep)
-        rows = sweeps.found_of(session, sweep)
-        missing = sorted({p.index for p in plan} - {d.part for d in done})
+        done = sweeps.parts_of(session, sweep, indices)
+        rows = sweeps.found_of(session, sweep, indices)
+        missing = sorted(indices - {d.part for d in done})
         if missing:
             raise RuntimeError(f"sweep {sweep}: part(s) {missing} not recorded")
-        sweeps.consumed(session, sweep, now=now)
     # A part's name carries the discovery that won within the part, i.e. its first of the best priority;
     # across parts the same rule, in the order one resolve would have met their seeds.
     order = {seed: i for i, seed in reversed(list(enumerate(seed_order)))}
@@ -112,3 +141,10 @@ def merge_parts(parts: Components, *, sweep: int, plan: list[SweepPart], seed_or
             into[f.name] = Resolved(c, f.fingerprint)
             report.resolved += 1
     return {s for d in done for s in d.wildcards}
+
+
+def consume(parts: Components, *, sweep: int, now: datetime) -> None:
+    """The hunt of job ``sweep`` has observed and scored what its parts (its takedowns' and its sweep's)
+    found: drop their names."""
+    with parts.store.transaction() as session:
+        sweeps.consumed(session, sweep, now=now)

@@ -1,5 +1,7 @@
 """A discovery sweep's parts: each part (a group of the network's labels) records, once, the lookalikes
-that resolved; the sweep's final step reads them back, then drops them.
+that resolved; the sweep's final step reads them back, then drops them. A takedown's hunt records its
+lookalike parts the same way, under the same job's id with part numbers of their own (the job's sweep,
+if it has one, numbers its parts after them).
 
 A part's marker row (``sweep_parts``, unique per sweep and part) is written in the transaction that
 records its names, so a part is recorded whole or not at all, and a part run twice records nothing the
@@ -7,11 +9,11 @@ second time (the second run's insert meets the unique key and is rolled back).""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -62,20 +64,32 @@ def record(session: Session, sweep: int, part: int, found: Iterable[Found], *, g
     return True
 
 
-def parts_of(session: Session, sweep: int) -> list[PartDone]:
-    rows = session.scalars(select(SweepPartRow).where(SweepPartRow.sweep == sweep).order_by(SweepPartRow.part))
+def parts_of(session: Session, sweep: int, parts: Collection[int] | None = None) -> list[PartDone]:
+    """The recorded parts of ``sweep`` (only ``parts`` when given), by part."""
+    query = select(SweepPartRow).where(SweepPartRow.sweep == sweep)
+    if parts is not None:
+        query = query.where(SweepPartRow.part.in_(sorted(parts)))
+    rows = session.scalars(query.order_by(SweepPartRow.part))
     return [PartDone(r.part, r.generated, list(r.wildcards), r.worker) for r in rows]
 
 
-def found_of(session: Session, sweep: int) -> list[Found]:
-    """The names every recorded part of ``sweep`` found, by part then name (the caller orders them)."""
-    rows = session.scalars(select(SweepFoundRow).where(SweepFoundRow.sweep == sweep)
-                           .order_by(SweepFoundRow.part, SweepFoundRow.name))
+def found_of(session: Session, sweep: int, parts: Collection[int] | None = None) -> list[Found]:
+    """The names every recorded part of ``sweep`` (only ``parts`` when given) found, by part then name
+    (the caller orders them)."""
+    query = select(SweepFoundRow).where(SweepFoundRow.sweep == sweep)
+    if parts is not None:
+        query = query.where(SweepFoundRow.part.in_(sorted(parts)))
+    rows = session.scalars(query.order_by(SweepFoundRow.part, SweepFoundRow.name))
     return [Found(r.part, r.name, r.source, r.via, r.seed, r.fingerprint) for r in rows]
 
 
-def consumed(session: Session, sweep: int, *, now: datetime) -> None:
-    """The final step of ``sweep`` has read its names: drop them (and any an earlier sweep left), and the
-    markers of parts finished more than KEEP_PARTS ago. Sweeps run one at a time (the work lock)."""
-    session.execute(delete(SweepFoundRow).where(SweepFoundRow.sweep <= sweep))
+def consumed(session: Session, sweep: int, *, now: datetime, parts: Collection[int] | None = None) -> None:
+    """The final step of ``sweep`` has read the names of its ``parts`` (all when None): drop them (and any
+    an earlier sweep left), and the markers of parts finished more than KEEP_PARTS ago. Sweeps run one at
+    a time (the work lock). Other parts of ``sweep`` keep their names (a takedown hunt's parts are read
+    before its job's sweep parts run)."""
+    mine = SweepFoundRow.sweep == sweep
+    if parts is not None:
+        mine = and_(mine, SweepFoundRow.part.in_(sorted(parts)))
+    session.execute(delete(SweepFoundRow).where(or_(SweepFoundRow.sweep < sweep, mine)))
     session.execute(delete(SweepPartRow).where(SweepPartRow.finished_at < now - KEEP_PARTS))

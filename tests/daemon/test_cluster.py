@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, text
 
 from detect.names import split
 from sandbox.net import Sandbox
+from scheduler.sweep_parts import plan_lost_parts
 from tests.daemon.conftest import Setup, prepare
 from tests.daemon.proc import REPO, DaemonProcess, wait_until
 from tests.daemon.proc import cli_subprocess as cli
@@ -113,10 +114,49 @@ def batch_rounds(setup: Setup) -> list[dict[str, Any]]:
 
 def shared_in_batches(setup: Setup, *, rounds: int, per_round: int) -> None:
     """Every round ran as batch jobs (at least ``per_round`` each), taken by more than one worker."""
-    batches = batch_rounds(setup)
+    batches = [b for b in batch_rounds(setup) if b.get("round", "watched") == "watched"]
     done = {(b["parent"], b["index"]) for b in batches}
     assert len({p for p, _ in done}) == rounds and len(done) >= rounds * per_round, batches
     assert len({b["worker"] for b in batches}) >= 2, batches
+
+
+def last_cycle(setup: Setup) -> int:
+    """The cycle-log id of the last full cycle (the id its sweep and hunt parts and batches are under)."""
+    return int(setup.view.scalar("SELECT max(id) FROM cycles WHERE kind = 'cycle'"))
+
+
+def hunt_shared(setup: Setup, summaries: list[tuple[int, dict[str, Any]]], *, labels: int, batch: int
+                ) -> dict[str, int]:
+    """Each cycle's hunt (its cycle-log id and summary) shared its heavy work as jobs: a takedown's hunt
+    generated and resolved the lost domains' lookalikes as sweep_part jobs, one per label group of
+    ``labels`` (numbered before the sweep's parts, each recorded once), and the candidates a hunt chose
+    (round "lost": the lost domains' lookalikes; round "sweep": the sweep's pick) went out as `observe`
+    jobs of ``batch`` names wherever they were more than one batch. The takedown hunts' parts ran on more
+    than one worker, and so did the candidate batches. How many batches of each round ran."""
+    part_workers: set[str] = set()
+    batch_workers: set[int] = set()
+    batches = batch_rounds(setup)
+    ran = {"lost": 0, "sweep": 0}
+    for cycle_id, summary in summaries:
+        plan = plan_lost_parts(summary["lost"], labels)
+        jobs = setup.view.rows("SELECT DISTINCT (args->>'index')::int, args->>'gone', args->>'live' FROM procrastinate_jobs "
+                               "WHERE args->>'kind' = 'sweep_part' AND (args->>'sweep')::int = :c AND status = 'succeeded' "
+                               "AND (args->>'index')::int < :n ORDER BY 1", c=cycle_id, n=len(plan))
+        assert [(i, tuple(json.loads(g)), tuple(json.loads(v))) for i, g, v in jobs] == [(p.index, p.gone, ()) for p in plan]
+        recorded_parts = setup.view.rows("SELECT part, worker FROM sweep_parts WHERE sweep = :c AND part < :n ORDER BY 1",
+                                         c=cycle_id, n=len(plan))
+        assert [p for p, _ in recorded_parts] == [p.index for p in plan]
+        part_workers |= {w for _, w in recorded_parts}
+        lost_observed = summary["candidates_lost_observed"]
+        for round_name, count in (("lost", lost_observed), ("sweep", summary["candidates_observed"] - lost_observed)):
+            mine = [b for b in batches if b["parent"] == cycle_id and b.get("round") == round_name]
+            want = set(range(-(-count // batch))) if count > batch else set()  # one batch: observed in the job itself
+            assert {b["index"] for b in mine} == want, (cycle_id, round_name, count, mine)
+            batch_workers |= {b["worker"] for b in mine}
+            ran[round_name] += len(want)
+    assert any(s["lost"] for _, s in summaries) and len(part_workers) >= 2, (summaries, part_workers)
+    assert sum(ran.values()) < 2 or len(batch_workers) >= 2, batch_workers
+    return ran
 
 
 def hunted_inline(setup: Setup, lost: list[str]) -> None:
@@ -177,9 +217,11 @@ def test_three_workers_reach_what_one_embedded_process_reaches(sandbox: Sandbox,
     """The same phases through `run --once` on an embedded store and on a cluster store served by three
     workers that share each round as batch jobs of 3 domains: every cycle's summary, the statuses, the
     edges and the alert mails agree. The cluster's sweeps run their lookalikes as part jobs of 4 labels
-    (the embedded process: one part). Between the seizure cycles the cluster runs the first seizure
-    round's batches and its sweep's parts a second time: nothing is recorded twice, and the next cycle
-    still agrees."""
+    (the embedded process: one part); the seizure cycle's takedown hunt its lost domains' lookalikes as
+    part jobs too, and every hunt observes the candidates it chose as batch jobs of 3 (the embedded
+    process: one batch). Between the seizure cycles the cluster runs the first seizure round's batches
+    (its candidate batches included) and its sweep's and hunt's parts a second time: nothing is recorded
+    twice, and the next cycle still agrees."""
     (tmp_path / "embedded").mkdir()
     embedded = prepare(sandbox, other_pg_url, tmp_path / "embedded", schedule=QUIET,
                        alerts={"mail_to": ["embedded@sandbox.test"]}, **common(sandbox))
@@ -190,18 +232,20 @@ def test_three_workers_reach_what_one_embedded_process_reaches(sandbox: Sandbox,
         for w in workers:
             started(w)
         lost: list[str] = []
+        summaries: list[tuple[int, dict[str, Any]]] = []
         for n, phase in enumerate(("before", "seizure", "seizure")):
             sandbox.set_phase(phase)
             alone, shared = both_once(embedded.config, clustered.config)
             lost += shared["lost"]
+            summaries.append((last_cycle(clustered), shared))
             differ = {k: (shared.get(k), alone.get(k)) for k in set(shared) | set(alone) if shared.get(k) != alone.get(k)}
             if differ:
                 pytest.fail(f"{phase}: {json.dumps(differ, indent=1)}\n{clustered.view.rows('SELECT * FROM cycles')}")
-            if n == 1:  # the round that saw the takedowns, run again
+            if n == 1:  # the round that saw the takedowns, its hunt's and its sweep's candidates, run again
                 assert shared["status_changes"] and shared["lost"]
                 before = recorded(clustered)
                 assert run_round_again(clustered, workers) >= 3
-                assert run_round_again(clustered, workers, "sweep_part", "sweep") >= 3
+                assert run_round_again(clustered, workers, "sweep_part", "sweep") >= 3  # the hunt's parts too
                 assert recorded(clustered) == before
                 assert clustered.view.scalar("SELECT count(*) FROM sweep_found") == 0
         assert statuses(clustered.config) == statuses(embedded.config)
@@ -212,6 +256,7 @@ def test_three_workers_reach_what_one_embedded_process_reaches(sandbox: Sandbox,
         assert len({m["Message-ID"] for m in ours}) == len(ours)  # no mail sent twice
         shared_in_batches(clustered, rounds=3, per_round=3)
         shared_in_sweep_parts(clustered, sweeps=3, per_sweep=3)
+        assert min(hunt_shared(clustered, summaries, labels=4, batch=3).values()) >= 2
         hunted_inline(clustered, lost)
     finally:
         for w in workers:

@@ -32,7 +32,9 @@ from tests.daemon.test_cluster import (
     both_once,
     cluster_setup,
     common,
+    hunt_shared,
     hunted_inline,
+    last_cycle,
     mails_to,
     once,
     shared_in_batches,
@@ -291,8 +293,8 @@ def test_three_workers_reach_what_one_embedded_process_reaches_on_the_routes_wor
         make_sandbox: Callable[..., Sandbox], tmp_path: Path, pg_url: str, other_pg_url: str) -> None:
     """The routes world (one replacement per discovery route, a decoy for each) through `run --once` on
     an embedded store and on a cluster store served by three workers sharing each round as batch jobs
-    of 2 domains: the same cycle summaries
-    (decisions), statuses, edges and alert mails by Message-ID's edge."""
+    of 2 domains (a hunt's chosen candidates too) and the takedown hunt's lookalikes as part jobs of one
+    label: the same cycle summaries (decisions), statuses, edges and alert mails by Message-ID's edge."""
     answers = tomllib.loads((ROUTES / "answers.toml").read_text(encoding="utf-8"))
     sb = make_sandbox(ROUTES, "before")
     (tmp_path / "embedded").mkdir()
@@ -306,10 +308,12 @@ def test_three_workers_reach_what_one_embedded_process_reaches_on_the_routes_wor
         for w in workers:
             started(w)
         lost: list[str] = []
+        summaries: list[tuple[int, dict[str, Any]]] = []
         for phase in ("before", "seizure", "seizure"):
             sb.set_phase(phase)
             alone, shared = both_once(embedded.config, clustered.config)
             lost += shared["lost"]
+            summaries.append((last_cycle(clustered), shared))
             differ = {k: (shared.get(k), alone.get(k)) for k in set(shared) | set(alone) if shared.get(k) != alone.get(k)}
             assert not differ, f"{phase}: {json.dumps(differ, indent=1)}"
         ours_status, theirs_status = statuses(clustered.config), statuses(embedded.config)
@@ -326,6 +330,7 @@ def test_three_workers_reach_what_one_embedded_process_reaches_on_the_routes_wor
         assert {str(m["Message-ID"]) for m in ours} == set(outbox) and set(outbox.values()) == {"sent"}
         shared_in_batches(clustered, rounds=3, per_round=3)
         shared_in_sweep_parts(clustered, sweeps=3, per_sweep=2)
+        assert sum(hunt_shared(clustered, summaries, labels=1, batch=2).values()) >= 2
         hunted_inline(clustered, lost)
     finally:
         for w in workers:

@@ -42,6 +42,7 @@ PART = {"kind": "sweep_part", "sweep": 7, "index": 1, "gone": ["a.ltd"], "live":
     {"kind": "observe", "domains": ["a.ltd"]}, {**BATCH, "crawl": "yes"}, {**BATCH, "parent": -1},
     {**BATCH, "index": True}, {**BATCH, "at": "yesterday"}, {**BATCH, "at": "2024-09-03T12:00:00"},
     {**BATCH, "domains": []}, {**BATCH, "extra": 1}, {"kind": "hunt", "domains": ["a.ltd"], "crawl": False},
+    {**BATCH, "round": "all"}, {**BATCH, "round": None}, {k: v for k, v in {**BATCH, "round": "lost"}.items() if k != "at"},
     {"kind": "sweep_part", "sweep": 7}, {**PART, "sweep": -1}, {**PART, "index": "1"}, {**PART, "gone": "a.ltd"},
     {**PART, "live": [3]}, {**PART, "tlds": None}, {**PART, "at": "2024-09-03"}, {**PART, "domains": ["a.ltd"]},
 ])
@@ -54,7 +55,8 @@ def test_the_payloads_hydrawatch_writes_are_accepted() -> None:
     assert _check({"kind": "probe", "timestamp": 1796524275}) == "probe"
     assert _check({"kind": "cycle"}) == "cycle"
     assert _check({"kind": "hunt", "domains": ["a.ltd"]}) == "hunt"
-    assert _check(BATCH) == "observe"
+    assert _check(BATCH) == "observe"  # a watchlist round's batch (queued before batches named their round)
+    assert all(_check({**BATCH, "round": r}) == "observe" for r in ("watched", "lost", "sweep"))
     assert _check(PART) == "sweep_part"
 
 

@@ -13,7 +13,7 @@ from detect.model import DnsResult, Rcode
 from hydrawatch.bundled import load_signatures
 from hydrawatch.config import from_mapping
 from scheduler.components import Components
-from scheduler.cycle import pack_host_groups, plan_batches
+from scheduler.rounds import pack_host_groups, plan_batches
 from storage import observations, watchlist
 from storage.store import Store
 

@@ -1,19 +1,31 @@
 """A sweep's lookalikes in parts (issue 17): the split by label group is deterministic, and the final
-step merges the parts' names as one resolve over all the seeds would have kept them."""
+step merges the parts' names as one resolve over all the seeds would have kept them. A takedown's hunt
+splits the lost domains' lookalikes the same way: on the sandbox's DNS its parts merge to exactly what
+one resolve over the lost domains finds."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
+import pytest
+
+from crawler import run as reactor_run
+from detect.hunt_order import plan_observation
 from detect.model import Candidate, Status
 from detect.scoring import SiteProfile
+from hydrawatch.bundled import load_signatures
+from hydrawatch.config import from_mapping
+from sandbox.net import Sandbox
+from scheduler import hunt_sources as sources
 from scheduler.components import Components
 from scheduler.hunt_report import HuntReport
-from scheduler.hunt_resolve import Resolved
-from scheduler.sweep_parts import SweepPart, merge_parts, plan_parts
-from storage import sweeps
+from scheduler.hunt_resolve import Resolved, Wildcards, resolve
+from scheduler.sweep_parts import SweepPart, consume, merge_parts, plan_lost_parts, plan_parts, sweep_part
+from storage import sweeps, watchlist
 from storage.store import Store
 
 NOW = datetime(2026, 12, 6, tzinfo=UTC)
@@ -51,11 +63,92 @@ def test_the_final_step_merges_parts_as_one_resolve_would(store: Store) -> None:
     wild = merge_parts(cast(Components, cast(Any, SimpleNamespace(store=store))), sweep=3,
                        plan=[SweepPart(0, (), ("a.ltd", "a2.ltd")), SweepPart(1, (), ("b.ltd",))],
                        seed_order=["a.ltd", "b.ltd", "a2.ltd"], skip={"watched.ltd"}.__contains__, report=report,
-                       into=found, now=NOW)
+                       into=found)
     assert wild == {"pm"}
     assert found["x.pm"] == Resolved(Candidate("x.pm", "lookalike", "tld-swap", "b.ltd"), "f9")
     assert found["seen.ltd"].candidate.source == "outlink" and found["seen.ltd"].fingerprint == "f-earlier"
     assert "watched.ltd" not in found and found["y.ltd"].fingerprint == "f3"
     assert (report.generated, report.resolved) == (157, 3)  # x.pm and y.ltd are new; seen.ltd was resolved before
-    with store.transaction() as session:  # read once: gone, the markers kept
+    with store.transaction() as session:  # kept until the hunt has scored them: a resumed sweep reads them again
+        assert len(sweeps.found_of(session, 3)) == 5
+    consume(cast(Components, cast(Any, SimpleNamespace(store=store))), sweep=3, now=NOW)
+    with store.transaction() as session:  # consumed: gone, the markers kept
         assert sweeps.found_of(session, 3) == [] and len(sweeps.parts_of(session, 3)) == 2
+
+
+def test_a_takedown_hunts_parts_are_label_groups_numbered_before_the_sweeps() -> None:
+    lost = ["b.ltd", "a.pm", "a.ltd", "c.ltd"]
+    # labels a | b, c: one label's domains in one part, each part in the order they were lost
+    assert plan_lost_parts(lost, 1) == [SweepPart(0, ("a.pm", "a.ltd"), ()), SweepPart(1, ("b.ltd",), ()),
+                                        SweepPart(2, ("c.ltd",), ())]
+    assert plan_lost_parts(lost, 2) == [SweepPart(0, ("b.ltd", "a.pm", "a.ltd"), ()), SweepPart(1, ("c.ltd",), ())]
+    assert plan_lost_parts([], 2) == []
+    network = [_profile("zeta.ltd", Status.ACTIVE), _profile("a.ltd", Status.SEIZED)]
+    assert [p.index for p in plan_parts(network, lost=lost, labels_per_part=1, first=3)] == [3]
+
+
+# Three domains just lost, in this order; sorted by label they fall in parts quillpost (0), quillpots (1),
+# quilpost (2). quillpot.info is an omission of both quillpots (part 1) and quillpost (part 0): a tie that
+# one resolve gives to quillpots.info, the first lost. quilpost.org is an omission of quillpost.info (typo
+# on the network's suffix org) and a TLD swap of quilpost.info: the TLD swap wins. .ws answers every name
+# (quilpost.ws is the wildcard's echo); quillpost.ws has an address of its own. quillpost.org is watched.
+LOST = ["quillpots.info", "quillpost.info", "quilpost.info"]
+LIVE = "quillpost.org"
+RESOLVING = {"quillpot.info": "185.44.12.40", "quilpost.org": "185.44.12.41", "quillpost.com": "185.44.12.42",
+             "quillpots.com": "185.44.12.43", "quillpost.ws": "185.44.12.44"}
+
+
+def _lost_world() -> dict[str, Any]:
+    host = {"ns": ["ns1.quillhost.net", "ns2.quillhost.net"]}
+    return {"world": {"name": "lost-parts", "campaign": "quill", "seeds": sorted([*LOST, LIVE]), "wildcard_tlds": ["ws"]},
+            "phases": {"before": {"clock": "2025-03-10T12:00:00Z"}},
+            "domains": {**{d: {**host, "a": ["185.44.12.20"]} for d in [*LOST, LIVE]},
+                        **{d: {**host, "a": [ip]} for d, ip in RESOLVING.items()}}}
+
+
+@pytest.mark.sandbox
+def test_a_takedown_hunt_in_parts_merges_to_what_one_resolve_finds(make_sandbox: Callable[..., Sandbox],
+                                                                   tmp_path: Path) -> None:
+    sb = make_sandbox(_lost_world(), "before")
+    over = sb.config_overrides()
+    cfg = from_mapping({**over, "storage": {"url": f"sqlite:///{tmp_path / 'store.db'}"}, "cluster": {"sweep_labels": 1},
+                        "discovery": {**over["discovery"], "tlds": ["com", "info", "org", "ws"],
+                                      "fuzzers": ["tld-swap", "omission", "transposition"]}}, source="(test)")
+    store = Store.from_url(cfg.storage.url)
+    store.init()
+    with store.transaction() as session:
+        watchlist.add_domains(session, [*LOST, LIVE], campaign="quill", origin="seed", now=NOW)
+    parts = Components.from_settings(cfg, store, load_signatures())
+    typo = ("info", "org")  # the network's suffixes
+    skip = {*LOST, LIVE}.__contains__
+
+    async def main() -> tuple[dict[str, Resolved], HuntReport, list[str], dict[str, Resolved], HuntReport, set[str]]:
+        whole, one, wildcards = {}, HuntReport(), Wildcards(parts, salt=NOW.isoformat())
+        await resolve(parts, sources.lookalikes(parts, LOST, typo), skip=skip, wildcards=wildcards, report=one,
+                      into=whole)
+        split = plan_lost_parts(LOST, cfg.cluster.sweep_labels)
+        assert [p.gone for p in split] == [("quillpost.info",), ("quillpots.info",), ("quilpost.info",)]
+        for part in reversed(split):  # as workers would: in any order, each probing wildcards itself
+            assert await sweep_part(parts, sweep=5, part=part, typo_tlds=typo, now=NOW)
+        merged, parted = {}, HuntReport()
+        wild = merge_parts(parts, sweep=5, plan=split, seed_order=LOST, skip=skip, report=parted, into=merged)
+        return whole, one, wildcards.active, merged, parted, wild
+
+    try:
+        whole, one, one_wild, merged, parted, wild = reactor_run.run(main)
+        with store.transaction() as session:  # kept until the hunt has scored them: a resumed job reads them again
+            assert sweeps.found_of(session, 5) != [] and len(sweeps.parts_of(session, 5)) == 3
+    finally:
+        reactor_run.run(parts.close)
+        store.close()
+    assert sorted(whole) == sorted(RESOLVING)
+    assert merged == whole  # the same names, each with the same discovery and answer
+    assert whole["quillpot.info"].candidate == Candidate("quillpot.info", "lookalike", "omission", "quillpots.info")
+    assert whole["quilpost.org"].candidate == Candidate("quilpost.org", "lookalike", "tld-swap", "quilpost.info")
+    assert (parted.generated, parted.resolved) == (one.generated, one.resolved) and one.generated > 90
+    assert wild == set(one_wild) == {"ws"}
+
+    def chosen(found: dict[str, Resolved]) -> tuple[Candidate, ...]:
+        return plan_observation([r.candidate for r in found.values()], limit=0, lost_seeds=set(LOST)).observe
+
+    assert chosen(merged) == chosen(whole) and len(chosen(whole)) == len(RESOLVING)  # observed in one order

@@ -33,6 +33,21 @@ def test_a_part_run_twice_records_nothing_the_second_time(store: Store) -> None:
     assert not _record(store, FOUND)  # a part queued again after its sweep: still nothing
 
 
+def test_a_takedown_hunts_parts_are_read_apart_from_its_sweeps(store: Store) -> None:
+    """One job's takedown hunt (parts 0-1) and sweep (part 2) record under one id: reading the hunt's
+    parts drops their names only; an earlier job's leftovers go as well."""
+    later = [sweeps.Found(2, "ab.io", "lookalike", "tld-swap", "ab.ltd", "f4")]
+    assert _record(store, FOUND) and _record(store, [sweeps.Found(1, "ab.me", "lookalike", "tld-swap", "cd.ltd", "f5")], 1)
+    assert _record(store, later, 2)
+    with store.transaction() as session:
+        sweeps.record(session, 6, 0, FOUND, generated=1, wildcards=[], worker="w0", now=T0)  # a killed job's
+        assert [p.part for p in sweeps.parts_of(session, 7, {0, 1})] == [0, 1]
+        assert [f.part for f in sweeps.found_of(session, 7, {0, 1})] == [0, 0, 1]
+        sweeps.consumed(session, 7, now=T0, parts={0, 1})
+    with store.transaction() as session:
+        assert sweeps.found_of(session, 7) == later and sweeps.found_of(session, 6) == []
+
+
 @pytest.mark.postgres
 def test_two_workers_running_one_part_at_once_record_it_once(pg_url: str) -> None:
     stores = [Store.from_url(pg_url) for _ in range(2)]

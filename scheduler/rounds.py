@@ -1,0 +1,116 @@
+"""A round: one set of domains observed (DNS, crawl, RDAP, classify, record) in batches of [cluster]
+observe_batch. The watchlist's probe and crawl rounds are rounds, and so are the candidates a hunt chose
+(a takedown's lookalikes, a sweep's pick). The embedded process runs a round's batches one after another;
+cluster mode runs them as `observe` jobs the workers share (``Components.run_batches``), each batch's
+report kept in the cycle log under the round's job and the round's name."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import datetime
+
+from scheduler.components import Components
+from scheduler.observe import ObserveReport, observe, recheck_banners, takedown_pages
+from storage import observations
+
+log = logging.getLogger(__name__)
+
+WATCHED = "watched"
+"""The watchlist's probe or crawl round."""
+LOST = "lost"
+"""The lookalikes of the domains a takedown just lost, chosen by their hunt (observed uncapped)."""
+SWEEP = "sweep"
+"""The candidates a discovery sweep chose (up to the hunt's cap)."""
+ROUNDS = (WATCHED, LOST, SWEEP)
+"""One job may run one of each (a full cycle: its round, its takedowns' hunt, its sweep)."""
+
+
+def label(round_name: str) -> str:
+    """What a round's progress display calls the domains it observes."""
+    return "watched" if round_name == WATCHED else "candidates"
+
+
+def plan_batches(parts: Components, domains: list[str], *, crawl: bool) -> list[list[str]]:
+    """A round's domains in batches of [cluster] observe_batch. A probe keeps the watchlist's order. A
+    crawl groups the domains whose last DNS answer named the same first address (one host) and never
+    splits a group across batches, so two workers never crawl one host's sites at once and one crawler's
+    politeness per host holds; only a host with more sites than a batch holds is split, into batches of
+    its own (logged)."""
+    size = parts.config.cluster.observe_batch
+    if not crawl:
+        return [domains[i:i + size] for i in range(0, len(domains), size)]
+    host: dict[str, str] = {}
+    with parts.store.transaction() as session:
+        for name in domains:
+            dns = observations.latest_dns(session, name)
+            host[name] = min(dns.get("A") or dns.get("AAAA") or ("",)) if dns is not None else ""
+    batches = pack_host_groups(host, size)
+    for address, count in sorted(Counter(host.values()).items()):
+        if address and count > size:
+            log.info("crawl round: host %s has %d sites, more than a batch of %d: its crawl is split over %d "
+                     "batches, which two workers may crawl at once", address, count, size, -(-count // size))
+    return batches
+
+
+def pack_host_groups(host: dict[str, str], size: int) -> list[list[str]]:
+    """Domain → its host's address ("" = none known: a group of its own) → batches of at most ``size``
+    in which every host group is whole (first fit, largest group first), except a group larger than
+    ``size``, which fills batches of its own. Each batch sorted by (address, domain); pure."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for name in sorted(host, key=lambda d: (host[d], d)):
+        groups.setdefault((host[name], "" if host[name] else name), []).append(name)  # no address: alone
+    batches: list[list[str]] = []
+    room: dict[int, int] = {}  # batch index → free places, for the batches not yet full (in order)
+    for members in sorted(groups.values(), key=lambda g: (-len(g), host[g[0]], g[0])):
+        fit = next((i for i, free in room.items() if free >= len(members)), None)
+        if fit is None:  # a new batch; a host with more sites than a batch holds fills batches of its own
+            for start in range(0, len(members), size):
+                batches.append(members[start:start + size])
+                if len(batches[-1]) < size:
+                    room[len(batches) - 1] = size - len(batches[-1])
+        else:
+            batches[fit] += members
+            room[fit] -= len(members)
+            if room[fit] == 0:
+                del room[fit]
+    return [sorted(b, key=lambda d: (host[d], d)) for b in batches]
+
+
+async def observe_batch(parts: Components, domains: list[str], *, now: datetime, cycle_id: int | None,
+                        crawl: bool, round_name: str = WATCHED) -> ObserveReport:
+    """One batch of a round (probe, crawl when ``crawl``, RDAP when never looked up or when the DNS
+    picture changed, classify, record): the embedded process runs a round's batches one after another,
+    cluster workers one job each. Run again at the same ``now`` it records no second status change,
+    edge or mail."""
+    return await observe(parts, domains, now=now, cycle_id=cycle_id, crawl=crawl, recheck=False,
+                         what=label(round_name))
+
+
+async def observe_round(parts: Components, domains: list[str], *, now: datetime, cycle_id: int | None,
+                        crawl: bool, round_name: str = WATCHED) -> ObserveReport:
+    """Observe ``domains``: in one go when they fit one batch, else batch by batch (through
+    ``parts.run_batches`` in cluster mode), then the round's banner re-check over them all."""
+    if len(domains) <= parts.config.cluster.observe_batch:
+        return await observe(parts, domains, now=now, cycle_id=cycle_id, crawl=crawl, what=label(round_name))
+    batches = plan_batches(parts, domains, crawl=crawl)
+    with parts.store.transaction() as session:
+        banners = takedown_pages(session)
+    report = ObserveReport()
+    if parts.run_batches is not None:
+        ran = await parts.run_batches(batches, crawl, cycle_id, now, round_name)
+        for _batch, part in ran:
+            report.merge(part)
+        # A resumed round (cluster mode) ran the batches its killed first attempt planned too: the
+        # re-check and the order cover those domains as well.
+        names = {name for batch, _part in ran for name in batch}
+        domains = [*domains, *sorted(names - set(domains))]
+    else:
+        for batch in batches:
+            report.merge(await observe_batch(parts, batch, now=now, cycle_id=cycle_id, crawl=crawl,
+                                             round_name=round_name))
+    # in the round's order, as one batch records them (a crawl round's batches are grouped by host)
+    position = {name: i for i, name in enumerate(domains)}
+    report.changes.sort(key=lambda change: position.get(change[0], len(position)))
+    recheck_banners(parts, domains, banners, now, report)
+    return report
