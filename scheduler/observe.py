@@ -2,8 +2,8 @@
 
 DNS answers are written DNS_BATCH domains a transaction (storage.observations.record_dns_batch: a
 repeated answer only stamps the latest row); crawled sites HTTP_BATCH a transaction, as their crawls end
-(storage.observations.record_http_batch, Core inserts); each RDAP record in its own. An interrupted round
-keeps every transaction committed before the interruption.
+(storage.observations.record_http_batch, Core inserts, in a writer thread one batch after the other); each
+RDAP record in its own. An interrupted round keeps every transaction committed before the interruption.
 """
 
 from __future__ import annotations
@@ -85,12 +85,19 @@ def _stored(found: fingerprints.FetchPrint) -> tuple[tuple[Indicator, ...], Page
     return found.indicators, PageSketch(title=found.title, minhash=found.minhash, tlsh=found.tlsh)
 
 
+def _threaded_writes(parts: Components) -> bool:
+    """May the crawl's write batches run in a thread? Not on an in-memory SQLite store (each thread would
+    see a database of its own)."""
+    url = parts.store.engine.url
+    return not (url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"))
+
+
 class _SiteRecorder:
     """Fingerprints each site as its crawl ends, so this CPU work overlaps the network waits of the sites
     still being crawled, and records the sites HTTP_BATCH at a time (or every HTTP_BATCH_SECONDS): one
-    transaction of Core inserts per batch, :meth:`flush` writes the rest. The first failure (a store
-    error) stops the recording and is raised once the crawl is over; the batches committed before it
-    stay recorded."""
+    transaction of Core inserts per batch, committed in a writer thread while the crawl goes on;
+    :meth:`finish` writes the rest and waits for them. The first failure (a store error) stops the
+    recording and is raised once the crawl is over; the batches committed before it stay recorded."""
 
     def __init__(self, parts: Components, now: datetime, cycle_id: int | None, report: ObserveReport) -> None:
         self.parts = parts
@@ -105,6 +112,7 @@ class _SiteRecorder:
         # past the bound classification parses again): (body, content type) → ParsedPage.
         self.parsed: dict[tuple[bytes, str], ParsedPage] = {}
         self.parsed_bytes = 0
+        self.writing: asyncio.Future[None] | None = None  # the last batch handed to the writer thread
 
     def __call__(self, site: SiteCrawl) -> None:
         try:
@@ -150,18 +158,57 @@ class _SiteRecorder:
         return self.parsed.get((fetch.body, fetch.header("content-type"))) if fetch.body else None
 
     def flush(self) -> None:
-        """Write the sites waiting, in one transaction; the similarity index learns them once committed."""
+        """Write the sites waiting, in one transaction, after the batches handed over before; the similarity
+        index learns them once committed. The transaction runs in a thread of its own (one batch at a
+        time, in order) so its round trips do not stall the crawl's loop, except on an in-memory SQLite
+        store (one connection per thread there), where it runs here."""
         if self.failure is not None or not self.pending:
             return
         batch, self.pending = self.pending, []
+        if not _threaded_writes(self.parts):
+            self._commit(batch)
+            self._committed(batch)
+            return
+        self.writing = asyncio.ensure_future(self._write(batch, self.writing))
+
+    async def _write(self, batch: list[tuple[str, list[HttpWrite]]], before: asyncio.Future[None] | None) -> None:
+        if before is not None:
+            await before  # never raises: a failure is kept in self.failure
+        if self.failure is not None:
+            return
+        try:
+            await asyncio.to_thread(self._commit, batch)
+        except Exception as exc:  # noqa: BLE001 - raised by raise_failure() after the crawl
+            self.failure = self.failure or exc
+            return
+        self._committed(batch)
+
+    def _commit(self, batch: list[tuple[str, list[HttpWrite]]]) -> None:
         with self.parts.store.transaction() as session:
             observations.record_http_batch(session, [w for _, writes in batch for w in writes], now=self.now,
                                            cycle_id=self.cycle_id)
+
+    def _committed(self, batch: list[tuple[str, list[HttpWrite]]]) -> None:
         for domain, writes in batch:  # the home page (first) stands for the site
             minhash = next((w.sketch.minhash for w in writes if w.sketch.minhash is not None), None)
             if minhash is not None:
                 self.parts.pages.add(domain, minhash)
         self.report.crawled += len(batch)
+
+    async def finish(self) -> None:
+        """Write what is waiting and wait for every batch handed over (their failure: raise_failure)."""
+        try:
+            self.flush()
+        except Exception as exc:  # noqa: BLE001 - one failure path: raise_failure()
+            self.failure = self.failure or exc
+        if self.writing is not None:
+            await self.writing
+
+    def stop(self) -> None:
+        """The round was interrupted: batches not yet being written are not written (one already in its
+        transaction commits or not, as a whole)."""
+        if self.writing is not None:
+            self.writing.cancel()
 
     def raise_failure(self) -> None:
         if self.failure is not None:
@@ -201,17 +248,18 @@ async def observe(parts: Components, domains: Sequence[str], *, now: datetime, c
         targets = [d for d in domains if fresh_dns.get(d) is not None and fresh_dns[d].resolves]
         recorder = _SiteRecorder(parts, now, cycle_id, report)
         parsed = recorder.parsed_page
-        with stage(shown, f"{what}: crawl", len(targets)) as step:
-            sites = (await parts.crawler.crawl(targets, now=now, on_site=step.advance, on_crawled=recorder)
-                     if targets else [])
-        for site in sites:
-            crawled[site.domain] = site
-            if site.domain not in recorder.done:  # a site the crawl gave up on gets no callback
-                recorder(site)
         try:
-            recorder.flush()
-        except Exception as exc:  # noqa: BLE001 - one failure path: raised just below
-            recorder.failure = recorder.failure or exc
+            with stage(shown, f"{what}: crawl", len(targets)) as step:
+                sites = (await parts.crawler.crawl(targets, now=now, on_site=step.advance, on_crawled=recorder)
+                         if targets else [])
+            for site in sites:
+                crawled[site.domain] = site
+                if site.domain not in recorder.done:  # a site the crawl gave up on gets no callback
+                    recorder(site)
+            await recorder.finish()
+        except BaseException:
+            recorder.stop()
+            raise
         recorder.raise_failure()
 
     rdap_records: dict[str, RdapRecord] = {}
