@@ -32,9 +32,10 @@ is missed), rows added and bytes grown (store tables and queue tables apart), qu
 
 Then the kill: one worker starts the crawl stage, a second idles beside it; at half the crawl's
 one-worker time the first is killed (SIGKILL). Reported: time from the kill to the job's start on the
-survivor (the reaper runs every 10 s, ``stalled_seconds`` = ``--stalled``), work redone (seconds of the
-killed attempt, domains it had crawled that are crawled again), and work lost (watched domains not
-crawled by the end, jobs not succeeded: must be 0).
+survivor (the reaper runs every 10 s, ``stalled_seconds`` = ``--stalled``), the seconds the killed
+attempt ran, work redone (the retried job resumes the round: batch runs beyond one per batch, and the
+domains in them; a round that fits one batch runs inside the job, so all it had crawled is crawled
+again), and work lost (watched domains not crawled by the end, jobs not succeeded: must be 0).
 
 The sandbox runs in this process (one Python process answering DNS, HTTP and RDAP for every worker): on
 a 2-core machine it and PostgreSQL share the cores with the workers. See bench/RESULTS.md.
@@ -437,12 +438,22 @@ def run_kill(admin: Any, sandbox: Any, tmp: Path, args: argparse.Namespace, craw
                 crawled = int(conn.execute(text(
                     "SELECT count(*) FROM domains WHERE watched AND last_crawled >= "
                     "(SELECT max(started_at) FROM cycles WHERE kind = 'crawl' AND outcome = 'ok')")).scalar_one())
+                # batch runs of the round (a killed run's row stays 'running'): more than one per batch is work redone
+                runs = conn.execute(text(
+                    "SELECT (stats->>'index')::int, count(*) FROM cycles WHERE kind = 'batch' AND stats->>'parent' = "
+                    "(SELECT id::text FROM cycles WHERE kind = 'crawl' AND stats->>'job' = :j) GROUP BY 1"),
+                    {"j": str(job)}).all()
+                sizes = dict(conn.execute(text(
+                    "SELECT (args->>'index')::int, jsonb_array_length(args->'domains') FROM procrastinate_jobs "
+                    "WHERE args->>'kind' = 'observe'")).all())
         finally:
             victim.stop()
             if survivor is not None:
                 survivor.stop()
     return {"requeue_s": (restarted - killed_at).total_seconds() if restarted else None,
-            "redone_s": (killed_at - began).total_seconds(), "redone_domains": done_before,
+            "killed_s": (killed_at - began).total_seconds(), "crawled_before": done_before,
+            "redone_batches": sum(n - 1 for _i, n in runs),
+            "redone_domains": sum(sizes.get(i, 0) * (n - 1) for i, n in runs) if runs else done_before,
             "lost_domains": watched - crawled, "job_status": status, "watched": watched}
 
 
@@ -482,8 +493,9 @@ def report(results: dict[str, dict[str, Any]], kill: dict[str, Any] | None, args
     elif kill:
         print()
         print(f"kill -9 of the worker crawling, at half the crawl's 1-worker time: re-queued and started on the survivor "
-              f"after {kill['requeue_s']:.1f} s (stalled_seconds {args.stalled}, reaper every 10 s); work redone: "
-              f"{kill['redone_s']:.1f} s of crawling, {kill['redone_domains']} domains crawled twice; work lost: "
+              f"after {kill['requeue_s']:.1f} s (stalled_seconds {args.stalled}, reaper every 10 s); the killed attempt "
+              f"crawled {kill['killed_s']:.1f} s ({kill['crawled_before']} domains); work redone: "
+              f"{kill['redone_batches']} batch run(s), {kill['redone_domains']} domains crawled twice; work lost: "
               f"{kill['lost_domains']} of {kill['watched']} domains not crawled after the kill, job {kill['job_status']}")
 
 

@@ -13,6 +13,9 @@ any number of `hydrawatch worker` processes on any number of machines.
   A queueing lock per stage keeps at most one waiting job of each kind (the daemon's coalescing).
 - ``hydrawatch.reap`` retries the jobs of workers whose heartbeat stopped (procrastinate lists them but
   does not retry them by itself) and deletes finished jobs after [cluster] keep_jobs_hours.
+- A stage retried that way resumes: its job finds its killed attempt's cycle-log row, keeps that row's
+  id and start (``now``), and runs only the batches and parts not recorded done
+  (scheduler/cluster_plan.py).
 - A job whose payload is not one hydrawatch queues is refused without retry: logged, and kept in the
   queue as failed for inspection. Any other error is retried with back-off, then kept as failed.
 """
@@ -34,13 +37,13 @@ from procrastinate import JobContext, RetryStrategy
 from procrastinate.jobs import Job, Status
 from procrastinate.schema import SchemaManager
 from procrastinate.worker import Worker
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from crawler.rdap import no_gate
 from detect.errors import HydrawatchError
 from scheduler import cycle
+from scheduler.cluster_plan import DEFER, Children, queue_batches, queue_parts
 from scheduler.components import Components
 from scheduler.hunt_resolve import Wildcards
 from scheduler.observe import ObserveReport
@@ -48,7 +51,7 @@ from scheduler.rounds import ROUNDS, WATCHED, observe_batch
 from scheduler.server_gate import ServerGate
 from scheduler.settings import CycleSettings
 from scheduler.sweep_parts import SweepPart, sweep_part
-from storage import cycles
+from storage import cycles, sweeps
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +74,8 @@ MAX_PART_NAMES = 10_000
 REAP_CRON = "* * * * * */10"
 
 LossSink = Callable[[Session, str], None]
-RoundRunner = Callable[[list[list[str]], bool, "int | None", datetime, str], Awaitable[list[ObserveReport]]]
+RoundRunner = Callable[[list[list[str]], bool, "int | None", datetime, str],
+                       Awaitable[list[tuple[list[str], ObserveReport]]]]
 SweepRunner = Callable[[int, list[SweepPart], tuple[str, ...], datetime], Awaitable[None]]
 # Per job, never on the worker's shared Components: where this job's losses queue their hunts, and how
 # its rounds run their batches. A worker runs several jobs at once (a round's batches beside each other
@@ -194,10 +198,6 @@ def _batch_ok(payload: dict[str, Any]) -> bool:
         return False
 
 
-DEFER = text("SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW('default', :task, 0, :lock, NULL, "
-             "CAST(:args AS jsonb), NULL)::procrastinate_job_to_defer_v1]))")
-
-
 def queue_hunt(session: Session, name: str) -> int:
     """Queue the hunt for ``name``'s loss in ``session``'s transaction (the one recording the status
     change): the change and its hunt are committed together or not at all. Its job id."""
@@ -239,7 +239,7 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
         job, lock, _key = STAGES[kind]
         now = datetime.now(UTC)
         if kind == "observe":
-            await _run_batch(payload)
+            await _run_batch(payload, retried=context.job is not None and context.job.attempts > 0)
             return
         if kind == "sweep_part":
             await cycle.sweep_part_job(parts, now=datetime.fromisoformat(payload["at"]), sweep=payload["sweep"],
@@ -249,39 +249,59 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
         if lock != WORK_LOCK:
             await job(parts, now=now)
             return
+        # A retried job (the reaper queued it again after its worker died, or a retry after an error)
+        # resumes its earlier attempt's cycle-log row at that attempt's ``now``: only its batches and
+        # parts not done yet run (scheduler/cluster_plan.py).
+        job_id = context.job.id if context.job else None
+        resume: int | None = None
+        if job_id is not None and context.job is not None and context.job.attempts > 0:
+            with parts.store.transaction() as session:
+                earlier = cycles.attempt_of_job(session, kind, job_id)
+            if earlier is not None:
+                resume, now = earlier
+                log.info("job %s (%s), attempt %d: resumes cycle %s of %s", job_id, kind, context.job.attempts + 1,
+                         resume, now.isoformat())
         # A loss queues its hunt in the status change's transaction; the hunt job waits on the work
         # lock this job holds. When this job ends well it has hunted inline (as the daemon does), and
         # the queued hunts are cancelled; a job killed or failed leaves them to run.
         queued: list[int] = []
 
         async def run_batches(batches: list[list[str]], crawl: bool, cycle_id: int | None, at: datetime,
-                              round_name: str) -> list[ObserveReport]:
-            reports, hunts = await run_round(context.app, parts, batches, crawl=crawl, parent=cycle_id or 0, now=at,
-                                             round_name=round_name)
+                              round_name: str) -> list[tuple[list[str], ObserveReport]]:
+            ran, hunts = await run_round(context.app, parts, batches, crawl=crawl, parent=cycle_id or 0, now=at,
+                                         round_name=round_name, resume=resume is not None)
             queued.extend(hunts)  # the batches' queued hunts: this job hunts inline, then cancels them
-            return reports
+            return ran
 
         async def run_sweep_parts(sweep: int, plan: list[SweepPart], tlds: tuple[str, ...], at: datetime) -> None:
-            await run_sweep(context.app, plan, sweep=sweep, typo_tlds=tlds, now=at)
+            await run_sweep(context.app, parts, plan, sweep=sweep, typo_tlds=tlds, now=at, resume=resume is not None)
 
         sink = _LOSS_SINK.set(lambda session, name: queued.append(queue_hunt(session, name)))
         runner = _ROUND_RUNNER.set(run_batches)
         sweeper = _SWEEP_RUNNER.set(run_sweep_parts)
         try:
-            if kind == "cycle":
-                await cycle.run_cycle(parts, now=now, tags={"job": context.job.id if context.job else None})
-            elif kind == "hunt":  # its lookalike parts and candidate batches are jobs as well
-                await cycle.hunt_job(parts, now=now, lost=payload["domains"])
+            if kind == "hunt":  # its lookalike parts and candidate batches are jobs as well
+                await cycle.hunt_job(parts, now=now, lost=payload["domains"], tags={"job": job_id}, resume=resume)
             else:
-                await job(parts, now=now)
+                await job(parts, now=now, tags={"job": job_id}, resume=resume)
         finally:
             _LOSS_SINK.reset(sink)
             _ROUND_RUNNER.reset(runner)
             _SWEEP_RUNNER.reset(sweeper)
-        for job_id in queued:
-            await context.app.job_manager.cancel_job_by_id_async(job_id)
+        for hunt_id in queued:
+            await context.app.job_manager.cancel_job_by_id_async(hunt_id)
 
-    async def _run_batch(payload: dict[str, Any]) -> None:
+    async def _run_batch(payload: dict[str, Any], *, retried: bool) -> None:
+        # A retried batch whose earlier attempt recorded it (its worker died before the queue heard the
+        # job had ended) is not run again: its round has its report already, as a part's marker does.
+        if retried:
+            with parts.store.transaction() as session:
+                done = {int(stats["index"]) for stats in
+                        cycles.batches_of(session, payload["parent"], payload.get("round", WATCHED))}
+            if payload["index"] in done:
+                log.info("round %s (%s): batch %s recorded by an earlier attempt; not run again",
+                         payload["parent"], payload.get("round", WATCHED), payload["index"])
+                return
         # A batch's losses queue their hunts with the status change; their ids go to the cycle log
         # with the batch's report, and the round's coordinator cancels them once it has hunted.
         hunts: list[int] = []
@@ -320,11 +340,11 @@ def _round_runner(parts: Components) -> RoundRunner:
     outside a stage job the batches one after another here."""
 
     async def run(batches: list[list[str]], crawl: bool, cycle_id: int | None, at: datetime,
-                  round_name: str) -> list[ObserveReport]:
+                  round_name: str) -> list[tuple[list[str], ObserveReport]]:
         runner = _ROUND_RUNNER.get()
         if runner is not None:
             return await runner(batches, crawl, cycle_id, at, round_name)
-        return [await observe_batch(parts, b, now=at, cycle_id=cycle_id, crawl=crawl, round_name=round_name)
+        return [(b, await observe_batch(parts, b, now=at, cycle_id=cycle_id, crawl=crawl, round_name=round_name))
                 for b in batches]
 
     return run
@@ -346,15 +366,28 @@ def _sweep_runner(parts: Components) -> SweepRunner:
     return run
 
 
-async def run_sweep(app: procrastinate.App, plan: list[SweepPart], *, sweep: int, typo_tlds: tuple[str, ...],
-                    now: datetime, poll: float = 0.2) -> None:
+async def run_sweep(app: procrastinate.App, parts: Components, plan: list[SweepPart], *, sweep: int,
+                    typo_tlds: tuple[str, ...], now: datetime, resume: bool = False, poll: float = 0.2) -> None:
     """Queue a sweep's parts as jobs (any worker takes them, several at once) and wait until all have
-    finished; each has recorded what it found (storage/sweeps.py) for the sweep's final step."""
-    ids = [await app.configure_task(STAGE_TASK, task_kwargs={
-        "kind": "sweep_part", "sweep": sweep, "index": part.index, "gone": list(part.gone),
-        "live": list(part.live), "tlds": list(typo_tlds), "at": now.isoformat()}).defer_async() for part in plan]
-    log.info("sweep %s: %d part job(s) queued", sweep, len(ids))
-    await _wait_for(app, ids, f"sweep {sweep}: part", poll)
+    finished; each has recorded what it found (storage/sweeps.py) for the sweep's final step. With
+    ``resume`` (the job retried), only the parts not recorded, none queued twice."""
+    payloads: list[dict[str, Any]] = [
+        {"kind": "sweep_part", "sweep": sweep, "index": part.index, "gone": list(part.gone), "live": list(part.live),
+         "tlds": list(typo_tlds), "at": now.isoformat()} for part in plan]
+    with parts.store.transaction() as session:
+        children = queue_parts(session, STAGE_TASK, payloads, sweep=sweep, resume=(
+            (lambda s: [d.part for d in sweeps.parts_of(s, sweep)]) if resume else None))
+    _log_children(f"sweep {sweep}", "part", children)
+    await _wait_for(app, children.jobs, f"sweep {sweep}: part", poll)
+
+
+def _log_children(what: str, child: str, children: Children) -> None:
+    if children.resumed:
+        log.info("%s resumed: %d %s(s) planned, %d done before, %d still queued or running, %d queued again",
+                 what, len(children.payloads), child, children.done, children.waited,
+                 len(children.jobs) - children.waited)
+    else:
+        log.info("%s: %d %s job(s) queued", what, len(children.jobs), child)
 
 
 async def _wait_for(app: procrastinate.App, ids: list[int], what: str, poll: float) -> None:
@@ -371,18 +404,22 @@ async def _wait_for(app: procrastinate.App, ids: list[int], what: str, poll: flo
 
 
 async def run_round(app: procrastinate.App, parts: Components, batches: list[list[str]], *, crawl: bool,
-                    parent: int, now: datetime, round_name: str = WATCHED, poll: float = 0.2
-                    ) -> tuple[list[ObserveReport], list[int]]:
+                    parent: int, now: datetime, round_name: str = WATCHED, resume: bool = False, poll: float = 0.2
+                    ) -> tuple[list[tuple[list[str], ObserveReport]], list[int]]:
     """Queue the batches of round ``round_name`` of job ``parent`` as jobs (any worker takes them), wait
-    until all have finished, and return their reports (from the cycle log) and the hunt jobs they queued."""
-    ids = []
-    for index, batch in enumerate(batches):
-        ids.append(await app.configure_task(STAGE_TASK, task_kwargs={
-            "kind": "observe", "domains": batch, "crawl": crawl, "parent": parent, "index": index,
-            "round": round_name, "at": now.isoformat()}).defer_async())
-    log.info("round %s (%s): %d batch job(s) queued", parent, round_name, len(ids))
-    await _wait_for(app, ids, f"round {parent} ({round_name}): batch", poll)
-    reports = cycle.batch_reports(parts, parent, len(batches), now, round_name)
+    until all have finished, and return each batch with its report (from the cycle log), and the hunt
+    jobs they queued. With ``resume`` (the job retried), the plan its earlier attempt queued, only the
+    batches not recorded, none queued twice."""
+    payloads: list[dict[str, Any]] = [
+        {"kind": "observe", "domains": batch, "crawl": crawl, "parent": parent, "index": index,
+         "round": round_name, "at": now.isoformat()} for index, batch in enumerate(batches)]
+    with parts.store.transaction() as session:
+        children = queue_batches(session, STAGE_TASK, payloads, parent=parent, round_name=round_name, resume=(
+            (lambda s: [int(b["index"]) for b in cycles.batches_of(s, parent, round_name)]) if resume else None))
+    _log_children(f"round {parent} ({round_name})", "batch", children)
+    await _wait_for(app, children.jobs, f"round {parent} ({round_name}): batch", poll)
+    plan = [list(p["domains"]) for p in children.payloads]
+    reports = list(zip(plan, cycle.batch_reports(parts, parent, len(plan), now, round_name), strict=True))
     # The pages the batches crawled in other workers join this process's similarity index before the
     # round's banner re-check and its hunt (an embedded round adds them as it crawls).
     parts.pages.refresh(parts.store)

@@ -62,10 +62,15 @@ class CycleReport:
 
 
 async def _job(parts: Components, kind: str, now: datetime,
-               body: Callable[[CycleReport], Awaitable[None]], tags: dict[str, Any] | None = None) -> CycleReport:
+               body: Callable[[CycleReport], Awaitable[None]], tags: dict[str, Any] | None = None,
+               resume: int | None = None) -> CycleReport:
+    """Run ``body`` as one row of the cycle log: a new row, or with ``resume`` (cluster mode: a job
+    retried after its worker died, ``now`` its first attempt's) that attempt's own row again. ``tags``
+    are logged from the start, so a killed attempt's row still names its queued job."""
     started = time.monotonic()
     with parts.store.transaction() as session:
-        cycle_id = cycles.start(session, kind, now)
+        cycle_id = (cycles.reopen(session, resume, now) if resume is not None
+                    else cycles.start(session, kind, now, stats=tags))
     report = CycleReport(cycle_id=cycle_id, kind=kind)
     outcome = "failed"
     # Pages other processes stored since this one's last job (cluster workers; an `archive import`
@@ -142,10 +147,10 @@ def batch_reports(parts: Components, parent: int, count: int, now: datetime, rou
 
 
 async def run_cycle(parts: Components, *, now: datetime, send_alerts: bool = True,
-                    tags: dict[str, Any] | None = None) -> CycleReport:
+                    tags: dict[str, Any] | None = None, resume: int | None = None) -> CycleReport:
     """One complete cycle: probe and crawl every watched domain, classify, hunt (triggered by the
     takedowns just seen, plus a full sweep), score, record, deliver alerts. ``tags`` are added to the
-    stats kept in the cycle log (cluster mode: the id of the queued job)."""
+    stats kept in the cycle log (cluster mode: the id of the queued job); ``resume``: see :func:`_job`."""
 
     async def body(report: CycleReport) -> None:
         report.observed = await observe_round(parts, _watched(parts), now=now, cycle_id=report.cycle_id, crawl=True)
@@ -153,10 +158,11 @@ async def run_cycle(parts: Components, *, now: datetime, send_alerts: bool = Tru
         if send_alerts:
             report.delivery = deliver(parts.store, parts.config.alerts, now=now)
 
-    return await _job(parts, "cycle", now, body, tags)
+    return await _job(parts, "cycle", now, body, tags, resume)
 
 
-async def probe_job(parts: Components, *, now: datetime) -> CycleReport:
+async def probe_job(parts: Components, *, now: datetime, tags: dict[str, Any] | None = None,
+                    resume: int | None = None) -> CycleReport:
     """DNS round: probe every watched domain (RDAP when DNS changed), classify, hunt at once on a loss."""
 
     async def body(report: CycleReport) -> None:
@@ -165,34 +171,37 @@ async def probe_job(parts: Components, *, now: datetime) -> CycleReport:
             report.hunted = await hunt(parts, lost=report.observed.lost, sweep=False, now=now,
                                        cycle_id=report.cycle_id)
 
-    return await _job(parts, "probe", now, body)
+    return await _job(parts, "probe", now, body, tags, resume)
 
 
-async def crawl_job(parts: Components, *, now: datetime) -> CycleReport:
+async def crawl_job(parts: Components, *, now: datetime, tags: dict[str, Any] | None = None,
+                    resume: int | None = None) -> CycleReport:
     async def body(report: CycleReport) -> None:
         report.observed = await observe_round(parts, _watched(parts), now=now, cycle_id=report.cycle_id, crawl=True)
         if report.observed.lost:
             report.hunted = await hunt(parts, lost=report.observed.lost, sweep=False, now=now,
                                        cycle_id=report.cycle_id)
 
-    return await _job(parts, "crawl", now, body)
+    return await _job(parts, "crawl", now, body, tags, resume)
 
 
-async def hunt_job(parts: Components, *, now: datetime, lost: list[str]) -> CycleReport:
+async def hunt_job(parts: Components, *, now: datetime, lost: list[str], tags: dict[str, Any] | None = None,
+                   resume: int | None = None) -> CycleReport:
     """The hunt for replacements of ``lost`` on its own: cluster mode queues it in the transaction of
     the status change that triggers it, so a worker killed before its inline hunt loses nothing."""
 
     async def body(report: CycleReport) -> None:
         report.hunted = await hunt(parts, lost=lost, sweep=False, now=now, cycle_id=report.cycle_id)
 
-    return await _job(parts, "hunt", now, body)
+    return await _job(parts, "hunt", now, body, tags, resume)
 
 
-async def discovery_job(parts: Components, *, now: datetime) -> CycleReport:
+async def discovery_job(parts: Components, *, now: datetime, tags: dict[str, Any] | None = None,
+                        resume: int | None = None) -> CycleReport:
     async def body(report: CycleReport) -> None:
         report.hunted = await hunt(parts, lost=[], sweep=True, now=now, cycle_id=report.cycle_id)
 
-    return await _job(parts, "discovery", now, body)
+    return await _job(parts, "discovery", now, body, tags, resume)
 
 
 async def alert_job(parts: Components, *, now: datetime) -> DeliveryReport:

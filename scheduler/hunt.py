@@ -42,7 +42,7 @@ from scheduler.hunt_resolve import Resolved, Wildcards, resolve
 from scheduler.name_screen import NameScreen
 from scheduler.progress import stage
 from scheduler.rounds import LOST, SWEEP, observe_round
-from scheduler.sweep_parts import SweepPart, merge_parts, plan_lost_parts, plan_parts, run_parts
+from scheduler.sweep_parts import SweepPart, consume, merge_parts, plan_lost_parts, plan_parts, run_parts
 from scheduler.zone_source import zone_candidates
 from storage import candidates as candidate_store
 from storage import lineage, outbox, profiles, watchlist
@@ -87,6 +87,7 @@ async def hunt(parts: Components, *, lost: Sequence[str], sweep: bool, now: date
         observed += await _sweep(parts, ctx, lost, now=now, cycle_id=cycle_id, report=report,
                                  first_part=len(lost_plan))
     _score_all(parts, ctx, observed, now=now, report=report)
+    consume(parts, sweep=cycle_id, now=now)  # its parts' names: kept until now, for a resumed job (cluster mode)
     report.wildcard_tlds = sorted(set(ctx.wildcards.active) | ctx.part_wildcards)
     return report
 
@@ -110,7 +111,7 @@ async def _hunt_lost(parts: Components, ctx: _Context, lost: Sequence[str], spli
     found: dict[str, Resolved] = {}
     await run_parts(parts, sweep=cycle_id, plan=split, typo_tlds=ctx.typo_tlds, now=now, wildcards=ctx.wildcards)
     ctx.part_wildcards |= merge_parts(parts, sweep=cycle_id, plan=split, seed_order=lost, skip=ctx.skip,
-                                      report=report, into=found, now=now)
+                                      report=report, into=found)
     fresh = _without_unchanged_rejections(parts, found, ctx, report)
     plan = plan_observation(fresh, limit=0, lost_seeds={c.seed for c in fresh})
     await _observe(parts, plan.observe, found, now=now, cycle_id=cycle_id, round_name=LOST, report=report)
@@ -144,7 +145,7 @@ async def _sweep(parts: Components, ctx: _Context, lost: Collection[str], *, now
     split = plan_parts(ctx.network, lost, parts.config.cluster.sweep_labels, first=first_part)
     await run_parts(parts, sweep=cycle_id, plan=split, typo_tlds=ctx.typo_tlds, now=now, wildcards=ctx.wildcards)
     ctx.part_wildcards |= merge_parts(parts, sweep=cycle_id, plan=split, seed_order=[*gone, *live], skip=ctx.skip,
-                                      report=report, into=found, now=now)
+                                      report=report, into=found)
     await run(await sources.ct_candidates(parts, names, report, now=now))
     screen = NameScreen.for_hunt(parts, labels, infra)  # one label index for every stream of strangers' names
     await run(sources.nrd_candidates(parts, labels, infra, report, screen, now=now))

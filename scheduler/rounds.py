@@ -106,8 +106,13 @@ async def observe_round(parts: Components, domains: list[str], *, now: datetime,
         banners = takedown_pages(session)
     report = ObserveReport()
     if parts.run_batches is not None:
-        for part in await parts.run_batches(batches, crawl, cycle_id, now, round_name):
+        ran = await parts.run_batches(batches, crawl, cycle_id, now, round_name)
+        for _batch, part in ran:
             report.merge(part)
+        # A resumed round (cluster mode) ran the batches its killed first attempt planned too: the
+        # re-check and the order cover those domains as well.
+        names = {name for batch, _part in ran for name in batch}
+        domains = [*domains, *sorted(names - set(domains))]
     else:
         for batch in batches:
             report.merge(await observe_batch(parts, batch, now=now, cycle_id=cycle_id, crawl=crawl,

@@ -114,12 +114,13 @@ async def run_parts(parts: Components, *, sweep: int, plan: list[SweepPart], typ
 
 
 def merge_parts(parts: Components, *, sweep: int, plan: list[SweepPart], seed_order: Sequence[str],
-                skip: Callable[[str], bool], report: HuntReport, into: dict[str, Resolved], now: datetime) -> set[str]:
+                skip: Callable[[str], bool], report: HuntReport, into: dict[str, Resolved]) -> set[str]:
     """The final step's first half: the names every part of ``plan`` found join ``into`` as one resolve
     over all the seeds in ``seed_order`` would have added them (the first discovery of the highest
     priority wins, a name met already is only merged, skipped names are dropped), the parts' counts join
-    ``report``; the parts' records are then dropped. Returns the suffixes the parts found answering every
-    name."""
+    ``report``. The parts' names stay recorded until the hunt has scored what it observed
+    (:func:`consume`): a job killed before then and resumed (cluster mode) reads them again. Returns the
+    suffixes the parts found answering every name."""
     indices = {p.index for p in plan}
     with parts.store.transaction() as session:
         done = sweeps.parts_of(session, sweep, indices)
@@ -127,7 +128,6 @@ def merge_parts(parts: Components, *, sweep: int, plan: list[SweepPart], seed_or
         missing = sorted(indices - {d.part for d in done})
         if missing:
             raise RuntimeError(f"sweep {sweep}: part(s) {missing} not recorded")
-        sweeps.consumed(session, sweep, now=now, parts=indices)
     # A part's name carries the discovery that won within the part, i.e. its first of the best priority;
     # across parts the same rule, in the order one resolve would have met their seeds.
     order = {seed: i for i, seed in reversed(list(enumerate(seed_order)))}
@@ -141,3 +141,10 @@ def merge_parts(parts: Components, *, sweep: int, plan: list[SweepPart], seed_or
             into[f.name] = Resolved(c, f.fingerprint)
             report.resolved += 1
     return {s for d in done for s in d.wildcards}
+
+
+def consume(parts: Components, *, sweep: int, now: datetime) -> None:
+    """The hunt of job ``sweep`` has observed and scored what its parts (its takedowns' and its sweep's)
+    found: drop their names."""
+    with parts.store.transaction() as session:
+        sweeps.consumed(session, sweep, now=now)

@@ -12,13 +12,31 @@ from storage import partitions
 from storage.models import CycleRow
 
 
-def start(session: Session, kind: str, now: datetime) -> int:
-    """Log a job's start. On PostgreSQL, first make this month's and next month's partitions of the
-    history tables where missing (storage/partitions.py): every job makes them ahead of need."""
+def start(session: Session, kind: str, now: datetime, stats: dict[str, Any] | None = None) -> int:
+    """Log a job's start (``stats``: what is known of it already, e.g. its queued job's id). On
+    PostgreSQL, first make this month's and next month's partitions of the history tables where
+    missing (storage/partitions.py): every job makes them ahead of need."""
     partitions.ensure(session.connection(), now)
-    row = CycleRow(kind=kind, started_at=now, outcome="running", stats={})
+    row = CycleRow(kind=kind, started_at=now, outcome="running", stats=dict(stats or {}))
     session.add(row)
     session.flush()
+    return row.id
+
+
+def attempt_of_job(session: Session, kind: str, job_id: int) -> tuple[int, datetime] | None:
+    """The cycle-log id and start of the latest ``kind`` row an earlier attempt of queued job ``job_id``
+    logged (cluster mode: a job retried after its worker died resumes that row), or None."""
+    row = session.scalars(select(CycleRow).where(CycleRow.kind == kind, CycleRow.stats["job"].as_integer() == job_id)
+                          .order_by(CycleRow.id.desc()).limit(1)).first()
+    return (row.id, row.started_at) if row is not None else None
+
+
+def reopen(session: Session, cycle_id: int, now: datetime) -> int:
+    """Log that a job resumes its row ``cycle_id`` (an earlier attempt's, started at ``now``)."""
+    partitions.ensure(session.connection(), now)
+    row = session.get(CycleRow, cycle_id)
+    assert row is not None
+    row.finished_at, row.outcome = None, "running"
     return row.id
 
 
@@ -56,7 +74,7 @@ def batches_of(session: Session, parent: int, round_name: str = "watched") -> li
     """The stats of the successful batch jobs (cluster mode) of round ``round_name`` of the job logged as
     ``parent``, oldest first. A job's rounds: "watched" (its probe or crawl round; batches logged without
     a round are that), "lost" and "sweep" (the candidates its hunt chose)."""
-    rows = session.scalars(select(CycleRow).where(CycleRow.kind == "batch", CycleRow.outcome == "ok")
+    rows = session.scalars(select(CycleRow).where(CycleRow.kind == "batch", CycleRow.outcome == "ok",
+                                                  CycleRow.stats["parent"].as_integer() == parent)
                            .order_by(CycleRow.id))
-    return [dict(r.stats) for r in rows
-            if (r.stats or {}).get("parent") == parent and (r.stats or {}).get("round", "watched") == round_name]
+    return [dict(r.stats) for r in rows if (r.stats or {}).get("round", "watched") == round_name]

@@ -24,7 +24,7 @@ from scheduler import hunt_sources as sources
 from scheduler.components import Components
 from scheduler.hunt_report import HuntReport
 from scheduler.hunt_resolve import Resolved, Wildcards, resolve
-from scheduler.sweep_parts import SweepPart, merge_parts, plan_lost_parts, plan_parts, sweep_part
+from scheduler.sweep_parts import SweepPart, consume, merge_parts, plan_lost_parts, plan_parts, sweep_part
 from storage import sweeps, watchlist
 from storage.store import Store
 
@@ -63,13 +63,16 @@ def test_the_final_step_merges_parts_as_one_resolve_would(store: Store) -> None:
     wild = merge_parts(cast(Components, cast(Any, SimpleNamespace(store=store))), sweep=3,
                        plan=[SweepPart(0, (), ("a.ltd", "a2.ltd")), SweepPart(1, (), ("b.ltd",))],
                        seed_order=["a.ltd", "b.ltd", "a2.ltd"], skip={"watched.ltd"}.__contains__, report=report,
-                       into=found, now=NOW)
+                       into=found)
     assert wild == {"pm"}
     assert found["x.pm"] == Resolved(Candidate("x.pm", "lookalike", "tld-swap", "b.ltd"), "f9")
     assert found["seen.ltd"].candidate.source == "outlink" and found["seen.ltd"].fingerprint == "f-earlier"
     assert "watched.ltd" not in found and found["y.ltd"].fingerprint == "f3"
     assert (report.generated, report.resolved) == (157, 3)  # x.pm and y.ltd are new; seen.ltd was resolved before
-    with store.transaction() as session:  # read once: gone, the markers kept
+    with store.transaction() as session:  # kept until the hunt has scored them: a resumed sweep reads them again
+        assert len(sweeps.found_of(session, 3)) == 5
+    consume(cast(Components, cast(Any, SimpleNamespace(store=store))), sweep=3, now=NOW)
+    with store.transaction() as session:  # consumed: gone, the markers kept
         assert sweeps.found_of(session, 3) == [] and len(sweeps.parts_of(session, 3)) == 2
 
 
@@ -128,13 +131,13 @@ def test_a_takedown_hunt_in_parts_merges_to_what_one_resolve_finds(make_sandbox:
         for part in reversed(split):  # as workers would: in any order, each probing wildcards itself
             assert await sweep_part(parts, sweep=5, part=part, typo_tlds=typo, now=NOW)
         merged, parted = {}, HuntReport()
-        wild = merge_parts(parts, sweep=5, plan=split, seed_order=LOST, skip=skip, report=parted, into=merged, now=NOW)
+        wild = merge_parts(parts, sweep=5, plan=split, seed_order=LOST, skip=skip, report=parted, into=merged)
         return whole, one, wildcards.active, merged, parted, wild
 
     try:
         whole, one, one_wild, merged, parted, wild = reactor_run.run(main)
-        with store.transaction() as session:  # read once: the parts' names are gone
-            assert sweeps.found_of(session, 5) == [] and len(sweeps.parts_of(session, 5)) == 3
+        with store.transaction() as session:  # kept until the hunt has scored them: a resumed job reads them again
+            assert sweeps.found_of(session, 5) != [] and len(sweeps.parts_of(session, 5)) == 3
     finally:
         reactor_run.run(parts.close)
         store.close()
