@@ -349,7 +349,8 @@ def warm_imports(cfg: Any) -> None:
     paths = [settings[key] for key in ("SCHEDULER", "STATS_CLASS", "DUPEFILTER_CLASS", "DOWNLOADER",
                                        "SCHEDULER_PRIORITY_QUEUE", "SCHEDULER_MEMORY_QUEUE", "LOG_FORMATTER")]
     for key in ("DOWNLOADER_MIDDLEWARES", "SPIDER_MIDDLEWARES", "EXTENSIONS", "DOWNLOAD_HANDLERS", "ITEM_PIPELINES"):
-        paths += [path for path, value in settings.getwithbase(key).items() if value is not None]
+        # switched-off ones too: Scrapy imports every key to match the settings' entries with the base's
+        paths += [path for path in settings.getwithbase(key) if isinstance(path, str)]
     for path in paths:
         with contextlib.suppress(Exception):  # an optional component whose import fails: Scrapy skips it too
             load_object(path)
