@@ -19,6 +19,7 @@ OOM killer), the rest of the crawl's pages are handled in process, with a warnin
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import logging
 import multiprocessing
@@ -102,6 +103,21 @@ def roomy_gc_threshold() -> None:
     gc.set_threshold(max(old[0], CRAWL_GC_THRESHOLD), *old[1:])
 
 
+def shared_bodies(fetches: Sequence[HttpFetch]) -> tuple[HttpFetch, ...]:
+    """``fetches`` with equal bodies as one bytes object (HTTPS and HTTP home usually serve the same page):
+    pickling sends an object once however often it is referred to, so each body crosses to the worker
+    once. Nothing else changes."""
+    seen: dict[bytes, bytes] = {}
+    out = []
+    for fetch in fetches:
+        if fetch.body:
+            body = seen.setdefault(fetch.body, fetch.body)
+            if body is not fetch.body:
+                fetch = dataclasses.replace(fetch, body=body)
+        out.append(fetch)
+    return tuple(out)
+
+
 def _cpu_seconds() -> float:
     """This worker's CPU time so far (user + system)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -166,7 +182,7 @@ class PagePool(PageWork):
         body = home.body if home is not None and home.body else next((f.body for f in fetches if f.body), b"")
         if not body:
             return None  # nothing to parse: headers and certificates are cheap in process
-        return await self._run(body, prints_of, tuple(fetches))
+        return await self._run(body, prints_of, shared_bodies(fetches))
 
     def close(self) -> None:
         for pool in self._pools:

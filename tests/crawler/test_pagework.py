@@ -10,12 +10,22 @@ import hashlib
 import itertools
 import logging
 import os
+import pickle
 import signal
 
 import pytest
 
 from crawler.fetch import SiteCrawler
-from crawler.pagework import DEFAULT_ICON, PagePool, PageWork, SitePrints, WorkerCpu, look_at_home, page_work
+from crawler.pagework import (
+    DEFAULT_ICON,
+    PagePool,
+    PageWork,
+    SitePrints,
+    WorkerCpu,
+    look_at_home,
+    page_work,
+    shared_bodies,
+)
 from crawler.run import run
 from detect.fingerprints import fetch_print
 from detect.model import HttpFetch
@@ -36,6 +46,19 @@ def test_look_at_home_finds_the_icon_link_and_an_image_only_pages_pictures() -> 
     assert look_at_home(wordy, "text/html")[1] == ()  # a page with text is no banner
     assert look_at_home(banner, "image/png") == (DEFAULT_ICON, ())  # not a page at all
     assert look_at_home(b"", "text/html") == (DEFAULT_ICON, ())
+
+
+def test_equal_bodies_cross_to_a_worker_once_and_nothing_else_changes() -> None:
+    page = b"<html><title>same</title><body>same page on https and http</body></html>"
+    https = HttpFetch(domain="s.test", url="https://s.test/", status=200, body=page)
+    http = HttpFetch(domain="s.test", url="http://s.test/", status=200, body=bytes(bytearray(page)))
+    other = HttpFetch(domain="s.test", url="https://s.test/about", status=200, body=b"<html>other</html>")
+    empty = HttpFetch(domain="s.test", url="https://s.test/x", status=404)
+    assert http.body is not https.body
+    shared = shared_bodies((https, http, other, empty))
+    assert shared == (https, http, other, empty)  # equal fetches, field by field
+    assert shared[1].body is shared[0].body and shared[2] is other and shared[3] is empty
+    assert len(pickle.dumps(shared)) < len(pickle.dumps((https, http, other, empty))) - len(page) + 100
 
 
 def test_small_crawls_and_page_workers_0_stay_in_process() -> None:
