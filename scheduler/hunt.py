@@ -189,7 +189,10 @@ async def _observe(parts: Components, chosen: Sequence[Candidate], found: dict[s
         for c in chosen:
             candidate_store.upsert(session, c.domain, source=c.source, via=c.via, seed=c.seed, now=now,
                                    fingerprint=found[c.domain].fingerprint)
-    seen = await observe_round(parts, names, now=now, cycle_id=cycle_id, crawl=True, round_name=round_name)
+    # names on one DNS answer (one host, most likely) go in one batch: one crawler's politeness per host
+    hosts = {c.domain: f"answer {found[c.domain].fingerprint}" for c in chosen}
+    seen = await observe_round(parts, names, now=now, cycle_id=cycle_id, crawl=True, round_name=round_name,
+                               hosts=hosts)
     for key, count in seen.registry.items():  # lookups made by the workers' batches
         report.registry[key] = report.registry.get(key, 0) + count
     report.observed += len(names)

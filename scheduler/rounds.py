@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime
 
 from scheduler.components import Components
@@ -31,18 +32,23 @@ def label(round_name: str) -> str:
     return "watched" if round_name == WATCHED else "candidates"
 
 
-def plan_batches(parts: Components, domains: list[str], *, crawl: bool) -> list[list[str]]:
+def plan_batches(parts: Components, domains: list[str], *, crawl: bool, hosts: Mapping[str, str] | None = None
+                 ) -> list[list[str]]:
     """A round's domains in batches of [cluster] observe_batch. A probe keeps the watchlist's order. A
     crawl groups the domains whose last DNS answer named the same first address (one host) and never
     splits a group across batches, so two workers never crawl one host's sites at once and one crawler's
     politeness per host holds; only a host with more sites than a batch holds is split, into batches of
-    its own (logged)."""
+    its own (logged). ``hosts``: a host key to use instead of the stored answer (a hunt's candidates,
+    mostly never stored: their resolve's answer fingerprint, so names on one answer go together)."""
     size = parts.config.cluster.observe_batch
     if not crawl:
         return [domains[i:i + size] for i in range(0, len(domains), size)]
     host: dict[str, str] = {}
     with parts.store.transaction() as session:
         for name in domains:
+            if hosts is not None and name in hosts:
+                host[name] = hosts[name]
+                continue
             dns = observations.latest_dns(session, name)
             host[name] = min(dns.get("A") or dns.get("AAAA") or ("",)) if dns is not None else ""
     batches = pack_host_groups(host, size)
@@ -88,12 +94,14 @@ async def observe_batch(parts: Components, domains: list[str], *, now: datetime,
 
 
 async def observe_round(parts: Components, domains: list[str], *, now: datetime, cycle_id: int | None,
-                        crawl: bool, round_name: str = WATCHED) -> ObserveReport:
+                        crawl: bool, round_name: str = WATCHED, hosts: Mapping[str, str] | None = None
+                        ) -> ObserveReport:
     """Observe ``domains``: in one go when they fit one batch, else batch by batch (through
-    ``parts.run_batches`` in cluster mode), then the round's banner re-check over them all."""
+    ``parts.run_batches`` in cluster mode), then the round's banner re-check over them all. ``hosts``:
+    as :func:`plan_batches`."""
     if len(domains) <= parts.config.cluster.observe_batch:
         return await observe(parts, domains, now=now, cycle_id=cycle_id, crawl=crawl, what=label(round_name))
-    batches = plan_batches(parts, domains, crawl=crawl)
+    batches = plan_batches(parts, domains, crawl=crawl, hosts=hosts)
     with parts.store.transaction() as session:
         banners = takedown_pages(session)
     report = ObserveReport()

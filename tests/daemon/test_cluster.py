@@ -131,7 +131,7 @@ def hunt_shared(setup: Setup, summaries: list[tuple[int, dict[str, Any]]], *, la
     generated and resolved the lost domains' lookalikes as sweep_part jobs, one per label group of
     ``labels`` (numbered before the sweep's parts, each recorded once), and the candidates a hunt chose
     (round "lost": the lost domains' lookalikes; round "sweep": the sweep's pick) went out as `observe`
-    jobs of ``batch`` names wherever they were more than one batch. The takedown hunts' parts ran on more
+    jobs of at most ``batch`` names wherever they were more than one batch. The takedown hunts' parts ran on more
     than one worker, and so did the candidate batches. How many batches of each round ran."""
     part_workers: set[str] = set()
     batch_workers: set[int] = set()
@@ -150,10 +150,14 @@ def hunt_shared(setup: Setup, summaries: list[tuple[int, dict[str, Any]]], *, la
         lost_observed = summary["candidates_lost_observed"]
         for round_name, count in (("lost", lost_observed), ("sweep", summary["candidates_observed"] - lost_observed)):
             mine = [b for b in batches if b["parent"] == cycle_id and b.get("round") == round_name]
-            want = set(range(-(-count // batch))) if count > batch else set()  # one batch: observed in the job itself
-            assert {b["index"] for b in mine} == want, (cycle_id, round_name, count, mine)
+            sizes = {b["index"]: b["probed"] for b in mine}  # a batch run twice: the same names
+            if count <= batch:  # one batch: observed in the job itself
+                assert sizes == {}, (cycle_id, round_name, count, mine)
+            else:  # every candidate in one batch of at most ``batch`` (one answer's names kept together)
+                assert set(sizes) == set(range(len(sizes))) and sum(sizes.values()) == count, (cycle_id, round_name, mine)
+                assert len(sizes) >= -(-count // batch) and max(sizes.values()) <= batch, mine
             batch_workers |= {b["worker"] for b in mine}
-            ran[round_name] += len(want)
+            ran[round_name] += len(sizes)
     assert any(s["lost"] for _, s in summaries) and len(part_workers) >= 2, (summaries, part_workers)
     assert sum(ran.values()) < 2 or len(batch_workers) >= 2, batch_workers
     return ran

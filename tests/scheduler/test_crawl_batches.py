@@ -102,5 +102,9 @@ def test_plan_batches_groups_a_crawl_by_the_last_dns_answer_and_keeps_a_probes_o
         crawl = plan_batches(parts, names, crawl=True)
         assert sorted(map(sorted, crawl)) == [["a.test", "c.test", "f.test"], ["b.test", "d.test", "e.test"]]
         assert plan_batches(parts, names, crawl=False) == [names[:3], names[3:]]
+        # a hunt's candidates: their resolve's answer stands for the host, before any stored answer
+        hinted = plan_batches(parts, ["x.test", "y.test", "z.test", "a.test"], crawl=True,
+                              hosts={"x.test": "answer 1", "y.test": "answer 2", "z.test": "answer 1", "a.test": "answer 2"})
+        assert sorted(map(sorted, hinted)) == [["a.test", "y.test"], ["x.test", "z.test"]]
     finally:
         store.close()
