@@ -9,15 +9,19 @@ second time (the second run's insert meets the unique key and is rolled back).""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from storage.inlist import chunks
 from storage.models import SweepFoundRow, SweepPartRow
+
+_Q = TypeVar("_Q", bound=Select[Any])
 
 KEEP_PARTS = timedelta(days=7)
 """Markers of finished parts are kept this long (a part queued again later still records nothing)."""
@@ -67,9 +71,8 @@ def record(session: Session, sweep: int, part: int, found: Iterable[Found], *, g
 def parts_of(session: Session, sweep: int, parts: Collection[int] | None = None) -> list[PartDone]:
     """The recorded parts of ``sweep`` (only ``parts`` when given), by part."""
     query = select(SweepPartRow).where(SweepPartRow.sweep == sweep)
-    if parts is not None:
-        query = query.where(SweepPartRow.part.in_(sorted(parts)))
-    rows = session.scalars(query.order_by(SweepPartRow.part))
+    rows = [r for q in _only(query, SweepPartRow.part, parts) for r in session.scalars(q)]
+    rows.sort(key=lambda r: r.part)
     return [PartDone(r.part, r.generated, list(r.wildcards), r.worker) for r in rows]
 
 
@@ -77,10 +80,18 @@ def found_of(session: Session, sweep: int, parts: Collection[int] | None = None)
     """The names every recorded part of ``sweep`` (only ``parts`` when given) found, by part then name
     (the caller orders them)."""
     query = select(SweepFoundRow).where(SweepFoundRow.sweep == sweep)
-    if parts is not None:
-        query = query.where(SweepFoundRow.part.in_(sorted(parts)))
-    rows = session.scalars(query.order_by(SweepFoundRow.part, SweepFoundRow.name))
+    rows = [r for q in _only(query, SweepFoundRow.part, parts) for r in session.scalars(q)]
+    rows.sort(key=lambda r: (r.part, r.name))
     return [Found(r.part, r.name, r.source, r.via, r.seed, r.fingerprint) for r in rows]
+
+
+def _only(query: _Q, column: Any, parts: Collection[int] | None) -> Iterator[_Q]:
+    """``query`` itself when ``parts`` is None, else once per chunk of ``parts`` (storage/inlist.py)."""
+    if parts is None:
+        yield query
+        return
+    for chunk in chunks(sorted(parts)):
+        yield query.where(column.in_(chunk))
 
 
 def consumed(session: Session, sweep: int, *, now: datetime, parts: Collection[int] | None = None) -> None:
@@ -88,8 +99,9 @@ def consumed(session: Session, sweep: int, *, now: datetime, parts: Collection[i
     an earlier sweep left), and the markers of parts finished more than KEEP_PARTS ago. Sweeps run one at
     a time (the work lock). Other parts of ``sweep`` keep their names (a takedown hunt's parts are read
     before its job's sweep parts run)."""
-    mine = SweepFoundRow.sweep == sweep
-    if parts is not None:
-        mine = and_(mine, SweepFoundRow.part.in_(sorted(parts)))
-    session.execute(delete(SweepFoundRow).where(or_(SweepFoundRow.sweep < sweep, mine)))
+    session.execute(delete(SweepFoundRow).where(SweepFoundRow.sweep < sweep))
+    if parts is None:
+        session.execute(delete(SweepFoundRow).where(SweepFoundRow.sweep == sweep))
+    for chunk in chunks(sorted(parts or ())):
+        session.execute(delete(SweepFoundRow).where(SweepFoundRow.sweep == sweep, SweepFoundRow.part.in_(chunk)))
     session.execute(delete(SweepPartRow).where(SweepPartRow.finished_at < now - KEEP_PARTS))
