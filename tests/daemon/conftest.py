@@ -17,6 +17,7 @@ from sandbox.world import packaged_world
 from storage import watchlist
 from storage.store import Store
 from tests.support import DaemonProcess, StoreView, write_config
+from tests.support.pg import PG_URL, fresh_schema
 
 
 @dataclass
@@ -85,3 +86,12 @@ def answers() -> Answers:
     data = tomllib.loads((packaged_world("doppelganger-2024") / "answers.toml").read_text(encoding="utf-8"))
     return Answers(frozenset((r["from"], r["to"], r["relation"]) for r in data["phases"]["seizure"]["replacements"]),
                    frozenset(data["optional"]), frozenset(data["decoys"]))
+
+
+@pytest.fixture
+def other_pg_url(pg_ok: bool) -> Iterator[str]:
+    """A second fresh schema (the embedded twin of a cluster store: the cluster tests compare the two)."""
+    if not pg_ok:
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
+    with fresh_schema() as url:
+        yield url

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,6 @@ from tests.daemon.conftest import Setup, prepare
 from tests.daemon.proc import REPO, DaemonProcess, wait_until
 from tests.daemon.proc import cli_subprocess as cli
 from tests.support.cli import clean_env as _env
-from tests.support.pg import PG_URL, fresh_schema
 
 pytest.importorskip("procrastinate")
 
@@ -43,15 +41,6 @@ class Worker(DaemonProcess):
         self._log = open(log_path, "ab")  # noqa: SIM115 - closed in wait()/kill()
         self.proc = subprocess.Popen([sys.executable, "-m", "hydrawatch.cli", "--config", str(config), "worker", *extra],
                                      stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO, env=_env())
-
-
-@pytest.fixture
-def other_pg_url(pg_ok: bool) -> Iterator[str]:
-    """A second fresh schema (the embedded twin of the cluster store)."""
-    if not pg_ok:
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
-    with fresh_schema() as url:
-        yield url
 
 
 def own_tlds(sandbox: Sandbox) -> list[str]:

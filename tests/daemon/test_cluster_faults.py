@@ -15,7 +15,7 @@ import sys
 import threading
 import tomllib
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
@@ -43,19 +43,10 @@ from tests.daemon.test_cluster import (
     statuses,
 )
 from tests.support.cli import clean_env as _env
-from tests.support.pg import PG_URL, fresh_schema
 
 pytest.importorskip("procrastinate")
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.postgres]
-
-@pytest.fixture
-def other_pg_url(pg_ok: bool) -> Iterator[str]:
-    """A second fresh schema (the embedded twin of the cluster store)."""
-    if not pg_ok:
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
-    with fresh_schema() as url:
-        yield url
 
 
 ROUTES = Path(__file__).resolve().parents[1] / "worlds" / "routes"

@@ -9,7 +9,6 @@ import json
 import os
 import re
 import signal
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -31,20 +30,10 @@ from tests.daemon.test_cluster import (
     statuses,
 )
 from tests.daemon.test_cluster_faults import nothing_twice, run_once
-from tests.support.pg import PG_URL, fresh_schema
 
 pytest.importorskip("procrastinate")
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.postgres]
-
-
-@pytest.fixture
-def other_pg_url(pg_ok: bool) -> Iterator[str]:
-    """A second fresh schema (the embedded twin of the cluster store)."""
-    if not pg_ok:
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
-    with fresh_schema() as url:
-        yield url
 
 
 # the watchlist's round (a hunt's candidates are rounds of their own: "lost", "sweep")
