@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.net import Sandbox
-from tests.daemon.conftest import prepare
+from tests.daemon.conftest import Setup, prepare
 from tests.daemon.proc import wait_until
 from tests.daemon.test_cluster import (
     QUIET,
@@ -106,13 +106,7 @@ def test_a_round_whose_worker_is_killed_resumes_and_runs_only_the_missing_batche
                            "WHERE kind = 'batch' AND outcome = 'ok' GROUP BY 1, 2, 3 HAVING count(*) > 1") == []
         assert s.view.rows("SELECT DISTINCT (stats->>'parent')::int FROM cycles WHERE kind = 'batch'") == [(cycle_id,)]
         hunted_inline(s, shared["lost"])  # the killed attempt's losses too: hunted by the retried job, once
-        nothing_twice(s.view)
-        assert statuses(s.config) == statuses(embedded.config)
-        assert s.view.edges() == embedded.view.edges()
-        sandbox.wait_for_messages(2 * len(mails_to(sandbox, "embedded@")), timeout=10)
-        ours, theirs = mails_to(sandbox, "cluster@"), mails_to(sandbox, "embedded@")
-        assert sorted(str(m["Subject"]) for m in ours) == sorted(str(m["Subject"]) for m in theirs)
-        assert len({m["Message-ID"] for m in ours}) == len(ours)
+        same_as_embedded(sandbox, s, embedded)
     finally:
         first.kill()
         if client is not None and client.poll() is None:
@@ -182,16 +176,22 @@ def test_a_sweep_whose_worker_is_killed_resumes_and_runs_only_the_missing_parts(
         assert s.view.rows("SELECT sweep, part FROM sweep_parts ORDER BY part") == [(cycle_id, i) for i in range(planned)]
         assert s.view.scalar("SELECT count(*) FROM sweep_found") == 0
         hunted_inline(s, shared["lost"])
-        nothing_twice(s.view)
-        assert statuses(s.config) == statuses(embedded.config)
-        assert s.view.edges() == embedded.view.edges()
-        sandbox.wait_for_messages(2 * len(mails_to(sandbox, "embedded@")), timeout=10)
-        ours, theirs = mails_to(sandbox, "cluster@"), mails_to(sandbox, "embedded@")
-        assert sorted(str(m["Subject"]) for m in ours) == sorted(str(m["Subject"]) for m in theirs)
-        assert len({m["Message-ID"] for m in ours}) == len(ours)
+        same_as_embedded(sandbox, s, embedded)
     finally:
         first.kill()
         if client is not None and client.poll() is None:
             client.kill()
         s.view.close()
         embedded.view.close()
+
+
+def same_as_embedded(sandbox: Sandbox, s: Setup, embedded: Setup) -> None:
+    """Nothing recorded twice in the cluster's store, and the same statuses, edges and mails (each
+    Message-ID once) as the embedded twin's."""
+    nothing_twice(s.view)
+    assert statuses(s.config) == statuses(embedded.config)
+    assert s.view.edges() == embedded.view.edges()
+    sandbox.wait_for_messages(2 * len(mails_to(sandbox, "embedded@")), timeout=10)
+    ours, theirs = mails_to(sandbox, "cluster@"), mails_to(sandbox, "embedded@")
+    assert sorted(str(m["Subject"]) for m in ours) == sorted(str(m["Subject"]) for m in theirs)
+    assert len({m["Message-ID"] for m in ours}) == len(ours)

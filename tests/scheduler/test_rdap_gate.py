@@ -166,9 +166,9 @@ import asyncio, sys
 from scheduler.server_gate import ServerGate
 
 async def main() -> None:
-    gate = ServerGate(sys.argv[1], per_minute=1)  # its turn would close the server for a minute
+    gate = ServerGate(sys.argv[1], kind=sys.argv[2], per_minute=1)  # its turn would close the server for a minute
     await gate.open()
-    async with gate("rdap.example:443"):
+    async with gate(sys.argv[3]):
         print("holding", flush=True)
         await asyncio.sleep(60)
 
@@ -176,18 +176,21 @@ asyncio.run(main())
 """
 
 
-def test_a_worker_killed_holding_a_servers_turn_blocks_nobody(pg_url: str) -> None:
-    """kill -9 of a worker in the middle of a request: PostgreSQL ends its session, so the lock goes at
-    once and its turn (one a minute) is rolled back with it: the other worker goes without waiting."""
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, conninfo(pg_url)], stdout=subprocess.PIPE, text=True)
+@pytest.mark.parametrize(("kind", "host"), [("rdap", "rdap.example:443"), ("whois", "whois.example:43")])
+def test_a_worker_killed_holding_a_servers_turn_blocks_nobody(pg_url: str, kind: str, host: str) -> None:
+    """kill -9 of a worker in the middle of a request (RDAP) or query (WHOIS): PostgreSQL ends its session,
+    so the lock goes at once and its turn (one a minute) is rolled back with it: the other worker goes
+    without waiting."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, conninfo(pg_url), kind, host],
+                              stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
 
         async def main() -> float:
-            other = ServerGate(conninfo(pg_url), per_minute=FAST, max_wait=10)
+            other = ServerGate(conninfo(pg_url), kind=kind, per_minute=FAST, max_wait=10)
             await other.open()
             try:
-                waiting = asyncio.ensure_future(_enter(other, "rdap.example:443"))
+                waiting = asyncio.ensure_future(_enter(other, host))
                 await asyncio.sleep(0.5)
                 assert not waiting.done()  # held by the other process
                 holder.kill()

@@ -8,10 +8,6 @@ turn blocks nobody; a worker wires the gate in, and takes it out when it stops."
 from __future__ import annotations
 
 import asyncio
-import itertools
-import subprocess
-import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,6 +29,7 @@ from scheduler.cluster import conninfo
 from scheduler.components import Components
 from scheduler.server_gate import ServerGate
 from storage.store import Store
+from tests.scheduler.test_rdap_gate import _enter, _gaps
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.postgres]
 
@@ -149,54 +146,6 @@ def test_the_rdap_and_the_whois_gate_of_one_host_are_apart(pg_url: str) -> None:
         ServerGate(conninfo(pg_url), kind="rdap_pace; DROP TABLE x")
 
 
-async def _enter(gate: ServerGate, host: str) -> None:
-    async with gate(host):
-        pass
-
-
-HOLDER = """
-import asyncio, sys
-from scheduler.server_gate import ServerGate
-
-async def main() -> None:
-    gate = ServerGate(sys.argv[1], kind="whois", per_minute=1)  # its turn would close the server for a minute
-    await gate.open()
-    async with gate("whois.example:43"):
-        print("holding", flush=True)
-        await asyncio.sleep(60)
-
-asyncio.run(main())
-"""
-
-
-def test_a_worker_killed_holding_a_whois_servers_turn_blocks_nobody(pg_url: str) -> None:
-    """kill -9 of a worker in the middle of a query: PostgreSQL ends its session, so the lock goes at once
-    and its turn (one a minute) is rolled back with it: the other worker goes without waiting."""
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, conninfo(pg_url)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
-
-        async def main() -> float:
-            other = ServerGate(conninfo(pg_url), kind="whois", per_minute=FAST, max_wait=10)
-            await other.open()
-            try:
-                waiting = asyncio.ensure_future(_enter(other, "whois.example:43"))
-                await asyncio.sleep(0.5)
-                assert not waiting.done()  # held by the other process
-                holder.kill()
-                killed = time.monotonic()
-                async with asyncio.timeout(5):
-                    await waiting
-                return time.monotonic() - killed
-            finally:
-                await other.close()
-
-        assert run(main) < 2.0
-    finally:
-        holder.kill()
-        holder.wait()
-
-
 def test_a_worker_holds_the_whois_gate_around_its_queries(sandbox: Sandbox, pg_url: str, tmp_path: Path) -> None:
     """End to end through `cluster.work` (what `hydrawatch worker` runs): while the worker runs, a lookup
     its components make for a TLD without RDAP goes over port 43 to the sandbox through the cluster's
@@ -241,7 +190,3 @@ def test_a_worker_holds_the_whois_gate_around_its_queries(sandbox: Sandbox, pg_u
         row = conn.execute("SELECT host, EXTRACT(EPOCH FROM next_allowed_at - now())::float8 FROM whois_pace").fetchone()
     assert row is not None and row[0] == over["rdap"]["whois_servers"]["so"], row
     assert 20 < row[1] <= 30  # two a minute: the next query to it not before 30 s after this one
-
-
-def _gaps(times: list[float]) -> list[float]:
-    return [b - a for a, b in itertools.pairwise(times)]
