@@ -39,9 +39,17 @@ class Children:
     waited: int = 0        # its children still queued or running: waited for, not queued again
 
 
+HOST_LOCK = "hydrawatch:host:"
+"""A crawl batch of a host with more sites than a batch holds (its payload's ``host``) is queued with the
+procrastinate lock HOST_LOCK + host: procrastinate runs no two jobs of one lock at once (a unique index
+on the lock of running jobs), so that host's batches are crawled one after another across the cluster."""
+
+
 def defer(session: Session, task: str, payloads: list[dict[str, Any]], lock: str | None = None) -> list[int]:
-    """Queue one job of ``task`` per payload in ``session``'s transaction; their ids."""
-    return [int(session.execute(DEFER, {"task": task, "lock": lock, "args": json.dumps(p)}).scalar_one())
+    """Queue one job of ``task`` per payload in ``session``'s transaction (a payload naming a ``host``:
+    with that host's lock, else ``lock``); their ids."""
+    return [int(session.execute(DEFER, {"task": task, "args": json.dumps(p),
+                                        "lock": HOST_LOCK + p["host"] if p.get("host") else lock}).scalar_one())
             for p in payloads]
 
 
@@ -84,7 +92,8 @@ def queue_batches(session: Session, task: str, payloads: list[dict[str, Any]], *
     planned = {name for p in plan for name in p["domains"]}
     lacking = [name for p in payloads for name in p["domains"] if name not in planned]
     size = max(len(p["domains"]) for p in payloads)
-    plan += [{**payloads[0], "domains": lacking[start:start + size], "index": len(plan) + n}
+    base = {k: v for k, v in payloads[0].items() if k != "host"}  # lacking domains: no host's lock
+    plan += [{**base, "domains": lacking[start:start + size], "index": len(plan) + n}
              for n, start in enumerate(range(0, len(lacking), size))]
     return _take_up(session, task, plan, found, set(resume(session)))
 
