@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session
 from crawler.rdap import no_gate
 from detect.errors import HydrawatchError
 from scheduler import cycle
-from scheduler.cluster_plan import DEFER, Children, queue_batches, queue_parts
+from scheduler.cluster_plan import DEFER, Children, queue_batches, queue_parts, resume_or_abandon
 from scheduler.components import Components
 from scheduler.hunt_resolve import Wildcards
 from scheduler.observe import ObserveReport
@@ -300,12 +300,14 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
             return
         # A retried job (the reaper queued it again after its worker died, or a retry after an error)
         # resumes its earlier attempt's cycle-log row at that attempt's ``now``: only its batches and
-        # parts not done yet run (scheduler/cluster_plan.py).
+        # parts not done yet run (scheduler/cluster_plan.py). Unless that attempt began more than
+        # cluster.resume_max_age ago: then a fresh cycle, the old row abandoned.
         job_id = context.job.id if context.job else None
         resume: int | None = None
         if job_id is not None and context.job is not None and context.job.attempts > 0:
             with parts.store.transaction() as session:
-                earlier = cycles.attempt_of_job(session, kind, job_id)
+                earlier = resume_or_abandon(session, STAGE_TASK, kind, job_id, now=now,
+                                            max_age=settings.cluster.resume_max_age)
             if earlier is not None:
                 resume, now = earlier
                 log.info("job %s (%s), attempt %d: resumes cycle %s of %s", job_id, kind, context.job.attempts + 1,
