@@ -7,7 +7,9 @@ any number of `hydrawatch worker` processes on any number of machines.
   cluster, as the daemon's job lock does in one process); delivery has its own lock. Inside such a
   stage (a hunt's own included), the heavy work goes out as jobs without a lock that every worker takes:
   a round's batches and the batches of candidates a hunt chose (``observe``), a sweep's and a takedown
-  hunt's lookalike parts (``sweep_part``); the stage waits for them.
+  hunt's lookalike parts (``sweep_part``), a sweep's network-bound sources (``source``: CT search, NRD
+  feeds, zone files, CertStream, pDNS; queued with the sweep's parts); the stage waits for them. The
+  sweep's cap, its banner re-check and scoring still run in the stage itself.
 - Each stage is a periodic task whose cron line comes from [schedule] (:func:`cron_for`); every worker
   runs procrastinate's periodic deferrer and the database keeps one job per period, so no worker leads.
   A queueing lock per stage keeps at most one waiting job of each kind (the daemon's coalescing).
@@ -51,7 +53,8 @@ from scheduler.rounds import ROUNDS, WATCHED, observe_batch
 from scheduler.server_gate import ServerGate
 from scheduler.settings import CycleSettings
 from scheduler.sweep_parts import SweepPart, sweep_part
-from storage import cycles, sweeps
+from scheduler.sweep_sources import SOURCES, SourceInputs, SourcePlan, run_sources
+from storage import cycles, sweep_sources, sweeps
 
 log = logging.getLogger(__name__)
 
@@ -66,17 +69,20 @@ STAGES: dict[str, tuple[Callable[..., Awaitable[Any]], str, str]] = {
     "hunt": (cycle.hunt_job, WORK_LOCK, ""),
     "observe": (cycle.batch_job, "", ""),  # a batch of a probe or crawl round: no lock, the workers share a round
     "sweep_part": (cycle.sweep_part_job, "", ""),  # a label group of a sweep: no lock, the workers share a sweep
+    "source": (cycle.source_job, "", ""),  # a sweep's CT, NRD, zone, CertStream or pDNS source: no lock either
 }
 BATCH_KEYS = {"domains", "crawl", "parent", "index", "at"}
 BATCH_OPTIONAL = {"round"}  # scheduler/rounds.py's round name; absent: "watched" (jobs queued before it existed)
 PART_KEYS = {"sweep", "index", "gone", "live", "tlds", "at"}
 MAX_PART_NAMES = 10_000
+SOURCE_KEYS = {"sweep", "index", "source", "names", "labels", "infra", "asked", "at"}
+MAX_SOURCE_VALUES = 100_000
 REAP_CRON = "* * * * * */10"
 
 LossSink = Callable[[Session, str], None]
 RoundRunner = Callable[[list[list[str]], bool, "int | None", datetime, str],
                        Awaitable[list[tuple[list[str], ObserveReport]]]]
-SweepRunner = Callable[[int, list[SweepPart], tuple[str, ...], datetime], Awaitable[None]]
+SweepRunner = Callable[[int, list[SweepPart], tuple[str, ...], datetime, "SourcePlan | None"], Awaitable[None]]
 # Per job, never on the worker's shared Components: where this job's losses queue their hunts, and how
 # its rounds run their batches. A worker runs several jobs at once (a round's batches beside each other
 # and beside the round's own job); procrastinate runs each in its own asyncio task, which has its own
@@ -150,7 +156,8 @@ def apply_schema(url: str) -> bool:
 
 def _check(payload: dict[str, Any]) -> str:
     kind = payload.get("kind")
-    allowed = {"hunt": {"domains"}, "observe": BATCH_KEYS | BATCH_OPTIONAL, "sweep_part": PART_KEYS}.get(
+    allowed = {"hunt": {"domains"}, "observe": BATCH_KEYS | BATCH_OPTIONAL, "sweep_part": PART_KEYS,
+               "source": SOURCE_KEYS}.get(
         kind if isinstance(kind, str) else "", set())
     extra = set(payload) - {"kind", "timestamp", *allowed}
     domains = payload.get("domains")
@@ -159,7 +166,8 @@ def _check(payload: dict[str, Any]) -> str:
                 isinstance(domains, list) and 0 < len(domains) <= 1000
                 and all(isinstance(d, str) and 0 < len(d) <= 253 for d in domains)))
             or (kind == "observe" and not _batch_ok(payload))
-            or (kind == "sweep_part" and not _part_ok(payload))):
+            or (kind == "sweep_part" and not _part_ok(payload))
+            or (kind == "source" and not _source_ok(payload))):
         raise MalformedJob(f"not a hydrawatch job payload: {str(payload)[:200]}")
     return kind
 
@@ -177,6 +185,32 @@ def _part_ok(payload: dict[str, Any]) -> bool:
         return False
     if not (_names(payload["gone"], MAX_PART_NAMES) and _names(payload["live"], MAX_PART_NAMES)
             and _names(payload["tlds"], 2000)):
+        return False
+    try:
+        return datetime.fromisoformat(str(payload["at"])).tzinfo is not None
+    except ValueError:
+        return False
+
+
+def _source_ok(payload: dict[str, Any]) -> bool:
+    """A sweep source's payload as run_sweep writes it: its number matching its name in SOURCES, the
+    network's names and labels, infrastructure as [kind, value], pDNS values as [kind, value, seed]."""
+    if set(payload) < SOURCE_KEYS | {"kind"}:
+        return False
+    if not all(isinstance(payload[k], int) and not isinstance(payload[k], bool) and payload[k] >= 0
+               for k in ("sweep", "index")):
+        return False
+    if payload["source"] not in SOURCES or SOURCES.index(payload["source"]) != payload["index"]:
+        return False
+    if not (_names(payload["names"], MAX_SOURCE_VALUES) and _names(payload["labels"], MAX_SOURCE_VALUES)):
+        return False
+
+    def rows(value: Any, width: int) -> bool:
+        return (isinstance(value, list) and len(value) <= MAX_SOURCE_VALUES
+                and all(isinstance(r, list) and len(r) == width and all(isinstance(x, str) and len(x) <= 2000 for x in r)
+                        for r in value))
+
+    if not (rows(payload["infra"], 2) and rows(payload["asked"], 3)):
         return False
     try:
         return datetime.fromisoformat(str(payload["at"])).tzinfo is not None
@@ -246,6 +280,10 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
                                        index=payload["index"], gone=payload["gone"], live=payload["live"],
                                        typo_tlds=payload["tlds"])
             return
+        if kind == "source":
+            await cycle.source_job(parts, now=datetime.fromisoformat(payload["at"]), sweep=payload["sweep"],
+                                   source=payload["source"], inputs=SourceInputs.from_payload(payload))
+            return
         if lock != WORK_LOCK:
             await job(parts, now=now)
             return
@@ -273,8 +311,10 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
             queued.extend(hunts)  # the batches' queued hunts: this job hunts inline, then cancels them
             return ran
 
-        async def run_sweep_parts(sweep: int, plan: list[SweepPart], tlds: tuple[str, ...], at: datetime) -> None:
-            await run_sweep(context.app, parts, plan, sweep=sweep, typo_tlds=tlds, now=at, resume=resume is not None)
+        async def run_sweep_parts(sweep: int, plan: list[SweepPart], tlds: tuple[str, ...], at: datetime,
+                                  sources: SourcePlan | None) -> None:
+            await run_sweep(context.app, parts, plan, sweep=sweep, typo_tlds=tlds, now=at, resume=resume is not None,
+                            sources=sources)
 
         sink = _LOSS_SINK.set(lambda session, name: queued.append(queue_hunt(session, name)))
         runner = _ROUND_RUNNER.set(run_batches)
@@ -354,31 +394,43 @@ def _sweep_runner(parts: Components) -> SweepRunner:
     """Components.run_sweep_parts in a worker: the running job's sweep runner (its parts as jobs), or
     outside a stage job the parts one after another here."""
 
-    async def run(sweep: int, plan: list[SweepPart], tlds: tuple[str, ...], at: datetime) -> None:
+    async def run(sweep: int, plan: list[SweepPart], tlds: tuple[str, ...], at: datetime,
+                  sources: SourcePlan | None) -> None:
         runner = _SWEEP_RUNNER.get()
         if runner is not None:
-            await runner(sweep, plan, tlds, at)
+            await runner(sweep, plan, tlds, at, sources)
             return
         wildcards = Wildcards(parts, salt=at.isoformat())  # one cache for the parts run here, as embedded
         for part in plan:
             await sweep_part(parts, sweep=sweep, part=part, typo_tlds=tlds, now=at, wildcards=wildcards)
+        if sources is not None:
+            await run_sources(parts, sweep=sweep, plan=sources, now=at, wildcards=wildcards)
 
     return run
 
 
 async def run_sweep(app: procrastinate.App, parts: Components, plan: list[SweepPart], *, sweep: int,
-                    typo_tlds: tuple[str, ...], now: datetime, resume: bool = False, poll: float = 0.2) -> None:
-    """Queue a sweep's parts as jobs (any worker takes them, several at once) and wait until all have
-    finished; each has recorded what it found (storage/sweeps.py) for the sweep's final step. With
-    ``resume`` (the job retried), only the parts not recorded, none queued twice."""
+                    typo_tlds: tuple[str, ...], now: datetime, resume: bool = False, poll: float = 0.2,
+                    sources: SourcePlan | None = None) -> None:
+    """Queue a sweep's parts and its ``sources`` as jobs, in one transaction (any worker takes them,
+    several at once), and wait until all have finished; each has recorded what it found
+    (storage/sweeps.py, storage/sweep_sources.py) for the sweep's final step. With ``resume`` (the job
+    retried), only the parts and sources not recorded, none queued twice."""
     payloads: list[dict[str, Any]] = [
         {"kind": "sweep_part", "sweep": sweep, "index": part.index, "gone": list(part.gone), "live": list(part.live),
          "tlds": list(typo_tlds), "at": now.isoformat()} for part in plan]
+    feeds: list[dict[str, Any]] = [] if sources is None else [
+        {"kind": "source", "sweep": sweep, "index": SOURCES.index(name), "source": name, **sources.inputs.payload(),
+         "at": now.isoformat()} for name in sources.sources]
     with parts.store.transaction() as session:
         children = queue_parts(session, STAGE_TASK, payloads, sweep=sweep, resume=(
             (lambda s: [d.part for d in sweeps.parts_of(s, sweep)]) if resume else None))
+        fed = queue_parts(session, STAGE_TASK, feeds, sweep=sweep, kind="source", resume=(
+            (lambda s: [SOURCES.index(d.source) for d in sweep_sources.sources_of(s, sweep)]) if resume else None))
     _log_children(f"sweep {sweep}", "part", children)
-    await _wait_for(app, children.jobs, f"sweep {sweep}: part", poll)
+    if feeds:
+        _log_children(f"sweep {sweep}", "source", fed)
+    await _wait_for(app, [*children.jobs, *fed.jobs], f"sweep {sweep}: part or source", poll)
 
 
 def _log_children(what: str, child: str, children: Children) -> None:

@@ -1,13 +1,15 @@
 """How a cluster coordinator (a job with rounds or sweep parts: a probe, crawl, discovery, cycle or hunt
-job) queues its children (``observe`` batch jobs, ``sweep_part`` jobs), and how a coordinator retried
-after its worker died takes up what its killed attempt queued instead of starting over (issue 17).
+job) queues its children (``observe`` batch jobs, ``sweep_part`` jobs, a sweep's ``source`` jobs), and
+how a coordinator retried after its worker died takes up what its killed attempt queued instead of
+starting over (issue 17).
 
-A first attempt queues each round's batches, and each group of parts, in one transaction: the queue then
-holds the whole plan or none of it. A retried attempt (same cycle-log id, same ``now``) looks for the
-children queued under its id. A round's batches: that attempt's plan is the one it runs (a crawl
-round's grouping by host would come out otherwise once part of the round is recorded), plus a batch of
-any domain the plan lacks. Parts: its own plan (the label groups are the same for the same network),
-each part matched by number. Of each child found: recorded done, skipped; queued or running (its worker
+A first attempt queues each round's batches, and each group of parts (a sweep's sources with its parts),
+in one transaction: the queue then holds the whole plan or none of it. A retried attempt (same cycle-log
+id, same ``now``) looks for the children queued under its id. A round's batches: that attempt's plan is
+the one it runs (a crawl round's grouping by host would come out otherwise once part of the round is
+recorded), plus a batch of any domain the plan lacks. Parts: its own plan (the label groups are the same
+for the same network), each part matched by number; a sweep's sources likewise (numbered by their place
+in sweep_sources.SOURCES). Of each child found: recorded done, skipped; queued or running (its worker
 alive, or to be retried by the reaper), waited for, never queued twice; anything else (failed,
 cancelled, succeeded without a record), queued again."""
 
@@ -90,10 +92,11 @@ def queue_batches(session: Session, task: str, payloads: list[dict[str, Any]], *
 
 
 def queue_parts(session: Session, task: str, payloads: list[dict[str, Any]], *, sweep: int,
-                resume: Callable[[Session], Collection[int]] | None) -> Children:
-    """Queue parts of sweep ``sweep`` (``payloads``). With ``resume`` (the job is a retried attempt; it
-    returns the parts recorded done), each part matched by number with what an earlier attempt queued."""
-    found = {} if resume is None or not payloads else earlier(session, task, "sweep_part", "sweep", sweep)
+                resume: Callable[[Session], Collection[int]] | None, kind: str = "sweep_part") -> Children:
+    """Queue parts of sweep ``sweep`` (``payloads``; ``kind`` "source": its sources, numbered by their
+    place in sweep_sources.SOURCES). With ``resume`` (the job is a retried attempt; it returns the parts
+    recorded done), each part matched by number with what an earlier attempt queued."""
+    found = {} if resume is None or not payloads else earlier(session, task, kind, "sweep", sweep)
     if not found or resume is None:
         return Children(payloads, defer(session, task, payloads))
     return _take_up(session, task, payloads, found, set(resume(session)))

@@ -22,6 +22,7 @@ from storage.store import Store
 if TYPE_CHECKING:
     from scheduler.observe import ObserveReport
     from scheduler.sweep_parts import SweepPart
+    from scheduler.sweep_sources import SourcePlan
 
 
 @dataclass
@@ -42,10 +43,11 @@ class Components:
     # here, one after another. The watchlist's rounds and the candidates a hunt chose go through it.
     run_batches: Callable[[list[list[str]], bool, int | None, datetime, str],
                           Awaitable[list[tuple[list[str], ObserveReport]]]] | None = None
-    # Cluster mode: runs a sweep's parts (or a takedown hunt's lookalike parts) as jobs on the workers,
-    # (cycle id, parts, typo suffixes, now), returning once all are recorded; None: the parts run here,
-    # one after another.
-    run_sweep_parts: Callable[[int, list[SweepPart], tuple[str, ...], datetime], Awaitable[None]] | None = None
+    # Cluster mode: runs a sweep's parts (or a takedown hunt's lookalike parts) and its sources as jobs on
+    # the workers, (cycle id, parts, typo suffixes, now, sources or None), returning once all are
+    # recorded; None: they run here, one after another.
+    run_sweep_parts: Callable[[int, list[SweepPart], tuple[str, ...], datetime, SourcePlan | None],
+                              Awaitable[None]] | None = None
 
     @classmethod
     def from_settings(cls, settings: CycleSettings, store: Store, signatures: Signatures,

@@ -19,6 +19,7 @@ from scheduler.hunt import HuntReport, hunt
 from scheduler.observe import ObserveReport
 from scheduler.rounds import WATCHED, observe_batch, observe_round
 from scheduler.sweep_parts import SweepPart, sweep_part
+from scheduler.sweep_sources import SourceInputs, sweep_source
 from storage import cycles, watchlist
 from storage.values import StatusChange
 
@@ -122,6 +123,12 @@ async def sweep_part_job(parts: Components, *, now: datetime, sweep: int, index:
     lookalikes of its label group generated, resolved and recorded once (scheduler/sweep_parts.py)."""
     return await sweep_part(parts, sweep=sweep, part=SweepPart(index, tuple(gone), tuple(live)),
                             typo_tlds=typo_tlds, now=now)
+
+
+async def source_job(parts: Components, *, now: datetime, sweep: int, source: str, inputs: SourceInputs) -> bool:
+    """Cluster mode: sweep ``sweep``'s source ``source`` (CT search, NRD feeds, zone files, CertStream,
+    pDNS) as a job: read, screened, resolved and recorded once (scheduler/sweep_sources.py)."""
+    return await sweep_source(parts, sweep=sweep, source=source, inputs=inputs, now=now)
 
 
 def batch_reports(parts: Components, parent: int, count: int, now: datetime, round_name: str = WATCHED

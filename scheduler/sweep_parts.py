@@ -25,7 +25,8 @@ from scheduler import hunt_sources as sources
 from scheduler.components import Components
 from scheduler.hunt_report import HuntReport
 from scheduler.hunt_resolve import Resolved, Wildcards, resolve
-from storage import sweeps, watchlist
+from scheduler.sweep_sources import SourcePlan, run_sources
+from storage import sweep_sources, sweeps, watchlist
 
 
 @dataclass(frozen=True)
@@ -102,15 +103,18 @@ async def sweep_part(parts: Components, *, sweep: int, part: SweepPart, typo_tld
 
 
 async def run_parts(parts: Components, *, sweep: int, plan: list[SweepPart], typo_tlds: Sequence[str],
-                    now: datetime, wildcards: Wildcards) -> None:
-    """Every part of the sweep: through ``parts.run_sweep_parts`` (cluster mode: jobs the workers share),
-    else one after another here, sharing the sweep's ``wildcards`` (each of ~1,444 suffixes probed once
-    a sweep, not once a part)."""
+                    now: datetime, wildcards: Wildcards, sources: SourcePlan | None = None) -> None:
+    """Every part of the sweep, and its ``sources`` (scheduler/sweep_sources.py): through
+    ``parts.run_sweep_parts`` (cluster mode: jobs the workers share, queued together), else one after
+    another here, sharing the sweep's ``wildcards`` (each of ~1,444 suffixes probed once a sweep, not
+    once a part)."""
     if parts.run_sweep_parts is not None:
-        await parts.run_sweep_parts(sweep, plan, tuple(typo_tlds), now)
+        await parts.run_sweep_parts(sweep, plan, tuple(typo_tlds), now, sources)
         return
     for part in plan:
         await sweep_part(parts, sweep=sweep, part=part, typo_tlds=typo_tlds, now=now, wildcards=wildcards)
+    if sources is not None:
+        await run_sources(parts, sweep=sweep, plan=sources, now=now, wildcards=wildcards)
 
 
 def merge_parts(parts: Components, *, sweep: int, plan: list[SweepPart], seed_order: Sequence[str],
@@ -145,6 +149,7 @@ def merge_parts(parts: Components, *, sweep: int, plan: list[SweepPart], seed_or
 
 def consume(parts: Components, *, sweep: int, now: datetime) -> None:
     """The hunt of job ``sweep`` has observed and scored what its parts (its takedowns' and its sweep's)
-    found: drop their names."""
+    and its sweep's sources found: drop their names."""
     with parts.store.transaction() as session:
         sweeps.consumed(session, sweep, now=now)
+        sweep_sources.consumed(session, sweep, now=now)

@@ -203,6 +203,20 @@ def shared_in_sweep_parts(setup: Setup, *, sweeps: int, per_sweep: int) -> None:
     assert setup.view.scalar("SELECT count(*) FROM sweep_found") == 0
 
 
+def shared_in_sources(setup: Setup, *, sweeps: int, sources: list[str]) -> None:
+    """Every cycle's discovery sweep ran each of its network-bound ``sources`` (scheduler/sweep_sources.py)
+    as a ``source`` job, recorded once however often it ran, taken by more than one worker over the
+    cycles; their names were read and dropped by each sweep's final step."""
+    done = setup.view.rows("SELECT sweep, source, worker FROM sweep_sources ORDER BY sweep, source")
+    jobs = setup.view.rows("SELECT DISTINCT (args->>'sweep')::int, args->>'source' FROM procrastinate_jobs "
+                           "WHERE args->>'kind' = 'source' AND status = 'succeeded'")
+    assert sorted((sw, src) for sw, src, _ in done) == sorted(jobs), (done, jobs)
+    per = {sw: sorted(src for s, src, _ in done if s == sw) for sw, _, _ in done}
+    assert len(per) == sweeps and all(got == sorted(sources) for got in per.values()), per
+    assert len({w for _, _, w in done}) >= 2, done
+    assert setup.view.scalar("SELECT count(*) FROM sweep_source_found") == 0
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(1500)
 def test_three_workers_reach_what_one_embedded_process_reaches(sandbox: Sandbox, tmp_path: Path, pg_url: str,
@@ -212,9 +226,10 @@ def test_three_workers_reach_what_one_embedded_process_reaches(sandbox: Sandbox,
     edges and the alert mails agree. The cluster's sweeps run their lookalikes as part jobs of 4 labels
     (the embedded process: one part); the seizure cycle's takedown hunt its lost domains' lookalikes as
     part jobs too, and every hunt observes the candidates it chose as batch jobs of 3 (the embedded
-    process: one batch). Between the seizure cycles the cluster runs the first seizure round's batches
-    (its candidate batches included) and its sweep's and hunt's parts a second time: nothing is recorded
-    twice, and the next cycle still agrees."""
+    process: one batch). The sweeps' CT search and NRD feed run as source jobs. Between the seizure
+    cycles the cluster runs the first seizure round's batches (its candidate batches included), its
+    sweep's and hunt's parts and its sweep's sources a second time: nothing is recorded twice, and the
+    next cycle still agrees."""
     (tmp_path / "embedded").mkdir()
     embedded = prepare(sandbox, other_pg_url, tmp_path / "embedded", schedule=QUIET,
                        alerts={"mail_to": ["embedded@sandbox.test"]}, **common(sandbox))
@@ -239,8 +254,10 @@ def test_three_workers_reach_what_one_embedded_process_reaches(sandbox: Sandbox,
                 before = recorded(clustered)
                 assert run_round_again(clustered, workers) >= 3
                 assert run_round_again(clustered, workers, "sweep_part", "sweep") >= 3  # the hunt's parts too
+                assert run_round_again(clustered, workers, "source", "sweep") == 2  # the sweep's CT and NRD sources
                 assert recorded(clustered) == before
                 assert clustered.view.scalar("SELECT count(*) FROM sweep_found") == 0
+                assert clustered.view.scalar("SELECT count(*) FROM sweep_source_found") == 0
         assert statuses(clustered.config) == statuses(embedded.config)
         assert clustered.view.edges() == embedded.view.edges()
         sandbox.wait_for_messages(2 * len(mails_to(sandbox, "embedded@")), timeout=10)
@@ -249,6 +266,7 @@ def test_three_workers_reach_what_one_embedded_process_reaches(sandbox: Sandbox,
         assert len({m["Message-ID"] for m in ours}) == len(ours)  # no mail sent twice
         shared_in_batches(clustered, rounds=3, per_round=3)
         shared_in_sweep_parts(clustered, sweeps=3, per_sweep=3)
+        shared_in_sources(clustered, sweeps=3, sources=["ct", "nrd"])  # the sandbox's CT search and NRD feed
         assert min(hunt_shared(clustered, summaries, labels=4, batch=3).values()) >= 2
         hunted_inline(clustered, lost)
     finally:
