@@ -62,6 +62,7 @@ sys.path.insert(0, str(ROOT))
 
 PG_URL = os.environ.get("HYDRAWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SHARED_IPS = 50
+BASELINE = "-base"  # the suffix of the --baseline tree's contenders
 SYLLABLES = ("ka", "lo", "mi", "ren", "sto", "vi", "da", "pel", "nor", "ta", "gra", "mun", "se", "li", "bor",
              "tra", "ne", "qua", "fi", "zo", "ber", "han", "po", "ul", "ri", "es", "an", "to", "ma", "gen")
 TLDS = ("com", "net", "org", "info", "news", "press", "media", "online", "site", "co")
@@ -252,8 +253,9 @@ def _sandbox_resolver() -> type:
 
 
 class StageClock:
-    """A progress sink that times observe's stages (wall and CPU); the time between two stages is the
-    work observe does outside them (after the crawl: fingerprints and the per-site store writes)."""
+    """A progress sink that times observe's stages (wall and CPU of the crawl's process). Stages may overlap
+    (the DNS probe runs beside the crawl): each is timed from its start to its end, the CPU being the
+    whole process's over that span; the time before the first stage and after the last one is shown too."""
 
     def __init__(self) -> None:
         self.marks: list[tuple[str, float, float]] = []
@@ -272,11 +274,25 @@ class StageClock:
         self.mark(f"end {handle}")
 
     def spans(self) -> list[tuple[str, float, float]]:
-        """(what, wall s, CPU s) of each stage and each gap between them, in order."""
+        """(what, wall s, CPU s) of each stage (start to end; overlapping ones overlap), in order of start,
+        with the spans before the first stage and after the last."""
+        if len(self.marks) < 2:
+            return []
+        starts = {m[0][6:]: m for m in self.marks if m[0].startswith("start ")}
+        ends = {m[0][4:]: m for m in self.marks if m[0].startswith("end ")}
+        inner = [m for m in self.marks[1:-1]]
         out = []
-        for (a, wa, ca), (b, wb, cb) in zip(self.marks, self.marks[1:]):
-            name = a[6:] if a.startswith("start ") and b == f"end {a[6:]}" else f"between {a} and {b}"
-            out.append((name, wb - wa, cb - ca))
+        if inner:
+            first, last = inner[0], inner[-1]
+            out.append((f"before {first[0]}", first[1] - self.marks[0][1], first[2] - self.marks[0][2]))
+        for name, (_, w0, c0) in starts.items():
+            if name in ends and name != "observe":
+                _, w1, c1 = ends[name]
+                out.append((name + (" (overlaps the next)" if any(
+                    w0 < ws < w1 for n, (_, ws, _c) in starts.items() if n not in (name, "observe")) else ""),
+                    w1 - w0, c1 - c0))
+        if inner:
+            out.append((f"after {last[0]}", self.marks[-1][1] - last[1], self.marks[-1][2] - last[2]))
         return out
 
 
@@ -357,13 +373,15 @@ def warm_imports(cfg: Any) -> None:
 
 
 # -- the parent ------------------------------------------------------------------------------------------------
-def run_child(kind: str, spec: dict[str, Any], tmp: Path) -> dict[str, Any]:
-    """Run one child to its end; its result line plus its own CPU time and peak RSS (``os.wait4``)."""
+def run_child(kind: str, spec: dict[str, Any], tmp: Path, tree: Path = ROOT) -> dict[str, Any]:
+    """Run one child to its end; its result line plus its own CPU time and peak RSS (``os.wait4``).
+    ``tree``: the source tree whose ``bench/crawl.py`` (and hydrawatch) the child runs (``--baseline``)."""
     stem = tmp / f"{kind}-{uuid.uuid4().hex[:8]}"
     spec_file, out_file, err_file = (stem.with_suffix(s) for s in (".json", ".out", ".err"))
     spec_file.write_text(json.dumps(spec), encoding="utf-8")
     with out_file.open("wb") as out, err_file.open("wb") as err:
-        proc = subprocess.Popen([sys.executable, __file__, kind, str(spec_file)], cwd=ROOT, stdout=out, stderr=err)
+        proc = subprocess.Popen([sys.executable, str(tree / "bench" / "crawl.py"), kind, str(spec_file)], cwd=tree,
+                                stdout=out, stderr=err)
         _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     lines = out_file.read_text(encoding="utf-8").strip().splitlines()
@@ -432,8 +450,9 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     served = Served(delays)
     results: dict[str, list[dict[str, Any]]] = {}
     workers = args.page_workers
-    contenders = ["scrapy"] + [f"hydrawatch-{s}" + (f"-w{w}" if len(workers) > 1 else "")
-                               for s in args.stores for w in workers]
+    contenders = ["scrapy"] + [f"hydrawatch-{s}" + (f"-w{w}" if len(workers) > 1 else "") + side
+                               for s in args.stores for w in workers
+                               for side in ([""] + ([BASELINE] if args.baseline else []))]
     started = time.monotonic()
     with Sandbox.start(world, "live", mode=mode) as sb, tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
@@ -452,7 +471,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         for rep in range(args.repeat):
             order = contenders[rep % len(contenders):] + contenders[:rep % len(contenders)]
             for name in order:
-                results.setdefault(name, []).append(one_run(name, base, overrides, tmp, served, rep))
+                results.setdefault(name, []).append(one_run(name, base, overrides, tmp, served, rep,
+                                                            args.baseline))
         profile_text = ""
         if args.profile:
             url = f"sqlite:///{tmp / 'profile.db'}"
@@ -471,22 +491,24 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def one_run(name: str, base: dict[str, Any], overrides: dict[str, Any], tmp: Path, served: Served,
-            rep: int) -> dict[str, Any]:
+            rep: int, baseline: Path | None = None) -> dict[str, Any]:
     served.take()
     server_cpu = time.process_time()
     schema = ""
     if name == "scrapy":
         result = run_child("child-scrapy", base, tmp)
     else:
-        store = name.split("-")[1]
-        page_workers = int(name.split("-w")[1]) if "-w" in name else base["page_workers"]
+        tree = baseline if name.endswith(BASELINE) and baseline is not None else ROOT
+        name_ = name.removesuffix(BASELINE)
+        store = name_.split("-")[1]
+        page_workers = int(name_.split("-w")[1]) if "-w" in name_ else base["page_workers"]
         if store == "sqlite":
             url = f"sqlite:///{tmp / f'store-{uuid.uuid4().hex[:8]}.db'}"
         else:
             schema, url = pg_schema()
         try:
             config = hydrawatch_config(tmp, overrides, url, page_workers)
-            result = run_child("child-hydrawatch", {**base, "config": str(config)}, tmp)
+            result = run_child("child-hydrawatch", {**base, "config": str(config)}, tmp, tree)
             result["child_cpu"] += result.get("workers_cpu", 0.0)
         finally:
             if schema:
@@ -600,6 +622,9 @@ def main() -> int:
     parser.add_argument("--proxy", action="store_true", help="through the sandbox proxy even as root")
     parser.add_argument("--profile", action="store_true", help="one extra cProfile run of hydrawatch on SQLite")
     parser.add_argument("--write", type=Path)
+    parser.add_argument("--baseline", type=Path,
+                        help="another source tree (e.g. a clean checkout of main): its hydrawatch runs as "
+                             "'<contender>-base' beside this tree's, alternating, same sandbox and Scrapy")
     args = parser.parse_args()
     args.stores = [s.strip() for s in args.stores.split(",") if s.strip()]
     try:

@@ -94,11 +94,15 @@ class Prober:
         return self._engine
 
     async def probe(self, names: Iterable[str] | AsyncIterable[str], types: Sequence[str] = RECORD_TYPES,
-                    *, observed_at: datetime | None = None) -> AsyncIterator[DnsResult]:
+                    *, observed_at: datetime | None = None,
+                    on_addresses: Callable[[str, tuple[str, ...]], None] | None = None) -> AsyncIterator[DnsResult]:
         """One DnsResult per name, in completion order, at most ``concurrency`` queries in flight.
 
         Input is pulled as capacity frees up (an endless iterator is fine); results the caller has
-        not consumed yet hold back new names, so memory stays bounded.
+        not consumed yet hold back new names, so memory stays bounded. ``on_addresses(name, addresses)``
+        is called (on the loop, it must not raise) as soon as a name's A and AAAA answers are in, for a
+        name with at least one address: its A then AAAA records, exactly as its DnsResult will hold them
+        (crawler.dnssweep).
         """
         import asyncio
 
@@ -120,7 +124,8 @@ class Prober:
             ready.append(result)
             wake()
 
-        sweep = Sweep(engine, kinds, on_result, observed_at=observed_at, paused=lambda: len(ready) >= limit)
+        sweep = Sweep(engine, kinds, on_result, observed_at=observed_at, paused=lambda: len(ready) >= limit,
+                      on_addresses=on_addresses)
         sweep.on_finished = wake
         feeder: asyncio.Task[None] | None = None
         if isinstance(names, AsyncIterable):

@@ -4,6 +4,11 @@ Per name the first record type is asked alone; NXDOMAIN or a failure there ends 
 per dead name — most names of a lookalike sweep are dead). Otherwise the remaining types are asked
 together. Names are pulled from the input only when there is room, so memory stays bounded whatever
 the input's size; follow-up questions of started names go before new names.
+
+With ``on_addresses`` a name's addresses are announced as soon as its A and AAAA answers are in (before
+its other types), and AAAA follow-ups are sent before the other follow-ups: a crawl can start on a name
+while the sweep still asks its NS, MX, SOA, TXT and CNAME. The questions asked and the results are the
+same either way.
 """
 
 from __future__ import annotations
@@ -20,8 +25,11 @@ from detect.model import DnsResult, Rcode
 log = logging.getLogger(__name__)
 
 
+ADDRESS_TYPES = ("A", "AAAA")
+
+
 class _Job:
-    __slots__ = ("cnames", "errors", "name", "qname", "records", "waiting")
+    __slots__ = ("addresses_left", "cnames", "errors", "name", "qname", "records", "waiting")
 
     def __init__(self, name: str, qname: bytes) -> None:
         self.name = name
@@ -30,6 +38,7 @@ class _Job:
         self.cnames: list[str] = []
         self.errors: list[str] = []
         self.waiting = 0
+        self.addresses_left = 0  # A/AAAA answers still awaited before on_addresses
 
 
 class Sweep:
@@ -37,10 +46,18 @@ class Sweep:
     an async feeder (``buffer`` + ``input_done``); results go to ``on_result`` in completion order."""
 
     def __init__(self, engine: Engine, types: list[tuple[str, int]], on_result: Callable[[DnsResult], None],
-                 *, observed_at: datetime | None = None, paused: Callable[[], bool] | None = None) -> None:
+                 *, observed_at: datetime | None = None, paused: Callable[[], bool] | None = None,
+                 on_addresses: Callable[[str, tuple[str, ...]], None] | None = None) -> None:
+        """``on_addresses(name, addresses)``: a name's A then AAAA records (in the answers' order), as soon
+        as both types are answered, for names with at least one address; then its result as usual."""
         self.engine = engine
         self.types = types
         self.on_result = on_result
+        self.on_addresses = on_addresses
+        self._address_indices = (frozenset(i for i, (text, _) in enumerate(types) if text in ADDRESS_TYPES)
+                                 if on_addresses is not None else frozenset())
+        # follow-ups of the address types (AAAA) go before the others when addresses are announced early
+        self.urgent: deque[Query] = deque()
         self.observed_at = observed_at
         self.paused = paused or (lambda: False)
         self.source: Iterator[str] | None = None
@@ -81,6 +98,9 @@ class Sweep:
             return
         engine = self.engine
         while engine.inflight < engine.concurrency:
+            if self.urgent:
+                engine.send(self.urgent.popleft())
+                continue
             if self.followups:
                 engine.send(self.followups.popleft())
                 continue
@@ -90,7 +110,7 @@ class Sweep:
             if name is None:
                 break
             self._start(name)
-        if self.input_done and self.active == 0 and not self.followups and not self.buffer:
+        if self.input_done and self.active == 0 and not self.followups and not self.urgent and not self.buffer:
             self._finish_sweep()
 
     def cancel(self) -> None:
@@ -98,6 +118,7 @@ class Sweep:
         self.source = None
         self.buffer.clear()
         self.followups.clear()
+        self.urgent.clear()
         self._finish_sweep()
 
     def _finish_sweep(self) -> None:
@@ -118,6 +139,7 @@ class Sweep:
         job = _Job(name, qname)
         self.active += 1
         job.waiting = 1
+        job.addresses_left = len(self._address_indices)
         _text, rdtype = self.types[0]
         self.engine.send(Query(Question.make(qname, rdtype), self, (job, 0)))
 
@@ -138,8 +160,13 @@ class Sweep:
             job.errors.append(f"{rtype}: {error or rcode.value}")
         if index == 0 and len(self.types) > 1:
             for i in range(1, len(self.types)):
-                self.followups.append(Query(Question.make(job.qname, self.types[i][1]), self, (job, i)))
+                queue = self.urgent if i in self._address_indices else self.followups
+                queue.append(Query(Question.make(job.qname, self.types[i][1]), self, (job, i)))
             job.waiting += len(self.types) - 1
+        if index in self._address_indices:
+            job.addresses_left -= 1
+            if job.addresses_left == 0:
+                self._announce(job)
         if job.waiting == 0:
             records = {text: job.records[text] for text, _ in self.types if text in job.records}
             if job.cnames:
@@ -148,6 +175,11 @@ class Sweep:
             self._done(job, rc, "; ".join(job.errors), records)
         else:
             self.pump()
+
+    def _announce(self, job: _Job) -> None:
+        addresses = (*job.records.get("A", ()), *job.records.get("AAAA", ()))
+        if addresses and self.on_addresses is not None:
+            self.on_addresses(job.name, addresses)
 
     def _done(self, job: _Job, rcode: Rcode, error: str,
               records: dict[str, tuple[str, ...]] | None = None) -> None:

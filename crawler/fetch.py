@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -165,19 +165,32 @@ class SiteCrawler:
             return self._resolver(reactor)
         return GuardedResolver.from_settings(self.crawler, self.dns, reactor=reactor)
 
-    async def crawl(self, domains: Sequence[str], *, now: datetime,
+    async def crawl(self, domains: Sequence[str] | AsyncIterable[str], *, now: datetime,
                     on_site: Callable[[], None] | None = None,
-                    on_crawled: Callable[[SiteCrawl], None] | None = None) -> list[SiteCrawl]:
+                    on_crawled: Callable[[SiteCrawl], None] | None = None,
+                    pins: Mapping[str, Sequence[str]] | None = None, expected: int | None = None) -> list[SiteCrawl]:
         """One SiteCrawl per domain, in input order; ``on_site()`` as each domain is done (progress).
         ``on_crawled(site)`` as each domain's crawl ends, on the loop, while the others go on (what it
-        does overlaps their network waits; it must not raise). Must run on the shared loop (crawler.run)."""
+        does overlaps their network waits; it must not raise). Must run on the shared loop (crawler.run).
+
+        ``domains`` may be an async iterable: each site is started as it arrives (the round's DNS probe
+        hands over each name once its addresses are in), and the crawl ends when it is exhausted;
+        ``expected`` is then how many sites it may bring (it decides the page workers, as the number of
+        domains does otherwise). ``pins``: addresses already looked up for a domain (A then AAAA), read
+        when its crawl starts; the guard checks them like a fresh answer and the crawl connects to them
+        (GuardedResolver.pin) instead of asking DNS again."""
         from scrapy.crawler import AsyncCrawlerRunner
 
         from crawler.spiders.site import CrawlPlan, SiteSpider
 
-        domains = [d.strip().rstrip(".").lower() for d in domains]
-        if not domains:
-            return []
+        source: list[str] | AsyncIterable[str]
+        if isinstance(domains, AsyncIterable):
+            source, count = _normalised(domains), expected or 0
+        else:
+            source = [d.strip().rstrip(".").lower() for d in domains]
+            if not source:
+                return []
+            count = len(source)
         ensure_reactor()
         from twisted.internet import reactor
 
@@ -188,27 +201,35 @@ class SiteCrawler:
         async with _crawl_lock(reactor):
             resolver = self.new_resolver(reactor)
             resolver.install_on_reactor()
-            pages = page_work(c.page_workers, c.page_workers_min_sites, len(domains))
+            pages = page_work(c.page_workers, c.page_workers_min_sites, count)
             try:
                 with roomy_gc():
                     runner = AsyncCrawlerRunner(self.settings)
                     crawler = runner.create_crawler(SiteSpider)
-                    on_result = ((lambda i, fetches, found: on_crawled(_site(domains[i], fetches, found)))
+                    # the sites in the order started (a list: all of it, from the start)
+                    spider_domains: list[str] = list(source) if isinstance(source, list) else []
+                    on_result = ((lambda i, fetches, found: on_crawled(_site(spider_domains[i], fetches, found)))
                                  if on_crawled is not None else None)
-                    await runner.crawl(crawler, domains=domains, plan=plan, resolver=resolver, now=now,
-                                       on_site=on_site, on_result=on_result, pages=pages)
+                    await runner.crawl(crawler, domains=source, plan=plan, resolver=resolver, now=now,
+                                       on_site=on_site, on_result=on_result, pages=pages, pins=pins,
+                                       started=spider_domains)
                 results: dict[int, tuple[HttpFetch, ...]] = crawler.spider.results
                 prints: dict[int, SitePrints] = crawler.spider.prints
             finally:
                 pages.close()
                 resolver.uninstall()
         out = []
-        for i, domain in enumerate(domains):
+        for i, domain in enumerate(spider_domains):
             fetches = results.get(i) or (HttpFetch(domain=domain, url=f"https://{domain}/",
                                                    error_kind=ErrorKind.OTHER, error="crawl ended early",
                                                    observed_at=now),)
             out.append(_site(domain, fetches, prints.get(i)))
         return out
+
+
+async def _normalised(domains: AsyncIterable[str]) -> AsyncIterator[str]:
+    async for domain in domains:
+        yield domain.strip().rstrip(".").lower()
 
 
 def _site(domain: str, fetches: tuple[HttpFetch, ...], found: SitePrints | None) -> SiteCrawl:

@@ -8,6 +8,10 @@
   connection the crawl opens asks it for addresses, and it only ever answers with addresses that
   passed the guard — the same ones the middleware checked (they are pinned for the crawl), so a
   DNS answer that changes between check and connect (rebinding) cannot slip through.
+
+A crawl may be handed answers already looked up (``pin``: the round's DNS probe asked A and AAAA of
+every name a moment before); those are used instead of asking again, and guarded exactly like a fresh
+answer, by the same check, before anything is sent or connected.
 """
 
 from __future__ import annotations
@@ -156,6 +160,16 @@ class GuardedResolver:
                     raise BlockedAddress(key, ip, reason)
         self._pins[key] = addresses
         return addresses
+
+    def pin(self, host: str, addresses: Sequence[str]) -> None:
+        """Use ``addresses`` (A then AAAA, an answer already looked up for this crawl) for ``host`` instead
+        of asking DNS again. Not trusted: :meth:`resolve` guards them like a fresh answer (BlockedAddress
+        for a forbidden one) before the crawl sends or connects anything, and the connection gets exactly
+        these. A host already pinned keeps its pin (what was checked is what is used); an empty answer
+        pins nothing."""
+        key = host.strip("[]").rstrip(".").lower()
+        if addresses and key not in self._pins:
+            self._pins[key] = tuple(addresses)
 
     def forget(self) -> None:
         """Drop the pins (called between crawl rounds so DNS changes are seen)."""

@@ -7,7 +7,9 @@ any number of `hydrawatch worker` processes on any number of machines.
   cluster, as the daemon's job lock does in one process); delivery has its own lock. Inside such a
   stage (a hunt's own included), the heavy work goes out as jobs without a lock that every worker takes:
   a round's batches and the batches of candidates a hunt chose (``observe``), a sweep's and a takedown
-  hunt's lookalike parts (``sweep_part``); the stage waits for them.
+  hunt's lookalike parts (``sweep_part``), a sweep's network-bound sources (``source``: CT search, NRD
+  feeds, zone files, CertStream, pDNS; queued with the sweep's parts); the stage waits for them. The
+  sweep's cap, its banner re-check and scoring still run in the stage itself.
 - Each stage is a periodic task whose cron line comes from [schedule] (:func:`cron_for`); every worker
   runs procrastinate's periodic deferrer and the database keeps one job per period, so no worker leads.
   A queueing lock per stage keeps at most one waiting job of each kind (the daemon's coalescing).
@@ -43,7 +45,7 @@ from sqlalchemy.orm import Session
 from crawler.rdap import no_gate
 from detect.errors import HydrawatchError
 from scheduler import cycle
-from scheduler.cluster_plan import DEFER, Children, queue_batches, queue_parts
+from scheduler.cluster_plan import DEFER, Children, queue_batches, queue_parts, resume_or_abandon
 from scheduler.components import Components
 from scheduler.hunt_resolve import Wildcards
 from scheduler.observe import ObserveReport
@@ -51,7 +53,8 @@ from scheduler.rounds import ROUNDS, WATCHED, observe_batch
 from scheduler.server_gate import ServerGate
 from scheduler.settings import CycleSettings
 from scheduler.sweep_parts import SweepPart, sweep_part
-from storage import cycles, sweeps
+from scheduler.sweep_sources import SOURCES, SourceInputs, SourcePlan, run_sources
+from storage import cycles, sweep_sources, sweeps
 
 log = logging.getLogger(__name__)
 
@@ -66,17 +69,23 @@ STAGES: dict[str, tuple[Callable[..., Awaitable[Any]], str, str]] = {
     "hunt": (cycle.hunt_job, WORK_LOCK, ""),
     "observe": (cycle.batch_job, "", ""),  # a batch of a probe or crawl round: no lock, the workers share a round
     "sweep_part": (cycle.sweep_part_job, "", ""),  # a label group of a sweep: no lock, the workers share a sweep
+    "source": (cycle.source_job, "", ""),  # a sweep's CT, NRD, zone, CertStream or pDNS source: no lock either
 }
 BATCH_KEYS = {"domains", "crawl", "parent", "index", "at"}
-BATCH_OPTIONAL = {"round"}  # scheduler/rounds.py's round name; absent: "watched" (jobs queued before it existed)
+BATCH_OPTIONAL = {"round", "host"}  # scheduler/rounds.py's round name (absent: "watched", jobs queued before it
+# existed); the host with more sites than a batch whose batches run one after another (absent: none)
 PART_KEYS = {"sweep", "index", "gone", "live", "tlds", "at"}
+PART_OPTIONAL = {"slice"}  # [cut, cuts] of a takedown hunt's part (scheduler/sweep_parts.py); absent: [0, 1]
+MAX_SLICES = 256
 MAX_PART_NAMES = 10_000
+SOURCE_KEYS = {"sweep", "index", "source", "names", "labels", "infra", "asked", "at"}
+MAX_SOURCE_VALUES = 100_000
 REAP_CRON = "* * * * * */10"
 
 LossSink = Callable[[Session, str], None]
-RoundRunner = Callable[[list[list[str]], bool, "int | None", datetime, str],
+RoundRunner = Callable[[list[list[str]], bool, "int | None", datetime, str, list[str]],
                        Awaitable[list[tuple[list[str], ObserveReport]]]]
-SweepRunner = Callable[[int, list[SweepPart], tuple[str, ...], datetime], Awaitable[None]]
+SweepRunner = Callable[[int, list[SweepPart], tuple[str, ...], datetime, "SourcePlan | None"], Awaitable[None]]
 # Per job, never on the worker's shared Components: where this job's losses queue their hunts, and how
 # its rounds run their batches. A worker runs several jobs at once (a round's batches beside each other
 # and beside the round's own job); procrastinate runs each in its own asyncio task, which has its own
@@ -150,7 +159,8 @@ def apply_schema(url: str) -> bool:
 
 def _check(payload: dict[str, Any]) -> str:
     kind = payload.get("kind")
-    allowed = {"hunt": {"domains"}, "observe": BATCH_KEYS | BATCH_OPTIONAL, "sweep_part": PART_KEYS}.get(
+    allowed = {"hunt": {"domains"}, "observe": BATCH_KEYS | BATCH_OPTIONAL, "sweep_part": PART_KEYS | PART_OPTIONAL,
+               "source": SOURCE_KEYS}.get(
         kind if isinstance(kind, str) else "", set())
     extra = set(payload) - {"kind", "timestamp", *allowed}
     domains = payload.get("domains")
@@ -159,7 +169,8 @@ def _check(payload: dict[str, Any]) -> str:
                 isinstance(domains, list) and 0 < len(domains) <= 1000
                 and all(isinstance(d, str) and 0 < len(d) <= 253 for d in domains)))
             or (kind == "observe" and not _batch_ok(payload))
-            or (kind == "sweep_part" and not _part_ok(payload))):
+            or (kind == "sweep_part" and not _part_ok(payload))
+            or (kind == "source" and not _source_ok(payload))):
         raise MalformedJob(f"not a hydrawatch job payload: {str(payload)[:200]}")
     return kind
 
@@ -170,13 +181,43 @@ def _names(value: Any, limit: int) -> bool:
 
 
 def _part_ok(payload: dict[str, Any]) -> bool:
-    if set(payload) < PART_KEYS | {"kind"}:
+    if not PART_KEYS <= set(payload):
         return False
     if not all(isinstance(payload[k], int) and not isinstance(payload[k], bool) and payload[k] >= 0
                for k in ("sweep", "index")):
         return False
     if not (_names(payload["gone"], MAX_PART_NAMES) and _names(payload["live"], MAX_PART_NAMES)
             and _names(payload["tlds"], 2000)):
+        return False
+    cut = payload.get("slice", [0, 1])
+    if not (isinstance(cut, list) and len(cut) == 2 and all(isinstance(n, int) and not isinstance(n, bool) for n in cut)
+            and 0 <= cut[0] < cut[1] <= MAX_SLICES):
+        return False
+    try:
+        return datetime.fromisoformat(str(payload["at"])).tzinfo is not None
+    except ValueError:
+        return False
+
+
+def _source_ok(payload: dict[str, Any]) -> bool:
+    """A sweep source's payload as run_sweep writes it: its number matching its name in SOURCES, the
+    network's names and labels, infrastructure as [kind, value], pDNS values as [kind, value, seed]."""
+    if set(payload) < SOURCE_KEYS | {"kind"}:
+        return False
+    if not all(isinstance(payload[k], int) and not isinstance(payload[k], bool) and payload[k] >= 0
+               for k in ("sweep", "index")):
+        return False
+    if payload["source"] not in SOURCES or SOURCES.index(payload["source"]) != payload["index"]:
+        return False
+    if not (_names(payload["names"], MAX_SOURCE_VALUES) and _names(payload["labels"], MAX_SOURCE_VALUES)):
+        return False
+
+    def rows(value: Any, width: int) -> bool:
+        return (isinstance(value, list) and len(value) <= MAX_SOURCE_VALUES
+                and all(isinstance(r, list) and len(r) == width and all(isinstance(x, str) and len(x) <= 2000 for x in r)
+                        for r in value))
+
+    if not (rows(payload["infra"], 2) and rows(payload["asked"], 3)):
         return False
     try:
         return datetime.fromisoformat(str(payload["at"])).tzinfo is not None
@@ -188,6 +229,9 @@ def _batch_ok(payload: dict[str, Any]) -> bool:
     if not BATCH_KEYS <= set(payload) or not isinstance(payload["crawl"], bool):
         return False
     if payload.get("round", WATCHED) not in ROUNDS:
+        return False
+    host = payload.get("host")
+    if host is not None and not (isinstance(host, str) and 0 < len(host) <= 300):
         return False
     if not all(isinstance(payload[k], int) and not isinstance(payload[k], bool) and payload[k] >= 0
                for k in ("parent", "index")):
@@ -242,21 +286,28 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
             await _run_batch(payload, retried=context.job is not None and context.job.attempts > 0)
             return
         if kind == "sweep_part":
+            cut, cuts = payload.get("slice", [0, 1])
             await cycle.sweep_part_job(parts, now=datetime.fromisoformat(payload["at"]), sweep=payload["sweep"],
                                        index=payload["index"], gone=payload["gone"], live=payload["live"],
-                                       typo_tlds=payload["tlds"])
+                                       typo_tlds=payload["tlds"], cut=cut, cuts=cuts)
+            return
+        if kind == "source":
+            await cycle.source_job(parts, now=datetime.fromisoformat(payload["at"]), sweep=payload["sweep"],
+                                   source=payload["source"], inputs=SourceInputs.from_payload(payload))
             return
         if lock != WORK_LOCK:
             await job(parts, now=now)
             return
         # A retried job (the reaper queued it again after its worker died, or a retry after an error)
         # resumes its earlier attempt's cycle-log row at that attempt's ``now``: only its batches and
-        # parts not done yet run (scheduler/cluster_plan.py).
+        # parts not done yet run (scheduler/cluster_plan.py). Unless that attempt began more than
+        # cluster.resume_max_age ago: then a fresh cycle, the old row abandoned.
         job_id = context.job.id if context.job else None
         resume: int | None = None
         if job_id is not None and context.job is not None and context.job.attempts > 0:
             with parts.store.transaction() as session:
-                earlier = cycles.attempt_of_job(session, kind, job_id)
+                earlier = resume_or_abandon(session, STAGE_TASK, kind, job_id, now=now,
+                                            max_age=settings.cluster.resume_max_age)
             if earlier is not None:
                 resume, now = earlier
                 log.info("job %s (%s), attempt %d: resumes cycle %s of %s", job_id, kind, context.job.attempts + 1,
@@ -267,14 +318,16 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
         queued: list[int] = []
 
         async def run_batches(batches: list[list[str]], crawl: bool, cycle_id: int | None, at: datetime,
-                              round_name: str) -> list[tuple[list[str], ObserveReport]]:
+                              round_name: str, serial: list[str]) -> list[tuple[list[str], ObserveReport]]:
             ran, hunts = await run_round(context.app, parts, batches, crawl=crawl, parent=cycle_id or 0, now=at,
-                                         round_name=round_name, resume=resume is not None)
+                                         round_name=round_name, resume=resume is not None, serial=serial)
             queued.extend(hunts)  # the batches' queued hunts: this job hunts inline, then cancels them
             return ran
 
-        async def run_sweep_parts(sweep: int, plan: list[SweepPart], tlds: tuple[str, ...], at: datetime) -> None:
-            await run_sweep(context.app, parts, plan, sweep=sweep, typo_tlds=tlds, now=at, resume=resume is not None)
+        async def run_sweep_parts(sweep: int, plan: list[SweepPart], tlds: tuple[str, ...], at: datetime,
+                                  sources: SourcePlan | None) -> None:
+            await run_sweep(context.app, parts, plan, sweep=sweep, typo_tlds=tlds, now=at, resume=resume is not None,
+                            sources=sources)
 
         sink = _LOSS_SINK.set(lambda session, name: queued.append(queue_hunt(session, name)))
         runner = _ROUND_RUNNER.set(run_batches)
@@ -340,10 +393,10 @@ def _round_runner(parts: Components) -> RoundRunner:
     outside a stage job the batches one after another here."""
 
     async def run(batches: list[list[str]], crawl: bool, cycle_id: int | None, at: datetime,
-                  round_name: str) -> list[tuple[list[str], ObserveReport]]:
+                  round_name: str, serial: list[str]) -> list[tuple[list[str], ObserveReport]]:
         runner = _ROUND_RUNNER.get()
         if runner is not None:
-            return await runner(batches, crawl, cycle_id, at, round_name)
+            return await runner(batches, crawl, cycle_id, at, round_name, serial)
         return [(b, await observe_batch(parts, b, now=at, cycle_id=cycle_id, crawl=crawl, round_name=round_name))
                 for b in batches]
 
@@ -354,31 +407,44 @@ def _sweep_runner(parts: Components) -> SweepRunner:
     """Components.run_sweep_parts in a worker: the running job's sweep runner (its parts as jobs), or
     outside a stage job the parts one after another here."""
 
-    async def run(sweep: int, plan: list[SweepPart], tlds: tuple[str, ...], at: datetime) -> None:
+    async def run(sweep: int, plan: list[SweepPart], tlds: tuple[str, ...], at: datetime,
+                  sources: SourcePlan | None) -> None:
         runner = _SWEEP_RUNNER.get()
         if runner is not None:
-            await runner(sweep, plan, tlds, at)
+            await runner(sweep, plan, tlds, at, sources)
             return
         wildcards = Wildcards(parts, salt=at.isoformat())  # one cache for the parts run here, as embedded
         for part in plan:
             await sweep_part(parts, sweep=sweep, part=part, typo_tlds=tlds, now=at, wildcards=wildcards)
+        if sources is not None:
+            await run_sources(parts, sweep=sweep, plan=sources, now=at, wildcards=wildcards)
 
     return run
 
 
 async def run_sweep(app: procrastinate.App, parts: Components, plan: list[SweepPart], *, sweep: int,
-                    typo_tlds: tuple[str, ...], now: datetime, resume: bool = False, poll: float = 0.2) -> None:
-    """Queue a sweep's parts as jobs (any worker takes them, several at once) and wait until all have
-    finished; each has recorded what it found (storage/sweeps.py) for the sweep's final step. With
-    ``resume`` (the job retried), only the parts not recorded, none queued twice."""
+                    typo_tlds: tuple[str, ...], now: datetime, resume: bool = False, poll: float = 0.2,
+                    sources: SourcePlan | None = None) -> None:
+    """Queue a sweep's parts and its ``sources`` as jobs, in one transaction (any worker takes them,
+    several at once), and wait until all have finished; each has recorded what it found
+    (storage/sweeps.py, storage/sweep_sources.py) for the sweep's final step. With ``resume`` (the job
+    retried), only the parts and sources not recorded, none queued twice."""
     payloads: list[dict[str, Any]] = [
         {"kind": "sweep_part", "sweep": sweep, "index": part.index, "gone": list(part.gone), "live": list(part.live),
-         "tlds": list(typo_tlds), "at": now.isoformat()} for part in plan]
+         "tlds": list(typo_tlds), "at": now.isoformat(), **({"slice": [part.cut, part.cuts]} if part.cuts > 1 else {})}
+        for part in plan]
+    feeds: list[dict[str, Any]] = [] if sources is None else [
+        {"kind": "source", "sweep": sweep, "index": SOURCES.index(name), "source": name, **sources.inputs.payload(),
+         "at": now.isoformat()} for name in sources.sources]
     with parts.store.transaction() as session:
         children = queue_parts(session, STAGE_TASK, payloads, sweep=sweep, resume=(
             (lambda s: [d.part for d in sweeps.parts_of(s, sweep)]) if resume else None))
+        fed = queue_parts(session, STAGE_TASK, feeds, sweep=sweep, kind="source", resume=(
+            (lambda s: [SOURCES.index(d.source) for d in sweep_sources.sources_of(s, sweep)]) if resume else None))
     _log_children(f"sweep {sweep}", "part", children)
-    await _wait_for(app, children.jobs, f"sweep {sweep}: part", poll)
+    if feeds:
+        _log_children(f"sweep {sweep}", "source", fed)
+    await _wait_for(app, [*children.jobs, *fed.jobs], f"sweep {sweep}: part or source", poll)
 
 
 def _log_children(what: str, child: str, children: Children) -> None:
@@ -404,15 +470,19 @@ async def _wait_for(app: procrastinate.App, ids: list[int], what: str, poll: flo
 
 
 async def run_round(app: procrastinate.App, parts: Components, batches: list[list[str]], *, crawl: bool,
-                    parent: int, now: datetime, round_name: str = WATCHED, resume: bool = False, poll: float = 0.2
-                    ) -> tuple[list[tuple[list[str], ObserveReport]], list[int]]:
+                    parent: int, now: datetime, round_name: str = WATCHED, resume: bool = False, poll: float = 0.2,
+                    serial: list[str] | None = None) -> tuple[list[tuple[list[str], ObserveReport]], list[int]]:
     """Queue the batches of round ``round_name`` of job ``parent`` as jobs (any worker takes them), wait
     until all have finished, and return each batch with its report (from the cycle log), and the hunt
     jobs they queued. With ``resume`` (the job retried), the plan its earlier attempt queued, only the
-    batches not recorded, none queued twice."""
+    batches not recorded, none queued twice. ``serial``: per batch, the host with more sites than a batch
+    holds whose sites it carries, or "": the batches of one such host carry a procrastinate lock of that
+    host (scheduler/cluster_plan.py), so no two workers crawl it at once."""
+    hosts = serial or [""] * len(batches)
     payloads: list[dict[str, Any]] = [
         {"kind": "observe", "domains": batch, "crawl": crawl, "parent": parent, "index": index,
-         "round": round_name, "at": now.isoformat()} for index, batch in enumerate(batches)]
+         "round": round_name, "at": now.isoformat(), **({"host": hosts[index]} if crawl and hosts[index] else {})}
+        for index, batch in enumerate(batches)]
     with parts.store.transaction() as session:
         children = queue_batches(session, STAGE_TASK, payloads, parent=parent, round_name=round_name, resume=(
             (lambda s: [int(b["index"]) for b in cycles.batches_of(s, parent, round_name)]) if resume else None))

@@ -19,6 +19,7 @@ from scheduler.hunt import HuntReport, hunt
 from scheduler.observe import ObserveReport
 from scheduler.rounds import WATCHED, observe_batch, observe_round
 from scheduler.sweep_parts import SweepPart, sweep_part
+from scheduler.sweep_sources import SourceInputs, sweep_source
 from storage import cycles, watchlist
 from storage.values import StatusChange
 
@@ -117,11 +118,18 @@ async def batch_job(parts: Components, *, now: datetime, domains: list[str], cra
 
 
 async def sweep_part_job(parts: Components, *, now: datetime, sweep: int, index: int, gone: list[str],
-                         live: list[str], typo_tlds: list[str]) -> bool:
+                         live: list[str], typo_tlds: list[str], cut: int = 0, cuts: int = 1) -> bool:
     """Cluster mode: part ``index`` of sweep ``sweep`` (the cycle-log id of the sweep's job) as a job: the
-    lookalikes of its label group generated, resolved and recorded once (scheduler/sweep_parts.py)."""
-    return await sweep_part(parts, sweep=sweep, part=SweepPart(index, tuple(gone), tuple(live)),
+    lookalikes of its label group (slice ``cut`` of ``cuts`` of them) generated, resolved and recorded
+    once (scheduler/sweep_parts.py)."""
+    return await sweep_part(parts, sweep=sweep, part=SweepPart(index, tuple(gone), tuple(live), cut, cuts),
                             typo_tlds=typo_tlds, now=now)
+
+
+async def source_job(parts: Components, *, now: datetime, sweep: int, source: str, inputs: SourceInputs) -> bool:
+    """Cluster mode: sweep ``sweep``'s source ``source`` (CT search, NRD feeds, zone files, CertStream,
+    pDNS) as a job: read, screened, resolved and recorded once (scheduler/sweep_sources.py)."""
+    return await sweep_source(parts, sweep=sweep, source=source, inputs=inputs, now=now)
 
 
 def batch_reports(parts: Components, parent: int, count: int, now: datetime, round_name: str = WATCHED

@@ -8,8 +8,10 @@ Two parts, in this order:
    generated and resolved in parts by label group (scheduler/sweep_parts.py, as a sweep's: cluster
    workers share them) and merged as one resolve would have found them.
 2. **Sweep** (periodic): names deferred by an earlier hunt, redirect and outlink targets of live network
-   sites, similar pages, lookalikes of every network label, CT search, NRD feeds, zone-file differences. Resolved in bounded
-   batches (scheduler/hunt_resolve.py); observed in the order of detect/hunt_order.py up to
+   sites, similar pages, lookalikes of every network label, CT search, NRD feeds, zone-file differences,
+   CertStream, passive DNS. Resolved in bounded batches (scheduler/hunt_resolve.py); the lookalikes in parts
+   and the network-bound sources each on its own (scheduler/sweep_sources.py: cluster workers share them),
+   merged in one order whatever ran them; observed in the order of detect/hunt_order.py up to
    MAX_OBSERVED_PER_HUNT (redirect/outlink targets always); the rest is deferred to the next sweep.
 
 The candidates each part chose are observed as a round (scheduler/rounds.py: in batches of [cluster]
@@ -36,14 +38,12 @@ from detect.scoring import Discovery, ScoringPolicy, SiteProfile, StoreStats, sc
 from scheduler import hunt_sources as sources
 from scheduler.components import Components
 from scheduler.deliver import new_message_id
-from scheduler.hunt_pdns import pdns_candidates
 from scheduler.hunt_report import HuntReport
 from scheduler.hunt_resolve import Resolved, Wildcards, resolve
-from scheduler.name_screen import NameScreen
 from scheduler.progress import stage
 from scheduler.rounds import LOST, SWEEP, observe_round
 from scheduler.sweep_parts import SweepPart, consume, merge_parts, plan_lost_parts, plan_parts, run_parts
-from scheduler.zone_source import zone_candidates
+from scheduler.sweep_sources import merge_sources, plan_sources
 from storage import candidates as candidate_store
 from storage import lineage, outbox, profiles, watchlist
 
@@ -80,7 +80,10 @@ async def hunt(parts: Components, *, lost: Sequence[str], sweep: bool, now: date
     report = HuntReport()
     ctx = _context(parts, lost, now)
     observed: list[Candidate] = []
-    lost_plan = plan_lost_parts(lost, parts.config.cluster.sweep_labels)  # parts 0 … n-1; the sweep's follow
+    # parts 0 … n-1 (the sweep's follow); cut in slices only where they run as jobs (embedded, a slice
+    # would only generate its group's lookalikes once more)
+    slices = parts.config.cluster.takedown_slices if parts.run_sweep_parts is not None else 1
+    lost_plan = plan_lost_parts(lost, parts.config.cluster.sweep_labels, slices)
     if lost:
         observed += await _hunt_lost(parts, ctx, lost, lost_plan, now=now, cycle_id=cycle_id, report=report)
     if sweep:
@@ -126,8 +129,6 @@ async def _sweep(parts: Components, ctx: _Context, lost: Collection[str], *, now
     with parts.store.transaction() as session:
         waiting = candidate_store.deferred(session)
         infra = profiles.network_infrastructure(session, ctx.network)
-    names = [p.domain for p in ctx.network]
-    labels = sorted({p.label for p in ctx.network})
     found: dict[str, Resolved] = {}
 
     async def run(cands: Iterable[Candidate] | AsyncIterable[Candidate]) -> None:
@@ -143,28 +144,27 @@ async def _sweep(parts: Components, ctx: _Context, lost: Collection[str], *, now
     gone = [p.domain for p in ctx.network if p.status.lost and p.domain not in lost]
     live = [p.domain for p in ctx.network if not p.status.lost and p.domain not in lost]
     split = plan_parts(ctx.network, lost, parts.config.cluster.sweep_labels, first=first_part)
-    await run_parts(parts, sweep=cycle_id, plan=split, typo_tlds=ctx.typo_tlds, now=now, wildcards=ctx.wildcards)
+    # The network-bound sources (CT, NRD feeds, zone files, CertStream, pDNS) run beside the parts (cluster
+    # mode: jobs queued with them), each recording what resolved; merged after the parts, in their order.
+    plan = plan_sources(parts, ctx.network, infra)
+    await run_parts(parts, sweep=cycle_id, plan=split, typo_tlds=ctx.typo_tlds, now=now, wildcards=ctx.wildcards,
+                    sources=plan)
     ctx.part_wildcards |= merge_parts(parts, sweep=cycle_id, plan=split, seed_order=[*gone, *live], skip=ctx.skip,
                                       report=report, into=found)
-    await run(await sources.ct_candidates(parts, names, report, now=now))
-    screen = NameScreen.for_hunt(parts, labels, infra)  # one label index for every stream of strangers' names
-    await run(sources.nrd_candidates(parts, labels, infra, report, screen, now=now))
-    await run(zone_candidates(parts, screen, report, now))
-    await run(sources.certstream_candidates(parts, screen, report))
-    await run(pdns_candidates(parts, ctx.network, infra, screen, report))
+    ctx.part_wildcards |= merge_sources(parts, sweep=cycle_id, plan=plan, skip=ctx.skip, report=report, into=found)
 
     fresh = _without_unchanged_rejections(parts, found, ctx, report)
     room = max(0, MAX_OBSERVED_PER_HUNT - report.observed)
-    plan = plan_observation(fresh, room, deferred_before={c.domain for c in waiting})
-    if plan.deferred:
+    pick = plan_observation(fresh, room, deferred_before={c.domain for c in waiting})
+    if pick.deferred:
         log.warning("hunt: observing %d of %d resolving candidates; %d deferred to the next sweep",
-                    len(plan.observe), len(fresh), len(plan.deferred))
+                    len(pick.observe), len(fresh), len(pick.deferred))
     with parts.store.transaction() as session:
-        report.deferred = candidate_store.defer(session, plan.deferred, now=now)
+        report.deferred = candidate_store.defer(session, pick.deferred, now=now)
         candidate_store.mark_unresolved(session, (c.domain for c in waiting if c.domain not in found), now=now)
-    await _observe(parts, plan.observe, found, now=now, cycle_id=cycle_id, round_name=SWEEP, report=report)
-    ctx.done.update(c.domain for c in plan.observe)
-    return list(plan.observe)
+    await _observe(parts, pick.observe, found, now=now, cycle_id=cycle_id, round_name=SWEEP, report=report)
+    ctx.done.update(c.domain for c in pick.observe)
+    return list(pick.observe)
 
 
 def _without_unchanged_rejections(parts: Components, found: dict[str, Resolved], ctx: _Context,

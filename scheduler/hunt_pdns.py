@@ -65,15 +65,24 @@ def registrable_names(names: Iterable[str], known: set[str]) -> list[str]:
 
 async def pdns_candidates(parts: Components, network: Sequence[SiteProfile], infrastructure: Iterable[Indicator],
                           screen: NameScreen, report: HuntReport) -> AsyncIterator[Candidate]:
+    infra = list(infrastructure)
+    async for c in pdns_asked(parts, asked_values(network, infra), {p.domain for p in network}, infra, screen, report):
+        yield c
+
+
+async def pdns_asked(parts: Components, asked: Sequence[tuple[Indicator, str]], known: set[str],
+                     infrastructure: Iterable[Indicator], screen: NameScreen, report: HuntReport
+                     ) -> AsyncIterator[Candidate]:
+    """The route on values chosen already (:func:`asked_values`: a sweep source job gets them in its
+    payload); ``known``: the network's domains."""
     client = pdns_client(parts)
     if client is None:
         return
     cap = parts.config.discovery.pdns_max_per_query
-    known = {p.domain for p in network}
     skipped = [i for i in infrastructure if i.kind in ("ip", "ns") and commodity_reason(i)]
     if skipped:
         report.source_notes.append(f"pdns: {len(skipped)} commodity value(s) not asked (CDN, DNS service)")
-    for ind, seed in asked_values(network, infrastructure):
+    for ind, seed in asked:
         answer = await client.query(ind.value)
         if answer.error_kind is ErrorKind.TOO_LARGE:
             report.source_notes.append(f"pdns {ind.value}: answer over the size cap: shared hosting, skipped")

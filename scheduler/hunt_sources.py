@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from crawler import certstream, ctpolicy, nrd
 from crawler.ctpolicy import CtPolicy
+from crawler.sourcestate import SourceMemory
 from detect import discovery, lookalike
 from detect.model import Candidate, Indicator
 from detect.names import InvalidDomain
@@ -70,14 +71,15 @@ def ct_policy(parts: Components) -> CtPolicy:
 
 
 async def ct_candidates(parts: Components, network: Sequence[str], report: HuntReport, *,
-                        now: datetime | None = None) -> list[Candidate]:
+                        now: datetime | None = None, memory: SourceMemory | None = None) -> list[Candidate]:
     """Names in certificates matching the network's keywords (crawler/ctpolicy.py: polite, cached, retried);
-    a keyword whose query fails is reported and the others still count."""
+    a keyword whose query fails is reported and the others still count. ``memory``: where the answers are
+    cached (default: the store, at once)."""
     if not parts.config.discovery.ct_search_url:
         return []
     when = now or datetime.now(UTC)
-    sweep = await ctpolicy.search(ct_policy(parts), discovery.ct_keywords(network), StoreMemory(parts.store),
-                                  now=when)
+    sweep = await ctpolicy.search(ct_policy(parts), discovery.ct_keywords(network),
+                                  memory if memory is not None else StoreMemory(parts.store), now=when)
     for failed in sweep.failures:
         kind = failed.error_kind.value if failed.error_kind else "error"
         report.source_errors.append(f"ct {failed.keyword}: {kind}: {failed.error}")
@@ -90,7 +92,7 @@ async def ct_candidates(parts: Components, network: Sequence[str], report: HuntR
 
 async def nrd_candidates(parts: Components, labels: Sequence[str], infrastructure: frozenset[Indicator],
                          report: HuntReport, screen: NameScreen | None = None, *,
-                         now: datetime | None = None) -> AsyncIterator[Candidate]:
+                         now: datetime | None = None, memory: SourceMemory | None = None) -> AsyncIterator[Candidate]:
     """Feed entries that pass the name screen (scheduler/name_screen.py): lexically close to a network
     label, or resolving onto the network's IPs/NS. The feeds are read as published (crawler/nrd.py):
     plain, gzip or zip, dated addresses for the days due, conditional GET; a broken file is reported in
@@ -98,10 +100,11 @@ async def nrd_candidates(parts: Components, labels: Sequence[str], infrastructur
 
     Streamed: a feed is read line by line and its other names are checked against the infrastructure in
     batches, so a feed of 10⁶ names holds one batch in memory. At most ``discovery.max_candidates`` of
-    those names per feed are checked; the rest is counted in ``report.truncated``."""
+    those names per feed are checked; the rest is counted in ``report.truncated``. ``memory``: where the
+    feeds' cursors are kept (default: the store, at once)."""
     screen = screen if screen is not None else NameScreen.for_hunt(parts, labels, infrastructure)
     limits = nrd_limits(parts)
-    memory = StoreMemory(parts.store)
+    memory = memory if memory is not None else StoreMemory(parts.store)
     today = nrd.today_of(now or datetime.now(UTC))
     for source in parts.config.discovery.nrd_feeds:
         stats = ScreenStats()

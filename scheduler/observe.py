@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -25,7 +25,7 @@ from detect.page_parse import ParsedPage, parse
 from detect.page_signals import banner_picture_key, takedown_page_key
 from scheduler.components import Components
 from scheduler.deliver import new_message_id
-from scheduler.progress import stage
+from scheduler.progress import ProgressSink, stage
 from storage import observations, outbox, watchlist
 from storage.models import DomainRow
 from storage.observations import DnsWrite, HttpWrite, PageSketch
@@ -113,6 +113,7 @@ class _SiteRecorder:
         self.parsed: dict[tuple[bytes, str], ParsedPage] = {}
         self.parsed_bytes = 0
         self.writing: asyncio.Future[None] | None = None  # the last batch handed to the writer thread
+        self.held = False  # batches wait (hold/release) until the round's DNS answers are handed over
 
     def __call__(self, site: SiteCrawl) -> None:
         try:
@@ -162,26 +163,54 @@ class _SiteRecorder:
         index learns them once committed. The transaction runs in a thread of its own (one batch at a
         time, in order) so its round trips do not stall the crawl's loop, except on an in-memory SQLite
         store (one connection per thread there), where it runs here."""
-        if self.failure is not None or not self.pending:
+        if self.failure is not None or not self.pending or self.held:
             return
         batch, self.pending = self.pending, []
         if not _threaded_writes(self.parts):
             self._commit(batch)
             self._committed(batch)
             return
-        self.writing = asyncio.ensure_future(self._write(batch, self.writing))
+        self.writing = asyncio.ensure_future(self._write(lambda: self._commit(batch), self.writing,
+                                                         lambda: self._committed(batch)))
 
-    async def _write(self, batch: list[tuple[str, list[HttpWrite]]], before: asyncio.Future[None] | None) -> None:
+    def hold(self) -> None:
+        """Keep the crawled sites waiting (not written) until :meth:`release`."""
+        self.held = True
+
+    def release(self, write_first: Callable[[], None]) -> None:
+        """Write with ``write_first`` (its own transactions; the round's DNS answers), then the sites that
+        waited, HTTP_BATCH a transaction, in order, and from now on as usual."""
+        self.held = False
+        if self.failure is not None:
+            return
+        if not _threaded_writes(self.parts):
+            try:
+                write_first()
+            except Exception as exc:  # noqa: BLE001 - raised by raise_failure() after the crawl
+                self.failure = self.failure or exc
+                return
+        else:
+            self.writing = asyncio.ensure_future(self._write(write_first, self.writing))
+        waiting, self.pending = self.pending, []
+        for start in range(0, len(waiting), HTTP_BATCH):
+            self.pending = waiting[start:start + HTTP_BATCH]
+            self.pending_since = time.monotonic()
+            if len(self.pending) == HTTP_BATCH:
+                self.flush()
+
+    async def _write(self, commit: Callable[[], None], before: asyncio.Future[None] | None,
+                     committed: Callable[[], None] | None = None) -> None:
         if before is not None:
             await before  # never raises: a failure is kept in self.failure
         if self.failure is not None:
             return
         try:
-            await asyncio.to_thread(self._commit, batch)
+            await asyncio.to_thread(commit)
         except Exception as exc:  # noqa: BLE001 - raised by raise_failure() after the crawl
             self.failure = self.failure or exc
             return
-        self._committed(batch)
+        if committed is not None:
+            committed()
 
     def _commit(self, batch: list[tuple[str, list[HttpWrite]]]) -> None:
         with self.parts.store.transaction() as session:
@@ -215,6 +244,96 @@ class _SiteRecorder:
             raise self.failure
 
 
+def _record_dns(parts: Components, domains: Sequence[str], fresh_dns: dict[str, DnsResult], now: datetime,
+                cycle_id: int | None, report: ObserveReport) -> None:
+    """The round's DNS answers, DNS_BATCH domains a transaction, in the order of ``domains``."""
+    writes = [DnsWrite(name, probed, tuple(fingerprints.dns_indicators(probed)))
+              for name in domains if (probed := fresh_dns.get(name)) is not None]
+    for start in range(0, len(writes), DNS_BATCH):
+        batch = writes[start:start + DNS_BATCH]
+        with parts.store.transaction() as session:
+            observations.record_dns_batch(session, batch, now=now, cycle_id=cycle_id)
+        report.probed += len(batch)
+
+
+class _LateStage:
+    """A progress stage opened late, when its total is known (``open``); steps done before are counted and
+    shown at opening."""
+
+    def __init__(self, sink: ProgressSink, name: str) -> None:
+        self.sink = sink
+        self.name = name
+        self.handle: object = None
+        self.opened = False
+        self.early = 0
+
+    def open(self, total: int) -> None:
+        self.handle = self.sink.start(self.name, total)
+        self.opened = True
+        if self.early:
+            self.sink.advance(self.handle, self.early)
+
+    def advance(self) -> None:
+        if self.opened:
+            self.sink.advance(self.handle)
+        else:
+            self.early += 1
+
+    def close(self) -> None:
+        if self.opened:
+            self.sink.finish(self.handle)
+            self.opened = False
+
+
+class _ProbeFeed:
+    """The round's DNS probe feeding its crawl: a name is handed to the crawl as soon as its A and AAAA
+    answers are in (with those addresses as the crawl's pins, which its guard checks), while the probe
+    still asks its other record types; a name that resolves without an address (a CNAME only) is handed
+    over with its whole result, unpinned. The crawl gets exactly the names the probe found resolving
+    (``DnsResult.resolves``), each once; every result lands in ``fresh_dns`` as before, and
+    ``on_probed()`` runs once the probe has ended (not after a failure)."""
+
+    def __init__(self, parts: Components, domains: Sequence[str], fresh_dns: dict[str, DnsResult],
+                 stage_name: str, on_probed: Callable[[], None]) -> None:
+        self.parts = parts
+        self.domains = domains
+        self.wanted = set(domains)
+        self.fresh_dns = fresh_dns
+        self.stage_name = stage_name
+        self.on_probed = on_probed
+        self.pins: dict[str, tuple[str, ...]] = {}
+        self.handed: set[str] = set()
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def hand(self, name: str) -> None:
+        if name in self.wanted and name not in self.handed:
+            self.handed.add(name)
+            self.queue.put_nowait(name)
+
+    def on_addresses(self, name: str, addresses: tuple[str, ...]) -> None:
+        if name in self.wanted and name not in self.handed:
+            self.pins[name] = addresses
+            self.hand(name)
+
+    async def run(self) -> None:
+        try:
+            with stage(self.parts.progress, self.stage_name, len(self.domains)) as step:
+                async for result in self.parts.prober.probe(self.domains, on_addresses=self.on_addresses):
+                    self.fresh_dns[result.name] = result
+                    if result.resolves:
+                        self.hand(result.name)
+                    step.advance()
+            self.on_probed()
+        finally:
+            self.queue.put_nowait(None)
+
+    async def targets(self, first: str) -> AsyncIterator[str]:
+        """``first`` (taken from the queue already), then the others as they come."""
+        yield first
+        while (name := await self.queue.get()) is not None:
+            yield name
+
+
 async def observe(parts: Components, domains: Sequence[str], *, now: datetime, cycle_id: int | None,
                   crawl: bool = True, rdap: str = "auto", what: str = "watched", recheck: bool = True
                   ) -> ObserveReport:
@@ -228,36 +347,49 @@ async def observe(parts: Components, domains: Sequence[str], *, now: datetime, c
     fresh_dns: dict[str, DnsResult] = {}
     previous_dns: dict[str, DnsResult | None] = {}
     with store.transaction() as session:
-        for name in domains:
-            previous_dns[name] = observations.latest_dns(session, name)
-    with stage(shown, f"{what}: DNS", len(domains)) as step:
-        async for result in parts.prober.probe(domains):
-            fresh_dns[result.name] = result
-            step.advance()
-    writes = [DnsWrite(name, probed, tuple(fingerprints.dns_indicators(probed)))
-              for name in domains if (probed := fresh_dns.get(name)) is not None]
-    for start in range(0, len(writes), DNS_BATCH):
-        batch = writes[start:start + DNS_BATCH]
-        with store.transaction() as session:
-            observations.record_dns_batch(session, batch, now=now, cycle_id=cycle_id)
-        report.probed += len(batch)
-
+        previous_dns.update(observations.latest_dnses(session, domains))
     crawled: dict[str, SiteCrawl] = {}
     parsed: Callable[[HttpFetch], ParsedPage | None] | None = None
-    if crawl:
-        targets = [d for d in domains if fresh_dns.get(d) is not None and fresh_dns[d].resolves]
+    if not crawl:
+        with stage(shown, f"{what}: DNS", len(domains)) as step:
+            async for result in parts.prober.probe(domains):
+                fresh_dns[result.name] = result
+                step.advance()
+        _record_dns(parts, domains, fresh_dns, now, cycle_id, report)
+    else:
         recorder = _SiteRecorder(parts, now, cycle_id, report)
         parsed = recorder.parsed_page
+        # The crawl's bar opens when the probe ends (the number of sites that resolve is then known), with the
+        # sites already done; the DNS answers are written then too (before any crawled site, as before).
+        crawl_bar = _LateStage(shown, f"{what}: crawl")
+        recorder.hold()
+
+        def probed() -> None:
+            crawl_bar.open(len(probe.handed))
+            recorder.release(lambda: _record_dns(parts, domains, fresh_dns, now, cycle_id, report))
+
+        probe = _ProbeFeed(parts, domains, fresh_dns, f"{what}: DNS", probed)
+        feeding = asyncio.ensure_future(probe.run())
         try:
-            with stage(shown, f"{what}: crawl", len(targets)) as step:
-                sites = (await parts.crawler.crawl(targets, now=now, on_site=step.advance, on_crawled=recorder)
-                         if targets else [])
+            try:
+                first = await probe.queue.get()
+                sites: list[SiteCrawl] = []
+                if first is not None:  # nothing resolves: no crawl
+                    sites = await parts.crawler.crawl(probe.targets(first), now=now, on_site=crawl_bar.advance,
+                                                      on_crawled=recorder, pins=probe.pins, expected=len(domains))
+            except BaseException:
+                feeding.cancel()
+                await asyncio.gather(feeding, return_exceptions=True)
+                raise
+            await feeding  # the whole probe (a crawl that ended early ends it not); its failure, if any
+            crawl_bar.close()
             for site in sites:
                 crawled[site.domain] = site
                 if site.domain not in recorder.done:  # a site the crawl gave up on gets no callback
                     recorder(site)
             await recorder.finish()
         except BaseException:
+            crawl_bar.close()
             recorder.stop()
             raise
         recorder.raise_failure()

@@ -41,3 +41,26 @@ class StoreMemory:
                                               last_date=memo.last_date, cache=dict(memo.cache))
         with self.store.transaction() as session:
             source_state.save(session, value, now=now)
+
+
+class PendingMemory(StoreMemory):
+    """A sweep source's memory: reads the store, but keeps what it is told to remember (a feed's newest
+    date, its ETag, a CT keyword's answer) until the source's candidates are recorded; :meth:`pending`
+    hands those to the transaction that records them (storage/sweep_sources.py), so a cursor never
+    advances past candidates that were not kept."""
+
+    def __init__(self, store: Store, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        super().__init__(store, clock)
+        self._pending: dict[str, SourceMemo] = {}
+
+    def recall(self, key: str) -> SourceMemo | None:
+        return self._pending.get(_key(key)) or super().recall(key)
+
+    def remember(self, key: str, memo: SourceMemo) -> None:
+        self._pending[_key(key)] = memo
+
+    def pending(self) -> list[source_state.SourceStateValue]:
+        return [source_state.SourceStateValue(key=key, etag=memo.etag, last_modified=memo.last_modified,
+                                              last_date=memo.last_date, cache=dict(memo.cache),
+                                              updated_at=memo.updated_at or self.clock())
+                for key, memo in self._pending.items()]

@@ -43,8 +43,10 @@ async def _added(path: Path) -> AsyncIterator[str]:
 
 
 async def zone_candidates(parts: Components, screen: NameScreen, report: HuntReport,
-                          now: datetime) -> AsyncIterator[Candidate]:
-    """The added names of every due zone that pass the screen, as ``zone`` candidates."""
+                          now: datetime, screened: list[ZoneState] | None = None) -> AsyncIterator[Candidate]:
+    """The added names of every due zone that pass the screen, as ``zone`` candidates. ``screened``:
+    where the zones whose difference was screened whole go, for the caller to mark done once their
+    candidates are recorded (default: marked at once)."""
     cfg = parts.config.discovery
     state_dir = Path(cfg.zone_state_dir)
     limits = zone_limits(cfg)
@@ -61,7 +63,10 @@ async def zone_candidates(parts: Components, screen: NameScreen, report: HuntRep
         if read.added is not None:
             async for c in screen.screen(_added(read.added), source="zone", via=f".{spec.tld} zone", stats=stats):
                 yield c
-            ZoneState(state_dir, spec).screened()
+            if screened is None:
+                ZoneState(state_dir, spec).screened()
+            else:
+                screened.append(ZoneState(state_dir, spec))
         report.truncated += stats.beyond
         report.source_notes.append(_note(read, stats))
 

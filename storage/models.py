@@ -233,7 +233,7 @@ class CycleRow(Base):
     kind: Mapped[str] = mapped_column(String(32))
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
-    outcome: Mapped[str] = mapped_column(String(16), default="running")  # running|ok|failed|interrupted
+    outcome: Mapped[str] = mapped_column(String(16), default="running")  # running|ok|failed|interrupted|abandoned
     stats: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
@@ -281,6 +281,41 @@ class SweepFoundRow(Base):
     part: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(253))
     source: Mapped[str] = mapped_column(String(32))
+    via: Mapped[str] = mapped_column(Text, default="")
+    seed: Mapped[str] = mapped_column(String(253), default="")
+    fingerprint: Mapped[str] = mapped_column(String(64), default="")
+
+
+class SweepSourceRow(Base):
+    """One finished source of a discovery sweep (CT search, NRD feeds, zone files, CertStream, passive
+    DNS: scheduler/sweep_sources.py): written once, in the transaction that records what the source
+    found and advances its cursors, so a source run twice records nothing twice."""
+
+    __tablename__ = "sweep_sources"
+    __table_args__ = (UniqueConstraint("sweep", "source", name="uq_sweep_sources_sweep_source"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    sweep: Mapped[int] = mapped_column(BigInteger)  # the cycle-log id of the job whose sweep this is
+    source: Mapped[str] = mapped_column(String(32))
+    generated: Mapped[int] = mapped_column(Integer, default=0)  # candidates the source gave (before de-duplication)
+    wildcards: Mapped[list[Any]] = mapped_column(default=list)  # suffixes found answering every name
+    report: Mapped[dict[str, Any]] = mapped_column(default=dict)  # source_errors, source_notes, truncated
+    worker: Mapped[str] = mapped_column(String(64), default="")  # host:pid of the process that ran it
+    finished_at: Mapped[datetime]
+
+
+class SweepSourceFoundRow(Base):
+    """A candidate of one sweep source that resolved, with the discovery and the answer's fingerprint;
+    the sweep's final step reads them back."""
+
+    __tablename__ = "sweep_source_found"
+    __table_args__ = (UniqueConstraint("sweep", "source", "name", name="uq_sweep_source_found_sweep_source_name"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    sweep: Mapped[int] = mapped_column(BigInteger)
+    source: Mapped[str] = mapped_column(String(32))  # the sweep source that found it
+    name: Mapped[str] = mapped_column(String(253))
+    found_by: Mapped[str] = mapped_column(String(32))  # the candidate's own source ("ct" for CertStream's)
     via: Mapped[str] = mapped_column(Text, default="")
     seed: Mapped[str] = mapped_column(String(253), default="")
     fingerprint: Mapped[str] = mapped_column(String(64), default="")

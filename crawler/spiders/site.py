@@ -14,7 +14,7 @@ import asyncio
 import dataclasses
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -43,16 +43,27 @@ class CrawlPlan:
     concurrency: int = 16
 
 
+def _host(domain: str) -> str:
+    """The host name of a crawl's domain (which may carry a port: "site.test:8080")."""
+    return urlsplit(f"//{domain}").hostname or domain
+
+
 class SiteSpider(scrapy.Spider):
     name = "hydrawatch-site"
 
-    def __init__(self, domains: Sequence[str], plan: CrawlPlan, resolver: Any, now: datetime,
+    def __init__(self, domains: Sequence[str] | AsyncIterable[str], plan: CrawlPlan, resolver: Any, now: datetime,
                  on_site: Callable[[], None] | None = None,
                  on_result: Callable[[int, tuple[HttpFetch, ...], SitePrints | None], None] | None = None,
-                 pages: PageWork | None = None, **kwargs: Any) -> None:
+                 pages: PageWork | None = None, pins: Mapping[str, Sequence[str]] | None = None,
+                 started: list[str] | None = None, **kwargs: Any) -> None:
+        """``domains``: a list, or an async iterable whose sites start as they arrive; ``started`` (filled
+        here, for an iterable) is then the sites in the order they started, which indexes ``results``.
+        ``pins``: addresses already looked up per domain, handed to the resolver when its site starts."""
         super().__init__(**kwargs)
         self.pages = pages or PageWork()
-        self.domains = list(domains)
+        self.source: AsyncIterable[str] | None = domains if isinstance(domains, AsyncIterable) else None
+        self.domains: list[str] = (started if started is not None else []) if self.source is not None else list(domains)
+        self.pins = pins or {}
         self.on_site = on_site
         self.on_result = on_result
         self.plan = plan
@@ -67,6 +78,9 @@ class SiteSpider(scrapy.Spider):
         queued = asyncio.Semaphore(4 * self.plan.concurrency)
 
         async def one(index: int, domain: str) -> None:
+            pinned = self.pins.get(domain)
+            if pinned:
+                self.resolver.pin(_host(domain), pinned)
             async with queued:
                 async with limit:
                     try:
@@ -84,7 +98,20 @@ class SiteSpider(scrapy.Spider):
                 if self.on_site is not None:
                     self.on_site()
 
-        await asyncio.gather(*(one(i, d) for i, d in enumerate(self.domains)))
+        if self.source is None:
+            await asyncio.gather(*(one(i, d) for i, d in enumerate(self.domains)))
+            return
+        sites: list[asyncio.Future[None]] = []
+        try:
+            async for domain in self.source:
+                self.domains.append(domain)
+                sites.append(asyncio.ensure_future(one(len(self.domains) - 1, domain)))
+        except BaseException:
+            for site in sites:
+                site.cancel()
+            await asyncio.gather(*sites, return_exceptions=True)
+            raise
+        await asyncio.gather(*sites)
         return
         yield  # an async generator that yields no requests: all work happens above
 

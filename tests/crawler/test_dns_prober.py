@@ -72,6 +72,38 @@ def test_nxdomain_on_the_first_type_ends_the_name(answering: NanoServer) -> None
     assert [q for q in answering.queries if q[0] == "gone.test"] == [("gone.test", "A", "udp")]
 
 
+def test_addresses_are_announced_before_the_result_with_every_type_still_asked(answering: NanoServer) -> None:
+    """on_addresses: a name's A then AAAA records as soon as both are answered, before its result (which
+    still has all seven types, the same as without the callback); none for a dead or address-less name."""
+    events: list[tuple[str, str, tuple[str, ...]]] = []
+    names = ["example.test", "www.example.test", "gone.test", "noaddr.test"]
+
+    async def main() -> dict[str, DnsResult]:
+        prober = prober_for(answering)
+        try:
+            out = {}
+            async for r in prober.probe(names, on_addresses=lambda n, a: events.append(("addresses", n, a))):
+                events.append(("result", r.name, ()))
+                out[r.name] = r
+            return out
+        finally:
+            await prober.close()
+
+    results = asyncio.run(main())
+    plain = probe(prober_for(answering), names, ["A", "AAAA", "NS", "MX", "SOA", "TXT", "CNAME"])
+    def sorted_records(r: DnsResult) -> tuple[Rcode, str, dict[str, list[str]]]:
+        return r.rcode, r.error, {rtype: sorted(values) for rtype, values in r.records.items()}
+
+    assert results.keys() == plain.keys()  # the server shuffles a record set: compared sorted
+    assert all(sorted_records(results[n]) == sorted_records(plain[n]) for n in names)
+    announced = {name: addrs for kind, name, addrs in events if kind == "addresses"}
+    assert set(announced) == {"example.test", "www.example.test"}
+    for name, addrs in announced.items():
+        assert addrs == (*results[name].get("A"), *results[name].get("AAAA"))
+        assert events.index(("addresses", name, addrs)) < events.index(("result", name, ()))
+    assert list(results["example.test"].records) == ["A", "AAAA", "NS", "MX", "SOA", "TXT", "CNAME"]
+
+
 def test_existing_name_without_the_records_is_noanswer(answering: NanoServer) -> None:
     prober = prober_for(answering)
     assert probe(prober, ["noaddr.test"], ["A", "AAAA"])["noaddr.test"].rcode is Rcode.NOANSWER

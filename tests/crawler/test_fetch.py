@@ -251,3 +251,58 @@ def test_proxy_carries_http_and_connect_and_target_is_still_guarded() -> None:
             assert all(f.error_kind is ErrorKind.BLOCKED_PRIVATE for f in blocked.fetches)
             assert not any("meta.test" in s for s in proxy.seen)  # never handed to the proxy
     run(main)
+
+
+async def _stream(*names: str) -> Any:
+    for name in names:
+        yield name
+
+
+def test_a_pinned_answer_is_used_without_asking_dns_and_is_what_the_crawl_connects_to() -> None:
+    """Sites streamed in with their addresses already looked up (the round's probe): no second lookup, and
+    the connection goes to the pinned answer even when DNS would now say otherwise (no rebinding)."""
+    async def main() -> None:
+        async with TinyDns({"site.test": ["10.9.9.9"]}) as dns, HostileSite() as site:
+            crawler = SiteCrawler.from_settings(*config(dns))
+            (crawl,) = await crawler.crawl(_stream(f"site.test:{site.port}"), now=NOW, expected=1,
+                                           pins={f"site.test:{site.port}": ("127.0.0.1",)})
+            http = crawl.fetches[1]
+            assert crawl.domain == f"site.test:{site.port}"
+            assert http.ok and http.status == 200 and http.body == PAGE and http.ip == "127.0.0.1"
+            assert "site.test" not in dns.queries  # the pin answered
+            assert site.requests  # the pinned address was reached
+    run(main)
+
+
+def test_the_guard_refuses_a_pinned_private_answer() -> None:
+    """A pin is no exemption: a forbidden pinned address is refused like a fresh answer (and DNS, which
+    would give a public address, is not asked instead), and nothing is sent."""
+    async def main() -> None:
+        async with TinyDns({"lan.test": ["93.184.215.14"], "mixed.test": ["93.184.215.14"]}) as dns, \
+                HostileSite() as site:
+            crawler = SiteCrawler.from_settings(*config(dns, private=False))
+            lan, mixed, loop = await crawler.crawl(
+                _stream("lan.test", "mixed.test", f"site.test:{site.port}"), now=NOW, expected=3,
+                pins={"lan.test": ("10.1.2.3",), "mixed.test": ("93.184.215.14", "fd00::1"),
+                      f"site.test:{site.port}": ("127.0.0.1",)})
+            for crawl, ip in ((lan, "10.1.2.3"), (mixed, "fd00::1"), (loop, "127.0.0.1")):
+                assert crawl.fetches, crawl
+                for fetch in crawl.fetches:
+                    assert fetch.error_kind is ErrorKind.BLOCKED_PRIVATE, fetch
+                    assert ip in fetch.error
+            assert not {"lan.test", "mixed.test", "site.test"} & set(dns.queries)
+            assert site.requests == []
+    run(main)
+
+
+def test_a_streamed_crawl_gives_the_same_fetches_as_a_listed_one() -> None:
+    async def main() -> None:
+        async with TinyDns({"site.test": ["127.0.0.1"]}) as dns, HostileSite() as site:
+            crawler = SiteCrawler.from_settings(*config(dns, extra_paths=["/about/"]))
+            name = f"site.test:{site.port}"
+            (listed,) = await crawler.crawl([name], now=NOW)
+            (streamed,) = await crawler.crawl(_stream(name), now=NOW, expected=1, pins={name: ("127.0.0.1",)})
+            assert streamed.domain == listed.domain
+            for a, b in zip(listed.fetches, streamed.fetches, strict=True):
+                assert replace(a, error="") == replace(b, error="")
+    run(main)

@@ -38,6 +38,7 @@ from tests.daemon.test_cluster import (
     mails_to,
     once,
     shared_in_batches,
+    shared_in_sources,
     shared_in_sweep_parts,
     started,
     statuses,
@@ -285,15 +286,20 @@ def test_three_workers_reach_what_one_embedded_process_reaches_on_the_routes_wor
     """The routes world (one replacement per discovery route, a decoy for each) through `run --once` on
     an embedded store and on a cluster store served by three workers sharing each round as batch jobs
     of 2 domains (a hunt's chosen candidates too) and the takedown hunt's lookalikes as part jobs of one
-    label: the same cycle summaries (decisions), statuses, edges and alert mails by Message-ID's edge."""
+    label, its sweeps' CT, NRD and passive-DNS sources as source jobs: the same cycle summaries (decisions,
+    the sources' notes and errors), statuses, edges and alert mails by Message-ID's edge."""
     answers = tomllib.loads((ROUTES / "answers.toml").read_text(encoding="utf-8"))
     sb = make_sandbox(ROUTES, "before")
     (tmp_path / "embedded").mkdir()
+    # the passive-DNS route on as well: every network-bound source of the routes world finds candidates
+    both = {**common(sb), "discovery": {**common(sb)["discovery"], **sb.pdns_settings()}}
     embedded = prepare(sb, other_pg_url, tmp_path / "embedded", schedule=QUIET,
-                       alerts={"mail_to": ["embedded@sandbox.test"]}, **common(sb))
+                       alerts={"mail_to": ["embedded@sandbox.test"]}, **both)
     # batches of 2 domains: every round (6 seeds, then their replacements too) is several jobs; every
     # label its own sweep part
-    clustered = cluster_setup(sb, pg_url, tmp_path / "cluster", observe_batch=2, sweep_labels=1)
+    (tmp_path / "cluster").mkdir()
+    clustered = prepare(sb, pg_url, tmp_path / "cluster", schedule=QUIET, alerts={"mail_to": ["cluster@sandbox.test"]},
+                        cluster={"enabled": True, "observe_batch": 2, "sweep_labels": 1}, **both)
     workers = [Worker(clustered.config, tmp_path / f"worker{i}.log") for i in range(3)]
     try:
         for w in workers:
@@ -321,6 +327,9 @@ def test_three_workers_reach_what_one_embedded_process_reaches_on_the_routes_wor
         assert {str(m["Message-ID"]) for m in ours} == set(outbox) and set(outbox.values()) == {"sent"}
         shared_in_batches(clustered, rounds=3, per_round=3)
         shared_in_sweep_parts(clustered, sweeps=3, per_sweep=2)
+        shared_in_sources(clustered, sweeps=3, sources=["ct", "nrd", "pdns"])
+        seizure = summaries[1][1]  # the routes the sources stand for found their candidates
+        assert seizure["candidates_resolved"] > 0 and any(n.startswith("pdns ") for n in seizure["source_notes"]), seizure
         assert sum(hunt_shared(clustered, summaries, labels=1, batch=2).values()) >= 2
         hunted_inline(clustered, lost)
     finally:

@@ -192,9 +192,9 @@ def test_a_round_whose_worker_is_killed_resumes_and_runs_only_the_missing_batche
 def test_a_sweep_whose_worker_is_killed_resumes_and_runs_only_the_missing_parts(
         sandbox: Sandbox, tmp_path: Path, pg_url: str, twin: TwinRun) -> None:
     """kill -9 of the worker coordinating a cycle once two of its sweep's parts (2 labels each) are
-    recorded: the retried job resumes the same sweep (its cycle-log id), runs no part job of its own,
-    waits for the parts still queued or running, and merges every part, each recorded once. The round,
-    all done before the kill, is read back from the cycle log (the same takedowns, hunted inline); the
+    recorded: the retried job resumes the same sweep (its cycle-log id), runs no part or source job of its
+    own, waits for the parts and sources still queued or running, and merges every part and source, each
+    recorded once. The round, all done before the kill, is read back from the cycle log (the same takedowns, hunted inline); the
     statuses, edges and mails are those of one uninterrupted embedded cycle."""
     s = cluster_setup(sandbox, pg_url, tmp_path / "cluster", stalled_seconds=10, observe_batch=3, sweep_labels=2)
     sandbox.set_phase("seizure")
@@ -214,6 +214,10 @@ def test_a_sweep_whose_worker_is_killed_resumes_and_runs_only_the_missing_parts(
         assert [int(n) for n, _, _ in again] == [first_sweep_part, planned - first_sweep_part], log
         assert again[0][1] == again[0][0] and int(again[1][1]) >= done_before
         assert int(again[1][1]) + int(again[1][2]) == planned - first_sweep_part
+        # the sweep's sources (queued with its parts): recorded ones not run again, none queued twice
+        fed = re.search(rf"sweep {cycle_id} resumed: 2 source\(s\) planned, (\d+) done before, (\d+) "
+                        r"still queued or running, 0 queued again", log)
+        assert fed and int(fed[1]) + int(fed[2]) == 2, log
         expected = alone.result().stats
         # the round's part of the summary, read back from the batches' records; the hunt ran again at the
         # same `now` over a store that already holds what the killed attempt found (see the README)
@@ -228,6 +232,11 @@ def test_a_sweep_whose_worker_is_killed_resumes_and_runs_only_the_missing_parts(
         assert jobs == [(i, "succeeded") for i in range(planned)]
         assert s.view.rows("SELECT sweep, part FROM sweep_parts ORDER BY part") == [(cycle_id, i) for i in range(planned)]
         assert s.view.scalar("SELECT count(*) FROM sweep_found") == 0
+        # each source job queued once, recorded once (its cursors with it), read and then dropped
+        assert s.view.rows("SELECT args->>'source', status FROM procrastinate_jobs WHERE args->>'kind' = 'source' "
+                           "ORDER BY (args->>'index')::int") == [("ct", "succeeded"), ("nrd", "succeeded")]
+        assert s.view.rows("SELECT sweep, source FROM sweep_sources ORDER BY source") == [(cycle_id, "ct"), (cycle_id, "nrd")]
+        assert s.view.scalar("SELECT count(*) FROM sweep_source_found") == 0
         hunted_inline(s, shared["lost"])
         same_as_twin(sandbox, s, alone.result())
 

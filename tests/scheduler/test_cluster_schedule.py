@@ -23,16 +23,21 @@ def test_intervals_become_cron_lines_never_slower_than_asked(seconds: int, cron:
 
 
 def test_every_scheduled_stage_and_the_full_cycle_are_jobs() -> None:
-    assert set(STAGES) == {"probe", "crawl", "discovery", "alerts", "cycle", "hunt", "observe", "sweep_part"}
+    assert set(STAGES) == {"probe", "crawl", "discovery", "alerts", "cycle", "hunt", "observe", "sweep_part", "source"}
     assert {kind for kind, (_job, lock, _key) in STAGES.items() if lock == "hydrawatch:work"} == {
         "probe", "crawl", "discovery", "cycle", "hunt"}
     assert STAGES["observe"][1] == ""  # a round's batches take no lock: every worker takes some
     assert STAGES["sweep_part"][1] == ""  # nor a sweep's parts
+    assert STAGES["source"][1] == ""  # nor its sources
 
 
 BATCH = {"kind": "observe", "domains": ["a.ltd"], "crawl": False, "parent": 7, "index": 0, "at": "2024-09-03T12:00:00+00:00"}
 PART = {"kind": "sweep_part", "sweep": 7, "index": 1, "gone": ["a.ltd"], "live": [], "tlds": ["ltd", "pm"],
         "at": "2024-09-03T12:00:00+00:00"}
+# as run_sweep writes it: SourceInputs.payload() of a network of one domain
+SOURCE = {"kind": "source", "sweep": 7, "index": 4, "source": "pdns", "names": ["a.ltd"], "labels": ["a"],
+          "infra": [["ip", "192.0.2.1"], ["ns", "ns1.host.ltd"]], "asked": [["ip", "192.0.2.1", "a.ltd"]],
+          "at": "2024-09-03T12:00:00+00:00"}
 
 
 @pytest.mark.parametrize("payload", [
@@ -45,6 +50,11 @@ PART = {"kind": "sweep_part", "sweep": 7, "index": 1, "gone": ["a.ltd"], "live":
     {**BATCH, "round": "all"}, {**BATCH, "round": None}, {k: v for k, v in {**BATCH, "round": "lost"}.items() if k != "at"},
     {"kind": "sweep_part", "sweep": 7}, {**PART, "sweep": -1}, {**PART, "index": "1"}, {**PART, "gone": "a.ltd"},
     {**PART, "live": [3]}, {**PART, "tlds": None}, {**PART, "at": "2024-09-03"}, {**PART, "domains": ["a.ltd"]},
+    {"kind": "source", "sweep": 7}, {**SOURCE, "source": "rm -rf"}, {**SOURCE, "index": 0},  # not pdns's number
+    {**SOURCE, "sweep": -1}, {**SOURCE, "index": True}, {**SOURCE, "names": "a.ltd"}, {**SOURCE, "labels": [1]},
+    {**SOURCE, "infra": [["ip"]]}, {**SOURCE, "infra": [["ip", 1]]}, {**SOURCE, "asked": [["ip", "192.0.2.1"]]},
+    {**SOURCE, "asked": "x"}, {**SOURCE, "at": "2024-09-03T12:00:00"}, {**SOURCE, "extra": 1},
+    {k: v for k, v in SOURCE.items() if k != "asked"},
 ])
 def test_a_payload_hydrawatch_did_not_write_is_refused(payload: dict[str, object]) -> None:
     with pytest.raises(MalformedJob, match="not a hydrawatch job payload"):
@@ -58,6 +68,7 @@ def test_the_payloads_hydrawatch_writes_are_accepted() -> None:
     assert _check(BATCH) == "observe"  # a watchlist round's batch (queued before batches named their round)
     assert all(_check({**BATCH, "round": r}) == "observe" for r in ("watched", "lost", "sweep"))
     assert _check(PART) == "sweep_part"
+    assert _check(SOURCE) == "source"
 
 
 def test_the_queue_lives_beside_the_store() -> None:

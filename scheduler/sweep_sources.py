@@ -1,0 +1,178 @@
+"""A discovery sweep's network-bound sources besides its lookalikes — CT search, NRD feeds, zone files,
+CertStream, passive DNS — each run on its own: it reads its source, screens and resolves the names, and
+records once what resolved, with its errors and notes, in the transaction that advances its cursors
+(storage/sweep_sources.py). The embedded process runs them one after another after the sweep's lookalike
+parts; cluster workers one job each, queued with those parts in one transaction (scheduler/cluster.py).
+The sweep's final step merges them in SOURCES order, after the parts, as one process resolving them in
+turn would have met them (scheduler/hunt.py); names deferred by an earlier hunt, hub links and similar
+pages come from the store and this process's index and are resolved in the sweep's own job.
+
+What a source needs of the network (its domains, labels, infrastructure, the pDNS values worth asking)
+is computed by the sweep and handed over (:class:`SourceInputs`, a job's payload in cluster mode), so a
+source on a worker sees the network as the sweep saw it."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from crawler.zonestate import ZoneState
+from detect.hunt_order import better
+from detect.model import Candidate, Indicator
+from detect.scoring import SiteProfile
+from scheduler import hunt_sources as sources
+from scheduler.components import Components
+from scheduler.hunt_pdns import asked_values, pdns_asked
+from scheduler.hunt_report import HuntReport
+from scheduler.hunt_resolve import Resolved, Wildcards, resolve
+from scheduler.name_screen import NameScreen
+from scheduler.source_state import PendingMemory
+from scheduler.zone_source import zone_candidates
+from storage import sweep_sources, watchlist
+
+SOURCES = ("ct", "nrd", "zone", "certstream", "pdns")
+"""Every sweep source, in the order the sweep resolves (and merges) them; a job's ``index`` is its place here."""
+
+
+@dataclass(frozen=True)
+class SourceInputs:
+    """What the sources need of the network, as the sweep saw it."""
+
+    names: tuple[str, ...]                       # the network's domains (CT keywords, pDNS's known names)
+    labels: tuple[str, ...]                      # their labels, sorted (the name screen)
+    infra: tuple[Indicator, ...]                 # the network's infrastructure (the name screen)
+    asked: tuple[tuple[Indicator, str], ...]     # pDNS: the values worth asking, each with its seed
+
+    @classmethod
+    def of(cls, network: Sequence[SiteProfile], infrastructure: Iterable[Indicator]) -> SourceInputs:
+        infra = tuple(sorted(infrastructure, key=lambda i: (i.kind, i.value)))
+        return cls(tuple(p.domain for p in network), tuple(sorted({p.label for p in network})), infra,
+                   tuple(asked_values(network, infra)))
+
+    def payload(self) -> dict[str, Any]:
+        return {"names": list(self.names), "labels": list(self.labels),
+                "infra": [[i.kind, i.value] for i in self.infra],
+                "asked": [[i.kind, i.value, seed] for i, seed in self.asked]}
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> SourceInputs:
+        return cls(tuple(payload["names"]), tuple(payload["labels"]),
+                   tuple(Indicator(k, v) for k, v in payload["infra"]),
+                   tuple((Indicator(k, v), seed) for k, v, seed in payload["asked"]))
+
+
+@dataclass(frozen=True)
+class SourcePlan:
+    """The sources a sweep runs (the configured ones, in SOURCES order) and what they need."""
+
+    sources: tuple[str, ...]
+    inputs: SourceInputs
+
+
+def plan_sources(parts: Components, network: Sequence[SiteProfile], infrastructure: Iterable[Indicator]) -> SourcePlan:
+    """The configured sources (deterministic for one config), with the network's inputs."""
+    cfg = parts.config.discovery
+    on = {"ct": bool(cfg.ct_search_url), "nrd": bool(cfg.nrd_feeds), "zone": bool(cfg.zone_files),
+          "certstream": bool(cfg.certstream_url), "pdns": bool(cfg.pdns_url)}
+    return SourcePlan(tuple(s for s in SOURCES if on[s]), SourceInputs.of(network, infrastructure))
+
+
+def _worker() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+async def _candidates(parts: Components, source: str, inputs: SourceInputs, report: HuntReport,
+                      memory: PendingMemory, zones: list[ZoneState], now: datetime) -> AsyncIterator[Candidate]:
+    if source == "ct":
+        for c in await sources.ct_candidates(parts, inputs.names, report, now=now, memory=memory):
+            yield c
+        return
+    screen = NameScreen.for_hunt(parts, inputs.labels, inputs.infra)
+    if source == "nrd":
+        stream = sources.nrd_candidates(parts, inputs.labels, frozenset(inputs.infra), report, screen, now=now,
+                                        memory=memory)
+    elif source == "zone":
+        stream = zone_candidates(parts, screen, report, now, screened=zones)
+    elif source == "certstream":
+        stream = sources.certstream_candidates(parts, screen, report)
+    elif source == "pdns":
+        stream = pdns_asked(parts, inputs.asked, set(inputs.names), inputs.infra, screen, report)
+    else:
+        raise ValueError(f"unknown sweep source {source!r} (known: {', '.join(SOURCES)})")
+    async for c in stream:
+        yield c
+
+
+async def sweep_source(parts: Components, *, sweep: int, source: str, inputs: SourceInputs, now: datetime,
+                       wildcards: Wildcards | None = None) -> bool:
+    """Run ``source`` for sweep ``sweep`` (a cycle-log id) and record what resolved (both modes run this).
+    A source recorded already is not run again; run twice at once, the second records nothing. Its
+    cursors (feed dates and ETags, CT answers, zone differences) advance only with its record. True when
+    this run recorded it. ``wildcards``: as sweep_parts.sweep_part."""
+    if source not in SOURCES:
+        raise ValueError(f"unknown sweep source {source!r} (known: {', '.join(SOURCES)})")
+    with parts.store.transaction() as session:
+        if sweep_sources.is_done(session, sweep, source):
+            return False
+        ignore = set(watchlist.watched_names(session)) | set(parts.config.brands.legitimate)
+    report = HuntReport()
+    found: dict[str, Resolved] = {}
+    memory = PendingMemory(parts.store)
+    zones: list[ZoneState] = []
+    if wildcards is None:  # the sweep's salt: the same nonsense names as the sweep's own
+        wildcards = Wildcards(parts, salt=now.isoformat())
+    await resolve(parts, _candidates(parts, source, inputs, report, memory, zones, now), skip=ignore.__contains__,
+                  wildcards=wildcards, report=report, into=found)
+    got = sweep_sources.SourceRecord(
+        found=[sweep_sources.SourceFound(source, n, r.candidate.source, r.candidate.via, r.candidate.seed, r.fingerprint)
+               for n, r in found.items()],
+        generated=report.generated, wildcards=wildcards.active, memos=memory.pending(),
+        report={"source_errors": report.source_errors, "source_notes": report.source_notes,
+                "truncated": report.truncated})
+    with parts.store.transaction() as session:
+        recorded = sweep_sources.record(session, sweep, source, got, worker=_worker(), now=now)
+    if recorded:  # the zones' differences are done with once their candidates are kept
+        for zone in zones:
+            zone.screened()
+    return recorded
+
+
+async def run_sources(parts: Components, *, sweep: int, plan: SourcePlan, now: datetime,
+                      wildcards: Wildcards | None = None) -> None:
+    """Every source of ``plan`` here, one after another (the embedded process; a worker outside a job)."""
+    for source in plan.sources:
+        await sweep_source(parts, sweep=sweep, source=source, inputs=plan.inputs, now=now, wildcards=wildcards)
+
+
+def merge_sources(parts: Components, *, sweep: int, plan: SourcePlan, skip: Callable[[str], bool],
+                  report: HuntReport, into: dict[str, Resolved]) -> set[str]:
+    """The names every source of ``plan`` found join ``into`` source by source in SOURCES order, as one
+    resolve after the other would have added them (a name met already is only merged, the better
+    discovery winning; skipped names are dropped); their counts, errors and notes join ``report``. Kept
+    recorded until the hunt has scored (sweep_parts.consume). Returns the wildcard suffixes they met."""
+    with parts.store.transaction() as session:
+        done = {d.source: d for d in sweep_sources.sources_of(session, sweep)}
+        missing = [s for s in plan.sources if s not in done]
+        if missing:
+            raise RuntimeError(f"sweep {sweep}: source(s) {missing} not recorded")
+        rows = {s: sweep_sources.found_of(session, sweep, s) for s in plan.sources}
+    wildcards: set[str] = set()
+    for source in plan.sources:
+        d = done[source]
+        report.generated += d.generated
+        report.source_errors.extend(d.report.get("source_errors", []))
+        report.source_notes.extend(d.report.get("source_notes", []))
+        report.truncated += int(d.report.get("truncated", 0))
+        wildcards |= set(d.wildcards)
+        for f in rows[source]:
+            c = Candidate(f.name, f.found_by, f.via, f.seed)
+            if f.name in into:
+                into[f.name] = Resolved(better(into[f.name].candidate, c), into[f.name].fingerprint)
+            elif not skip(f.name):
+                into[f.name] = Resolved(c, f.fingerprint)
+                report.resolved += 1
+    return wildcards
