@@ -1,7 +1,7 @@
 """Cluster mode vs the embedded process on a synthetic watchlist (issue 17 item 5). Run by hand:
 
     nice -n 10 .venv/bin/python bench/cluster.py [--domains 300] [--workers 1 2 4] [--tlds 4] [--batch 50] [--no-kill]
-        [--fuzzers tld-swap,omission] [--sweep-labels 20]
+        [--fuzzers tld-swap,omission] [--sweep-labels 20] [--sources 0.2]
 
 A generated world on the sandbox internet (loopback: its DNS server, its forward proxy and web fronts,
 its RDAP server), ``--domains`` watched news sites spread over a few TLDs, each serving its own page.
@@ -13,7 +13,11 @@ seeded, then three stages run one after the other, each on every watched domain:
 - ``discovery``: the sweep (``--fuzzers`` lookalikes of every watched name, default ``tld-swap`` over
   ``--tlds`` suffixes; typo fuzzers on each name's own suffix). Its lookalikes are generated and
   resolved in parts of ``--sweep-labels`` labels ([cluster] sweep_labels, both modes; default 20): in
-  turn by the embedded process, as `sweep_part` jobs the workers share.
+  turn by the embedded process, as `sweep_part` jobs the workers share. With ``--sources S`` the sweep
+  also asks the sandbox's CT search (one keyword query every S seconds: ``ct_min_interval``, the
+  politeness crt.sh asks for), reads its NRD feed and asks its passive DNS: run after the parts by the
+  embedded process, as one `source` job each beside the parts in cluster mode; the sites are then named
+  ``courierXYZ`` (letters), so each is one CT keyword. Without it those sources are off.
 
 Embedded: the daemon's own job functions (scheduler.cycle) in one child process, as `hydrawatch run`
 calls them. Cluster: ``--workers`` N `hydrawatch worker` subprocesses; the bench queues each stage as a
@@ -75,8 +79,15 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 # --- the world --------------------------------------------------------------------------------------
 
-def world(domains: int) -> dict[str, Any]:
-    names = [f"courier{i:06d}.{TLDS[i % 4]}" for i in range(domains)]
+def letters(i: int) -> str:
+    """Three letters for ``i`` (< 17,576): labels no CT keyword of which contains another's."""
+    return "".join(chr(97 + (i // 26 ** k) % 26) for k in (2, 1, 0))
+
+
+def world(domains: int, *, keywords: bool = False) -> dict[str, Any]:
+    """``keywords``: labels ``courierXYZ`` (one CT keyword each) instead of ``courier000123`` (digits are
+    dropped from keywords: one keyword for the whole network)."""
+    names = [f"courier{letters(i) if keywords else format(i, '06d')}.{TLDS[i % 4]}" for i in range(domains)]
     spec: dict[str, Any] = {}
     for i, name in enumerate(names):
         story = f"Report {i}: the regional council voted on the budget of district {i % 97}."
@@ -196,15 +207,19 @@ def cli(config: Path, *args: str) -> str:
 
 
 def write_config(path: Path, sandbox: Any, url: str, *, cluster: bool, tlds: int, stalled: float,
-                 batch: int | None = None, fuzzers: str = "tld-swap", sweep_labels: int | None = None) -> Path:
+                 batch: int | None = None, fuzzers: str = "tld-swap", sweep_labels: int | None = None,
+                 sources: float | None = None) -> Path:
     from hydrawatch.config import to_toml
 
     data = {k: dict(v) for k, v in sandbox.config_overrides().items()}
     data["storage"] = {"url": url}
     data["log"] = {"level": "INFO" if cluster else "WARNING"}
     data["schedule"] = dict(QUIET)
-    data["discovery"].update({"tlds": list(TLDS[:tlds]), "fuzzers": fuzzers.split(","), "nrd_feeds": [],
-                              "ct_search_url": ""})
+    data["discovery"].update({"tlds": list(TLDS[:tlds]), "fuzzers": fuzzers.split(",")})
+    if sources is None:
+        data["discovery"].update({"nrd_feeds": [], "ct_search_url": ""})
+    else:  # the sandbox's CT search at a polite pace, its NRD feed, its passive DNS
+        data["discovery"].update({"ct_min_interval": sources, **sandbox.pdns_settings()})
     data["rdap"]["cache_hours"] = 0
     data["alerts"]["mail_to"] = []
     data["cluster"] = {"enabled": cluster, "stalled_seconds": stalled, **({"observe_batch": batch} if batch else {}),
@@ -221,7 +236,7 @@ def store_for(admin: Any, sandbox: Any, tmp: Path, label: str, args: argparse.Na
     schema = f"bench_{uuid.uuid4().hex[:10]}"
     url = schema_url(admin, schema)
     config = write_config(tmp / f"{label}.toml", sandbox, url, cluster=cluster, tlds=args.tlds, stalled=args.stalled,
-                          batch=args.batch, fuzzers=args.fuzzers, sweep_labels=args.sweep_labels)
+                          batch=args.batch, fuzzers=args.fuzzers, sweep_labels=args.sweep_labels, sources=args.sources)
     seeds = tmp / "seeds.txt"
     seeds.write_text("\n".join(sandbox.seeds) + "\n", encoding="utf-8")
     engine = create_engine(url)
@@ -468,7 +483,8 @@ def pct(values: list[float], q: float) -> float:
 
 def report(results: dict[str, dict[str, Any]], kill: dict[str, Any] | None, args: argparse.Namespace) -> None:
     n = args.domains
-    print(f"{n} watched domains over 4 TLDs, discovery {args.fuzzers} over {args.tlds} TLDs, "
+    sources = f", sources CT (one query every {args.sources} s), NRD, pDNS" if args.sources is not None else ""
+    print(f"{n} watched domains over 4 TLDs, discovery {args.fuzzers} over {args.tlds} TLDs{sources}, "
           f"observe_batch {args.batch or 'default (500)'}, sweep_labels {args.sweep_labels or 'default (20)'}; "
           f"{platform.python_version()}, {os.cpu_count()} CPUs, load average before: {os.getloadavg()[0]:.1f}")
     print()
@@ -508,6 +524,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=None, help="[cluster] observe_batch (both modes)")
     parser.add_argument("--fuzzers", default="tld-swap", help="[discovery] fuzzers, comma-separated (both modes)")
     parser.add_argument("--sweep-labels", type=int, default=None, help="[cluster] sweep_labels (both modes)")
+    parser.add_argument("--sources", type=float, default=None, metavar="CT_INTERVAL",
+                        help="turn on the sweep's CT search (ct_min_interval seconds), NRD feed and pDNS")
     parser.add_argument("--no-kill", action="store_true")
     parser.add_argument("--embedded-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -522,7 +540,8 @@ def main() -> None:
     admin = create_engine(PG_URL, pool_pre_ping=True)
     results: dict[str, dict[str, Any]] = {}
     kill = None
-    with tempfile.TemporaryDirectory() as tmp, Sandbox.start(world(args.domains), "before") as sandbox:
+    with tempfile.TemporaryDirectory() as tmp, Sandbox.start(world(args.domains, keywords=args.sources is not None),
+                                                                  "before") as sandbox:
         results["embedded"] = run_embedded(admin, sandbox, Path(tmp), args)
         print(f"embedded: {json.dumps({k: round(v['wall'], 1) for k, v in results['embedded'].items()})}",
               file=sys.stderr)
