@@ -33,8 +33,8 @@ from typing import TypeVar
 from detect.bodies import PackedBody, pack_body
 from detect.fingerprints import FetchPrint, fetch_print
 from detect.model import HttpFetch
-from detect.page_parse import parse
-from detect.page_signals import IMAGE_BANNER_CHARS
+from detect.page_parse import ParsedPage, parse
+from detect.page_signals import IMAGE_BANNER_CHARS, classification_view
 
 logger = logging.getLogger(__name__)
 
@@ -87,14 +87,25 @@ SitePrints = tuple[tuple[FetchPrint, ...], tuple[PackedBody | None, ...]]
 
 
 def prints_of(fetches: Sequence[HttpFetch]) -> SitePrints:
-    """Each fetch's fingerprint (with its parse), and its body packed as the store keeps it (detect.bodies;
-    None without a body): the store then neither hashes nor compresses in the crawl's process."""
+    """Each fetch's fingerprint (with what classification reads of its parse: detect.page_signals.
+    classification_view), and its body packed as the store keeps it (detect.bodies; None without a body):
+    the store then neither hashes nor compresses in the crawl's process, and what crosses back to it is
+    the store's rows and the classification's page, not the whole parse."""
     packed: dict[bytes, PackedBody] = {}  # the same bytes twice (HTTPS and HTTP home) packed once
     for fetch in fetches:
         if fetch.body and fetch.body not in packed:
             packed[fetch.body] = pack_body(fetch.body)
-    return (tuple(fetch_print(f, with_parse=True) for f in fetches),
-            tuple(packed[f.body] if f.body else None for f in fetches))
+    # one view of one parse (HTTPS and HTTP home share it), so it is pickled once; the parse kept beside it
+    views: dict[int, tuple[ParsedPage, ParsedPage]] = {}
+    prints = []
+    for fetch in fetches:
+        found = fetch_print(fetch, with_parse=True)
+        if found.parsed is not None:
+            page = found.parsed
+            _, view = views.setdefault(id(page), (page, classification_view(page)))
+            found = dataclasses.replace(found, parsed=view)
+        prints.append(found)
+    return tuple(prints), tuple(packed[f.body] if f.body else None for f in fetches)
 
 
 def roomy_gc_threshold() -> None:

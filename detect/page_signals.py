@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from detect.page_parse import ParsedPage
 from detect.signatures import Phrase, ProviderPhrase, Signatures
@@ -145,6 +145,19 @@ def takedown_page_key(page: ParsedPage, domain: str) -> str:
     if domain:
         text = text.replace(domain.lower(), "{domain}")
     return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:32]
+
+
+def classification_view(page: ParsedPage) -> ParsedPage:
+    """What classification (detect.classify, through the signals of this module) reads of ``page``: a short
+    page (at most SHORT_PAGE_CHARS of text) whole; of a long page its title, its text (its length and its
+    top), its metas and meta-refresh links, and whether it has tags — its markup skeleton, inline code,
+    other links and pictures are read on short pages only, so the view leaves them out. classify() decides
+    the same on the view as on the page (tests/detect/test_classification_view.py). The crawl's page workers
+    hand this view back to the crawl's process for classification: far fewer objects to carry across."""
+    if len(page.text) <= SHORT_PAGE_CHARS:
+        return page
+    return replace(page, tags=page.tags[:1], skeleton="", code="",
+                   links=tuple(link for link in page.links if link.tag == "meta"), image_alts=(), image_srcs=())
 
 
 def banner_picture_key(sha256: str) -> str:

@@ -347,8 +347,7 @@ async def observe(parts: Components, domains: Sequence[str], *, now: datetime, c
     fresh_dns: dict[str, DnsResult] = {}
     previous_dns: dict[str, DnsResult | None] = {}
     with store.transaction() as session:
-        for name in domains:
-            previous_dns[name] = observations.latest_dns(session, name)
+        previous_dns.update(observations.latest_dnses(session, domains))
     crawled: dict[str, SiteCrawl] = {}
     parsed: Callable[[HttpFetch], ParsedPage | None] | None = None
     if not crawl:

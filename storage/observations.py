@@ -317,6 +317,27 @@ def latest_dns(session: Session, domain: str) -> DnsResult | None:
     return codec.dns_from_raw(row.raw, row.last_seen_at or row.observed_at) if row else None
 
 
+def latest_dnses(session: Session, domains: Sequence[str]) -> dict[str, DnsResult | None]:
+    """:func:`latest_dns` of many domains, one query a chunk: name → its newest DNS answer (None: never
+    probed). KeyError, as latest_dns, for a name not in the store."""
+    ids = _domains_by_name(session, list(dict.fromkeys(domains)))
+    missing = [name for name in domains if name not in ids]
+    if missing:
+        raise KeyError(f"{missing[0]} is not in the store")
+    found: dict[int, DnsResult] = {}
+    for chunk in chunks([did for did, _since in ids.values()]):
+        rank = func.row_number().over(partition_by=ObservationRow.domain_id,
+                                      order_by=(ObservationRow.observed_at.desc(), ObservationRow.id.desc()))
+        ranked = (select(ObservationRow.id, rank.label("rank"))
+                  .where(ObservationRow.domain_id.in_(chunk), ObservationRow.kind == "dns").subquery())
+        rows = session.execute(select(ObservationRow.domain_id, ObservationRow.raw, ObservationRow.last_seen_at,
+                                      ObservationRow.observed_at)
+                               .join(ranked, ObservationRow.id == ranked.c.id).where(ranked.c.rank == 1))
+        for did, raw, last_seen, observed in rows:
+            found[did] = codec.dns_from_raw(raw, last_seen or observed)
+    return {name: found.get(ids[name][0]) for name in domains}
+
+
 def latest_rdap(session: Session, domain: str, *, successful: bool = True) -> RdapRecord | None:
     domain_id = _domain_id(session, domain)
     query = select(ObservationRow).where(ObservationRow.domain_id == domain_id, ObservationRow.kind == "rdap")

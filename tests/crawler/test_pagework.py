@@ -5,6 +5,7 @@ worker that dies leaves the rest of the crawl's pages to the crawl's process."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gzip
 import hashlib
 import itertools
@@ -27,11 +28,20 @@ from crawler.pagework import (
     shared_bodies,
 )
 from crawler.run import run
-from detect.fingerprints import fetch_print
+from detect.fingerprints import FetchPrint, fetch_print
 from detect.model import HttpFetch
+from detect.page_signals import classification_view
 from tests.crawler.servers import ICON, HostileSite, TinyDns
 from tests.crawler.test_fetch import NOW, config
 from tests.detect.golden_pages import corpus
+
+
+def as_handed(fetch: HttpFetch) -> FetchPrint:
+    """The fetch's print as the crawl's process makes it, with the parse as a worker hands it back (what
+    classification reads of it: detect.page_signals.classification_view)."""
+    found = fetch_print(fetch, with_parse=True)
+    return dataclasses.replace(found, parsed=classification_view(found.parsed)) if found.parsed else found
+
 
 PICTURES = "".join(f'<img src="/p{i}.png">' for i in range(5))
 
@@ -76,7 +86,7 @@ def _pages(count: int) -> list[HttpFetch]:
 def test_workers_print_every_page_as_the_crawl_process_does_and_survive_a_killed_worker(
         caplog: pytest.LogCaptureFixture) -> None:
     fetches = _pages(40)
-    expected = [fetch_print(f, with_parse=True) for f in fetches]
+    expected = [as_handed(f) for f in fetches]
     homes = [look_at_home(f.body, f.header("content-type")) for f in fetches]
     pool = PagePool(2)
     cpu_before = WorkerCpu.seconds
@@ -134,7 +144,7 @@ def test_a_big_crawl_hands_its_pages_to_workers_with_the_same_results() -> None:
         assert any(f.favicon == ICON for f in b.fetches)  # the icon link was read by a worker
         assert [f.banner_sha256 for f in a.fetches] == [f.banner_sha256 for f in b.fetches]
         assert b.prints is not None and len(b.prints) == len(b.fetches)
-        assert list(b.prints) == [fetch_print(f, with_parse=True) for f in b.fetches]
+        assert list(b.prints) == [as_handed(f) for f in b.fetches]
         assert a.packed is None and b.packed is not None and len(b.packed) == len(b.fetches)
         for fetch, packed in zip(b.fetches, b.packed):
             assert packed == (None if not fetch.body else (hashlib.sha256(fetch.body).hexdigest(), packed[1]))

@@ -5,6 +5,7 @@ crawled page, and the crawl gets exactly the names that resolve."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -98,3 +99,37 @@ def test_the_overlapped_probe_records_every_type_and_pins_the_crawl(
         assert not set(looked_up) & set(pins), set(looked_up) & set(pins)
     finally:
         store.close()
+
+
+@pytest.mark.sandbox
+def test_page_workers_classify_the_round_as_the_crawl_process_does(sandbox: Sandbox, tmp_path: Path) -> None:
+    """With page workers the crawl's process classifies from the view of each page they hand back
+    (detect.page_signals.classification_view): the same statuses and reasons as parsing in process."""
+    from hydrawatch.config import from_mapping
+
+    seeds = sorted(sandbox.seeds)
+    changes: dict[int, list[tuple[str, str | None, str]]] = {}
+    for workers in (0, 1):
+        overrides = sandbox.config_overrides()
+        config = from_mapping({**overrides, "storage": {"url": f"sqlite:///{tmp_path / f'w{workers}.db'}"},
+                               "crawler": {**overrides.get("crawler", {}), "page_workers": workers,
+                                           "page_workers_min_sites": 1}}, source="(test)")
+        store = Store.from_url(config.storage.url)
+        store.init()
+        with store.transaction() as session:
+            watchlist.add_domains(session, seeds, campaign="t", origin="seed", now=sandbox.clock())
+        parts = Components.from_settings(config, store, load_signatures())
+
+        async def main(parts: Components = parts, workers: int = workers) -> None:
+            try:
+                report = await observe_module.observe(parts, seeds, now=sandbox.clock(), cycle_id=None, crawl=True,
+                                                      rdap="never")
+                changes[workers] = sorted((name, c.status, c.reason) for name, c in report.changes)
+            finally:
+                await parts.close()
+
+        try:
+            reactor_run.run(main)
+        finally:
+            store.close()
+    assert changes[0] and changes[1] == changes[0]

@@ -132,3 +132,34 @@ def test_batched_classification_reads_equal_the_one_domain_reads(store: Store) -
         d = watchlist.get_domain(session, "d.ltd")
         assert d is not None and d.status == "active" and d.status_since == later and d.last_seen == later
         assert [h.status for h in watchlist.status_history(session, "d.ltd")] == ["active"]
+
+
+def test_latest_dnses_equal_latest_dns_of_each(store: Store) -> None:
+    """latest_dnses (one query a chunk, what a round reads before probing) gives what latest_dns gives one
+    domain at a time: newest by observation time then id, a repeated answer's last-seen stamp, None for a
+    domain never probed, KeyError for a name not in the store."""
+    from detect.model import DnsResult, Rcode
+    from storage import observations
+
+    names = ["a.ltd", "b.ltd", "c.ltd", "d.ltd"]
+
+    def answer(name: str, ip: str) -> DnsResult:
+        return DnsResult(name, Rcode.NOERROR, {"A": (ip,), "NS": ("ns1.host.example",)})
+
+    with store.transaction() as session:
+        watchlist.add_domains(session, names, campaign="", origin="seed", now=T0)
+        for name, ip, day in [("a.ltd", "203.0.113.1", 0), ("a.ltd", "203.0.113.2", 2),
+                              ("a.ltd", "203.0.113.3", 1),  # written last, observed before the newest
+                              ("b.ltd", "203.0.113.9", 0), ("b.ltd", "203.0.113.9", 3),  # repeated: stamped
+                              ("c.ltd", "203.0.113.7", 1)]:
+            observations.record_dns(session, name, answer(name, ip), (), now=T0 + timedelta(days=day))
+        observations.record_dns(session, "c.ltd", DnsResult("c.ltd", Rcode.NXDOMAIN, {}), (),
+                                now=T0 + timedelta(days=1))  # a tie on time: the later id wins
+    with store.transaction() as session:
+        batched = observations.latest_dnses(session, [*names, "a.ltd"])
+        assert batched == {n: observations.latest_dns(session, n) for n in names}
+        assert batched["a.ltd"] is not None and batched["a.ltd"].get("A") == ("203.0.113.2",)
+        assert batched["c.ltd"] is not None and batched["c.ltd"].rcode is Rcode.NXDOMAIN
+        assert batched["d.ltd"] is None
+        with pytest.raises(KeyError):
+            observations.latest_dnses(session, ["a.ltd", "unknown.ltd"])
