@@ -546,7 +546,8 @@ async def work(parts: Components, *, concurrency: int = 1, stop: asyncio.Event |
             runner_worker = Worker(
                 app=app, concurrency=concurrency + 1,  # one slot beyond the stages: the reaper never waits behind a sweep
                 install_signal_handlers=False, update_heartbeat_interval=heartbeat,
-                stalled_worker_timeout=settings.cluster.stalled_seconds, shutdown_graceful_timeout=5.0)
+                stalled_worker_timeout=settings.cluster.stalled_seconds, shutdown_graceful_timeout=5.0,
+                fetch_job_polling_interval=settings.cluster.poll_seconds)
             # procrastinate's Worker.run/stop carry no annotations (mypy strict: no untyped calls)
             run_worker = cast(Callable[[], Coroutine[Any, Any, None]], runner_worker.run)
             stop_worker = cast(Callable[[], None], runner_worker.stop)

@@ -199,6 +199,9 @@ class ClusterSettings:
     stalled_seconds: float = field(default=30.0, metadata=key(
         "a worker silent (no heartbeat) this long is taken for dead and its running jobs are queued again",
         positive))
+    poll_seconds: float = field(default=5.0, metadata=key(
+        "seconds a worker waits before it looks again for a job no notification announced (one queued again "
+        "by a reaper or after an error, one whose lock another job held); a new job wakes it at once", positive))
     keep_jobs_hours: int = field(default=72, metadata=key(
         "finished jobs are deleted from the queue after this many hours (failed ones are kept)", positive))
     observe_batch: int = field(default=500, metadata=key(
