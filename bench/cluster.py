@@ -258,7 +258,7 @@ def write_config(path: Path, sandbox: Any, url: str, *, cluster: bool, tlds: int
         data["discovery"].update({"ct_min_interval": sources, **sandbox.pdns_settings()})
     data["rdap"]["cache_hours"] = 0
     data["alerts"]["mail_to"] = []
-    data["cluster"] = {"enabled": cluster, "stalled_seconds": stalled, **({"observe_batch": batch} if batch else {}),
+    data["cluster"] = {"enabled": cluster, "periodic": False, "stalled_seconds": stalled, **({"observe_batch": batch} if batch else {}),
                        **({"sweep_labels": sweep_labels} if sweep_labels else {}),
                        **({"takedown_slices": slices} if slices else {})}
     path.write_text(to_toml(data), encoding="utf-8")
