@@ -303,7 +303,8 @@ def test_three_workers_reach_what_one_embedded_process_reaches_on_the_routes_wor
     # label its own sweep part
     (tmp_path / "cluster").mkdir()
     clustered = prepare(sb, pg_url, tmp_path / "cluster", schedule=QUIET, alerts={"mail_to": ["cluster@sandbox.test"]},
-                        cluster={"enabled": True, "periodic": False, "observe_batch": 2, "sweep_labels": 1}, **both)
+                        cluster={"enabled": True, "periodic": False, "poll_seconds": 0.5, "observe_batch": 2,
+                                 "sweep_labels": 1}, **both)
     workers = [Worker(clustered.config, tmp_path / f"worker{i}.log") for i in range(3)]
     try:
         for w in workers:
