@@ -1,7 +1,8 @@
 """Cluster mode vs the embedded process on a synthetic watchlist (issue 17 item 5). Run by hand:
 
     nice -n 10 .venv/bin/python bench/cluster.py [--domains 300] [--workers 1 2 4] [--tlds 4] [--batch 50] [--no-kill]
-        [--fuzzers tld-swap,omission] [--sweep-labels 20]
+        [--fuzzers tld-swap,omission] [--sweep-labels 20] [--stages probe,crawl,discovery,hunt]
+        [--hunt-found 40] [--slices 4]
 
 A generated world on the sandbox internet (loopback: its DNS server, its forward proxy and web fronts,
 its RDAP server), ``--domains`` watched news sites spread over a few TLDs, each serving its own page.
@@ -14,6 +15,13 @@ seeded, then three stages run one after the other, each on every watched domain:
   ``--tlds`` suffixes; typo fuzzers on each name's own suffix). Its lookalikes are generated and
   resolved in parts of ``--sweep-labels`` labels ([cluster] sweep_labels, both modes; default 20): in
   turn by the embedded process, as `sweep_part` jobs the workers share.
+- ``hunt`` (only when ``--stages`` names it): the takedown hunt of ONE watched domain (the first), as a
+  ``hunt`` job (cluster) or ``cycle.hunt_job`` (embedded): its ``--fuzzers`` lookalikes over ``--tlds``
+  crossed with the network's suffixes, generated and resolved (cluster: ``--slices`` `sweep_part` jobs,
+  [cluster] takedown_slices; embedded: one part), then the ``--hunt-found`` lookalikes the world registers
+  (each serving a page) observed (DNS, crawl, RDAP) and scored. Timed from queueing to the job's end:
+  the wall time to scored candidates. Reported beside it: candidates generated, resolved and scored, and
+  the parts each process resolved.
 
 Embedded: the daemon's own job functions (scheduler.cycle) in one child process, as `hydrawatch run`
 calls them. Cluster: ``--workers`` N `hydrawatch worker` subprocesses; the bench queues each stage as a
@@ -75,9 +83,35 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 # --- the world --------------------------------------------------------------------------------------
 
-def world(domains: int) -> dict[str, Any]:
-    names = [f"courier{i:06d}.{TLDS[i % 4]}" for i in range(domains)]
+def discovery_tlds(tlds: int | str) -> list[str] | str:
+    """``--tlds``: "all" (every ICANN TLD) or the first N of TLDS."""
+    return "all" if tlds == "all" else list(TLDS[:int(tlds)])
+
+
+def hunt_lookalikes(seed: str, count: int, fuzzers: str, tlds: int | str, net: int) -> list[str]:
+    """``count`` lookalikes of ``seed`` the hunt will generate (every ``len // count``-th of its stream,
+    so several fuzzers and slices have some): the world registers them."""
+    from detect.lookalike import lookalikes
+
+    if count <= 0:
+        return []
+    names = [c.domain for c in lookalikes(seed, fuzzers=fuzzers.split(","), tlds=discovery_tlds(tlds),
+                                          typo_tlds=TLDS[:net])
+             if "xn--" not in c.domain and not c.domain.startswith("courier")]
+    step = max(1, len(names) // count)
+    return names[::step][:count]
+
+
+def world(domains: int, found: list[str] | None = None, hunted: str = "", net: int = 4) -> dict[str, Any]:
+    names = [*([hunted] if hunted else []), *(f"courier{i:06d}.{TLDS[i % net]}" for i in range(domains))]
     spec: dict[str, Any] = {}
+    for k, name in enumerate(found or []):  # a takedown's registered lookalikes: copies of the lost site
+        page = (f"<!doctype html><html><head><title>{name}</title></head><body><h1>{names[0]}</h1>"
+                "<main><article><h2>Report 0: the regional council voted on the budget of district 0.</h2>"
+                "</article></main></body></html>")
+        spec[name] = {"ns": ["ns1.hunt.net", "ns2.hunt.net"], "a": [f"185.99.{k >> 8}.{k & 255 or 1}"],
+                      "rdap": {"registrar": "Bench Registrar", "registered": "2025-03-01"},
+                      "web": {"pages": {"/": {"html": page}}}}
     for i, name in enumerate(names):
         story = f"Report {i}: the regional council voted on the budget of district {i % 97}."
         page = (f"<!doctype html><html><head><title>{name}</title></head><body><h1>{name}</h1>"
@@ -195,20 +229,22 @@ def cli(config: Path, *args: str) -> str:
     return done.stdout
 
 
-def write_config(path: Path, sandbox: Any, url: str, *, cluster: bool, tlds: int, stalled: float,
-                 batch: int | None = None, fuzzers: str = "tld-swap", sweep_labels: int | None = None) -> Path:
+def write_config(path: Path, sandbox: Any, url: str, *, cluster: bool, tlds: int | str, stalled: float,
+                 batch: int | None = None, fuzzers: str = "tld-swap", sweep_labels: int | None = None,
+                 slices: int | None = None) -> Path:
     from hydrawatch.config import to_toml
 
     data = {k: dict(v) for k, v in sandbox.config_overrides().items()}
     data["storage"] = {"url": url}
     data["log"] = {"level": "INFO" if cluster else "WARNING"}
     data["schedule"] = dict(QUIET)
-    data["discovery"].update({"tlds": list(TLDS[:tlds]), "fuzzers": fuzzers.split(","), "nrd_feeds": [],
+    data["discovery"].update({"tlds": discovery_tlds(tlds), "fuzzers": fuzzers.split(","), "nrd_feeds": [],
                               "ct_search_url": ""})
     data["rdap"]["cache_hours"] = 0
     data["alerts"]["mail_to"] = []
     data["cluster"] = {"enabled": cluster, "stalled_seconds": stalled, **({"observe_batch": batch} if batch else {}),
-                       **({"sweep_labels": sweep_labels} if sweep_labels else {})}
+                       **({"sweep_labels": sweep_labels} if sweep_labels else {}),
+                       **({"takedown_slices": slices} if slices else {})}
     path.write_text(to_toml(data), encoding="utf-8")
     return path
 
@@ -221,7 +257,7 @@ def store_for(admin: Any, sandbox: Any, tmp: Path, label: str, args: argparse.Na
     schema = f"bench_{uuid.uuid4().hex[:10]}"
     url = schema_url(admin, schema)
     config = write_config(tmp / f"{label}.toml", sandbox, url, cluster=cluster, tlds=args.tlds, stalled=args.stalled,
-                          batch=args.batch, fuzzers=args.fuzzers, sweep_labels=args.sweep_labels)
+                          batch=args.batch, fuzzers=args.fuzzers, sweep_labels=args.sweep_labels, slices=args.slices)
     seeds = tmp / "seeds.txt"
     seeds.write_text("\n".join(sandbox.seeds) + "\n", encoding="utf-8")
     engine = create_engine(url)
@@ -237,7 +273,7 @@ def store_for(admin: Any, sandbox: Any, tmp: Path, label: str, args: argparse.Na
 
 # --- embedded: the job functions in one child process ---------------------------------------------
 
-def embedded_child(config_path: str) -> None:
+def embedded_child(config_path: str, stages: list[str], hunted: str) -> None:
     from crawler import run as reactor_run
     from hydrawatch.bundled import load_signatures
     from hydrawatch.config import load
@@ -246,12 +282,13 @@ def embedded_child(config_path: str) -> None:
     from scheduler.components import Components
 
     cfg = load(config_path)
-    jobs = {"probe": cycle.probe_job, "crawl": cycle.crawl_job, "discovery": cycle.discovery_job}
+    jobs = {"probe": cycle.probe_job, "crawl": cycle.crawl_job, "discovery": cycle.discovery_job,
+            "hunt": lambda parts, now: cycle.hunt_job(parts, now=now, lost=[hunted])}
     with open_store(cfg) as store:
         parts = Components.from_settings(cfg, store, load_signatures())
 
         async def go() -> None:
-            for kind in STAGES:
+            for kind in stages:
                 sys.stdin.readline()  # the parent says when (it snapshots PostgreSQL first)
                 r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
                 report = await jobs[kind](parts, now=datetime.now(UTC))
@@ -267,13 +304,26 @@ def embedded_child(config_path: str) -> None:
             reactor_run.shutdown()  # the reactor's thread pool is not daemonic
 
 
+def parts_per_worker(engine: Any, kind: str, after: int) -> list[int]:
+    """How many sweep parts each process recorded for the ``kind`` jobs logged after cycle ``after``
+    (most first)."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        return [int(n) for n in conn.execute(text(
+            "SELECT count(*) FROM sweep_parts p JOIN cycles c ON c.id = p.sweep WHERE c.kind = :k AND c.id > :t "
+            "GROUP BY p.worker ORDER BY 1 DESC"), {"k": kind, "t": after}).scalars()]
+
+
 def run_embedded(admin: Any, sandbox: Any, tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
     with store_for(admin, sandbox, tmp, "embedded", args, cluster=False) as (config, engine):
-        child = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--embedded-child", str(config)],
+        child = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--embedded-child", str(config),
+                                  "--stages", ",".join(args.stages), "--hunt-domain", args.hunt_domain],
                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
         assert child.stdin is not None and child.stdout is not None
-        for kind in STAGES:
+        for kind in args.stages:
+            started = last_cycle(engine)
             before = table_sizes(engine)
             with BackendCpu(admin) as pg:
                 child.stdin.write("go\n")
@@ -282,7 +332,8 @@ def run_embedded(admin: Any, sandbox: Any, tmp: Path, args: argparse.Namespace) 
             out[kind] = {"wall": line["wall"], "cpu": line["cpu"], "pg_cpu": pg.seconds, "rss_mb": [line["rss_mb"]],
                          "connections": pg.peak,
                          "candidates": line["stats"]["candidates_generated"], "crawled": line["stats"]["crawled"],
-                         "wait": [],
+                         "resolved": line["stats"]["candidates_resolved"], "scored": line["stats"]["candidates_observed"],
+                         "parts": parts_per_worker(engine, kind, started), "wait": [],
                          **growth(before, table_sizes(engine))}
         child.stdin.close()
         try:
@@ -320,12 +371,13 @@ class Worker:
         self._log.close()
 
 
-def defer(engine: Any, kind: str) -> int:
+def defer(engine: Any, kind: str, hunted: str = "") -> int:
     from scheduler.cluster import DEFER, STAGE_TASK, WORK_LOCK
 
+    payload: dict[str, Any] = {"kind": kind, **({"domains": [hunted]} if kind == "hunt" else {})}
     with engine.begin() as conn:
         return int(conn.execute(DEFER, {"task": STAGE_TASK, "lock": WORK_LOCK,
-                                        "args": json.dumps({"kind": kind})}).scalar_one())
+                                        "args": json.dumps(payload)}).scalar_one())
 
 
 def queue_busy(engine: Any) -> int:
@@ -384,13 +436,13 @@ def run_cluster(admin: Any, sandbox: Any, tmp: Path, args: argparse.Namespace, n
             for w in workers:
                 w.wait_started()
             time.sleep(1.0)
-            for kind in STAGES:
+            for kind in args.stages:
                 before = table_sizes(engine)
                 cpu0 = [ticks(w.proc.pid) for w in workers]
                 started = last_cycle(engine)
                 with BackendCpu(admin) as pg:
                     t0 = time.perf_counter()
-                    first = defer(engine, kind)
+                    first = defer(engine, kind, args.hunt_domain)
                     drain(engine)
                     wall = time.perf_counter() - t0
                 cpu = sum(ticks(w.proc.pid) - c for w, c in zip(workers, cpu0, strict=True)) / TICK
@@ -398,6 +450,9 @@ def run_cluster(admin: Any, sandbox: Any, tmp: Path, args: argparse.Namespace, n
                              "rss_mb": [peak_rss_mb(w.proc.pid) for w in workers],
                              "candidates": stat_since(engine, kind, started, "candidates_generated"),
                              "crawled": stat_since(engine, kind, started, "crawled"),
+                             "resolved": stat_since(engine, kind, started, "candidates_resolved"),
+                             "scored": stat_since(engine, kind, started, "candidates_observed"),
+                             "parts": parts_per_worker(engine, kind, started),
                              "wait": waits_since(engine, first), **growth(before, table_sizes(engine))}
         finally:
             for w in workers:
@@ -468,7 +523,7 @@ def pct(values: list[float], q: float) -> float:
 
 def report(results: dict[str, dict[str, Any]], kill: dict[str, Any] | None, args: argparse.Namespace) -> None:
     n = args.domains
-    print(f"{n} watched domains over 4 TLDs, discovery {args.fuzzers} over {args.tlds} TLDs, "
+    print(f"{n} watched domains over {args.net_tlds} TLDs, discovery {args.fuzzers} over {args.tlds} TLDs, "
           f"observe_batch {args.batch or 'default (500)'}, sweep_labels {args.sweep_labels or 'default (20)'}; "
           f"{platform.python_version()}, {os.cpu_count()} CPUs, load average before: {os.getloadavg()[0]:.1f}")
     print()
@@ -477,16 +532,30 @@ def report(results: dict[str, dict[str, Any]], kill: dict[str, Any] | None, args
           "peak RSS per process (MB) | PostgreSQL connections (peak) |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for label, stages in results.items():
-        for kind in STAGES:
+        for kind in args.stages:
             r = stages[kind]
             base = results["embedded"][kind]["wall"]
-            thr = (f"{r['candidates'] / r['wall']:.0f} candidates/s" if kind == "discovery"
+            thr = (f"{r['candidates'] / r['wall']:.0f} candidates/s" if kind in ("discovery", "hunt")
                    else f"{n / r['wall']:.1f} domains/s" + (f" ({r['crawled']} sites crawled)" if kind == "crawl" else ""))
             wait = f"{pct(r['wait'], 0.5):.2f} / {pct(r['wait'], 0.95):.2f}" if r["wait"] else "-"
             print(f"| {label} | {kind} | {r['wall']:.1f} | {thr} | {base / r['wall']:.2f} | "
                   f"{1000 * r['cpu'] / n:.1f} | {1000 * r['pg_cpu'] / n:.1f} | {r['store_rows']} / {r['store_bytes'] // 1024} KiB | "
                   f"{r['queue_rows']} / {r['queue_bytes'] // 1024} KiB | {wait} | "
                   f"{', '.join(f'{m:.0f}' for m in r['rss_mb'])} | {r['connections']} |")
+    if "hunt" in args.stages:
+        print()
+        print(f"The takedown hunt of one domain, {args.hunt_domain} (its lookalikes: {args.fuzzers} over "
+              f"{args.tlds} TLDs and the network's {args.net_tlds} suffixes; {args.hunt_found} of them registered with a page; takedown_slices "
+              f"{args.slices or 'default (4)'}):")
+        print()
+        print("| configuration | wall to scored candidates (s) | speed-up | generated | resolved | scored | "
+              "parts per process | CPU s (hydrawatch) |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
+        base = results["embedded"]["hunt"]["wall"]
+        for label, stages in results.items():
+            r = stages["hunt"]
+            print(f"| {label} | {r['wall']:.1f} | {base / r['wall']:.2f} | {r['candidates']} | {r['resolved']} | "
+                  f"{r['scored']} | {', '.join(map(str, r['parts'])) or '-'} | {r['cpu']:.1f} |")
     if kill and kill["requeue_s"] is None:
         print()
         print(f"kill: the crawl job ended ({kill['job_status']}) before the kill; run with more --domains")
@@ -503,17 +572,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--domains", type=int, default=300)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
-    parser.add_argument("--tlds", type=int, default=4, help="suffixes the discovery sweep tries (at most 8)")
+    parser.add_argument("--tlds", type=lambda v: v if v == "all" else int(v), default=4,
+                        help='suffixes the discovery sweep tries (at most 8), or "all" (every ICANN TLD)')
+    parser.add_argument("--net-tlds", type=int, default=4, choices=range(1, 9),
+                        help="suffixes the watched domains spread over (the typos' crossing)")
+    parser.add_argument("--hunt-label", default="courier000000",
+                        help="the hunt stage's lost domain is LABEL.info, watched beside the others")
     parser.add_argument("--stalled", type=float, default=10.0, help="[cluster] stalled_seconds")
     parser.add_argument("--batch", type=int, default=None, help="[cluster] observe_batch (both modes)")
     parser.add_argument("--fuzzers", default="tld-swap", help="[discovery] fuzzers, comma-separated (both modes)")
     parser.add_argument("--sweep-labels", type=int, default=None, help="[cluster] sweep_labels (both modes)")
+    parser.add_argument("--stages", type=lambda v: v.split(","), default=list(STAGES),
+                        help="comma-separated, in order, of probe, crawl, discovery, hunt (default: the first three)")
+    parser.add_argument("--hunt-found", type=int, default=40,
+                        help="lookalikes of the hunted domain the world registers (hunt stage)")
+    parser.add_argument("--slices", type=int, default=None, help="[cluster] takedown_slices (cluster mode)")
     parser.add_argument("--no-kill", action="store_true")
     parser.add_argument("--embedded-child", help=argparse.SUPPRESS)
+    parser.add_argument("--hunt-domain", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    args.hunt_domain = args.hunt_domain or f"{args.hunt_label}.{TLDS[0]}"
     if args.embedded_child:
-        embedded_child(args.embedded_child)
+        embedded_child(args.embedded_child, args.stages, args.hunt_domain)
         return
+    unknown = set(args.stages) - {*STAGES, "hunt"}
+    if unknown:
+        parser.error(f"unknown stage(s): {', '.join(sorted(unknown))}")
 
     from sqlalchemy import create_engine
 
@@ -522,14 +606,18 @@ def main() -> None:
     admin = create_engine(PG_URL, pool_pre_ping=True)
     results: dict[str, dict[str, Any]] = {}
     kill = None
-    with tempfile.TemporaryDirectory() as tmp, Sandbox.start(world(args.domains), "before") as sandbox:
+    found = hunt_lookalikes(args.hunt_domain, args.hunt_found, args.fuzzers, args.tlds, args.net_tlds) \
+        if "hunt" in args.stages else []
+    hunted = args.hunt_domain if args.hunt_domain not in world(args.domains, net=args.net_tlds)["domains"] else ""
+    with tempfile.TemporaryDirectory() as tmp, Sandbox.start(world(args.domains, found, hunted, args.net_tlds),
+                                                             "before") as sandbox:
         results["embedded"] = run_embedded(admin, sandbox, Path(tmp), args)
         print(f"embedded: {json.dumps({k: round(v['wall'], 1) for k, v in results['embedded'].items()})}",
               file=sys.stderr)
         for n in args.workers:
             results[f"{n} worker{'s' if n > 1 else ''}"] = run_cluster(admin, sandbox, Path(tmp), args, n)
             print(f"{n} workers done", file=sys.stderr)
-        if not args.no_kill:
+        if not args.no_kill and "crawl" in args.stages:
             one = next((v for k, v in results.items() if k.startswith("1 ")), results["embedded"])
             kill = run_kill(admin, sandbox, Path(tmp), args, one["crawl"]["wall"])
     admin.dispose()

@@ -67,11 +67,18 @@ def _brotli_of_zeros(total: int) -> bytes:
     return b"".join(out)
 
 
+SLOW_ANSWER = 0.3
+"""Seconds the ``slow-answer`` behaviour holds each answer back."""
+
+
 def serve_hostile(conn: socket.socket, behaviour: str, request: Request, page: Page | None, scheme: str,
                   payloads: Payloads, stopping: threading.Event) -> bool:
     """Answer per `behaviour`; False when the behaviour does not change this request."""
     path = request.path
     head_only = request.method == "HEAD"
+    if behaviour == "slow-answer":
+        time.sleep(SLOW_ANSWER)
+        return False
     if behaviour == "garbage":
         conn.sendall(GARBAGE)
         return True

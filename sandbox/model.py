@@ -10,6 +10,7 @@ from types import MappingProxyType
 WEB_BEHAVIOURS = frozenset({
     "huge-body", "gzip-bomb", "brotli-bomb", "redirect-loop", "redirect-chain", "slow-drip", "reset", "garbage",
     "tls-garbage", "wrong-content-type", "non-utf8", "header-endless", "header-flood",
+    "slow-answer",  # every answer 0.3 s late, then the page as usual (crawl windows that would overlap)
 })
 DNS_BEHAVIOURS = frozenset({
     "dns-timeout", "dns-servfail", "dns-refused", "dns-garbage", "dns-truncated", "dns-cname-loop",

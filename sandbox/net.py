@@ -221,6 +221,12 @@ class Sandbox:
         return [r for front in self.fronts for r in front.requests]
 
     @property
+    def site_request_times(self) -> list[tuple[float, float, str]]:
+        """Every request the web fronts answered: (time.monotonic() as it was read, as its answer was sent,
+        the Host header's name), by the time it was read; reset() clears."""
+        return sorted(r for front in self.fronts for r in front.served)
+
+    @property
     def rdap_requests(self) -> list[str]:
         """Every name the RDAP server was asked about, in order; reset() clears."""
         assert self.registry is not None
@@ -283,6 +289,7 @@ class Sandbox:
             self.proxy.requests.clear()
         for front in self.fronts:
             front.requests.clear()
+            front.served.clear()
         if self.registry is not None:
             self.registry.clear()
         if self.whois is not None:

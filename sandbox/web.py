@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import time
 
 from sandbox.ca import SandboxCA
 from sandbox.hostile import Payloads, serve_hostile
@@ -28,6 +29,8 @@ class WebFront(TcpService):
         self.tls = tls
         self.server = TcpServer(self.handle, host, port, name="https" if tls else "http")
         self.requests: list[tuple[str, str, str, dict[str, str]]] = []  # (scheme, method, target, headers)
+        # (time.monotonic() as the request was read, as its answer was sent, the Host header's name)
+        self.served: list[tuple[float, float, str]] = []
 
     def handle(self, conn: socket.socket) -> None:
         view = self.state.view
@@ -47,7 +50,11 @@ class WebFront(TcpService):
         if request is None:
             return
         self.requests.append(("https" if self.tls else "http", request.method, request.target, dict(request.headers)))
-        self.respond(conn, request, view.domain_of_host(request.host))
+        start = time.monotonic()
+        try:
+            self.respond(conn, request, view.domain_of_host(request.host))
+        finally:
+            self.served.append((start, time.monotonic(), request.host))
 
     def respond(self, conn: socket.socket, request: Request, domain: DomainState | None) -> None:
         head_only = request.method == "HEAD"

@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session
 from crawler.rdap import no_gate
 from detect.errors import HydrawatchError
 from scheduler import cycle
-from scheduler.cluster_plan import DEFER, Children, queue_batches, queue_parts
+from scheduler.cluster_plan import DEFER, Children, queue_batches, queue_parts, resume_or_abandon
 from scheduler.components import Components
 from scheduler.hunt_resolve import Wildcards
 from scheduler.observe import ObserveReport
@@ -72,15 +72,18 @@ STAGES: dict[str, tuple[Callable[..., Awaitable[Any]], str, str]] = {
     "source": (cycle.source_job, "", ""),  # a sweep's CT, NRD, zone, CertStream or pDNS source: no lock either
 }
 BATCH_KEYS = {"domains", "crawl", "parent", "index", "at"}
-BATCH_OPTIONAL = {"round"}  # scheduler/rounds.py's round name; absent: "watched" (jobs queued before it existed)
+BATCH_OPTIONAL = {"round", "host"}  # scheduler/rounds.py's round name (absent: "watched", jobs queued before it
+# existed); the host with more sites than a batch whose batches run one after another (absent: none)
 PART_KEYS = {"sweep", "index", "gone", "live", "tlds", "at"}
+PART_OPTIONAL = {"slice"}  # [cut, cuts] of a takedown hunt's part (scheduler/sweep_parts.py); absent: [0, 1]
+MAX_SLICES = 256
 MAX_PART_NAMES = 10_000
 SOURCE_KEYS = {"sweep", "index", "source", "names", "labels", "infra", "asked", "at"}
 MAX_SOURCE_VALUES = 100_000
 REAP_CRON = "* * * * * */10"
 
 LossSink = Callable[[Session, str], None]
-RoundRunner = Callable[[list[list[str]], bool, "int | None", datetime, str],
+RoundRunner = Callable[[list[list[str]], bool, "int | None", datetime, str, list[str]],
                        Awaitable[list[tuple[list[str], ObserveReport]]]]
 SweepRunner = Callable[[int, list[SweepPart], tuple[str, ...], datetime, "SourcePlan | None"], Awaitable[None]]
 # Per job, never on the worker's shared Components: where this job's losses queue their hunts, and how
@@ -156,7 +159,7 @@ def apply_schema(url: str) -> bool:
 
 def _check(payload: dict[str, Any]) -> str:
     kind = payload.get("kind")
-    allowed = {"hunt": {"domains"}, "observe": BATCH_KEYS | BATCH_OPTIONAL, "sweep_part": PART_KEYS,
+    allowed = {"hunt": {"domains"}, "observe": BATCH_KEYS | BATCH_OPTIONAL, "sweep_part": PART_KEYS | PART_OPTIONAL,
                "source": SOURCE_KEYS}.get(
         kind if isinstance(kind, str) else "", set())
     extra = set(payload) - {"kind", "timestamp", *allowed}
@@ -178,13 +181,17 @@ def _names(value: Any, limit: int) -> bool:
 
 
 def _part_ok(payload: dict[str, Any]) -> bool:
-    if set(payload) < PART_KEYS | {"kind"}:
+    if not PART_KEYS <= set(payload):
         return False
     if not all(isinstance(payload[k], int) and not isinstance(payload[k], bool) and payload[k] >= 0
                for k in ("sweep", "index")):
         return False
     if not (_names(payload["gone"], MAX_PART_NAMES) and _names(payload["live"], MAX_PART_NAMES)
             and _names(payload["tlds"], 2000)):
+        return False
+    cut = payload.get("slice", [0, 1])
+    if not (isinstance(cut, list) and len(cut) == 2 and all(isinstance(n, int) and not isinstance(n, bool) for n in cut)
+            and 0 <= cut[0] < cut[1] <= MAX_SLICES):
         return False
     try:
         return datetime.fromisoformat(str(payload["at"])).tzinfo is not None
@@ -222,6 +229,9 @@ def _batch_ok(payload: dict[str, Any]) -> bool:
     if not BATCH_KEYS <= set(payload) or not isinstance(payload["crawl"], bool):
         return False
     if payload.get("round", WATCHED) not in ROUNDS:
+        return False
+    host = payload.get("host")
+    if host is not None and not (isinstance(host, str) and 0 < len(host) <= 300):
         return False
     if not all(isinstance(payload[k], int) and not isinstance(payload[k], bool) and payload[k] >= 0
                for k in ("parent", "index")):
@@ -276,9 +286,10 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
             await _run_batch(payload, retried=context.job is not None and context.job.attempts > 0)
             return
         if kind == "sweep_part":
+            cut, cuts = payload.get("slice", [0, 1])
             await cycle.sweep_part_job(parts, now=datetime.fromisoformat(payload["at"]), sweep=payload["sweep"],
                                        index=payload["index"], gone=payload["gone"], live=payload["live"],
-                                       typo_tlds=payload["tlds"])
+                                       typo_tlds=payload["tlds"], cut=cut, cuts=cuts)
             return
         if kind == "source":
             await cycle.source_job(parts, now=datetime.fromisoformat(payload["at"]), sweep=payload["sweep"],
@@ -289,12 +300,14 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
             return
         # A retried job (the reaper queued it again after its worker died, or a retry after an error)
         # resumes its earlier attempt's cycle-log row at that attempt's ``now``: only its batches and
-        # parts not done yet run (scheduler/cluster_plan.py).
+        # parts not done yet run (scheduler/cluster_plan.py). Unless that attempt began more than
+        # cluster.resume_max_age ago: then a fresh cycle, the old row abandoned.
         job_id = context.job.id if context.job else None
         resume: int | None = None
         if job_id is not None and context.job is not None and context.job.attempts > 0:
             with parts.store.transaction() as session:
-                earlier = cycles.attempt_of_job(session, kind, job_id)
+                earlier = resume_or_abandon(session, STAGE_TASK, kind, job_id, now=now,
+                                            max_age=settings.cluster.resume_max_age)
             if earlier is not None:
                 resume, now = earlier
                 log.info("job %s (%s), attempt %d: resumes cycle %s of %s", job_id, kind, context.job.attempts + 1,
@@ -305,9 +318,9 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
         queued: list[int] = []
 
         async def run_batches(batches: list[list[str]], crawl: bool, cycle_id: int | None, at: datetime,
-                              round_name: str) -> list[tuple[list[str], ObserveReport]]:
+                              round_name: str, serial: list[str]) -> list[tuple[list[str], ObserveReport]]:
             ran, hunts = await run_round(context.app, parts, batches, crawl=crawl, parent=cycle_id or 0, now=at,
-                                         round_name=round_name, resume=resume is not None)
+                                         round_name=round_name, resume=resume is not None, serial=serial)
             queued.extend(hunts)  # the batches' queued hunts: this job hunts inline, then cancels them
             return ran
 
@@ -380,10 +393,10 @@ def _round_runner(parts: Components) -> RoundRunner:
     outside a stage job the batches one after another here."""
 
     async def run(batches: list[list[str]], crawl: bool, cycle_id: int | None, at: datetime,
-                  round_name: str) -> list[tuple[list[str], ObserveReport]]:
+                  round_name: str, serial: list[str]) -> list[tuple[list[str], ObserveReport]]:
         runner = _ROUND_RUNNER.get()
         if runner is not None:
-            return await runner(batches, crawl, cycle_id, at, round_name)
+            return await runner(batches, crawl, cycle_id, at, round_name, serial)
         return [(b, await observe_batch(parts, b, now=at, cycle_id=cycle_id, crawl=crawl, round_name=round_name))
                 for b in batches]
 
@@ -418,7 +431,8 @@ async def run_sweep(app: procrastinate.App, parts: Components, plan: list[SweepP
     retried), only the parts and sources not recorded, none queued twice."""
     payloads: list[dict[str, Any]] = [
         {"kind": "sweep_part", "sweep": sweep, "index": part.index, "gone": list(part.gone), "live": list(part.live),
-         "tlds": list(typo_tlds), "at": now.isoformat()} for part in plan]
+         "tlds": list(typo_tlds), "at": now.isoformat(), **({"slice": [part.cut, part.cuts]} if part.cuts > 1 else {})}
+        for part in plan]
     feeds: list[dict[str, Any]] = [] if sources is None else [
         {"kind": "source", "sweep": sweep, "index": SOURCES.index(name), "source": name, **sources.inputs.payload(),
          "at": now.isoformat()} for name in sources.sources]
@@ -456,15 +470,19 @@ async def _wait_for(app: procrastinate.App, ids: list[int], what: str, poll: flo
 
 
 async def run_round(app: procrastinate.App, parts: Components, batches: list[list[str]], *, crawl: bool,
-                    parent: int, now: datetime, round_name: str = WATCHED, resume: bool = False, poll: float = 0.2
-                    ) -> tuple[list[tuple[list[str], ObserveReport]], list[int]]:
+                    parent: int, now: datetime, round_name: str = WATCHED, resume: bool = False, poll: float = 0.2,
+                    serial: list[str] | None = None) -> tuple[list[tuple[list[str], ObserveReport]], list[int]]:
     """Queue the batches of round ``round_name`` of job ``parent`` as jobs (any worker takes them), wait
     until all have finished, and return each batch with its report (from the cycle log), and the hunt
     jobs they queued. With ``resume`` (the job retried), the plan its earlier attempt queued, only the
-    batches not recorded, none queued twice."""
+    batches not recorded, none queued twice. ``serial``: per batch, the host with more sites than a batch
+    holds whose sites it carries, or "": the batches of one such host carry a procrastinate lock of that
+    host (scheduler/cluster_plan.py), so no two workers crawl it at once."""
+    hosts = serial or [""] * len(batches)
     payloads: list[dict[str, Any]] = [
         {"kind": "observe", "domains": batch, "crawl": crawl, "parent": parent, "index": index,
-         "round": round_name, "at": now.isoformat()} for index, batch in enumerate(batches)]
+         "round": round_name, "at": now.isoformat(), **({"host": hosts[index]} if crawl and hosts[index] else {})}
+        for index, batch in enumerate(batches)]
     with parts.store.transaction() as session:
         children = queue_batches(session, STAGE_TASK, payloads, parent=parent, round_name=round_name, resume=(
             (lambda s: [int(b["index"]) for b in cycles.batches_of(s, parent, round_name)]) if resume else None))
@@ -528,7 +546,8 @@ async def work(parts: Components, *, concurrency: int = 1, stop: asyncio.Event |
             runner_worker = Worker(
                 app=app, concurrency=concurrency + 1,  # one slot beyond the stages: the reaper never waits behind a sweep
                 install_signal_handlers=False, update_heartbeat_interval=heartbeat,
-                stalled_worker_timeout=settings.cluster.stalled_seconds, shutdown_graceful_timeout=5.0)
+                stalled_worker_timeout=settings.cluster.stalled_seconds, shutdown_graceful_timeout=5.0,
+                fetch_job_polling_interval=settings.cluster.poll_seconds)
             # procrastinate's Worker.run/stop carry no annotations (mypy strict: no untyped calls)
             run_worker = cast(Callable[[], Coroutine[Any, Any, None]], runner_worker.run)
             stop_worker = cast(Callable[[], None], runner_worker.stop)

@@ -11,23 +11,39 @@ recorded), plus a batch of any domain the plan lacks. Parts: its own plan (the l
 for the same network), each part matched by number; a sweep's sources likewise (numbered by their place
 in sweep_sources.SOURCES). Of each child found: recorded done, skipped; queued or running (its worker
 alive, or to be retried by the reaper), waited for, never queued twice; anything else (failed,
-cancelled, succeeded without a record), queued again."""
+cancelled, succeeded without a record), queued again.
+
+A retried attempt resumes only while its first attempt is recent (:func:`resume_or_abandon`, [cluster]
+resume_max_age): a job whose first attempt began longer ago starts a fresh cycle at the current time,
+its earlier row marked ``abandoned`` and that attempt's children still queued cancelled (a round
+observed at an hours-old ``now`` would record stale times and judge "appeared within N hours" from the
+past)."""
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+
+from storage import cycles
+
+log = logging.getLogger(__name__)
 
 DEFER = text("SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW('default', :task, 0, :lock, NULL, "
              "CAST(:args AS jsonb), NULL)::procrastinate_job_to_defer_v1]))")
 EARLIER = text("SELECT id, status, args FROM procrastinate_jobs WHERE task_name = :task AND args->>'kind' = :kind "
                "AND args->>:key = :value ORDER BY id")
 WAITING = frozenset({"todo", "doing"})
+CHILDREN = text("SELECT id FROM procrastinate_jobs WHERE task_name = :task AND status = 'todo' AND "
+                "((args->>'kind' = 'observe' AND args->>'parent' = :parent) OR "
+                "(args->>'kind' = 'sweep_part' AND args->>'sweep' = :parent)) ORDER BY id")
+CANCEL = text("SELECT procrastinate_cancel_job_v1(:id, false, false)")
 
 
 @dataclass(frozen=True)
@@ -41,9 +57,17 @@ class Children:
     waited: int = 0        # its children still queued or running: waited for, not queued again
 
 
+HOST_LOCK = "hydrawatch:host:"
+"""A crawl batch of a host with more sites than a batch holds (its payload's ``host``) is queued with the
+procrastinate lock HOST_LOCK + host: procrastinate runs no two jobs of one lock at once (a unique index
+on the lock of running jobs), so that host's batches are crawled one after another across the cluster."""
+
+
 def defer(session: Session, task: str, payloads: list[dict[str, Any]], lock: str | None = None) -> list[int]:
-    """Queue one job of ``task`` per payload in ``session``'s transaction; their ids."""
-    return [int(session.execute(DEFER, {"task": task, "lock": lock, "args": json.dumps(p)}).scalar_one())
+    """Queue one job of ``task`` per payload in ``session``'s transaction (a payload naming a ``host``:
+    with that host's lock, else ``lock``); their ids."""
+    return [int(session.execute(DEFER, {"task": task, "args": json.dumps(p),
+                                        "lock": HOST_LOCK + p["host"] if p.get("host") else lock}).scalar_one())
             for p in payloads]
 
 
@@ -56,6 +80,34 @@ def earlier(session: Session, task: str, kind: str, key: str, value: int,
         if isinstance(args, dict) and isinstance(args.get("index"), int) and same(args):
             latest[args["index"]] = (int(job_id), str(status), args)
     return latest
+
+
+def resumable(started: datetime, now: datetime, max_age: float) -> bool:
+    """Whether an attempt that began at ``started`` may still be resumed at ``now``: less than
+    ``max_age`` seconds ago (a clock that went back counts as recent). Pure."""
+    return (now - started).total_seconds() <= max_age
+
+
+def resume_or_abandon(session: Session, task: str, kind: str, job_id: int, *, now: datetime,
+                      max_age: float) -> tuple[int, datetime] | None:
+    """For a retried ``kind`` job ``job_id``: the cycle-log id and start of its earlier attempt to resume,
+    or None (start afresh) — when no attempt logged a row, or when it began more than ``max_age`` seconds
+    before ``now``: then that row is marked ``abandoned`` and its children still queued (batches, parts)
+    are cancelled (those running finish, recording under the abandoned row)."""
+    earlier = cycles.attempt_of_job(session, kind, job_id)
+    if earlier is None:
+        return None
+    cycle_id, started = earlier
+    if resumable(started, now, max_age):
+        return earlier
+    cycles.abandon(session, cycle_id, now=now)
+    children = [int(i) for i in session.execute(CHILDREN, {"task": task, "parent": str(cycle_id)}).scalars()]
+    for child in children:
+        session.execute(CANCEL, {"id": child})
+    log.warning("job %s (%s): its earlier attempt (cycle %s) began %.0f s ago, more than cluster.resume_max_age "
+                "(%.0f s): cycle %s abandoned, %d of its queued job(s) cancelled; a fresh cycle starts",
+                job_id, kind, cycle_id, (now - started).total_seconds(), max_age, cycle_id, len(children))
+    return None
 
 
 def _take_up(session: Session, task: str, plan: list[dict[str, Any]], found: dict[int, tuple[int, str, dict[str, Any]]],
@@ -86,7 +138,8 @@ def queue_batches(session: Session, task: str, payloads: list[dict[str, Any]], *
     planned = {name for p in plan for name in p["domains"]}
     lacking = [name for p in payloads for name in p["domains"] if name not in planned]
     size = max(len(p["domains"]) for p in payloads)
-    plan += [{**payloads[0], "domains": lacking[start:start + size], "index": len(plan) + n}
+    base = {k: v for k, v in payloads[0].items() if k != "host"}  # lacking domains: no host's lock
+    plan += [{**base, "domains": lacking[start:start + size], "index": len(plan) + n}
              for n, start in enumerate(range(0, len(lacking), size))]
     return _take_up(session, task, plan, found, set(resume(session)))
 

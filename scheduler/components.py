@@ -38,10 +38,11 @@ class Components:
     # Called in the transaction of a watched domain's loss (cluster mode queues its hunt there).
     on_loss: Callable[[Session, str], None] | None = None
     # Cluster mode: runs a round's batches as jobs on the workers, (batches, crawl, cycle id, now, round
-    # name: scheduler/rounds.py) → each batch run with its report, in order (a resumed round: the
-    # batches its first attempt planned, and any domain missing from them); None: the round's batches run
-    # here, one after another. The watchlist's rounds and the candidates a hunt chose go through it.
-    run_batches: Callable[[list[list[str]], bool, int | None, datetime, str],
+    # name, per batch the host whose batches must run one after another or "": scheduler/rounds.py) →
+    # each batch run with its report, in order (a resumed round: the batches its first attempt planned,
+    # and any domain missing from them); None: the round's batches run here, one after another. The
+    # watchlist's rounds and the candidates a hunt chose go through it.
+    run_batches: Callable[[list[list[str]], bool, int | None, datetime, str, list[str]],
                           Awaitable[list[tuple[list[str], ObserveReport]]]] | None = None
     # Cluster mode: runs a sweep's parts (or a takedown hunt's lookalike parts) and its sources as jobs on
     # the workers, (cycle id, parts, typo suffixes, now, sources or None), returning once all are

@@ -118,10 +118,11 @@ async def batch_job(parts: Components, *, now: datetime, domains: list[str], cra
 
 
 async def sweep_part_job(parts: Components, *, now: datetime, sweep: int, index: int, gone: list[str],
-                         live: list[str], typo_tlds: list[str]) -> bool:
+                         live: list[str], typo_tlds: list[str], cut: int = 0, cuts: int = 1) -> bool:
     """Cluster mode: part ``index`` of sweep ``sweep`` (the cycle-log id of the sweep's job) as a job: the
-    lookalikes of its label group generated, resolved and recorded once (scheduler/sweep_parts.py)."""
-    return await sweep_part(parts, sweep=sweep, part=SweepPart(index, tuple(gone), tuple(live)),
+    lookalikes of its label group (slice ``cut`` of ``cuts`` of them) generated, resolved and recorded
+    once (scheduler/sweep_parts.py)."""
+    return await sweep_part(parts, sweep=sweep, part=SweepPart(index, tuple(gone), tuple(live), cut, cuts),
                             typo_tlds=typo_tlds, now=now)
 
 

@@ -80,7 +80,10 @@ async def hunt(parts: Components, *, lost: Sequence[str], sweep: bool, now: date
     report = HuntReport()
     ctx = _context(parts, lost, now)
     observed: list[Candidate] = []
-    lost_plan = plan_lost_parts(lost, parts.config.cluster.sweep_labels)  # parts 0 … n-1; the sweep's follow
+    # parts 0 … n-1 (the sweep's follow); cut in slices only where they run as jobs (embedded, a slice
+    # would only generate its group's lookalikes once more)
+    slices = parts.config.cluster.takedown_slices if parts.run_sweep_parts is not None else 1
+    lost_plan = plan_lost_parts(lost, parts.config.cluster.sweep_labels, slices)
     if lost:
         observed += await _hunt_lost(parts, ctx, lost, lost_plan, now=now, cycle_id=cycle_id, report=report)
     if sweep:

@@ -2,13 +2,19 @@
 observe_batch. The watchlist's probe and crawl rounds are rounds, and so are the candidates a hunt chose
 (a takedown's lookalikes, a sweep's pick). The embedded process runs a round's batches one after another;
 cluster mode runs them as `observe` jobs the workers share (``Components.run_batches``), each batch's
-report kept in the cycle log under the round's job and the round's name."""
+report kept in the cycle log under the round's job and the round's name.
+
+A crawl round never splits one host's sites over two batches, except a host with more sites than a
+batch holds; such a host's batches are marked with its key (:class:`RoundPlan`), and cluster mode runs
+the batches of one such host one after another (a procrastinate lock per host), so two workers never
+crawl one host at once, as one process never does."""
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 from scheduler.components import Components
@@ -32,8 +38,23 @@ def label(round_name: str) -> str:
     return "watched" if round_name == WATCHED else "candidates"
 
 
+@dataclass(frozen=True)
+class RoundPlan:
+    """A round's batches, and per batch the key of the host with more sites than a batch holds whose
+    sites it carries ("" = none): the batches of one such host must not be crawled at once."""
+
+    batches: list[list[str]]
+    serial: list[str]
+
+
 def plan_batches(parts: Components, domains: list[str], *, crawl: bool, hosts: Mapping[str, str] | None = None
                  ) -> list[list[str]]:
+    """:func:`plan_round`'s batches."""
+    return plan_round(parts, domains, crawl=crawl, hosts=hosts).batches
+
+
+def plan_round(parts: Components, domains: list[str], *, crawl: bool, hosts: Mapping[str, str] | None = None
+               ) -> RoundPlan:
     """A round's domains in batches of [cluster] observe_batch. A probe keeps the watchlist's order. A
     crawl groups the domains whose last DNS answer named the same first address (one host) and never
     splits a group across batches, so two workers never crawl one host's sites at once and one crawler's
@@ -42,7 +63,8 @@ def plan_batches(parts: Components, domains: list[str], *, crawl: bool, hosts: M
     mostly never stored: their resolve's answer fingerprint, so names on one answer go together)."""
     size = parts.config.cluster.observe_batch
     if not crawl:
-        return [domains[i:i + size] for i in range(0, len(domains), size)]
+        probe = [domains[i:i + size] for i in range(0, len(domains), size)]
+        return RoundPlan(probe, [""] * len(probe))
     host: dict[str, str] = {}
     with parts.store.transaction() as session:
         for name in domains:
@@ -55,8 +77,20 @@ def plan_batches(parts: Components, domains: list[str], *, crawl: bool, hosts: M
     for address, count in sorted(Counter(host.values()).items()):
         if address and count > size:
             log.info("crawl round: host %s has %d sites, more than a batch of %d: its crawl is split over %d "
-                     "batches, which two workers may crawl at once", address, count, size, -(-count // size))
-    return batches
+                     "batches, crawled one after another", address, count, size, -(-count // size))
+    return RoundPlan(batches, oversized_hosts(batches, host, size))
+
+
+def oversized_hosts(batches: list[list[str]], host: Mapping[str, str], size: int) -> list[str]:
+    """Per batch, the host ("" = none) with more than ``size`` sites whose sites it carries (a batch of
+    :func:`pack_host_groups` carries at most one: such a host never joins a batch with room). Pure."""
+    big = {address for address, count in Counter(host.values()).items() if address and count > size}
+    out: list[str] = []
+    for batch in batches:
+        mine = sorted({host[name] for name in batch} & big)
+        assert len(mine) <= 1, mine
+        out.append(mine[0] if mine else "")
+    return out
 
 
 def pack_host_groups(host: dict[str, str], size: int) -> list[list[str]]:
@@ -101,12 +135,13 @@ async def observe_round(parts: Components, domains: list[str], *, now: datetime,
     as :func:`plan_batches`."""
     if len(domains) <= parts.config.cluster.observe_batch:
         return await observe(parts, domains, now=now, cycle_id=cycle_id, crawl=crawl, what=label(round_name))
-    batches = plan_batches(parts, domains, crawl=crawl, hosts=hosts)
+    plan = plan_round(parts, domains, crawl=crawl, hosts=hosts)
+    batches = plan.batches
     with parts.store.transaction() as session:
         banners = takedown_pages(session)
     report = ObserveReport()
     if parts.run_batches is not None:
-        ran = await parts.run_batches(batches, crawl, cycle_id, now, round_name)
+        ran = await parts.run_batches(batches, crawl, cycle_id, now, round_name, plan.serial)
         for _batch, part in ran:
             report.merge(part)
         # A resumed round (cluster mode) ran the batches its killed first attempt planned too: the

@@ -199,6 +199,9 @@ class ClusterSettings:
     stalled_seconds: float = field(default=30.0, metadata=key(
         "a worker silent (no heartbeat) this long is taken for dead and its running jobs are queued again",
         positive))
+    poll_seconds: float = field(default=5.0, metadata=key(
+        "seconds a worker waits before it looks again for a job no notification announced (one queued again "
+        "by a reaper or after an error, one whose lock another job held); a new job wakes it at once", positive))
     keep_jobs_hours: int = field(default=72, metadata=key(
         "finished jobs are deleted from the queue after this many hours (failed ones are kept)", positive))
     observe_batch: int = field(default=500, metadata=key(
@@ -208,6 +211,16 @@ class ClusterSettings:
     sweep_labels: int = field(default=20, metadata=key(
         "network labels per discovery sweep part: each part generates and resolves its labels' lookalikes "
         "(embedded: one after another; cluster mode: `sweep_part` jobs that any worker takes, several at once)",
+        positive))
+    resume_max_age: float = field(default=3600.0, metadata=key(
+        "seconds: a stage's job retried after its worker died (or after an error) resumes its first attempt "
+        "(same cycle-log row, same `now`, only the batches and parts not done) only if that attempt began less "
+        "than this long ago; otherwise it starts a fresh cycle at the current time, the old row marked abandoned "
+        "and its still-queued batches and parts cancelled", positive))
+    takedown_slices: int = field(default=4, metadata=key(
+        "cluster mode: a takedown hunt's lookalikes of each label group are resolved in this many `sweep_part` "
+        "jobs (slices by a hash of the name, each generating the group's lookalikes and resolving its share), so "
+        "the takedown of one big label spreads over the workers; 1 = one part per group; embedded: always one",
         positive))
 
     @classmethod

@@ -6,14 +6,18 @@ order one process would have met them, and goes on to observe and score (schedul
 
 A takedown's hunt does the same with the domains just lost (:func:`plan_lost_parts`): their lookalikes,
 crossed with the network's suffixes, in parts by label group, merged as one resolve over the lost
-domains would have found them. Its parts are numbered first; the same job's sweep numbers its parts
-after them (both are recorded under the job's cycle-log id)."""
+domains would have found them. In cluster mode each label group is cut into [cluster] takedown_slices
+parts by a hash of the candidate name (every slice generates the group's lookalikes and resolves the
+names that hash to it), so the takedown of one big label spreads over the workers; each name falls in
+one slice, so the merge is the same. Its parts are numbered first; the same job's sweep numbers its
+parts after them (both are recorded under the job's cycle-log id)."""
 
 from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable, Collection, Sequence
+import zlib
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -32,11 +36,24 @@ from storage import sweep_sources, sweeps, watchlist
 @dataclass(frozen=True)
 class SweepPart:
     """Part ``index`` of a sweep: its label group's domains already lost (``gone``: typos crossed with the
-    network's suffixes) and live (``live``: typos on their own suffix), in the network's order."""
+    network's suffixes) and live (``live``: typos on their own suffix), in the network's order. Of their
+    lookalikes the part resolves those in slice ``cut`` of ``cuts`` (:func:`in_slice`; all when 1)."""
 
     index: int
     gone: tuple[str, ...]
     live: tuple[str, ...]
+    cut: int = 0
+    cuts: int = 1
+
+
+def in_slice(name: str, cut: int, cuts: int) -> bool:
+    """Whether candidate ``name`` belongs to slice ``cut`` of ``cuts``: a stable hash (CRC-32, the same
+    in every process), so each name is in exactly one slice."""
+    return cuts <= 1 or zlib.crc32(name.encode()) % cuts == cut
+
+
+def _sliced(candidates: Iterable[Candidate], cut: int, cuts: int) -> Iterator[Candidate]:
+    return (c for c in candidates if in_slice(c.domain, cut, cuts))
 
 
 def plan_parts(network: Sequence[SiteProfile], lost: Collection[str], labels_per_part: int, *,
@@ -53,16 +70,19 @@ def plan_parts(network: Sequence[SiteProfile], lost: Collection[str], labels_per
     return out
 
 
-def plan_lost_parts(lost: Sequence[str], labels_per_part: int) -> list[SweepPart]:
+def plan_lost_parts(lost: Sequence[str], labels_per_part: int, slices: int = 1) -> list[SweepPart]:
     """A takedown hunt's parts, numbered from 0: the domains just lost (all ``gone``: their typos are
     crossed with the network's suffixes) by label group as :func:`plan_parts` groups them, each part's
-    domains in ``lost``'s order."""
+    domains in ``lost``'s order; each group cut into ``slices`` parts (slice 0 … slices-1 of its
+    lookalikes, :func:`in_slice`), so one label's lookalikes can be resolved by several workers."""
     label = {d: _label(d) for d in lost}
     labels = sorted(set(label.values()))
     out: list[SweepPart] = []
-    for index, start in enumerate(range(0, len(labels), labels_per_part)):
+    cuts = max(1, slices)
+    for start in range(0, len(labels), labels_per_part):
         group = set(labels[start:start + labels_per_part])
-        out.append(SweepPart(index, tuple(d for d in lost if label[d] in group), ()))
+        gone = tuple(d for d in lost if label[d] in group)
+        out += [SweepPart(len(out) + cut, gone, (), cut, cuts) for cut in range(cuts)]
     return out
 
 
@@ -91,10 +111,10 @@ async def sweep_part(parts: Components, *, sweep: int, part: SweepPart, typo_tld
     found: dict[str, Resolved] = {}
     if wildcards is None:  # the sweep's salt: the same nonsense names as the sweep's own
         wildcards = Wildcards(parts, salt=now.isoformat())
-    await resolve(parts, sources.lookalikes(parts, part.gone, typo_tlds), skip=ignore.__contains__,
-                  wildcards=wildcards, report=report, into=found)
-    await resolve(parts, sources.lookalikes(parts, part.live, ()), skip=ignore.__contains__,
-                  wildcards=wildcards, report=report, into=found)
+    await resolve(parts, _sliced(sources.lookalikes(parts, part.gone, typo_tlds), part.cut, part.cuts),
+                  skip=ignore.__contains__, wildcards=wildcards, report=report, into=found)
+    await resolve(parts, _sliced(sources.lookalikes(parts, part.live, ()), part.cut, part.cuts),
+                  skip=ignore.__contains__, wildcards=wildcards, report=report, into=found)
     with parts.store.transaction() as session:
         return sweeps.record(session, sweep, part.index,
                              [sweeps.Found(part.index, n, r.candidate.source, r.candidate.via, r.candidate.seed,

@@ -40,6 +40,13 @@ def reopen(session: Session, cycle_id: int, now: datetime) -> int:
     return row.id
 
 
+def abandon(session: Session, cycle_id: int, *, now: datetime) -> None:
+    """Log that row ``cycle_id`` (a killed attempt's) will not be resumed: a retried job started afresh."""
+    row = session.get(CycleRow, cycle_id)
+    assert row is not None
+    row.finished_at, row.outcome = now, "abandoned"
+
+
 def finish(session: Session, cycle_id: int, *, now: datetime, outcome: str, stats: dict[str, Any]) -> None:
     row = session.get(CycleRow, cycle_id)
     assert row is not None

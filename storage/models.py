@@ -233,7 +233,7 @@ class CycleRow(Base):
     kind: Mapped[str] = mapped_column(String(32))
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
-    outcome: Mapped[str] = mapped_column(String(16), default="running")  # running|ok|failed|interrupted
+    outcome: Mapped[str] = mapped_column(String(16), default="running")  # running|ok|failed|interrupted|abandoned
     stats: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 

@@ -49,8 +49,11 @@ def own_tlds(sandbox: Sandbox) -> list[str]:
 
 
 def cluster_setup(sandbox: Sandbox, url: str, tmp: Path, **cluster: Any) -> Setup:
+    """A cluster store and its config. The workers look for a job no notification announced (one the
+    reaper queued again, one that waited for another's lock: a killed worker's queued hunts) every 0.5 s
+    rather than procrastinate's 5 s, which the tests would otherwise wait out once per such job."""
     tmp.mkdir(exist_ok=True)
-    return prepare(sandbox, url, tmp, schedule=QUIET, cluster={"enabled": True, **cluster},
+    return prepare(sandbox, url, tmp, schedule=QUIET, cluster={"enabled": True, "poll_seconds": 0.5, **cluster},
                    alerts={"mail_to": ["cluster@sandbox.test"]}, **common(sandbox))
 
 
@@ -114,10 +117,10 @@ def last_cycle(setup: Setup) -> int:
     return int(setup.view.scalar("SELECT max(id) FROM cycles WHERE kind = 'cycle'"))
 
 
-def hunt_shared(setup: Setup, summaries: list[tuple[int, dict[str, Any]]], *, labels: int, batch: int
-                ) -> dict[str, int]:
+def hunt_shared(setup: Setup, summaries: list[tuple[int, dict[str, Any]]], *, labels: int, batch: int,
+                slices: int = 4) -> dict[str, int]:
     """Each cycle's hunt (its cycle-log id and summary) shared its heavy work as jobs: a takedown's hunt
-    generated and resolved the lost domains' lookalikes as sweep_part jobs, one per label group of
+    generated and resolved the lost domains' lookalikes as sweep_part jobs, ``slices`` per label group of
     ``labels`` (numbered before the sweep's parts, each recorded once), and the candidates a hunt chose
     (round "lost": the lost domains' lookalikes; round "sweep": the sweep's pick) went out as `observe`
     jobs of at most ``batch`` names wherever they were more than one batch. The takedown hunts' parts ran on more
@@ -127,11 +130,13 @@ def hunt_shared(setup: Setup, summaries: list[tuple[int, dict[str, Any]]], *, la
     batches = batch_rounds(setup)
     ran = {"lost": 0, "sweep": 0}
     for cycle_id, summary in summaries:
-        plan = plan_lost_parts(summary["lost"], labels)
-        jobs = setup.view.rows("SELECT DISTINCT (args->>'index')::int, args->>'gone', args->>'live' FROM procrastinate_jobs "
+        plan = plan_lost_parts(summary["lost"], labels, slices)
+        jobs = setup.view.rows("SELECT DISTINCT (args->>'index')::int, args->>'gone', args->>'live', "
+                               "coalesce(args->>'slice', '[0, 1]') FROM procrastinate_jobs "
                                "WHERE args->>'kind' = 'sweep_part' AND (args->>'sweep')::int = :c AND status = 'succeeded' "
                                "AND (args->>'index')::int < :n ORDER BY 1", c=cycle_id, n=len(plan))
-        assert [(i, tuple(json.loads(g)), tuple(json.loads(v))) for i, g, v in jobs] == [(p.index, p.gone, ()) for p in plan]
+        assert [(i, tuple(json.loads(g)), tuple(json.loads(v)), tuple(json.loads(c))) for i, g, v, c in jobs] == [
+            (p.index, p.gone, (), (p.cut, p.cuts)) for p in plan]
         recorded_parts = setup.view.rows("SELECT part, worker FROM sweep_parts WHERE sweep = :c AND part < :n ORDER BY 1",
                                          c=cycle_id, n=len(plan))
         assert [p for p, _ in recorded_parts] == [p.index for p in plan]
@@ -225,7 +230,8 @@ def test_three_workers_reach_what_one_embedded_process_reaches(sandbox: Sandbox,
     workers that share each round as batch jobs of 3 domains: every cycle's summary, the statuses, the
     edges and the alert mails agree. The cluster's sweeps run their lookalikes as part jobs of 4 labels
     (the embedded process: one part); the seizure cycle's takedown hunt its lost domains' lookalikes as
-    part jobs too, and every hunt observes the candidates it chose as batch jobs of 3 (the embedded
+    part jobs too, each label group cut in 3 slices by name (the embedded process: one part per group),
+    and every hunt observes the candidates it chose as batch jobs of 3 (the embedded
     process: one batch). The sweeps' CT search and NRD feed run as source jobs. Between the seizure
     cycles the cluster runs the first seizure round's batches (its candidate batches included), its
     sweep's and hunt's parts and its sweep's sources a second time: nothing is recorded twice, and the
@@ -234,7 +240,7 @@ def test_three_workers_reach_what_one_embedded_process_reaches(sandbox: Sandbox,
     embedded = prepare(sandbox, other_pg_url, tmp_path / "embedded", schedule=QUIET,
                        alerts={"mail_to": ["embedded@sandbox.test"]}, **common(sandbox))
     # batches of 3 domains: each probe-and-crawl round is split into jobs the three workers share
-    clustered = cluster_setup(sandbox, pg_url, tmp_path / "cluster", observe_batch=3, sweep_labels=4)
+    clustered = cluster_setup(sandbox, pg_url, tmp_path / "cluster", observe_batch=3, sweep_labels=4, takedown_slices=3)
     workers = [Worker(clustered.config, tmp_path / f"worker{i}.log") for i in range(3)]
     try:
         for w in workers:
@@ -267,7 +273,7 @@ def test_three_workers_reach_what_one_embedded_process_reaches(sandbox: Sandbox,
         shared_in_batches(clustered, rounds=3, per_round=3)
         shared_in_sweep_parts(clustered, sweeps=3, per_sweep=3)
         shared_in_sources(clustered, sweeps=3, sources=["ct", "nrd"])  # the sandbox's CT search and NRD feed
-        assert min(hunt_shared(clustered, summaries, labels=4, batch=3).values()) >= 2
+        assert min(hunt_shared(clustered, summaries, labels=4, batch=3, slices=3).values()) >= 2
         hunted_inline(clustered, lost)
     finally:
         for w in workers:
@@ -290,11 +296,12 @@ def test_a_worker_killed_mid_cycle_has_its_job_finished_by_another(sandbox: Sand
     sandbox.set_phase("seizure")
     first = Worker(s.config, tmp_path / "first.log")
     third: Worker | None = None
+    # the cycle queued while the worker starts (the two interpreters start side by side)
+    client = subprocess.Popen([sys.executable, "-m", "hydrawatch.cli", "--config", str(s.config), "run", "--once",
+                               "--format", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              cwd=REPO, env=_env())
     try:
         started(first)
-        client = subprocess.Popen([sys.executable, "-m", "hydrawatch.cli", "--config", str(s.config), "run", "--once",
-                                   "--format", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                  cwd=REPO, env=_env())
         wait_until(lambda: s.view.scalar("SELECT count(*) FROM procrastinate_jobs WHERE args->>'kind' = 'cycle' "
                                          "AND status = 'doing'"), 60, "the cycle to start", first)
         # killed once it recorded a takedown: its hunt, queued with the change, must still run

@@ -1,7 +1,8 @@
 """A crawl round's batches never split one host's sites (issue 17): two workers crawl two batches at
 once, and the crawler's politeness per host holds only inside one process. Domains whose last DNS answer
 named the same first address travel together, whole; only a host with more sites than a batch holds is
-split, into batches of its own. A probe round keeps the watchlist's order."""
+split, into batches of its own, each marked with that host so that cluster mode runs them one after
+another (tests/daemon/test_cluster_hosts.py). A probe round keeps the watchlist's order."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from detect.model import DnsResult, Rcode
 from hydrawatch.bundled import load_signatures
 from hydrawatch.config import from_mapping
 from scheduler.components import Components
-from scheduler.rounds import pack_host_groups, plan_batches
+from scheduler.rounds import oversized_hosts, pack_host_groups, plan_batches, plan_round
 from storage import observations, watchlist
 from storage.store import Store
 
@@ -78,6 +79,9 @@ def test_a_host_with_more_sites_than_a_batch_fills_batches_of_its_own() -> None:
     assert batches == [["p00.test", "p01.test", "p02.test"], ["p03.test", "p04.test", "p05.test"],
                        ["x.test", "y.test", "p06.test"]]
     assert split_hosts(batches, host) == {"192.0.2.9"}
+    # every batch with the big host's sites is marked with it: the cluster crawls them one after another
+    assert oversized_hosts(batches, host, 3) == ["192.0.2.9"] * 3
+    assert oversized_hosts(batches, host, 7) == ["", "", ""]
 
 
 def test_plan_batches_groups_a_crawl_by_the_last_dns_answer_and_keeps_a_probes_order(tmp_path: Path) -> None:
@@ -102,6 +106,9 @@ def test_plan_batches_groups_a_crawl_by_the_last_dns_answer_and_keeps_a_probes_o
         crawl = plan_batches(parts, names, crawl=True)
         assert sorted(map(sorted, crawl)) == [["a.test", "c.test", "f.test"], ["b.test", "d.test", "e.test"]]
         assert plan_batches(parts, names, crawl=False) == [names[:3], names[3:]]
+        assert plan_round(parts, names, crawl=True).serial == ["", ""]  # no host over a batch: nothing serial
+        big = plan_round(parts, names, crawl=True, hosts=dict.fromkeys(names, "answer 9"))
+        assert big.serial == ["answer 9", "answer 9"] and sorted(n for b in big.batches for n in b) == sorted(names)
         # a hunt's candidates: their resolve's answer stands for the host, before any stored answer
         hinted = plan_batches(parts, ["x.test", "y.test", "z.test", "a.test"], crawl=True,
                               hosts={"x.test": "answer 1", "y.test": "answer 2", "z.test": "answer 1", "a.test": "answer 2"})

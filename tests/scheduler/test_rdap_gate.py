@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import subprocess
 import sys
 import time
@@ -17,7 +18,7 @@ import pytest
 
 pytest.importorskip("procrastinate")
 
-from crawler.rdap import Gate, RdapClient, no_gate
+from crawler.rdap import Gate, RdapClient, ServerPaused, no_gate
 from crawler.run import run
 from crawler.settings import RdapSettings
 from detect.model import ErrorKind, RdapRecord
@@ -209,3 +210,37 @@ def test_a_worker_killed_holding_a_servers_turn_blocks_nobody(pg_url: str, kind:
 
 def _gaps(times: list[float]) -> list[float]:
     return [b - a for a, b in itertools.pairwise(times)]
+
+
+def test_a_server_lock_held_by_a_stuck_worker_keeps_the_other_out_only_max_wait(
+        pg_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A worker alive but stuck holding a server's turn (its session never ends, so PostgreSQL never
+    releases the lock): the other waits for that lock at most ``max_wait`` (PostgreSQL's lock_timeout),
+    then does not ask (ServerPaused: reported rate_limited) and says so in one warning line naming the
+    server. (Before, it waited for as long as the holder lived.)"""
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, conninfo(pg_url), "rdap", "rdap.example:443"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+
+        async def main() -> None:
+            other = ServerGate(conninfo(pg_url), kind="rdap", per_minute=FAST, max_wait=1)
+            await other.open()
+            try:
+                async with asyncio.timeout(30):  # the holder sleeps 60 s: only the bound ends the wait
+                    with pytest.raises(ServerPaused):
+                        await _enter(other, "rdap.example:443")
+                    async with other("rdap.other.example:443"):  # the gate still works for other servers
+                        pass
+            finally:
+                await other.close()
+
+        with caplog.at_level(logging.WARNING, logger="scheduler.server_gate"):
+            run(main)
+        lines = [r.getMessage() for r in caplog.records if r.name == "scheduler.server_gate"]
+        assert lines == [("RDAP gate for rdap.example:443: no turn within 1 s (another worker holds the server's "
+                         "lock; rdap.max_wait): not asked")], lines
+        assert holder.poll() is None  # it was still holding the lock all along
+    finally:
+        holder.kill()
+        holder.wait()

@@ -1,7 +1,8 @@
 """A sweep's lookalikes in parts (issue 17): the split by label group is deterministic, and the final
 step merges the parts' names as one resolve over all the seeds would have kept them. A takedown's hunt
 splits the lost domains' lookalikes the same way: on the sandbox's DNS its parts merge to exactly what
-one resolve over the lost domains finds."""
+one resolve over the lost domains finds, also when each label's lookalikes are cut in slices by name
+(cluster mode's [cluster] takedown_slices: one big takedown spread over several workers)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,15 @@ from scheduler import hunt_sources as sources
 from scheduler.components import Components
 from scheduler.hunt_report import HuntReport
 from scheduler.hunt_resolve import Resolved, Wildcards, resolve
-from scheduler.sweep_parts import SweepPart, consume, merge_parts, plan_lost_parts, plan_parts, sweep_part
+from scheduler.sweep_parts import (
+    SweepPart,
+    consume,
+    in_slice,
+    merge_parts,
+    plan_lost_parts,
+    plan_parts,
+    sweep_part,
+)
 from storage import sweeps, watchlist
 from storage.store import Store
 
@@ -87,6 +96,19 @@ def test_a_takedown_hunts_parts_are_label_groups_numbered_before_the_sweeps() ->
     assert [p.index for p in plan_parts(network, lost=lost, labels_per_part=1, first=3)] == [3]
 
 
+def test_a_takedown_hunts_label_groups_are_cut_in_slices_that_share_out_every_name_once() -> None:
+    lost = ["b.ltd", "a.pm", "a.ltd"]
+    # each label group cut in 3 slices, numbered on: group a (0-2), group b (3-5)
+    assert plan_lost_parts(lost, 1, 3) == [SweepPart(0, ("a.pm", "a.ltd"), (), 0, 3), SweepPart(1, ("a.pm", "a.ltd"), (), 1, 3),
+                                           SweepPart(2, ("a.pm", "a.ltd"), (), 2, 3), SweepPart(3, ("b.ltd",), (), 0, 3),
+                                           SweepPart(4, ("b.ltd",), (), 1, 3), SweepPart(5, ("b.ltd",), (), 2, 3)]
+    assert plan_lost_parts(lost, 1, 1) == plan_lost_parts(lost, 1)
+    names = [f"name{i}.ltd" for i in range(3000)]
+    shares = [sum(in_slice(n, cut, 4) for n in names) for cut in range(4)]
+    assert sum(shares) == len(names) and min(shares) > 600  # each name in one slice; the slices about even
+    assert all(in_slice(n, 0, 1) for n in names)
+
+
 # Three domains just lost, in this order; sorted by label they fall in parts quillpost (0), quillpots (1),
 # quilpost (2). quillpot.info is an omission of both quillpots (part 1) and quillpost (part 0): a tie that
 # one resolve gives to quillpots.info, the first lost. quilpost.org is an omission of quillpost.info (typo
@@ -107,8 +129,9 @@ def _lost_world() -> dict[str, Any]:
 
 
 @pytest.mark.sandbox
+@pytest.mark.parametrize("slices", [1, 3])
 def test_a_takedown_hunt_in_parts_merges_to_what_one_resolve_finds(make_sandbox: Callable[..., Sandbox],
-                                                                   tmp_path: Path) -> None:
+                                                                   tmp_path: Path, slices: int) -> None:
     sb = make_sandbox(_lost_world(), "before")
     over = sb.config_overrides()
     cfg = from_mapping({**over, "storage": {"url": f"sqlite:///{tmp_path / 'store.db'}"}, "cluster": {"sweep_labels": 1},
@@ -126,8 +149,9 @@ def test_a_takedown_hunt_in_parts_merges_to_what_one_resolve_finds(make_sandbox:
         whole, one, wildcards = {}, HuntReport(), Wildcards(parts, salt=NOW.isoformat())
         await resolve(parts, sources.lookalikes(parts, LOST, typo), skip=skip, wildcards=wildcards, report=one,
                       into=whole)
-        split = plan_lost_parts(LOST, cfg.cluster.sweep_labels)
-        assert [p.gone for p in split] == [("quillpost.info",), ("quillpots.info",), ("quilpost.info",)]
+        split = plan_lost_parts(LOST, cfg.cluster.sweep_labels, slices)
+        assert [p.gone for p in split] == [(d,) for d in ("quillpost.info", "quillpots.info", "quilpost.info")
+                                           for _ in range(slices)]
         for part in reversed(split):  # as workers would: in any order, each probing wildcards itself
             assert await sweep_part(parts, sweep=5, part=part, typo_tlds=typo, now=NOW)
         merged, parted = {}, HuntReport()
@@ -137,7 +161,9 @@ def test_a_takedown_hunt_in_parts_merges_to_what_one_resolve_finds(make_sandbox:
     try:
         whole, one, one_wild, merged, parted, wild = reactor_run.run(main)
         with store.transaction() as session:  # kept until the hunt has scored them: a resumed job reads them again
-            assert sweeps.found_of(session, 5) != [] and len(sweeps.parts_of(session, 5)) == 3
+            found = sweeps.found_of(session, 5)
+            assert found != [] and len(sweeps.parts_of(session, 5)) == 3 * slices
+            assert slices == 1 or len({f.part % slices for f in found}) >= 2  # found by more than one slice
     finally:
         reactor_run.run(parts.close)
         store.close()

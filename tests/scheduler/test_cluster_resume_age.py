@@ -1,0 +1,70 @@
+"""How old a killed attempt may be and still be resumed (issue 17, [cluster] resume_max_age): a stage's
+job retried after its worker died resumes its first attempt (same cycle-log row, same ``now``) only while
+that attempt is recent; an older one is marked abandoned, its still-queued batches and parts are
+cancelled, and the job starts a fresh cycle. On a real PostgreSQL store with procrastinate's tables."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from storage import cycles
+from storage.store import Store
+
+pytest.importorskip("procrastinate")
+
+from scheduler.cluster import STAGE_TASK, apply_schema
+from scheduler.cluster_plan import defer, resumable, resume_or_abandon
+
+NOW = datetime(2026, 12, 6, 23, 0, tzinfo=UTC)
+HOUR = 3600.0
+
+
+def test_an_attempt_is_resumable_while_younger_than_the_limit() -> None:
+    assert resumable(NOW - timedelta(minutes=59), NOW, HOUR)
+    assert resumable(NOW - timedelta(hours=1), NOW, HOUR)  # the limit itself still resumes
+    assert not resumable(NOW - timedelta(hours=1, seconds=1), NOW, HOUR)
+    assert resumable(NOW + timedelta(minutes=5), NOW, HOUR)  # a clock that went back: recent
+
+
+def _children(parent: int) -> list[dict[str, Any]]:
+    return [{"kind": "observe", "domains": ["a.test"], "crawl": True, "parent": parent, "index": 0,
+             "round": "watched", "at": NOW.isoformat()},
+            {"kind": "sweep_part", "sweep": parent, "index": 0, "gone": ["a.test"], "live": [], "tlds": ["test"],
+             "at": NOW.isoformat()}]
+
+
+@pytest.mark.postgres
+def test_a_retried_job_resumes_a_recent_attempt_and_abandons_an_old_one(pg_url: str) -> None:
+    store = Store.from_url(pg_url)
+    store.init()
+    apply_schema(pg_url)
+    try:
+        with store.transaction() as session:
+            old = cycles.start(session, "cycle", NOW - timedelta(hours=2), stats={"job": 42})
+            recent = cycles.start(session, "crawl", NOW - timedelta(minutes=10), stats={"job": 43})
+            mine = defer(session, STAGE_TASK, _children(old))
+            theirs = defer(session, STAGE_TASK, _children(recent))
+        with store.transaction() as session:
+            # the recent attempt: resumed at its own start, its children left alone
+            assert resume_or_abandon(session, STAGE_TASK, "crawl", 43, now=NOW, max_age=HOUR) == (
+                recent, NOW - timedelta(minutes=10))
+            # the old one: not resumed; its row abandoned, its queued children cancelled
+            assert resume_or_abandon(session, STAGE_TASK, "cycle", 42, now=NOW, max_age=HOUR) is None
+            assert resume_or_abandon(session, STAGE_TASK, "cycle", 99, now=NOW, max_age=HOUR) is None  # no row
+        with store.transaction() as session:
+            status = dict(session.execute(text("SELECT id, status FROM procrastinate_jobs")).all())
+            outcome = dict(session.execute(text("SELECT id, outcome FROM cycles")).all())
+        assert [status[j] for j in mine] == ["cancelled", "cancelled"]
+        assert [status[j] for j in theirs] == ["todo", "todo"]
+        assert outcome == {old: "abandoned", recent: "running"}
+        with store.transaction() as session:  # the fresh cycle the job then starts is the one a third attempt resumes
+            fresh = cycles.start(session, "cycle", NOW, stats={"job": 42})
+        with store.transaction() as session:
+            assert resume_or_abandon(session, STAGE_TASK, "cycle", 42, now=NOW + timedelta(minutes=1),
+                                     max_age=HOUR) == (fresh, NOW)
+    finally:
+        store.close()
