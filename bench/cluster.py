@@ -2,7 +2,7 @@
 
     nice -n 10 .venv/bin/python bench/cluster.py [--domains 300] [--workers 1 2 4] [--tlds 4] [--batch 50] [--no-kill]
         [--fuzzers tld-swap,omission] [--sweep-labels 20] [--stages probe,crawl,discovery,hunt]
-        [--hunt-found 40] [--slices 4]
+        [--hunt-found 40] [--slices 4] [--sources 0.2]
 
 A generated world on the sandbox internet (loopback: its DNS server, its forward proxy and web fronts,
 its RDAP server), ``--domains`` watched news sites spread over a few TLDs, each serving its own page.
@@ -14,7 +14,11 @@ seeded, then three stages run one after the other, each on every watched domain:
 - ``discovery``: the sweep (``--fuzzers`` lookalikes of every watched name, default ``tld-swap`` over
   ``--tlds`` suffixes; typo fuzzers on each name's own suffix). Its lookalikes are generated and
   resolved in parts of ``--sweep-labels`` labels ([cluster] sweep_labels, both modes; default 20): in
-  turn by the embedded process, as `sweep_part` jobs the workers share.
+  turn by the embedded process, as `sweep_part` jobs the workers share. With ``--sources S`` the sweep
+  also asks the sandbox's CT search (one keyword query every S seconds: ``ct_min_interval``, the
+  politeness crt.sh asks for), reads its NRD feed and asks its passive DNS: run after the parts by the
+  embedded process, as one `source` job each beside the parts in cluster mode; the sites are then named
+  ``courierXYZ`` (letters), so each is one CT keyword. Without it those sources are off.
 - ``hunt`` (only when ``--stages`` names it): the takedown hunt of ONE watched domain (the first), as a
   ``hunt`` job (cluster) or ``cycle.hunt_job`` (embedded): its ``--fuzzers`` lookalikes over ``--tlds``
   crossed with the network's suffixes, generated and resolved (cluster: ``--slices`` `sweep_part` jobs,
@@ -102,8 +106,17 @@ def hunt_lookalikes(seed: str, count: int, fuzzers: str, tlds: int | str, net: i
     return names[::step][:count]
 
 
-def world(domains: int, found: list[str] | None = None, hunted: str = "", net: int = 4) -> dict[str, Any]:
-    names = [*([hunted] if hunted else []), *(f"courier{i:06d}.{TLDS[i % net]}" for i in range(domains))]
+def letters(i: int) -> str:
+    """Three letters for ``i`` (< 17,576): labels no CT keyword of which contains another's."""
+    return "".join(chr(97 + (i // 26 ** k) % 26) for k in (2, 1, 0))
+
+
+def world(domains: int, found: list[str] | None = None, hunted: str = "", net: int = 4, *,
+          keywords: bool = False) -> dict[str, Any]:
+    """``keywords``: labels ``courierXYZ`` (one CT keyword each) instead of ``courier000123`` (digits are
+    dropped from keywords: one keyword for the whole network)."""
+    names = [*([hunted] if hunted else []),
+             *(f"courier{letters(i) if keywords else format(i, '06d')}.{TLDS[i % net]}" for i in range(domains))]
     spec: dict[str, Any] = {}
     for k, name in enumerate(found or []):  # a takedown's registered lookalikes: copies of the lost site
         page = (f"<!doctype html><html><head><title>{name}</title></head><body><h1>{names[0]}</h1>"
@@ -231,18 +244,21 @@ def cli(config: Path, *args: str) -> str:
 
 def write_config(path: Path, sandbox: Any, url: str, *, cluster: bool, tlds: int | str, stalled: float,
                  batch: int | None = None, fuzzers: str = "tld-swap", sweep_labels: int | None = None,
-                 slices: int | None = None) -> Path:
+                 slices: int | None = None, sources: float | None = None) -> Path:
     from hydrawatch.config import to_toml
 
     data = {k: dict(v) for k, v in sandbox.config_overrides().items()}
     data["storage"] = {"url": url}
     data["log"] = {"level": "INFO" if cluster else "WARNING"}
     data["schedule"] = dict(QUIET)
-    data["discovery"].update({"tlds": discovery_tlds(tlds), "fuzzers": fuzzers.split(","), "nrd_feeds": [],
-                              "ct_search_url": ""})
+    data["discovery"].update({"tlds": discovery_tlds(tlds), "fuzzers": fuzzers.split(",")})
+    if sources is None:
+        data["discovery"].update({"nrd_feeds": [], "ct_search_url": ""})
+    else:  # the sandbox's CT search at a polite pace, its NRD feed, its passive DNS
+        data["discovery"].update({"ct_min_interval": sources, **sandbox.pdns_settings()})
     data["rdap"]["cache_hours"] = 0
     data["alerts"]["mail_to"] = []
-    data["cluster"] = {"enabled": cluster, "stalled_seconds": stalled, **({"observe_batch": batch} if batch else {}),
+    data["cluster"] = {"enabled": cluster, "periodic": False, "stalled_seconds": stalled, **({"observe_batch": batch} if batch else {}),
                        **({"sweep_labels": sweep_labels} if sweep_labels else {}),
                        **({"takedown_slices": slices} if slices else {})}
     path.write_text(to_toml(data), encoding="utf-8")
@@ -257,7 +273,8 @@ def store_for(admin: Any, sandbox: Any, tmp: Path, label: str, args: argparse.Na
     schema = f"bench_{uuid.uuid4().hex[:10]}"
     url = schema_url(admin, schema)
     config = write_config(tmp / f"{label}.toml", sandbox, url, cluster=cluster, tlds=args.tlds, stalled=args.stalled,
-                          batch=args.batch, fuzzers=args.fuzzers, sweep_labels=args.sweep_labels, slices=args.slices)
+                          batch=args.batch, fuzzers=args.fuzzers, sweep_labels=args.sweep_labels, slices=args.slices,
+                          sources=args.sources)
     seeds = tmp / "seeds.txt"
     seeds.write_text("\n".join(sandbox.seeds) + "\n", encoding="utf-8")
     engine = create_engine(url)
@@ -523,7 +540,8 @@ def pct(values: list[float], q: float) -> float:
 
 def report(results: dict[str, dict[str, Any]], kill: dict[str, Any] | None, args: argparse.Namespace) -> None:
     n = args.domains
-    print(f"{n} watched domains over {args.net_tlds} TLDs, discovery {args.fuzzers} over {args.tlds} TLDs, "
+    sources = f", sources CT (one query every {args.sources} s), NRD, pDNS" if args.sources is not None else ""
+    print(f"{n} watched domains over {args.net_tlds} TLDs, discovery {args.fuzzers} over {args.tlds} TLDs{sources}, "
           f"observe_batch {args.batch or 'default (500)'}, sweep_labels {args.sweep_labels or 'default (20)'}; "
           f"{platform.python_version()}, {os.cpu_count()} CPUs, load average before: {os.getloadavg()[0]:.1f}")
     print()
@@ -587,6 +605,8 @@ def main() -> None:
     parser.add_argument("--hunt-found", type=int, default=40,
                         help="lookalikes of the hunted domain the world registers (hunt stage)")
     parser.add_argument("--slices", type=int, default=None, help="[cluster] takedown_slices (cluster mode)")
+    parser.add_argument("--sources", type=float, default=None, metavar="CT_INTERVAL",
+                        help="turn on the sweep's CT search (ct_min_interval seconds), NRD feed and pDNS")
     parser.add_argument("--no-kill", action="store_true")
     parser.add_argument("--embedded-child", help=argparse.SUPPRESS)
     parser.add_argument("--hunt-domain", help=argparse.SUPPRESS)
@@ -608,9 +628,11 @@ def main() -> None:
     kill = None
     found = hunt_lookalikes(args.hunt_domain, args.hunt_found, args.fuzzers, args.tlds, args.net_tlds) \
         if "hunt" in args.stages else []
-    hunted = args.hunt_domain if args.hunt_domain not in world(args.domains, net=args.net_tlds)["domains"] else ""
-    with tempfile.TemporaryDirectory() as tmp, Sandbox.start(world(args.domains, found, hunted, args.net_tlds),
-                                                             "before") as sandbox:
+    keywords = args.sources is not None
+    hunted = (args.hunt_domain if args.hunt_domain not in world(args.domains, net=args.net_tlds, keywords=keywords)["domains"]
+              else "")
+    with tempfile.TemporaryDirectory() as tmp, Sandbox.start(world(args.domains, found, hunted, args.net_tlds,
+                                                                   keywords=keywords), "before") as sandbox:
         results["embedded"] = run_embedded(admin, sandbox, Path(tmp), args)
         print(f"embedded: {json.dumps({k: round(v['wall'], 1) for k, v in results['embedded'].items()})}",
               file=sys.stderr)

@@ -367,7 +367,7 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
             _LOSS_SINK.reset(sink)
 
     for kind, (_job, lock, key) in STAGES.items():
-        if key:
+        if key and settings.cluster.periodic:
             app.periodic(cron=cron_for(getattr(settings.schedule, key)), periodic_id=kind,
                          task_kwargs={"kind": kind}, lock=lock,
                          queueing_lock=f"hydrawatch:next:{kind}")(stage)  # type: ignore[arg-type]

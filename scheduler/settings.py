@@ -196,6 +196,10 @@ class ClusterSettings:
     enabled: bool = field(default=False, metadata=key(
         "true: jobs go through the PostgreSQL job queue (procrastinate, the `cluster` extra) and "
         "`hydrawatch worker` processes run them; false: the embedded daemon, `hydrawatch run`"))
+    periodic: bool = field(default=True, metadata=key(
+        "true: the workers queue each stage's periodic job from [schedule] (once a period, whatever the number of "
+        "workers); false: they queue none, and cycles come only from `run --once` (a systemd timer or cron); the "
+        "stalled-job reaper runs either way"))
     stalled_seconds: float = field(default=30.0, metadata=key(
         "a worker silent (no heartbeat) this long is taken for dead and its running jobs are queued again",
         positive))

@@ -28,8 +28,9 @@ pytest.importorskip("procrastinate")
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.postgres]
 
-# Long intervals: no periodic stage comes due during a test (cron "0 0 * * *"); `run --once` queues
-# the cycles the tests compare. The reaper still runs every 10 s.
+# The workers queue no periodic stage (`cluster.periodic = false`: a daily tick at 00:00 UTC, which
+# procrastinate still queues up to 10 minutes late, raced the tests run just after midnight); `run --once`
+# queues the cycles the tests compare. The reaper still runs every 10 s. Long intervals for the embedded twins.
 QUIET = {"dns_interval": 86400, "crawl_interval": 86400, "discovery_interval": 86400, "alert_interval": 86400}
 
 
@@ -53,7 +54,8 @@ def cluster_setup(sandbox: Sandbox, url: str, tmp: Path, **cluster: Any) -> Setu
     reaper queued again, one that waited for another's lock: a killed worker's queued hunts) every 0.5 s
     rather than procrastinate's 5 s, which the tests would otherwise wait out once per such job."""
     tmp.mkdir(exist_ok=True)
-    return prepare(sandbox, url, tmp, schedule=QUIET, cluster={"enabled": True, "poll_seconds": 0.5, **cluster},
+    return prepare(sandbox, url, tmp, schedule=QUIET,
+                   cluster={"enabled": True, "periodic": False, "poll_seconds": 0.5, **cluster},
                    alerts={"mail_to": ["cluster@sandbox.test"]}, **common(sandbox))
 
 

@@ -45,7 +45,7 @@ def _world() -> dict[str, Any]:
 def test_two_workers_never_crawl_a_host_too_big_for_one_batch_at_once(make_sandbox: Callable[..., Sandbox],
                                                                       tmp_path: Path, pg_url: str) -> None:
     sb = make_sandbox(_world(), "before")
-    s = prepare(sb, pg_url, tmp_path, schedule=QUIET, cluster={"enabled": True, "observe_batch": 3},
+    s = prepare(sb, pg_url, tmp_path, schedule=QUIET, cluster={"enabled": True, "periodic": False, "observe_batch": 3},
                 discovery={"tlds": ["info"], "fuzzers": ["tld-swap"]}, rdap={"cache_hours": 0})
     workers = [Worker(s.config, tmp_path / f"worker{i}.log", "--concurrency", "2") for i in range(2)]
     try:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 
@@ -97,3 +98,17 @@ def test_jobs_running_at_once_in_one_worker_each_queue_their_own_losses_hunts() 
 
     asyncio.run(main())
     assert sinks == {"a": ["a0.ltd", "a1.ltd", "a2.ltd"], "b": ["b0.ltd", "b1.ltd"]}
+
+
+@pytest.mark.parametrize(("periodic", "registered"), [
+    (True, {"probe", "crawl", "discovery", "alerts", "reap"}),
+    (False, {"reap"}),  # cycles come from `run --once` only; a dead worker's jobs are still queued again
+])
+def test_periodic_false_queues_no_stage_on_a_schedule_but_still_reaps(periodic: bool, registered: set[str]) -> None:
+    from hydrawatch.config import from_mapping
+    from scheduler.cluster import build_app
+
+    cfg = from_mapping({"storage": {"url": "postgresql+psycopg://127.0.0.1/test"},
+                        "cluster": {"enabled": True, "periodic": periodic}})
+    app = build_app(cfg, cast(Any, SimpleNamespace()))  # the tasks only close over the worker's Components
+    assert {task.periodic_id for task in app.periodic_registry.periodic_tasks.values()} == registered
