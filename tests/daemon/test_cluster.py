@@ -54,7 +54,8 @@ def cluster_setup(sandbox: Sandbox, url: str, tmp: Path, **cluster: Any) -> Setu
     reaper queued again, one that waited for another's lock: a killed worker's queued hunts) every 0.5 s
     rather than procrastinate's 5 s, which the tests would otherwise wait out once per such job."""
     tmp.mkdir(exist_ok=True)
-    return prepare(sandbox, url, tmp, schedule=QUIET, cluster={"enabled": True, "periodic": False, "poll_seconds": 0.5, **cluster},
+    return prepare(sandbox, url, tmp, schedule=QUIET,
+                   cluster={"enabled": True, "periodic": False, "poll_seconds": 0.5, **cluster},
                    alerts={"mail_to": ["cluster@sandbox.test"]}, **common(sandbox))
 
 

@@ -36,7 +36,6 @@ from tests.daemon.test_cluster import (
     hunted_inline,
     last_cycle,
     mails_to,
-    once,
     shared_in_batches,
     shared_in_sources,
     shared_in_sweep_parts,
@@ -79,11 +78,14 @@ def test_the_deliverer_killed_mid_smtp_loses_no_mail_and_repeats_at_most_one(san
     (kill -9) while it waits. A second worker re-runs the cycle: every alert arrives, the one in flight
     at most twice with the same Message-ID, and the outbox has one row per edge, all sent."""
     s = cluster_setup(sandbox, pg_url, tmp_path, stalled_seconds=10)
+    before = run_once(s.config)  # phase "before", queued while the worker starts
     first = Worker(s.config, tmp_path / "first.log")
     client: subprocess.Popen[str] | None = None
     try:
         started(first)
-        assert once(s.config)["new_edges"] == 0  # phase "before": the sites as they were, no mail
+        out, err = before.communicate(timeout=600)
+        assert before.returncode == 0, err[-3000:]
+        assert json.loads(out)["new_edges"] == 0  # the sites as they were, no mail
         sandbox.set_phase("seizure")
         sandbox.smtp_hold(True)
         client = run_once(s.config)
@@ -114,6 +116,8 @@ def test_the_deliverer_killed_mid_smtp_loses_no_mail_and_repeats_at_most_one(san
     finally:
         sandbox.smtp_hold(False)
         first.kill()
+        if before.poll() is None:
+            before.kill()
         if client is not None and client.poll() is None:
             client.kill()
         s.view.close()
@@ -210,8 +214,8 @@ def test_a_worker_cut_from_postgresql_mid_cycle_exits_with_one_line_and_a_restar
         client: subprocess.Popen[str] | None = None
         restarted: Worker | None = None
         try:
+            client = run_once(direct)  # queued while the worker starts
             started(worker)
-            client = run_once(direct)
             wait_until(lambda: view.scalar("SELECT count(*) FROM observations"), 300, "the cycle to record", worker)
             proxy.cut()
             # as a restarting server: refused for a few seconds, then back
