@@ -36,6 +36,10 @@ from storage import sweep_sources, watchlist
 
 SOURCES = ("ct", "nrd", "zone", "certstream", "pdns")
 """Every sweep source, in the order the sweep resolves (and merges) them; a job's ``index`` is its place here."""
+SCREEN = frozenset({"labels", "infra"})
+NEEDS = {"ct": frozenset({"names"}), "nrd": SCREEN, "zone": SCREEN, "certstream": SCREEN,
+         "pdns": frozenset({"names", "labels", "infra", "asked"})}
+"""What each source reads of :class:`SourceInputs`."""
 
 
 @dataclass(frozen=True)
@@ -53,10 +57,15 @@ class SourceInputs:
         return cls(tuple(p.domain for p in network), tuple(sorted({p.label for p in network})), infra,
                    tuple(asked_values(network, infra)))
 
-    def payload(self) -> dict[str, Any]:
-        return {"names": list(self.names), "labels": list(self.labels),
-                "infra": [[i.kind, i.value] for i in self.infra],
-                "asked": [[i.kind, i.value, seed] for i, seed in self.asked]}
+    def payload(self, source: str) -> dict[str, Any]:
+        """What ``source`` reads of them, as a job's payload (the rest sent empty: a network of 10⁵
+        domains would otherwise put its names five times in the queue): CT its names (keywords); NRD,
+        zone files and CertStream the name screen's labels and infrastructure; pDNS all four."""
+        need = NEEDS[source]
+        return {"names": list(self.names) if "names" in need else [],
+                "labels": list(self.labels) if "labels" in need else [],
+                "infra": [[i.kind, i.value] for i in self.infra] if "infra" in need else [],
+                "asked": [[i.kind, i.value, seed] for i, seed in self.asked] if "asked" in need else []}
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> SourceInputs:
