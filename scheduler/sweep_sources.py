@@ -21,14 +21,13 @@ from datetime import datetime
 from typing import Any
 
 from crawler.zonestate import ZoneState
-from detect.hunt_order import better
 from detect.model import Candidate, Indicator
 from detect.scoring import SiteProfile
 from scheduler import hunt_sources as sources
 from scheduler.components import Components
 from scheduler.hunt_pdns import asked_values, pdns_asked
 from scheduler.hunt_report import HuntReport
-from scheduler.hunt_resolve import Resolved, Wildcards, resolve
+from scheduler.hunt_resolve import Resolved, Wildcards, join_recorded, resolve
 from scheduler.name_screen import NameScreen
 from scheduler.source_state import PendingMemory
 from scheduler.zone_source import zone_candidates
@@ -177,11 +176,6 @@ def merge_sources(parts: Components, *, sweep: int, plan: SourcePlan, skip: Call
         report.source_notes.extend(d.report.get("source_notes", []))
         report.truncated += int(d.report.get("truncated", 0))
         wildcards |= set(d.wildcards)
-        for f in rows[source]:
-            c = Candidate(f.name, f.found_by, f.via, f.seed)
-            if f.name in into:
-                into[f.name] = Resolved(better(into[f.name].candidate, c), into[f.name].fingerprint)
-            elif not skip(f.name):
-                into[f.name] = Resolved(c, f.fingerprint)
-                report.resolved += 1
+        join_recorded(into, (Resolved(Candidate(f.name, f.found_by, f.via, f.seed), f.fingerprint)
+                             for f in rows[source]), skip, report)
     return wildcards
