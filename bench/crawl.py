@@ -344,10 +344,35 @@ def child_hydrawatch(spec: dict[str, Any]) -> dict[str, Any]:
 
     reactor_run.run(main)
     reactor_run.shutdown()
+    out["results_digest"] = results_digest(store, domains)
     store.close()
     if profile is not None:
         profile.dump_stats(spec["profile"])
     return out
+
+
+def results_digest(store: Any, domains: list[str]) -> str:
+    """A digest of what the round found, the same for every contender that found the same: per domain its
+    status and reason, its DNS answer (rcode, error, each type's records sorted), each fetch of its crawl
+    (URL, status, final URL, error kind, address, body SHA-256) and every indicator of its latest
+    observations (the fingerprints). Not timed."""
+    import hashlib
+
+    from storage import observations, watchlist
+
+    parts: list[Any] = []
+    with store.transaction() as session:
+        for name in sorted(domains):
+            info = watchlist.get_domain(session, name)
+            dns = observations.latest_dns(session, name)
+            fetches = observations.latest_http(session, name, with_body=True)
+            parts.append([
+                name, [info.status.value, info.status_reason] if info else None,
+                [dns.rcode.value, dns.error, sorted((t, sorted(v)) for t, v in dns.records.items())] if dns else None,
+                sorted([f.url, f.status, f.final_url, f.error_kind.value if f.error_kind else None, f.ip,
+                        hashlib.sha256(f.body).hexdigest() if f.body else None] for f in fetches),
+                sorted([i.kind, i.value] for i in observations.latest_indicators(session, name))])
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
 
 
 def warm_imports(cfg: Any) -> None:
@@ -520,7 +545,8 @@ def one_run(name: str, base: dict[str, Any], overrides: dict[str, Any], tmp: Pat
     print(f"rep {rep + 1} {name:22s} {result['pages']:6d} pages in {result['wall']:6.1f} s = "
           f"{result['pages_per_s']:7.1f} pages/s, CPU {result['cpu']:6.1f} s in the call "
           f"({result.get('child_cpu', 0):.1f} s whole child), peak RSS {result.get('maxrss_kib', 0) / 1024:.0f} MiB, "
-          f"server CPU {result['server_cpu']:.1f} s", flush=True)
+          f"server CPU {result['server_cpu']:.1f} s"
+          + (f", results {result['results_digest']}" if result.get("results_digest") else ""), flush=True)
     for what, wall, cpu in result.get("stages", []):
         print(f"      {what:55s} {wall:6.1f} s wall {cpu:6.1f} s CPU", flush=True)
     return result

@@ -79,7 +79,7 @@ PART_OPTIONAL = {"slice"}  # [cut, cuts] of a takedown hunt's part (scheduler/sw
 MAX_SLICES = 256
 MAX_PART_NAMES = 10_000
 SOURCE_KEYS = {"sweep", "index", "source", "names", "labels", "infra", "asked", "at"}
-MAX_SOURCE_VALUES = 100_000
+MAX_SOURCE_VALUES = 1_000_000  # a network of 10⁵ domains has up to ~3·10⁵ addresses and name servers
 REAP_CRON = "* * * * * */10"
 
 LossSink = Callable[[Session, str], None]
@@ -434,7 +434,7 @@ async def run_sweep(app: procrastinate.App, parts: Components, plan: list[SweepP
          "tlds": list(typo_tlds), "at": now.isoformat(), **({"slice": [part.cut, part.cuts]} if part.cuts > 1 else {})}
         for part in plan]
     feeds: list[dict[str, Any]] = [] if sources is None else [
-        {"kind": "source", "sweep": sweep, "index": SOURCES.index(name), "source": name, **sources.inputs.payload(),
+        {"kind": "source", "sweep": sweep, "index": SOURCES.index(name), "source": name, **sources.inputs.payload(name),
          "at": now.isoformat()} for name in sources.sources]
     with parts.store.transaction() as session:
         children = queue_parts(session, STAGE_TASK, payloads, sweep=sweep, resume=(

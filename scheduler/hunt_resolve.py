@@ -99,6 +99,20 @@ async def resolve(parts: Components, candidates: Iterable[Candidate] | AsyncIter
     await flush()
 
 
+def join_recorded(into: dict[str, Resolved], found: Iterable[Resolved], skip: Callable[[str], bool],
+                  report: HuntReport) -> None:
+    """Names a part or source resolved elsewhere and recorded join ``into`` as this process resolving them
+    in ``found``'s order would have added them: a name met already is only merged (the better discovery
+    wins, its first answer stays), a skipped one dropped, a new one counted in ``report.resolved``."""
+    for r in found:
+        name = r.candidate.domain
+        if name in into:
+            into[name] = Resolved(better(into[name].candidate, r.candidate), into[name].fingerprint)
+        elif not skip(name):
+            into[name] = r
+            report.resolved += 1
+
+
 def _add(batch: dict[str, Candidate], into: dict[str, Resolved], c: Candidate, skip: Callable[[str], bool]) -> None:
     name = c.domain
     if name in into:  # resolved already (another source, an earlier batch): keep the better discovery

@@ -37,7 +37,9 @@ DNS_BATCH = 500  # domains whose answers are written in one transaction
 HTTP_BATCH = 50  # crawled sites written in one transaction …
 HTTP_BATCH_SECONDS = 2.0  # … or fewer, when the first of them has waited this long
 CLASSIFY_BATCH = 100  # domains classified (and their status changes recorded) in one transaction
-PARSED_KEEP_BYTES = 32_000_000  # page bodies whose parse a round keeps for classification (~2× in memory)
+# characters of page parses (title, text, markup skeleton, inline code) a round keeps for classification; a
+# page worker's parse of a long page is only what classification reads (detect.page_signals.classification_view)
+PARSED_KEEP_CHARS = 32_000_000
 
 
 @dataclass
@@ -83,6 +85,11 @@ def http_indicators_of(fetch: HttpFetch) -> tuple[tuple[Indicator, ...], PageSke
 
 def _stored(found: fingerprints.FetchPrint) -> tuple[tuple[Indicator, ...], PageSketch]:
     return found.indicators, PageSketch(title=found.title, minhash=found.minhash, tlsh=found.tlsh)
+
+
+def _parse_chars(page: ParsedPage) -> int:
+    """What a kept parse weighs: the characters of its strings (its tuples are small beside them)."""
+    return len(page.title) + len(page.text) + len(page.skeleton) + len(page.code)
 
 
 def _threaded_writes(parts: Components) -> bool:
@@ -143,17 +150,21 @@ class _SiteRecorder:
 
     def keep_parsed(self, fetch: HttpFetch, page: ParsedPage | None = None) -> None:
         """Keep the parse of ``fetch``'s page (``page``, made by a page worker, or the one its fingerprint
-        just made here: parse() remembers it) for classification, while the kept bodies stay under
-        PARSED_KEEP_BYTES."""
-        if not fetch.body or self.parsed_bytes + len(fetch.body) > PARSED_KEEP_BYTES:
+        just made here: parse() remembers it) for classification, while the kept parses stay under
+        PARSED_KEEP_CHARS (past it classification parses again: the same page)."""
+        if not fetch.body or self.parsed_bytes >= PARSED_KEEP_CHARS:
             return
         key = (fetch.body, fetch.header("content-type"))
-        if key not in self.parsed:
-            try:
-                self.parsed[key] = page if page is not None else parse(*key)
-            except Exception:  # noqa: BLE001 - classification parses (defensively) on its own
-                return
-            self.parsed_bytes += len(fetch.body)
+        if key in self.parsed:
+            return
+        try:
+            page = page if page is not None else parse(*key)
+        except Exception:  # noqa: BLE001 - classification parses (defensively) on its own
+            return
+        charge = _parse_chars(page)
+        if self.parsed_bytes + charge <= PARSED_KEEP_CHARS:
+            self.parsed[key] = page
+            self.parsed_bytes += charge
 
     def parsed_page(self, fetch: HttpFetch) -> ParsedPage | None:
         return self.parsed.get((fetch.body, fetch.header("content-type"))) if fetch.body else None

@@ -21,14 +21,13 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from detect.hunt_order import better
 from detect.model import Candidate
 from detect.names import InvalidDomain, split
 from detect.scoring import SiteProfile
 from scheduler import hunt_sources as sources
 from scheduler.components import Components
 from scheduler.hunt_report import HuntReport
-from scheduler.hunt_resolve import Resolved, Wildcards, resolve
+from scheduler.hunt_resolve import Resolved, Wildcards, join_recorded, resolve
 from scheduler.sweep_sources import SourcePlan, run_sources
 from storage import sweep_sources, sweeps, watchlist
 
@@ -157,13 +156,8 @@ def merge_parts(parts: Components, *, sweep: int, plan: list[SweepPart], seed_or
     order = {seed: i for i, seed in reversed(list(enumerate(seed_order)))}
     rows.sort(key=lambda f: (order.get(f.seed, len(order)), f.name))
     report.generated += sum(d.generated for d in done)
-    for f in rows:
-        c = Candidate(f.name, f.source, f.via, f.seed)
-        if f.name in into:
-            into[f.name] = Resolved(better(into[f.name].candidate, c), into[f.name].fingerprint)
-        elif not skip(f.name):
-            into[f.name] = Resolved(c, f.fingerprint)
-            report.resolved += 1
+    join_recorded(into, (Resolved(Candidate(f.name, f.source, f.via, f.seed), f.fingerprint) for f in rows),
+                  skip, report)
     return {s for d in done for s in d.wildcards}
 
 

@@ -21,14 +21,13 @@ from datetime import datetime
 from typing import Any
 
 from crawler.zonestate import ZoneState
-from detect.hunt_order import better
 from detect.model import Candidate, Indicator
 from detect.scoring import SiteProfile
 from scheduler import hunt_sources as sources
 from scheduler.components import Components
 from scheduler.hunt_pdns import asked_values, pdns_asked
 from scheduler.hunt_report import HuntReport
-from scheduler.hunt_resolve import Resolved, Wildcards, resolve
+from scheduler.hunt_resolve import Resolved, Wildcards, join_recorded, resolve
 from scheduler.name_screen import NameScreen
 from scheduler.source_state import PendingMemory
 from scheduler.zone_source import zone_candidates
@@ -36,6 +35,10 @@ from storage import sweep_sources, watchlist
 
 SOURCES = ("ct", "nrd", "zone", "certstream", "pdns")
 """Every sweep source, in the order the sweep resolves (and merges) them; a job's ``index`` is its place here."""
+SCREEN = frozenset({"labels", "infra"})
+NEEDS = {"ct": frozenset({"names"}), "nrd": SCREEN, "zone": SCREEN, "certstream": SCREEN,
+         "pdns": frozenset({"names", "labels", "infra", "asked"})}
+"""What each source reads of :class:`SourceInputs`."""
 
 
 @dataclass(frozen=True)
@@ -53,10 +56,15 @@ class SourceInputs:
         return cls(tuple(p.domain for p in network), tuple(sorted({p.label for p in network})), infra,
                    tuple(asked_values(network, infra)))
 
-    def payload(self) -> dict[str, Any]:
-        return {"names": list(self.names), "labels": list(self.labels),
-                "infra": [[i.kind, i.value] for i in self.infra],
-                "asked": [[i.kind, i.value, seed] for i, seed in self.asked]}
+    def payload(self, source: str) -> dict[str, Any]:
+        """What ``source`` reads of them, as a job's payload (the rest sent empty: a network of 10⁵
+        domains would otherwise put its names five times in the queue): CT its names (keywords); NRD,
+        zone files and CertStream the name screen's labels and infrastructure; pDNS all four."""
+        need = NEEDS[source]
+        return {"names": list(self.names) if "names" in need else [],
+                "labels": list(self.labels) if "labels" in need else [],
+                "infra": [[i.kind, i.value] for i in self.infra] if "infra" in need else [],
+                "asked": [[i.kind, i.value, seed] for i, seed in self.asked] if "asked" in need else []}
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> SourceInputs:
@@ -168,11 +176,6 @@ def merge_sources(parts: Components, *, sweep: int, plan: SourcePlan, skip: Call
         report.source_notes.extend(d.report.get("source_notes", []))
         report.truncated += int(d.report.get("truncated", 0))
         wildcards |= set(d.wildcards)
-        for f in rows[source]:
-            c = Candidate(f.name, f.found_by, f.via, f.seed)
-            if f.name in into:
-                into[f.name] = Resolved(better(into[f.name].candidate, c), into[f.name].fingerprint)
-            elif not skip(f.name):
-                into[f.name] = Resolved(c, f.fingerprint)
-                report.resolved += 1
+        join_recorded(into, (Resolved(Candidate(f.name, f.found_by, f.via, f.seed), f.fingerprint)
+                             for f in rows[source]), skip, report)
     return wildcards

@@ -35,7 +35,7 @@ def test_every_scheduled_stage_and_the_full_cycle_are_jobs() -> None:
 BATCH = {"kind": "observe", "domains": ["a.ltd"], "crawl": False, "parent": 7, "index": 0, "at": "2024-09-03T12:00:00+00:00"}
 PART = {"kind": "sweep_part", "sweep": 7, "index": 1, "gone": ["a.ltd"], "live": [], "tlds": ["ltd", "pm"],
         "at": "2024-09-03T12:00:00+00:00"}
-# as run_sweep writes it: SourceInputs.payload() of a network of one domain
+# as run_sweep writes it: SourceInputs.payload("pdns") of a network of one domain
 SOURCE = {"kind": "source", "sweep": 7, "index": 4, "source": "pdns", "names": ["a.ltd"], "labels": ["a"],
           "infra": [["ip", "192.0.2.1"], ["ns", "ns1.host.ltd"]], "asked": [["ip", "192.0.2.1", "a.ltd"]],
           "at": "2024-09-03T12:00:00+00:00"}
@@ -70,6 +70,22 @@ def test_the_payloads_hydrawatch_writes_are_accepted() -> None:
     assert all(_check({**BATCH, "round": r}) == "observe" for r in ("watched", "lost", "sweep"))
     assert _check(PART) == "sweep_part"
     assert _check(SOURCE) == "source"
+
+
+def test_each_source_job_carries_what_its_source_reads() -> None:
+    from detect.model import Indicator
+    from scheduler.sweep_sources import SOURCES, SourceInputs
+
+    ip, ns = Indicator("ip", "192.0.2.1"), Indicator("ns", "ns1.host.ltd")
+    inputs = SourceInputs(("a.ltd",), ("a",), (ip, ns), ((ip, "a.ltd"),))
+    assert SourceInputs.from_payload(inputs.payload("pdns")) == inputs  # pDNS reads everything
+    assert SourceInputs.from_payload(inputs.payload("ct")) == SourceInputs(("a.ltd",), (), (), ())
+    for screened in ("nrd", "zone", "certstream"):  # the name screen: labels and infrastructure
+        assert SourceInputs.from_payload(inputs.payload(screened)) == SourceInputs((), ("a",), (ip, ns), ())
+    for index, name in enumerate(SOURCES):
+        job = {"kind": "source", "sweep": 7, "index": index, "source": name, **inputs.payload(name),
+               "at": "2024-09-03T12:00:00+00:00"}
+        assert _check(job) == "source"
 
 
 def test_the_queue_lives_beside_the_store() -> None:

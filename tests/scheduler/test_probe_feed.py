@@ -133,3 +133,28 @@ def test_page_workers_classify_the_round_as_the_crawl_process_does(sandbox: Sand
         finally:
             store.close()
     assert changes[0] and changes[1] == changes[0]
+
+
+def test_the_round_keeps_parses_for_classification_by_their_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parses are kept for classification while their characters stay under PARSED_KEEP_CHARS: a page
+    worker's view of a long page weighs its text only, so more of a big round's pages are kept; past the
+    bound a page is not kept (classification parses it again)."""
+    from datetime import UTC, datetime
+
+    from detect.model import HttpFetch
+    from detect.page_parse import parse
+    from detect.page_signals import classification_view
+
+    body = b"<html><title>t</title><style>a{}</style><p>" + b"story text " * 2000 + b"</p></html>"
+    page = parse(body, "text/html")
+    view = classification_view(page)
+    assert view is not page
+    recorder = observe_module._SiteRecorder(None, datetime.now(UTC), None, observe_module.ObserveReport())  # type: ignore[arg-type]
+    fetches = [HttpFetch(f"s{i}.example", f"https://s{i}.example/", status=200, body=body + bytes([65 + i]),
+                         headers=(("Content-Type", "text/html"),)) for i in range(3)]
+    weight = observe_module._parse_chars(view)
+    monkeypatch.setattr(observe_module, "PARSED_KEEP_CHARS", 2 * weight)
+    for fetch in fetches:
+        recorder.keep_parsed(fetch, view)
+    assert [recorder.parsed_page(f) is view for f in fetches] == [True, True, False]
+    assert recorder.parsed_bytes == 2 * weight < 2 * len(body)
