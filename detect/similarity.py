@@ -13,7 +13,8 @@ from collections.abc import Collection, Mapping
 
 import numpy as np
 import tlsh  # type: ignore[import-not-found]
-from datasketch import LeanMinHash, MinHash  # type: ignore[import-untyped]
+
+from detect.minhash import Lean, minhash32
 
 NUM_PERM = 128
 SHINGLE_WORDS = 5
@@ -39,34 +40,15 @@ def minhash_of_text(text: str) -> bytes | None:
     if len(shingles) < MIN_SHINGLES:
         return None
     # datasketch's default hash (sha1_hash32: the first 4 bytes of SHA-1, little-endian) computed in one
-    # comprehension instead of a Python call per shingle; the permutations drawn once (same seed, scheme)
+    # comprehension; the MinHash and its serialisation are datasketch 2.x's (detect.minhash, without SciPy)
     hashes = [int.from_bytes(hashlib.sha1(s.encode("utf-8")).digest()[:4], "little") for s in shingles]
-    mh = MinHash(num_perm=NUM_PERM, seed=1, hashfunc=int, permutations=_permutations(), scheme=_scheme())
-    mh.update_batch(hashes)
-    lean = LeanMinHash(mh)
-    buf = bytearray(lean.bytesize())
-    lean.serialize(buf)
-    return bytes(buf)
-
-
-@functools.cache
-def _reference() -> MinHash:
-    """A MinHash as datasketch makes it by default (num_perm, seed 1): its scheme and permutations."""
-    return MinHash(num_perm=NUM_PERM, seed=1)
-
-
-def _permutations() -> object:
-    return _reference().permutations
-
-
-def _scheme() -> str:
-    return str(_reference().scheme)
+    return minhash32(hashes, NUM_PERM, seed=1).serialize()
 
 
 @functools.lru_cache(maxsize=4096)
-def _lean(data: bytes) -> LeanMinHash | None:
+def _lean(data: bytes) -> Lean | None:
     try:
-        return LeanMinHash.deserialize(data)
+        return Lean.deserialize(data)
     except (ValueError, TypeError, OverflowError, MemoryError, IndexError, struct.error):
         return None
 
@@ -91,7 +73,7 @@ class TextCrowd:
         rows: list[np.ndarray] = []
         for name, data in signatures.items():
             try:
-                lean = LeanMinHash.deserialize(bytes(data))
+                lean = Lean.deserialize(bytes(data))
             except (ValueError, TypeError, OverflowError, MemoryError, IndexError, struct.error):
                 continue
             if len(lean.hashvalues) == NUM_PERM:

@@ -19,8 +19,8 @@ from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
-from datasketch import LeanMinHash  # type: ignore[import-untyped]
-from datasketch.lsh import _optimal_param  # type: ignore[import-untyped]
+
+from detect.minhash import Lean, optimal_param
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +41,10 @@ class BadSignature(ValueError):
     """Bytes that are not a serialised LeanMinHash of the index's num_perm."""
 
 
-def decode(minhash_bytes: bytes, num_perm: int = NUM_PERM) -> LeanMinHash:
+def decode(minhash_bytes: bytes, num_perm: int = NUM_PERM) -> Lean:
     """A serialised LeanMinHash read back; BadSignature when the bytes are not one of ``num_perm``."""
     try:
-        lean = LeanMinHash.deserialize(minhash_bytes)
+        lean = Lean.deserialize(minhash_bytes)
     except (struct.error, ValueError, KeyError, TypeError, IndexError) as exc:  # any garbage
         raise BadSignature(f"not a serialised LeanMinHash: {exc}") from None
     if len(lean.hashvalues) != num_perm:
@@ -91,8 +91,9 @@ class SimilarityIndex:
     is found with high but not certain probability (bench/RESULTS.md measures recall), pairs well above it
     almost surely.
 
-    The banding is datasketch's (``_optimal_param``: 32 bands of 4 rows at t=0.5, num_perm 128), so the
-    candidates are the ones datasketch's ``MinHashLSH`` would give, but kept compactly: every band of every
+    The banding is datasketch's (``lsh._optimal_param``, ported in detect.minhash: 32 bands of 4 rows at
+    t=0.5, num_perm 128), so the candidates are the ones datasketch's ``MinHashLSH`` would give, but kept
+    compactly: every band of every
     page is one 64-bit key (the band's values mixed with the band number) in one sorted NumPy array with
     the page's slot beside it, signatures are rows of one matrix, and a lookup is one ``searchsorted`` of
     the query's band keys. Pages added since the last merge sit in a small dict until it grows past an
@@ -107,7 +108,7 @@ class SimilarityIndex:
             raise ValueError(f"threshold must be in (0, 1), got {threshold}")
         self.threshold = threshold
         self.num_perm = num_perm
-        self.bands, self.rows = _optimal_param(threshold, num_perm, weights[0], weights[1])
+        self.bands, self.rows = optimal_param(threshold, num_perm, weights[0], weights[1])
         self._keys: list[Key] = []  # by slot; a dead slot keeps its key until compaction
         self._slot: dict[Key, int] = {}  # live keys only
         self._sigs: npt.NDArray[np.uint64] = np.zeros((0, num_perm), dtype=np.uint64)
@@ -189,7 +190,7 @@ class SimilarityIndex:
     # -- internals ----------------------------------------------------------------------------------
 
     def _hashvalues(self, minhash_bytes: bytes) -> npt.NDArray[np.uint64]:
-        """The signature's hash values. The first blob of each (length, header) is read by datasketch,
+        """The signature's hash values. The first blob of each (length, header) is read by detect.minhash,
         which also says where the values sit and their width; later blobs of that layout (every page of
         one store: one seed, one scheme) are read straight from the bytes, 20× faster."""
         layout = self._layouts.get((len(minhash_bytes), bytes(minhash_bytes[:16])))

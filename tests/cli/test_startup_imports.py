@@ -110,3 +110,17 @@ def test_a_usage_error_is_a_usage_line_not_a_traceback(argv: list[str]) -> None:
                           check=False, timeout=60, env={**os.environ, "HYDRAWATCH_CONFIG": os.devnull})
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr and "Error:" in done.stderr and "Usage:" in done.stderr
+
+
+def test_fingerprinting_and_the_similarity_index_load_neither_datasketch_nor_scipy(tmp_path: Path) -> None:
+    """Every worker, `run` and the tests' subprocesses fingerprint or index pages: detect.minhash does what
+    datasketch did for them without its import (datasketch's package pulls in SciPy, 0.7 s)."""
+    script = ("import json, sys\nimport detect.similarity, detect.simindex, scheduler.observe\n"
+              "detect.simindex.SimilarityIndex().add('k', detect.similarity.minhash_of_text(' '.join(map(str, range(99)))))\n"
+              "print(json.dumps(sorted({name.partition('.')[0] for name in sys.modules})))")
+    done = subprocess.run([sys.executable, "-c", script], check=False, cwd=tmp_path, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert done.returncode == 0, done.stderr
+    loaded = set(json.loads(done.stdout.splitlines()[-1]))
+    assert "detect" in loaded and "scheduler" in loaded
+    assert sorted(loaded & {"datasketch", "scipy"}) == []

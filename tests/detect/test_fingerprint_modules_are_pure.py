@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 DETECT = Path(__file__).parents[2] / "detect"
-MODULES = ("classify", "evidence_summary", "fingerprints", "indicator_kinds", "page_parse", "page_signals", "signatures",
+MODULES = ("classify", "evidence_summary", "fingerprints", "indicator_kinds", "minhash", "page_parse", "page_signals", "signatures",
            "similarity", "textsafe", "trackers")
 FORBIDDEN = {"socket", "requests", "httpx", "urllib.request", "dns", "scrapy", "twisted", "sqlalchemy",
              "crawler", "storage", "scheduler", "hydrawatch", "smtplib", "subprocess", "time"}
