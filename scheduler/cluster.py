@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session
 from crawler.rdap import no_gate
 from detect.errors import HydrawatchError
 from scheduler import cycle
-from scheduler.cluster_plan import DEFER, Children, queue_batches, queue_parts, resume_or_abandon
+from scheduler.cluster_plan import DEFER, Children, plan_key, queue_batches, queue_parts, resume_or_abandon
 from scheduler.components import Components
 from scheduler.hunt_resolve import Wildcards
 from scheduler.observe import ObserveReport
@@ -303,11 +303,12 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
         # parts not done yet run (scheduler/cluster_plan.py). Unless that attempt began more than
         # cluster.resume_max_age ago: then a fresh cycle, the old row abandoned.
         job_id = context.job.id if context.job else None
+        plan_tag = plan_key(settings.cluster.sweep_labels, settings.cluster.takedown_slices)
         resume: int | None = None
         if job_id is not None and context.job is not None and context.job.attempts > 0:
             with parts.store.transaction() as session:
                 earlier = resume_or_abandon(session, STAGE_TASK, kind, job_id, now=now,
-                                            max_age=settings.cluster.resume_max_age)
+                                            max_age=settings.cluster.resume_max_age, plan=plan_tag)
             if earlier is not None:
                 resume, now = earlier
                 log.info("job %s (%s), attempt %d: resumes cycle %s of %s", job_id, kind, context.job.attempts + 1,
@@ -334,9 +335,10 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
         sweeper = _SWEEP_RUNNER.set(run_sweep_parts)
         try:
             if kind == "hunt":  # its lookalike parts and candidate batches are jobs as well
-                await cycle.hunt_job(parts, now=now, lost=payload["domains"], tags={"job": job_id}, resume=resume)
+                await cycle.hunt_job(parts, now=now, lost=payload["domains"], tags={"job": job_id, "plan": plan_tag},
+                                     resume=resume)
             else:
-                await job(parts, now=now, tags={"job": job_id}, resume=resume)
+                await job(parts, now=now, tags={"job": job_id, "plan": plan_tag}, resume=resume)
         finally:
             _LOSS_SINK.reset(sink)
             _ROUND_RUNNER.reset(runner)

@@ -88,25 +88,38 @@ def resumable(started: datetime, now: datetime, max_age: float) -> bool:
     return (now - started).total_seconds() <= max_age
 
 
+def plan_key(sweep_labels: int, takedown_slices: int) -> str:
+    """The settings a job's sweep parts are cut by and numbered after ([cluster] sweep_labels and
+    takedown_slices). Logged with the job's cycle row: a retry under other settings would number its
+    parts otherwise, and parts are matched by number, so it starts afresh (:func:`resume_or_abandon`).
+    (Batches need no key: a resumed round takes the plan its first attempt queued.)"""
+    return f"sweep_labels={sweep_labels};takedown_slices={takedown_slices}"
+
+
 def resume_or_abandon(session: Session, task: str, kind: str, job_id: int, *, now: datetime,
-                      max_age: float) -> tuple[int, datetime] | None:
+                      max_age: float, plan: str | None = None) -> tuple[int, datetime] | None:
     """For a retried ``kind`` job ``job_id``: the cycle-log id and start of its earlier attempt to resume,
-    or None (start afresh) — when no attempt logged a row, or when it began more than ``max_age`` seconds
-    before ``now``: then that row is marked ``abandoned`` and its children still queued (batches, parts)
-    are cancelled (those running finish, recording under the abandoned row)."""
+    or None (start afresh) — when no attempt logged a row, when it began more than ``max_age`` seconds
+    before ``now``, or when it was logged with a ``plan`` key other than this one (:func:`plan_key`; a row
+    logged without one is resumed): then that row is marked ``abandoned`` and its children still queued
+    (batches, parts) are cancelled (those running finish, recording under the abandoned row)."""
     earlier = cycles.attempt_of_job(session, kind, job_id)
     if earlier is None:
         return None
     cycle_id, started = earlier
-    if resumable(started, now, max_age):
+    logged = cycles.plan_of(session, cycle_id)
+    if plan is not None and logged is not None and logged != plan:
+        why = f"was planned with {logged}, this attempt's settings are {plan}"
+    elif not resumable(started, now, max_age):
+        why = f"began {(now - started).total_seconds():.0f} s ago, more than cluster.resume_max_age ({max_age:.0f} s)"
+    else:
         return earlier
     cycles.abandon(session, cycle_id, now=now)
     children = [int(i) for i in session.execute(CHILDREN, {"task": task, "parent": str(cycle_id)}).scalars()]
     for child in children:
         session.execute(CANCEL, {"id": child})
-    log.warning("job %s (%s): its earlier attempt (cycle %s) began %.0f s ago, more than cluster.resume_max_age "
-                "(%.0f s): cycle %s abandoned, %d of its queued job(s) cancelled; a fresh cycle starts",
-                job_id, kind, cycle_id, (now - started).total_seconds(), max_age, cycle_id, len(children))
+    log.warning("job %s (%s): its earlier attempt (cycle %s) %s: cycle %s abandoned, %d of its queued job(s) "
+                "cancelled; a fresh cycle starts", job_id, kind, cycle_id, why, cycle_id, len(children))
     return None
 
 

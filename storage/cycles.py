@@ -31,6 +31,14 @@ def attempt_of_job(session: Session, kind: str, job_id: int) -> tuple[int, datet
     return (row.id, row.started_at) if row is not None else None
 
 
+def plan_of(session: Session, cycle_id: int) -> str | None:
+    """The plan key row ``cycle_id`` was logged with (cluster mode: the settings its batches and parts were
+    cut by), or None for a row logged without one."""
+    row = session.get(CycleRow, cycle_id)
+    plan = (row.stats or {}).get("plan") if row is not None else None
+    return plan if isinstance(plan, str) else None
+
+
 def reopen(session: Session, cycle_id: int, now: datetime) -> int:
     """Log that a job resumes its row ``cycle_id`` (an earlier attempt's, started at ``now``)."""
     partitions.ensure(session.connection(), now)
@@ -73,7 +81,7 @@ def stats_of_job(session: Session, job_id: int) -> dict[str, Any] | None:
                            .order_by(CycleRow.id.desc()).limit(200))
     for row in rows:
         if (row.stats or {}).get("job") == job_id:
-            return {k: v for k, v in row.stats.items() if k != "job"}
+            return {k: v for k, v in row.stats.items() if k not in ("job", "plan")}
     return None
 
 

@@ -17,7 +17,7 @@ from storage.store import Store
 pytest.importorskip("procrastinate")
 
 from scheduler.cluster import STAGE_TASK, apply_schema
-from scheduler.cluster_plan import defer, resumable, resume_or_abandon
+from scheduler.cluster_plan import defer, plan_key, resumable, resume_or_abandon
 
 NOW = datetime(2026, 12, 6, 23, 0, tzinfo=UTC)
 HOUR = 3600.0
@@ -66,5 +66,51 @@ def test_a_retried_job_resumes_a_recent_attempt_and_abandons_an_old_one(pg_url: 
         with store.transaction() as session:
             assert resume_or_abandon(session, STAGE_TASK, "cycle", 42, now=NOW + timedelta(minutes=1),
                                      max_age=HOUR) == (fresh, NOW)
+    finally:
+        store.close()
+
+
+@pytest.mark.postgres
+def test_a_retry_under_other_part_settings_starts_afresh_and_one_under_the_same_resumes(pg_url: str) -> None:
+    """Parts are matched by number, and their numbers follow [cluster] sweep_labels and takedown_slices:
+    an attempt logged under other values is abandoned (its queued children cancelled), not resumed with
+    parts cut otherwise; the same values, or a row logged before plans were (no key), resume."""
+    store = Store.from_url(pg_url)
+    store.init()
+    apply_schema(pg_url)
+    first, now = plan_key(20, 4), NOW - timedelta(minutes=5)
+    try:
+        with store.transaction() as session:
+            changed = cycles.start(session, "discovery", now, stats={"job": 51, "plan": first})
+            same = cycles.start(session, "hunt", now, stats={"job": 52, "plan": first})
+            unkeyed = cycles.start(session, "cycle", now, stats={"job": 53})
+            queued = defer(session, STAGE_TASK, _children(changed))
+        with store.transaction() as session:
+            assert resume_or_abandon(session, STAGE_TASK, "discovery", 51, now=NOW, max_age=HOUR,
+                                     plan=plan_key(20, 1)) is None
+            assert resume_or_abandon(session, STAGE_TASK, "hunt", 52, now=NOW, max_age=HOUR,
+                                     plan=plan_key(20, 4)) == (same, now)
+            assert resume_or_abandon(session, STAGE_TASK, "cycle", 53, now=NOW, max_age=HOUR,
+                                     plan=plan_key(5, 4)) == (unkeyed, now)
+        with store.transaction() as session:
+            status = dict(session.execute(text("SELECT id, status FROM procrastinate_jobs")).all())
+            outcome = dict(session.execute(text("SELECT id, outcome FROM cycles")).all())
+        assert [status[j] for j in queued] == ["cancelled", "cancelled"]
+        assert outcome == {changed: "abandoned", same: "running", unkeyed: "running"}
+        assert plan_key(20, 4) != plan_key(4, 20)
+    finally:
+        store.close()
+
+
+@pytest.mark.postgres
+def test_a_summary_leaves_out_the_job_and_plan_keys(pg_url: str) -> None:
+    store = Store.from_url(pg_url)
+    store.init()
+    try:
+        with store.transaction() as session:
+            row = cycles.start(session, "cycle", NOW, stats={"job": 61, "plan": plan_key(20, 4)})
+            cycles.finish(session, row, now=NOW, outcome="ok", stats={"observed": 3, "job": 61, "plan": plan_key(20, 4)})
+        with store.transaction() as session:
+            assert cycles.stats_of_job(session, 61) == {"observed": 3}
     finally:
         store.close()
