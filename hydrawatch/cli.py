@@ -67,6 +67,12 @@ def main(argv: list[str] | None = None) -> int:
             _sys.modules["crawler.run"].shutdown()
 
 
+def _one_line(message: str) -> str:
+    """An error's message as the one line it is printed as: line breaks a library put in it (a driver's
+    "(\n Database error.\n )") become spaces."""
+    return " ".join(part.strip() for part in message.splitlines() if part.strip())
+
+
 def _main(argv: list[str] | None) -> int:
     app = build_app()
     shared = State()
@@ -74,7 +80,7 @@ def _main(argv: list[str] | None) -> int:
         app(args=argv, standalone_mode=False, obj=shared)
     except HydrawatchError as exc:  # config, store, command errors …: one line, the class's exit code
         label = f"{exc.label}: " if exc.label else ""
-        print(f"hydrawatch: {label}{shared.redact(str(exc))}", file=sys.stderr)
+        print(f"hydrawatch: {label}{shared.redact(_one_line(str(exc)))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("hydrawatch: interrupted", file=sys.stderr)
@@ -86,7 +92,7 @@ def _main(argv: list[str] | None) -> int:
     except Exception as exc:  # store errors, click usage errors and the like
         message = _store_failure(exc)
         if message is not None:
-            print(f"hydrawatch: {shared.redact(message)}", file=sys.stderr)
+            print(f"hydrawatch: {shared.redact(_one_line(message))}", file=sys.stderr)
             return 1
         if _is_usage_error(exc):  # click's, or the copy of click typer ships (typer._click)
             exc.show()  # type: ignore[attr-defined]

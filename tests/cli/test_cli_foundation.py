@@ -97,3 +97,28 @@ def test_unknown_domain_status_is_clear(cfg_file: Path, capsys: pytest.CaptureFi
     run(capsys, "--config", str(cfg_file), "init")
     code, _, err = run(capsys, "--config", str(cfg_file), "status", "nothere.ltd")
     assert code == 1 and "not in the store" in err
+
+
+def test_an_error_whose_message_spans_lines_is_printed_as_one(monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """A library's message with line breaks inside (procrastinate's "lost the job queue's database
+    (\\n    Database error.\\n    )" once reached a worker's last line) is still one line on stderr."""
+    import typer
+
+    from detect.errors import HydrawatchError
+    from hydrawatch import cli
+
+    app = typer.Typer()
+
+    @app.command()
+    def worker() -> None:
+        raise HydrawatchError("worker stopped: lost the job queue's database (\n    Database error.\n    )")
+
+    @app.command()
+    def other() -> None:  # two commands: typer then expects the command's name
+        pass
+
+    monkeypatch.setattr(cli, "build_app", lambda: app)
+    code, _, err = run(capsys, "worker")
+    assert code != 0
+    assert err.strip().splitlines() == ["hydrawatch: worker stopped: lost the job queue's database ( Database error. )"]
