@@ -180,11 +180,21 @@ def _names(value: Any, limit: int) -> bool:
             and all(isinstance(d, str) and 0 < len(d) <= 253 for d in value))
 
 
-def _part_ok(payload: dict[str, Any]) -> bool:
-    if not PART_KEYS <= set(payload):
+def _counters(payload: dict[str, Any], *keys: str) -> bool:
+    """``keys`` of ``payload`` are non-negative ints (not bools)."""
+    return all(isinstance(payload[k], int) and not isinstance(payload[k], bool) and payload[k] >= 0 for k in keys)
+
+
+def _aware_time(value: Any) -> bool:
+    """``value`` is an ISO 8601 time with its offset (every job's ``at``)."""
+    try:
+        return datetime.fromisoformat(str(value)).tzinfo is not None
+    except ValueError:
         return False
-    if not all(isinstance(payload[k], int) and not isinstance(payload[k], bool) and payload[k] >= 0
-               for k in ("sweep", "index")):
+
+
+def _part_ok(payload: dict[str, Any]) -> bool:
+    if not PART_KEYS <= set(payload) or not _counters(payload, "sweep", "index"):
         return False
     if not (_names(payload["gone"], MAX_PART_NAMES) and _names(payload["live"], MAX_PART_NAMES)
             and _names(payload["tlds"], 2000)):
@@ -193,19 +203,13 @@ def _part_ok(payload: dict[str, Any]) -> bool:
     if not (isinstance(cut, list) and len(cut) == 2 and all(isinstance(n, int) and not isinstance(n, bool) for n in cut)
             and 0 <= cut[0] < cut[1] <= MAX_SLICES):
         return False
-    try:
-        return datetime.fromisoformat(str(payload["at"])).tzinfo is not None
-    except ValueError:
-        return False
+    return _aware_time(payload["at"])
 
 
 def _source_ok(payload: dict[str, Any]) -> bool:
     """A sweep source's payload as run_sweep writes it: its number matching its name in SOURCES, the
     network's names and labels, infrastructure as [kind, value], pDNS values as [kind, value, seed]."""
-    if set(payload) < SOURCE_KEYS | {"kind"}:
-        return False
-    if not all(isinstance(payload[k], int) and not isinstance(payload[k], bool) and payload[k] >= 0
-               for k in ("sweep", "index")):
+    if not SOURCE_KEYS <= set(payload) or not _counters(payload, "sweep", "index"):
         return False
     if payload["source"] not in SOURCES or SOURCES.index(payload["source"]) != payload["index"]:
         return False
@@ -217,12 +221,7 @@ def _source_ok(payload: dict[str, Any]) -> bool:
                 and all(isinstance(r, list) and len(r) == width and all(isinstance(x, str) and len(x) <= 2000 for x in r)
                         for r in value))
 
-    if not (rows(payload["infra"], 2) and rows(payload["asked"], 3)):
-        return False
-    try:
-        return datetime.fromisoformat(str(payload["at"])).tzinfo is not None
-    except ValueError:
-        return False
+    return rows(payload["infra"], 2) and rows(payload["asked"], 3) and _aware_time(payload["at"])
 
 
 def _batch_ok(payload: dict[str, Any]) -> bool:
@@ -233,13 +232,7 @@ def _batch_ok(payload: dict[str, Any]) -> bool:
     host = payload.get("host")
     if host is not None and not (isinstance(host, str) and 0 < len(host) <= 300):
         return False
-    if not all(isinstance(payload[k], int) and not isinstance(payload[k], bool) and payload[k] >= 0
-               for k in ("parent", "index")):
-        return False
-    try:
-        return datetime.fromisoformat(str(payload["at"])).tzinfo is not None
-    except ValueError:
-        return False
+    return _counters(payload, "parent", "index") and _aware_time(payload["at"])
 
 
 def queue_hunt(session: Session, name: str) -> int:
