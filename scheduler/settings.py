@@ -220,7 +220,7 @@ class ClusterSettings:
         "seconds: a stage's job retried after its worker died (or after an error) resumes its first attempt "
         "(same cycle-log row, same `now`, only the batches and parts not done) only if that attempt began less "
         "than this long ago; otherwise it starts a fresh cycle at the current time, the old row marked abandoned "
-        "and its still-queued batches and parts cancelled", positive))
+        "and its still-queued batches, parts and sweep sources cancelled", positive))
     takedown_slices: int = field(default=4, metadata=key(
         "cluster mode: a takedown hunt's lookalikes of each label group are resolved in this many `sweep_part` "
         "jobs (slices by a hash of the name, each generating the group's lookalikes and resolving its share), so "
