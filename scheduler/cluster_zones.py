@@ -36,6 +36,7 @@ from procrastinate.jobs import Status
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from detect.errors import HydrawatchError
 from scheduler.components import Components
 from storage import sweep_sources
 
@@ -55,7 +56,7 @@ ON_ZONE_QUEUE = text("SELECT id FROM procrastinate_jobs WHERE id = ANY(:ids) AND
 ENDED = (Status.FAILED, Status.CANCELLED, Status.ABORTED)
 
 
-class ZoneJobFailed(Exception):
+class ZoneJobFailed(HydrawatchError):
     """A sweep's zone job ended otherwise than recorded (failed after its retries, cancelled by hand)."""
 
 
