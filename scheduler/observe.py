@@ -115,10 +115,10 @@ class _SiteRecorder:
         self.failure: BaseException | None = None
         self.pending: list[tuple[str, list[HttpWrite]]] = []
         self.pending_since = 0.0
-        # The parsed pages of this round's crawl, for classification (bounded by their bodies' bytes;
+        # The parsed pages of this round's crawl, for classification (bounded by their sizes in characters;
         # past the bound classification parses again): (body, content type) → ParsedPage.
         self.parsed: dict[tuple[bytes, str], ParsedPage] = {}
-        self.parsed_bytes = 0
+        self.parsed_chars = 0
         self.writing: asyncio.Future[None] | None = None  # the last batch handed to the writer thread
         self.held = False  # batches wait (hold/release) until the round's DNS answers are handed over
 
@@ -152,7 +152,7 @@ class _SiteRecorder:
         """Keep the parse of ``fetch``'s page (``page``, made by a page worker, or the one its fingerprint
         just made here: parse() remembers it) for classification, while the kept parses stay under
         PARSED_KEEP_CHARS (past it classification parses again: the same page)."""
-        if not fetch.body or self.parsed_bytes >= PARSED_KEEP_CHARS:
+        if not fetch.body or self.parsed_chars >= PARSED_KEEP_CHARS:
             return
         key = (fetch.body, fetch.header("content-type"))
         if key in self.parsed:
@@ -162,9 +162,9 @@ class _SiteRecorder:
         except Exception:  # noqa: BLE001 - classification parses (defensively) on its own
             return
         charge = _parse_chars(page)
-        if self.parsed_bytes + charge <= PARSED_KEEP_CHARS:
+        if self.parsed_chars + charge <= PARSED_KEEP_CHARS:
             self.parsed[key] = page
-            self.parsed_bytes += charge
+            self.parsed_chars += charge
 
     def parsed_page(self, fetch: HttpFetch) -> ParsedPage | None:
         return self.parsed.get((fetch.body, fetch.header("content-type"))) if fetch.body else None

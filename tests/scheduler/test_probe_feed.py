@@ -157,4 +157,4 @@ def test_the_round_keeps_parses_for_classification_by_their_size(monkeypatch: py
     for fetch in fetches:
         recorder.keep_parsed(fetch, view)
     assert [recorder.parsed_page(f) is view for f in fetches] == [True, True, False]
-    assert recorder.parsed_bytes == 2 * weight < 2 * len(body)
+    assert recorder.parsed_chars == 2 * weight < 2 * len(body)
