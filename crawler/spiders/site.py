@@ -11,9 +11,11 @@ apply; spider middlewares and the scheduler do not (we want every answer, whatev
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import logging
+import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -22,6 +24,7 @@ from urllib.parse import urljoin, urlsplit
 import scrapy
 from scrapy.http.request import NO_CALLBACK
 
+from crawler.middleware import host_slot
 from crawler.outcome import classify, headers_too_large, tls_cert
 from crawler.pagework import PageWork, SitePrints
 from detect.model import ErrorKind, Hop, HttpFetch
@@ -41,6 +44,23 @@ class CrawlPlan:
     max_page_bytes: int = 5_000_000
     proxy: str = ""
     concurrency: int = 16
+    host_delay: float = 0.0
+    host_concurrency: int = 0  # 0: no cap per address
+
+
+def interleaved(order: list[tuple[int, str]], host: Callable[[str], str]) -> list[tuple[int, str]]:
+    """``order`` taken one site per host in turn (round robin, each host's sites in their order): with a
+    host delay, a batch's sites come sorted by host, and starting them so would fill every place in flight
+    with one host's sites, each waiting its turn, while the other hosts wait for a place. Pure."""
+    queues: dict[str, list[tuple[int, str]]] = {}
+    for item in order:
+        queues.setdefault(host(item[1]), []).append(item)
+    out: list[tuple[int, str]] = []
+    depth = 0
+    while len(out) < len(order):
+        out.extend(q[depth] for q in queues.values() if depth < len(q))
+        depth += 1
+    return out
 
 
 def _host(domain: str) -> str:
@@ -55,11 +75,15 @@ class SiteSpider(scrapy.Spider):
                  on_site: Callable[[], None] | None = None,
                  on_result: Callable[[int, tuple[HttpFetch, ...], SitePrints | None], None] | None = None,
                  pages: PageWork | None = None, pins: Mapping[str, Sequence[str]] | None = None,
-                 started: list[str] | None = None, **kwargs: Any) -> None:
+                 started: list[str] | None = None, recent: dict[str, float] | None = None, **kwargs: Any) -> None:
         """``domains``: a list, or an async iterable whose sites start as they arrive; ``started`` (filled
         here, for an iterable) is then the sites in the order they started, which indexes ``results``.
-        ``pins``: addresses already looked up per domain, handed to the resolver when its site starts."""
+        ``pins``: addresses already looked up per domain, handed to the resolver when its site starts.
+        ``recent``: address → time.monotonic() of the last request an earlier crawl sent to it (read by
+        GuardMiddleware, brought up to date as this crawl ends)."""
         super().__init__(**kwargs)
+        self.recent: dict[str, float] = recent if recent is not None else {}
+        self._turns: dict[str, asyncio.Semaphore] = {}  # address → its host_concurrency places
         self.pages = pages or PageWork()
         self.source: AsyncIterable[str] | None = domains if isinstance(domains, AsyncIterable) else None
         self.domains: list[str] = (started if started is not None else []) if self.source is not None else list(domains)
@@ -99,7 +123,13 @@ class SiteSpider(scrapy.Spider):
                     self.on_site()
 
         if self.source is None:
-            await asyncio.gather(*(one(i, d) for i, d in enumerate(self.domains)))
+            order = list(enumerate(self.domains))
+            if self.plan.host_delay > 0:
+                order = interleaved(order, lambda d: (self.pins.get(d) or (d,))[0])
+            try:
+                await asyncio.gather(*(one(i, d) for i, d in order))
+            finally:
+                self._remember_slots()
             return
         sites: list[asyncio.Future[None]] = []
         try:
@@ -111,9 +141,43 @@ class SiteSpider(scrapy.Spider):
                 site.cancel()
             await asyncio.gather(*sites, return_exceptions=True)
             raise
-        await asyncio.gather(*sites)
+        try:
+            await asyncio.gather(*sites)
+        finally:
+            self._remember_slots()
         return
         yield  # an async generator that yields no requests: all work happens above
+
+    def _remember_slots(self) -> None:
+        """Keep when this crawl last sent a request to each address (its download slots: one per address),
+        for the next crawl of this process; addresses last asked more than host_delay ago are dropped."""
+        delay = self.plan.host_delay
+        if delay <= 0 or self.crawler.engine is None:
+            return
+        now = time.monotonic()
+        for key, slot in self.crawler.engine.downloader.slots.items():
+            if slot.lastseen:
+                self.recent[key] = max(self.recent.get(key, 0.0), slot.lastseen)
+        for key in [k for k, seen in self.recent.items() if seen + delay < now]:
+            del self.recent[key]
+
+    @contextlib.asynccontextmanager
+    async def host_turn(self, url: str) -> AsyncIterator[None]:
+        """One of [crawler] host_concurrency places of the address ``url``'s host connects to (the guarded,
+        pinned answer GuardMiddleware reads next; a blocked or unresolvable host raises here as it would
+        there). Enforced here, not by Scrapy's slot concurrency: on the asyncio reactor Scrapy 2.19 starts
+        the downloads of a slot's queued requests as tasks and counts them as transferring only once they
+        run, so requests queued together all go at once (seen: 3 in flight to a slot of concurrency 1)."""
+        if self.plan.host_concurrency <= 0:
+            yield
+            return
+        addresses = await self.resolver.resolve(urlsplit(url).hostname or "", target=True)
+        key = host_slot(addresses)
+        turn = self._turns.get(key)
+        if turn is None:
+            turn = self._turns[key] = asyncio.Semaphore(self.plan.host_concurrency)
+        async with turn:
+            yield
 
     async def fingerprint(self, domain: str, fetches: tuple[HttpFetch, ...]) -> SitePrints | None:
         """The fetches' fingerprints and packed bodies from the page workers, or None (the recorder makes
@@ -175,7 +239,8 @@ class SiteSpider(scrapy.Spider):
                 meta["proxy"] = self.plan.proxy
             try:
                 request = scrapy.Request(current, meta=meta, dont_filter=True, callback=NO_CALLBACK)
-                response = await self.crawler.engine.download_async(request)
+                async with self.host_turn(current):
+                    response = await self.crawler.engine.download_async(request)
             except Exception as exc:  # noqa: BLE001 - every download failure is classified as evidence
                 kind, msg = classify(exc)
                 head = headers_too_large(exc)  # keep the bounded part of an oversized head as evidence
