@@ -31,6 +31,9 @@ from detect.model import ErrorKind, Hop, HttpFetch
 
 logger = logging.getLogger(__name__)
 
+SITES_PER_HOST = 2
+"""Sites of one address crawled at once with a host_delay and no host_concurrency: a site's fetches go one
+after another, so two keep the address's queue busy unless its answers take longer than twice host_delay."""
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MIN_BANNER_BYTES = 2048  # smaller ones are pixels, spacers and icons, not a banner
 
@@ -46,21 +49,6 @@ class CrawlPlan:
     concurrency: int = 16
     host_delay: float = 0.0
     host_concurrency: int = 0  # 0: no cap per address
-
-
-def interleaved(order: list[tuple[int, str]], host: Callable[[str], str]) -> list[tuple[int, str]]:
-    """``order`` taken one site per host in turn (round robin, each host's sites in their order): with a
-    host delay, a batch's sites come sorted by host, and starting them so would fill every place in flight
-    with one host's sites, each waiting its turn, while the other hosts wait for a place. Pure."""
-    queues: dict[str, list[tuple[int, str]]] = {}
-    for item in order:
-        queues.setdefault(host(item[1]), []).append(item)
-    out: list[tuple[int, str]] = []
-    depth = 0
-    while len(out) < len(order):
-        out.extend(q[depth] for q in queues.values() if depth < len(q))
-        depth += 1
-    return out
 
 
 def _host(domain: str) -> str:
@@ -83,7 +71,8 @@ class SiteSpider(scrapy.Spider):
         GuardMiddleware, brought up to date as this crawl ends)."""
         super().__init__(**kwargs)
         self.recent: dict[str, float] = recent if recent is not None else {}
-        self._turns: dict[str, asyncio.Semaphore] = {}  # address → its host_concurrency places
+        self._turns: dict[str, asyncio.Semaphore] = {}  # address → its host_concurrency places (requests)
+        self._sites: dict[str, asyncio.Semaphore] = {}  # address → its places for sites crawled at once
         self.pages = pages or PageWork()
         self.source: AsyncIterable[str] | None = domains if isinstance(domains, AsyncIterable) else None
         self.domains: list[str] = (started if started is not None else []) if self.source is not None else list(domains)
@@ -105,7 +94,7 @@ class SiteSpider(scrapy.Spider):
             pinned = self.pins.get(domain)
             if pinned:
                 self.resolver.pin(_host(domain), pinned)
-            async with queued:
+            async with self.site_turn(host_slot(pinned) if pinned else domain), queued:
                 async with limit:
                     try:
                         self.results[index] = await self.crawl_site(domain)
@@ -123,11 +112,8 @@ class SiteSpider(scrapy.Spider):
                     self.on_site()
 
         if self.source is None:
-            order = list(enumerate(self.domains))
-            if self.plan.host_delay > 0:
-                order = interleaved(order, lambda d: (self.pins.get(d) or (d,))[0])
             try:
-                await asyncio.gather(*(one(i, d) for i, d in order))
+                await asyncio.gather(*(one(i, d) for i, d in enumerate(self.domains)))
             finally:
                 self._remember_slots()
             return
@@ -160,6 +146,19 @@ class SiteSpider(scrapy.Spider):
                 self.recent[key] = max(self.recent.get(key, 0.0), slot.lastseen)
         for key in [k for k, seen in self.recent.items() if seen + delay < now]:
             del self.recent[key]
+
+    def site_turn(self, host: str) -> contextlib.AbstractAsyncContextManager[Any]:
+        """With a host delay or a host concurrency, one of the places for sites of ``host`` (its pinned
+        address) crawled at once: host_concurrency, or SITES_PER_HOST. A batch's sites come grouped by host;
+        without this one host's sites would take every place in flight, each waiting for its address's
+        turn, while the sites of other addresses waited for a place."""
+        places = self.plan.host_concurrency or (SITES_PER_HOST if self.plan.host_delay > 0 else 0)
+        if places <= 0:
+            return contextlib.nullcontext()
+        turn = self._sites.get(host)
+        if turn is None:
+            turn = self._sites[host] = asyncio.Semaphore(places)
+        return turn
 
     @contextlib.asynccontextmanager
     async def host_turn(self, url: str) -> AsyncIterator[None]:
