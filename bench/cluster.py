@@ -83,6 +83,30 @@ STAGES = ("probe", "crawl", "discovery")
 TLDS = ("info", "press", "news", "online", "site", "media", "live", "pro")
 QUIET = {"dns_interval": 86400, "crawl_interval": 86400, "discovery_interval": 86400, "alert_interval": 86400}
 TICK = os.sysconf("SC_CLK_TCK")
+T0 = time.perf_counter()
+
+
+@contextmanager
+def phase(what: str) -> Iterator[None]:
+    """Time a step of the bench itself (set-up, seeding, a stage, the size snapshots) on stderr, with the
+    load average: where a long run spends its time, and partial figures if it is cut short."""
+    t = time.perf_counter()
+    try:
+        yield
+    finally:
+        print(f"[bench {time.perf_counter() - T0:7.1f} s] {what}: {time.perf_counter() - t:.1f} s "
+              f"(load {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
+
+
+def warm_certificates(sandbox: Any) -> int:
+    """Issue every site's certificate before the first configuration. The sandbox's CA makes a site's
+    certificate (an EC key, a signature, two files, an SSLContext) on its first TLS handshake and keeps
+    it, so without this the first configuration's crawl (the embedded one) paid for all of them and the
+    later ones for none (~3 ms a site: 30 s at 10^4 sites)."""
+    specs = {d.site.tls for d in sandbox.view.domains.values() if d.site is not None and d.site.tls is not None}
+    for spec in specs:
+        sandbox.ca.context_for(spec)
+    return len(specs)
 
 
 # --- the world --------------------------------------------------------------------------------------
@@ -230,8 +254,19 @@ def growth(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]
     def part(queue: bool, i: int) -> int:
         return sum(after[t][i] - before.get(t, (0, 0))[i] for t in after if t.startswith("procrastinate_") == queue)
 
+    tables = {t: after[t][0] - before.get(t, (0, 0))[0] for t in sorted(after)}
     return {"store_rows": part(False, 0), "store_bytes": part(False, 1),
-            "queue_rows": part(True, 0), "queue_bytes": part(True, 1)}
+            "queue_rows": part(True, 0), "queue_bytes": part(True, 1),
+            "tables": {t: n for t, n in tables.items() if n}}
+
+
+def progress(label: str, kind: str, r: dict[str, Any], n: int) -> None:
+    """One stage's figures on stderr as soon as it ends (rows added per table included)."""
+    wait = sorted(r["wait"])
+    print(f"[bench] {label} {kind}: wall {r['wall']:.1f} s ({n / r['wall']:.1f} domains/s), CPU {r['cpu']:.1f} s, "
+          f"PostgreSQL CPU {r['pg_cpu']:.1f} s, crawled {r['crawled']}, queue wait p50/p95 "
+          f"{pct(wait, 0.5):.2f}/{pct(wait, 0.95):.2f} s, RSS {[round(m) for m in r['rss_mb']]} MB, "
+          f"rows {json.dumps(r['tables'])}", file=sys.stderr, flush=True)
 
 
 def cli(config: Path, *args: str) -> str:
@@ -279,8 +314,10 @@ def store_for(admin: Any, sandbox: Any, tmp: Path, label: str, args: argparse.Na
     seeds.write_text("\n".join(sandbox.seeds) + "\n", encoding="utf-8")
     engine = create_engine(url)
     try:
-        cli(config, "init")
-        cli(config, "seed", "import", str(seeds), "--campaign", "bench")
+        with phase(f"{label}: schema (hydrawatch init)"):
+            cli(config, "init")
+        with phase(f"{label}: seed import of {len(sandbox.seeds)} names"):
+            cli(config, "seed", "import", str(seeds), "--campaign", "bench")
         yield config, engine
     finally:
         engine.dispose()
@@ -352,6 +389,7 @@ def run_embedded(admin: Any, sandbox: Any, tmp: Path, args: argparse.Namespace) 
                          "resolved": line["stats"]["candidates_resolved"], "scored": line["stats"]["candidates_observed"],
                          "parts": parts_per_worker(engine, kind, started), "wait": [],
                          **growth(before, table_sizes(engine))}
+            progress("embedded", kind, out[kind], args.domains)
         child.stdin.close()
         try:
             child.wait(60)
@@ -450,8 +488,9 @@ def run_cluster(admin: Any, sandbox: Any, tmp: Path, args: argparse.Namespace, n
     with store_for(admin, sandbox, tmp, f"cluster{n}", args, cluster=True) as (config, engine):
         workers = [Worker(config, tmp / f"cluster{n}-worker{i}.log") for i in range(n)]
         try:
-            for w in workers:
-                w.wait_started()
+            with phase(f"cluster{n}: {n} worker(s) started"):
+                for w in workers:
+                    w.wait_started()
             time.sleep(1.0)
             for kind in args.stages:
                 before = table_sizes(engine)
@@ -471,6 +510,7 @@ def run_cluster(admin: Any, sandbox: Any, tmp: Path, args: argparse.Namespace, n
                              "scored": stat_since(engine, kind, started, "candidates_observed"),
                              "parts": parts_per_worker(engine, kind, started),
                              "wait": waits_since(engine, first), **growth(before, table_sizes(engine))}
+                progress(f"{n} workers", kind, out[kind], args.domains)
         finally:
             for w in workers:
                 w.stop()
@@ -631,8 +671,11 @@ def main() -> None:
     keywords = args.sources is not None
     hunted = (args.hunt_domain if args.hunt_domain not in world(args.domains, net=args.net_tlds, keywords=keywords)["domains"]
               else "")
-    with tempfile.TemporaryDirectory() as tmp, Sandbox.start(world(args.domains, found, hunted, args.net_tlds,
-                                                                   keywords=keywords), "before") as sandbox:
+    with phase(f"world of {args.domains} sites generated, sandbox started"):
+        sandbox = Sandbox.start(world(args.domains, found, hunted, args.net_tlds, keywords=keywords), "before")
+    with tempfile.TemporaryDirectory() as tmp, sandbox:
+        with phase("every site's certificate issued"):
+            warm_certificates(sandbox)
         results["embedded"] = run_embedded(admin, sandbox, Path(tmp), args)
         print(f"embedded: {json.dumps({k: round(v['wall'], 1) for k, v in results['embedded'].items()})}",
               file=sys.stderr)
@@ -641,7 +684,9 @@ def main() -> None:
             print(f"{n} workers done", file=sys.stderr)
         if not args.no_kill and "crawl" in args.stages:
             one = next((v for k, v in results.items() if k.startswith("1 ")), results["embedded"])
-            kill = run_kill(admin, sandbox, Path(tmp), args, one["crawl"]["wall"])
+            with phase("kill"):
+                kill = run_kill(admin, sandbox, Path(tmp), args, one["crawl"]["wall"])
+            print(f"[bench] kill: {json.dumps(kill, default=str)}", file=sys.stderr, flush=True)
     admin.dispose()
     report(results, kill, args)
 

@@ -10,6 +10,10 @@ any number of `hydrawatch worker` processes on any number of machines.
   hunt's lookalike parts (``sweep_part``), a sweep's network-bound sources (``source``: CT search, NRD
   feeds, zone files, CertStream, pDNS; queued with the sweep's parts); the stage waits for them. The
   sweep's cap, its banner re-check and scoring still run in the stage itself.
+- A sweep's zone-file source job goes to the ``zones`` queue under the lock ``hydrawatch:zones``, taken
+  only by workers holding the zone state ([cluster] zone_worker); with none running for [cluster]
+  zone_wait_seconds the sweep records the zone source as a source error and goes on
+  (scheduler/cluster_zones.py).
 - Each stage is a periodic task whose cron line comes from [schedule] (:func:`cron_for`); every worker
   runs procrastinate's periodic deferrer and the database keeps one job per period, so no worker leads.
   A queueing lock per stage keeps at most one waiting job of each kind (the daemon's coalescing).
@@ -44,7 +48,7 @@ from sqlalchemy.orm import Session
 
 from crawler.rdap import no_gate
 from detect.errors import HydrawatchError
-from scheduler import cycle
+from scheduler import cluster_zones, cycle
 from scheduler.cluster_plan import DEFER, Children, plan_key, queue_batches, queue_parts, resume_or_abandon
 from scheduler.components import Components
 from scheduler.hunt_resolve import Wildcards
@@ -443,7 +447,14 @@ async def run_sweep(app: procrastinate.App, parts: Components, plan: list[SweepP
     _log_children(f"sweep {sweep}", "part", children)
     if feeds:
         _log_children(f"sweep {sweep}", "source", fed)
-    await _wait_for(app, [*children.jobs, *fed.jobs], f"sweep {sweep}: part or source", poll)
+    with parts.store.transaction() as session:  # the zone-file job waits for a worker holding the zone state
+        zones = cluster_zones.zone_jobs(session, fed.jobs) if fed.jobs else []
+    await _wait_for(app, [j for j in [*children.jobs, *fed.jobs] if j not in zones], f"sweep {sweep}: part or source",
+                    poll)
+    try:
+        await cluster_zones.wait_for_zones(app, parts, zones, sweep=sweep, now=now, poll=poll)
+    except cluster_zones.ZoneJobFailed as exc:
+        raise ClusterError(str(exc)) from None
 
 
 def _log_children(what: str, child: str, children: Children) -> None:
@@ -535,15 +546,21 @@ async def work(parts: Components, *, concurrency: int = 1, stop: asyncio.Event |
     if whois is not None:
         gates["whois"] = ServerGate(conninfo(settings.storage.url), kind="whois", per_minute=whois.budget.per_minute,
                                     max_wait=whois.budget.max_wait)
+    # a worker holding the zone state takes the zones queue too, and marks itself for the sweeps
+    # (scheduler/cluster_zones.py); the others take every other queue
+    zone_mark = cluster_zones.ZoneWorkerMark(conninfo(settings.storage.url)) if settings.cluster.zone_worker else None
     try:
         async with app.open_async():
             for gate in gates.values():
                 await gate.open()
+            if zone_mark is not None:
+                await zone_mark.open()
             parts.rdap.gate = gates["rdap"]
             if whois is not None:
                 whois.gate = gates["whois"]
             runner_worker = Worker(
                 app=app, concurrency=concurrency + 1,  # one slot beyond the stages: the reaper never waits behind a sweep
+                queues=cluster_zones.queues(settings.cluster.zone_worker),
                 install_signal_handlers=False, update_heartbeat_interval=heartbeat,
                 stalled_worker_timeout=settings.cluster.stalled_seconds, shutdown_graceful_timeout=5.0,
                 fetch_job_polling_interval=settings.cluster.poll_seconds)
@@ -551,8 +568,10 @@ async def work(parts: Components, *, concurrency: int = 1, stop: asyncio.Event |
             run_worker = cast(Callable[[], Coroutine[Any, Any, None]], runner_worker.run)
             stop_worker = cast(Callable[[], None], runner_worker.stop)
             runner = asyncio.ensure_future(run_worker())
-            log.info("worker started (%d job(s) at once); stages every: %s", concurrency, ", ".join(
-                f"{kind} {getattr(settings.schedule, key)} s" for kind, (_j, _l, key) in STAGES.items() if key))
+            log.info("worker started (%d job(s) at once; %s); stages every: %s", concurrency,
+                     "takes the zones queue" if zone_mark else "not the zones queue (cluster.zone_worker = false)",
+                     ", ".join(f"{kind} {getattr(settings.schedule, key)} s"
+                               for kind, (_j, _l, key) in STAGES.items() if key))
             waiter = asyncio.ensure_future(stop.wait())
             await asyncio.wait([runner, waiter], return_when=asyncio.FIRST_COMPLETED)
             waiter.cancel()
@@ -568,6 +587,8 @@ async def work(parts: Components, *, concurrency: int = 1, stop: asyncio.Event |
             whois.gate = no_gate
         for gate in gates.values():
             await gate.close()
+        if zone_mark is not None:
+            await zone_mark.close()
         for sig in handled:
             loop.remove_signal_handler(sig)
 

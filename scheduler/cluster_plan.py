@@ -31,18 +31,21 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from scheduler.cluster_zones import route
 from storage import cycles
 
 log = logging.getLogger(__name__)
 
 DEFER = text("SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW('default', :task, 0, :lock, NULL, "
              "CAST(:args AS jsonb), NULL)::procrastinate_job_to_defer_v1]))")
+DEFER_ON = text("SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, 0, :lock, NULL, "
+                "CAST(:args AS jsonb), NULL)::procrastinate_job_to_defer_v1]))")
 EARLIER = text("SELECT id, status, args FROM procrastinate_jobs WHERE task_name = :task AND args->>'kind' = :kind "
                "AND args->>:key = :value ORDER BY id")
 WAITING = frozenset({"todo", "doing"})
 CHILDREN = text("SELECT id FROM procrastinate_jobs WHERE task_name = :task AND status = 'todo' AND "
                 "((args->>'kind' = 'observe' AND args->>'parent' = :parent) OR "
-                "(args->>'kind' = 'sweep_part' AND args->>'sweep' = :parent)) ORDER BY id")
+                "(args->>'kind' IN ('sweep_part', 'source') AND args->>'sweep' = :parent)) ORDER BY id")
 CANCEL = text("SELECT procrastinate_cancel_job_v1(:id, false, false)")
 
 
@@ -65,10 +68,17 @@ on the lock of running jobs), so that host's batches are crawled one after anoth
 
 def defer(session: Session, task: str, payloads: list[dict[str, Any]], lock: str | None = None) -> list[int]:
     """Queue one job of ``task`` per payload in ``session``'s transaction (a payload naming a ``host``:
-    with that host's lock, else ``lock``); their ids."""
-    return [int(session.execute(DEFER, {"task": task, "args": json.dumps(p),
-                                        "lock": HOST_LOCK + p["host"] if p.get("host") else lock}).scalar_one())
+    with that host's lock, else ``lock``; a zone-file source: on the zones queue with the zones lock,
+    scheduler/cluster_zones.py); their ids."""
+    return [int(session.execute(DEFER_ON, {"task": task, "args": json.dumps(p), **_route(p, lock)}).scalar_one())
             for p in payloads]
+
+
+def _route(payload: dict[str, Any], lock: str | None) -> dict[str, Any]:
+    zone = route(payload)
+    if zone is not None:
+        return {"queue": zone[0], "lock": zone[1]}
+    return {"queue": "default", "lock": HOST_LOCK + payload["host"] if payload.get("host") else lock}
 
 
 def earlier(session: Session, task: str, kind: str, key: str, value: int,
@@ -102,7 +112,9 @@ def resume_or_abandon(session: Session, task: str, kind: str, job_id: int, *, no
     or None (start afresh) — when no attempt logged a row, when it began more than ``max_age`` seconds
     before ``now``, or when it was logged with a ``plan`` key other than this one (:func:`plan_key`; a row
     logged without one is resumed): then that row is marked ``abandoned`` and its children still queued
-    (batches, parts) are cancelled (those running finish, recording under the abandoned row)."""
+    (batches, parts, sources) are cancelled (those running finish, recording under the abandoned row). A
+    source is cancelled with the rest: run later, it would advance its cursor (a feed's date, a zone's
+    difference) with its names recorded under a sweep nobody merges."""
     earlier = cycles.attempt_of_job(session, kind, job_id)
     if earlier is None:
         return None

@@ -407,8 +407,9 @@ async def observe(parts: Components, domains: Sequence[str], *, now: datetime, c
 
     rdap_records: dict[str, RdapRecord] = {}
     if rdap != "never":
-        with store.transaction() as session:
-            wanted = [d for d in domains if rdap == "always" or observations.latest_rdap(session, d) is None
+        with store.transaction() as session:  # one query a chunk, not two a domain
+            known = observations.with_rdap(session, domains) if rdap != "always" else set()
+            wanted = [d for d in domains if rdap == "always" or d not in known
                       or (d in fresh_dns and _dns_changed(previous_dns.get(d), fresh_dns[d]))]
         with stage(shown, f"{what}: RDAP", len(wanted)) as step:
 

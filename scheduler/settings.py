@@ -220,12 +220,20 @@ class ClusterSettings:
         "seconds: a stage's job retried after its worker died (or after an error) resumes its first attempt "
         "(same cycle-log row, same `now`, only the batches and parts not done) only if that attempt began less "
         "than this long ago; otherwise it starts a fresh cycle at the current time, the old row marked abandoned "
-        "and its still-queued batches and parts cancelled", positive))
+        "and its still-queued batches, parts and sweep sources cancelled", positive))
     takedown_slices: int = field(default=4, metadata=key(
         "cluster mode: a takedown hunt's lookalikes of each label group are resolved in this many `sweep_part` "
         "jobs (slices by a hash of the name, each generating the group's lookalikes and resolving its share), so "
         "the takedown of one big label spreads over the workers; 1 = one part per group; embedded: always one",
         positive))
+    zone_worker: bool = field(default=True, metadata=key(
+        "true: this worker takes the `zones` queue, where a sweep's zone-file source runs, and so must hold the "
+        "zone state ([discovery] zone_state_dir); set it true on exactly one machine, or on every machine whose "
+        "zone_state_dir is one shared directory; false: it takes every other job"))
+    zone_wait_seconds: float = field(default=300.0, metadata=key(
+        "seconds a sweep waits for its zone-file job while no running worker takes the `zones` queue "
+        "(cluster.zone_worker); then the zone source is reported as a source error, the sweep goes on, and the "
+        "zone's difference waits for the next sweep", positive))
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], show: Show = plain) -> ClusterSettings:

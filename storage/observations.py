@@ -347,6 +347,20 @@ def latest_rdap(session: Session, domain: str, *, successful: bool = True) -> Rd
     return codec.rdap_from_raw(row.raw, row.observed_at) if row else None
 
 
+def with_rdap(session: Session, domains: Sequence[str]) -> set[str]:
+    """Those of ``domains`` with a successful RDAP record (:func:`latest_rdap` not None), one query a chunk:
+    what a round asks before its lookups. KeyError, as latest_rdap, for a name not in the store."""
+    ids = _domains_by_name(session, list(dict.fromkeys(domains)))
+    missing = [name for name in domains if name not in ids]
+    if missing:
+        raise KeyError(f"{missing[0]} is not in the store")
+    have: set[int] = set()
+    for chunk in chunks([did for did, _since in ids.values()]):
+        have.update(session.scalars(select(ObservationRow.domain_id).distinct().where(
+            ObservationRow.domain_id.in_(chunk), ObservationRow.kind == "rdap", ObservationRow.error_kind.is_(None))))
+    return {name for name in domains if ids[name][0] in have}
+
+
 def latest_rdaps(session: Session, domain_ids: Sequence[int]) -> dict[int, RdapRecord]:
     """:func:`latest_rdap` (successful lookups) of many domains by id, one query a chunk: domain id → its
     newest successful RDAP record, for those that have one."""

@@ -34,7 +34,10 @@ def _children(parent: int) -> list[dict[str, Any]]:
     return [{"kind": "observe", "domains": ["a.test"], "crawl": True, "parent": parent, "index": 0,
              "round": "watched", "at": NOW.isoformat()},
             {"kind": "sweep_part", "sweep": parent, "index": 0, "gone": ["a.test"], "live": [], "tlds": ["test"],
-             "at": NOW.isoformat()}]
+             "at": NOW.isoformat()},
+            # a sweep's source: run after its sweep was abandoned it would advance its cursor for nothing
+            {"kind": "source", "sweep": parent, "index": 2, "source": "zone", "names": [], "labels": ["a"],
+             "infra": [], "asked": [], "at": NOW.isoformat()}]
 
 
 @pytest.mark.postgres
@@ -58,8 +61,12 @@ def test_a_retried_job_resumes_a_recent_attempt_and_abandons_an_old_one(pg_url: 
         with store.transaction() as session:
             status = dict(session.execute(text("SELECT id, status FROM procrastinate_jobs")).all())
             outcome = dict(session.execute(text("SELECT id, outcome FROM cycles")).all())
-        assert [status[j] for j in mine] == ["cancelled", "cancelled"]
-        assert [status[j] for j in theirs] == ["todo", "todo"]
+        assert [status[j] for j in mine] == ["cancelled", "cancelled", "cancelled"]
+        assert [status[j] for j in theirs] == ["todo", "todo", "todo"]
+        with store.transaction() as session:  # the zone source on its own queue, under its lock
+            routed = session.execute(text("SELECT queue_name, lock FROM procrastinate_jobs WHERE id = ANY(:ids) "
+                                          "ORDER BY id"), {"ids": theirs}).all()
+        assert [tuple(r) for r in routed] == [("default", None), ("default", None), ("zones", "hydrawatch:zones")]
         assert outcome == {old: "abandoned", recent: "running"}
         with store.transaction() as session:  # the fresh cycle the job then starts is the one a third attempt resumes
             fresh = cycles.start(session, "cycle", NOW, stats={"job": 42})
@@ -95,7 +102,7 @@ def test_a_retry_under_other_part_settings_starts_afresh_and_one_under_the_same_
         with store.transaction() as session:
             status = dict(session.execute(text("SELECT id, status FROM procrastinate_jobs")).all())
             outcome = dict(session.execute(text("SELECT id, outcome FROM cycles")).all())
-        assert [status[j] for j in queued] == ["cancelled", "cancelled"]
+        assert [status[j] for j in queued] == ["cancelled", "cancelled", "cancelled"]
         assert outcome == {changed: "abandoned", same: "running", unkeyed: "running"}
         assert plan_key(20, 4) != plan_key(4, 20)
     finally:

@@ -92,8 +92,8 @@ def test_naive_datetimes_are_refused(store: Store) -> None:
 
 
 def test_batched_classification_reads_equal_the_one_domain_reads(store: Store) -> None:
-    """lock_domains, live_domains and latest_rdaps (one query a batch) give what get_domain, was_live and
-    latest_rdap give one domain at a time."""
+    """lock_domains, live_domains, latest_rdaps and with_rdap (one query a batch) give what get_domain,
+    was_live and latest_rdap give one domain at a time."""
     from detect.model import ErrorKind, RdapRecord
     from storage import observations
 
@@ -125,6 +125,10 @@ def test_batched_classification_reads_equal_the_one_domain_reads(store: Store) -
         assert rdaps == expected
         assert {n: rdaps[ids[n]].registrar for n in ("a.ltd", "b.ltd")} == {"a.ltd": "new", "b.ltd": "second"}
         assert ids["c.ltd"] not in rdaps and ids["d.ltd"] not in rdaps
+        assert observations.with_rdap(session, [*names, "a.ltd"]) == {
+            n for n in names if observations.latest_rdap(session, n) is not None} == {"a.ltd", "b.ltd"}
+        with pytest.raises(KeyError, match="unknown.ltd"):
+            observations.with_rdap(session, ["a.ltd", "unknown.ltd"])
         change = watchlist.apply_status(session, rows["d.ltd"], Classification(Status.ACTIVE, "200 OK"), later)
         assert change is not None and change.previous == "unknown" and change.status == "active"
         assert watchlist.apply_status(session, rows["a.ltd"], Classification(Status.SEIZED, "banner"), later) is None
