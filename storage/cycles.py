@@ -93,3 +93,20 @@ def batches_of(session: Session, parent: int, round_name: str = "watched") -> li
                                                   CycleRow.stats["parent"].as_integer() == parent)
                            .order_by(CycleRow.id))
     return [dict(r.stats) for r in rows if (r.stats or {}).get("round", "watched") == round_name]
+
+
+def record(session: Session, kind: str, now: datetime, stats: dict[str, Any]) -> int:
+    """Log a finished piece of a job (cluster mode's ``score`` batch: its ``parent`` job and ``index``) in
+    the caller's transaction, the one that writes what the piece did."""
+    row = CycleRow(kind=kind, started_at=now, finished_at=now, outcome="ok", stats=dict(stats))
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def records_of(session: Session, kind: str, parent: int) -> list[dict[str, Any]]:
+    """The stats of the ``kind`` pieces logged by :func:`record` under job ``parent``, oldest first."""
+    rows = session.scalars(select(CycleRow).where(CycleRow.kind == kind, CycleRow.outcome == "ok",
+                                                  CycleRow.stats["parent"].as_integer() == parent)
+                           .order_by(CycleRow.id))
+    return [dict(r.stats) for r in rows]
