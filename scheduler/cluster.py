@@ -390,6 +390,10 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
                 log.info("round %s (%s): batch %s recorded by an earlier attempt; not run again",
                          payload["parent"], payload.get("round", WATCHED), payload["index"])
                 return
+        # A batch of an oversized host starts once the host's previous batch has ended (its lock), maybe in
+        # another worker: waiting [crawler] host_delay first keeps that host's gap across the two.
+        if payload.get("host") and payload["crawl"] and parts.config.crawler.host_delay > 0:
+            await asyncio.sleep(parts.config.crawler.host_delay)
         # A batch's losses queue their hunts with the status change; their ids go to the cycle log
         # with the batch's report, and the round's coordinator cancels them once it has hunted.
         hunts: list[int] = []

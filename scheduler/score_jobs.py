@@ -120,7 +120,7 @@ def score_batch(parts: Components, *, parent: int, batch: ScoreBatch, network: S
     new_edges = 0
     clones: list[dict[str, Any]] = []
     with parts.store.transaction() as session:
-        if batch.index in {int(s["index"]) for s in cycles.records_of(session, SCORE, parent)}:
+        if not cycles.claim(session, SCORE, parent, batch.index):
             return False  # another run of this batch recorded it meanwhile
         for verdict in verdicts:
             new_edges += _record(session, verdict, view.campaigns, now)

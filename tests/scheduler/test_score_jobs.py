@@ -243,3 +243,35 @@ def test_a_retried_hunt_queues_only_the_batches_not_recorded(pg_url: str) -> Non
         assert report.scored == len(CANDIDATES)
     finally:
         store.close()
+
+
+@pytest.mark.postgres
+def test_two_runs_of_one_batch_at_once_record_it_once(pg_url: str) -> None:
+    """A batch job the reaper took for stalled runs twice at once: the second run's transaction waits for
+    the first's claim and then finds its record."""
+    import threading
+
+    from storage import cycles
+
+    store = Store.from_url(pg_url)
+    try:
+        store.init()
+        outcome: list[bool] = []
+        with store.transaction() as first:
+            assert cycles.claim(first, score_jobs.SCORE, 5, 0)
+
+            def second() -> None:
+                with store.transaction() as session:
+                    outcome.append(cycles.claim(session, score_jobs.SCORE, 5, 0))
+
+            other = threading.Thread(target=second)
+            other.start()
+            other.join(1.0)
+            assert other.is_alive() and outcome == []  # waits for the first run's transaction
+            cycles.record(first, score_jobs.SCORE, NOW, {"parent": 5, "index": 0, "scored": 1})
+        other.join(10)
+        assert outcome == [False]
+        with store.transaction() as session:
+            assert cycles.claim(session, score_jobs.SCORE, 5, 1) and cycles.claim(session, score_jobs.SCORE, 6, 0)
+    finally:
+        store.close()
