@@ -2,7 +2,7 @@
 statistics) against the candidates scored one by one, on a synthetic store. Decides how scoring is cut
 into cluster jobs (what a job reads itself, what the coordinator computes once), see bench/RESULTS.md.
 
-    .venv/bin/python bench/scoring.py [--sizes 100,1000,5000] [--candidates 400] [--url URL]
+    .venv/bin/python bench/scoring.py [--sizes 100,1000,5000] [--candidates 400] [--url URL] [--split K]
 
 Store (SQLite file in a temporary folder, or ``--url``: a PostgreSQL database, its tables dropped and
 made again): per size N, N network sites (watched seeds: a DNS answer, a crawl with a page, an RDAP
@@ -200,16 +200,97 @@ def measure(url: str, network: int, candidates: int) -> dict[str, Any]:
         store.close()
 
 
+def _parts(url: str) -> Any:
+    """What scheduler/score_jobs.py uses of Components: the store and the settings."""
+    from types import SimpleNamespace
+
+    from hydrawatch.config import from_mapping
+
+    return SimpleNamespace(store=Store.from_url(url), config=from_mapping({"storage": {"url": url}}, source="(bench)"))
+
+
+def _candidates(cand_names: list[str]) -> list[Any]:
+    from detect.model import Candidate
+
+    return [Candidate(n, "lookalike", "bench", "") for n in cand_names]
+
+
+def _one_job(url: str, parent: int, index: int, size: int, network: list[str], everyone: list[str]) -> float:
+    """A score job in a process of its own: reads its inputs, scores its batch, records it. Its seconds."""
+    from scheduler import score_jobs
+
+    parts = _parts(url)
+    plan = score_jobs.plan_scoring(_candidates(everyone), network, size)
+    t = time.perf_counter()
+    score_jobs.score_batch(parts, parent=parent, batch=plan.batches[index], network=plan.network,
+                           everyone=plan.everyone, now=NOW)
+    parts.store.close()
+    return time.perf_counter() - t
+
+
+def split(url: str, network: int, candidates: int, jobs: int) -> dict[str, Any]:
+    """The real score function (scheduler/score_jobs.py): the embedded process's one batch (inputs read once),
+    then, decisions undone, ``jobs`` batches in ``jobs`` processes at once (each reading its inputs, as
+    cluster workers do); wall times and whether they decided alike."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from scheduler import score_jobs
+
+    store = Store.from_url(url)
+    try:
+        Base.metadata.drop_all(store.engine)
+        store.init()
+        net_names, cand_names = build(store, network, candidates)
+        with store.transaction() as session:
+            for n in cand_names:
+                session.execute(text("INSERT INTO candidates (name, source, via, seed, first_seen, last_checked, "
+                                     "resolves, decision, evidence, dns_fingerprint) VALUES (:n, 'lookalike', "
+                                     "'bench', '', :t, :t, true, '', '[]', '')"), {"n": n, "t": T0})
+        decided = "SELECT name, score, decision, evidence FROM candidates ORDER BY name"
+        parts = _parts(url)
+        plan = score_jobs.plan_scoring(_candidates(cand_names), net_names, candidates)
+        t = time.perf_counter()
+        inputs = score_jobs.read_inputs(parts, plan.network, plan.everyone)
+        score_jobs.score_batch(parts, parent=1, batch=plan.batches[0], network=plan.network, everyone=plan.everyone,
+                               now=NOW, inputs=inputs)
+        one = time.perf_counter() - t
+        parts.store.close()
+        with store.transaction() as session:
+            alone = [tuple(r) for r in session.execute(text(decided))]
+            session.execute(text("DELETE FROM alert_outbox"))
+            session.execute(text("DELETE FROM edges"))
+            session.execute(text("UPDATE candidates SET score = NULL, decision = '', evidence = '[]'"))
+            session.execute(text("UPDATE domains SET watched = false, origin = 'candidate' WHERE origin = 'discovered'"))
+        size = -(-candidates // jobs)
+        t = time.perf_counter()
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            each = list(pool.map(_one_job, [url] * jobs, [2] * jobs, range(jobs), [size] * jobs, [net_names] * jobs,
+                                 [cand_names] * jobs))
+        wall = time.perf_counter() - t
+        with store.transaction() as session:
+            shared = [tuple(r) for r in session.execute(text(decided))]
+        # a worker is running already: its job's time is the job's, not a process's start (spawn_wall_s)
+        return {"network": network, "candidates": candidates, "jobs": jobs, "one_batch_s": round(one, 1),
+                "split_job_s": [round(x, 1) for x in each], "speed_up": round(one / max(each), 2),
+                "spawn_wall_s": round(wall, 1), "same_decisions": alone == shared}
+    finally:
+        store.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="100,1000,5000")
     ap.add_argument("--candidates", type=int, default=400)
     ap.add_argument("--url", default="", help="a store URL (its tables are dropped); default: a temporary SQLite file")
+    ap.add_argument("--split", type=int, default=0, help="instead: the score function as one batch, then as this "
+                    "many batches in as many processes at once (use a PostgreSQL --url)")
     args = ap.parse_args()
     for size in (int(s) for s in args.sizes.split(",")):
         with tempfile.TemporaryDirectory() as tmp:
             url = args.url or f"sqlite:///{tmp}/bench.db"
-            print(json.dumps(measure(url, size, args.candidates)), flush=True)
+            result = split(url, size, args.candidates, args.split) if args.split else measure(url, size, args.candidates)
+            print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":
