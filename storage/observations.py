@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import gzip
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, case, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, case, func, insert, literal, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -24,8 +24,16 @@ from detect.bodies import PackedBody, body_digest, pack_body
 from detect.indicator_kinds import bounded
 from detect.model import DnsResult, HttpFetch, Indicator, RdapRecord
 from storage import codec
-from storage.inlist import chunks
-from storage.models import BodyRow, DomainRow, IndicatorRow, ObservationRow, PageRow, StatusChangeRow
+from storage.inlist import IN_CHUNK, chunks
+from storage.models import (
+    BodyRow,
+    DomainRow,
+    IndicatorRow,
+    ObservationRow,
+    PageRow,
+    StatusChangeRow,
+    UtcDateTime,
+)
 from storage.watchlist import domain_row
 
 log = logging.getLogger(__name__)
@@ -378,25 +386,60 @@ def latest_rdaps(session: Session, domain_ids: Sequence[int]) -> dict[int, RdapR
     return out
 
 
+def _before(before: Mapping[int, datetime | None], chunk: Sequence[int], domain: Any,
+            at: Any) -> ColumnElement[bool]:
+    """``at`` earlier than its domain's cut-off in ``before`` (domain id → moment; None: no cut), for
+    the domains of ``chunk``: one CASE over the chunk's ids, so every domain keeps its own moment."""
+    cut = {did: before[did] for did in chunk if before.get(did) is not None}
+    if not cut:
+        return true()
+    limit = case({did: literal(moment, UtcDateTime()) for did, moment in cut.items()}, value=domain)
+    return or_(limit.is_(None), at < limit)
+
+
+def _crawl_rows(session: Session, before: Mapping[int, datetime | None], *columns: Any) -> list[Any]:
+    """``columns`` of the fetches of each domain's latest crawl made before its cut-off in ``before``
+    (domain id → moment; None: no cut): every HTTP observation sharing the newest one's cycle (or its
+    time, when it has no cycle), in id order; one query a chunk of domains."""
+    out: list[Any] = []
+    for chunk in chunks(list(before), IN_CHUNK // 2):
+        rank = func.row_number().over(partition_by=ObservationRow.domain_id,
+                                      order_by=(ObservationRow.observed_at.desc(), ObservationRow.id.desc()))
+        ranked = (select(ObservationRow.domain_id, ObservationRow.cycle_id, ObservationRow.observed_at,
+                         rank.label("rank"))
+                  .where(ObservationRow.domain_id.in_(chunk), ObservationRow.kind == "http",
+                         _before(before, chunk, ObservationRow.domain_id, ObservationRow.observed_at)).subquery())
+        newest = select(ranked).where(ranked.c.rank == 1).subquery()
+        sibling = or_(ObservationRow.cycle_id == newest.c.cycle_id,
+                      and_(newest.c.cycle_id.is_(None), ObservationRow.observed_at == newest.c.observed_at))
+        out.extend(session.execute(select(*columns).join(newest, and_(
+            ObservationRow.domain_id == newest.c.domain_id, ObservationRow.kind == "http", sibling))
+            .order_by(ObservationRow.id)))
+    return out
+
+
 def latest_http(session: Session, domain: str, *, with_body: bool = False) -> list[HttpFetch]:
     """The fetches of the most recent crawl of ``domain`` (all observations sharing its cycle/time)."""
-    domain_id = _domain_id(session, domain)
-    last = _latest(session, domain_id, "http")
-    if last is None:
-        return []
-    query = select(ObservationRow).where(ObservationRow.domain_id == domain_id, ObservationRow.kind == "http")
-    if last.cycle_id is not None:
-        query = query.where(ObservationRow.cycle_id == last.cycle_id)
-    else:
-        query = query.where(ObservationRow.observed_at == last.observed_at)
+    rows = _crawl_rows(session, {_domain_id(session, domain): None}, ObservationRow.id, ObservationRow.raw,
+                       ObservationRow.observed_at)
     out = []
-    for row in session.scalars(query.order_by(ObservationRow.id)):
+    for obs_id, raw, observed_at in rows:
         body = b""
         if with_body:
             packed = session.scalar(select(BodyRow.body_gz).join(PageRow, PageRow.body_sha256 == BodyRow.sha256)
-                                    .where(PageRow.observation_id == row.id))
+                                    .where(PageRow.observation_id == obs_id))
             body = gzip.decompress(packed) if packed is not None else b""
-        out.append(codec.http_from_raw(row.raw, body, row.observed_at))
+        out.append(codec.http_from_raw(raw, body, observed_at))
+    return out
+
+
+def latest_crawls(session: Session, domain_ids: Sequence[int]) -> dict[int, list[HttpFetch]]:
+    """:func:`latest_http` (without bodies) of many domains by id, one query a chunk: domain id → the
+    fetches of its latest crawl, for those crawled."""
+    out: dict[int, list[HttpFetch]] = {}
+    for did, raw, observed_at in _crawl_rows(session, dict.fromkeys(domain_ids), ObservationRow.domain_id,
+                                             ObservationRow.raw, ObservationRow.observed_at):
+        out.setdefault(did, []).append(codec.http_from_raw(raw, b"", observed_at))
     return out
 
 
@@ -420,25 +463,32 @@ def latest_indicators(session: Session, domain: str, *, before: datetime | None 
     """Indicators of the latest observation of each kind (dns, http crawl, rdap) of ``domain``; with
     ``before``, of the latest ones made before then (a seized site's last operator-run state)."""
     domain_id = _domain_id(session, domain)
-    obs_ids: list[int] = []
-    for kind in ("dns", "rdap"):
-        row = _latest(session, domain_id, kind, before)
-        if row is not None and (kind != "dns" or row.rcode == "NOERROR"):
-            obs_ids.append(row.id)
-    last_http = _latest(session, domain_id, "http", before)
-    if last_http is not None:
-        query = select(ObservationRow.id).where(ObservationRow.domain_id == domain_id, ObservationRow.kind == "http")
-        query = (query.where(ObservationRow.cycle_id == last_http.cycle_id) if last_http.cycle_id is not None
-                 else query.where(ObservationRow.observed_at == last_http.observed_at))
-        obs_ids.extend(session.scalars(query))
-    if not obs_ids:
-        return frozenset()
-    found: set[Indicator] = set()
-    for chunk in chunks(obs_ids):
-        rows = session.execute(select(IndicatorRow.kind, IndicatorRow.value)
+    return latest_indicators_of(session, {domain_id: before}).get(domain_id, frozenset())
+
+
+def latest_indicators_of(session: Session, before: Mapping[int, datetime | None]) -> dict[int, frozenset[Indicator]]:
+    """:func:`latest_indicators` of many domains by id, each with its own cut-off (domain id → moment;
+    None: no cut), a few queries a chunk: domain id → its indicators, for those that have some."""
+    owner: dict[int, int] = {}  # observation id → domain id
+    for chunk in chunks(list(before), IN_CHUNK // 2):
+        rank = func.row_number().over(partition_by=(ObservationRow.domain_id, ObservationRow.kind),
+                                      order_by=(ObservationRow.observed_at.desc(), ObservationRow.id.desc()))
+        ranked = (select(ObservationRow.id, ObservationRow.domain_id, ObservationRow.kind, ObservationRow.rcode,
+                         rank.label("rank"))
+                  .where(ObservationRow.domain_id.in_(chunk), or_(ObservationRow.kind == "dns", ObservationRow.kind == "rdap"),
+                         _before(before, chunk, ObservationRow.domain_id, ObservationRow.observed_at)).subquery())
+        for obs_id, did, kind, rcode, _rank in session.execute(select(ranked).where(ranked.c.rank == 1)):
+            if kind != "dns" or rcode == "NOERROR":
+                owner[obs_id] = did
+    owner.update((obs_id, did) for obs_id, did in _crawl_rows(session, before, ObservationRow.id,
+                                                                  ObservationRow.domain_id))
+    found: dict[int, set[Indicator]] = {}
+    for chunk in chunks(list(owner)):
+        rows = session.execute(select(IndicatorRow.observation_id, IndicatorRow.kind, IndicatorRow.value)
                                .where(IndicatorRow.observation_id.in_(chunk)))
-        found.update(Indicator(k, v) for k, v in rows)
-    return frozenset(found)
+        for obs_id, kind, value in rows:
+            found.setdefault(owner[obs_id], set()).add(Indicator(kind, value))
+    return {did: frozenset(values) for did, values in found.items()}
 
 
 def share_counts(session: Session, values: Iterable[Indicator]) -> dict[Indicator, int]:
@@ -466,17 +516,28 @@ def last_observed_before(session: Session, domain: str, moment: datetime) -> dat
     which the domain's status changed (the next round starts a new row then, see record_dns_batch), and
     for any moment not inside a run of repeats; inside one it is the run's start or last-but-one look."""
     domain_id = _domain_id(session, domain)
-    last = func.coalesce(ObservationRow.last_seen_at, ObservationRow.observed_at)
-    seen = case((last < moment, last),
-                (ObservationRow.prev_seen_at < moment, ObservationRow.prev_seen_at),
-                else_=ObservationRow.observed_at)
-    found = session.scalar(select(func.max(seen))
-                           .where(ObservationRow.domain_id == domain_id, ObservationRow.observed_at < moment))
-    if isinstance(found, str):  # SQLite hands back a CASE over datetimes as text
-        found = datetime.fromisoformat(found)
-    if isinstance(found, datetime):
-        return found.replace(tzinfo=UTC) if found.tzinfo is None else found.astimezone(UTC)
-    return None
+    return last_observed_befores(session, {domain_id: moment}).get(domain_id)
+
+
+def last_observed_befores(session: Session, moments: Mapping[int, datetime]) -> dict[int, datetime]:
+    """:func:`last_observed_before` of many domains by id, each with its own moment, one query a chunk:
+    domain id → when it was last observed before its moment, for those observed before it."""
+    out: dict[int, datetime] = {}
+    for chunk in chunks(list(moments), IN_CHUNK // 2):
+        moment = case({did: literal(moments[did], UtcDateTime()) for did in chunk}, value=ObservationRow.domain_id)
+        rows = (select(ObservationRow.domain_id, ObservationRow.observed_at, ObservationRow.prev_seen_at,
+                       func.coalesce(ObservationRow.last_seen_at, ObservationRow.observed_at).label("last"),
+                       moment.label("moment"))
+                .where(ObservationRow.domain_id.in_(chunk)).subquery())
+        seen = case((rows.c.last < rows.c.moment, rows.c.last),
+                    (rows.c.prev_seen_at < rows.c.moment, rows.c.prev_seen_at), else_=rows.c.observed_at)
+        for did, found in session.execute(select(rows.c.domain_id, func.max(seen))
+                                          .where(rows.c.observed_at < rows.c.moment).group_by(rows.c.domain_id)):
+            if isinstance(found, str):  # SQLite hands back a CASE over datetimes as text
+                found = datetime.fromisoformat(found)
+            if isinstance(found, datetime):
+                out[did] = found.replace(tzinfo=UTC) if found.tzinfo is None else found.astimezone(UTC)
+    return out
 
 
 def latest_page_signatures(session: Session) -> tuple[dict[str, bytes], dict[str, str]]:
@@ -513,12 +574,20 @@ def page_sketches(session: Session, *, after: int = 0) -> Iterable[tuple[str, in
 def latest_page_sketch(session: Session, domain: str, *, before: datetime | None = None) -> PageSketch | None:
     """The sketch of the newest page of ``domain`` that has one (home pages come first in a crawl)."""
     domain_id = _domain_id(session, domain)
-    query = (select(PageRow.minhash, PageRow.tlsh, ObservationRow.title)
-             .join(ObservationRow, ObservationRow.id == PageRow.observation_id)
-             .where(PageRow.domain_id == domain_id, PageRow.minhash.is_not(None)))
-    if before is not None:
-        query = query.where(ObservationRow.observed_at < before)
-    row = session.execute(query.order_by(ObservationRow.observed_at.desc(), PageRow.observation_id).limit(1)).first()
-    if row is None:
-        return None
-    return PageSketch(title=row.title or "", minhash=row.minhash, tlsh=row.tlsh)
+    return latest_page_sketches(session, {domain_id: before}).get(domain_id)
+
+
+def latest_page_sketches(session: Session, before: Mapping[int, datetime | None]) -> dict[int, PageSketch]:
+    """:func:`latest_page_sketch` of many domains by id, each with its own cut-off (domain id → moment;
+    None: no cut), one query a chunk: domain id → its sketch, for those that have one."""
+    out: dict[int, PageSketch] = {}
+    for chunk in chunks(list(before), IN_CHUNK // 2):
+        rank = func.row_number().over(partition_by=PageRow.domain_id,
+                                      order_by=(ObservationRow.observed_at.desc(), PageRow.observation_id))
+        ranked = (select(PageRow.domain_id, PageRow.minhash, PageRow.tlsh, ObservationRow.title, rank.label("rank"))
+                  .join(ObservationRow, ObservationRow.id == PageRow.observation_id)
+                  .where(PageRow.domain_id.in_(chunk), PageRow.minhash.is_not(None),
+                         _before(before, chunk, PageRow.domain_id, ObservationRow.observed_at)).subquery())
+        for did, minhash, tlsh, title, _rank in session.execute(select(ranked).where(ranked.c.rank == 1)):
+            out[did] = PageSketch(title=title or "", minhash=minhash, tlsh=tlsh)
+    return out

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from detect.model import Indicator, Status
+from detect.model import HttpFetch, Indicator, Status
 from detect.names import host_of, split
 from detect.scoring import SiteProfile, StoreStats
 from detect.similarity import TextCrowd
@@ -17,39 +17,60 @@ from storage.models import DomainRow
 
 
 def site_profile(session: Session, name: str, *, in_network: bool) -> SiteProfile:
-    info = watchlist.get_domain(session, name)
-    if info is None:
-        raise KeyError(name)
-    status = Status(info.status)
+    """What scoring knows of ``name`` (:func:`site_profiles` of one name); KeyError if not in the store."""
+    return site_profiles(session, [name], in_network=in_network)[name]
+
+
+def site_profiles(session: Session, names: Iterable[str], *, in_network: bool) -> dict[str, SiteProfile]:
+    """The profiles of ``names`` (name → profile, in the order of ``names``), read with a few queries a
+    chunk of names rather than a few a name: what a hunt's scoring reads of its network and candidates.
+    KeyError (naming the first) if one of ``names`` is not in the store, as :func:`site_profile`."""
+    wanted = list(dict.fromkeys(names))
+    rows = watchlist.domain_rows(session, wanted)
+    missing = [n for n in wanted if n not in rows]
+    if missing:
+        raise KeyError(missing[0])
+    infos = {n: watchlist.domain_info(rows[n]) for n in wanted}
+    ids = {n: rows[n].id for n in wanted}
     # A lost site now shows a banner or nothing, and a redirecting one shows its target's pages (the
     # crawl follows the redirect): describe each as its operator last ran it.
-    before = info.status_since if status.lost or status is Status.REDIRECTING else None
-    every = observations.latest_indicators(session, name, before=before)
-    outlinks = frozenset(i.value for i in every if i.kind == "outlink")
-    indicators = frozenset(i for i in every if i.kind != "outlink")
-    sketch = observations.latest_page_sketch(session, name, before=before)
-    rdap = observations.latest_rdap(session, name)
-    redirects_to = None
-    for fetch in observations.latest_http(session, name):
+    before = {ids[n]: (info.status_since if info.status.lost or info.status is Status.REDIRECTING else None)
+              for n, info in infos.items()}
+    every = observations.latest_indicators_of(session, before)
+    sketches = observations.latest_page_sketches(session, before)
+    rdaps = observations.latest_rdaps(session, list(ids.values()))
+    crawls = observations.latest_crawls(session, list(ids.values()))
+    lost_after = observations.last_observed_befores(session, {
+        ids[n]: info.status_since for n, info in infos.items() if info.status.lost and info.status_since is not None})
+    out: dict[str, SiteProfile] = {}
+    for name, info in infos.items():
+        did = ids[name]
+        found = every.get(did, frozenset())
+        sketch, rdap = sketches.get(did), rdaps.get(did)
+        out[name] = SiteProfile(
+            domain=name, label=split(name).label, status=info.status, status_since=info.status_since,
+            in_network=in_network, indicators=frozenset(i for i in found if i.kind != "outlink"),
+            minhash=sketch.minhash if sketch else None, tlsh=sketch.tlsh if sketch else None,
+            registered=rdap.registered if rdap else None, registrar=rdap.registrar if rdap else "",
+            registered_via=rdap.via if rdap else "",
+            outlinks=frozenset(i.value for i in found if i.kind == "outlink"),
+            redirects_to=_redirect_target(name, crawls.get(did, [])), parked=info.status is Status.PARKED,
+            title=sketch.title if sketch else "", lost_after=lost_after.get(did), seeded=info.origin == "seed",
+        )
+    return out
+
+
+def _redirect_target(name: str, crawl: Iterable[HttpFetch]) -> str | None:
+    """The first host other than ``name`` a fetch of its latest crawl ended on."""
+    for fetch in crawl:
         target = host_of(urlsplit(fetch.final_url).hostname or "") if fetch.final_url else None
         if target and target != name:
-            redirects_to = target
-            break
-    lost_after = (observations.last_observed_before(session, name, info.status_since)
-                  if status.lost and info.status_since is not None else None)
-    return SiteProfile(
-        domain=name, label=split(name).label, status=status, status_since=info.status_since,
-        in_network=in_network, indicators=indicators,
-        minhash=sketch.minhash if sketch else None, tlsh=sketch.tlsh if sketch else None,
-        registered=rdap.registered if rdap else None, registrar=rdap.registrar if rdap else "",
-        registered_via=rdap.via if rdap else "",
-        outlinks=outlinks, redirects_to=redirects_to, parked=info.status == Status.PARKED.value,
-        title=sketch.title if sketch else "", lost_after=lost_after, seeded=info.origin == "seed",
-    )
+            return target
+    return None
 
 
 def network_profiles(session: Session) -> list[SiteProfile]:
-    return [site_profile(session, n, in_network=True) for n in watchlist.watched_names(session)]
+    return list(site_profiles(session, watchlist.watched_names(session), in_network=True).values())
 
 
 def store_stats(session: Session, profiles: Iterable[SiteProfile]) -> StoreStats:

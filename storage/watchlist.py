@@ -59,6 +59,14 @@ def get_domain(session: Session, name: str) -> DomainInfo | None:
     return domain_info(row) if row else None
 
 
+def domain_rows(session: Session, names: Iterable[str]) -> dict[str, DomainRow]:
+    """The rows of those of ``names`` in the store, one query a chunk (:func:`domain_row` of many)."""
+    out: dict[str, DomainRow] = {}
+    for chunk in chunks(list(names)):
+        out.update((row.name, row) for row in session.scalars(select(DomainRow).where(DomainRow.name.in_(chunk))))
+    return out
+
+
 def list_domains(session: Session, *, campaign: str | None = None, status: Status | None = None,
                  origin: str | None = None, changed_since: datetime | None = None,
                  watched_only: bool = False) -> list[DomainInfo]:

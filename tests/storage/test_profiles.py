@@ -1,0 +1,226 @@
+"""site_profiles (a few queries a chunk of names) reads what the per-name reads gave before it, name by
+name: the reference below is the per-name SQL site_profile ran until batching, kept here verbatim so the
+batched readers are compared with an independent implementation, not with themselves."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from detect.model import Classification, DnsResult, HttpFetch, Indicator, Rcode, RdapRecord, Status
+from detect.names import host_of, split
+from detect.scoring import SiteProfile
+from storage import codec, cycles, inlist, observations, profiles, watchlist
+from storage.models import IndicatorRow, ObservationRow, PageRow
+from storage.observations import DnsWrite, HttpWrite, PageSketch
+from storage.store import Store
+
+T0 = datetime(2024, 9, 1, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+
+# --- the reference: site_profile's reads one domain at a time, as they were -------------------------------
+
+def _latest(session: Session, domain_id: int, kind: str, before: datetime | None = None) -> ObservationRow | None:
+    query = select(ObservationRow).where(ObservationRow.domain_id == domain_id, ObservationRow.kind == kind)
+    if before is not None:
+        query = query.where(ObservationRow.observed_at < before)
+    return session.scalar(query.order_by(ObservationRow.observed_at.desc(), ObservationRow.id.desc()).limit(1))
+
+
+def _crawl(session: Session, domain_id: int, before: datetime | None) -> list[ObservationRow]:
+    last = _latest(session, domain_id, "http", before)
+    if last is None:
+        return []
+    query = select(ObservationRow).where(ObservationRow.domain_id == domain_id, ObservationRow.kind == "http")
+    query = (query.where(ObservationRow.cycle_id == last.cycle_id) if last.cycle_id is not None
+             else query.where(ObservationRow.observed_at == last.observed_at))
+    return list(session.scalars(query.order_by(ObservationRow.id)))
+
+
+def _indicators(session: Session, domain_id: int, before: datetime | None) -> frozenset[Indicator]:
+    obs_ids = [row.id for kind in ("dns", "rdap") if (row := _latest(session, domain_id, kind, before)) is not None
+               and (kind != "dns" or row.rcode == "NOERROR")]
+    obs_ids += [row.id for row in _crawl(session, domain_id, before)]
+    if not obs_ids:
+        return frozenset()
+    rows = session.execute(select(IndicatorRow.kind, IndicatorRow.value).where(IndicatorRow.observation_id.in_(obs_ids)))
+    return frozenset(Indicator(k, v) for k, v in rows)
+
+
+def _sketch(session: Session, domain_id: int, before: datetime | None) -> PageSketch | None:
+    query = (select(PageRow.minhash, PageRow.tlsh, ObservationRow.title)
+             .join(ObservationRow, ObservationRow.id == PageRow.observation_id)
+             .where(PageRow.domain_id == domain_id, PageRow.minhash.is_not(None)))
+    if before is not None:
+        query = query.where(ObservationRow.observed_at < before)
+    row = session.execute(query.order_by(ObservationRow.observed_at.desc(), PageRow.observation_id).limit(1)).first()
+    return PageSketch(title=row.title or "", minhash=row.minhash, tlsh=row.tlsh) if row else None
+
+
+def _rdap(session: Session, domain_id: int) -> RdapRecord | None:
+    row = session.scalar(select(ObservationRow).where(
+        ObservationRow.domain_id == domain_id, ObservationRow.kind == "rdap", ObservationRow.error_kind.is_(None))
+        .order_by(ObservationRow.observed_at.desc(), ObservationRow.id.desc()).limit(1))
+    return codec.rdap_from_raw(row.raw, row.observed_at) if row else None
+
+
+def _last_before(session: Session, domain_id: int, moment: datetime) -> datetime | None:
+    last = func.coalesce(ObservationRow.last_seen_at, ObservationRow.observed_at)
+    seen = case((last < moment, last), (ObservationRow.prev_seen_at < moment, ObservationRow.prev_seen_at),
+                else_=ObservationRow.observed_at)
+    found = session.scalar(select(func.max(seen))
+                           .where(ObservationRow.domain_id == domain_id, ObservationRow.observed_at < moment))
+    if isinstance(found, str):
+        found = datetime.fromisoformat(found)
+    if isinstance(found, datetime):
+        return found.replace(tzinfo=UTC) if found.tzinfo is None else found.astimezone(UTC)
+    return None
+
+
+def reference_profile(session: Session, name: str, *, in_network: bool) -> SiteProfile:
+    row = watchlist.domain_row(session, name)
+    if row is None:
+        raise KeyError(name)
+    info = watchlist.domain_info(row)
+    status = info.status
+    before = info.status_since if status.lost or status is Status.REDIRECTING else None
+    every = _indicators(session, row.id, before)
+    sketch = _sketch(session, row.id, before)
+    rdap = _rdap(session, row.id)
+    redirects_to = None
+    for obs in _crawl(session, row.id, None):
+        fetch = codec.http_from_raw(obs.raw, b"", obs.observed_at)
+        target = host_of(urlsplit(fetch.final_url).hostname or "") if fetch.final_url else None
+        if target and target != name:
+            redirects_to = target
+            break
+    lost_after = _last_before(session, row.id, info.status_since) if status.lost and info.status_since else None
+    return SiteProfile(
+        domain=name, label=split(name).label, status=status, status_since=info.status_since,
+        in_network=in_network, indicators=frozenset(i for i in every if i.kind != "outlink"),
+        minhash=sketch.minhash if sketch else None, tlsh=sketch.tlsh if sketch else None,
+        registered=rdap.registered if rdap else None, registrar=rdap.registrar if rdap else "",
+        registered_via=rdap.via if rdap else "", outlinks=frozenset(i.value for i in every if i.kind == "outlink"),
+        redirects_to=redirects_to, parked=status is Status.PARKED, title=sketch.title if sketch else "",
+        lost_after=lost_after, seeded=info.origin == "seed")
+
+
+# --- the world -------------------------------------------------------------------------------------------
+
+def _dns(session: Session, names: list[str], when: datetime, ip: str, rcode: Rcode = Rcode.NOERROR) -> None:
+    writes = [DnsWrite(n, DnsResult(n, rcode, {"A": (ip,)} if rcode is Rcode.NOERROR else {}),
+                       (Indicator("ip", ip), Indicator("ns", f"ns.{n}")) if rcode is Rcode.NOERROR else ())
+              for n in names]
+    observations.record_dns_batch(session, writes, now=when)
+
+
+def _crawl_of(session: Session, name: str, when: datetime, tag: str, *, pages: int = 3, final: str = "",
+              cycle: bool = True) -> None:
+    cycle_id = cycles.start(session, "watched", when) if cycle else None
+    writes = []
+    for p in range(pages):
+        url = f"https://{name}/{p}"
+        fetch = HttpFetch(domain=name, url=url, final_url=final or url, status=200, body=f"{tag} {p}".encode())
+        inds = (Indicator("ga", f"G-{tag}"), Indicator("outlink", f"{tag}-friend.info"), Indicator("title", f"{tag}{p}"))
+        sketch = PageSketch(title=f"{tag} page {p}", minhash=None if p == 1 else f"{tag}{p}".encode(),
+                            tlsh=f"T{tag}{p}")
+        writes.append(HttpWrite(fetch, inds, sketch))
+    observations.record_http_batch(session, writes, now=when, cycle_id=cycle_id)
+
+
+def _rdap_of(session: Session, name: str, when: datetime, registrar: str, *, failed: bool = False,
+             whois: bool = False) -> None:
+    from detect.model import ErrorKind
+    rec = RdapRecord(domain=name, http_status=None if failed else 200, registrar=registrar,
+                     registered=None if failed else T0 - 30 * DAY, error_kind=ErrorKind.TIMEOUT if failed else None,
+                     error="slow" if failed else "", source="whois" if whois else "rdap")
+    observations.record_rdap(session, rec, [] if failed else [Indicator("registrar", registrar)], now=when)
+
+
+def _status(session: Session, name: str, status: Status, when: datetime) -> None:
+    watchlist.set_status(session, name, Classification(status, status.value), when)
+
+
+NAMES = ["act.com", "seized.ltd", "dead.info", "redir.net", "parked.org", "bare.de", "nordap.fr", "nocycle.io",
+         "lostnothing.eu", "suspended.ru", "dnsfail.biz"]
+
+
+def _world(store: Store) -> None:
+    with store.transaction() as session:
+        watchlist.add_domains(session, [n for n in NAMES if n != "bare.de"], campaign="c", origin="seed", now=T0)
+        watchlist.add_domains(session, ["bare.de"], campaign="", origin="discovered", now=T0, watched=False)
+        for n in NAMES:
+            _status(session, n, Status.ACTIVE, T0)
+        live = [n for n in NAMES if n not in ("bare.de", "lostnothing.eu")]
+        for day in range(3):
+            _dns(session, live, T0 + day * DAY, "192.0.2.1")
+            for n in live:
+                if n not in ("nordap.fr", "nocycle.io"):
+                    _crawl_of(session, n, T0 + day * DAY + timedelta(hours=1), f"{n.split('.')[0]}{day}")
+            _crawl_of(session, "nocycle.io", T0 + day * DAY, f"nc{day}", cycle=False)
+        _rdap_of(session, "act.com", T0, "First Registrar")
+        _rdap_of(session, "act.com", T0 + DAY, "Second Registrar", whois=True)
+        _rdap_of(session, "act.com", T0 + 2 * DAY, "", failed=True)
+        for n in ("seized.ltd", "dead.info", "redir.net", "parked.org", "suspended.ru"):
+            _rdap_of(session, n, T0, f"{n} registrar")
+        _crawl_of(session, "nordap.fr", T0, "nr", pages=1)
+        # the losses and the redirect, then what the store sees after them
+        _status(session, "seized.ltd", Status.SEIZED, T0 + 2 * DAY + timedelta(hours=2))
+        _status(session, "suspended.ru", Status.SUSPENDED, T0 + 2 * DAY + timedelta(hours=2))
+        _status(session, "dead.info", Status.DEAD, T0 + DAY + timedelta(hours=2))
+        _status(session, "redir.net", Status.REDIRECTING, T0 + DAY + timedelta(hours=2))
+        _status(session, "parked.org", Status.PARKED, T0 + DAY)
+        _status(session, "lostnothing.eu", Status.DEAD, T0 + DAY)
+        for day in range(3, 5):
+            _dns(session, ["seized.ltd", "act.com", "suspended.ru"], T0 + day * DAY, "203.0.113.9")
+            _dns(session, ["dead.info", "dnsfail.biz"], T0 + day * DAY, "", Rcode.NXDOMAIN)
+            _crawl_of(session, "seized.ltd", T0 + day * DAY, f"banner{day}", pages=1)
+            _crawl_of(session, "redir.net", T0 + day * DAY, f"target{day}", pages=2, final="https://www.other.org/x")
+            _crawl_of(session, "act.com", T0 + day * DAY, f"act{day}", pages=2 + day)
+        _rdap_of(session, "seized.ltd", T0 + 4 * DAY, "Seizing Registry")
+
+
+@pytest.fixture
+def world(store: Store) -> Store:
+    _world(store)
+    return store
+
+
+def test_batched_profiles_equal_the_per_name_reads(world: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lost (seized, suspended, dead) and redirecting sites described as of before their status_since,
+    outlinks apart, the first foreign redirect target of the latest crawl, the newest successful RDAP,
+    parked, seeded, no crawl, no RDAP, no observation at all; in chunks of three names."""
+    real = inlist.chunks
+    for module in (observations, watchlist):
+        monkeypatch.setattr(module, "chunks", lambda values, size=3: real(values, min(size, 3)))
+    with world.transaction() as session:
+        expected = {n: reference_profile(session, n, in_network=True) for n in NAMES}
+        got = profiles.site_profiles(session, [*NAMES, "act.com"], in_network=True)
+        one = {n: profiles.site_profile(session, n, in_network=True) for n in NAMES}
+        assert profiles.site_profiles(session, [], in_network=False) == {}
+    assert list(got) == NAMES
+    assert got == expected == one
+    # the world covers what it claims to
+    assert got["seized.ltd"].lost_after == T0 + 2 * DAY + timedelta(hours=1)
+    assert got["seized.ltd"].title == "seized2 page 0" and "G-seized2" in {i.value for i in got["seized.ltd"].indicators}
+    assert Indicator("ip", "192.0.2.1") in got["seized.ltd"].indicators
+    assert got["redir.net"].redirects_to == "other.org" and got["redir.net"].title == "redir1 page 0"
+    assert got["act.com"].redirects_to is None and got["act.com"].registrar == "Second Registrar"
+    assert got["act.com"].registered_via and got["act.com"].outlinks == {"act4-friend.info"}
+    assert got["dead.info"].lost_after is not None and got["lostnothing.eu"].lost_after is None
+    assert got["parked.org"].parked and not got["bare.de"].seeded and got["bare.de"].indicators == frozenset()
+    assert got["nordap.fr"].registrar == "" and got["nocycle.io"].title == "nc2 page 0"
+    assert Indicator("ip", "192.0.2.1") not in got["dnsfail.biz"].indicators
+
+
+def test_a_name_not_in_the_store_is_a_key_error_as_for_one_name(world: Store) -> None:
+    with world.transaction() as session:
+        with pytest.raises(KeyError, match="gone.ltd"):
+            profiles.site_profiles(session, ["act.com", "gone.ltd"], in_network=False)
+        with pytest.raises(KeyError, match="gone.ltd"):
+            profiles.site_profile(session, "gone.ltd", in_network=False)
