@@ -334,8 +334,12 @@ def test_a_job_whose_killed_attempt_is_too_old_starts_a_fresh_cycle_and_loses_no
         assert s.view.cycles("hunt") == len(hunted_later)
         expected = alone.result()
         assert sorted(hunts) == sorted(expected.stats["lost"])
-        # The clone's confidence is not compared: scored in the fresh cycle it came out 0.93 once in four
-        # runs against the twin's 0.65 (0.65 the other three times) — a divergence not explained yet.
+        # The clone's confidence is not compared: once in five runs the fresh cycle scored it 0.93 against
+        # the twin's 0.65. Most likely (read from the code): the killed attempt's batch of the redirecting frontline-digest.com had committed
+        # its crawl (the redirect followed: the clone's own page) before its status change, which the fresh
+        # cycle then recorded later; storage/profiles.py describes a redirecting site by its pages observed
+        # before its status_since ("as its operator last ran it"), so the clone's page became the network's
+        # page and its text "copied". Not fixed here (a scoring question; see the README's Failures).
         same_as_twin(sandbox, s, expected, confidence=False)
 
 
