@@ -18,7 +18,7 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, Table, and_, case, func, insert, literal, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from detect.bodies import PackedBody, body_digest, pack_body
 from detect.indicator_kinds import bounded
@@ -397,24 +397,29 @@ def _before(before: Mapping[int, datetime | None], chunk: Sequence[int], domain:
     return or_(limit.is_(None), at < limit)
 
 
+def _newest(kind: str, before: Mapping[int, datetime | None], chunk: Sequence[int]) -> Any:
+    """The id of the newest ``kind`` observation of the domain of the enclosing query's DomainRow made
+    before its cut-off: a correlated LIMIT 1, one index probe a domain however long its history."""
+    o = aliased(ObservationRow)
+    return (select(o.id).where(o.domain_id == DomainRow.id, o.kind == kind,
+                               _before(before, chunk, o.domain_id, o.observed_at))
+            .order_by(o.observed_at.desc(), o.id.desc()).limit(1).correlate(DomainRow).scalar_subquery())
+
+
 def _crawl_rows(session: Session, before: Mapping[int, datetime | None], *columns: Any) -> list[Any]:
     """``columns`` of the fetches of each domain's latest crawl made before its cut-off in ``before``
     (domain id → moment; None: no cut): every HTTP observation sharing the newest one's cycle (or its
     time, when it has no cycle), in id order; one query a chunk of domains."""
     out: list[Any] = []
     for chunk in chunks(list(before), IN_CHUNK // 2):
-        rank = func.row_number().over(partition_by=ObservationRow.domain_id,
-                                      order_by=(ObservationRow.observed_at.desc(), ObservationRow.id.desc()))
-        ranked = (select(ObservationRow.domain_id, ObservationRow.cycle_id, ObservationRow.observed_at,
-                         rank.label("rank"))
-                  .where(ObservationRow.domain_id.in_(chunk), ObservationRow.kind == "http",
-                         _before(before, chunk, ObservationRow.domain_id, ObservationRow.observed_at)).subquery())
-        newest = select(ranked).where(ranked.c.rank == 1).subquery()
-        sibling = or_(ObservationRow.cycle_id == newest.c.cycle_id,
-                      and_(newest.c.cycle_id.is_(None), ObservationRow.observed_at == newest.c.observed_at))
-        out.extend(session.execute(select(*columns).join(newest, and_(
-            ObservationRow.domain_id == newest.c.domain_id, ObservationRow.kind == "http", sibling))
-            .order_by(ObservationRow.id)))
+        heads = select(_newest("http", before, chunk).label("id")).where(DomainRow.id.in_(chunk)).subquery()
+        newest = aliased(ObservationRow)
+        sibling = or_(ObservationRow.cycle_id == newest.cycle_id,
+                      and_(newest.cycle_id.is_(None), ObservationRow.observed_at == newest.observed_at))
+        out.extend(session.execute(
+            select(*columns).join(newest, and_(ObservationRow.domain_id == newest.domain_id,
+                                               ObservationRow.kind == "http", sibling))
+            .join(heads, newest.id == heads.c.id).order_by(ObservationRow.id)))
     return out
 
 
@@ -471,15 +476,16 @@ def latest_indicators_of(session: Session, before: Mapping[int, datetime | None]
     None: no cut), a few queries a chunk: domain id → its indicators, for those that have some."""
     owner: dict[int, int] = {}  # observation id → domain id
     for chunk in chunks(list(before), IN_CHUNK // 2):
-        rank = func.row_number().over(partition_by=(ObservationRow.domain_id, ObservationRow.kind),
-                                      order_by=(ObservationRow.observed_at.desc(), ObservationRow.id.desc()))
-        ranked = (select(ObservationRow.id, ObservationRow.domain_id, ObservationRow.kind, ObservationRow.rcode,
-                         rank.label("rank"))
-                  .where(ObservationRow.domain_id.in_(chunk), or_(ObservationRow.kind == "dns", ObservationRow.kind == "rdap"),
-                         _before(before, chunk, ObservationRow.domain_id, ObservationRow.observed_at)).subquery())
-        for obs_id, did, kind, rcode, _rank in session.execute(select(ranked).where(ranked.c.rank == 1)):
-            if kind != "dns" or rcode == "NOERROR":
-                owner[obs_id] = did
+        dns = aliased(ObservationRow)
+        heads = (select(DomainRow.id, _newest("dns", before, chunk).label("dns"),
+                        _newest("rdap", before, chunk).label("rdap"))
+                 .where(DomainRow.id.in_(chunk)).subquery())
+        for did, dns_id, rcode, rdap_id in session.execute(
+                select(heads.c.id, heads.c.dns, dns.rcode, heads.c.rdap).outerjoin(dns, dns.id == heads.c.dns)):
+            if dns_id is not None and rcode == "NOERROR":
+                owner[dns_id] = did
+            if rdap_id is not None:
+                owner[rdap_id] = did
     owner.update((obs_id, did) for obs_id, did in _crawl_rows(session, before, ObservationRow.id,
                                                                   ObservationRow.domain_id))
     found: dict[int, set[Indicator]] = {}
@@ -582,12 +588,16 @@ def latest_page_sketches(session: Session, before: Mapping[int, datetime | None]
     None: no cut), one query a chunk: domain id → its sketch, for those that have one."""
     out: dict[int, PageSketch] = {}
     for chunk in chunks(list(before), IN_CHUNK // 2):
-        rank = func.row_number().over(partition_by=PageRow.domain_id,
-                                      order_by=(ObservationRow.observed_at.desc(), PageRow.observation_id))
-        ranked = (select(PageRow.domain_id, PageRow.minhash, PageRow.tlsh, ObservationRow.title, rank.label("rank"))
-                  .join(ObservationRow, ObservationRow.id == PageRow.observation_id)
-                  .where(PageRow.domain_id.in_(chunk), PageRow.minhash.is_not(None),
-                         _before(before, chunk, PageRow.domain_id, ObservationRow.observed_at)).subquery())
-        for did, minhash, tlsh, title, _rank in session.execute(select(ranked).where(ranked.c.rank == 1)):
+        page, obs = aliased(PageRow), aliased(ObservationRow)
+        newest = (select(page.observation_id).join(obs, obs.id == page.observation_id)
+                  .where(page.domain_id == DomainRow.id, page.minhash.is_not(None),
+                         _before(before, chunk, page.domain_id, obs.observed_at))
+                  .order_by(obs.observed_at.desc(), page.observation_id).limit(1).correlate(DomainRow)
+                  .scalar_subquery())
+        heads = select(DomainRow.id, newest.label("page")).where(DomainRow.id.in_(chunk)).subquery()
+        rows = session.execute(select(heads.c.id, PageRow.minhash, PageRow.tlsh, ObservationRow.title)
+                               .join(PageRow, PageRow.observation_id == heads.c.page)
+                               .join(ObservationRow, ObservationRow.id == PageRow.observation_id))
+        for did, minhash, tlsh, title in rows:
             out[did] = PageSketch(title=title or "", minhash=minhash, tlsh=tlsh)
     return out
