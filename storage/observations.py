@@ -18,7 +18,7 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, Table, and_, case, func, insert, literal, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from detect.bodies import PackedBody, body_digest, pack_body
 from detect.indicator_kinds import bounded
@@ -400,10 +400,10 @@ def _before(before: Mapping[int, datetime | None], chunk: Sequence[int], domain:
 def _newest(kind: str, before: Mapping[int, datetime | None], chunk: Sequence[int]) -> Any:
     """The id of the newest ``kind`` observation of the domain of the enclosing query's DomainRow made
     before its cut-off: a correlated LIMIT 1, one index probe a domain however long its history."""
-    o = aliased(ObservationRow)
-    return (select(o.id).where(o.domain_id == DomainRow.id, o.kind == kind,
-                               _before(before, chunk, o.domain_id, o.observed_at))
-            .order_by(o.observed_at.desc(), o.id.desc()).limit(1).correlate(DomainRow).scalar_subquery())
+    o = _table(ObservationRow).alias()  # Core aliases: an ORM alias costs milliseconds of adaptation a query
+    return (select(o.c.id).where(o.c.domain_id == DomainRow.id, o.c.kind == kind,
+                                 _before(before, chunk, o.c.domain_id, o.c.observed_at))
+            .order_by(o.c.observed_at.desc(), o.c.id.desc()).limit(1).correlate(DomainRow).scalar_subquery())
 
 
 def _crawl_rows(session: Session, before: Mapping[int, datetime | None], *columns: Any) -> list[Any]:
@@ -413,28 +413,37 @@ def _crawl_rows(session: Session, before: Mapping[int, datetime | None], *column
     out: list[Any] = []
     for chunk in chunks(list(before), IN_CHUNK // 2):
         heads = select(_newest("http", before, chunk).label("id")).where(DomainRow.id.in_(chunk)).subquery()
-        newest = aliased(ObservationRow)
-        sibling = or_(ObservationRow.cycle_id == newest.cycle_id,
-                      and_(newest.cycle_id.is_(None), ObservationRow.observed_at == newest.observed_at))
+        newest = _table(ObservationRow).alias()
+        sibling = or_(ObservationRow.cycle_id == newest.c.cycle_id,
+                      and_(newest.c.cycle_id.is_(None), ObservationRow.observed_at == newest.c.observed_at))
         out.extend(session.execute(
-            select(*columns).join(newest, and_(ObservationRow.domain_id == newest.domain_id,
+            select(*columns).join(newest, and_(ObservationRow.domain_id == newest.c.domain_id,
                                                ObservationRow.kind == "http", sibling))
-            .join(heads, newest.id == heads.c.id).order_by(ObservationRow.id)))
+            .join(heads, newest.c.id == heads.c.id).order_by(ObservationRow.id)))
     return out
 
 
 def latest_http(session: Session, domain: str, *, with_body: bool = False) -> list[HttpFetch]:
-    """The fetches of the most recent crawl of ``domain`` (all observations sharing its cycle/time)."""
-    rows = _crawl_rows(session, {_domain_id(session, domain): None}, ObservationRow.id, ObservationRow.raw,
-                       ObservationRow.observed_at)
+    """The fetches of the most recent crawl of ``domain`` (all observations sharing its cycle/time). Its
+    own two queries, not :func:`latest_crawls` of one: observing classifies domains one by one with it,
+    and building the batched statement costs more in Python than this one's round trips."""
+    domain_id = _domain_id(session, domain)
+    last = _latest(session, domain_id, "http")
+    if last is None:
+        return []
+    query = select(ObservationRow).where(ObservationRow.domain_id == domain_id, ObservationRow.kind == "http")
+    if last.cycle_id is not None:
+        query = query.where(ObservationRow.cycle_id == last.cycle_id)
+    else:
+        query = query.where(ObservationRow.observed_at == last.observed_at)
     out = []
-    for obs_id, raw, observed_at in rows:
+    for row in session.scalars(query.order_by(ObservationRow.id)):
         body = b""
         if with_body:
             packed = session.scalar(select(BodyRow.body_gz).join(PageRow, PageRow.body_sha256 == BodyRow.sha256)
-                                    .where(PageRow.observation_id == obs_id))
+                                    .where(PageRow.observation_id == row.id))
             body = gzip.decompress(packed) if packed is not None else b""
-        out.append(codec.http_from_raw(raw, body, observed_at))
+        out.append(codec.http_from_raw(row.raw, body, row.observed_at))
     return out
 
 
@@ -476,12 +485,12 @@ def latest_indicators_of(session: Session, before: Mapping[int, datetime | None]
     None: no cut), a few queries a chunk: domain id → its indicators, for those that have some."""
     owner: dict[int, int] = {}  # observation id → domain id
     for chunk in chunks(list(before), IN_CHUNK // 2):
-        dns = aliased(ObservationRow)
+        dns = _table(ObservationRow).alias()
         heads = (select(DomainRow.id, _newest("dns", before, chunk).label("dns"),
                         _newest("rdap", before, chunk).label("rdap"))
                  .where(DomainRow.id.in_(chunk)).subquery())
         for did, dns_id, rcode, rdap_id in session.execute(
-                select(heads.c.id, heads.c.dns, dns.rcode, heads.c.rdap).outerjoin(dns, dns.id == heads.c.dns)):
+                select(heads.c.id, heads.c.dns, dns.c.rcode, heads.c.rdap).outerjoin(dns, dns.c.id == heads.c.dns)):
             if dns_id is not None and rcode == "NOERROR":
                 owner[dns_id] = did
             if rdap_id is not None:
@@ -588,11 +597,11 @@ def latest_page_sketches(session: Session, before: Mapping[int, datetime | None]
     None: no cut), one query a chunk: domain id → its sketch, for those that have one."""
     out: dict[int, PageSketch] = {}
     for chunk in chunks(list(before), IN_CHUNK // 2):
-        page, obs = aliased(PageRow), aliased(ObservationRow)
-        newest = (select(page.observation_id).join(obs, obs.id == page.observation_id)
-                  .where(page.domain_id == DomainRow.id, page.minhash.is_not(None),
-                         _before(before, chunk, page.domain_id, obs.observed_at))
-                  .order_by(obs.observed_at.desc(), page.observation_id).limit(1).correlate(DomainRow)
+        page, obs = _table(PageRow).alias(), _table(ObservationRow).alias()
+        newest = (select(page.c.observation_id).join(obs, obs.c.id == page.c.observation_id)
+                  .where(page.c.domain_id == DomainRow.id, page.c.minhash.is_not(None),
+                         _before(before, chunk, page.c.domain_id, obs.c.observed_at))
+                  .order_by(obs.c.observed_at.desc(), page.c.observation_id).limit(1).correlate(DomainRow)
                   .scalar_subquery())
         heads = select(DomainRow.id, newest.label("page")).where(DomainRow.id.in_(chunk)).subquery()
         rows = session.execute(select(heads.c.id, PageRow.minhash, PageRow.tlsh, ObservationRow.title)
