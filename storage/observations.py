@@ -477,7 +477,25 @@ def latest_indicators(session: Session, domain: str, *, before: datetime | None 
     """Indicators of the latest observation of each kind (dns, http crawl, rdap) of ``domain``; with
     ``before``, of the latest ones made before then (a seized site's last operator-run state)."""
     domain_id = _domain_id(session, domain)
-    return latest_indicators_of(session, {domain_id: before}).get(domain_id, frozenset())
+    obs_ids: list[int] = []
+    for kind in ("dns", "rdap"):
+        row = _latest(session, domain_id, kind, before)
+        if row is not None and (kind != "dns" or row.rcode == "NOERROR"):
+            obs_ids.append(row.id)
+    last_http = _latest(session, domain_id, "http", before)
+    if last_http is not None:
+        query = select(ObservationRow.id).where(ObservationRow.domain_id == domain_id, ObservationRow.kind == "http")
+        query = (query.where(ObservationRow.cycle_id == last_http.cycle_id) if last_http.cycle_id is not None
+                 else query.where(ObservationRow.observed_at == last_http.observed_at))
+        obs_ids.extend(session.scalars(query))
+    if not obs_ids:
+        return frozenset()
+    found: set[Indicator] = set()
+    for chunk in chunks(obs_ids):
+        rows = session.execute(select(IndicatorRow.kind, IndicatorRow.value)
+                               .where(IndicatorRow.observation_id.in_(chunk)))
+        found.update(Indicator(k, v) for k, v in rows)
+    return frozenset(found)
 
 
 def latest_indicators_of(session: Session, before: Mapping[int, datetime | None]) -> dict[int, frozenset[Indicator]]:
@@ -531,7 +549,17 @@ def last_observed_before(session: Session, domain: str, moment: datetime) -> dat
     which the domain's status changed (the next round starts a new row then, see record_dns_batch), and
     for any moment not inside a run of repeats; inside one it is the run's start or last-but-one look."""
     domain_id = _domain_id(session, domain)
-    return last_observed_befores(session, {domain_id: moment}).get(domain_id)
+    last = func.coalesce(ObservationRow.last_seen_at, ObservationRow.observed_at)
+    seen = case((last < moment, last),
+                (ObservationRow.prev_seen_at < moment, ObservationRow.prev_seen_at),
+                else_=ObservationRow.observed_at)
+    found = session.scalar(select(func.max(seen))
+                           .where(ObservationRow.domain_id == domain_id, ObservationRow.observed_at < moment))
+    if isinstance(found, str):  # SQLite hands back a CASE over datetimes as text
+        found = datetime.fromisoformat(found)
+    if isinstance(found, datetime):
+        return found.replace(tzinfo=UTC) if found.tzinfo is None else found.astimezone(UTC)
+    return None
 
 
 def last_observed_befores(session: Session, moments: Mapping[int, datetime]) -> dict[int, datetime]:
@@ -589,7 +617,15 @@ def page_sketches(session: Session, *, after: int = 0) -> Iterable[tuple[str, in
 def latest_page_sketch(session: Session, domain: str, *, before: datetime | None = None) -> PageSketch | None:
     """The sketch of the newest page of ``domain`` that has one (home pages come first in a crawl)."""
     domain_id = _domain_id(session, domain)
-    return latest_page_sketches(session, {domain_id: before}).get(domain_id)
+    query = (select(PageRow.minhash, PageRow.tlsh, ObservationRow.title)
+             .join(ObservationRow, ObservationRow.id == PageRow.observation_id)
+             .where(PageRow.domain_id == domain_id, PageRow.minhash.is_not(None)))
+    if before is not None:
+        query = query.where(ObservationRow.observed_at < before)
+    row = session.execute(query.order_by(ObservationRow.observed_at.desc(), PageRow.observation_id).limit(1)).first()
+    if row is None:
+        return None
+    return PageSketch(title=row.title or "", minhash=row.minhash, tlsh=row.tlsh)
 
 
 def latest_page_sketches(session: Session, before: Mapping[int, datetime | None]) -> dict[int, PageSketch]:

@@ -3,28 +3,41 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from detect.model import HttpFetch, Indicator, Status
+from detect.model import HttpFetch, Indicator, RdapRecord, Status
 from detect.names import host_of, split
 from detect.scoring import SiteProfile, StoreStats
 from detect.similarity import TextCrowd
 from storage import observations, watchlist
 from storage.models import DomainRow
+from storage.observations import PageSketch
+from storage.values import DomainInfo
 
 
 def site_profile(session: Session, name: str, *, in_network: bool) -> SiteProfile:
-    """What scoring knows of ``name`` (:func:`site_profiles` of one name); KeyError if not in the store."""
-    return site_profiles(session, [name], in_network=in_network)[name]
+    """What scoring knows of ``name``, in six or so queries; KeyError if not in the store. For many names
+    :func:`site_profiles` reads the same with a few queries a chunk of names."""
+    info = watchlist.get_domain(session, name)
+    if info is None:
+        raise KeyError(name)
+    before = _described_before(info)
+    return _profile(info, in_network=in_network,
+                    found=observations.latest_indicators(session, name, before=before),
+                    sketch=observations.latest_page_sketch(session, name, before=before),
+                    rdap=observations.latest_rdap(session, name), crawl=observations.latest_http(session, name),
+                    lost_after=(observations.last_observed_before(session, name, info.status_since)
+                                if info.status.lost and info.status_since is not None else None))
 
 
 def site_profiles(session: Session, names: Iterable[str], *, in_network: bool) -> dict[str, SiteProfile]:
-    """The profiles of ``names`` (name → profile, in the order of ``names``), read with a few queries a
-    chunk of names rather than a few a name: what a hunt's scoring reads of its network and candidates.
-    KeyError (naming the first) if one of ``names`` is not in the store, as :func:`site_profile`."""
+    """:func:`site_profile` of each of ``names`` (name → profile, in the order of ``names``), read with a
+    few queries a chunk of names rather than a few a name: what a hunt's scoring reads of its network and
+    candidates. KeyError (naming the first) if one of ``names`` is not in the store, as site_profile."""
     wanted = list(dict.fromkeys(names))
     rows = watchlist.domain_rows(session, wanted)
     missing = [n for n in wanted if n not in rows]
@@ -32,41 +45,43 @@ def site_profiles(session: Session, names: Iterable[str], *, in_network: bool) -
         raise KeyError(missing[0])
     infos = {n: watchlist.domain_info(rows[n]) for n in wanted}
     ids = {n: rows[n].id for n in wanted}
-    # A lost site now shows a banner or nothing, and a redirecting one shows its target's pages (the
-    # crawl follows the redirect): describe each as its operator last ran it.
-    before = {ids[n]: (info.status_since if info.status.lost or info.status is Status.REDIRECTING else None)
-              for n, info in infos.items()}
+    before = {ids[n]: _described_before(info) for n, info in infos.items()}
     every = observations.latest_indicators_of(session, before)
     sketches = observations.latest_page_sketches(session, before)
     rdaps = observations.latest_rdaps(session, list(ids.values()))
     crawls = observations.latest_crawls(session, list(ids.values()))
     lost_after = observations.last_observed_befores(session, {
         ids[n]: info.status_since for n, info in infos.items() if info.status.lost and info.status_since is not None})
-    out: dict[str, SiteProfile] = {}
-    for name, info in infos.items():
-        did = ids[name]
-        found = every.get(did, frozenset())
-        sketch, rdap = sketches.get(did), rdaps.get(did)
-        out[name] = SiteProfile(
-            domain=name, label=split(name).label, status=info.status, status_since=info.status_since,
-            in_network=in_network, indicators=frozenset(i for i in found if i.kind != "outlink"),
-            minhash=sketch.minhash if sketch else None, tlsh=sketch.tlsh if sketch else None,
-            registered=rdap.registered if rdap else None, registrar=rdap.registrar if rdap else "",
-            registered_via=rdap.via if rdap else "",
-            outlinks=frozenset(i.value for i in found if i.kind == "outlink"),
-            redirects_to=_redirect_target(name, crawls.get(did, [])), parked=info.status is Status.PARKED,
-            title=sketch.title if sketch else "", lost_after=lost_after.get(did), seeded=info.origin == "seed",
-        )
-    return out
+    return {name: _profile(info, in_network=in_network, found=every.get(ids[name], frozenset()),
+                           sketch=sketches.get(ids[name]), rdap=rdaps.get(ids[name]), crawl=crawls.get(ids[name], []),
+                           lost_after=lost_after.get(ids[name]))
+            for name, info in infos.items()}
 
 
-def _redirect_target(name: str, crawl: Iterable[HttpFetch]) -> str | None:
-    """The first host other than ``name`` a fetch of its latest crawl ended on."""
-    for fetch in crawl:
+def _described_before(info: DomainInfo) -> datetime | None:
+    """A lost site now shows a banner or nothing, and a redirecting one shows its target's pages (the
+    crawl follows the redirect): describe each as its operator last ran it, before its status_since."""
+    return info.status_since if info.status.lost or info.status is Status.REDIRECTING else None
+
+
+def _profile(info: DomainInfo, *, in_network: bool, found: frozenset[Indicator], sketch: PageSketch | None,
+             rdap: RdapRecord | None, crawl: Iterable[HttpFetch], lost_after: datetime | None) -> SiteProfile:
+    name = info.name
+    redirects_to = None
+    for fetch in crawl:  # the first host other than the site's own a fetch of its latest crawl ended on
         target = host_of(urlsplit(fetch.final_url).hostname or "") if fetch.final_url else None
         if target and target != name:
-            return target
-    return None
+            redirects_to = target
+            break
+    return SiteProfile(
+        domain=name, label=split(name).label, status=info.status, status_since=info.status_since,
+        in_network=in_network, indicators=frozenset(i for i in found if i.kind != "outlink"),
+        minhash=sketch.minhash if sketch else None, tlsh=sketch.tlsh if sketch else None,
+        registered=rdap.registered if rdap else None, registrar=rdap.registrar if rdap else "",
+        registered_via=rdap.via if rdap else "", outlinks=frozenset(i.value for i in found if i.kind == "outlink"),
+        redirects_to=redirects_to, parked=info.status is Status.PARKED, title=sketch.title if sketch else "",
+        lost_after=lost_after, seeded=info.origin == "seed",
+    )
 
 
 def network_profiles(session: Session) -> list[SiteProfile]:

@@ -1,113 +1,20 @@
-"""site_profiles (a few queries a chunk of names) reads what the per-name reads gave before it, name by
-name: the reference below is the per-name SQL site_profile ran until batching, kept here verbatim so the
-batched readers are compared with an independent implementation, not with themselves."""
+"""site_profiles (a few queries a chunk of names, storage/observations.py's batched readers) reads what
+site_profile (the per-name readers, six or so queries a name) reads, name by name."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from detect.model import Classification, DnsResult, HttpFetch, Indicator, Rcode, RdapRecord, Status
-from detect.names import host_of, split
-from detect.scoring import SiteProfile
-from storage import codec, cycles, inlist, observations, profiles, watchlist
-from storage.models import IndicatorRow, ObservationRow, PageRow
+from storage import cycles, inlist, observations, profiles, watchlist
 from storage.observations import DnsWrite, HttpWrite, PageSketch
 from storage.store import Store
 
 T0 = datetime(2024, 9, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
-
-
-# --- the reference: site_profile's reads one domain at a time, as they were -------------------------------
-
-def _latest(session: Session, domain_id: int, kind: str, before: datetime | None = None) -> ObservationRow | None:
-    query = select(ObservationRow).where(ObservationRow.domain_id == domain_id, ObservationRow.kind == kind)
-    if before is not None:
-        query = query.where(ObservationRow.observed_at < before)
-    return session.scalar(query.order_by(ObservationRow.observed_at.desc(), ObservationRow.id.desc()).limit(1))
-
-
-def _crawl(session: Session, domain_id: int, before: datetime | None) -> list[ObservationRow]:
-    last = _latest(session, domain_id, "http", before)
-    if last is None:
-        return []
-    query = select(ObservationRow).where(ObservationRow.domain_id == domain_id, ObservationRow.kind == "http")
-    query = (query.where(ObservationRow.cycle_id == last.cycle_id) if last.cycle_id is not None
-             else query.where(ObservationRow.observed_at == last.observed_at))
-    return list(session.scalars(query.order_by(ObservationRow.id)))
-
-
-def _indicators(session: Session, domain_id: int, before: datetime | None) -> frozenset[Indicator]:
-    obs_ids = [row.id for kind in ("dns", "rdap") if (row := _latest(session, domain_id, kind, before)) is not None
-               and (kind != "dns" or row.rcode == "NOERROR")]
-    obs_ids += [row.id for row in _crawl(session, domain_id, before)]
-    if not obs_ids:
-        return frozenset()
-    rows = session.execute(select(IndicatorRow.kind, IndicatorRow.value).where(IndicatorRow.observation_id.in_(obs_ids)))
-    return frozenset(Indicator(k, v) for k, v in rows)
-
-
-def _sketch(session: Session, domain_id: int, before: datetime | None) -> PageSketch | None:
-    query = (select(PageRow.minhash, PageRow.tlsh, ObservationRow.title)
-             .join(ObservationRow, ObservationRow.id == PageRow.observation_id)
-             .where(PageRow.domain_id == domain_id, PageRow.minhash.is_not(None)))
-    if before is not None:
-        query = query.where(ObservationRow.observed_at < before)
-    row = session.execute(query.order_by(ObservationRow.observed_at.desc(), PageRow.observation_id).limit(1)).first()
-    return PageSketch(title=row.title or "", minhash=row.minhash, tlsh=row.tlsh) if row else None
-
-
-def _rdap(session: Session, domain_id: int) -> RdapRecord | None:
-    row = session.scalar(select(ObservationRow).where(
-        ObservationRow.domain_id == domain_id, ObservationRow.kind == "rdap", ObservationRow.error_kind.is_(None))
-        .order_by(ObservationRow.observed_at.desc(), ObservationRow.id.desc()).limit(1))
-    return codec.rdap_from_raw(row.raw, row.observed_at) if row else None
-
-
-def _last_before(session: Session, domain_id: int, moment: datetime) -> datetime | None:
-    last = func.coalesce(ObservationRow.last_seen_at, ObservationRow.observed_at)
-    seen = case((last < moment, last), (ObservationRow.prev_seen_at < moment, ObservationRow.prev_seen_at),
-                else_=ObservationRow.observed_at)
-    found = session.scalar(select(func.max(seen))
-                           .where(ObservationRow.domain_id == domain_id, ObservationRow.observed_at < moment))
-    if isinstance(found, str):
-        found = datetime.fromisoformat(found)
-    if isinstance(found, datetime):
-        return found.replace(tzinfo=UTC) if found.tzinfo is None else found.astimezone(UTC)
-    return None
-
-
-def reference_profile(session: Session, name: str, *, in_network: bool) -> SiteProfile:
-    row = watchlist.domain_row(session, name)
-    if row is None:
-        raise KeyError(name)
-    info = watchlist.domain_info(row)
-    status = info.status
-    before = info.status_since if status.lost or status is Status.REDIRECTING else None
-    every = _indicators(session, row.id, before)
-    sketch = _sketch(session, row.id, before)
-    rdap = _rdap(session, row.id)
-    redirects_to = None
-    for obs in _crawl(session, row.id, None):
-        fetch = codec.http_from_raw(obs.raw, b"", obs.observed_at)
-        target = host_of(urlsplit(fetch.final_url).hostname or "") if fetch.final_url else None
-        if target and target != name:
-            redirects_to = target
-            break
-    lost_after = _last_before(session, row.id, info.status_since) if status.lost and info.status_since else None
-    return SiteProfile(
-        domain=name, label=split(name).label, status=status, status_since=info.status_since,
-        in_network=in_network, indicators=frozenset(i for i in every if i.kind != "outlink"),
-        minhash=sketch.minhash if sketch else None, tlsh=sketch.tlsh if sketch else None,
-        registered=rdap.registered if rdap else None, registrar=rdap.registrar if rdap else "",
-        registered_via=rdap.via if rdap else "", outlinks=frozenset(i.value for i in every if i.kind == "outlink"),
-        redirects_to=redirects_to, parked=status is Status.PARKED, title=sketch.title if sketch else "",
-        lost_after=lost_after, seeded=info.origin == "seed")
 
 
 # --- the world -------------------------------------------------------------------------------------------
@@ -199,12 +106,12 @@ def test_batched_profiles_equal_the_per_name_reads(world: Store, monkeypatch: py
     for module in (observations, watchlist):
         monkeypatch.setattr(module, "chunks", lambda values, size=3: real(values, min(size, 3)))
     with world.transaction() as session:
-        expected = {n: reference_profile(session, n, in_network=True) for n in NAMES}
+        expected = {n: profiles.site_profile(session, n, in_network=True) for n in NAMES}
         got = profiles.site_profiles(session, [*NAMES, "act.com"], in_network=True)
-        one = {n: profiles.site_profile(session, n, in_network=True) for n in NAMES}
+        alone = {n: profiles.site_profiles(session, [n], in_network=True)[n] for n in NAMES}
         assert profiles.site_profiles(session, [], in_network=False) == {}
     assert list(got) == NAMES
-    assert got == expected == one
+    assert got == expected == alone
     # the world covers what it claims to
     assert got["seized.ltd"].lost_after == T0 + 2 * DAY + timedelta(hours=1)
     assert got["seized.ltd"].title == "seized2 page 0" and "G-seized2" in {i.value for i in got["seized.ltd"].indicators}
