@@ -9,8 +9,8 @@ made again): per size N, N network sites (watched seeds: a DNS answer, a crawl w
 record; 25 operators, each with its analytics id, name server, /24 and page text), ``--candidates``
 candidates (one in ten a clone of a network site: its text, its analytics id; the rest strangers on the
 network's hosting or on their own) and 2·N + 2,000 strangers with pages (one in five on a common theme).
-Measured, each on its own: the network's profiles (storage/profiles.py site_profile per network site),
-the candidates' profiles, store_stats (share counts, the page-signature scan, TextCrowd), then
+Measured, each on its own: the network's profiles (storage/profiles.py site_profile per network site,
+then site_profiles for all of them at once: ``*_batched_s``, checked equal), the candidates' profiles (both ways), store_stats (share counts, the page-signature scan, TextCrowd), then
 detect.scoring.score_candidate for every candidate; and the size of the inputs pickled (what handing
 them over in a row would carry).
 """
@@ -174,6 +174,14 @@ def measure(url: str, network: int, candidates: int) -> dict[str, Any]:
             cands = [profiles.site_profile(session, n, in_network=False) for n in cand_names]
             t_cand = time.perf_counter() - t
             t = time.perf_counter()
+            net_batched = profiles.site_profiles(session, watched, in_network=True)
+            t_net_batched = time.perf_counter() - t
+            t = time.perf_counter()
+            cands_batched = profiles.site_profiles(session, cand_names, in_network=False)
+            t_cand_batched = time.perf_counter() - t
+            if list(net_batched.values()) != net or list(cands_batched.values()) != cands:
+                raise SystemExit("site_profiles differs from site_profile name by name")
+            t = time.perf_counter()
             stats = profiles.store_stats(session, [*net, *cands])
             t_stats = time.perf_counter() - t
             t = time.perf_counter()
@@ -191,7 +199,9 @@ def measure(url: str, network: int, candidates: int) -> dict[str, Any]:
         t_pickle = time.perf_counter() - t
         return {"network": network, "candidates": candidates, "store_domains": stats.total_domains,
                 "setup_s": round(setup, 1), "network_profiles_s": round(t_net, 3),
-                "candidate_profiles_s": round(t_cand, 3), "store_stats_s": round(t_stats, 3),
+                "network_profiles_batched_s": round(t_net_batched, 3),
+                "candidate_profiles_s": round(t_cand, 3), "candidate_profiles_batched_s": round(t_cand_batched, 3),
+                "store_stats_s": round(t_stats, 3),
                 "store_stats_quarter_s": round(t_stats_quarter, 3),
                 "score_total_s": round(sum(per), 3), "score_mean_ms": round(1000 * statistics.mean(per), 2),
                 "score_p95_ms": round(1000 * sorted(per)[int(0.95 * (len(per) - 1))], 2), "clones": clones,

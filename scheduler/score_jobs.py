@@ -84,8 +84,9 @@ def read_inputs(parts: Components, network: Sequence[str], everyone: Sequence[st
     store's statistics over all of them, and the network's campaigns: as the store stands now."""
     policy = ScoringPolicy.from_sections(parts.config.scoring, parts.config.brands)
     with parts.store.transaction() as session:
-        net = [profiles.site_profile(session, name, in_network=True) for name in network]
-        cands = {name: profiles.site_profile(session, name, in_network=False) for name in everyone}
+        by_name = profiles.site_profiles(session, network, in_network=True)
+        net = [by_name[name] for name in network]
+        cands = profiles.site_profiles(session, everyone, in_network=False)
         stats = profiles.store_stats(session, [*net, *cands.values()])
         campaigns = {}
         for p in net:
