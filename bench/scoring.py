@@ -10,7 +10,8 @@ record; 25 operators, each with its analytics id, name server, /24 and page text
 candidates (one in ten a clone of a network site: its text, its analytics id; the rest strangers on the
 network's hosting or on their own) and 2·N + 2,000 strangers with pages (one in five on a common theme).
 Measured, each on its own: the network's profiles (storage/profiles.py site_profile per network site,
-then site_profiles for all of them at once: ``*_batched_s``, checked equal), the candidates' profiles (both ways), store_stats (share counts, the page-signature scan, TextCrowd), then
+then site_profiles for all of them at once: ``*_batched_s``, checked equal), the candidates' profiles
+(both ways), store_stats (share counts, the page-signature scan, TextCrowd), then
 detect.scoring.score_candidate for every candidate; and the size of the inputs pickled (what handing
 them over in a row would carry).
 """
