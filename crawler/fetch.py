@@ -91,8 +91,17 @@ def scrapy_settings(c: CrawlerSettings, dns: DnsSettings) -> dict[str, Any]:
         "RETRY_TIMES": c.retries,
         "RETRY_HTTP_CODES": [],  # retries are for connection failures only
         "CONCURRENT_REQUESTS": c.concurrency,
-        "CONCURRENT_REQUESTS_PER_DOMAIN": c.concurrency,
-        "DOWNLOAD_DELAY": 0,
+        # Politeness per host = per IP address: GuardMiddleware puts every request in the download slot of
+        # the address it will connect to (crawler.middleware.host_slot), so Scrapy's per-slot concurrency
+        # and delay apply per address, not per name (hundreds of names share one shared-hosting address).
+        # Not CONCURRENT_REQUESTS_PER_IP: Scrapy keys that by its own DNS cache, which our resolver does not
+        # fill, so it would fall back to the name.
+        # (host_concurrency is also held by the spider itself: crawler.spiders.site.SiteSpider.host_turn)
+        "CONCURRENT_REQUESTS_PER_DOMAIN": c.host_concurrency or c.concurrency,
+        "DOWNLOAD_DELAY": c.host_delay,
+        # Scrapy's default jitter (±50 %, what RANDOMIZE_DOWNLOAD_DELAY used to switch on) would make half
+        # the gaps shorter than host_delay: the delay is a floor here, never randomised.
+        "DOWNLOAD_DELAY_JITTER": 0.0,
         # The handler runs uncapped so an oversized body keeps its first max_page_bytes
         # (GuardMiddleware stops it there); CappedCompressionMiddleware caps decompression.
         "DOWNLOAD_MAXSIZE": 0,
@@ -153,6 +162,9 @@ class SiteCrawler:
         self.dns = dns
         self.settings = scrapy_settings(crawler, dns)
         self._resolver = resolver
+        # address → time.monotonic() of the last request this process's crawls sent to it: a crawl's first
+        # request to an address waits until host_delay after the previous crawl's last one
+        self.recent: dict[str, float] = {}
 
     @classmethod
     def from_settings(cls, crawler: CrawlerSettings, dns: DnsSettings) -> SiteCrawler:
@@ -196,7 +208,8 @@ class SiteCrawler:
 
         c = self.crawler
         plan = CrawlPlan(extra_paths=tuple(c.extra_paths), max_redirects=c.max_redirects,
-                         max_page_bytes=c.max_page_bytes, proxy=c.proxy, concurrency=c.concurrency)
+                         max_page_bytes=c.max_page_bytes, proxy=c.proxy, concurrency=c.concurrency,
+                         host_delay=c.host_delay, host_concurrency=c.host_concurrency)
         _quiet_scrapy()
         async with _crawl_lock(reactor):
             resolver = self.new_resolver(reactor)
@@ -212,7 +225,7 @@ class SiteCrawler:
                                  if on_crawled is not None else None)
                     await runner.crawl(crawler, domains=source, plan=plan, resolver=resolver, now=now,
                                        on_site=on_site, on_result=on_result, pages=pages, pins=pins,
-                                       started=spider_domains)
+                                       started=spider_domains, recent=self.recent)
                 results: dict[int, tuple[HttpFetch, ...]] = crawler.spider.results
                 prints: dict[int, SitePrints] = crawler.spider.prints
             finally:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
+import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from scrapy import Request, signals
@@ -16,6 +20,16 @@ if TYPE_CHECKING:
     from crawler.resolver import GuardedResolver
 
 
+def host_slot(addresses: Sequence[str]) -> str:
+    """The download slot of a request: the first address the guard checked for its host, the one the
+    connection goes to (crawler/tunnel.py through a proxy; Twisted tries the pinned addresses in order)."""
+    first = addresses[0]
+    try:
+        return str(ipaddress.ip_address(first))
+    except ValueError:
+        return first
+
+
 class GuardMiddleware:
     """Resolve the target through the crawl's GuardedResolver before anything is sent.
 
@@ -28,6 +42,7 @@ class GuardMiddleware:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.cap = crawler.settings.getint("HYDRAWATCH_MAX_PAGE_BYTES")
+        self.delay = crawler.settings.getfloat("DOWNLOAD_DELAY")
         crawler.signals.connect(self.bytes_received, signal=signals.bytes_received)
 
     @classmethod
@@ -38,12 +53,24 @@ class GuardMiddleware:
     def resolver(self) -> GuardedResolver:
         return self.crawler.spider.resolver  # type: ignore[union-attr]
 
+    @property
+    def recent(self) -> dict[str, float]:
+        return getattr(self.crawler.spider, "recent", {})
+
     async def process_request(self, request: Request) -> None:
         # Fresh per attempt: retries copy meta.
         request.meta["hw_bytes"] = 0
         request.meta.pop("download_maxsize", None)
         host = urlparse_cached(request).hostname or ""
-        request.meta["hw_addresses"] = await self.resolver.resolve(host, target=True)
+        addresses = await self.resolver.resolve(host, target=True)
+        request.meta["hw_addresses"] = addresses
+        # One download slot per address: Scrapy's per-slot delay and concurrency are then per host
+        # ([crawler] host_delay, host_concurrency), whatever names share the address.
+        slot = request.meta["download_slot"] = host_slot(addresses)
+        if self.delay > 0:  # the first request of this crawl to an address an earlier crawl just asked
+            wait = self.recent.get(slot, float("-inf")) + self.delay - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
 
     def bytes_received(self, data: bytes, request: Request, spider: Any = None) -> None:
         received = request.meta.get("hw_bytes", 0) + len(data)

@@ -111,6 +111,13 @@ class CrawlerSettings:
     max_redirects: int = field(default=10, metadata=key("redirect hops followed per fetch", nonnegative))
     retries: int = field(default=1, metadata=key("extra tries after a connection failure", nonnegative))
     concurrency: int = field(default=16, metadata=key("fetches in flight", positive))
+    host_delay: float = field(default=0.0, metadata=key(
+        "least seconds between the starts of two requests to one host (one IP address: the first address the "
+        "private-address guard checked for the name, the one the connection goes to), never randomised; in "
+        "cluster mode also between two batches of one oversized host; 0 = no delay", nonnegative))
+    host_concurrency: int = field(default=0, metadata=key(
+        "most requests in flight to one host (one IP address, as host_delay); 0 = up to concurrency",
+        nonnegative))
     extra_paths: list[str] = field(default_factory=list, metadata=key(
         'more pages fetched per domain besides "/", e.g. ["/about/"]'))
     page_workers: int = field(default=1, metadata=key(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable, Iterator
+from functools import lru_cache
 
 from detect.model import Candidate
 from detect.names import InvalidDomain, host_of, registrable_domain, split
@@ -48,13 +49,18 @@ def _keyword_ok(word: str) -> bool:
     return len(word) >= MIN_KEYWORD and word not in GENERIC_WORDS and not word.isdigit()
 
 
+_GENERIC_LONGEST_FIRST: tuple[str, ...] = tuple(sorted(GENERIC_WORDS, key=lambda w: (-len(w), w)))
+"""GENERIC_WORDS in the order :func:`_brand_core` tries them: longest first, then alphabetical (a fixed
+order: a set's own order changes with the process's hash seed)."""
+
+
 def _brand_core(word: str) -> str:
     """The word with generic news words peeled off both ends (``dadristruth`` → ``dadris``,
     ``thelensvoice`` → ``lens``): the part an operator keeps when it renames a site."""
     changed = True
     while changed:
         changed = False
-        for generic in sorted(GENERIC_WORDS, key=len, reverse=True):
+        for generic in _GENERIC_LONGEST_FIRST:
             if word.startswith(generic) and len(word) - len(generic) >= MIN_KEYWORD:
                 word, changed = word[len(generic):], True
             elif word.endswith(generic) and len(word) - len(generic) >= MIN_KEYWORD:
@@ -69,6 +75,12 @@ def label_keywords(label: str) -> list[str]:
     brand core with generic news words peeled off (``dadristruth`` → ``dadris``). Short and generic
     words are skipped.
     """
+    return list(_label_keywords(label))
+
+
+@lru_cache(maxsize=1 << 16)
+def _label_keywords(label: str) -> tuple[str, ...]:
+    """:func:`label_keywords`, remembered: scoring asks it for every network label once per candidate."""
     out: list[str] = []
     whole = _DIGIT_EDGES.sub("", label).strip("-")
     words = [whole] + ([_DIGIT_EDGES.sub("", part) for part in label.split("-")] if "-" in label else [])
@@ -76,7 +88,7 @@ def label_keywords(label: str) -> list[str]:
         for keyword in (word, _brand_core(word) if "-" not in word else word):
             if _keyword_ok(keyword) and keyword not in out:
                 out.append(keyword)
-    return out
+    return tuple(out)
 
 
 def ct_keywords(network_domains: Iterable[str]) -> tuple[str, ...]:

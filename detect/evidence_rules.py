@@ -30,7 +30,7 @@ from detect.evidence_kinds import (
 )
 from detect.findings import Finding, pair_strengths
 from detect.model import Evidence, Indicator, Status
-from detect.similarity import TextCrowd, edit_distance, minhash_jaccard, tlsh_diff
+from detect.similarity import TextCrowd, minhash_jaccard, osa_distance, tlsh_diff
 
 if TYPE_CHECKING:
     from detect.scoring_inputs import Discovery, SiteProfile, StoreStats
@@ -53,7 +53,7 @@ def lexical_relation(cand: str, net: str, lost: bool) -> tuple[str, float, str] 
     if cand == net:
         return "same_label", (0.55 if lost else 0.4), "same label on another suffix"
     shorter = min(len(cand), len(net))
-    d = edit_distance(cand, net)
+    d = osa_distance(cand, net, 2)  # only one and two edits count: past two, 3
     factor = 1.0 if lost else 0.8
     if d == 1 and shorter >= 5:
         return "typo_distance", 0.35 * factor, "one edit away"
@@ -133,7 +133,7 @@ def _theme_kind(theme: str, carriers: Iterable[SiteProfile]) -> str:
     name = theme.replace("-", "").replace("_", "")
     for p in carriers:
         label = p.label.replace("-", "")
-        if len(name) >= 4 and len(label) >= 4 and (name in label or label in name or edit_distance(name, label) <= 1):
+        if len(name) >= 4 and len(label) >= 4 and (name in label or label in name or osa_distance(name, label, 1) <= 1):
             return "wp_theme"
     return "wp_theme_generic"
 

@@ -23,6 +23,8 @@ from collections.abc import Iterable, Iterator
 import dnstwist  # type: ignore[import-untyped]
 import idna
 
+from detect.similarity import osa_distance
+
 MIN_CONTAINED = 5  # rule 2: a network label of at least this many characters inside a feed label
 MIN_FUZZY = 5  # rule 4: shorter network labels are matched only exactly or by skeleton
 LONG = 11  # rule 4: from this length on, two edits are allowed (regions below need >= 11)
@@ -49,48 +51,6 @@ def _glyph_table() -> dict[int, str]:
     for latin, glyph in sorted(dnstwist.Fuzzer.latin_to_cyrillic.items()):
         table.setdefault(ord(glyph), latin)
     return table
-
-
-def osa_distance(a: str, b: str, limit: int) -> int:
-    """Damerau-Levenshtein distance (optimal string alignment), or ``limit + 1`` once it exceeds ``limit``.
-
-    The common prefix and suffix are stripped first and only the diagonal band ``|i - j| <= limit`` is
-    computed: what remains is a few dozen cells for the labels compared here.
-    """
-    if abs(len(a) - len(b)) > limit:
-        return limit + 1
-    start, end_a, end_b = 0, len(a), len(b)
-    while start < end_a and start < end_b and a[start] == b[start]:
-        start += 1
-    while end_a > start and end_b > start and a[end_a - 1] == b[end_b - 1]:
-        end_a -= 1
-        end_b -= 1
-    a, b = a[start:end_a], b[start:end_b]
-    if not a or not b:
-        return min(max(len(a), len(b)), limit + 1)
-    big = limit + 1
-    width = len(b)
-    prev2: list[int] = []
-    prev = [j if j <= limit else big for j in range(width + 1)]
-    for i in range(1, len(a) + 1):
-        cur = [big] * (width + 1)
-        if i <= limit:
-            cur[0] = i
-        ca = a[i - 1]
-        row_min = cur[0]
-        for j in range(max(1, i - limit), min(width, i + limit) + 1):
-            cb = b[j - 1]
-            best = prev[j - 1] if ca == cb else prev[j - 1] + 1
-            best = min(best, prev[j] + 1)
-            best = min(best, cur[j - 1] + 1)
-            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb and prev2[j - 2] + 1 < best:
-                best = prev2[j - 2] + 1
-            cur[j] = min(big, best)
-            row_min = min(row_min, best)
-        if row_min > limit:
-            return big
-        prev2, prev = prev, cur
-    return min(prev[width], big)
 
 
 def _one_deletions(word: str) -> Iterator[str]:

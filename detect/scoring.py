@@ -78,6 +78,8 @@ def _utc(moment: datetime | None) -> datetime | None:
 
 
 def _utc_profile(profile: SiteProfile) -> SiteProfile:
+    if all(m is None or m.tzinfo is not None for m in (profile.registered, profile.status_since, profile.lost_after)):
+        return profile  # already aware (the store's profiles are): no copy per network site and candidate
     return replace(profile, registered=_utc(profile.registered), status_since=_utc(profile.status_since),
                    lost_after=_utc(profile.lost_after))
 

@@ -8,8 +8,11 @@ any number of `hydrawatch worker` processes on any number of machines.
   stage (a hunt's own included), the heavy work goes out as jobs without a lock that every worker takes:
   a round's batches and the batches of candidates a hunt chose (``observe``), a sweep's and a takedown
   hunt's lookalike parts (``sweep_part``), a sweep's network-bound sources (``source``: CT search, NRD
-  feeds, zone files, CertStream, pDNS; queued with the sweep's parts); the stage waits for them. The
-  sweep's cap, its banner re-check and scoring still run in the stage itself.
+  feeds, zone files, CertStream, pDNS; queued with the sweep's parts), and the scoring of the candidates
+  a hunt observed (``score``: batches of [cluster] score_batch, each reading the hunt's one view of the
+  store itself and recording its decisions, edges and alerts with its own record;
+  scheduler/score_jobs.py); the stage waits for them. The sweep's cap and its banner re-check still run
+  in the stage itself.
 - A sweep's zone-file source job goes to the ``zones`` queue under the lock ``hydrawatch:zones``, taken
   only by workers holding the zone state ([cluster] zone_worker); with none running for [cluster]
   zone_wait_seconds the sweep records the zone source as a source error and goes on
@@ -20,8 +23,8 @@ any number of `hydrawatch worker` processes on any number of machines.
 - ``hydrawatch.reap`` retries the jobs of workers whose heartbeat stopped (procrastinate lists them but
   does not retry them by itself) and deletes finished jobs after [cluster] keep_jobs_hours.
 - A stage retried that way resumes: its job finds its killed attempt's cycle-log row, keeps that row's
-  id and start (``now``), and runs only the batches and parts not recorded done
-  (scheduler/cluster_plan.py).
+  id and start (``now``), and runs only the batches, parts and score batches not recorded done
+  (scheduler/cluster_plan.py, scheduler/score_jobs.py).
 - A job whose payload is not one hydrawatch queues is refused without retry: logged, and kept in the
   queue as failed for inspection. Any other error is retried with back-off, then kept as failed.
 """
@@ -48,12 +51,13 @@ from sqlalchemy.orm import Session
 
 from crawler.rdap import no_gate
 from detect.errors import HydrawatchError
-from scheduler import cluster_zones, cycle
+from scheduler import cluster_zones, cycle, score_jobs
 from scheduler.cluster_plan import DEFER, Children, plan_key, queue_batches, queue_parts, resume_or_abandon
 from scheduler.components import Components
 from scheduler.hunt_resolve import Wildcards
 from scheduler.observe import ObserveReport
 from scheduler.rounds import ROUNDS, WATCHED, observe_batch
+from scheduler.score_jobs import ScorePlan
 from scheduler.server_gate import ServerGate
 from scheduler.settings import CycleSettings
 from scheduler.sweep_parts import SweepPart, sweep_part
@@ -74,6 +78,7 @@ STAGES: dict[str, tuple[Callable[..., Awaitable[Any]], str, str]] = {
     "observe": (cycle.batch_job, "", ""),  # a batch of a probe or crawl round: no lock, the workers share a round
     "sweep_part": (cycle.sweep_part_job, "", ""),  # a label group of a sweep: no lock, the workers share a sweep
     "source": (cycle.source_job, "", ""),  # a sweep's CT, NRD, zone, CertStream or pDNS source: no lock either
+    "score": (cycle.score_job, "", ""),  # a batch of a hunt's candidates scored: no lock, the workers share a hunt
 }
 BATCH_KEYS = {"domains", "crawl", "parent", "index", "at"}
 BATCH_OPTIONAL = {"round", "host"}  # scheduler/rounds.py's round name (absent: "watched", jobs queued before it
@@ -84,12 +89,15 @@ MAX_SLICES = 256
 MAX_PART_NAMES = 10_000
 SOURCE_KEYS = {"sweep", "index", "source", "names", "labels", "infra", "asked", "at"}
 MAX_SOURCE_VALUES = 1_000_000  # a network of 10⁵ domains has up to ~3·10⁵ addresses and name servers
+SCORE_KEYS = {"parent", "index", "candidates", "network", "everyone", "at"}
+MAX_SCORE_CANDIDATES = 10_000
 REAP_CRON = "* * * * * */10"
 
 LossSink = Callable[[Session, str], None]
 RoundRunner = Callable[[list[list[str]], bool, "int | None", datetime, str, list[str]],
                        Awaitable[list[tuple[list[str], ObserveReport]]]]
 SweepRunner = Callable[[int, list[SweepPart], tuple[str, ...], datetime, "SourcePlan | None"], Awaitable[None]]
+ScoreRunner = Callable[[int, ScorePlan, datetime], Awaitable[ScorePlan]]
 # Per job, never on the worker's shared Components: where this job's losses queue their hunts, and how
 # its rounds run their batches. A worker runs several jobs at once (a round's batches beside each other
 # and beside the round's own job); procrastinate runs each in its own asyncio task, which has its own
@@ -101,6 +109,7 @@ SweepRunner = Callable[[int, list[SweepPart], tuple[str, ...], datetime, "Source
 _LOSS_SINK: ContextVar[LossSink | None] = ContextVar("hydrawatch_loss_sink", default=None)
 _ROUND_RUNNER: ContextVar[RoundRunner | None] = ContextVar("hydrawatch_round_runner", default=None)
 _SWEEP_RUNNER: ContextVar[SweepRunner | None] = ContextVar("hydrawatch_sweep_runner", default=None)
+_SCORE_RUNNER: ContextVar[ScoreRunner | None] = ContextVar("hydrawatch_score_runner", default=None)
 
 
 class ClusterError(HydrawatchError):
@@ -164,7 +173,7 @@ def apply_schema(url: str) -> bool:
 def _check(payload: dict[str, Any]) -> str:
     kind = payload.get("kind")
     allowed = {"hunt": {"domains"}, "observe": BATCH_KEYS | BATCH_OPTIONAL, "sweep_part": PART_KEYS | PART_OPTIONAL,
-               "source": SOURCE_KEYS}.get(
+               "source": SOURCE_KEYS, "score": SCORE_KEYS}.get(
         kind if isinstance(kind, str) else "", set())
     extra = set(payload) - {"kind", "timestamp", *allowed}
     domains = payload.get("domains")
@@ -174,7 +183,8 @@ def _check(payload: dict[str, Any]) -> str:
                 and all(isinstance(d, str) and 0 < len(d) <= 253 for d in domains)))
             or (kind == "observe" and not _batch_ok(payload))
             or (kind == "sweep_part" and not _part_ok(payload))
-            or (kind == "source" and not _source_ok(payload))):
+            or (kind == "source" and not _source_ok(payload))
+            or (kind == "score" and not _score_ok(payload))):
         raise MalformedJob(f"not a hydrawatch job payload: {str(payload)[:200]}")
     return kind
 
@@ -228,6 +238,21 @@ def _source_ok(payload: dict[str, Any]) -> bool:
     return rows(payload["infra"], 2) and rows(payload["asked"], 3) and _aware_time(payload["at"])
 
 
+def _score_ok(payload: dict[str, Any]) -> bool:
+    """A score batch as scheduler/score_jobs.py writes it: its candidates as [name, source, via, seed],
+    each among ``everyone`` (the hunt's candidates), the hunt's network by name."""
+    if not SCORE_KEYS <= set(payload) or not _counters(payload, "parent", "index"):
+        return False
+    if not (_names(payload["network"], MAX_SOURCE_VALUES) and _names(payload["everyone"], MAX_SCORE_CANDIDATES)):
+        return False
+    rows, everyone = payload["candidates"], set(payload["everyone"])
+    if not (isinstance(rows, list) and 0 < len(rows) <= MAX_SCORE_CANDIDATES and all(
+            isinstance(r, list) and len(r) == 4 and all(isinstance(x, str) and len(x) <= 2000 for x in r)
+            and 0 < len(r[0]) <= 253 and r[0] in everyone for r in rows)):
+        return False
+    return _aware_time(payload["at"])
+
+
 def _batch_ok(payload: dict[str, Any]) -> bool:
     if not BATCH_KEYS <= set(payload) or not isinstance(payload["crawl"], bool):
         return False
@@ -258,6 +283,7 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
     parts.on_loss = _on_loss
     parts.run_batches = _round_runner(parts)
     parts.run_sweep_parts = _sweep_runner(parts)
+    parts.run_score_batches = _score_runner(parts)
     running: set[int] = set()  # jobs this process runs: never "stalled" to its own reaper, however late its heartbeat
 
     @app.task(name=STAGE_TASK, pass_context=True, retry=RETRY)
@@ -291,6 +317,11 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
         if kind == "source":
             await cycle.source_job(parts, now=datetime.fromisoformat(payload["at"]), sweep=payload["sweep"],
                                    source=payload["source"], inputs=SourceInputs.from_payload(payload))
+            return
+        if kind == "score":
+            batch, network, everyone = score_jobs.from_payload(payload)
+            await cycle.score_job(parts, now=datetime.fromisoformat(payload["at"]), parent=payload["parent"],
+                                  batch=batch, network=network, everyone=everyone)
             return
         if lock != WORK_LOCK:
             await job(parts, now=now)
@@ -327,9 +358,13 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
             await run_sweep(context.app, parts, plan, sweep=sweep, typo_tlds=tlds, now=at, resume=resume is not None,
                             sources=sources)
 
+        async def run_scores(parent: int, plan: ScorePlan, at: datetime) -> ScorePlan:
+            return await run_scoring(context.app, parts, plan, parent=parent, now=at, resume=resume is not None)
+
         sink = _LOSS_SINK.set(lambda session, name: queued.append(queue_hunt(session, name)))
         runner = _ROUND_RUNNER.set(run_batches)
         sweeper = _SWEEP_RUNNER.set(run_sweep_parts)
+        scorer = _SCORE_RUNNER.set(run_scores)
         try:
             if kind == "hunt":  # its lookalike parts and candidate batches are jobs as well
                 await cycle.hunt_job(parts, now=now, lost=payload["domains"], tags={"job": job_id, "plan": plan_tag},
@@ -340,6 +375,7 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
             _LOSS_SINK.reset(sink)
             _ROUND_RUNNER.reset(runner)
             _SWEEP_RUNNER.reset(sweeper)
+            _SCORE_RUNNER.reset(scorer)
         for hunt_id in queued:
             await context.app.job_manager.cancel_job_by_id_async(hunt_id)
 
@@ -354,6 +390,10 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
                 log.info("round %s (%s): batch %s recorded by an earlier attempt; not run again",
                          payload["parent"], payload.get("round", WATCHED), payload["index"])
                 return
+        # A batch of an oversized host starts once the host's previous batch has ended (its lock), maybe in
+        # another worker: waiting [crawler] host_delay first keeps that host's gap across the two.
+        if payload.get("host") and payload["crawl"] and parts.config.crawler.host_delay > 0:
+            await asyncio.sleep(parts.config.crawler.host_delay)
         # A batch's losses queue their hunts with the status change; their ids go to the cycle log
         # with the batch's report, and the round's coordinator cancels them once it has hunted.
         hunts: list[int] = []
@@ -419,6 +459,35 @@ def _sweep_runner(parts: Components) -> SweepRunner:
             await run_sources(parts, sweep=sweep, plan=sources, now=at, wildcards=wildcards)
 
     return run
+
+
+def _score_runner(parts: Components) -> ScoreRunner:
+    """Components.run_score_batches in a worker: the running job's score runner (its batches as jobs), or
+    outside a stage job the batches one after another here, on one reading of their inputs."""
+
+    async def run(parent: int, plan: ScorePlan, at: datetime) -> ScorePlan:
+        runner = _SCORE_RUNNER.get()
+        if runner is not None:
+            return await runner(parent, plan, at)
+        inputs = score_jobs.read_inputs(parts, plan.network, plan.everyone)
+        for batch in plan.batches:
+            score_jobs.score_batch(parts, parent=parent, batch=batch, network=plan.network, everyone=plan.everyone,
+                                   now=at, inputs=inputs)
+        return plan
+
+    return run
+
+
+async def run_scoring(app: procrastinate.App, parts: Components, plan: ScorePlan, *, parent: int, now: datetime,
+                      resume: bool = False, poll: float = 0.2) -> ScorePlan:
+    """Queue the score batches of hunt ``parent`` as jobs in one transaction (any worker takes them) and
+    wait until all have finished; the plan they ran (a resumed hunt: its first attempt's, only the batches
+    not recorded queued again; scheduler/score_jobs.py)."""
+    with parts.store.transaction() as session:
+        children, ran = score_jobs.queue(session, STAGE_TASK, plan, parent=parent, now=now, resume=resume)
+    _log_children(f"hunt {parent}", "score batch", children)
+    await _wait_for(app, children.jobs, f"hunt {parent}: score batch", poll)
+    return ran
 
 
 async def run_sweep(app: procrastinate.App, parts: Components, plan: list[SweepPart], *, sweep: int,

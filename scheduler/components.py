@@ -21,6 +21,7 @@ from storage.store import Store
 
 if TYPE_CHECKING:
     from scheduler.observe import ObserveReport
+    from scheduler.score_jobs import ScorePlan
     from scheduler.sweep_parts import SweepPart
     from scheduler.sweep_sources import SourcePlan
 
@@ -49,6 +50,10 @@ class Components:
     # recorded; None: they run here, one after another.
     run_sweep_parts: Callable[[int, list[SweepPart], tuple[str, ...], datetime, SourcePlan | None],
                               Awaitable[None]] | None = None
+    # Cluster mode: scores a hunt's candidates as `score` jobs on the workers, (the hunt's cycle id, the plan,
+    # now) → the plan run (a resumed hunt: the one its first attempt queued), once every batch is recorded
+    # (scheduler/score_jobs.py); None: one batch, scored here.
+    run_score_batches: Callable[[int, ScorePlan, datetime], Awaitable[ScorePlan]] | None = None
 
     @classmethod
     def from_settings(cls, settings: CycleSettings, store: Store, signatures: Signatures,

@@ -18,6 +18,7 @@ from scheduler.deliver import DeliveryReport, deliver
 from scheduler.hunt import HuntReport, hunt
 from scheduler.observe import ObserveReport
 from scheduler.rounds import WATCHED, observe_batch, observe_round
+from scheduler.score_jobs import ScoreBatch, score_batch
 from scheduler.sweep_parts import SweepPart, sweep_part
 from scheduler.sweep_sources import SourceInputs, sweep_source
 from storage import cycles, watchlist
@@ -54,8 +55,8 @@ class CycleReport:
             "candidates_deferred": self.hunted.deferred, "candidates_unchanged": self.hunted.unchanged,
             "wildcard_tlds": self.hunted.wildcard_tlds,
             "new_edges": self.hunted.new_edges,
-            "clones": [{"to": v.candidate, "from": v.predecessor, "relation": v.relation.value if v.relation else None,
-                        "confidence": round(v.confidence, 3)} for v in self.hunted.clones],
+            "clones": [{"to": c.candidate, "from": c.predecessor, "relation": c.relation,
+                        "confidence": round(c.confidence, 3)} for c in self.hunted.clones],
             "source_errors": self.hunted.source_errors, "source_notes": self.hunted.source_notes,
             "alerts_sent": self.delivery.sent, "alerts_failed": self.delivery.failed,
             "seconds": round(self.seconds, 2),
@@ -130,6 +131,16 @@ async def source_job(parts: Components, *, now: datetime, sweep: int, source: st
     """Cluster mode: sweep ``sweep``'s source ``source`` (CT search, NRD feeds, zone files, CertStream,
     pDNS) as a job: read, screened, resolved and recorded once (scheduler/sweep_sources.py)."""
     return await sweep_source(parts, sweep=sweep, source=source, inputs=inputs, now=now)
+
+
+async def score_job(parts: Components, *, now: datetime, parent: int, batch: ScoreBatch, network: tuple[str, ...],
+                    everyone: tuple[str, ...]) -> bool:
+    """Cluster mode: batch ``batch`` of the scoring of hunt ``parent`` (a cycle-log id) as a job: its inputs
+    read, its candidates scored and recorded once (scheduler/score_jobs.py). In a thread: a batch is
+    seconds to minutes of pure Python, which would otherwise hold the worker's event loop and its
+    heartbeat (another worker's reaper would take the job for stalled and run it a second time)."""
+    return await asyncio.to_thread(score_batch, parts, parent=parent, batch=batch, network=network,
+                                   everyone=everyone, now=now)
 
 
 def batch_reports(parts: Components, parent: int, count: int, now: datetime, round_name: str = WATCHED

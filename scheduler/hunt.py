@@ -16,9 +16,11 @@ Two parts, in this order:
 
 The candidates each part chose are observed as a round (scheduler/rounds.py: in batches of [cluster]
 observe_batch, which cluster workers share, then one banner re-check over them all). Scoring comes last,
-in the hunt's own job, once everything the hunt observes is stored: the strangers a sweep meets (the NRD
-feed's sites on the network's hosting, the CT search's namesakes) are what tells shared hosting from the
-operator's own, so a lost domain's lookalike is weighed against them, not before them.
+once everything the hunt observes is stored: the strangers a sweep meets (the NRD feed's sites on the
+network's hosting, the CT search's namesakes) are what tells shared hosting from the operator's own, so a
+lost domain's lookalike is weighed against them, not before them. The embedded process scores in the
+hunt's own job; cluster mode in batches of [cluster] score_batch, as ``score`` jobs the workers share
+(scheduler/score_jobs.py), every batch against the same view of the store.
 
 A rejected candidate whose DNS answer is unchanged is not crawled again for
 ``discovery.recheck_rejected_hours``. A failing source is reported in ``source_errors``; the hunt goes on.
@@ -34,18 +36,18 @@ from datetime import datetime, timedelta
 from detect.hunt_order import plan_observation
 from detect.lookalike import network_suffixes
 from detect.model import Candidate
-from detect.scoring import Discovery, ScoringPolicy, SiteProfile, StoreStats, score_candidate
+from detect.scoring import SiteProfile
 from scheduler import hunt_sources as sources
+from scheduler import score_jobs
 from scheduler.components import Components
-from scheduler.deliver import new_message_id
 from scheduler.hunt_report import HuntReport
 from scheduler.hunt_resolve import Resolved, Wildcards, resolve
-from scheduler.progress import stage
 from scheduler.rounds import LOST, SWEEP, observe_round
+from scheduler.score_jobs import plan_scoring
 from scheduler.sweep_parts import SweepPart, consume, merge_parts, plan_lost_parts, plan_parts, run_parts
 from scheduler.sweep_sources import merge_sources, plan_sources
 from storage import candidates as candidate_store
-from storage import lineage, outbox, profiles, watchlist
+from storage import profiles, watchlist
 
 __all__ = ["MAX_OBSERVED_PER_HUNT", "HuntReport", "hunt"]
 
@@ -89,7 +91,7 @@ async def hunt(parts: Components, *, lost: Sequence[str], sweep: bool, now: date
     if sweep:
         observed += await _sweep(parts, ctx, lost, now=now, cycle_id=cycle_id, report=report,
                                  first_part=len(lost_plan))
-    _score_all(parts, ctx, observed, now=now, report=report)
+    await _score_all(parts, ctx, observed, now=now, cycle_id=cycle_id, report=report)
     consume(parts, sweep=cycle_id, now=now)  # its parts' names: kept until now, for a resumed job (cluster mode)
     report.wildcard_tlds = sorted(set(ctx.wildcards.active) | ctx.part_wildcards)
     return report
@@ -198,49 +200,22 @@ async def _observe(parts: Components, chosen: Sequence[Candidate], found: dict[s
     report.observed += len(names)
 
 
-def _score_all(parts: Components, ctx: _Context, chosen: Sequence[Candidate], *, now: datetime,
-               report: HuntReport) -> None:
-    """Score every candidate the hunt observed, against one view of the store taken after all of them."""
+async def _score_all(parts: Components, ctx: _Context, chosen: Sequence[Candidate], *, now: datetime, cycle_id: int,
+                     report: HuntReport) -> None:
+    """Score every candidate the hunt observed against one view of the store taken after all of them, and
+    the network as it was when the hunt began: no cascade, a clone accepted earlier in this hunt is not
+    yet evidence for others (scheduler/score_jobs.py). Embedded: one batch, here; cluster mode: batches of
+    [cluster] score_batch as ``score`` jobs (``parts.run_score_batches``). The report from their records."""
     if not chosen:
         return
-    names = [c.domain for c in chosen]
-    policy = ScoringPolicy.from_sections(parts.config.scoring, parts.config.brands)
-    with parts.store.transaction() as session:
-        # No cascade: the network is what it was when the hunt began (profiles re-read, as observation
-        # may have changed them); a clone accepted earlier in this hunt is not yet evidence for others.
-        network = [profiles.site_profile(session, p.domain, in_network=True) for p in ctx.network]
-        cand_profiles = {n: profiles.site_profile(session, n, in_network=False) for n in names}
-        stats = profiles.store_stats(session, [*network, *cand_profiles.values()])
-        campaigns = {}
-        for p in network:
-            info = watchlist.get_domain(session, p.domain)
-            campaigns[p.domain] = info.campaign if info else ""
-    with stage(parts.progress, "candidates: score", len(names)) as step:
-        for c in chosen:
-            _score_one(parts, c, cand_profiles[c.domain], network, stats, policy, campaigns, now, report)
-            step.advance()
-
-
-def _score_one(parts: Components, c: Candidate, profile: SiteProfile, network: Sequence[SiteProfile],
-               stats: StoreStats, policy: ScoringPolicy, campaigns: dict[str, str], now: datetime,
-               report: HuntReport) -> None:
-    """Score one candidate; a clone gets its lineage edge and its alert in one transaction."""
-    name = c.domain
-    verdict = score_candidate(profile, network, stats, Discovery(c.source, c.via, c.seed), policy, now=now)
-    report.verdicts.append(verdict)
-    with parts.store.transaction() as session:
-        candidate_store.decide(session, name, score=verdict.confidence,
-                               decision="clone" if verdict.is_clone else "rejected",
-                               evidence=verdict.evidence, now=now)
-        if not verdict.is_clone or verdict.predecessor is None or verdict.relation is None:
-            return
-        report.clones.append(verdict)
-        watchlist.promote(session, name, campaign=campaigns.get(verdict.predecessor, ""), now=now)
-        edge_id, created = lineage.add_edge(session, from_domain=verdict.predecessor, to_domain=name,
-                                            relation=verdict.relation, confidence=verdict.confidence,
-                                            evidence=verdict.evidence, now=now)
-        if created:
-            outbox.enqueue(session, edge_id, now=now, message_id=new_message_id())
-            report.new_edges += 1
-            log.info("clone: %s → %s (%s, %.2f)", verdict.predecessor, name, verdict.relation.value,
-                     verdict.confidence)
+    network = [p.domain for p in ctx.network]
+    if parts.run_score_batches is None or len(chosen) <= parts.config.cluster.score_batch:
+        plan = plan_scoring(chosen, network, len(chosen))
+        if plan.batches[0].index not in score_jobs.recorded(parts, cycle_id):
+            inputs = score_jobs.read_inputs(parts, plan.network, plan.everyone)
+            score_jobs.score_batch(parts, parent=cycle_id, batch=plan.batches[0], network=plan.network,
+                                   everyone=plan.everyone, now=now, inputs=inputs, progress=parts.progress)
+    else:
+        plan = await parts.run_score_batches(cycle_id, plan_scoring(chosen, network, parts.config.cluster.score_batch),
+                                             now)
+    score_jobs.collect(parts, cycle_id, plan, report)

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from detect.scoring import Verdict
+
+@dataclass(frozen=True)
+class ScoredClone:
+    """A candidate scored a clone, as its score batch recorded it (scheduler/score_jobs.py)."""
+
+    candidate: str
+    predecessor: str
+    relation: str  # detect.model.Relation's value
+    confidence: float
 
 
 @dataclass
@@ -12,8 +20,8 @@ class HuntReport:
     generated: int = 0          # candidate names generated or read (before de-duplication)
     resolved: int = 0           # names that resolve (a wildcard's answer does not count)
     observed: int = 0           # crawled, RDAP'd and scored this hunt
-    verdicts: list[Verdict] = field(default_factory=list)
-    clones: list[Verdict] = field(default_factory=list)
+    scored: int = 0             # candidates scored (from the score batches' records)
+    clones: list[ScoredClone] = field(default_factory=list)
     new_edges: int = 0
     source_errors: list[str] = field(default_factory=list)
     source_notes: list[str] = field(default_factory=list)  # what each source did: cached, not modified …

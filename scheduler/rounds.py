@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from scheduler.components import Components
+from scheduler.host_groups import host_keys
 from scheduler.observe import ObserveReport, observe, recheck_banners, takedown_pages
 from storage import observations
 
@@ -56,23 +57,25 @@ def plan_batches(parts: Components, domains: list[str], *, crawl: bool, hosts: M
 def plan_round(parts: Components, domains: list[str], *, crawl: bool, hosts: Mapping[str, str] | None = None
                ) -> RoundPlan:
     """A round's domains in batches of [cluster] observe_batch. A probe keeps the watchlist's order. A
-    crawl groups the domains whose last DNS answer named the same first address (one host) and never
-    splits a group across batches, so two workers never crawl one host's sites at once and one crawler's
-    politeness per host holds; only a host with more sites than a batch holds is split, into batches of
+    crawl groups the domains whose last DNS answers share any address, directly or through others (one
+    host, keyed by the group's lowest address: scheduler/host_groups.py) and never splits a group across
+    batches, so two workers never crawl one host's sites at once and one crawler's politeness per host
+    ([crawler] host_delay) holds; only a host with more sites than a batch holds is split, into batches of
     its own (logged). ``hosts``: a host key to use instead of the stored answer (a hunt's candidates,
     mostly never stored: their resolve's answer fingerprint, so names on one answer go together)."""
     size = parts.config.cluster.observe_batch
     if not crawl:
         probe = [domains[i:i + size] for i in range(0, len(domains), size)]
         return RoundPlan(probe, [""] * len(probe))
-    host: dict[str, str] = {}
+    hinted = hosts or {}
     with parts.store.transaction() as session:
-        for name in domains:
-            if hosts is not None and name in hosts:
-                host[name] = hosts[name]
-                continue
-            dns = observations.latest_dns(session, name)
-            host[name] = min(dns.get("A") or dns.get("AAAA") or ("",)) if dns is not None else ""
+        stored = observations.latest_dnses(session, [name for name in domains if name not in hinted])
+    addresses: dict[str, tuple[str, ...]] = {}
+    for name in domains:
+        dns = stored.get(name)
+        addresses[name] = ((hinted[name],) if name in hinted else
+                           (*dns.get("A"), *dns.get("AAAA")) if dns is not None else ())
+    host = host_keys(addresses)
     batches = pack_host_groups(host, size)
     for address, count in sorted(Counter(host.values()).items()):
         if address and count > size:

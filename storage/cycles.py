@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from storage import partitions
@@ -93,3 +93,31 @@ def batches_of(session: Session, parent: int, round_name: str = "watched") -> li
                                                   CycleRow.stats["parent"].as_integer() == parent)
                            .order_by(CycleRow.id))
     return [dict(r.stats) for r in rows if (r.stats or {}).get("round", "watched") == round_name]
+
+
+def record(session: Session, kind: str, now: datetime, stats: dict[str, Any]) -> int:
+    """Log a finished piece of a job (cluster mode's ``score`` batch: its ``parent`` job and ``index``) in
+    the caller's transaction, the one that writes what the piece did."""
+    row = CycleRow(kind=kind, started_at=now, finished_at=now, outcome="ok", stats=dict(stats))
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def records_of(session: Session, kind: str, parent: int) -> list[dict[str, Any]]:
+    """The stats of the ``kind`` pieces logged by :func:`record` under job ``parent``, oldest first."""
+    rows = session.scalars(select(CycleRow).where(CycleRow.kind == kind, CycleRow.outcome == "ok",
+                                                  CycleRow.stats["parent"].as_integer() == parent)
+                           .order_by(CycleRow.id))
+    return [dict(r.stats) for r in rows]
+
+
+def claim(session: Session, kind: str, parent: int, index: int) -> bool:
+    """In the caller's transaction, before it writes piece ``index`` of ``kind`` under job ``parent``:
+    whether that piece is not recorded yet. On PostgreSQL it first waits for any other transaction
+    claiming the same piece (an advisory lock held until the transaction ends), so two runs of one piece
+    at once (a job the reaper took for stalled) record it once: the second finds the first's record."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext('hydrawatch:' || current_schema() || ':' "
+                             "|| :key))"), {"key": f"{kind}:{parent}:{index}"})
+    return index not in {int(stats["index"]) for stats in records_of(session, kind, parent)}

@@ -52,6 +52,9 @@ def test_env_values_parse_as_toml_or_strings() -> None:
     ({"scoring": {"threshold": 2}}, "scoring.threshold"),
     ({"rdap": {"servers": {"ltd": "nope"}}}, "rdap.servers.ltd"),
     ({"crawler": {"proxy": "https://proxy.example:3128"}}, "crawler.proxy: not a valid http URL"),
+    ({"crawler": {"host_delay": -0.5}}, "crawler.host_delay: must not be negative"),
+    ({"crawler": {"host_delay": "1s"}}, "crawler.host_delay: expected a number"),
+    ({"crawler": {"host_concurrency": -1}}, "crawler.host_concurrency: must not be negative"),
 ])
 def test_invalid_values_name_the_key(data: dict, key: str) -> None:  # type: ignore[type-arg]
     with pytest.raises(cfgmod.ConfigError, match=key.replace("[", r"\[").replace("]", r"\]")):

@@ -11,9 +11,11 @@ apply; spider middlewares and the scheduler do not (we want every answer, whatev
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import logging
+import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -22,12 +24,16 @@ from urllib.parse import urljoin, urlsplit
 import scrapy
 from scrapy.http.request import NO_CALLBACK
 
+from crawler.middleware import host_slot
 from crawler.outcome import classify, headers_too_large, tls_cert
 from crawler.pagework import PageWork, SitePrints
 from detect.model import ErrorKind, Hop, HttpFetch
 
 logger = logging.getLogger(__name__)
 
+SITES_PER_HOST = 2
+"""Sites of one address crawled at once with a host_delay and no host_concurrency: a site's fetches go one
+after another, so two keep the address's queue busy unless its answers take longer than twice host_delay."""
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MIN_BANNER_BYTES = 2048  # smaller ones are pixels, spacers and icons, not a banner
 
@@ -41,6 +47,8 @@ class CrawlPlan:
     max_page_bytes: int = 5_000_000
     proxy: str = ""
     concurrency: int = 16
+    host_delay: float = 0.0
+    host_concurrency: int = 0  # 0: no cap per address
 
 
 def _host(domain: str) -> str:
@@ -55,11 +63,16 @@ class SiteSpider(scrapy.Spider):
                  on_site: Callable[[], None] | None = None,
                  on_result: Callable[[int, tuple[HttpFetch, ...], SitePrints | None], None] | None = None,
                  pages: PageWork | None = None, pins: Mapping[str, Sequence[str]] | None = None,
-                 started: list[str] | None = None, **kwargs: Any) -> None:
+                 started: list[str] | None = None, recent: dict[str, float] | None = None, **kwargs: Any) -> None:
         """``domains``: a list, or an async iterable whose sites start as they arrive; ``started`` (filled
         here, for an iterable) is then the sites in the order they started, which indexes ``results``.
-        ``pins``: addresses already looked up per domain, handed to the resolver when its site starts."""
+        ``pins``: addresses already looked up per domain, handed to the resolver when its site starts.
+        ``recent``: address → time.monotonic() of the last request an earlier crawl sent to it (read by
+        GuardMiddleware, brought up to date as this crawl ends)."""
         super().__init__(**kwargs)
+        self.recent: dict[str, float] = recent if recent is not None else {}
+        self._turns: dict[str, asyncio.Semaphore] = {}  # address → its host_concurrency places (requests)
+        self._sites: dict[str, asyncio.Semaphore] = {}  # address → its places for sites crawled at once
         self.pages = pages or PageWork()
         self.source: AsyncIterable[str] | None = domains if isinstance(domains, AsyncIterable) else None
         self.domains: list[str] = (started if started is not None else []) if self.source is not None else list(domains)
@@ -81,7 +94,7 @@ class SiteSpider(scrapy.Spider):
             pinned = self.pins.get(domain)
             if pinned:
                 self.resolver.pin(_host(domain), pinned)
-            async with queued:
+            async with self.site_turn(host_slot(pinned) if pinned else domain), queued:
                 async with limit:
                     try:
                         self.results[index] = await self.crawl_site(domain)
@@ -99,7 +112,10 @@ class SiteSpider(scrapy.Spider):
                     self.on_site()
 
         if self.source is None:
-            await asyncio.gather(*(one(i, d) for i, d in enumerate(self.domains)))
+            try:
+                await asyncio.gather(*(one(i, d) for i, d in enumerate(self.domains)))
+            finally:
+                self._remember_slots()
             return
         sites: list[asyncio.Future[None]] = []
         try:
@@ -111,9 +127,56 @@ class SiteSpider(scrapy.Spider):
                 site.cancel()
             await asyncio.gather(*sites, return_exceptions=True)
             raise
-        await asyncio.gather(*sites)
+        try:
+            await asyncio.gather(*sites)
+        finally:
+            self._remember_slots()
         return
         yield  # an async generator that yields no requests: all work happens above
+
+    def _remember_slots(self) -> None:
+        """Keep when this crawl last sent a request to each address (its download slots: one per address),
+        for the next crawl of this process; addresses last asked more than host_delay ago are dropped."""
+        delay = self.plan.host_delay
+        if delay <= 0 or self.crawler.engine is None:
+            return
+        now = time.monotonic()
+        for key, slot in self.crawler.engine.downloader.slots.items():
+            if slot.lastseen:
+                self.recent[key] = max(self.recent.get(key, 0.0), slot.lastseen)
+        for key in [k for k, seen in self.recent.items() if seen + delay < now]:
+            del self.recent[key]
+
+    def site_turn(self, host: str) -> contextlib.AbstractAsyncContextManager[Any]:
+        """With a host delay or a host concurrency, one of the places for sites of ``host`` (its pinned
+        address) crawled at once: host_concurrency, or SITES_PER_HOST. A batch's sites come grouped by host;
+        without this one host's sites would take every place in flight, each waiting for its address's
+        turn, while the sites of other addresses waited for a place."""
+        places = self.plan.host_concurrency or (SITES_PER_HOST if self.plan.host_delay > 0 else 0)
+        if places <= 0:
+            return contextlib.nullcontext()
+        turn = self._sites.get(host)
+        if turn is None:
+            turn = self._sites[host] = asyncio.Semaphore(places)
+        return turn
+
+    @contextlib.asynccontextmanager
+    async def host_turn(self, url: str) -> AsyncIterator[None]:
+        """One of [crawler] host_concurrency places of the address ``url``'s host connects to (the guarded,
+        pinned answer GuardMiddleware reads next; a blocked or unresolvable host raises here as it would
+        there). Enforced here, not by Scrapy's slot concurrency: on the asyncio reactor Scrapy 2.19 starts
+        the downloads of a slot's queued requests as tasks and counts them as transferring only once they
+        run, so requests queued together all go at once (seen: 3 in flight to a slot of concurrency 1)."""
+        if self.plan.host_concurrency <= 0:
+            yield
+            return
+        addresses = await self.resolver.resolve(urlsplit(url).hostname or "", target=True)
+        key = host_slot(addresses)
+        turn = self._turns.get(key)
+        if turn is None:
+            turn = self._turns[key] = asyncio.Semaphore(self.plan.host_concurrency)
+        async with turn:
+            yield
 
     async def fingerprint(self, domain: str, fetches: tuple[HttpFetch, ...]) -> SitePrints | None:
         """The fetches' fingerprints and packed bodies from the page workers, or None (the recorder makes
@@ -175,7 +238,8 @@ class SiteSpider(scrapy.Spider):
                 meta["proxy"] = self.plan.proxy
             try:
                 request = scrapy.Request(current, meta=meta, dont_filter=True, callback=NO_CALLBACK)
-                response = await self.crawler.engine.download_async(request)
+                async with self.host_turn(current):
+                    response = await self.crawler.engine.download_async(request)
             except Exception as exc:  # noqa: BLE001 - every download failure is classified as evidence
                 kind, msg = classify(exc)
                 head = headers_too_large(exc)  # keep the bounded part of an oversized head as evidence

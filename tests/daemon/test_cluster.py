@@ -159,6 +159,29 @@ def hunt_shared(setup: Setup, summaries: list[tuple[int, dict[str, Any]]], *, la
     return ran
 
 
+def scored_in_batches(setup: Setup, summaries: list[tuple[int, dict[str, Any]]], *, batch: int) -> int:
+    """Each cycle's hunt scored the candidates it observed in batches of at most ``batch`` (score jobs
+    wherever they were more than one batch; else in the hunt's own job), each batch recorded once with its
+    new edges, whose sum is the cycle's; the batches run as jobs were taken by more than one worker. How
+    many ran as jobs."""
+    rows = [r[0] for r in setup.view.rows("SELECT stats FROM cycles WHERE kind = 'score' AND outcome = 'ok'")]
+    workers: set[int] = set()
+    jobs = 0
+    for cycle_id, summary in summaries:
+        mine = [r for r in rows if r["parent"] == cycle_id]
+        count = summary["candidates_observed"]
+        assert sorted(r["index"] for r in mine) == list(range(len(mine))), mine  # each batch recorded once
+        assert sum(r["scored"] for r in mine) == count and sum(r["new_edges"] for r in mine) == summary["new_edges"]
+        if count > batch:
+            assert len(mine) == -(-count // batch) and max(r["scored"] for r in mine) <= batch, mine
+            jobs += len(mine)
+            workers |= {r["worker"] for r in mine}
+    ran = setup.view.scalar("SELECT count(DISTINCT (args->>'parent', args->>'index')) FROM procrastinate_jobs "
+                            "WHERE args->>'kind' = 'score' AND status = 'succeeded'")
+    assert ran == jobs and len(workers) >= 2, (rows, workers)
+    return jobs
+
+
 def hunted_inline(setup: Setup, lost: list[str]) -> None:
     """Every takedown of the cycles (``lost``, their summaries' lists) hunted once, inline by the round's
     job: each hunt queued with its status change was cancelled, none ran on its own."""
@@ -233,16 +256,17 @@ def test_three_workers_reach_what_one_embedded_process_reaches(sandbox: Sandbox,
     edges and the alert mails agree. The cluster's sweeps run their lookalikes as part jobs of 4 labels
     (the embedded process: one part); the seizure cycle's takedown hunt its lost domains' lookalikes as
     part jobs too, each label group cut in 3 slices by name (the embedded process: one part per group),
-    and every hunt observes the candidates it chose as batch jobs of 3 (the embedded
-    process: one batch). The sweeps' CT search and NRD feed run as source jobs. Between the seizure
-    cycles the cluster runs the first seizure round's batches (its candidate batches included), its
-    sweep's and hunt's parts and its sweep's sources a second time: nothing is recorded twice, and the
-    next cycle still agrees."""
+    and every hunt observes the candidates it chose as batch jobs of 3 and scores them as score jobs of 2
+    (the embedded process: one batch each). The sweeps' CT search and NRD feed run as source jobs. Between
+    the seizure cycles the cluster runs the first seizure round's batches (its candidate batches
+    included), its sweep's and hunt's parts, its sweep's sources and its hunt's score batches a second
+    time: nothing is recorded twice, and the next cycle still agrees."""
     (tmp_path / "embedded").mkdir()
     embedded = prepare(sandbox, other_pg_url, tmp_path / "embedded", schedule=QUIET,
                        alerts={"mail_to": ["embedded@sandbox.test"]}, **common(sandbox))
     # batches of 3 domains: each probe-and-crawl round is split into jobs the three workers share
-    clustered = cluster_setup(sandbox, pg_url, tmp_path / "cluster", observe_batch=3, sweep_labels=4, takedown_slices=3)
+    clustered = cluster_setup(sandbox, pg_url, tmp_path / "cluster", observe_batch=3, sweep_labels=4, takedown_slices=3,
+                              score_batch=2)
     workers = [Worker(clustered.config, tmp_path / f"worker{i}.log") for i in range(3)]
     try:
         for w in workers:
@@ -263,6 +287,7 @@ def test_three_workers_reach_what_one_embedded_process_reaches(sandbox: Sandbox,
                 assert run_round_again(clustered, workers) >= 3
                 assert run_round_again(clustered, workers, "sweep_part", "sweep") >= 3  # the hunt's parts too
                 assert run_round_again(clustered, workers, "source", "sweep") == 2  # the sweep's CT and NRD sources
+                assert run_round_again(clustered, workers, "score", "parent") >= 2  # its hunt's score batches
                 assert recorded(clustered) == before
                 assert clustered.view.scalar("SELECT count(*) FROM sweep_found") == 0
                 assert clustered.view.scalar("SELECT count(*) FROM sweep_source_found") == 0
@@ -276,6 +301,7 @@ def test_three_workers_reach_what_one_embedded_process_reaches(sandbox: Sandbox,
         shared_in_sweep_parts(clustered, sweeps=3, per_sweep=3)
         shared_in_sources(clustered, sweeps=3, sources=["ct", "nrd"])  # the sandbox's CT search and NRD feed
         assert min(hunt_shared(clustered, summaries, labels=4, batch=3, slices=3).values()) >= 2
+        assert scored_in_batches(clustered, summaries, batch=2) >= 4
         hunted_inline(clustered, lost)
     finally:
         for w in workers:

@@ -36,6 +36,7 @@ from tests.daemon.test_cluster import (
     hunted_inline,
     last_cycle,
     mails_to,
+    scored_in_batches,
     shared_in_batches,
     shared_in_sources,
     shared_in_sweep_parts,
@@ -289,8 +290,8 @@ def test_three_workers_reach_what_one_embedded_process_reaches_on_the_routes_wor
         make_sandbox: Callable[..., Sandbox], tmp_path: Path, pg_url: str, other_pg_url: str) -> None:
     """The routes world (one replacement per discovery route, a decoy for each) through `run --once` on
     an embedded store and on a cluster store served by three workers sharing each round as batch jobs
-    of 2 domains (a hunt's chosen candidates too) and the takedown hunt's lookalikes as part jobs of one
-    label, its sweeps' CT, NRD and passive-DNS sources as source jobs: the same cycle summaries (decisions,
+    of 2 domains (a hunt's chosen candidates too, and their scoring as score jobs of 2) and the takedown
+    hunt's lookalikes as part jobs of one label, its sweeps' CT, NRD and passive-DNS sources as source jobs: the same cycle summaries (decisions,
     the sources' notes and errors), statuses, edges and alert mails by Message-ID's edge."""
     answers = tomllib.loads((ROUTES / "answers.toml").read_text(encoding="utf-8"))
     sb = make_sandbox(ROUTES, "before")
@@ -304,7 +305,7 @@ def test_three_workers_reach_what_one_embedded_process_reaches_on_the_routes_wor
     (tmp_path / "cluster").mkdir()
     clustered = prepare(sb, pg_url, tmp_path / "cluster", schedule=QUIET, alerts={"mail_to": ["cluster@sandbox.test"]},
                         cluster={"enabled": True, "periodic": False, "poll_seconds": 0.5, "observe_batch": 2,
-                                 "sweep_labels": 1}, **both)
+                                 "sweep_labels": 1, "score_batch": 2}, **both)
     workers = [Worker(clustered.config, tmp_path / f"worker{i}.log") for i in range(3)]
     try:
         for w in workers:
@@ -336,6 +337,7 @@ def test_three_workers_reach_what_one_embedded_process_reaches_on_the_routes_wor
         seizure = summaries[1][1]  # the routes the sources stand for found their candidates
         assert seizure["candidates_resolved"] > 0 and any(n.startswith("pdns ") for n in seizure["source_notes"]), seizure
         assert sum(hunt_shared(clustered, summaries, labels=1, batch=2).values()) >= 2
+        assert scored_in_batches(clustered, summaries, batch=2) >= 2
         hunted_inline(clustered, lost)
     finally:
         for w in workers:

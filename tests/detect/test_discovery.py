@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from detect import discovery
 from detect.discovery import (
     ct_candidates,
     ct_keywords,
@@ -22,6 +23,23 @@ def test_a_compound_label_gives_its_brand_core_as_a_keyword() -> None:
     assert label_keywords("dadristruth") == ["dadristruth", "dadris"]
     assert label_keywords("thelensvoice") == ["thelensvoice", "lens"]
     assert label_keywords("thetruthdaily") == ["thetruthdaily"]  # nothing but generic words underneath
+
+
+def test_remembered_keywords_are_a_fresh_list_each_time() -> None:
+    """label_keywords is remembered per label (scoring asks it per network label and candidate); a
+    caller changing the list it got does not change what the next caller gets."""
+    first = label_keywords("dadristruth")
+    first.append("poison")
+    first[0] = "changed"
+    assert label_keywords("dadristruth") == ["dadristruth", "dadris"]
+
+
+def test_generic_words_are_peeled_in_one_fixed_order() -> None:
+    """Longest first, then alphabetical: not a set's order, which changes with the hash seed, so a
+    label's brand core is the same in every process."""
+    order = list(discovery._GENERIC_LONGEST_FIRST)
+    assert sorted(order, key=lambda w: (-len(w), w)) == order
+    assert set(order) == discovery.GENERIC_WORDS
 
 
 def test_ct_keywords_drop_words_already_covered_by_a_shorter_keyword() -> None:

@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from detect.lexical import LabelIndex, max_distance, nrd_lexical_match, osa_distance
+from detect.lexical import LabelIndex, max_distance, nrd_lexical_match
+from detect.similarity import osa_distance
 
 NETWORK = ["artichoc", "rrn", "holylandherald", "washingtonpost", "spiegel", "fox-news", "lexomnium", "bild"]
 
@@ -63,6 +64,22 @@ def _reference_osa(a: str, b: str) -> int:
             if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
                 d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
     return d[len(a)][len(b)]
+
+
+def test_the_bounded_distance_equals_the_full_table_on_every_short_pair() -> None:
+    """Every pair of words up to four letters over a three-letter alphabet (swaps, repeats, shared
+    prefixes and suffixes): the banded, stripped, early-stopping distance is the full OSA table's, cut
+    at limit + 1, for the limits scoring and the NRD screen use."""
+    words = [""]
+    for _ in range(4):
+        words += ["".join(w) + c for w in words if len(w) == max(map(len, words)) for c in "abc"]
+    words = sorted(set(words))
+    assert len(words) == 121
+    for a in words:
+        for b in words:
+            full = _reference_osa(a, b)
+            for limit in (1, 2, 3):
+                assert osa_distance(a, b, limit) == min(full, limit + 1), (a, b, limit)
 
 
 def _edit(rng: random.Random, word: str) -> str:

@@ -88,7 +88,8 @@ class Outcome:
         return {o["error_kind"] for o in self.observations(name, kind) if o["error_kind"]}
 
     def cycle_outcomes(self) -> list[str]:
-        return [r[0] for r in self.rows("SELECT outcome FROM cycles ORDER BY id")]
+        """The jobs' outcomes (a hunt's score batches log a record of their own beside its job's row)."""
+        return [r[0] for r in self.rows("SELECT outcome FROM cycles WHERE kind <> 'score' ORDER BY id")]
 
     def dump(self) -> str:
         """Every stored text value (for 'no secret stored' checks)."""

@@ -24,12 +24,14 @@ def test_intervals_become_cron_lines_never_slower_than_asked(seconds: int, cron:
 
 
 def test_every_scheduled_stage_and_the_full_cycle_are_jobs() -> None:
-    assert set(STAGES) == {"probe", "crawl", "discovery", "alerts", "cycle", "hunt", "observe", "sweep_part", "source"}
+    assert set(STAGES) == {"probe", "crawl", "discovery", "alerts", "cycle", "hunt", "observe", "sweep_part", "source",
+                           "score"}
     assert {kind for kind, (_job, lock, _key) in STAGES.items() if lock == "hydrawatch:work"} == {
         "probe", "crawl", "discovery", "cycle", "hunt"}
     assert STAGES["observe"][1] == ""  # a round's batches take no lock: every worker takes some
     assert STAGES["sweep_part"][1] == ""  # nor a sweep's parts
     assert STAGES["source"][1] == ""  # nor its sources
+    assert STAGES["score"][1] == ""  # nor a hunt's score batches
 
 
 BATCH = {"kind": "observe", "domains": ["a.ltd"], "crawl": False, "parent": 7, "index": 0, "at": "2024-09-03T12:00:00+00:00"}
@@ -39,6 +41,9 @@ PART = {"kind": "sweep_part", "sweep": 7, "index": 1, "gone": ["a.ltd"], "live":
 SOURCE = {"kind": "source", "sweep": 7, "index": 4, "source": "pdns", "names": ["a.ltd"], "labels": ["a"],
           "infra": [["ip", "192.0.2.1"], ["ns", "ns1.host.ltd"]], "asked": [["ip", "192.0.2.1", "a.ltd"]],
           "at": "2024-09-03T12:00:00+00:00"}
+# as scheduler/score_jobs.py writes it: batch 1 of hunt 7's scoring, one candidate of two, a network of two
+SCORE = {"kind": "score", "parent": 7, "index": 1, "candidates": [["b.pm", "lookalike", "tld-swap", "b.ltd"]],
+         "network": ["a.ltd", "b.ltd"], "everyone": ["a.pm", "b.pm"], "at": "2024-09-03T12:00:00+00:00"}
 
 
 @pytest.mark.parametrize("payload", [
@@ -56,6 +61,12 @@ SOURCE = {"kind": "source", "sweep": 7, "index": 4, "source": "pdns", "names": [
     {**SOURCE, "infra": [["ip"]]}, {**SOURCE, "infra": [["ip", 1]]}, {**SOURCE, "asked": [["ip", "192.0.2.1"]]},
     {**SOURCE, "asked": "x"}, {**SOURCE, "at": "2024-09-03T12:00:00"}, {**SOURCE, "extra": 1},
     {k: v for k, v in SOURCE.items() if k != "asked"},
+    {"kind": "score", "parent": 7}, {**SCORE, "parent": -1}, {**SCORE, "index": "1"}, {**SCORE, "candidates": []},
+    {**SCORE, "candidates": [["b.pm", "lookalike", "tld-swap"]]}, {**SCORE, "candidates": [["b.pm", 1, "", ""]]},
+    {**SCORE, "candidates": "b.pm"}, {**SCORE, "candidates": [["c.pm", "lookalike", "", ""]]},  # not among everyone
+    {**SCORE, "candidates": [["", "lookalike", "", ""]], "everyone": [""]}, {**SCORE, "network": "a.ltd"},
+    {**SCORE, "network": [None]}, {**SCORE, "everyone": ["x" * 254]}, {**SCORE, "at": "2024-09-03T12:00:00"},
+    {**SCORE, "extra": 1}, {k: v for k, v in SCORE.items() if k != "everyone"},
 ])
 def test_a_payload_hydrawatch_did_not_write_is_refused(payload: dict[str, object]) -> None:
     with pytest.raises(MalformedJob, match="not a hydrawatch job payload"):
@@ -70,6 +81,7 @@ def test_the_payloads_hydrawatch_writes_are_accepted() -> None:
     assert all(_check({**BATCH, "round": r}) == "observe" for r in ("watched", "lost", "sweep"))
     assert _check(PART) == "sweep_part"
     assert _check(SOURCE) == "source"
+    assert _check(SCORE) == "score"
 
 
 def test_each_source_job_carries_what_its_source_reads() -> None:
