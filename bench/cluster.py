@@ -50,7 +50,16 @@ domains in them; a round that fits one batch runs inside the job, so all it had 
 again), and work lost (watched domains not crawled by the end, jobs not succeeded: must be 0).
 
 The sandbox runs in this process (one Python process answering DNS, HTTP and RDAP for every worker): on
-a 2-core machine it and PostgreSQL share the cores with the workers. See bench/RESULTS.md.
+a 2-core machine it and PostgreSQL share the cores with the workers; it costs about as much CPU as the
+hydrawatch processes it serves. Every site's certificate is issued before the first configuration (the
+sandbox makes one on a site's first TLS handshake), so no configuration pays for them.
+
+On stderr, as the run goes: each step's time with the load average (world, certificates, schema, seeding,
+workers' start), and each stage's figures as it ends, with the rows added per table and the watched
+domains per status (a stage that left domains unobserved shows there). At 10^4 domains and more, set
+``--stalled`` above the longest pause of a busy worker's event loop (a crawl round's planning took 30-74 s
+at 10^4 domains on a loaded machine): a shorter one lets the reaper start live jobs a second time, the
+kill's among them (reported). See bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -260,13 +269,23 @@ def growth(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]
             "tables": {t: n for t, n in tables.items() if n}}
 
 
+def statuses(engine: Any) -> dict[str, int]:
+    """Watched domains per status: a stage that left some unobserved (the sandbox overloaded, DNS or HTTP
+    timing out) shows here, where the rows alone do not say it."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        return {str(s): int(c) for s, c in conn.execute(text("SELECT status, count(*) FROM domains WHERE watched "
+                                                             "GROUP BY status ORDER BY status"))}
+
+
 def progress(label: str, kind: str, r: dict[str, Any], n: int) -> None:
     """One stage's figures on stderr as soon as it ends (rows added per table included)."""
     wait = sorted(r["wait"])
     print(f"[bench] {label} {kind}: wall {r['wall']:.1f} s ({n / r['wall']:.1f} domains/s), CPU {r['cpu']:.1f} s, "
           f"PostgreSQL CPU {r['pg_cpu']:.1f} s, crawled {r['crawled']}, queue wait p50/p95 "
           f"{pct(wait, 0.5):.2f}/{pct(wait, 0.95):.2f} s, RSS {[round(m) for m in r['rss_mb']]} MB, "
-          f"rows {json.dumps(r['tables'])}", file=sys.stderr, flush=True)
+          f"rows {json.dumps(r['tables'])}, statuses {json.dumps(r.get('statuses', {}))}", file=sys.stderr, flush=True)
 
 
 def cli(config: Path, *args: str) -> str:
@@ -388,7 +407,7 @@ def run_embedded(admin: Any, sandbox: Any, tmp: Path, args: argparse.Namespace) 
                          "candidates": line["stats"]["candidates_generated"], "crawled": line["stats"]["crawled"],
                          "resolved": line["stats"]["candidates_resolved"], "scored": line["stats"]["candidates_observed"],
                          "parts": parts_per_worker(engine, kind, started), "wait": [],
-                         **growth(before, table_sizes(engine))}
+                         **growth(before, table_sizes(engine)), "statuses": statuses(engine)}
             progress("embedded", kind, out[kind], args.domains)
         child.stdin.close()
         try:
@@ -509,7 +528,8 @@ def run_cluster(admin: Any, sandbox: Any, tmp: Path, args: argparse.Namespace, n
                              "resolved": stat_since(engine, kind, started, "candidates_resolved"),
                              "scored": stat_since(engine, kind, started, "candidates_observed"),
                              "parts": parts_per_worker(engine, kind, started),
-                             "wait": waits_since(engine, first), **growth(before, table_sizes(engine))}
+                             "wait": waits_since(engine, first), **growth(before, table_sizes(engine)),
+                             "statuses": statuses(engine)}
                 progress(f"{n} workers", kind, out[kind], args.domains)
         finally:
             for w in workers:
@@ -544,6 +564,10 @@ def run_kill(admin: Any, sandbox: Any, tmp: Path, args: argparse.Namespace, craw
             with engine.connect() as conn:
                 restarted = conn.execute(text("SELECT min(at) FROM procrastinate_events WHERE job_id = :j AND type = 'started' "
                                               "AND at > :k"), {"j": job, "k": killed_at}).scalar_one()
+                # starts before the kill beyond the first: the reaper took the busy victim for dead (its event
+                # loop late with its heartbeat by more than --stalled) and the survivor ran the job already
+                early = int(conn.execute(text("SELECT count(*) FROM procrastinate_events WHERE job_id = :j AND type = 'started' "
+                                              "AND at <= :k"), {"j": job, "k": killed_at}).scalar_one()) - 1
                 status = conn.execute(text("SELECT status FROM procrastinate_jobs WHERE id = :j"), {"j": job}).scalar_one()
                 watched = int(conn.execute(text("SELECT count(*) FROM domains WHERE watched")).scalar_one())
                 # crawled by the attempt that finished the job (its cycle row's start is the crawl's "now")
@@ -566,7 +590,7 @@ def run_kill(admin: Any, sandbox: Any, tmp: Path, args: argparse.Namespace, craw
             "killed_s": (killed_at - began).total_seconds(), "crawled_before": done_before,
             "redone_batches": sum(n - 1 for _i, n in runs),
             "redone_domains": sum(sizes.get(i, 0) * (n - 1) for i, n in runs) if runs else done_before,
-            "lost_domains": watched - crawled, "job_status": status, "watched": watched}
+            "lost_domains": watched - crawled, "job_status": status, "watched": watched, "early_starts": early}
 
 
 # --- report ---------------------------------------------------------------------------------------
@@ -614,7 +638,14 @@ def report(results: dict[str, dict[str, Any]], kill: dict[str, Any] | None, args
             r = stages["hunt"]
             print(f"| {label} | {r['wall']:.1f} | {base / r['wall']:.2f} | {r['candidates']} | {r['resolved']} | "
                   f"{r['scored']} | {', '.join(map(str, r['parts'])) or '-'} | {r['cpu']:.1f} |")
-    if kill and kill["requeue_s"] is None:
+    if kill and kill.get("early_starts"):
+        print()
+        print(f"kill: the survivor had started the crawl job {kill['early_starts']} time(s) before the kill (the victim, busy, "
+              f"was late with its heartbeat by more than --stalled {args.stalled} s), so the kill re-queued no coordinator; "
+              f"re-started after the kill: {kill['requeue_s']} s; work redone: {kill['redone_batches']} batch run(s), "
+              f"{kill['redone_domains']} domains; work lost: {kill['lost_domains']} of {kill['watched']} domains, job "
+              f"{kill['job_status']}. Run with a larger --stalled.")
+    elif kill and kill["requeue_s"] is None:
         print()
         print(f"kill: the crawl job ended ({kill['job_status']}) before the kill; run with more --domains")
     elif kill:
