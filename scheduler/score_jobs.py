@@ -88,10 +88,8 @@ def read_inputs(parts: Components, network: Sequence[str], everyone: Sequence[st
         net = [by_name[name] for name in network]
         cands = profiles.site_profiles(session, everyone, in_network=False)
         stats = profiles.store_stats(session, [*net, *cands.values()])
-        campaigns = {}
-        for p in net:
-            info = watchlist.get_domain(session, p.domain)
-            campaigns[p.domain] = info.campaign if info else ""
+        infos = watchlist.get_domains(session, network)
+        campaigns = {p.domain: infos[p.domain].campaign if p.domain in infos else "" for p in net}
     return ScoreInputs(net, cands, stats, campaigns, policy)
 
 

@@ -59,6 +59,11 @@ def get_domain(session: Session, name: str) -> DomainInfo | None:
     return domain_info(row) if row else None
 
 
+def get_domains(session: Session, names: Iterable[str]) -> dict[str, DomainInfo]:
+    """:func:`get_domain` of many names, one query a chunk: name → its domain, for those in the store."""
+    return {name: domain_info(row) for name, row in domain_rows(session, names).items()}
+
+
 def domain_rows(session: Session, names: Iterable[str]) -> dict[str, DomainRow]:
     """The rows of those of ``names`` in the store, one query a chunk (:func:`domain_row` of many)."""
     out: dict[str, DomainRow] = {}
