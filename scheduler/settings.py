@@ -216,13 +216,13 @@ class ClusterSettings:
         "network labels per discovery sweep part: each part generates and resolves its labels' lookalikes "
         "(embedded: one after another; cluster mode: `sweep_part` jobs that any worker takes, several at once)",
         positive))
-    score_batch: int = field(default=1000, metadata=key(
+    score_batch: int = field(default=100, metadata=key(
         "cluster mode: candidates per `score` job: a hunt that observed more scores them in such jobs, which "
         "any worker takes, each reading the network's profiles, every candidate's profile and the store's "
-        "statistics itself (about 44 s at 1,000 network sites on PostgreSQL, as much as the hunt's own job "
-        "reads); no more: scored in the hunt's own job, as the embedded process always does. Scoring a "
-        "candidate costs ~0.1 s at 1,000 network sites and grows with the store, so a split pays only for big "
-        "hunts or stores, with its jobs on machines of their own (bench/RESULTS.md \"A hunt's scoring\")", positive))
+        "statistics itself (about 1 s at 1,000 network sites on PostgreSQL, read in bulk); no more: scored in "
+        "the hunt's own job, as the embedded process always does. Scoring a candidate costs ~0.1 s at 1,000 "
+        "network sites and grows with the network and the store, so 100 candidates are ~10 s of scoring for "
+        "~1 s of reading (bench/RESULTS.md \"A hunt's scoring\")", positive))
     resume_max_age: float = field(default=3600.0, metadata=key(
         "seconds: a stage's job retried after its worker died (or after an error) resumes its first attempt "
         "(same cycle-log row, same `now`, only the batches and parts not done) only if that attempt began less "
