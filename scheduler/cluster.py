@@ -11,8 +11,13 @@ any number of `hydrawatch worker` processes on any number of machines.
   feeds, zone files, CertStream, pDNS; queued with the sweep's parts), and the scoring of the candidates
   a hunt observed (``score``: batches of [cluster] score_batch, each reading the hunt's one view of the
   store itself and recording its decisions, edges and alerts with its own record;
-  scheduler/score_jobs.py); the stage waits for them. The sweep's cap and its banner re-check still run
-  in the stage itself.
+  scheduler/score_jobs.py), and a round's banner re-check when the round first saw a seizure banner
+  (``recheck``: the round's domains in batches of [cluster] observe_batch, each classified again against
+  the banners the stage read once and recording its status changes with its own record;
+  scheduler/recheck_jobs.py); the stage waits for them. Still in the stage itself: a sweep's names from
+  the store (deferred names, hub links and redirect targets, similar pages: read, then resolved) and its
+  merge and cap — measured at 10⁴ domains (bench/coordinator.py, bench/RESULTS.md "What a coordinator
+  still does itself"): seconds, against minutes for the banner re-check before it became jobs.
 - A sweep's zone-file source job goes to the ``zones`` queue under the lock ``hydrawatch:zones``, taken
   only by workers holding the zone state ([cluster] zone_worker); with none running for [cluster]
   zone_wait_seconds the sweep records the zone source as a source error and goes on
@@ -51,7 +56,7 @@ from sqlalchemy.orm import Session
 
 from crawler.rdap import no_gate
 from detect.errors import HydrawatchError
-from scheduler import cluster_zones, cycle, score_jobs
+from scheduler import cluster_zones, cycle, recheck_jobs, score_jobs
 from scheduler.cluster_plan import DEFER, Children, plan_key, queue_batches, queue_parts, resume_or_abandon
 from scheduler.components import Components
 from scheduler.hunt_resolve import Wildcards
@@ -79,6 +84,7 @@ STAGES: dict[str, tuple[Callable[..., Awaitable[Any]], str, str]] = {
     "sweep_part": (cycle.sweep_part_job, "", ""),  # a label group of a sweep: no lock, the workers share a sweep
     "source": (cycle.source_job, "", ""),  # a sweep's CT, NRD, zone, CertStream or pDNS source: no lock either
     "score": (cycle.score_job, "", ""),  # a batch of a hunt's candidates scored: no lock, the workers share a hunt
+    "recheck": (cycle.recheck_job, "", ""),  # a batch of a round's banner re-check: no lock either
 }
 BATCH_KEYS = {"domains", "crawl", "parent", "index", "at"}
 BATCH_OPTIONAL = {"round", "host"}  # scheduler/rounds.py's round name (absent: "watched", jobs queued before it
@@ -91,6 +97,7 @@ SOURCE_KEYS = {"sweep", "index", "source", "names", "labels", "infra", "asked", 
 MAX_SOURCE_VALUES = 1_000_000  # a network of 10⁵ domains has up to ~3·10⁵ addresses and name servers
 SCORE_KEYS = {"parent", "index", "candidates", "network", "everyone", "at"}
 MAX_SCORE_CANDIDATES = 10_000
+RECHECK_KEYS = {"parent", "round", "index", "domains", "banners", "at"}
 REAP_CRON = "* * * * * */10"
 
 LossSink = Callable[[Session, str], None]
@@ -98,6 +105,7 @@ RoundRunner = Callable[[list[list[str]], bool, "int | None", datetime, str, list
                        Awaitable[list[tuple[list[str], ObserveReport]]]]
 SweepRunner = Callable[[int, list[SweepPart], tuple[str, ...], datetime, "SourcePlan | None"], Awaitable[None]]
 ScoreRunner = Callable[[int, ScorePlan, datetime], Awaitable[ScorePlan]]
+RecheckRunner = Callable[[int, str, list[list[str]], dict[str, str], datetime], Awaitable[ObserveReport]]
 # Per job, never on the worker's shared Components: where this job's losses queue their hunts, and how
 # its rounds run their batches. A worker runs several jobs at once (a round's batches beside each other
 # and beside the round's own job); procrastinate runs each in its own asyncio task, which has its own
@@ -110,6 +118,7 @@ _LOSS_SINK: ContextVar[LossSink | None] = ContextVar("hydrawatch_loss_sink", def
 _ROUND_RUNNER: ContextVar[RoundRunner | None] = ContextVar("hydrawatch_round_runner", default=None)
 _SWEEP_RUNNER: ContextVar[SweepRunner | None] = ContextVar("hydrawatch_sweep_runner", default=None)
 _SCORE_RUNNER: ContextVar[ScoreRunner | None] = ContextVar("hydrawatch_score_runner", default=None)
+_RECHECK_RUNNER: ContextVar[RecheckRunner | None] = ContextVar("hydrawatch_recheck_runner", default=None)
 
 
 class ClusterError(HydrawatchError):
@@ -173,18 +182,19 @@ def apply_schema(url: str) -> bool:
 def _check(payload: dict[str, Any]) -> str:
     kind = payload.get("kind")
     allowed = {"hunt": {"domains"}, "observe": BATCH_KEYS | BATCH_OPTIONAL, "sweep_part": PART_KEYS | PART_OPTIONAL,
-               "source": SOURCE_KEYS, "score": SCORE_KEYS}.get(
+               "source": SOURCE_KEYS, "score": SCORE_KEYS, "recheck": RECHECK_KEYS}.get(
         kind if isinstance(kind, str) else "", set())
     extra = set(payload) - {"kind", "timestamp", *allowed}
     domains = payload.get("domains")
     if (not isinstance(kind, str) or kind not in STAGES or extra or not isinstance(payload.get("timestamp", 0), int)
-            or (kind in ("hunt", "observe") and not (
+            or (kind in ("hunt", "observe", "recheck") and not (
                 isinstance(domains, list) and 0 < len(domains) <= 1000
                 and all(isinstance(d, str) and 0 < len(d) <= 253 for d in domains)))
             or (kind == "observe" and not _batch_ok(payload))
             or (kind == "sweep_part" and not _part_ok(payload))
             or (kind == "source" and not _source_ok(payload))
-            or (kind == "score" and not _score_ok(payload))):
+            or (kind == "score" and not _score_ok(payload))
+            or (kind == "recheck" and not _recheck_ok(payload))):
         raise MalformedJob(f"not a hydrawatch job payload: {str(payload)[:200]}")
     return kind
 
@@ -253,6 +263,18 @@ def _score_ok(payload: dict[str, Any]) -> bool:
     return _aware_time(payload["at"])
 
 
+def _recheck_ok(payload: dict[str, Any]) -> bool:
+    """A re-check batch as scheduler/recheck_jobs.py writes it: its round, its banners as [key, domain]."""
+    if not RECHECK_KEYS <= set(payload) or not _counters(payload, "parent", "index") or payload["round"] not in ROUNDS:
+        return False
+    pairs = payload["banners"]
+    if not (isinstance(pairs, list) and len(pairs) <= MAX_SOURCE_VALUES and all(
+            isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) and 0 < len(x) <= 300 for x in p)
+            for p in pairs)):
+        return False
+    return _aware_time(payload["at"])
+
+
 def _batch_ok(payload: dict[str, Any]) -> bool:
     if not BATCH_KEYS <= set(payload) or not isinstance(payload["crawl"], bool):
         return False
@@ -284,6 +306,7 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
     parts.run_batches = _round_runner(parts)
     parts.run_sweep_parts = _sweep_runner(parts)
     parts.run_score_batches = _score_runner(parts)
+    parts.run_rechecks = _recheck_runner(parts)
     running: set[int] = set()  # jobs this process runs: never "stalled" to its own reaper, however late its heartbeat
 
     @app.task(name=STAGE_TASK, pass_context=True, retry=RETRY)
@@ -323,6 +346,9 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
             await cycle.score_job(parts, now=datetime.fromisoformat(payload["at"]), parent=payload["parent"],
                                   batch=batch, network=network, everyone=everyone)
             return
+        if kind == "recheck":
+            await _run_recheck(payload)
+            return
         if lock != WORK_LOCK:
             await job(parts, now=now)
             return
@@ -361,10 +387,18 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
         async def run_scores(parent: int, plan: ScorePlan, at: datetime) -> ScorePlan:
             return await run_scoring(context.app, parts, plan, parent=parent, now=at, resume=resume is not None)
 
+        async def run_rechecks(parent: int, round_name: str, batches: list[list[str]], banners: dict[str, str],
+                               at: datetime) -> ObserveReport:
+            found, hunts = await run_recheck(context.app, parts, batches, banners, parent=parent, round_name=round_name,
+                                             now=at, resume=resume is not None)
+            queued.extend(hunts)  # the re-check's queued hunts: this job hunts inline, then cancels them
+            return found
+
         sink = _LOSS_SINK.set(lambda session, name: queued.append(queue_hunt(session, name)))
         runner = _ROUND_RUNNER.set(run_batches)
         sweeper = _SWEEP_RUNNER.set(run_sweep_parts)
         scorer = _SCORE_RUNNER.set(run_scores)
+        rechecker = _RECHECK_RUNNER.set(run_rechecks)
         try:
             if kind == "hunt":  # its lookalike parts and candidate batches are jobs as well
                 await cycle.hunt_job(parts, now=now, lost=payload["domains"], tags={"job": job_id, "plan": plan_tag},
@@ -376,8 +410,22 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
             _ROUND_RUNNER.reset(runner)
             _SWEEP_RUNNER.reset(sweeper)
             _SCORE_RUNNER.reset(scorer)
+            _RECHECK_RUNNER.reset(rechecker)
         for hunt_id in queued:
             await context.app.job_manager.cancel_job_by_id_async(hunt_id)
+
+    async def _run_recheck(payload: dict[str, Any]) -> None:
+        # Its losses queue their hunts with the status change; their ids go into the batch's record, in the
+        # same transaction, and the round's job cancels them once it has hunted.
+        domains, banners = recheck_jobs.from_payload(payload)
+        hunts: list[int] = []
+        sink = _LOSS_SINK.set(lambda session, name: hunts.append(queue_hunt(session, name)))
+        try:
+            await cycle.recheck_job(parts, now=datetime.fromisoformat(payload["at"]), parent=payload["parent"],
+                                    round_name=payload["round"], index=payload["index"], domains=domains,
+                                    banners=banners, hunts=hunts)
+        finally:
+            _LOSS_SINK.reset(sink)
 
     async def _run_batch(payload: dict[str, Any], *, retried: bool) -> None:
         # A retried batch whose earlier attempt recorded it (its worker died before the queue heard the
@@ -476,6 +524,38 @@ def _score_runner(parts: Components) -> ScoreRunner:
         return plan
 
     return run
+
+
+def _recheck_runner(parts: Components) -> RecheckRunner:
+    """Components.run_rechecks in a worker: the running job's re-check runner (its batches as jobs), or
+    outside a stage job the batches one after another here."""
+
+    async def run(parent: int, round_name: str, batches: list[list[str]], banners: dict[str, str], at: datetime
+                  ) -> ObserveReport:
+        runner = _RECHECK_RUNNER.get()
+        if runner is not None:
+            return await runner(parent, round_name, batches, banners, at)
+        for index, batch in enumerate(batches):
+            recheck_jobs.recheck_batch(parts, parent=parent, round_name=round_name, index=index, domains=batch,
+                                       banners=banners, now=at)
+        return recheck_jobs.collect(parts, parent=parent, round_name=round_name, count=len(batches), now=at)[0]
+
+    return run
+
+
+async def run_recheck(app: procrastinate.App, parts: Components, batches: list[list[str]], banners: dict[str, str], *,
+                      parent: int, round_name: str, now: datetime, resume: bool = False, poll: float = 0.2
+                      ) -> tuple[ObserveReport, list[int]]:
+    """Queue the banner re-check of round ``round_name`` of job ``parent`` as ``recheck`` jobs in one
+    transaction (any worker takes them), wait until all have finished, and return the status changes they
+    recorded (in batch order) and the hunt jobs their losses queued. With ``resume`` (the job retried), the
+    plan its earlier attempt queued, only the batches not recorded (scheduler/recheck_jobs.py)."""
+    fresh = recheck_jobs.payloads(batches, banners, parent=parent, round_name=round_name, now=now)
+    with parts.store.transaction() as session:
+        children = recheck_jobs.queue(session, STAGE_TASK, fresh, parent=parent, round_name=round_name, resume=resume)
+    _log_children(f"round {parent} ({round_name})", "re-check batch", children)
+    await _wait_for(app, children.jobs, f"round {parent} ({round_name}): re-check batch", poll)
+    return recheck_jobs.collect(parts, parent=parent, round_name=round_name, count=len(children.payloads), now=now)
 
 
 async def run_scoring(app: procrastinate.App, parts: Components, plan: ScorePlan, *, parent: int, now: datetime,

@@ -44,7 +44,7 @@ EARLIER = text("SELECT id, status, args FROM procrastinate_jobs WHERE task_name 
                "AND args->>:key = :value ORDER BY id")
 WAITING = frozenset({"todo", "doing"})
 CHILDREN = text("SELECT id FROM procrastinate_jobs WHERE task_name = :task AND status = 'todo' AND "
-                "((args->>'kind' IN ('observe', 'score') AND args->>'parent' = :parent) OR "
+                "((args->>'kind' IN ('observe', 'score', 'recheck') AND args->>'parent' = :parent) OR "
                 "(args->>'kind' IN ('sweep_part', 'source') AND args->>'sweep' = :parent)) ORDER BY id")
 CANCEL = text("SELECT procrastinate_cancel_job_v1(:id, false, false)")
 
@@ -112,7 +112,7 @@ def resume_or_abandon(session: Session, task: str, kind: str, job_id: int, *, no
     or None (start afresh) — when no attempt logged a row, when it began more than ``max_age`` seconds
     before ``now``, or when it was logged with a ``plan`` key other than this one (:func:`plan_key`; a row
     logged without one is resumed): then that row is marked ``abandoned`` and its children still queued
-    (batches, parts, sources, score batches) are cancelled (those running finish, recording under the abandoned row). A
+    (batches, parts, sources, score and re-check batches) are cancelled (those running finish, recording under the abandoned row). A
     source is cancelled with the rest: run later, it would advance its cursor (a feed's date, a zone's
     difference) with its names recorded under a sweep nobody merges."""
     earlier = cycles.attempt_of_job(session, kind, job_id)

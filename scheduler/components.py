@@ -54,6 +54,10 @@ class Components:
     # now) → the plan run (a resumed hunt: the one its first attempt queued), once every batch is recorded
     # (scheduler/score_jobs.py); None: one batch, scored here.
     run_score_batches: Callable[[int, ScorePlan, datetime], Awaitable[ScorePlan]] | None = None
+    # Cluster mode: a round's banner re-check as `recheck` jobs on the workers, (the round's cycle id, its
+    # name, its domains in batches, the banners to classify against, now) → the status changes they recorded,
+    # in batch order (scheduler/recheck_jobs.py); None: the re-check runs here.
+    run_rechecks: Callable[[int, str, list[list[str]], dict[str, str], datetime], Awaitable[ObserveReport]] | None = None
 
     @classmethod
     def from_settings(cls, settings: CycleSettings, store: Store, signatures: Signatures,

@@ -17,6 +17,7 @@ from scheduler.components import Components
 from scheduler.deliver import DeliveryReport, deliver
 from scheduler.hunt import HuntReport, hunt
 from scheduler.observe import ObserveReport
+from scheduler.recheck_jobs import recheck_batch
 from scheduler.rounds import WATCHED, observe_batch, observe_round
 from scheduler.score_jobs import ScoreBatch, score_batch
 from scheduler.sweep_parts import SweepPart, sweep_part
@@ -141,6 +142,16 @@ async def score_job(parts: Components, *, now: datetime, parent: int, batch: Sco
     heartbeat (another worker's reaper would take the job for stalled and run it a second time)."""
     return await asyncio.to_thread(score_batch, parts, parent=parent, batch=batch, network=network,
                                    everyone=everyone, now=now)
+
+
+async def recheck_job(parts: Components, *, now: datetime, parent: int, round_name: str, index: int,
+                      domains: list[str], banners: dict[str, str], hunts: list[int] | None = None) -> bool:
+    """Cluster mode: batch ``index`` of the banner re-check of round ``round_name`` of job ``parent`` (a
+    cycle-log id) as a job: classified again and recorded once (scheduler/recheck_jobs.py). In a thread, as
+    a score batch: hundreds of domains read and classified would otherwise hold the worker's event loop and
+    its heartbeat."""
+    return await asyncio.to_thread(recheck_batch, parts, parent=parent, round_name=round_name, index=index,
+                                   domains=domains, banners=banners, now=now, hunts=hunts)
 
 
 def batch_reports(parts: Components, parent: int, count: int, now: datetime, round_name: str = WATCHED

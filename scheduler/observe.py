@@ -450,26 +450,46 @@ def recheck_banners(parts: Components, domains: Sequence[str], banners: dict[str
     """After a round's classification: when it saw a seizure and the banners (takedown pages of seized
     domains) differ from ``banners`` (those known before it), classify again the round's domains that
     still seem to serve. Observations not passed are read from the store (the round's, just recorded)."""
-    store = parts.store
-    fresh_dns, crawled, rdap_records = fresh_dns or {}, crawled or {}, rdap_records or {}
-    if any(c.status == Status.SEIZED.value for _, c in report.changes):
-        # A banner first seen this round: look again at this round's domains that still seem to serve.
-        with store.transaction() as session:
-            fresh = takedown_pages(session)
-            serving = [d for d in domains if (info := watchlist.get_domain(session, d)) is not None
-                       and not Status(info.status).lost]
-        if fresh != banners:
-            for start in range(0, len(serving), CLASSIFY_BATCH):
-                with store.transaction() as session:
-                    _classify_batch(session, parts, serving[start:start + CLASSIFY_BATCH], fresh_dns, crawled,
-                                    rdap_records, now, report, fresh, parsed)
+    fresh = banners_to_recheck(parts, banners, report)
+    if fresh is None:
+        return
+    for start in range(0, len(domains), CLASSIFY_BATCH):
+        with parts.store.transaction() as session:
+            classify_again(session, parts, domains[start:start + CLASSIFY_BATCH], fresh, now, report, fresh_dns,
+                           crawled, rdap_records, parsed)
 
 
-def takedown_pages(session: Session) -> dict[str, str]:
+def banners_to_recheck(parts: Components, banners: dict[str, str], report: ObserveReport) -> dict[str, str] | None:
+    """The banners a round's domains are to be classified again with (:func:`recheck_banners`): those of
+    the store now, when the round saw a seizure and they differ from ``banners`` (known before it); else None."""
+    if not any(c.status == Status.SEIZED.value for _, c in report.changes):
+        return None
+    with parts.store.transaction() as session:
+        fresh = takedown_pages(session)
+    return fresh if fresh != banners else None
+
+
+def classify_again(session: Session, parts: Components, domains: Sequence[str], banners: dict[str, str],
+                   now: datetime, report: ObserveReport, fresh_dns: dict[str, DnsResult] | None = None,
+                   crawled: dict[str, SiteCrawl] | None = None, rdap_records: dict[str, RdapRecord] | None = None,
+                   parsed: Callable[[HttpFetch], ParsedPage | None] | None = None) -> None:
+    """In the caller's transaction: of ``domains``, those that still seem to serve (not seized, suspended or
+    dead) classified again with ``banners``, their status changes recorded (a banner re-check)."""
+    infos = watchlist.get_domains(session, domains)
+    serving = [d for d in domains if (info := infos.get(d)) is not None and not Status(info.status).lost]
+    if serving:
+        _classify_batch(session, parts, serving, fresh_dns or {}, crawled or {}, rdap_records or {}, now, report,
+                        banners, parsed)
+
+
+def takedown_pages(session: Session, *, before: datetime | None = None) -> dict[str, str]:
     """Fingerprints of the pages seized domains show since their seizure (their banners), and of their
-    banner pictures → the domain."""
+    banner pictures → the domain. ``before``: only the domains seized before that time (a round's start:
+    the banners known before the round, also when its job resumes after its batches recorded seizures)."""
     out: dict[str, str] = {}
     for info in watchlist.list_domains(session, status=Status.SEIZED.value):
+        if before is not None and info.status_since is not None and info.status_since >= before:
+            continue
         for fetch in observations.latest_http(session, info.name, with_body=True):
             if (not fetch.body or fetch.archived or not 200 <= (fetch.status or 0) < 300 or fetch.observed_at is None
                     or (info.status_since is not None and fetch.observed_at < info.status_since)):

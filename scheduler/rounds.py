@@ -2,7 +2,10 @@
 observe_batch. The watchlist's probe and crawl rounds are rounds, and so are the candidates a hunt chose
 (a takedown's lookalikes, a sweep's pick). The embedded process runs a round's batches one after another;
 cluster mode runs them as `observe` jobs the workers share (``Components.run_batches``), each batch's
-report kept in the cycle log under the round's job and the round's name.
+report kept in the cycle log under the round's job and the round's name. A round split into batches then
+re-checks its domains against the seizure banners it first saw (scheduler/observe.py ``recheck_banners``):
+the embedded process in the round's job, cluster mode as `recheck` jobs the workers share
+(``Components.run_rechecks``, scheduler/recheck_jobs.py).
 
 A crawl round never splits one host's sites over two batches, except a host with more sites than a
 batch holds; such a host's batches are marked with its key (:class:`RoundPlan`), and cluster mode runs
@@ -19,7 +22,8 @@ from datetime import datetime
 
 from scheduler.components import Components
 from scheduler.host_groups import host_keys
-from scheduler.observe import ObserveReport, observe, recheck_banners, takedown_pages
+from scheduler.observe import ObserveReport, banners_to_recheck, observe, recheck_banners, takedown_pages
+from scheduler.recheck_jobs import plan_rechecks
 from storage import observations
 
 log = logging.getLogger(__name__)
@@ -141,7 +145,7 @@ async def observe_round(parts: Components, domains: list[str], *, now: datetime,
     plan = plan_round(parts, domains, crawl=crawl, hosts=hosts)
     batches = plan.batches
     with parts.store.transaction() as session:
-        banners = takedown_pages(session)
+        banners = takedown_pages(session, before=now)  # a resumed round's job: its batches' seizures are not "before"
     report = ObserveReport()
     if parts.run_batches is not None:
         ran = await parts.run_batches(batches, crawl, cycle_id, now, round_name, plan.serial)
@@ -158,5 +162,22 @@ async def observe_round(parts: Components, domains: list[str], *, now: datetime,
     # in the round's order, as one batch records them (a crawl round's batches are grouped by host)
     position = {name: i for i, name in enumerate(domains)}
     report.changes.sort(key=lambda change: position.get(change[0], len(position)))
-    recheck_banners(parts, domains, banners, now, report)
+    await _recheck(parts, domains, banners, now, report, cycle_id=cycle_id, round_name=round_name)
     return report
+
+
+async def _recheck(parts: Components, domains: list[str], banners: dict[str, str], now: datetime,
+                   report: ObserveReport, *, cycle_id: int | None, round_name: str) -> None:
+    """The round's banner re-check (scheduler/observe.py ``recheck_banners``): here, or in cluster mode as
+    ``recheck`` jobs of [cluster] observe_batch domains the workers share (``parts.run_rechecks``,
+    scheduler/recheck_jobs.py), each classifying against the banners read here once."""
+    if parts.run_rechecks is None or cycle_id is None:
+        recheck_banners(parts, domains, banners, now, report)
+        return
+    fresh = banners_to_recheck(parts, banners, report)
+    if fresh is None:
+        return
+    batches = plan_rechecks(domains, parts.config.cluster.observe_batch)
+    log.info("round %s (%s): a seizure banner first seen; %d domains classified again in %d re-check batch(es)",
+             cycle_id, round_name, len(domains), len(batches))
+    report.merge(await parts.run_rechecks(cycle_id, round_name, batches, fresh, now))

@@ -25,13 +25,14 @@ def test_intervals_become_cron_lines_never_slower_than_asked(seconds: int, cron:
 
 def test_every_scheduled_stage_and_the_full_cycle_are_jobs() -> None:
     assert set(STAGES) == {"probe", "crawl", "discovery", "alerts", "cycle", "hunt", "observe", "sweep_part", "source",
-                           "score"}
+                           "score", "recheck"}
     assert {kind for kind, (_job, lock, _key) in STAGES.items() if lock == "hydrawatch:work"} == {
         "probe", "crawl", "discovery", "cycle", "hunt"}
     assert STAGES["observe"][1] == ""  # a round's batches take no lock: every worker takes some
     assert STAGES["sweep_part"][1] == ""  # nor a sweep's parts
     assert STAGES["source"][1] == ""  # nor its sources
     assert STAGES["score"][1] == ""  # nor a hunt's score batches
+    assert STAGES["recheck"][1] == ""  # nor a round's banner re-check batches
 
 
 BATCH = {"kind": "observe", "domains": ["a.ltd"], "crawl": False, "parent": 7, "index": 0, "at": "2024-09-03T12:00:00+00:00"}
