@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from detect.model import Status
-from scheduler.cluster_plan import Children, defer, earlier
+from scheduler.cluster_plan import WAITING, Children, defer, earlier
 from scheduler.components import Components
 from scheduler.observe import ObserveReport, classify_again
 from storage import cycles
@@ -97,7 +97,7 @@ def queue(session: Session, task: str, fresh: list[dict[str, Any]], *, parent: i
         index = int(payload["index"])
         if index in done:
             continue
-        if found[index][1] in ("todo", "doing"):
+        if found[index][1] in WAITING:
             waits.append(found[index][0])
         else:
             again.append(payload)
