@@ -17,7 +17,9 @@ any number of `hydrawatch worker` processes on any number of machines.
   scheduler/recheck_jobs.py); the stage waits for them. Still in the stage itself: a sweep's names from
   the store (deferred names, hub links and redirect targets, similar pages: read, then resolved) and its
   merge and cap — measured at 10⁴ domains (bench/coordinator.py, bench/RESULTS.md "What a coordinator
-  still does itself"): seconds, against minutes for the banner re-check before it became jobs.
+  still does itself"): a few CPU-seconds once that measurement's two finds were fixed (the hub links read
+  quadratically, the deferred names written one at a time), against minutes for the banner re-check
+  before it became jobs; the sweep's names' DNS resolution in the stage was not timed.
 - A sweep's zone-file source job goes to the ``zones`` queue under the lock ``hydrawatch:zones``, taken
   only by workers holding the zone state ([cluster] zone_worker); with none running for [cluster]
   zone_wait_seconds the sweep records the zone source as a source error and goes on

@@ -55,3 +55,21 @@ def test_deferred_candidates_come_back_oldest_first_until_observed_or_gone(store
     with store.transaction() as session:
         candidates.mark_unresolved(session, ["quill24.com"], now=T0 + timedelta(hours=2))
         assert [c.domain for c in candidates.deferred(session)] == ["old-reject.info"]
+
+
+def test_many_names_are_deferred_and_marked_in_chunks_in_their_order(store: Store) -> None:
+    """A sweep at 10⁴ domains defers thousands of names: read one query a chunk (storage.inlist), the same
+    outcome as one at a time — new rows in the hunt's order, a clone kept, a rejection deferred again, a
+    name twice recorded once; then the deferred ones no longer resolving marked, the others left."""
+    _decided(store, "n5.info", "fp", "clone", T0)
+    _decided(store, "n7.info", "fp", "rejected", T0)
+    names = [f"n{i}.info" for i in range(1200)]
+    with store.transaction() as session:
+        assert candidates.defer(session, [Candidate(n, "lookalike", "omission", "quill.info") for n in
+                                          [*names, "n3.info"]], now=T0) == 1201
+    with store.transaction() as session:
+        waiting = [c.domain for c in candidates.deferred(session)]
+    assert waiting == ["n7.info", *(n for n in names if n not in ("n5.info", "n7.info"))]
+    with store.transaction() as session:
+        candidates.mark_unresolved(session, [*names[:1000], "never.seen"], now=T0 + timedelta(hours=1))
+        assert [c.domain for c in candidates.deferred(session)] == names[1000:]
