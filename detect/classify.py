@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
-from detect.model import Classification, DnsResult, HttpFetch, Rcode, RdapRecord, Status
+from detect.model import Classification, DnsResult, ErrorKind, HttpFetch, Rcode, RdapRecord, Status
 from detect.names import host_of
 from detect.page_parse import ParsedPage, parse
 from detect.page_signals import (
@@ -72,10 +72,13 @@ NO_SITE = frozenset({404, 410, 421})
 
 
 def _answered(fetches: Sequence[HttpFetch], dns: DnsResult | None) -> list[HttpFetch]:
-    """Fetches that the site itself answered, and not before the DNS observation (older news loses)."""
+    """Fetches that the site itself answered, and not before the DNS observation (older news loses). A page
+    still rate-limited after the crawl's retries (429, or 503 with Retry-After: ``rate_limited`` with its
+    status) was answered by a live server, as it was before the crawl retried them."""
     out = []
     for f in fetches:
-        if f.status is None or f.error_kind is not None or f.status in GATEWAY_FAILURES:
+        failed = f.error_kind is not None and f.error_kind is not ErrorKind.RATE_LIMITED
+        if f.status is None or failed or f.status in GATEWAY_FAILURES:
             continue
         if dns and dns.observed_at and f.observed_at and f.observed_at < dns.observed_at and not dns.resolves:
             continue
