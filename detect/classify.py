@@ -71,11 +71,17 @@ GATEWAY_FAILURES = frozenset({502, 504, 520, 521, 522, 523, 524, 525, 526, 530})
 NO_SITE = frozenset({404, 410, 421})
 
 
+def site_answered(fetch: HttpFetch) -> bool:
+    """Did the site itself answer ``fetch`` (a status, no error, not a gateway's failure)? Only such a
+    fetch's body is ever read by :func:`classify`: a store may leave the others' bodies unread."""
+    return fetch.status is not None and fetch.error_kind is None and fetch.status not in GATEWAY_FAILURES
+
+
 def _answered(fetches: Sequence[HttpFetch], dns: DnsResult | None) -> list[HttpFetch]:
     """Fetches that the site itself answered, and not before the DNS observation (older news loses)."""
     out = []
     for f in fetches:
-        if f.status is None or f.error_kind is not None or f.status in GATEWAY_FAILURES:
+        if not site_answered(f):
             continue
         if dns and dns.observed_at and f.observed_at and f.observed_at < dns.observed_at and not dns.resolves:
             continue

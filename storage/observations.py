@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import gzip
 import logging
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -447,13 +447,27 @@ def latest_http(session: Session, domain: str, *, with_body: bool = False) -> li
     return out
 
 
-def latest_crawls(session: Session, domain_ids: Sequence[int]) -> dict[int, list[HttpFetch]]:
-    """:func:`latest_http` (without bodies) of many domains by id, one query a chunk: domain id → the
-    fetches of its latest crawl, for those crawled."""
+def latest_crawls(session: Session, domain_ids: Sequence[int], *,
+                  body_of: Callable[[HttpFetch], bool] | None = None) -> dict[int, list[HttpFetch]]:
+    """:func:`latest_http` of many domains by id, one query a chunk: domain id → the fetches of its latest
+    crawl, for those crawled. Without bodies, except those of the fetches ``body_of`` says are needed
+    (one more query a chunk of them): what classifying a round reads (detect.classify.site_answered)."""
     out: dict[int, list[HttpFetch]] = {}
-    for did, raw, observed_at in _crawl_rows(session, dict.fromkeys(domain_ids), ObservationRow.domain_id,
-                                             ObservationRow.raw, ObservationRow.observed_at):
-        out.setdefault(did, []).append(codec.http_from_raw(raw, b"", observed_at))
+    wanted: dict[int, tuple[list[HttpFetch], int]] = {}  # observation id → (its domain's list, its place)
+    for did, obs_id, raw, observed_at in _crawl_rows(session, dict.fromkeys(domain_ids), ObservationRow.domain_id,
+                                                     ObservationRow.id, ObservationRow.raw,
+                                                     ObservationRow.observed_at):
+        fetches = out.setdefault(did, [])
+        fetch = codec.http_from_raw(raw, b"", observed_at)
+        if body_of is not None and body_of(fetch):
+            wanted[obs_id] = (fetches, len(fetches))
+        fetches.append(fetch)
+    for chunk in chunks(list(wanted)):
+        for obs_id, packed in session.execute(select(PageRow.observation_id, BodyRow.body_gz)
+                                              .join(BodyRow, BodyRow.sha256 == PageRow.body_sha256)
+                                              .where(PageRow.observation_id.in_(chunk))):
+            fetches, place = wanted[obs_id]
+            fetches[place] = replace(fetches[place], body=gzip.decompress(packed))
     return out
 
 
