@@ -2,8 +2,9 @@
 
 DNS answers are written DNS_BATCH domains a transaction (storage.observations.record_dns_batch: a
 repeated answer only stamps the latest row); crawled sites HTTP_BATCH a transaction, as their crawls end
-(storage.observations.record_http_batch, Core inserts, in a writer thread one batch after the other); each
-RDAP record in its own. An interrupted round keeps every transaction committed before the interruption.
+(storage.observations.record_http_batch, Core inserts, in a writer thread one batch after the other); RDAP
+records RDAP_BATCH domains a transaction (storage.observations.record_rdap_batch: a registration seen again
+only stamps the latest row). An interrupted round keeps every transaction committed before the interruption.
 """
 
 from __future__ import annotations
@@ -28,12 +29,13 @@ from scheduler.deliver import new_message_id
 from scheduler.progress import ProgressSink, stage
 from storage import observations, outbox, watchlist
 from storage.models import DomainRow
-from storage.observations import DnsWrite, HttpWrite, PageSketch
+from storage.observations import DnsWrite, HttpWrite, PageSketch, RdapWrite
 from storage.values import StatusChange
 
 log = logging.getLogger(__name__)
 
 DNS_BATCH = 500  # domains whose answers are written in one transaction
+RDAP_BATCH = 500  # domains whose registration lookups are written in one transaction
 HTTP_BATCH = 50  # crawled sites written in one transaction …
 HTTP_BATCH_SECONDS = 2.0  # … or fewer, when the first of them has waited this long
 CLASSIFY_BATCH = 100  # domains classified (and their status changes recorded) in one transaction
@@ -267,6 +269,18 @@ def _record_dns(parts: Components, domains: Sequence[str], fresh_dns: dict[str, 
         report.probed += len(batch)
 
 
+def _record_rdap(parts: Components, records: dict[str, RdapRecord], now: datetime, cycle_id: int | None,
+                 report: ObserveReport) -> None:
+    """The round's RDAP records, RDAP_BATCH domains a transaction (storage.observations.record_rdap_batch:
+    a registration seen again stamps the latest row, so a batch recorded twice adds nothing)."""
+    writes = [RdapWrite(rec, tuple(fingerprints.rdap_indicators(rec))) for rec in records.values()]
+    for start in range(0, len(writes), RDAP_BATCH):
+        batch = writes[start:start + RDAP_BATCH]
+        with parts.store.transaction() as session:
+            observations.record_rdap_batch(session, batch, now=now, cycle_id=cycle_id)
+        report.rdap += len(batch)
+
+
 class _LateStage:
     """A progress stage opened late, when its total is known (``open``); steps done before are counted and
     shown at opening."""
@@ -425,10 +439,7 @@ async def observe(parts: Components, domains: Sequence[str], *, now: datetime, c
                 log.warning("RDAP lookup of %s failed: %s", name, outcome)
                 continue
             rdap_records[name] = outcome
-            with store.transaction() as session:
-                observations.record_rdap(session, outcome, fingerprints.rdap_indicators(outcome), now=now,
-                                         cycle_id=cycle_id)
-            report.rdap += 1
+        _record_rdap(parts, rdap_records, now, cycle_id, report)
 
     with store.transaction() as session:
         banners = takedown_pages(session)
