@@ -77,6 +77,8 @@ WORLD: dict[str, tuple[DnsResult | None, list[tuple[datetime, list[HttpFetch]]],
     "onlyarchive.ltd": (_dns("onlyarchive.ltd"), [(T2, [_fetch("onlyarchive.ltd", BANNER, archived=True)])],
                         Status.ACTIVE),
     "nodns.ltd": (None, [(T1, [_fetch("nodns.ltd", FOR_SALE)])], Status.UNKNOWN),
+    "busy.ltd": (_dns("busy.ltd"), [(T1, [_fetch("busy.ltd", FOR_SALE, 429, error=ErrorKind.RATE_LIMITED)])],
+                 Status.ACTIVE),
     "nothing.ltd": (None, [], Status.UNKNOWN),
 }
 
@@ -153,7 +155,7 @@ def test_batched_inputs_and_verdicts_equal_the_per_domain_reads(store: Store) ->
         "copy.ltd": Status.SEIZED, "parked.ltd": Status.PARKED, "gateway.ltd": Status.DEAD,
         "timeout.ltd": Status.DEAD, "gone.ltd": Status.SUSPENDED, "servfail.ltd": Status.ACTIVE,
         "noaddr.ltd": Status.DEAD, "archived.ltd": Status.PARKED, "onlyarchive.ltd": Status.ACTIVE,
-        "nodns.ltd": Status.PARKED, "nothing.ltd": Status.UNKNOWN}
+        "nodns.ltd": Status.PARKED, "busy.ltd": Status.PARKED, "nothing.ltd": Status.UNKNOWN}
     assert [f.body for f in new["gateway.ltd"][1]] == [b""] and new["gone.ltd"][1] == []  # never read
     # per domain: 3 statements and 1 a body before; now a few for the whole batch (no fresh DNS: 2 more)
     assert len(before) >= 3 * len(names) and len(after) <= 4, (len(before), len(after))
