@@ -280,8 +280,16 @@ def statuses(engine: Any) -> dict[str, int]:
     from sqlalchemy import text
 
     with engine.connect() as conn:
-        return {str(s): int(c) for s, c in conn.execute(text("SELECT status, count(*) FROM domains WHERE watched "
-                                                             "GROUP BY status ORDER BY status"))}
+        out = {str(s): int(c) for s, c in conn.execute(text("SELECT status, count(*) FROM domains WHERE watched "
+                                                            "GROUP BY status ORDER BY status"))}
+        # every look's outcome: DNS rcodes, RDAP and HTTP errors, and the indicators by kind (a loaded sandbox
+        # times out: the rows and the CPU of such a run are not comparable with one that did not)
+        for kind, outcome, count in conn.execute(text(
+                "SELECT kind, coalesce(error_kind, rcode, 'ok'), count(*) FROM observations GROUP BY 1, 2 ORDER BY 1, 2")):
+            out[f"{kind}:{outcome}"] = int(count)
+        for kind, count in conn.execute(text("SELECT kind, count(*) FROM indicators GROUP BY 1 ORDER BY 1")):
+            out[f"indicator:{kind}"] = int(count)
+    return out
 
 
 def progress(label: str, kind: str, r: dict[str, Any], n: int) -> None:
