@@ -165,6 +165,8 @@ class SiteCrawler:
         # address → time.monotonic() of the last request this process's crawls sent to it: a crawl's first
         # request to an address waits until host_delay after the previous crawl's last one
         self.recent: dict[str, float] = {}
+        # address → time.monotonic() before which no request goes to it (its last 429's Retry-After)
+        self.paused: dict[str, float] = {}
 
     @classmethod
     def from_settings(cls, crawler: CrawlerSettings, dns: DnsSettings) -> SiteCrawler:
@@ -209,7 +211,8 @@ class SiteCrawler:
         c = self.crawler
         plan = CrawlPlan(extra_paths=tuple(c.extra_paths), max_redirects=c.max_redirects,
                          max_page_bytes=c.max_page_bytes, proxy=c.proxy, concurrency=c.concurrency,
-                         host_delay=c.host_delay, host_concurrency=c.host_concurrency)
+                         host_delay=c.host_delay, host_concurrency=c.host_concurrency,
+                         retry_after_max=c.retry_after_max, rate_limit_retries=c.rate_limit_retries)
         _quiet_scrapy()
         async with _crawl_lock(reactor):
             resolver = self.new_resolver(reactor)
@@ -225,7 +228,8 @@ class SiteCrawler:
                                  if on_crawled is not None else None)
                     await runner.crawl(crawler, domains=source, plan=plan, resolver=resolver, now=now,
                                        on_site=on_site, on_result=on_result, pages=pages, pins=pins,
-                                       started=spider_domains, recent=self.recent)
+                                       started=spider_domains, recent=self.recent,
+                                       paused=self.paused)
                 results: dict[int, tuple[HttpFetch, ...]] = crawler.spider.results
                 prints: dict[int, SitePrints] = crawler.spider.prints
             finally:

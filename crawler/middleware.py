@@ -57,6 +57,10 @@ class GuardMiddleware:
     def recent(self) -> dict[str, float]:
         return getattr(self.crawler.spider, "recent", {})
 
+    @property
+    def paused(self) -> dict[str, float]:
+        return getattr(self.crawler.spider, "paused", {})
+
     async def process_request(self, request: Request) -> None:
         # Fresh per attempt: retries copy meta.
         request.meta["hw_bytes"] = 0
@@ -67,10 +71,15 @@ class GuardMiddleware:
         # One download slot per address: Scrapy's per-slot delay and concurrency are then per host
         # ([crawler] host_delay, host_concurrency), whatever names share the address.
         slot = request.meta["download_slot"] = host_slot(addresses)
-        if self.delay > 0:  # the first request of this crawl to an address an earlier crawl just asked
-            wait = self.recent.get(slot, float("-inf")) + self.delay - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
+        while True:
+            now = time.monotonic()
+            # the first request of this crawl to an address an earlier crawl just asked, and any request to an
+            # address that answered 429 (or 503) with a Retry-After not yet past (SiteSpider.rate_limited)
+            wait = max(self.recent.get(slot, float("-inf")) + self.delay - now if self.delay > 0 else 0.0,
+                       self.paused.get(slot, 0.0) - now)
+            if wait <= 0:
+                return
+            await asyncio.sleep(wait)  # a pause set meanwhile (another of its requests) is waited for too
 
     def bytes_received(self, data: bytes, request: Request, spider: Any = None) -> None:
         received = request.meta.get("hw_bytes", 0) + len(data)

@@ -118,6 +118,14 @@ class CrawlerSettings:
     host_concurrency: int = field(default=0, metadata=key(
         "most requests in flight to one host (one IP address, as host_delay); 0 = up to concurrency",
         nonnegative))
+    retry_after_max: float = field(default=60.0, metadata=key(
+        "longest wait in seconds a crawl honours after a 429 (or a 503 with Retry-After) before asking that "
+        "host again: the host's requests all wait its Retry-After (seconds or HTTP date; without one 5 s, "
+        "doubled each time, at most this); a longer Retry-After ends the fetch as rate_limited at once, asked "
+        "again next round", positive))
+    rate_limit_retries: int = field(default=2, metadata=key(
+        "times a page is asked again after a 429 (or a 503 with Retry-After); then the fetch is recorded as "
+        "rate_limited with the status and the wait asked", nonnegative))
     extra_paths: list[str] = field(default_factory=list, metadata=key(
         'more pages fetched per domain besides "/", e.g. ["/about/"]'))
     page_workers: int = field(default=1, metadata=key(

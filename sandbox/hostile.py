@@ -27,6 +27,19 @@ class Payloads:
         self._lock = threading.Lock()
         self._bomb: bytes | None = None
         self._brotli_bomb: bytes | None = None
+        self._asked: set[str] = set()  # pages asked once already (the rate-limit-once behaviours)
+
+    def first_ask(self, key: str) -> bool:
+        """True the first time ``key`` (a page: scheme, host, path) is asked since the last :meth:`forget`."""
+        with self._lock:
+            if key in self._asked:
+                return False
+            self._asked.add(key)
+            return True
+
+    def forget(self) -> None:
+        with self._lock:
+            self._asked.clear()
 
     def gzip_bomb(self) -> bytes:
         with self._lock:
@@ -69,6 +82,15 @@ def _brotli_of_zeros(total: int) -> bytes:
 
 SLOW_ANSWER = 0.3
 """Seconds the ``slow-answer`` behaviour holds each answer back."""
+RETRY_AFTER = 1
+"""Seconds the rate-limit behaviours ask a client to wait (``Retry-After``)."""
+RATE_LIMITED = b"<html><head><title>429 Too Many Requests</title></head><body>Too many requests</body></html>"
+
+
+def _http_date(seconds_ahead: float) -> str:
+    from email.utils import formatdate
+
+    return formatdate(time.time() + seconds_ahead, usegmt=True)
 
 
 def serve_hostile(conn: socket.socket, behaviour: str, request: Request, page: Page | None, scheme: str,
@@ -81,6 +103,20 @@ def serve_hostile(conn: socket.socket, behaviour: str, request: Request, page: P
         return False
     if behaviour == "garbage":
         conn.sendall(GARBAGE)
+        return True
+    if behaviour == "http-429":
+        send_response(conn, 429, [("Content-Type", "text/html"), ("Retry-After", str(RETRY_AFTER))], RATE_LIMITED,
+                      head_only)
+        return True
+    if behaviour in ("http-429-once", "http-503-date-once"):
+        if not payloads.first_ask(f"{scheme}://{request.host}{path}"):
+            return False
+        if behaviour == "http-429-once":
+            send_response(conn, 429, [("Content-Type", "text/html"), ("Retry-After", str(RETRY_AFTER))],
+                          RATE_LIMITED, head_only)
+        else:  # the date form, RETRY_AFTER + 1 s ahead (an HTTP date has whole seconds)
+            send_response(conn, 503, [("Content-Type", "text/html"), ("Retry-After", _http_date(RETRY_AFTER + 1))],
+                          b"<html><title>503 Service Unavailable</title></html>", head_only)
         return True
     if behaviour == "redirect-loop":
         target = "/__loop/b" if path == "/__loop/a" else "/__loop/a"

@@ -11,6 +11,9 @@ WEB_BEHAVIOURS = frozenset({
     "huge-body", "gzip-bomb", "brotli-bomb", "redirect-loop", "redirect-chain", "slow-drip", "reset", "garbage",
     "tls-garbage", "wrong-content-type", "non-utf8", "header-endless", "header-flood",
     "slow-answer",  # every answer 0.3 s late, then the page as usual (crawl windows that would overlap)
+    # rate limits: every request 429 with Retry-After: 1; each page's first request 429 Retry-After: 1 (then as
+    # usual); each page's first request 503 with Retry-After as an HTTP date 2 s ahead (then as usual)
+    "http-429", "http-429-once", "http-503-date-once",
 })
 DNS_BEHAVIOURS = frozenset({
     "dns-timeout", "dns-servfail", "dns-refused", "dns-garbage", "dns-truncated", "dns-cname-loop",

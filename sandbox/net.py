@@ -285,6 +285,7 @@ class Sandbox:
         """Back to a phase (default: the first), no run-time behaviours, SMTP up, no recorded mail."""
         self.set_phase(phase or self.phases[0])
         self._state.clear_behaviours()
+        self.payloads.forget()
         if self.proxy is not None:
             self.proxy.requests.clear()
         for front in self.fronts:

@@ -55,6 +55,8 @@ def test_env_values_parse_as_toml_or_strings() -> None:
     ({"crawler": {"host_delay": -0.5}}, "crawler.host_delay: must not be negative"),
     ({"crawler": {"host_delay": "1s"}}, "crawler.host_delay: expected a number"),
     ({"crawler": {"host_concurrency": -1}}, "crawler.host_concurrency: must not be negative"),
+    ({"crawler": {"retry_after_max": 0}}, "crawler.retry_after_max"),
+    ({"crawler": {"rate_limit_retries": -1}}, "crawler.rate_limit_retries: must not be negative"),
 ])
 def test_invalid_values_name_the_key(data: dict, key: str) -> None:  # type: ignore[type-arg]
     with pytest.raises(cfgmod.ConfigError, match=key.replace("[", r"\[").replace("]", r"\]")):

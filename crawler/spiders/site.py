@@ -35,6 +35,9 @@ SITES_PER_HOST = 2
 """Sites of one address crawled at once with a host_delay and no host_concurrency: a site's fetches go one
 after another, so two keep the address's queue busy unless its answers take longer than twice host_delay."""
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+RATE_LIMIT_BACKOFF = 5.0
+"""Seconds before asking a host again after a 429 without Retry-After, doubled each time (at most
+[crawler] retry_after_max)."""
 MIN_BANNER_BYTES = 2048  # smaller ones are pixels, spacers and icons, not a banner
 
 
@@ -49,6 +52,8 @@ class CrawlPlan:
     concurrency: int = 16
     host_delay: float = 0.0
     host_concurrency: int = 0  # 0: no cap per address
+    retry_after_max: float = 60.0
+    rate_limit_retries: int = 2
 
 
 def _host(domain: str) -> str:
@@ -63,14 +68,17 @@ class SiteSpider(scrapy.Spider):
                  on_site: Callable[[], None] | None = None,
                  on_result: Callable[[int, tuple[HttpFetch, ...], SitePrints | None], None] | None = None,
                  pages: PageWork | None = None, pins: Mapping[str, Sequence[str]] | None = None,
-                 started: list[str] | None = None, recent: dict[str, float] | None = None, **kwargs: Any) -> None:
+                 started: list[str] | None = None, recent: dict[str, float] | None = None,
+                 paused: dict[str, float] | None = None, **kwargs: Any) -> None:
         """``domains``: a list, or an async iterable whose sites start as they arrive; ``started`` (filled
         here, for an iterable) is then the sites in the order they started, which indexes ``results``.
         ``pins``: addresses already looked up per domain, handed to the resolver when its site starts.
         ``recent``: address → time.monotonic() of the last request an earlier crawl sent to it (read by
-        GuardMiddleware, brought up to date as this crawl ends)."""
+        GuardMiddleware, brought up to date as this crawl ends). ``paused``: address → time.monotonic() before
+        which no request goes to it (a 429's Retry-After: :meth:`rate_limited`), kept across crawls too."""
         super().__init__(**kwargs)
         self.recent: dict[str, float] = recent if recent is not None else {}
+        self.paused: dict[str, float] = paused if paused is not None else {}
         self._turns: dict[str, asyncio.Semaphore] = {}  # address → its host_concurrency places (requests)
         self._sites: dict[str, asyncio.Semaphore] = {}  # address → its places for sites crawled at once
         self.pages = pages or PageWork()
@@ -231,6 +239,7 @@ class SiteSpider(scrapy.Spider):
         hops: list[Hop] = []
         seen = {url}
         current = url
+        asked = 0  # rate-limited answers (429, 503 with Retry-After) so far
         base = HttpFetch(domain=domain, url=url, observed_at=self.now)
         while True:
             meta: dict[str, Any] = {"dont_redirect": True}
@@ -271,7 +280,50 @@ class SiteSpider(scrapy.Spider):
                 seen.add(nxt)
                 current = nxt
                 continue
+            retry = self.rate_limited(response, asked)
+            if retry is not None:
+                asked += 1
+                if not retry:  # asked often enough, or told to wait longer than retry_after_max
+                    return dataclasses.replace(self._fetch_from(base, response, hops),
+                                               error_kind=ErrorKind.RATE_LIMITED,
+                                               error=self._rate_limit_reason(response, asked))
+                continue  # the same URL again, once the host's pause is over (GuardMiddleware waits)
             return self._fetch_from(base, response, hops)
+
+    def _retry_after(self, response: Any) -> tuple[str, float | None]:
+        """The Retry-After header as sent (at most 40 characters) and in seconds (None: absent or unreadable)."""
+        from crawler.sources import retry_after_seconds
+
+        header = response.headers.get(b"Retry-After")
+        text = header.decode("latin-1")[:40] if header else ""
+        return text, retry_after_seconds(header.decode("latin-1")) if header else None
+
+    def rate_limited(self, response: Any, asked: int) -> bool | None:
+        """None: ``response`` is no rate limit. Else pause its host (every request to the address waits, in
+        GuardMiddleware) for its Retry-After — seconds or an HTTP date; a 429 without one: RATE_LIMIT_BACKOFF
+        doubled per earlier ask, at most retry_after_max — and say whether to ask again: not after
+        rate_limit_retries retries, nor when the server asks for more than retry_after_max (the fetch is then
+        recorded as rate_limited; the next round asks again). A 503 counts only with a Retry-After."""
+        _, told = self._retry_after(response)
+        if response.status != 429 and not (response.status == 503 and told is not None):
+            return None
+        cap = self.plan.retry_after_max
+        if told is not None and told > cap:
+            return False
+        wait = told if told is not None else min(cap, RATE_LIMIT_BACKOFF * 2 ** asked)
+        slot = response.request.meta.get("download_slot") or urlsplit(response.url).hostname or ""
+        self.paused[slot] = max(self.paused.get(slot, 0.0), time.monotonic() + wait)
+        return asked < self.plan.rate_limit_retries
+
+    def _rate_limit_reason(self, response: Any, asked: int) -> str:
+        """One line: the status, how often it was asked, the last wait asked for."""
+        text, told = self._retry_after(response)
+        said = f"Retry-After {text!r}" if text else "no Retry-After"
+        cap = self.plan.retry_after_max
+        if told is not None and told > cap:
+            return (f"HTTP {response.status} rate limited ({said}: over retry_after_max {cap:g} s, not asked "
+                    "again); asked again next round")
+        return f"HTTP {response.status} rate limited on all {asked} tries ({said}); asked again next round"
 
     def _fetch_from(self, base: HttpFetch, response: Any, hops: list[Hop]) -> HttpFetch:
         cap = self.plan.max_page_bytes

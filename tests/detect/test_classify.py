@@ -360,3 +360,13 @@ def test_a_page_the_caller_already_parsed_is_classified_from_that_parse() -> Non
     unknown = classify(dns=dns(), fetches=(page,), rdap=None, previous=Status.ACTIVE, was_live=True,
                        signatures=sig(), parse_of=lambda f: None)
     assert unknown == run(dns(), (page,))  # nothing held: the page is parsed, as without parse_of
+
+
+def test_a_page_still_rate_limited_after_the_crawls_retries_counts_as_an_answer_not_a_dead_site() -> None:
+    limited = fetch(b"<html><title>429 Too Many Requests</title></html>", status=429,
+                    error_kind=ErrorKind.RATE_LIMITED)
+    got = run(dns(), (limited,), previous=Status.UNKNOWN, was_live=False)
+    assert got.status is Status.ACTIVE and "429" in got.reason, got
+    # any other failure with a status is no answer: nothing else answered, so the site is dead
+    broken = dataclasses.replace(limited, error_kind=ErrorKind.TOO_LARGE)
+    assert run(dns(), (broken,), previous=Status.UNKNOWN, was_live=False).status is Status.DEAD
