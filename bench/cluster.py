@@ -54,6 +54,11 @@ a 2-core machine it and PostgreSQL share the cores with the workers; it costs ab
 hydrawatch processes it serves. Every site's certificate is issued before the first configuration (the
 sandbox makes one on a site's first TLS handshake), so no configuration pays for them.
 
+The embedded process counts the statements its store's engine sends in each stage (SQLAlchemy's
+``before_cursor_execute``: every round trip, the crawl's writer thread included), shown per domain on
+stderr; with ``HWBENCH_TRACEMALLOC=N`` in the environment it also traces its Python allocations (N frames;
+about twice as slow) and prints after each stage what holds the most memory and what grew.
+
 On stderr, as the run goes: each step's time with the load average (world, certificates, schema, seeding,
 workers' start), and each stage's figures as it ends, with the rows added per table and the watched
 domains per status (a stage that left domains unobserved shows there). At 10^4 domains and more, set
@@ -281,8 +286,16 @@ def statuses(engine: Any) -> dict[str, int]:
     from sqlalchemy import text
 
     with engine.connect() as conn:
-        return {str(s): int(c) for s, c in conn.execute(text("SELECT status, count(*) FROM domains WHERE watched "
-                                                             "GROUP BY status ORDER BY status"))}
+        out = {str(s): int(c) for s, c in conn.execute(text("SELECT status, count(*) FROM domains WHERE watched "
+                                                            "GROUP BY status ORDER BY status"))}
+        # every look's outcome: DNS rcodes, RDAP and HTTP errors, and the indicators by kind (a loaded sandbox
+        # times out: the rows and the CPU of such a run are not comparable with one that did not)
+        for kind, outcome, count in conn.execute(text(
+                "SELECT kind, coalesce(error_kind, rcode, 'ok'), count(*) FROM observations GROUP BY 1, 2 ORDER BY 1, 2")):
+            out[f"{kind}:{outcome}"] = int(count)
+        for kind, count in conn.execute(text("SELECT kind, count(*) FROM indicators GROUP BY 1 ORDER BY 1")):
+            out[f"indicator:{kind}"] = int(count)
+    return out
 
 
 def unobserved(engine: Any, limit: int = 5) -> dict[str, Any]:
@@ -316,7 +329,8 @@ def progress(label: str, kind: str, r: dict[str, Any], n: int) -> None:
     print(f"[bench] {label} {kind}: wall {r['wall']:.1f} s ({n / r['wall']:.1f} domains/s), CPU {r['cpu']:.1f} s, "
           f"PostgreSQL CPU {r['pg_cpu']:.1f} s, crawled {r['crawled']}, queue wait p50/p95 "
           f"{pct(wait, 0.5):.2f}/{pct(wait, 0.95):.2f} s, RSS {[round(m) for m in r['rss_mb']]} MB, "
-          f"rows {json.dumps(r['tables'])}, statuses {json.dumps(r.get('statuses', {}))}", file=sys.stderr, flush=True)
+          + (f"store statements {r['statements']} ({r['statements'] / n:.1f} a domain), " if r.get("statements") else "")
+          + f"rows {json.dumps(r['tables'])}, statuses {json.dumps(r.get('statuses', {}))}", file=sys.stderr, flush=True)
     if r.get("unobserved", {}).get("counts"):
         print(f"[bench] {label} {kind}: still unknown, by latest DNS and HTTP outcome: "
               f"{json.dumps(r['unobserved'])}", file=sys.stderr, flush=True)
@@ -386,6 +400,8 @@ def store_for(admin: Any, sandbox: Any, tmp: Path, label: str, args: argparse.Na
 # --- embedded: the job functions in one child process ---------------------------------------------
 
 def embedded_child(config_path: str, stages: list[str], hunted: str) -> None:
+    from sqlalchemy import event
+
     from crawler import run as reactor_run
     from hydrawatch.bundled import load_signatures
     from hydrawatch.config import load
@@ -396,24 +412,64 @@ def embedded_child(config_path: str, stages: list[str], hunted: str) -> None:
     cfg = load(config_path)
     jobs = {"probe": cycle.probe_job, "crawl": cycle.crawl_job, "discovery": cycle.discovery_job,
             "hunt": lambda parts, now: cycle.hunt_job(parts, now=now, lost=[hunted])}
+    traced = int(os.environ.get("HWBENCH_TRACEMALLOC") or 0)  # frames kept; 0: off (it slows the process ~2x)
+    if traced:
+        import tracemalloc
+
+        tracemalloc.start(traced)
     with open_store(cfg) as store:
         parts = Components.from_settings(cfg, store, load_signatures())
+        statements = [0]  # every statement the store's engine sends (crawl writer thread included)
+        counting = threading.Lock()
+
+        def count(*_args: Any) -> None:
+            with counting:
+                statements[0] += 1
+
+        event.listen(store.engine, "before_cursor_execute", count)
 
         async def go() -> None:
+            snapshot = None
             for kind in stages:
                 sys.stdin.readline()  # the parent says when (it snapshots PostgreSQL first)
-                r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+                r0, t0, s0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter(), statements[0]
                 report = await jobs[kind](parts, now=datetime.now(UTC))
                 r1 = resource.getrusage(resource.RUSAGE_SELF)
+                if traced:
+                    snapshot = traced_memory(kind, snapshot)
                 print(json.dumps({"kind": kind, "wall": time.perf_counter() - t0,
                                   "cpu": r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime,
-                                  "rss_mb": r1.ru_maxrss / 1024, "stats": report.stats()}), flush=True)
+                                  "rss_mb": r1.ru_maxrss / 1024, "statements": statements[0] - s0,
+                                  "stats": report.stats()}), flush=True)
             await parts.close()
 
         try:
             reactor_run.run(go)
         finally:
             reactor_run.shutdown()  # the reactor's thread pool is not daemonic
+
+
+def traced_memory(kind: str, before: Any) -> Any:
+    """On stderr: the memory the embedded process's Python allocations hold after a stage, the largest
+    holders by where they were allocated (the traceback's innermost hydrawatch/library frame), and what grew
+    since the previous stage. Returns the snapshot."""
+    import gc
+    import tracemalloc
+
+    gc.collect()
+    snapshot = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+    current, peak = tracemalloc.get_traced_memory()
+    print(f"[tracemalloc] after {kind}: {current / 2**20:.1f} MiB held, peak {peak / 2**20:.1f} MiB", file=sys.stderr)
+    for stat in snapshot.statistics("traceback")[:12]:
+        frames = [f"{f.filename.split('site-packages/')[-1].replace(str(ROOT) + '/', '')}:{f.lineno}"
+                  for f in stat.traceback[-6:]]
+        print(f"[tracemalloc]   {stat.size / 2**20:7.1f} MiB {stat.count:8d} blocks  {' <- '.join(reversed(frames))}",
+              file=sys.stderr)
+    if before is not None:
+        for stat in snapshot.compare_to(before, "lineno")[:8]:
+            print(f"[tracemalloc]   grew {stat.size_diff / 2**20:+7.1f} MiB  {stat.traceback[0]}", file=sys.stderr)
+    sys.stderr.flush()
+    return snapshot
 
 
 def parts_per_worker(engine: Any, kind: str, after: int) -> list[int]:
@@ -442,7 +498,7 @@ def run_embedded(admin: Any, sandbox: Any, tmp: Path, args: argparse.Namespace) 
                 child.stdin.flush()
                 line = json.loads(child.stdout.readline())
             out[kind] = {"wall": line["wall"], "cpu": line["cpu"], "pg_cpu": pg.seconds, "rss_mb": [line["rss_mb"]],
-                         "connections": pg.peak,
+                         "connections": pg.peak, "statements": line.get("statements"),
                          "candidates": line["stats"]["candidates_generated"], "crawled": line["stats"]["crawled"],
                          "resolved": line["stats"]["candidates_resolved"], "scored": line["stats"]["candidates_observed"],
                          "parts": parts_per_worker(engine, kind, started), "wait": [],
@@ -772,7 +828,9 @@ def main() -> None:
             results["embedded"] = run_embedded(admin, sandbox, Path(tmp), args)
             print(f"embedded: {json.dumps({k: round(v['wall'], 1) for k, v in results['embedded'].items()})}",
                   file=sys.stderr)
-        for n in args.workers:
+        for n in args.workers:  # --workers 0: the embedded process only
+            if n == 0:
+                continue
             results[f"{n} worker{'s' if n > 1 else ''}"] = run_cluster(admin, sandbox, Path(tmp), args, n)
             print(f"{n} workers done", file=sys.stderr)
         if not args.no_kill and "crawl" in args.stages:

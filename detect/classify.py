@@ -71,14 +71,21 @@ GATEWAY_FAILURES = frozenset({502, 504, 520, 521, 522, 523, 524, 525, 526, 530})
 NO_SITE = frozenset({404, 410, 421})
 
 
+def site_answered(fetch: HttpFetch) -> bool:
+    """Did the site itself answer ``fetch`` (a status, no error but ``rate_limited``, not a gateway's
+    failure)? Only such a fetch's body is ever read by :func:`classify`: a store may leave the others'
+    bodies unread."""
+    failed = fetch.error_kind is not None and fetch.error_kind is not ErrorKind.RATE_LIMITED
+    return fetch.status is not None and not failed and fetch.status not in GATEWAY_FAILURES
+
+
 def _answered(fetches: Sequence[HttpFetch], dns: DnsResult | None) -> list[HttpFetch]:
     """Fetches that the site itself answered, and not before the DNS observation (older news loses). A page
     still rate-limited after the crawl's retries (429, or 503 with Retry-After: ``rate_limited`` with its
     status) was answered by a live server, as it was before the crawl retried them."""
     out = []
     for f in fetches:
-        failed = f.error_kind is not None and f.error_kind is not ErrorKind.RATE_LIMITED
-        if f.status is None or failed or f.status in GATEWAY_FAILURES:
+        if not site_answered(f):
             continue
         if dns and dns.observed_at and f.observed_at and f.observed_at < dns.observed_at and not dns.resolves:
             continue

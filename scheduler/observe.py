@@ -2,8 +2,9 @@
 
 DNS answers are written DNS_BATCH domains a transaction (storage.observations.record_dns_batch: a
 repeated answer only stamps the latest row); crawled sites HTTP_BATCH a transaction, as their crawls end
-(storage.observations.record_http_batch, Core inserts, in a writer thread one batch after the other); each
-RDAP record in its own. An interrupted round keeps every transaction committed before the interruption.
+(storage.observations.record_http_batch, Core inserts, in a writer thread one batch after the other); RDAP
+records RDAP_BATCH domains a transaction (storage.observations.record_rdap_batch: a registration seen again
+only stamps the latest row). An interrupted round keeps every transaction committed before the interruption.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from crawler.fetch import SiteCrawl
 from detect import fingerprints
-from detect.classify import classify
+from detect.classify import classify, site_answered
 from detect.model import DnsResult, HttpFetch, Indicator, RdapRecord, Status
 from detect.page_parse import ParsedPage, parse
 from detect.page_signals import banner_picture_key, takedown_page_key
@@ -28,12 +29,13 @@ from scheduler.deliver import new_message_id
 from scheduler.progress import ProgressSink, stage
 from storage import observations, outbox, watchlist
 from storage.models import DomainRow
-from storage.observations import DnsWrite, HttpWrite, PageSketch
+from storage.observations import DnsWrite, HttpWrite, PageSketch, RdapWrite
 from storage.values import StatusChange
 
 log = logging.getLogger(__name__)
 
 DNS_BATCH = 500  # domains whose answers are written in one transaction
+RDAP_BATCH = 500  # domains whose registration lookups are written in one transaction
 HTTP_BATCH = 50  # crawled sites written in one transaction …
 HTTP_BATCH_SECONDS = 2.0  # … or fewer, when the first of them has waited this long
 CLASSIFY_BATCH = 100  # domains classified (and their status changes recorded) in one transaction
@@ -267,6 +269,18 @@ def _record_dns(parts: Components, domains: Sequence[str], fresh_dns: dict[str, 
         report.probed += len(batch)
 
 
+def _record_rdap(parts: Components, records: dict[str, RdapRecord], now: datetime, cycle_id: int | None,
+                 report: ObserveReport) -> None:
+    """The round's RDAP records, RDAP_BATCH domains a transaction (storage.observations.record_rdap_batch:
+    a registration seen again stamps the latest row, so a batch recorded twice adds nothing)."""
+    writes = [RdapWrite(rec, tuple(fingerprints.rdap_indicators(rec))) for rec in records.values()]
+    for start in range(0, len(writes), RDAP_BATCH):
+        batch = writes[start:start + RDAP_BATCH]
+        with parts.store.transaction() as session:
+            observations.record_rdap_batch(session, batch, now=now, cycle_id=cycle_id)
+        report.rdap += len(batch)
+
+
 class _LateStage:
     """A progress stage opened late, when its total is known (``open``); steps done before are counted and
     shown at opening."""
@@ -425,10 +439,7 @@ async def observe(parts: Components, domains: Sequence[str], *, now: datetime, c
                 log.warning("RDAP lookup of %s failed: %s", name, outcome)
                 continue
             rdap_records[name] = outcome
-            with store.transaction() as session:
-                observations.record_rdap(session, outcome, fingerprints.rdap_indicators(outcome), now=now,
-                                         cycle_id=cycle_id)
-            report.rdap += 1
+        _record_rdap(parts, rdap_records, now, cycle_id, report)
 
     with store.transaction() as session:
         banners = takedown_pages(session)
@@ -485,6 +496,28 @@ def takedown_pages(session: Session) -> dict[str, str]:
     return out
 
 
+def classification_inputs(session: Session, rows: Mapping[str, DomainRow], fresh_dns: Mapping[str, DnsResult],
+                          crawled: Mapping[str, SiteCrawl]) -> dict[str, tuple[DnsResult | None, list[HttpFetch]]]:
+    """What classifying each of ``rows`` reads, for the whole batch in a few queries a chunk: its DNS answer
+    (this round's, else the stored one) and its fetches (this round's crawl, else its latest stored crawl's
+    less archived copies, none for a name that no longer resolves). Of stored fetches only the bodies
+    classification can read are fetched (detect.classify.site_answered); the others come without."""
+    stored_dns = observations.latest_dnses(session, [name for name in rows if name not in fresh_dns])
+    dns = {name: fresh_dns.get(name) or stored_dns.get(name) for name in rows}
+    # an old crawl says nothing about a name that no longer resolves: not read
+    wanted = [row.id for name, row in rows.items()
+              if name not in crawled and ((answer := dns[name]) is None or answer.resolves)]
+    stored = observations.latest_crawls(session, wanted, body_of=lambda fetch: not fetch.archived
+                                        and site_answered(fetch))
+    out: dict[str, tuple[DnsResult | None, list[HttpFetch]]] = {}
+    for name, row in rows.items():
+        if name in crawled:
+            out[name] = (dns[name], list(crawled[name].fetches))
+        else:
+            out[name] = (dns[name], [f for f in stored.get(row.id, ()) if not f.archived])
+    return out
+
+
 def _classify_batch(session: Session, parts: Components, names: Sequence[str], fresh_dns: dict[str, DnsResult],
                     crawled: dict[str, SiteCrawl], rdap_records: dict[str, RdapRecord], now: datetime,
                     report: ObserveReport, banners: dict[str, str],
@@ -493,15 +526,18 @@ def _classify_batch(session: Session, parts: Components, names: Sequence[str], f
     """Classify ``names`` from their freshest observations and record each status change, in the caller's
     transaction (with the hunt it triggers and the takedown mail it queues). The domains' rows are locked
     and read together (storage.watchlist.lock_domains), and what the round did not observe itself — whether
-    a domain was ever live, its stored RDAP record — is read for the whole batch in one query each."""
+    a domain was ever live, its stored RDAP record, DNS answer and latest crawl (:func:`classification_inputs`)
+    — is read for the whole batch in a few queries."""
     rows = watchlist.lock_domains(session, names, now)
     ids = [row.id for row in rows.values()]
     live = observations.live_domains(session, ids)
     stored_rdap = observations.latest_rdaps(session, [rows[n].id for n in rows if n not in rdap_records])
+    inputs = classification_inputs(session, rows, fresh_dns, crawled)
     for name in names:
         row = rows.get(name)
         if row is not None:
-            change = _classify_one(session, parts, row, fresh_dns, crawled,
+            dns, fetches = inputs[name]
+            change = _classify_one(session, parts, row, dns, fetches,
                                    rdap_records.get(name) or stored_rdap.get(row.id), row.id in live, now, report,
                                    banners, parsed)
             if change is not None and change.status in observations.LIVE_STATUSES:
@@ -510,17 +546,13 @@ def _classify_batch(session: Session, parts: Components, names: Sequence[str], f
             advance()
 
 
-def _classify_one(session: Session, parts: Components, row: DomainRow, fresh_dns: dict[str, DnsResult],
-                  crawled: dict[str, SiteCrawl], rdap: RdapRecord | None, was_live: bool, now: datetime,
+def _classify_one(session: Session, parts: Components, row: DomainRow, dns: DnsResult | None,
+                  fetches: Sequence[HttpFetch], rdap: RdapRecord | None, was_live: bool, now: datetime,
                   report: ObserveReport, banners: dict[str, str],
                   parsed: Callable[[HttpFetch], ParsedPage | None] | None = None) -> StatusChange | None:
-    """Classify ``row``'s domain (locked by the caller) and record a status change if any (returned)."""
+    """Classify ``row``'s domain (locked by the caller) from its inputs (:func:`classification_inputs`)
+    and record a status change if any (returned)."""
     name = row.name
-    dns = fresh_dns.get(name) or observations.latest_dns(session, name)
-    fetches = (list(crawled[name].fetches) if name in crawled
-               else [f for f in observations.latest_http(session, name, with_body=True) if not f.archived])
-    if name not in crawled and dns is not None and not dns.resolves:
-        fetches = []  # an old crawl says nothing about a name that no longer resolves
     verdict = classify(dns=dns, fetches=fetches, rdap=rdap, previous=Status(row.status), was_live=was_live,
                        signatures=parts.signatures, takedown_pages=banners, parse_of=parsed)
     change = watchlist.apply_status(session, row, verdict, now)

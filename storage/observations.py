@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import gzip
 import logging
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -300,17 +300,102 @@ def has_http(session: Session, domain: str, url: str, observed_at: datetime) -> 
         ObservationRow.observed_at == observed_at).limit(1)) is not None
 
 
+@dataclass(frozen=True)
+class RdapWrite:
+    """One domain's registration lookup in a round, with the indicators drawn from it."""
+
+    record: RdapRecord
+    indicators: tuple[Indicator, ...] = ()
+
+
+def _registration(raw: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What makes two RDAP looks the same registration: every field the lookup parsed (registrar, dates,
+    statuses, name servers, the HTTP status, the error), not the server's JSON text, which servers stamp
+    per answer ("last update of RDAP database"): the first look's text is kept."""
+    return (raw.get("domain"), raw.get("http_status"), raw.get("registrar"), raw.get("registered"),
+            raw.get("expires"), tuple(raw.get("statuses") or ()), tuple(raw.get("nameservers") or ()),
+            raw.get("error_kind"), raw.get("error", ""), raw.get("source") or "rdap")
+
+
+def _latest_rdap_rows(session: Session, domain_ids: Sequence[int]) -> dict[int, ObservationRow]:
+    """The newest RDAP observation (successful or not) of each of ``domain_ids``, one query a chunk."""
+    out: dict[int, ObservationRow] = {}
+    for chunk in chunks(domain_ids, IN_CHUNK // 2):
+        heads = select(_newest("rdap", {}, chunk).label("id")).where(DomainRow.id.in_(chunk)).subquery()
+        for row in session.scalars(select(ObservationRow).join(heads, ObservationRow.id == heads.c.id)):
+            out[row.domain_id] = row
+    return out
+
+
+def record_rdap_batch(session: Session, writes: Sequence[RdapWrite], *, now: datetime,
+                      cycle_id: int | None = None) -> DnsWritten:
+    """Record many domains' registration lookups in the caller's transaction. A look that finds the same
+    registration as the domain's latest RDAP row (:func:`_registration`; the domain's status unchanged
+    since that row began) stamps that row as DNS rows are stamped (``last_seen_at``, ``prev_seen_at``,
+    ``repeats``); a changed registration, or a first look, is a new row with its indicators. Recording the
+    same batch again at the same ``now`` changes nothing (a retried job), and a changed registration is
+    always a new row. The domains' rows are locked first (PostgreSQL: FOR UPDATE, in id order), so two
+    attempts of one batch running at once record it once."""
+    if not writes:
+        return DnsWritten()
+    names = [w.record.domain for w in writes]
+    domains: dict[str, tuple[int, datetime | None]] = {}
+    for chunk in chunks(names):
+        for did, name, since in session.execute(select(DomainRow.id, DomainRow.name, DomainRow.status_since)
+                                                .where(DomainRow.name.in_(chunk)).order_by(DomainRow.id)
+                                                .with_for_update()):
+            domains[name] = (did, since)
+    missing = [n for n in names if n not in domains]
+    if missing:
+        raise KeyError(f"{missing[0]} is not in the store")
+    latest = _latest_rdap_rows(session, [domains[n][0] for n in names])
+    stamp: list[int] = []
+    ids: dict[str, int] = {}
+    fresh: list[tuple[RdapWrite, int, dict[str, Any]]] = []
+    for write in writes:
+        rec = write.record
+        domain_id, since = domains[rec.domain]
+        raw = codec.rdap_to_raw(rec)
+        last = latest.get(domain_id)
+        if (last is not None and _registration(last.raw) == _registration(raw)
+                and (since is None or since <= last.observed_at)):
+            if (last.last_seen_at or last.observed_at) < now and last.id not in stamp:
+                stamp.append(last.id)
+            ids[rec.domain] = last.id
+            continue
+        row = {"domain_id": domain_id, "kind": "rdap", "observed_at": now, "last_seen_at": now,
+               "prev_seen_at": None, "repeats": 0, "cycle_id": cycle_id,
+               "error_kind": rec.error_kind.value if rec.error_kind else None, "error": rec.error[:2000],
+               "rcode": None, "url": None, "final_url": None, "http_status": None, "ip": None, "title": None,
+               "cert_sha256": None, "registrar": rec.registrar[:500] or None, "registered_at": rec.registered,
+               "raw": raw}
+        # the same domain twice in one batch: the second compares with the first (a stand-in, not in the
+        # session, whose id -1 - i names the i-th new row until it has its own)
+        ids[rec.domain] = -1 - len(fresh)
+        latest[domain_id] = ObservationRow(id=-1 - len(fresh), observed_at=now, last_seen_at=now, raw=raw)
+        fresh.append((write, domain_id, row))
+    table = _table(ObservationRow)
+    new_ids = (list(session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True),
+                                    [row for _, _, row in fresh])) if fresh else [])
+    indicator_rows: list[dict[str, Any]] = []
+    for (write, domain_id, _row), obs_id in zip(fresh, new_ids):
+        indicator_rows.extend(_indicator_rows(domain_id, obs_id, write.indicators, now))
+    ids = {name: new_ids[-1 - obs_id] if obs_id < 0 else obs_id for name, obs_id in ids.items()}
+    for start in range(0, len(indicator_rows), 5000):
+        session.execute(insert(_table(IndicatorRow)), indicator_rows[start:start + 5000])
+    _stamp(session, stamp, now)
+    stamped = set(stamp)
+    for obs in latest.values():
+        if obs.id in stamped:  # rows read from the session (stand-ins are never stamped)
+            session.expire(obs)
+    return DnsWritten(written=len(fresh), stamped=len(stamp), ids=ids)
+
+
 def record_rdap(session: Session, rec: RdapRecord, indicators: Sequence[Indicator], *, now: datetime,
                 cycle_id: int | None = None) -> int:
-    domain_id = _domain_id(session, rec.domain)
-    obs = ObservationRow(domain_id=domain_id, kind="rdap", observed_at=now, last_seen_at=now, cycle_id=cycle_id,
-                         error_kind=rec.error_kind.value if rec.error_kind else None, error=rec.error[:2000],
-                         registrar=rec.registrar[:500] or None, registered_at=rec.registered,
-                         raw=codec.rdap_to_raw(rec))
-    session.add(obs)
-    session.flush()
-    _add_indicators(session, domain_id, obs.id, indicators, now)
-    return obs.id
+    """One domain's lookup (see :func:`record_rdap_batch`); returns its current RDAP observation's id."""
+    done = record_rdap_batch(session, [RdapWrite(rec, tuple(indicators))], now=now, cycle_id=cycle_id)
+    return done.ids[rec.domain]
 
 
 def _latest(session: Session, domain_id: int, kind: str, before: datetime | None = None) -> ObservationRow | None:
@@ -347,12 +432,14 @@ def latest_dnses(session: Session, domains: Sequence[str]) -> dict[str, DnsResul
 
 
 def latest_rdap(session: Session, domain: str, *, successful: bool = True) -> RdapRecord | None:
+    """The newest RDAP record of ``domain`` (``successful``: the newest successful one), as of when it was last
+    seen (a repeated registration stamps its row: :func:`record_rdap_batch`)."""
     domain_id = _domain_id(session, domain)
     query = select(ObservationRow).where(ObservationRow.domain_id == domain_id, ObservationRow.kind == "rdap")
     if successful:
         query = query.where(ObservationRow.error_kind.is_(None))
     row = session.scalar(query.order_by(ObservationRow.observed_at.desc(), ObservationRow.id.desc()).limit(1))
-    return codec.rdap_from_raw(row.raw, row.observed_at) if row else None
+    return codec.rdap_from_raw(row.raw, row.last_seen_at or row.observed_at) if row else None
 
 
 def with_rdap(session: Session, domains: Sequence[str]) -> set[str]:
@@ -379,10 +466,11 @@ def latest_rdaps(session: Session, domain_ids: Sequence[int]) -> dict[int, RdapR
         ranked = (select(ObservationRow.id, rank.label("rank"))
                   .where(ObservationRow.domain_id.in_(chunk), ObservationRow.kind == "rdap",
                          ObservationRow.error_kind.is_(None)).subquery())
-        rows = session.execute(select(ObservationRow.domain_id, ObservationRow.raw, ObservationRow.observed_at)
+        rows = session.execute(select(ObservationRow.domain_id, ObservationRow.raw, ObservationRow.last_seen_at,
+                                      ObservationRow.observed_at)
                                .join(ranked, ObservationRow.id == ranked.c.id).where(ranked.c.rank == 1))
-        for domain_id, raw, observed_at in rows:
-            out[domain_id] = codec.rdap_from_raw(raw, observed_at)
+        for domain_id, raw, last_seen, observed_at in rows:
+            out[domain_id] = codec.rdap_from_raw(raw, last_seen or observed_at)
     return out
 
 
@@ -447,13 +535,27 @@ def latest_http(session: Session, domain: str, *, with_body: bool = False) -> li
     return out
 
 
-def latest_crawls(session: Session, domain_ids: Sequence[int]) -> dict[int, list[HttpFetch]]:
-    """:func:`latest_http` (without bodies) of many domains by id, one query a chunk: domain id → the
-    fetches of its latest crawl, for those crawled."""
+def latest_crawls(session: Session, domain_ids: Sequence[int], *,
+                  body_of: Callable[[HttpFetch], bool] | None = None) -> dict[int, list[HttpFetch]]:
+    """:func:`latest_http` of many domains by id, one query a chunk: domain id → the fetches of its latest
+    crawl, for those crawled. Without bodies, except those of the fetches ``body_of`` says are needed
+    (one more query a chunk of them): what classifying a round reads (detect.classify.site_answered)."""
     out: dict[int, list[HttpFetch]] = {}
-    for did, raw, observed_at in _crawl_rows(session, dict.fromkeys(domain_ids), ObservationRow.domain_id,
-                                             ObservationRow.raw, ObservationRow.observed_at):
-        out.setdefault(did, []).append(codec.http_from_raw(raw, b"", observed_at))
+    wanted: dict[int, tuple[list[HttpFetch], int]] = {}  # observation id → (its domain's list, its place)
+    for did, obs_id, raw, observed_at in _crawl_rows(session, dict.fromkeys(domain_ids), ObservationRow.domain_id,
+                                                     ObservationRow.id, ObservationRow.raw,
+                                                     ObservationRow.observed_at):
+        fetches = out.setdefault(did, [])
+        fetch = codec.http_from_raw(raw, b"", observed_at)
+        if body_of is not None and body_of(fetch):
+            wanted[obs_id] = (fetches, len(fetches))
+        fetches.append(fetch)
+    for chunk in chunks(list(wanted)):
+        for obs_id, packed in session.execute(select(PageRow.observation_id, BodyRow.body_gz)
+                                              .join(BodyRow, BodyRow.sha256 == PageRow.body_sha256)
+                                              .where(PageRow.observation_id.in_(chunk))):
+            fetches, place = wanted[obs_id]
+            fetches[place] = replace(fetches[place], body=gzip.decompress(packed))
     return out
 
 

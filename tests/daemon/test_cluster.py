@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, text
 from detect.names import split
 from sandbox.net import Sandbox
 from scheduler.sweep_parts import plan_lost_parts
-from tests.daemon.conftest import Setup, prepare
+from tests.daemon.conftest import QUICK_SWEEP, Setup, prepare
 from tests.daemon.proc import REPO, DaemonProcess, wait_until
 from tests.daemon.proc import cli_subprocess as cli
 from tests.support.cli import clean_env as _env
@@ -49,21 +49,24 @@ def own_tlds(sandbox: Sandbox) -> list[str]:
     return sorted({split(d).suffix for view in sandbox.world.views.values() for d in view.domains})
 
 
-def cluster_setup(sandbox: Sandbox, url: str, tmp: Path, **cluster: Any) -> Setup:
-    """A cluster store and its config. The workers look for a job no notification announced (one the
-    reaper queued again, one that waited for another's lock: a killed worker's queued hunts) every 0.5 s
-    rather than procrastinate's 5 s, which the tests would otherwise wait out once per such job."""
+def cluster_setup(sandbox: Sandbox, url: str, tmp: Path, *, quick_sweep: bool = False, **cluster: Any) -> Setup:
+    """A cluster store and its config (``quick_sweep``: see :func:`common`). The workers look for a job no
+    notification announced (one the reaper queued again, one that waited for another's lock: a killed
+    worker's queued hunts) every 0.5 s rather than procrastinate's 5 s, which the tests would otherwise
+    wait out once per such job."""
     tmp.mkdir(exist_ok=True)
     return prepare(sandbox, url, tmp, schedule=QUIET,
                    cluster={"enabled": True, "periodic": False, "poll_seconds": 0.5, **cluster},
-                   alerts={"mail_to": ["cluster@sandbox.test"]}, **common(sandbox))
+                   alerts={"mail_to": ["cluster@sandbox.test"]}, **common(sandbox, quick_sweep=quick_sweep))
 
 
-def common(sandbox: Sandbox) -> dict[str, dict[str, Any]]:
-    """Both stores' settings: the world's suffixes only, and no RDAP answer cache: a worker lives
-    across the sandbox's phases (which jump months at once) while each `run --once` is a new process,
-    so a 24-hour cache would hand the worker the previous phase's registration."""
-    return {"discovery": {"tlds": own_tlds(sandbox)}, "rdap": {"cache_hours": 0}}
+def common(sandbox: Sandbox, *, quick_sweep: bool = False) -> dict[str, dict[str, Any]]:
+    """Both stores' settings: the world's suffixes only (``quick_sweep``: tld-swap only, QUICK_SWEEP), and
+    no RDAP answer cache: a worker lives across the sandbox's phases (which jump months at once) while
+    each `run --once` is a new process, so a 24-hour cache would hand the worker the previous phase's
+    registration."""
+    return {"discovery": {"tlds": own_tlds(sandbox), **(QUICK_SWEEP if quick_sweep else {})},
+            "rdap": {"cache_hours": 0}}
 
 
 def started(worker: Worker) -> None:
@@ -263,10 +266,10 @@ def test_three_workers_reach_what_one_embedded_process_reaches(sandbox: Sandbox,
     time: nothing is recorded twice, and the next cycle still agrees."""
     (tmp_path / "embedded").mkdir()
     embedded = prepare(sandbox, other_pg_url, tmp_path / "embedded", schedule=QUIET,
-                       alerts={"mail_to": ["embedded@sandbox.test"]}, **common(sandbox))
+                       alerts={"mail_to": ["embedded@sandbox.test"]}, **common(sandbox, quick_sweep=True))
     # batches of 3 domains: each probe-and-crawl round is split into jobs the three workers share
-    clustered = cluster_setup(sandbox, pg_url, tmp_path / "cluster", observe_batch=3, sweep_labels=4, takedown_slices=3,
-                              score_batch=2)
+    clustered = cluster_setup(sandbox, pg_url, tmp_path / "cluster", quick_sweep=True, observe_batch=3, sweep_labels=4,
+                              takedown_slices=3, score_batch=2)
     workers = [Worker(clustered.config, tmp_path / f"worker{i}.log") for i in range(3)]
     try:
         for w in workers:
@@ -393,7 +396,7 @@ def test_a_worker_killed_mid_cycle_has_its_job_finished_by_another(sandbox: Sand
 
 def test_embedded_daemon_and_workers_exclude_each_other_and_a_malformed_job_is_kept(
         sandbox: Sandbox, tmp_path: Path, pg_url: str) -> None:
-    s = cluster_setup(sandbox, pg_url, tmp_path, stalled_seconds=10)
+    s = cluster_setup(sandbox, pg_url, tmp_path, quick_sweep=True, stalled_seconds=10)
     embedded_cfg = tmp_path / "embedded.toml"
     embedded_cfg.write_text(s.config.read_text(encoding="utf-8").replace("enabled = true", "enabled = false"),
                             encoding="utf-8")

@@ -78,7 +78,7 @@ def test_the_deliverer_killed_mid_smtp_loses_no_mail_and_repeats_at_most_one(san
     """The SMTP server records the first alert and holds its reply; the worker delivering it is killed
     (kill -9) while it waits. A second worker re-runs the cycle: every alert arrives, the one in flight
     at most twice with the same Message-ID, and the outbox has one row per edge, all sent."""
-    s = cluster_setup(sandbox, pg_url, tmp_path, stalled_seconds=10)
+    s = cluster_setup(sandbox, pg_url, tmp_path, quick_sweep=True, stalled_seconds=10)
     before = run_once(s.config)  # phase "before", queued while the worker starts
     first = Worker(s.config, tmp_path / "first.log")
     client: subprocess.Popen[str] | None = None
@@ -206,7 +206,7 @@ def test_a_worker_cut_from_postgresql_mid_cycle_exits_with_one_line_and_a_restar
     parsed = make_url(pg_url)
     with CuttableProxy((parsed.host or "127.0.0.1", parsed.port or 5432)) as proxy:
         sandbox.set_phase("seizure")
-        s = cluster_setup(sandbox, through(pg_url, proxy.port), tmp_path, stalled_seconds=10)
+        s = cluster_setup(sandbox, through(pg_url, proxy.port), tmp_path, quick_sweep=True, stalled_seconds=10)
         direct = tmp_path / "direct.toml"  # `run --once` and the checks reach PostgreSQL past the proxy
         direct.write_text(s.config.read_text(encoding="utf-8").replace(f":{proxy.port}/", f":{parsed.port or 5432}/"),
                           encoding="utf-8")

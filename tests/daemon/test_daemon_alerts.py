@@ -6,14 +6,28 @@ from __future__ import annotations
 
 import re
 import signal
+from collections.abc import Iterator
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 
-from tests.daemon.conftest import Answers, Setup
+from sandbox.net import Sandbox
+from tests.daemon.conftest import QUICK_SWEEP, Answers, Setup, prepare
 from tests.support import wait_until
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
+
+
+@pytest.fixture
+def setup(sandbox: Sandbox, tmp_path: Path) -> Iterator[Setup]:
+    """The daemon's store and config (tests/daemon/conftest.py), its sweeps tld-swap only: the
+    doppelganger world's candidates are the same without the typo fuzzers (QUICK_SWEEP's comment), whose
+    NXDOMAIN answers made each 20-second sweep several times the daemon's other jobs while these tests
+    wait on mails and cycles."""
+    s = prepare(sandbox, f"sqlite:///{tmp_path / 'store.db'}", tmp_path, discovery=QUICK_SWEEP)
+    yield s
+    s.view.close()
 
 SUBJECT = re.compile(r"new clone (\S+) \((\w+) of (\S+),")
 
