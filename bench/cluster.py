@@ -459,7 +459,12 @@ def traced_memory(kind: str, before: Any) -> Any:
     gc.collect()
     snapshot = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
     current, peak = tracemalloc.get_traced_memory()
-    print(f"[tracemalloc] after {kind}: {current / 2**20:.1f} MiB held, peak {peak / 2**20:.1f} MiB", file=sys.stderr)
+    status = Path("/proc/self/status").read_text()
+    rss = {key: int(line.split()[1]) / 1024 for line in status.splitlines()
+           for key in ("VmRSS", "VmHWM") if line.startswith(key + ":")}
+    print(f"[tracemalloc] after {kind}: Python allocations {current / 2**20:.1f} MiB held, peak {peak / 2**20:.1f} "
+          f"MiB (traced from the store's opening); RSS now {rss.get('VmRSS', 0):.0f} MB, peak {rss.get('VmHWM', 0):.0f} MB",
+          file=sys.stderr)
     for stat in snapshot.statistics("traceback")[:12]:
         frames = [f"{f.filename.split('site-packages/')[-1].replace(str(ROOT) + '/', '')}:{f.lineno}"
                   for f in stat.traceback[-6:]]

@@ -10,6 +10,7 @@ import functools
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import idna
 
@@ -190,3 +191,16 @@ def host_of(text: str) -> str | None:
         return registrable_domain(text)
     except InvalidDomain:
         return None
+
+
+def elsewhere(name: str, final_url: str) -> str | None:
+    """The registrable domain a fetch of ``name``'s site ended on when it is another one than ``name``'s (a
+    redirect followed to another site: the page is that site's), else None (no final URL, the same
+    registrable domain, or a final host that has none)."""
+    if not final_url:
+        return None
+    try:
+        target = host_of(urlsplit(final_url).hostname or "")
+    except ValueError:  # a malformed URL (bad port, bracket): no host to name
+        return None
+    return target if target and target != (host_of(name) or name) else None

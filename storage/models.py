@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -96,6 +97,9 @@ class ObservationRow(Base):
     ip: Mapped[str | None] = mapped_column(String(64), default=None)
     title: Mapped[str | None] = mapped_column(Text, default=None)
     cert_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    # the fetch ended, through redirects, on another registered domain (detect.names.elsewhere): its page and
+    # indicators are that site's, so a site's profile (storage/profiles.py) never reads them
+    off_site: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # rdap
     registrar: Mapped[str | None] = mapped_column(Text, default=None)
     registered_at: Mapped[datetime | None] = mapped_column(default=None)

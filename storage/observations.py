@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from detect.bodies import PackedBody, body_digest, pack_body
 from detect.indicator_kinds import bounded
 from detect.model import DnsResult, HttpFetch, Indicator, RdapRecord
+from detect.names import elsewhere
 from storage import codec
 from storage.inlist import IN_CHUNK, chunks
 from storage.models import (
@@ -258,7 +259,7 @@ def record_http_batch(session: Session, writes: Sequence[HttpWrite], *, now: dat
             "rcode": None, "url": fetch.url[:2000], "final_url": fetch.final_url[:2000] or None,
             "http_status": fetch.status, "ip": fetch.ip or None, "title": sketch.title[:1000] or None,
             "cert_sha256": fetch.cert.sha256 if fetch.cert else None, "registrar": None, "registered_at": None,
-            "raw": codec.http_to_raw(fetch)})
+            "off_site": elsewhere(fetch.domain, fetch.final_url) is not None, "raw": codec.http_to_raw(fetch)})
     table = _table(ObservationRow)
     ids = list(session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), obs_rows))
     with_body = [(write, obs_id) for write, obs_id in zip(writes, ids) if write.fetch.body]
@@ -398,8 +399,13 @@ def record_rdap(session: Session, rec: RdapRecord, indicators: Sequence[Indicato
     return done.ids[rec.domain]
 
 
-def _latest(session: Session, domain_id: int, kind: str, before: datetime | None = None) -> ObservationRow | None:
+def _latest(session: Session, domain_id: int, kind: str, before: datetime | None = None, *,
+            own: bool = False) -> ObservationRow | None:
+    """The newest ``kind`` observation of the domain (made before ``before``); ``own``: not one fetched
+    through a redirect to another registered domain (``off_site``)."""
     query = select(ObservationRow).where(ObservationRow.domain_id == domain_id, ObservationRow.kind == kind)
+    if own:
+        query = query.where(ObservationRow.off_site.is_(False))
     if before is not None:
         query = query.where(ObservationRow.observed_at < before)
     return session.scalar(query.order_by(ObservationRow.observed_at.desc(), ObservationRow.id.desc()).limit(1))
@@ -485,29 +491,35 @@ def _before(before: Mapping[int, datetime | None], chunk: Sequence[int], domain:
     return or_(limit.is_(None), at < limit)
 
 
-def _newest(kind: str, before: Mapping[int, datetime | None], chunk: Sequence[int]) -> Any:
+def _newest(kind: str, before: Mapping[int, datetime | None], chunk: Sequence[int], *, own: bool = False) -> Any:
     """The id of the newest ``kind`` observation of the domain of the enclosing query's DomainRow made
-    before its cut-off: a correlated LIMIT 1, one index probe a domain however long its history."""
+    before its cut-off (``own``: and not fetched through a redirect to another registered domain): a
+    correlated LIMIT 1, one index probe a domain however long its history."""
     o = _table(ObservationRow).alias()  # Core aliases: an ORM alias costs milliseconds of adaptation a query
     return (select(o.c.id).where(o.c.domain_id == DomainRow.id, o.c.kind == kind,
-                                 _before(before, chunk, o.c.domain_id, o.c.observed_at))
+                                 _before(before, chunk, o.c.domain_id, o.c.observed_at),
+                                 o.c.off_site.is_(False) if own else true())
             .order_by(o.c.observed_at.desc(), o.c.id.desc()).limit(1).correlate(DomainRow).scalar_subquery())
 
 
-def _crawl_rows(session: Session, before: Mapping[int, datetime | None], *columns: Any) -> list[Any]:
+def _crawl_rows(session: Session, before: Mapping[int, datetime | None], *columns: Any,
+               own: bool = False) -> list[Any]:
     """``columns`` of the fetches of each domain's latest crawl made before its cut-off in ``before``
     (domain id → moment; None: no cut): every HTTP observation sharing the newest one's cycle (or its
-    time, when it has no cycle), in id order; one query a chunk of domains."""
+    time, when it has no cycle), in id order; one query a chunk of domains. ``own``: only the fetches
+    that stayed on the domain's registered domain (not ``off_site``), of the latest crawl that has one."""
     out: list[Any] = []
     for chunk in chunks(list(before), IN_CHUNK // 2):
-        heads = select(_newest("http", before, chunk).label("id")).where(DomainRow.id.in_(chunk)).subquery()
+        heads = (select(_newest("http", before, chunk, own=own).label("id")).where(DomainRow.id.in_(chunk))
+                 .subquery())
         newest = _table(ObservationRow).alias()
         sibling = or_(ObservationRow.cycle_id == newest.c.cycle_id,
                       and_(newest.c.cycle_id.is_(None), ObservationRow.observed_at == newest.c.observed_at))
         out.extend(session.execute(
             select(*columns).join(newest, and_(ObservationRow.domain_id == newest.c.domain_id,
                                                ObservationRow.kind == "http", sibling))
-            .join(heads, newest.c.id == heads.c.id).order_by(ObservationRow.id)))
+            .join(heads, newest.c.id == heads.c.id)
+            .where(ObservationRow.off_site.is_(False) if own else true()).order_by(ObservationRow.id)))
     return out
 
 
@@ -577,16 +589,19 @@ def live_domains(session: Session, domain_ids: Sequence[int]) -> set[int]:
 
 def latest_indicators(session: Session, domain: str, *, before: datetime | None = None) -> frozenset[Indicator]:
     """Indicators of the latest observation of each kind (dns, http crawl, rdap) of ``domain``; with
-    ``before``, of the latest ones made before then (a seized site's last operator-run state)."""
+    ``before``, of the latest ones made before then (a seized site's last operator-run state). The crawl's
+    are those of its fetches that stayed on the domain (a fetch redirected to another registered domain,
+    ``off_site``, shows that site), of the latest crawl that has such a fetch."""
     domain_id = _domain_id(session, domain)
     obs_ids: list[int] = []
     for kind in ("dns", "rdap"):
         row = _latest(session, domain_id, kind, before)
         if row is not None and (kind != "dns" or row.rcode == "NOERROR"):
             obs_ids.append(row.id)
-    last_http = _latest(session, domain_id, "http", before)
+    last_http = _latest(session, domain_id, "http", before, own=True)
     if last_http is not None:
-        query = select(ObservationRow.id).where(ObservationRow.domain_id == domain_id, ObservationRow.kind == "http")
+        query = select(ObservationRow.id).where(ObservationRow.domain_id == domain_id, ObservationRow.kind == "http",
+                                                ObservationRow.off_site.is_(False))
         query = (query.where(ObservationRow.cycle_id == last_http.cycle_id) if last_http.cycle_id is not None
                  else query.where(ObservationRow.observed_at == last_http.observed_at))
         obs_ids.extend(session.scalars(query))
@@ -616,7 +631,7 @@ def latest_indicators_of(session: Session, before: Mapping[int, datetime | None]
             if rdap_id is not None:
                 owner[rdap_id] = did
     owner.update((obs_id, did) for obs_id, did in _crawl_rows(session, before, ObservationRow.id,
-                                                                  ObservationRow.domain_id))
+                                                                  ObservationRow.domain_id, own=True))
     found: dict[int, set[Indicator]] = {}
     for chunk in chunks(list(owner)):
         rows = session.execute(select(IndicatorRow.observation_id, IndicatorRow.kind, IndicatorRow.value)
@@ -717,11 +732,12 @@ def page_sketches(session: Session, *, after: int = 0) -> Iterable[tuple[str, in
 
 
 def latest_page_sketch(session: Session, domain: str, *, before: datetime | None = None) -> PageSketch | None:
-    """The sketch of the newest page of ``domain`` that has one (home pages come first in a crawl)."""
+    """The sketch of the newest page of ``domain`` that has one (home pages come first in a crawl), not
+    fetched through a redirect to another registered domain (``off_site``: that site's page)."""
     domain_id = _domain_id(session, domain)
     query = (select(PageRow.minhash, PageRow.tlsh, ObservationRow.title)
              .join(ObservationRow, ObservationRow.id == PageRow.observation_id)
-             .where(PageRow.domain_id == domain_id, PageRow.minhash.is_not(None)))
+             .where(PageRow.domain_id == domain_id, PageRow.minhash.is_not(None), ObservationRow.off_site.is_(False)))
     if before is not None:
         query = query.where(ObservationRow.observed_at < before)
     row = session.execute(query.order_by(ObservationRow.observed_at.desc(), PageRow.observation_id).limit(1)).first()
@@ -740,7 +756,7 @@ def latest_page_sketches(session: Session, before: Mapping[int, datetime | None]
         page, obs = _table(PageRow).alias(), _table(ObservationRow).alias()
         newest = (select(page.c.observation_id).join(obs, and_(obs.c.id == page.c.observation_id,
                                                                obs.c.domain_id == page.c.domain_id))
-                  .where(page.c.domain_id == DomainRow.id, page.c.minhash.is_not(None),
+                  .where(page.c.domain_id == DomainRow.id, page.c.minhash.is_not(None), obs.c.off_site.is_(False),
                          _before(before, chunk, page.c.domain_id, obs.c.observed_at))
                   .order_by(obs.c.observed_at.desc(), page.c.observation_id).limit(1).correlate(DomainRow)
                   .scalar_subquery())

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from detect.model import HttpFetch, Indicator, RdapRecord, Status
-from detect.names import host_of, split
+from detect.names import elsewhere, split
 from detect.scoring import SiteProfile, StoreStats
 from detect.similarity import TextCrowd
 from storage import observations, watchlist
@@ -60,19 +59,18 @@ def site_profiles(session: Session, names: Iterable[str], *, in_network: bool) -
 
 def _described_before(info: DomainInfo) -> datetime | None:
     """A lost site now shows a banner or nothing, and a redirecting one shows its target's pages (the
-    crawl follows the redirect): describe each as its operator last ran it, before its status_since."""
+    crawl follows the redirect): describe each as its operator last ran it, before its status_since.
+    Whatever the cut, the readers skip pages fetched through a redirect to another registered domain
+    (``off_site``): a crawl committed before its batch's classification (a worker killed between them)
+    can be older than the status_since it is cut by, and its pages are the target's."""
     return info.status_since if info.status.lost or info.status is Status.REDIRECTING else None
 
 
 def _profile(info: DomainInfo, *, in_network: bool, found: frozenset[Indicator], sketch: PageSketch | None,
              rdap: RdapRecord | None, crawl: Iterable[HttpFetch], lost_after: datetime | None) -> SiteProfile:
     name = info.name
-    redirects_to = None
-    for fetch in crawl:  # the first host other than the site's own a fetch of its latest crawl ended on
-        target = host_of(urlsplit(fetch.final_url).hostname or "") if fetch.final_url else None
-        if target and target != name:
-            redirects_to = target
-            break
+    # the first registrable domain other than the site's own a fetch of its latest crawl ended on
+    redirects_to = next((t for t in (elsewhere(name, fetch.final_url) for fetch in crawl) if t), None)
     return SiteProfile(
         domain=name, label=split(name).label, status=info.status, status_since=info.status_since,
         in_network=in_network, indicators=frozenset(i for i in found if i.kind != "outlink"),

@@ -5,15 +5,25 @@ from __future__ import annotations
 
 import json
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from sandbox.net import Sandbox
-from tests.daemon.conftest import Answers, Setup, prepare
+from tests.daemon.conftest import QUICK_SWEEP, Answers, Setup, prepare
 from tests.support import cli, wait_until
 
 pytestmark = [pytest.mark.sandbox]
+
+
+@pytest.fixture
+def setup(sandbox: Sandbox, tmp_path: Path) -> Iterator[Setup]:
+    """The store and config of tests/daemon/conftest.py, the sweep tld-swap only (QUICK_SWEEP): the
+    cycle's statuses and JSON logs are the point, not the sweep's length."""
+    s = prepare(sandbox, f"sqlite:///{tmp_path / 'store.db'}", tmp_path, discovery=QUICK_SWEEP)
+    yield s
+    s.view.close()
 
 
 @pytest.mark.slow
@@ -49,7 +59,7 @@ def test_run_once_on_the_sandbox_then_status_shows_the_classified_domains(setup:
 
 def _second_instance_refused(setup: Setup) -> None:
     with setup.daemon() as first:
-        wait_until(lambda: "daemon started" in first.log, 30, "the first daemon to start", first)
+        wait_until(lambda: "daemon started" in first.log, 60, "the first daemon to start", first)
         for args in (("run",), ("run", "--once")):
             second = cli(setup.config, *args)
             assert second.returncode == 3, (second.returncode, second.stderr)

@@ -20,6 +20,7 @@ from scheduler import cycle
 from scheduler.components import Components
 from storage import export, watchlist
 from storage.store import Store
+from tests.daemon.conftest import QUICK_SWEEP, world_tlds
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
@@ -31,7 +32,10 @@ def test_replacements_on_tlds_without_rdap_are_dated_by_whois_and_marked(sandbox
     bootstrap = load_bootstrap()
     rdap = dict(over["rdap"])
     rdap["servers"] = {tld: url for tld, url in over["rdap"]["servers"].items() if tld == "*" or tld in bootstrap}
-    cfg = from_mapping({**over, "rdap": rdap, "storage": {"url": f"sqlite:///{tmp_path / 'store.db'}"}}, source="(test)")
+    # the sweep tld-swap only over the world's suffixes (QUICK_SWEEP): the same candidates resolve
+    discovery = {**over["discovery"], "tlds": world_tlds(sandbox), **QUICK_SWEEP}
+    cfg = from_mapping({**over, "rdap": rdap, "discovery": discovery, "storage": {"url": f"sqlite:///{tmp_path / 'store.db'}"}},
+                       source="(test)")
     store = Store.from_url(cfg.storage.url)
     store.init()
     with store.transaction() as session:

@@ -75,9 +75,19 @@ def test_an_existing_store_is_converted_with_its_rows_and_ids(pg_store: Store) -
     migrate.upgrade(pg_store.engine, "0005")
     with pg_store.transaction() as session:
         watchlist.add_domains(session, ["a.ltd", "b.pm"], campaign="", origin="seed", now=SEPT)
-    _dns(pg_store, "a.ltd", "192.0.2.1", SEPT)
-    _dns(pg_store, "b.pm", "192.0.2.2", JAN)
-    _dns(pg_store, "b.pm", "192.0.2.2", JAN.replace(hour=9))  # a stamp
+    # rows as 0005's tables hold them, written without the ORM (which knows the columns of later revisions):
+    # a.ltd's answer, and b.pm's seen twice (a stamp)
+    with pg_store.engine.begin() as conn:
+        for domain_id, address, first, last, prev, repeats in ((1, "192.0.2.1", SEPT, SEPT, None, 0),
+                                                                (2, "192.0.2.2", JAN, JAN.replace(hour=9), JAN, 1)):
+            obs_id = conn.execute(text(
+                "INSERT INTO observations (domain_id, kind, observed_at, last_seen_at, prev_seen_at, repeats, error, "
+                "rcode, raw) VALUES (:d, 'dns', :first, :last, :prev, :repeats, '', 'NOERROR', :raw) RETURNING id"),
+                {"d": domain_id, "first": first, "last": last, "prev": prev, "repeats": repeats,
+                 "raw": f'{{"rcode": "NOERROR", "records": {{"A": ["{address}"]}}}}'}).scalar_one()
+            conn.execute(text("INSERT INTO indicators (domain_id, observation_id, kind, value, observed_at) "
+                              "VALUES (:d, :o, 'ip', :v, :first)"), {"d": domain_id, "o": obs_id, "v": address,
+                                                                    "first": first})
     with pg_store.engine.connect() as conn:
         before = conn.execute(text("SELECT id, domain_id, observed_at, last_seen_at, repeats, raw::text "
                                    "FROM observations ORDER BY id")).all()

@@ -54,7 +54,8 @@ def _status(session: Session, name: str, status: Status, when: datetime) -> None
 
 
 NAMES = ["act.com", "seized.ltd", "dead.info", "redir.net", "parked.org", "bare.de", "nordap.fr", "nocycle.io",
-         "lostnothing.eu", "suspended.ru", "dnsfail.biz"]
+         "lostnothing.eu", "suspended.ru", "dnsfail.biz", "race.co", "early.us", "hop.ws"]
+LATE = T0 + 2 * DAY + timedelta(hours=3)  # after every site's third crawl, before the redirect is classified
 
 
 def _world(store: Store) -> None:
@@ -90,6 +91,12 @@ def _world(store: Store) -> None:
             _crawl_of(session, "redir.net", T0 + day * DAY, f"target{day}", pages=2, final="https://www.other.org/x")
             _crawl_of(session, "act.com", T0 + day * DAY, f"act{day}", pages=2 + day)
         _rdap_of(session, "seized.ltd", T0 + 4 * DAY, "Seizing Registry")
+    with store.transaction() as session:  # crawls that follow a redirect, committed before any classification
+        _crawl_of(session, "race.co", LATE, "target", pages=2, final="https://www.elsewhere.com/x")
+        _crawl_of(session, "early.us", LATE, "landing", pages=2, final="https://news.landing.net/")
+        _crawl_of(session, "hop.ws", LATE, "hoplate", pages=2, final="https://www.hop.ws/x")
+    with store.transaction() as session:  # then the classification of race.co's batch: redirecting
+        _status(session, "race.co", Status.REDIRECTING, LATE + timedelta(hours=2))
 
 
 @pytest.fixture
@@ -131,3 +138,70 @@ def test_a_name_not_in_the_store_is_a_key_error_as_for_one_name(world: Store) ->
             profiles.site_profiles(session, ["act.com", "gone.ltd"], in_network=False)
         with pytest.raises(KeyError, match="gone.ltd"):
             profiles.site_profile(session, "gone.ltd", in_network=False)
+
+
+def _profiles_of(store: Store, name: str) -> tuple[profiles.SiteProfile, profiles.SiteProfile]:
+    with store.transaction() as session:
+        return (profiles.site_profile(session, name, in_network=True),
+                profiles.site_profiles(session, [name], in_network=True)[name])
+
+
+def test_a_crawl_redirected_to_another_site_before_its_classification_is_not_the_sites_profile(world: Store) -> None:
+    """The cluster race of the honest list: a crawl that followed race.co's redirect to elsewhere.com is
+    committed, then its batch's classification marks race.co redirecting (status_since after the crawl).
+    race.co is described by its own last crawl, not by elsewhere.com's page; so is early.us, whose crawl
+    went elsewhere and was never classified; a redirect within the site (www.hop.ws) is the site's page."""
+    for profile in _profiles_of(world, "race.co"):
+        values = {i.value for i in profile.indicators}
+        assert profile.status is Status.REDIRECTING and profile.status_since == LATE + timedelta(hours=2)
+        assert profile.title == "race2 page 0" and "G-race2" in values, profile
+        assert "G-target" not in values and "target0" not in values and profile.outlinks == {"race2-friend.info"}
+        assert profile.redirects_to == "elsewhere.com"
+    for profile in _profiles_of(world, "early.us"):
+        assert profile.status is Status.ACTIVE and profile.title == "early2 page 0"
+        assert "G-landing" not in {i.value for i in profile.indicators} and "G-early2" in {i.value for i in profile.indicators}
+        assert profile.redirects_to == "landing.net"
+    for profile in _profiles_of(world, "hop.ws"):
+        assert profile.title == "hoplate page 0" and "G-hoplate" in {i.value for i in profile.indicators}
+        assert profile.redirects_to is None
+
+
+def test_the_migration_marks_the_redirected_fetches_an_existing_store_holds(config) -> None:  # type: ignore[no-untyped-def]
+    """A store written before 0009 (no off_site) holding the race: `hydrawatch init` marks the fetch
+    that ended on another registered domain, from its final URL, and the profile then skips it."""
+    import sqlalchemy as sa
+
+    from storage import migrate
+    from storage.models import UtcDateTime
+
+    store = Store.from_url(config.storage.url)
+    try:
+        migrate.upgrade(store.engine, "0008")
+        with store.transaction() as session:
+            watchlist.add_domains(session, ["race.co"], campaign="c", origin="seed", now=T0)
+        old = sa.table("observations", sa.column("id"), sa.column("domain_id"), sa.column("kind"),
+                       sa.column("observed_at", UtcDateTime()), sa.column("last_seen_at", UtcDateTime()),
+                       sa.column("error"), sa.column("url"), sa.column("final_url"), sa.column("title"),
+                       sa.column("raw", sa.JSON()))
+        ind = sa.table("indicators", sa.column("domain_id"), sa.column("observation_id"), sa.column("kind"),
+                       sa.column("value"), sa.column("observed_at", UtcDateTime()))
+        with store.engine.begin() as conn:
+            for oid, final, tag in ((1, "https://race.co/", "own"), (2, "https://www.race.co/", "www"),
+                                    (3, "https://www.elsewhere.com/x", "target")):
+                when = T0 + oid * DAY
+                conn.execute(old.insert().values(id=oid, domain_id=1, kind="http", observed_at=when, last_seen_at=when,
+                                                 error="", url="https://race.co/", final_url=final, title=tag,
+                                                 raw={"domain": "race.co", "url": "https://race.co/", "final_url": final}))
+                conn.execute(ind.insert().values(domain_id=1, observation_id=oid, kind="ga", value=f"G-{tag}",
+                                                 observed_at=when))
+        migrate.upgrade(store.engine)
+        with store.transaction() as session:
+            from storage.models import ObservationRow
+
+            marked = {oid: off for oid, off in session.execute(sa.select(ObservationRow.id, ObservationRow.off_site))}
+            _status(session, "race.co", Status.REDIRECTING, T0 + 4 * DAY)
+        assert marked == {1: False, 2: False, 3: True}
+        for profile in _profiles_of(store, "race.co"):
+            assert {i.value for i in profile.indicators} == {"G-www"} and profile.redirects_to == "elsewhere.com"
+    finally:
+        store.close()
