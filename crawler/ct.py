@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 from crawler.sources import SourceError, get
@@ -24,6 +26,7 @@ class CtResult:
     names: tuple[str, ...] = ()
     error_kind: ErrorKind | None = None
     error: str = ""
+    recent: bool = False        # a generic keyword's answer: recent certificates only
 
 
 def ct_url(url_template: str, keyword: str) -> str:
@@ -32,10 +35,34 @@ def ct_url(url_template: str, keyword: str) -> str:
 
 def names_from(rows: object) -> tuple[str, ...]:
     """Sorted distinct host names from crt.sh JSON rows (pure)."""
+    return tuple(sorted({name for _, name in _row_names(_rows(rows))}))
+
+
+def recent_names_from(rows: object, since: datetime, cap: int) -> tuple[str, ...]:
+    """Sorted distinct host names of the certificates logged at ``since`` or later (crt.sh's
+    ``entry_timestamp``, else ``not_before``; naive times are UTC), at most ``cap`` of them, the most
+    recently logged first (pure). A row with no readable time is left out: it cannot be shown recent."""
+    dated: list[tuple[datetime, int, str]] = []
+    for i, (row, name) in enumerate(_row_names(_rows(rows))):
+        when = _logged(row)
+        if when is not None and when >= since:
+            dated.append((when, -i, name))
+    kept: set[str] = set()
+    for _, _, name in sorted(dated, reverse=True):
+        if len(kept) >= cap:
+            break
+        kept.add(name)
+    return tuple(sorted(kept))
+
+
+def _rows(rows: object) -> list[object]:
     if not isinstance(rows, list):
         # bad data from the server, not a programming error: callers handle ValueError
         raise ValueError("CT answer is not a JSON list")  # noqa: TRY004
-    found: set[str] = set()
+    return rows
+
+
+def _row_names(rows: list[object]) -> Iterator[tuple[dict[str, object], str]]:
     for row in rows:
         if not isinstance(row, dict):
             continue
@@ -47,8 +74,19 @@ def names_from(rows: object) -> tuple[str, ...]:
                 name = name.strip().lower().rstrip(".")
                 name = name.removeprefix("*.")
                 if _NAME.match(name):
-                    found.add(name)
-    return tuple(sorted(found))
+                    yield row, name
+
+
+def _logged(row: dict[str, object]) -> datetime | None:
+    for field in ("entry_timestamp", "not_before"):
+        value = row.get(field)
+        if isinstance(value, str):
+            try:
+                when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))  # noqa: FURB162
+            except ValueError:
+                continue
+            return when if when.tzinfo else when.replace(tzinfo=UTC)
+    return None
 
 
 async def ct_search(url_template: str, keyword: str, *, timeout: float = 60.0,

@@ -11,7 +11,10 @@ time out (502/503) and a client that hammers it is rate-limited (429). So, per s
   ``Retry-After``;
 - an answer is kept per query (crawler/sourcestate.py) for ``cache_hours``: the next sweep within that
   time reads it from memory instead of asking again;
-- a query that still fails is reported (:class:`CtSweep` ``failures``) and the others go on.
+- a query that still fails is reported (:class:`CtSweep` ``failures``) and the others go on;
+- a *generic* keyword (a news word such as ``sentinel``, which over all time matches millions of names)
+  keeps only the names of certificates logged in the last ``recent_days``, at most ``recent_max`` of
+  them, the newest first (:func:`crawler.ct.recent_names_from`).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from urllib.parse import quote
 
-from crawler.ct import CtResult, names_from
+from crawler.ct import CtResult, names_from, recent_names_from
 from crawler.sources import Retry, SourceError, get
 from crawler.sourcestate import SourceMemo, SourceMemory
 from detect.model import ErrorKind
@@ -44,6 +47,8 @@ class CtPolicy:
     cache_hours: float = 12.0
     timeout: float = 60.0
     max_bytes: int = 50_000_000
+    recent_days: float = 0.0          # generic keywords: only certificates logged this many days back; 0 = off
+    recent_max: int = 100             # … and at most this many names per generic keyword, the newest first
 
 
 def like_pattern(keyword: str, min_keyword: int) -> str:
@@ -86,8 +91,9 @@ def _fresh(memo: SourceMemo | None, now: datetime, hours: float) -> tuple[str, .
     return tuple(n for n in names if isinstance(n, str))
 
 
-async def fetch(policy: CtPolicy, keyword: str, pattern: str) -> CtResult:
-    """One query with back-off; a failure is a typed CtResult, never an exception."""
+async def fetch(policy: CtPolicy, keyword: str, pattern: str, since: datetime | None = None) -> CtResult:
+    """One query with back-off; a failure is a typed CtResult, never an exception. ``since``: keep only
+    certificates logged then or later (at most ``policy.recent_max`` names)."""
     url = query_url(policy.url_template, pattern)
     retry = Retry(attempts=policy.attempts, backoff=policy.backoff, max_wait=max(60.0, policy.backoff * 8))
     try:
@@ -98,24 +104,34 @@ async def fetch(policy: CtPolicy, keyword: str, pattern: str) -> CtResult:
         kind = ErrorKind.RATE_LIMITED if resp.status == 429 else ErrorKind.HTTP
         return CtResult(keyword, error_kind=kind, error=f"HTTP {resp.status} from {url}")
     try:
-        return CtResult(keyword, names=names_from(json.loads(resp.body.decode("utf-8", "replace") or "[]")))
+        rows = json.loads(resp.body.decode("utf-8", "replace") or "[]")
+        names = names_from(rows) if since is None else recent_names_from(rows, since, policy.recent_max)
+        return CtResult(keyword, names=names, recent=since is not None)
     except ValueError as exc:
         return CtResult(keyword, error_kind=ErrorKind.MALFORMED, error=f"{url}: {exc}"[:300])
 
 
 async def search(policy: CtPolicy, keywords: Sequence[str], memory: SourceMemory, *, now: datetime,
+                 generic: Sequence[str] = (),
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> CtSweep:
-    """Every keyword, from memory when fresh, else asked at the polite rate; answers are remembered."""
+    """Every keyword, from memory when fresh, else asked at the polite rate; answers are remembered.
+    ``generic``: keywords asked for recent certificates only (``policy.recent_days``; none when 0)."""
     results: list[CtResult] = []
     failures: list[CtResult] = []
     queried = cached = 0
     last_query: float | None = None
-    for keyword in keywords:
+    asks: list[tuple[str, datetime | None]] = [(k, None) for k in keywords]
+    if policy.recent_days > 0:
+        since = now - timedelta(days=policy.recent_days)
+        asks += [(k, since) for k in generic if k not in keywords]
+    for keyword, recent_since in asks:
         pattern = like_pattern(keyword, policy.min_keyword)
         key = cache_key(policy.url_template, pattern)
+        if recent_since is not None:
+            key += f" recent {policy.recent_days:g}d max {policy.recent_max}"
         names = _fresh(memory.recall(key), now, policy.cache_hours)
         if names is not None:
-            results.append(CtResult(keyword, names=names))
+            results.append(CtResult(keyword, names=names, recent=recent_since is not None))
             cached += 1
             continue
         if last_query is not None:
@@ -123,7 +139,7 @@ async def search(policy: CtPolicy, keywords: Sequence[str], memory: SourceMemory
             if gap > 0:
                 await sleep(gap)
         last_query = time.monotonic()
-        result = await fetch(policy, keyword, pattern)
+        result = await fetch(policy, keyword, pattern, recent_since)
         queried += 1
         if result.error_kind is not None:
             failures.append(result)

@@ -57,15 +57,23 @@ order: a set's own order changes with the process's hash seed)."""
 def _brand_core(word: str) -> str:
     """The word with generic news words peeled off both ends (``dadristruth`` → ``dadris``,
     ``thelensvoice`` → ``lens``): the part an operator keeps when it renames a site."""
+    return _peel(word)[0]
+
+
+def _peel(word: str) -> tuple[str, list[str]]:
+    """(:func:`_brand_core` of ``word``, the generic words peeled off on the way)."""
+    peeled: list[str] = []
     changed = True
     while changed:
         changed = False
         for generic in _GENERIC_LONGEST_FIRST:
             if word.startswith(generic) and len(word) - len(generic) >= MIN_KEYWORD:
                 word, changed = word[len(generic):], True
+                peeled.append(generic)
             elif word.endswith(generic) and len(word) - len(generic) >= MIN_KEYWORD:
                 word, changed = word[: -len(generic)], True
-    return word
+                peeled.append(generic)
+    return word, peeled
 
 
 def label_keywords(label: str) -> list[str]:
@@ -113,6 +121,40 @@ def ct_keywords(network_domains: Iterable[str]) -> tuple[str, ...]:
         if not any(shorter in word for shorter in kept):
             kept.append(word)
     return tuple(sorted(kept))
+
+
+def ct_generic_keywords(network_domains: Iterable[str], min_length: int) -> tuple[str, ...]:
+    """The generic news words (GENERIC_WORDS) the network's names are built from, for a CT search limited
+    to recent certificates (sorted, unique): each hyphenated part that is one (``sentinel`` of
+    ``vox-sentinel``) and each one peeled off a label's ends (``gazette`` of ``ledgergazette``).
+
+    :func:`ct_keywords` skips these: ``%sentinel%`` over all time matches millions of names. Over the
+    certificates of the last days it is a bounded list, and an operator who names a replacement after the
+    generic half of a seized name (``sentinel-hub`` for ``vox-sentinel``) is found there. The name is no
+    evidence on its own — a generic word ties nobody to the network —, so such a candidate is a clone only
+    on what its pages and infrastructure share. Words shorter than ``min_length`` are skipped: a short
+    ``%post%`` is a substring of far too many unrelated words (``compost``).
+    """
+    found: set[str] = set()
+    for domain in network_domains:
+        try:
+            label = split(registrable_domain(domain)).label
+        except InvalidDomain:
+            continue
+        for part in [_DIGIT_EDGES.sub("", p) for p in label.split("-")]:
+            for word in _generic_edges(part):
+                if len(word) >= max(min_length, MIN_KEYWORD):
+                    found.add(word)
+    return tuple(sorted(found))
+
+
+def _generic_edges(word: str) -> list[str]:
+    """The generic words in ``word``: itself when it is one, else those :func:`_brand_core` peels off its
+    ends and what is left when that is one too (``insiderreport`` → ``insider``, ``report``)."""
+    if word in GENERIC_WORDS:
+        return [word]
+    core, peeled = _peel(word)
+    return peeled + ([core] if core in GENERIC_WORDS else [])
 
 
 def ct_candidates(names: Iterable[str], keyword: str, seed: str = "") -> Iterator[Candidate]:

@@ -67,7 +67,7 @@ def ct_policy(parts: Components) -> CtPolicy:
     cfg = parts.config.discovery
     return CtPolicy(url_template=cfg.ct_search_url, min_keyword=cfg.ct_min_keyword, attempts=cfg.ct_attempts,
                     backoff=cfg.ct_backoff, min_interval=cfg.ct_min_interval, cache_hours=cfg.ct_cache_hours,
-                    timeout=cfg.ct_timeout)
+                    timeout=cfg.ct_timeout, recent_days=cfg.ct_recent_days, recent_max=cfg.ct_recent_max)
 
 
 async def ct_candidates(parts: Components, network: Sequence[str], report: HuntReport, *,
@@ -78,15 +78,19 @@ async def ct_candidates(parts: Components, network: Sequence[str], report: HuntR
     if not parts.config.discovery.ct_search_url:
         return []
     when = now or datetime.now(UTC)
-    sweep = await ctpolicy.search(ct_policy(parts), discovery.ct_keywords(network),
-                                  memory if memory is not None else StoreMemory(parts.store), now=when)
+    policy = ct_policy(parts)
+    sweep = await ctpolicy.search(policy, discovery.ct_keywords(network),
+                                  memory if memory is not None else StoreMemory(parts.store), now=when,
+                                  generic=discovery.ct_generic_keywords(network, policy.min_keyword))
     for failed in sweep.failures:
         kind = failed.error_kind.value if failed.error_kind else "error"
         report.source_errors.append(f"ct {failed.keyword}: {kind}: {failed.error}")
     report.source_notes.extend(sweep.notes())
     out: list[Candidate] = []
     for result in sweep.results:
-        out.extend(discovery.ct_candidates(result.names, result.keyword))
+        via = (f"{result.keyword} (a generic word: certificates of the last {policy.recent_days:g} days)"
+               if result.recent else result.keyword)
+        out.extend(discovery.ct_candidates(result.names, via))
     return out
 
 

@@ -92,6 +92,11 @@ class DiscoverySettings:
     ct_cache_hours: float = field(default=12.0, metadata=key(
         "a CT answer is kept per query for this long (in the store): sweeps within it do not ask again; "
         "0 = ask every sweep", nonnegative))
+    ct_recent_days: float = field(default=7.0, metadata=key(
+        "generic news words in the network's names (sentinel, gazette …) are searched in CT too, but only among "
+        "certificates logged this many days back; 0 = never search them", nonnegative))
+    ct_recent_max: int = field(default=100, metadata=key(
+        "names kept per generic word's search, the most recently logged first", positive))
     certstream_url: str = field(default="", metadata=key(
         "a self-hosted CertStream-compatible websocket (ws:// or wss://, e.g. certstream-server-go); each sweep "
         "listens certstream_seconds and screens the names as an NRD feed's; \"\" = off", certstream_url))

@@ -89,3 +89,15 @@ def test_answers_are_kept_in_the_store_until_cache_hours_pass(crtsh: FeedServer,
     assert (first.queried, again.queried, again.cached, later.queried) == (1, 0, 1, 1)
     assert again.results[0].names == first.results[0].names
     assert crtsh.hits(QUERY) == 2
+
+
+def test_a_generic_word_is_asked_over_http_and_only_recent_certificates_kept(crtsh: FeedServer) -> None:
+    rows = [{"name_value": "sentinel-hub.cyou", "entry_timestamp": "2026-12-06T01:00:00.000"},
+            {"name_value": "orlandosentinel.com", "entry_timestamp": "2018-01-01T00:00:00.000"},
+            {"name_value": "sentinel-old.org", "not_before": "2026-11-01T00:00:00"}]
+    crtsh.publish("/?q=%25sentinel%25&output=json", json.dumps(rows).encode(), content_type="application/json")
+    memory = DictMemory()
+    sweep = run(lambda: search(_policy(crtsh, recent_days=7.0), [], memory, now=NOW, generic=["sentinel"]))
+    assert [(r.keyword, r.names, r.recent) for r in sweep.results] == [("sentinel", ("sentinel-hub.cyou",), True)]
+    again = run(lambda: search(_policy(crtsh, recent_days=7.0), [], memory, now=NOW, generic=["sentinel"]))
+    assert again.cached == 1 and crtsh.hits("/?q=%25sentinel%25&output=json") == 1

@@ -7,7 +7,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 
-from crawler.ct import names_from
+from crawler.ct import names_from, recent_names_from
 from crawler.ctpolicy import CtPolicy, cache_key, like_pattern, query_url, search
 from crawler.sources import Retry
 from crawler.sourcestate import DictMemory, SourceMemo
@@ -57,3 +57,39 @@ def test_a_sweep_within_the_cache_time_asks_nothing() -> None:
     assert (sweep.queried, sweep.cached, sweep.failures) == (0, 2, ())
     assert [r.names for r in sweep.results] == [("quillcourier-news.com",), ("tribune-news.com",)]
     assert sweep.notes() == ["ct: 2 keywords, 0 queried, 2 from cache"]
+
+
+def test_recent_names_keep_certificates_logged_since_the_newest_first_up_to_the_cap() -> None:
+    since = NOW - timedelta(days=7)
+    rows = [
+        {"name_value": "sentinel-hub.cyou\nwww.sentinel-hub.cyou", "entry_timestamp": "2026-12-06T09:00:00.123"},
+        {"name_value": "orlandosentinel.com", "entry_timestamp": "2019-03-01T00:00:00.000"},
+        {"name_value": "sentinelone.com", "not_before": "2026-12-01T00:00:00"},       # no entry_timestamp
+        {"name_value": "sentinel-watch.org"},                                          # no time at all
+        {"name_value": "sentinel-bikes.de", "entry_timestamp": "not a time"},
+        {"name_value": "sentinel-now.pw", "entry_timestamp": "2026-12-06T11:00:00Z"},  # aware
+        "garbage",
+    ]
+    assert recent_names_from(rows, since, 100) == (
+        "sentinel-hub.cyou", "sentinel-now.pw", "sentinelone.com", "www.sentinel-hub.cyou")
+    # the cap keeps the most recently logged names
+    assert recent_names_from(rows, since, 1) == ("sentinel-now.pw",)
+    assert recent_names_from([], since, 5) == ()
+
+
+def test_generic_keywords_are_asked_for_recent_certificates_only_and_cached_apart() -> None:
+    memory = DictMemory()
+    plain = cache_key(CRTSH, "%sentinel%")
+    memory.remember(plain, SourceMemo(cache=MappingProxyType({"names": ["orlandosentinel.com"]}), updated_at=NOW))
+    recent = plain + " recent 7d max 100"
+    memory.remember(recent, SourceMemo(cache=MappingProxyType({"names": ["sentinel-hub.cyou"]}), updated_at=NOW))
+    policy = CtPolicy(url_template=CRTSH, recent_days=7.0, recent_max=100)
+    sweep = asyncio.run(search(policy, [], memory, now=NOW, generic=["sentinel"]))
+    assert [(r.keyword, r.names, r.recent) for r in sweep.results] == [("sentinel", ("sentinel-hub.cyou",), True)]
+    assert sweep.cached == 1 and sweep.queried == 0
+    # recent_days 0: generic words are not asked at all
+    off = asyncio.run(search(CtPolicy(url_template=CRTSH), [], memory, now=NOW, generic=["sentinel"]))
+    assert off.results == () and off.queried == 0
+    # a generic word that is also a keyword is asked once, over all time
+    both = asyncio.run(search(policy, ["sentinel"], memory, now=NOW, generic=["sentinel"]))
+    assert [(r.names, r.recent) for r in both.results] == [(("orlandosentinel.com",), False)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from detect import discovery
 from detect.discovery import (
     ct_candidates,
+    ct_generic_keywords,
     ct_keywords,
     label_keywords,
     outlink_candidates,
@@ -45,6 +46,18 @@ def test_generic_words_are_peeled_in_one_fixed_order() -> None:
 def test_ct_keywords_drop_words_already_covered_by_a_shorter_keyword() -> None:
     assert ct_keywords(["spiegel.ltd", "tagesspiegel.ltd", "spiegell.com", "welt.pm", "weltt.ltd"]) == (
         "spiegel", "welt")
+
+
+def test_generic_words_the_network_is_built_from_are_the_recent_only_ct_words() -> None:
+    network = ["vox-sentinel.org", "sentinel-gazette.co", "insiderreport.pw", "washingtonpost.pm", "news.ltd",
+               "ledgervox.live", "dispatch24-nation.pm", "spiegel.ltd", "not a domain"]
+    # hyphenated parts that are generic words, the generic words peeled off a label's ends and what is
+    # left when that is one too; under 6 letters (post, news, vox) they are too common even for a week
+    assert ct_generic_keywords(network, 6) == ("dispatch", "gazette", "insider", "nation", "report", "sentinel")
+    assert ct_generic_keywords(network, 8) == ("dispatch", "sentinel")
+    # none of them is a keyword of its own (all-time search)
+    assert not set(ct_generic_keywords(network, 6)) & set(ct_keywords(network))
+    assert ct_generic_keywords(["spiegel.ltd", "putin-freunde.de"], 6) == ()
 
 
 def test_generic_and_short_parts_never_make_keywords() -> None:
