@@ -114,6 +114,22 @@ class _Channel(asyncio.DatagramProtocol):
         del self.pending[query.qid]
         self.engine.answered(query, reply)
 
+    def drain(self) -> None:
+        """Take every answer already in the socket's buffer. asyncio reads one datagram per loop pass, and
+        a pass runs the expiry timer after it: a loop held up past the timeout (a busy or starved process)
+        would otherwise time out queries whose answers came in time and wait unread."""
+        sock = self.sock
+        while sock is not None and self.pending:
+            try:
+                data = sock.recv(65535)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # e.g. ECONNREFUSED from an earlier ICMP: left to the transport
+                log.debug("UDP receive from %s: %s", self.server, exc)
+                return
+            self.datagram_received(data, None)
+            sock = self.sock
+
     def error_received(self, exc: Exception) -> None:
         log.debug("UDP error from %s: %s", self.server, exc)
 
@@ -205,6 +221,9 @@ class Engine:
         self._ticker = None
         now = self.loop.time()
         sent = self._sent
+        if sent and next(iter(sent)).deadline <= now:
+            for channel in self.channels:  # answers that arrived in time but are not read yet
+                channel.drain()
         while sent:
             query = next(iter(sent))
             if query.deadline > now:

@@ -92,7 +92,8 @@ def test_a_host_that_always_answers_429_is_asked_a_bounded_number_of_times_and_r
 
     sb.reset("before")
     (never,) = _crawl(sb, ["ratepress.info"], rate_limit_retries=0)
-    assert never.fetches[1].error_kind is ErrorKind.RATE_LIMITED and len(_reads(sb, "ratepress.info")) == 1
+    assert never.fetches[1].error_kind is ErrorKind.RATE_LIMITED, never.fetches[1]
+    assert len(_reads(sb, "ratepress.info")) == 1, sb.site_request_times
 
 
 @pytest.mark.timeout(120)

@@ -51,9 +51,11 @@ HOSTILE = {
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_hostile_pages_never_raise_and_are_bounded_in_time(name: str) -> None:
-    start = time.perf_counter()
+    # CPU seconds, not wall: the bound is against runaway parsing (catastrophic regex backtracking takes
+    # minutes), and a loaded machine stretches the wall time of a page that takes 1-2 s of CPU
+    start = time.process_time()
     fp = fingerprint_page(page(HOSTILE[name]))
-    assert time.perf_counter() - start < 5.0
+    assert time.process_time() - start < 5.0
     assert fp.text_length <= 1_000_000 and len(fp.outlinks) <= 5_000
     assert all(i.kind in INDICATOR_KINDS for i in fp.indicators)
 
