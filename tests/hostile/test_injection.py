@@ -119,12 +119,17 @@ def test_alert_mail_headers(crawled: Outcome, hsb: Sandbox, tmp_path: Path) -> N
     finally:
         store.close()
     assert report.sent == 1, report
-    (msg,) = hsb.wait_for_messages(1)
-    assert isinstance(msg, EmailMessage)
-    names = {k.lower() for k in msg}
-    assert "bcc" not in names and "x-injected" not in names, names
-    for key, value in msg.items():
-        assert "\r" not in value and "\n" not in value and "\x1b" not in value, (key, value)
+    # the cycle itself may already have mailed a find of its own (the world's homograph of the healthy
+    # site, same template: a network clone): every mail is checked, the injected edge's by its Message-ID
+    mails = hsb.wait_for_messages(crawled.stats["alerts_sent"] + 1)
+    assert len(mails) == crawled.stats["alerts_sent"] + 1, [m["Subject"] for m in mails]
+    for mail in mails:
+        assert isinstance(mail, EmailMessage)
+        names = {k.lower() for k in mail}
+        assert "bcc" not in names and "x-injected" not in names, names
+        for key, value in mail.items():
+            assert "\r" not in value and "\n" not in value and "\x1b" not in value, (key, value)
+    (msg,) = [mail for mail in mails if str(mail["Message-ID"]).endswith(".hostile@hydrawatch>")]
     body = msg.get_content()
     _inert(body)
     assert "Bcc: victim" not in body.split("\n")[0]

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from detect.names import elsewhere
+from storage.inlist import chunks
 
 revision = '0009'
 down_revision = '0008'
@@ -49,8 +50,8 @@ def _mark_existing() -> None:
             return
         after = rows[-1].id
         marked = [obs_id for obs_id, final_url, name in rows if elsewhere(name, final_url or '')]
-        if marked:
-            conn.execute(observations.update().where(observations.c.id.in_(marked)).values(off_site=True))
+        for chunk in chunks(marked):
+            conn.execute(observations.update().where(observations.c.id.in_(chunk)).values(off_site=True))
 
 
 def downgrade() -> None:
