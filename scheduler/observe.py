@@ -22,6 +22,7 @@ from crawler.fetch import SiteCrawl
 from detect import fingerprints
 from detect.classify import classify, site_answered
 from detect.model import DnsResult, HttpFetch, Indicator, RdapRecord, Status
+from detect.names import elsewhere
 from detect.page_parse import ParsedPage, parse
 from detect.page_signals import banner_picture_key, takedown_page_key
 from scheduler.components import Components
@@ -42,6 +43,14 @@ CLASSIFY_BATCH = 100  # domains classified (and their status changes recorded) i
 # characters of page parses (title, text, markup skeleton, inline code) a round keeps for classification; a
 # page worker's parse of a long page is only what classification reads (detect.page_signals.classification_view)
 PARSED_KEEP_CHARS = 32_000_000
+
+
+def site_sketch(writes: Sequence[HttpWrite]) -> bytes | None:
+    """The MinHash that stands for a crawled site in the similarity index: its first page with one (the home
+    page comes first), never a page fetched through a redirect to another registered domain (that site's
+    page, kept out of the store's readers as ``off_site``)."""
+    return next((w.sketch.minhash for w in writes
+                 if w.sketch.minhash is not None and elsewhere(w.fetch.domain, w.fetch.final_url) is None), None)
 
 
 @dataclass
@@ -231,8 +240,8 @@ class _SiteRecorder:
                                            cycle_id=self.cycle_id)
 
     def _committed(self, batch: list[tuple[str, list[HttpWrite]]]) -> None:
-        for domain, writes in batch:  # the home page (first) stands for the site
-            minhash = next((w.sketch.minhash for w in writes if w.sketch.minhash is not None), None)
+        for domain, writes in batch:
+            minhash = site_sketch(writes)
             if minhash is not None:
                 self.parts.pages.add(domain, minhash)
         self.report.crawled += len(batch)

@@ -702,10 +702,13 @@ def last_observed_befores(session: Session, moments: Mapping[int, datetime]) -> 
 
 def latest_page_signatures(session: Session) -> tuple[dict[str, bytes], dict[str, str]]:
     """(domain → MinHash, domain → TLSH) of the latest stored page of every domain that has each, in
-    one pass: the store's crowd of page texts and page looks."""
+    one pass: the store's crowd of page texts and page looks. A page fetched through a redirect to another
+    registered domain (``off_site``) is that site's, not the redirecting domain's: left out."""
     rows = session.execute(select(DomainRow.name, PageRow.minhash, PageRow.tlsh)
                            .join(DomainRow, DomainRow.id == PageRow.domain_id)
-                           .where(PageRow.minhash.is_not(None) | PageRow.tlsh.is_not(None))
+                           .join(ObservationRow, ObservationRow.id == PageRow.observation_id)
+                           .where(PageRow.minhash.is_not(None) | PageRow.tlsh.is_not(None),
+                                  ObservationRow.off_site.is_(False))
                            .order_by(PageRow.observation_id).execution_options(yield_per=5000))
     texts: dict[str, bytes] = {}
     looks: dict[str, str] = {}
@@ -720,10 +723,14 @@ def latest_page_signatures(session: Session) -> tuple[dict[str, bytes], dict[str
 def page_sketches(session: Session, *, after: int = 0) -> Iterable[tuple[str, int, bytes]]:
     """(domain, observation id, minhash) of every stored page with a sketch whose observation id is
     above ``after``, oldest first: feeds the LSH index (a later page of a domain replaces its earlier
-    one there); ``after`` lets a refresh read only what was added since the last."""
+    one there); ``after`` lets a refresh read only what was added since the last. A page fetched through a
+    redirect to another registered domain (``off_site``) is left out: it is that site's page, and a domain
+    that redirects to an outlet must not stand in the index as a near-copy of the outlet."""
     rows = session.execute(select(DomainRow.name, PageRow.observation_id, PageRow.minhash)
                            .join(DomainRow, DomainRow.id == PageRow.domain_id)
-                           .where(PageRow.minhash.is_not(None), PageRow.observation_id > after)
+                           .join(ObservationRow, ObservationRow.id == PageRow.observation_id)
+                           .where(PageRow.minhash.is_not(None), PageRow.observation_id > after,
+                                  ObservationRow.off_site.is_(False))
                            .order_by(PageRow.observation_id)
                            .execution_options(yield_per=2000))
     for name, obs_id, minhash in rows:

@@ -65,3 +65,33 @@ def test_a_refreshed_index_answers_as_one_read_from_scratch(store: Store) -> Non
     fresh = PageIndex.from_store(store)
     for minhash in sketches.values():
         assert pages.query(minhash) == fresh.query(minhash)
+
+
+def _redirected(store: Store, domain: str, target: str, key: str, at: datetime) -> None:
+    """``domain`` crawled through a redirect to ``target``, which serves the ``key`` page."""
+    fetch = HttpFetch(domain=domain, url=f"https://{domain}/", final_url=f"https://www.{target}/", status=200,
+                      body=_page(WORDS[key]))
+    inds, sketch = http_indicators_of(fetch)
+    with store.transaction() as session:
+        watchlist.add_domains(session, [domain], campaign="t", origin="seed", now=NOW)
+        observations.record_http_batch(session, [observations.HttpWrite(fetch, inds, sketch)], now=at)
+
+
+def test_a_redirect_targets_page_never_stands_for_the_redirecting_domain(store: Store) -> None:
+    """A domain that redirects to an outlet is no near-copy of the outlet: neither a process's start, a
+    refresh, nor the crawl's own hand-over (site_sketch) puts the target's page in under its name."""
+    from scheduler.observe import site_sketch
+
+    own = _crawl(store, "own-news.com", "alpha", NOW)
+    _redirected(store, "hop-news.net", "outlet-daily.com", "beta", NOW + timedelta(minutes=1))
+    pages = PageIndex.from_store(store)
+    assert {key for key, _ in pages.query(own)} == {"own-news.com"}
+    _redirected(store, "late-news.org", "outlet-daily.com", "gamma", NOW + timedelta(minutes=2))
+    assert pages.refresh(store) == 0 and len(pages) == 1
+    beta = HttpFetch(domain="hop-news.net", url="https://hop-news.net/", final_url="https://www.outlet-daily.com/",
+                     status=200, body=_page(WORDS["beta"]))
+    inside = HttpFetch(domain="hop-news.net", url="https://hop-news.net/", final_url="https://www.hop-news.net/a",
+                       status=200, body=_page(WORDS["beta"]))
+    writes = [observations.HttpWrite(beta, *http_indicators_of(beta))]
+    assert site_sketch(writes) is None
+    assert site_sketch([*writes, observations.HttpWrite(inside, *http_indicators_of(inside))]) is not None

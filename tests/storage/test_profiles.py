@@ -205,3 +205,21 @@ def test_the_migration_marks_the_redirected_fetches_an_existing_store_holds(conf
             assert {i.value for i in profile.indicators} == {"G-www"} and profile.redirects_to == "elsewhere.com"
     finally:
         store.close()
+
+
+def test_the_store_crowd_and_the_similarity_index_never_hold_a_redirect_targets_page(world: Store) -> None:
+    """A page fetched through a redirect to another registered domain stands for no domain in the store's
+    crowd of page texts and looks or in the similarity index's feed; a redirect within the site does."""
+    with world.transaction() as session:
+        texts, looks = observations.latest_page_signatures(session)
+        fed = list(observations.page_sketches(session))
+    assert texts["race.co"] == b"race22" and looks["race.co"] == "Trace22", (texts["race.co"], looks["race.co"])
+    assert texts["early.us"] == b"early22" and texts["redir.net"] == b"redir22"
+    assert texts["hop.ws"] == b"hoplate0"  # www.hop.ws is the site itself
+    offsite = {b"target0", b"landing0"} | {f"target{day}0".encode() for day in (3, 4)}
+    assert not [row for row in fed if row[2] in offsite], [row for row in fed if row[2] in offsite]
+    assert ("hop.ws", b"hoplate0") in {(name, sketch) for name, _, sketch in fed}
+    after = max(obs_id for name, obs_id, _ in fed if name == "act.com")
+    with world.transaction() as session:  # an incremental refresh skips them as well
+        assert not [row for row in observations.page_sketches(session, after=0) if row[2] in offsite]
+        assert all(obs_id > after for _, obs_id, _ in observations.page_sketches(session, after=after))
