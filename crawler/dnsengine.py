@@ -9,6 +9,18 @@ Timeouts cost one timer per engine, not one per query: every query waits the sam
 deadlines grow in send order and the insertion order of the queries in flight is already sorted. An
 answered query leaves that order at once: a sweep of tens of thousands of names answered within the
 timeout would otherwise keep every one of them (and its result) alive until its deadline passed.
+
+A resolver that falls behind (too many questions in flight for what it answers per second) answers
+late, then later still as the retries pile up on it. Two things keep such a round from ending in
+timeouts: a try's answer that comes after its retry went out is still taken (every id a question was
+sent with stays valid until the question is answered or given up), and the window of questions in
+flight is halved when a period (half the ``timeout``) saw many such late answers (at least
+``CONGESTION_MIN``, and a tenth or more of its answers), then widened again by one question a window's
+worth of answers, up to ``concurrency`` (additive increase, multiplicative decrease, as TCP does). While
+it is narrowed, a timed-out try is waited on for another timeout rather than sent again (another copy
+would only lengthen the resolver's queue), except the last, which is sent. Only a late answer narrows
+the window: names that never answer (dead servers) are the names' fault, not the resolver's, and a
+round full of them keeps its pace. A question is still given up after ``timeout`` × (``retries`` + 1).
 """
 
 from __future__ import annotations
@@ -27,6 +39,9 @@ from detect.model import Rcode
 log = logging.getLogger(__name__)
 
 _RCVBUF = 4 * 1024 * 1024
+CONGESTION_MIN = 8  # late answers (after their try timed out) in one period before the window is narrowed
+CONGESTION_SHARE = 0.1  # ... and their share of the period's answers
+WINDOW_FLOOR = 16  # the narrowest window (or ``concurrency``, when smaller)
 
 
 class Owner(Protocol):
@@ -38,7 +53,7 @@ class Owner(Protocol):
 class Query:
     """One question on its way: which socket and id it went out with, when it gives up, who wants it."""
 
-    __slots__ = ("channel", "deadline", "garbage", "owner", "qid", "question", "tag", "tries")
+    __slots__ = ("channel", "deadline", "earlier", "garbage", "owner", "qid", "question", "tag", "tries")
 
     def __init__(self, question: Question, owner: Owner, tag: Any) -> None:
         self.question = question
@@ -49,6 +64,7 @@ class Query:
         self.deadline = 0.0
         self.tries = 0
         self.garbage = ""
+        self.earlier: list[tuple[_Channel, int]] | None = None  # (socket, id) of tries that timed out
 
     def again(self) -> Query:
         """A fresh copy for a retry (another server, a new id, a new deadline)."""
@@ -101,7 +117,8 @@ class _Channel(asyncio.DatagramProtocol):
         transport.sendto(data)
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
-        query = self.pending.get(reply_id(data))
+        qid = reply_id(data)
+        query = self.pending.get(qid)
         if query is None:
             return  # unsolicited, late, or a forged id: ignore and keep waiting
         try:
@@ -111,8 +128,8 @@ class _Channel(asyncio.DatagramProtocol):
             return
         if reply is None:
             return  # the id matched but not the question
-        del self.pending[query.qid]
-        self.engine.answered(query, reply)
+        # this try's answer or an earlier one's (late: the resolver lags); every id of the query is forgotten
+        self.engine.answered(query, reply, late=qid != query.qid or query.channel is not self)
 
     def drain(self) -> None:
         """Take every answer already in the socket's buffer. asyncio reads one datagram per loop pass, and
@@ -149,6 +166,14 @@ class Engine:
         self.timeout = timeout
         self.retries = retries
         self.concurrency = concurrency
+        self.floor = max(1, min(concurrency, WINDOW_FLOOR))
+        self.window = float(concurrency)  # questions allowed in flight now (narrowed when the resolver lags)
+        self.narrowed = 0  # how many times the window was halved (for the log and the tests)
+        self._period_end = 0.0
+        self._period_answers = 0
+        self._period_late = 0
+        self.late = 0  # answers taken after their try had timed out
+        self.waited = 0  # timed-out tries waited on again instead of sent again (the window narrowed)
         self.sockets_per_server = sockets_per_server or max(1, min(8, concurrency // 256 + 1))
         self.inflight = 0
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -199,6 +224,11 @@ class Engine:
             self._ticker.cancel()
             self._ticker = None
 
+    @property
+    def room(self) -> bool:
+        """Whether another question may go out now (fewer in flight than the window)."""
+        return self.inflight < int(self.window)
+
     # sending ------------------------------------------------------------------------------
     def send(self, query: Query) -> None:
         """Put ``query`` on the wire (first try or a retry: the next socket, hence the next server)."""
@@ -230,22 +260,68 @@ class Engine:
                 break
             del sent[query]
             assert query.channel is not None
-            query.channel.pending.pop(query.qid, None)
             self.inflight -= 1
-            if query.tries <= self.retries:
+            if query.tries < self.retries and self.window < self.concurrency:
+                # the resolver lags (the window is narrowed): another copy of the question would only lengthen
+                # its queue; this try is waited on for one more timeout instead (the last try is still sent)
+                query.tries += 1
+                query.deadline = now + self.timeout
+                sent[query] = None
+                self.inflight += 1
+                self.waited += 1
+            elif query.tries <= self.retries:
+                # this try's id stays valid: a resolver that lags may still answer it, and that answer counts
+                if query.earlier is None:
+                    query.earlier = []
+                query.earlier.append((query.channel, query.qid))
                 self.send(query)
-            elif query.garbage:
-                self._finish(query, Rcode.ERROR, None, query.garbage)
             else:
-                self._finish(query, Rcode.TIMEOUT, None,
-                             f"no answer after {query.tries} tries of {self.timeout:g} s")
+                self._forget(query)
+                if query.garbage:
+                    self._finish(query, Rcode.ERROR, None, query.garbage)
+                else:
+                    self._finish(query, Rcode.TIMEOUT, None,
+                                 f"no answer after {query.tries} tries of {self.timeout:g} s")
+        self._judge_period(now)
         if sent:
             self._ticker = self.loop.call_later(self._tick, self._expire)
 
+    def _judge_period(self, now: float) -> None:
+        """Once every half ``timeout``: halve the window when the period's late answers were many and a tenth or more
+        of its answers (the resolver answers, but slower than the timeout: it has too much in flight)."""
+        if now < self._period_end:
+            return
+        answers, late = self._period_answers, self._period_late
+        self._period_end = now + self.timeout / 2
+        self._period_answers = self._period_late = 0
+        if late >= CONGESTION_MIN and late >= CONGESTION_SHARE * answers:
+            narrower = max(float(self.floor), self.window / 2)
+            if narrower < self.window:
+                self.narrowed += 1
+                log.info("DNS: %d of %d answers came after their %g s timeout: %d questions in flight at most "
+                         "(was %d)", late, answers, self.timeout, int(narrower), int(self.window))
+                self.window = narrower
+
+    def _forget(self, query: Query) -> None:
+        """Every id ``query`` went out with, released (answered, or given up)."""
+        if query.channel is not None:
+            query.channel.pending.pop(query.qid, None)
+        if query.earlier:
+            for channel, qid in query.earlier:
+                channel.pending.pop(qid, None)
+            query.earlier = None
+
     # answers ------------------------------------------------------------------------------
-    def answered(self, query: Query, reply: Reply) -> None:
+    def answered(self, query: Query, reply: Reply, *, late: bool = False) -> None:
         self._sent.pop(query, None)
+        self._forget(query)
         self.inflight -= 1
+        self._period_answers += 1
+        if late:
+            self._period_late += 1
+            self.late += 1
+        if self.window < self.concurrency:  # one question more a window's worth of answers
+            self.window = min(float(self.concurrency), self.window + 1 / self.window)
         if reply.truncated:
             self.inflight += 1
             assert query.channel is not None
@@ -292,6 +368,6 @@ class Engine:
 
     def _finish(self, query: Query, rcode: Rcode, reply: Reply | None, error: str) -> None:
         query.owner.outcome(query, rcode, reply, error)
-        if self.inflight < self.concurrency and len(self.owners) > 1:
+        if self.room and len(self.owners) > 1:
             for owner in list(self.owners):
                 owner.pump()

@@ -97,7 +97,7 @@ class Sweep:
         if self.finished:
             return
         engine = self.engine
-        while engine.inflight < engine.concurrency:
+        while engine.room:
             if self.urgent:
                 engine.send(self.urgent.popleft())
                 continue

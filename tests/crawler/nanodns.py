@@ -151,13 +151,17 @@ def flaky(drops: int) -> Behaviour:
 class NanoServer:
     """A DNS server on 127.0.0.1 (same port for UDP and TCP) in a daemon thread.
 
-    ``delay`` holds every UDP answer that long; ``max_outstanding`` is the most questions received
-    but not yet answered at any moment (what a client keeps in flight).
+    ``delay`` holds every UDP answer that long; ``service`` makes it a resolver that falls behind: it
+    answers one UDP question every ``service`` seconds, in arrival order, however many wait (a queue of
+    questions, as a resolver with more in flight than it answers per second has); ``max_outstanding`` is
+    the most questions received but not yet answered at any moment (what a client keeps in flight).
     """
 
-    def __init__(self, behaviour: Behaviour, *, delay: float = 0.0) -> None:
+    def __init__(self, behaviour: Behaviour, *, delay: float = 0.0, service: float = 0.0) -> None:
         self.behaviour = behaviour
         self.delay = delay
+        self.service = service
+        self._busy_until = 0.0
         self.queries: list[tuple[str, str, str]] = []
         self.max_outstanding = 0
         self._outstanding = 0
@@ -233,13 +237,15 @@ class NanoServer:
             except BlockingIOError:
                 return
             replies = self._handle(wire, "udp")
-            if self.delay <= 0:
+            if self.delay <= 0 and self.service <= 0:
                 for data in replies:
                     self.udp.sendto(data, addr)
             else:
                 self._outstanding += 1
                 self.max_outstanding = max(self.max_outstanding, self._outstanding)
                 due = time.monotonic() + self.delay
+                if self.service > 0:  # after every question that came before it
+                    due = self._busy_until = max(due, self._busy_until) + self.service
                 for data in [*replies, b""]:  # b"": marks the question answered
                     self._seq += 1
                     heapq.heappush(self._pending, (due, self._seq, data, addr))

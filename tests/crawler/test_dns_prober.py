@@ -142,6 +142,47 @@ def test_concurrency_bounds_the_queries_in_flight() -> None:
     assert len(results) == 120 and {r.rcode for r in results.values()} == {Rcode.NXDOMAIN}
 
 
+def _engine_after(prober: Prober, names: list[str]) -> tuple[dict[str, DnsResult], int, int]:
+    """Probe ``names`` (A only); the results, and how often the engine narrowed its window and took a
+    late answer."""
+
+    async def main() -> tuple[dict[str, DnsResult], int, int]:
+        try:
+            results = {r.name: r async for r in prober.probe(names, ["A"])}
+            engine = await prober._open()
+            return results, engine.narrowed, engine.late
+        finally:
+            await prober.close()
+
+    return asyncio.run(main())
+
+
+def test_a_resolver_that_falls_behind_is_waited_for_not_timed_out() -> None:
+    """A resolver that answers 250 questions a second, asked 256 at a time with a 0.4 s timeout: a question
+    waits up to ~1 s in its queue. Answers that come after their try timed out are taken (the retry does not
+    void them), and the window of questions in flight narrows until answers come in time. Before, a retry
+    voided its try's answer and joined the queue behind it: 191-203 of these 300 names ended as timeouts
+    (load ~5); now none, at most a few when a loaded machine holds the prober up."""
+    zone: nanodns.Zone = {f"n{i}.lag.test": {"A": [f"192.0.2.{i % 250 + 1}"]} for i in range(300)}
+    names = sorted(zone)
+    with NanoServer(nanodns.answers_everything(zone), service=0.004) as server:
+        results, narrowed, late = _engine_after(prober_for(server, timeout=0.4, retries=2, concurrency=256), names)
+    failed = sorted(n for n, r in results.items() if r.rcode is not Rcode.NOERROR)
+    assert len(results) == 300 and len(failed) <= 15, (len(failed), failed[:5])
+    assert late > 0 and narrowed >= 1, (late, narrowed)
+    assert results["n7.lag.test"].get("A") == ("192.0.2.8",)
+
+
+def test_names_that_never_answer_do_not_narrow_the_window() -> None:
+    """Dead names time out on every try; that is the names' doing, not a lagging resolver's: the window
+    stays as wide as configured."""
+    names = [f"n{i}.dead.test" for i in range(60)]
+    with NanoServer(nanodns.silent) as server:
+        results, narrowed, late = _engine_after(prober_for(server, timeout=0.1, retries=1, concurrency=64), names)
+    assert {r.rcode for r in results.values()} == {Rcode.TIMEOUT} and len(results) == 60
+    assert narrowed == 0 and late == 0
+
+
 def test_answered_queries_are_let_go_before_their_deadline(answering: NanoServer) -> None:
     """A daemon's prober lives for months: once a sweep is answered, nothing of it may stay behind
     waiting for a timeout that no longer matters (it held every name of a big hunt for `timeout` s)."""
