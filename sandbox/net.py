@@ -223,7 +223,12 @@ class Sandbox:
     @property
     def site_request_times(self) -> list[tuple[float, float, str]]:
         """Every request the web fronts answered: (time.monotonic() as it was read, as its answer was sent,
-        the Host header's name), by the time it was read; reset() clears."""
+        the Host header's name), by the time it was read; reset() clears. A front logs a request after its
+        answer went out, so a client can be done before the log is: requests still being answered are waited
+        for (up to 10 s)."""
+        deadline = time.monotonic() + 10
+        while any(front.answering for front in self.fronts) and time.monotonic() < deadline:
+            time.sleep(0.01)
         return sorted(r for front in self.fronts for r in front.served)
 
     @property

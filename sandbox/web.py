@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import threading
 import time
 
 from sandbox.ca import SandboxCA
@@ -31,6 +32,8 @@ class WebFront(TcpService):
         self.requests: list[tuple[str, str, str, dict[str, str]]] = []  # (scheme, method, target, headers)
         # (time.monotonic() as the request was read, as its answer was sent, the Host header's name)
         self.served: list[tuple[float, float, str]] = []
+        self.answering = 0  # requests read whose entry in ``served`` is not written yet
+        self._lock = threading.Lock()
 
     def handle(self, conn: socket.socket) -> None:
         view = self.state.view
@@ -51,10 +54,14 @@ class WebFront(TcpService):
             return
         self.requests.append(("https" if self.tls else "http", request.method, request.target, dict(request.headers)))
         start = time.monotonic()
+        with self._lock:
+            self.answering += 1
         try:
             self.respond(conn, request, view.domain_of_host(request.host))
         finally:
-            self.served.append((start, time.monotonic(), request.host))
+            with self._lock:
+                self.served.append((start, time.monotonic(), request.host))
+                self.answering -= 1
 
     def respond(self, conn: socket.socket, request: Request, domain: DomainState | None) -> None:
         head_only = request.method == "HEAD"
