@@ -10,6 +10,12 @@ lookalike sweep do not exist), otherwise the other types follow, ahead of new na
 stays full across types and names. A dead name costs one small question object and an output row;
 only a live name gets a record collector. Truncated answers are asked again over TCP, in line
 (blocking, bounded by the timeout): they are rare, and a bulk sweep's result does not depend on it.
+
+A resolver that falls behind is handled as in crawler/dnsengine.py: the id of a try that timed out stays
+valid (in ``stale``) until its question is answered or given up, so a late answer counts; many late
+answers in a half-timeout period halve the window (not below 16), which then widens by one question a
+window's worth of answers; while it is narrowed a timed-out try (but the last) is waited on, not sent
+again. Names that never answer do not narrow it.
 """
 
 from __future__ import annotations
@@ -42,6 +48,10 @@ _SNDBUF = 1024 * 1024
 _TICK = 0.05  # longest wait before the output is flushed and deadlines are looked at
 _MAX_ANSWER = 65535
 
+CONGESTION_MIN = 8  # late answers in one period before the window is narrowed ...
+CONGESTION_SHARE = 0.1  # ... and their share of the period's answers
+WINDOW_FLOOR = 16
+
 _NXDOMAIN = Reply(RCODE_NXDOMAIN, False)
 _NODATA = Reply(RCODE_NOERROR, False)
 
@@ -65,7 +75,7 @@ class _Live:
 class _Ask:
     """One question on its way. ``live`` is None for a name's first question."""
 
-    __slots__ = ("deadline", "garbage", "index", "live", "name", "qid", "qname", "question", "sock", "tries")
+    __slots__ = ("deadline", "garbage", "index", "live", "name", "qid", "qname", "question", "sock", "stale", "tries")
 
     def __init__(self, name: str, qname: bytes, index: int, live: _Live | None) -> None:
         self.name = name
@@ -78,6 +88,7 @@ class _Ask:
         self.qid = 0
         self.sock = 0
         self.garbage = ""
+        self.stale: list[tuple[int, int]] | None = None  # (socket, id) of its tries that timed out
 
 
 class FastSweep:
@@ -91,11 +102,19 @@ class FastSweep:
         self.types = types
         self.timeout = timeout
         self.retries = retries
-        self.window = max(1, concurrency)
+        self.concurrency = max(1, concurrency)
+        self.window = float(self.concurrency)  # questions allowed in flight now (narrowed when the resolver lags)
+        self.floor = float(min(self.concurrency, WINDOW_FLOOR))
+        self.narrowed = 0
+        self.late = 0
+        self._period_end = 0.0
+        self._period_answers = 0
+        self._period_late = 0
         self.sockets_per_server = sockets_per_server
         self.socks: list[socket.socket] = []
         self.owners: list[Nameserver] = []  # the server of each socket
         self.pending: list[OrderedDict[int, _Ask]] = []
+        self.stale: list[dict[int, _Ask]] = []  # per socket: ids of timed-out tries whose question still waits
         self.inflight = 0
         self.out: list[Row] = []
         self._rr = 0
@@ -128,20 +147,21 @@ class FastSweep:
                 self.socks.append(sock)
                 self.owners.append(server)
                 self.pending.append(OrderedDict())
+                self.stale.append({})
 
     def close(self) -> None:
         for sock in self.socks:
             sock.close()
         self.socks = []
 
-    def _new_id(self, pending: OrderedDict[int, _Ask]) -> int:
+    def _new_id(self, pending: OrderedDict[int, _Ask], stale: dict[int, _Ask]) -> int:
         while True:
             if self._pos >= len(self._ids):
                 self._ids = os.urandom(8192)
                 self._pos = 0
             qid = (self._ids[self._pos] << 8) | self._ids[self._pos + 1]
             self._pos += 2
-            if qid not in pending:
+            if qid not in pending and qid not in stale:
                 return qid
 
     def _send(self, ask: _Ask, now: float) -> None:
@@ -149,7 +169,7 @@ class FastSweep:
         i = self._rr % len(self.socks)
         self._rr += 1
         pending = self.pending[i]
-        qid = self._new_id(pending)
+        qid = self._new_id(pending, self.stale[i])
         ask.sock, ask.qid = i, qid
         ask.tries += 1
         ask.deadline = now + self.timeout
@@ -170,7 +190,6 @@ class FastSweep:
         followups = self._followups
         pending = self.pending
         socks = self.socks
-        window = self.window
         out = self.out
         source: Iterator[str] | None = names
         next_expiry = time.monotonic() + _TICK
@@ -178,7 +197,7 @@ class FastSweep:
         send = self._send
         while True:
             now = time.monotonic()
-            while self.inflight < window:
+            while self.inflight < self.window:
                 if followups:
                     send(followups.popleft(), now)
                     continue
@@ -225,6 +244,7 @@ class FastSweep:
         typeclass = self._typeclass
         for i, sock in enumerate(self.socks):
             pending = self.pending[i]
+            stale = self.stale[i]
             recv = sock.recv
             while True:
                 try:
@@ -238,7 +258,10 @@ class FastSweep:
                     continue
                 ask = pending.get((data[0] << 8) | data[1])
                 if ask is None:
-                    continue  # unsolicited, late, or a forged id: ignore and keep waiting
+                    ask = stale.get((data[0] << 8) | data[1]) if stale else None
+                    if ask is not None:  # an earlier try's answer, late: the resolver lags
+                        self._answer(ask, data, late=True)
+                    continue  # else unsolicited, given up on, or a forged id: ignore and keep waiting
                 # The common answers need no parser: a response (QR, query opcode, not truncated) that
                 # echoes the question as sent and says NXDOMAIN (a dead name's only question) or
                 # NOERROR with an empty answer section (a type a live name does not have).
@@ -249,6 +272,11 @@ class FastSweep:
                         and data[12:12 + qlen] == ask.qname and data[12 + qlen:16 + qlen] == typeclass[ask.index]):
                     del pending[ask.qid]
                     self.inflight -= 1
+                    self._period_answers += 1
+                    if ask.stale is not None:
+                        self._drop_stale(ask)
+                    if self.window < self.concurrency:
+                        self.window = min(float(self.concurrency), self.window + 1 / self.window)
                     if ask.live is None and rcode == RCODE_NXDOMAIN:
                         self.out.append((ask.name, Rcode.NXDOMAIN, {}, ""))
                     else:
@@ -262,7 +290,7 @@ class FastSweep:
             ask.question = Question(ask.qname, self.types[ask.index][1])
         return ask.question
 
-    def _answer(self, ask: _Ask, data: bytes) -> None:
+    def _answer(self, ask: _Ask, data: bytes, *, late: bool = False) -> None:
         try:
             reply = parse_reply(data, self._question(ask))
         except WireError as exc:
@@ -271,8 +299,34 @@ class FastSweep:
         if reply is None:
             return  # the id matched but not the question
         del self.pending[ask.sock][ask.qid]
+        if ask.stale is not None:
+            self._drop_stale(ask)
         self.inflight -= 1
+        self._period_answers += 1
+        if late:
+            self._period_late += 1
+            self.late += 1
+        if self.window < self.concurrency:
+            self.window = min(float(self.concurrency), self.window + 1 / self.window)
         self._answered(ask, reply)
+
+    def _drop_stale(self, ask: _Ask) -> None:
+        """The ids of ``ask``'s timed-out tries, released (it is answered or given up)."""
+        for sock, qid in ask.stale or ():
+            self.stale[sock].pop(qid, None)
+        ask.stale = None
+
+    def _judge_period(self, now: float) -> None:
+        """Every half ``timeout``: halve the window when the period brought many late answers (at least
+        CONGESTION_MIN and CONGESTION_SHARE of its answers): the resolver answers, slower than the timeout."""
+        if now < self._period_end:
+            return
+        answers, late = self._period_answers, self._period_late
+        self._period_end = now + self.timeout / 2
+        self._period_answers = self._period_late = 0
+        if late >= CONGESTION_MIN and late >= CONGESTION_SHARE * answers and self.window > self.floor:
+            self.narrowed += 1
+            self.window = max(self.floor, self.window / 2)
 
     def _answered(self, ask: _Ask, reply: Reply) -> None:
         if reply.truncated:
@@ -287,16 +341,30 @@ class FastSweep:
             self._outcome(ask, outcome[0], None if outcome[0] is Rcode.ERROR else reply, outcome[1])
 
     def _expire(self, now: float) -> None:
+        self._judge_period(now)
+        narrowed = self.window < self.concurrency
         for table in self.pending:
             while table:
                 ask = next(iter(table.values()))
                 if ask.deadline > now:
                     break
                 del table[ask.qid]
+                if narrowed and ask.tries < self.retries:
+                    # the resolver lags: wait on this try one more timeout instead of lengthening its queue
+                    ask.tries += 1
+                    ask.deadline = now + self.timeout
+                    table[ask.qid] = ask  # last in send order, and so in deadline order
+                    continue
                 self.inflight -= 1
                 if ask.tries <= self.retries:
+                    self.stale[ask.sock][ask.qid] = ask  # its answer still counts if it comes late
+                    if ask.stale is None:
+                        ask.stale = []
+                    ask.stale.append((ask.sock, ask.qid))
                     self._send(ask, now)
-                elif ask.garbage:
+                    continue
+                self._drop_stale(ask)
+                if ask.garbage:
                     self._outcome(ask, Rcode.ERROR, None, ask.garbage)
                 else:
                     self._outcome(ask, Rcode.TIMEOUT, None,

@@ -140,3 +140,40 @@ def test_probe_text_renders_every_name_once_in_batches() -> None:
     lines = text.splitlines()
     assert len(lines) == len(NAMES) and seen[-1] == len(NAMES)
     assert "gone.test NXDOMAIN 0" in lines and "example.test NOERROR 7" in lines
+
+
+LAG_ZONE: nanodns.Zone = {f"n{i}.lag.test": {"A": [f"192.0.2.{i % 250 + 1}"]} for i in range(300)}
+
+
+@PROBERS
+def test_a_resolver_that_falls_behind_is_waited_for_not_timed_out(ask: Ask) -> None:
+    """A resolver answering 250 questions a second, asked 256 at a time with a 0.4 s timeout (a question
+    waits up to ~1 s in its queue): late answers count and the window narrows, in both engines. Before,
+    a retry voided its try's answer: about two thirds of these names ended as timeouts."""
+    with NanoServer(nanodns.answers_everything(LAG_ZONE), service=0.004) as server:
+        results = ask(prober_for(server, timeout=0.4, retries=2, concurrency=256), sorted(LAG_ZONE), ["A"])
+    failed = sorted(n for n, r in results.items() if r.rcode is not Rcode.NOERROR)
+    assert len(results) == 300 and len(failed) <= 15, (len(failed), failed[:5])
+
+
+def test_the_sweep_narrows_its_window_on_late_answers_and_never_on_dead_names() -> None:
+    from crawler.dnsfast import FastSweep
+
+    def run(server: NanoServer, names: list[str], timeout: float) -> tuple[list[str], FastSweep]:
+        sweep = FastSweep([prober_for(server).nameservers[0]], [("A", 1)], timeout=timeout, retries=2,
+                          concurrency=256)
+        sweep.open()
+        try:
+            rows = [row for batch in sweep.rows(iter(names)) for row in batch]
+        finally:
+            sweep.close()
+        return [name for name, rcode, _, _ in rows if rcode is not Rcode.NOERROR], sweep
+
+    with NanoServer(nanodns.answers_everything(LAG_ZONE), service=0.004) as server:
+        failed, lagged = run(server, sorted(LAG_ZONE), 0.4)
+    assert len(failed) <= 15 and lagged.late > 0 and lagged.narrowed >= 1, (len(failed), lagged.late)
+    assert not any(lagged.stale), "every late id is released once its question ends"
+    with NanoServer(nanodns.silent) as server:
+        failed, dead = run(server, [f"n{i}.dead.test" for i in range(100)], 0.1)
+    assert len(failed) == 100 and dead.narrowed == 0 and dead.late == 0 and dead.window == 256
+    assert not any(dead.stale)
