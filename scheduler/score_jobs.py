@@ -10,7 +10,9 @@ statistics, exactly as the embedded process reads them once. Scoring writes noth
 read from (decisions, promotions, edges, mails), so every batch reads the same view whichever batch
 ran first: a clone another batch accepted is no network member here (no cascade) and no batch sees
 another's promotion. The network is a list of names, not the watchlist re-read: a clone promoted by a
-batch is watched by the time the next batch runs.
+batch is watched by the time the next batch runs. Not after a kill (README honest list): the batches a
+killed worker left are queued again at once and may read while the resumed job observes its round
+again, and the hunts its round queued run afterwards against the watchlist with the clones promoted.
 
 A batch records its outcome (a ``score`` row in the cycle log: its candidates' count, new edges and
 clones) in the transaction of its decisions, promotions, edges and outbox rows: a batch run again finds
