@@ -133,6 +133,15 @@ def score_batch(parts: Components, *, parent: int, batch: ScoreBatch, network: S
     return True
 
 
+def score_inline(parts: Components, parent: int, plan: ScorePlan, *, now: datetime) -> None:
+    """Score a plan of one batch in the hunt's own job (the embedded process; cluster mode when the hunt's
+    candidates fit one batch and no earlier attempt queued score jobs), unless recorded already."""
+    if plan.batches[0].index not in recorded(parts, parent):
+        inputs = read_inputs(parts, plan.network, plan.everyone)
+        score_batch(parts, parent=parent, batch=plan.batches[0], network=plan.network, everyone=plan.everyone,
+                    now=now, inputs=inputs, progress=parts.progress)
+
+
 def _record(session: Session, verdict: Verdict, campaigns: dict[str, str], now: datetime) -> int:
     """A candidate's decision; a clone's promotion, edge and alert. 1 when the edge is new."""
     name = verdict.candidate
