@@ -60,6 +60,7 @@ from crawler.rdap import no_gate
 from detect.errors import HydrawatchError
 from scheduler import cluster_zones, cycle, recheck_jobs, score_jobs
 from scheduler.cluster_plan import DEFER, Children, plan_key, queue_batches, queue_parts, resume_or_abandon
+from scheduler.cluster_plan import earlier as earlier_jobs
 from scheduler.components import Components
 from scheduler.hunt_resolve import Wildcards
 from scheduler.observe import ObserveReport
@@ -522,7 +523,7 @@ def _score_runner(parts: Components) -> ScoreRunner:
         inputs = score_jobs.read_inputs(parts, plan.network, plan.everyone)
         for batch in plan.batches:
             score_jobs.score_batch(parts, parent=parent, batch=batch, network=plan.network, everyone=plan.everyone,
-                                   now=at, inputs=inputs)
+                                   now=at, inputs=inputs, progress=parts.progress)
         return plan
 
     return run
@@ -564,7 +565,16 @@ async def run_scoring(app: procrastinate.App, parts: Components, plan: ScorePlan
                       resume: bool = False, poll: float = 0.2) -> ScorePlan:
     """Queue the score batches of hunt ``parent`` as jobs in one transaction (any worker takes them) and
     wait until all have finished; the plan they ran (a resumed hunt: its first attempt's, only the batches
-    not recorded queued again; scheduler/score_jobs.py)."""
+    not recorded queued again; scheduler/score_jobs.py). A plan of one batch is scored in this job, as
+    the embedded process does, unless a resumed hunt's first attempt queued score jobs: its plan is taken
+    up (a resumed hunt's fresh candidates scored as batch 0 against the watchlist as it now is would be a
+    cascade, and would leave that attempt's batch 0, queued again, finding its index recorded)."""
+    if len(plan.batches) == 1:
+        with parts.store.transaction() as session:
+            queued_before = resume and bool(earlier_jobs(session, STAGE_TASK, "score", "parent", parent))
+        if not queued_before:
+            score_jobs.score_inline(parts, parent, plan, now=now)
+            return plan
     with parts.store.transaction() as session:
         children, ran = score_jobs.queue(session, STAGE_TASK, plan, parent=parent, now=now, resume=resume)
     _log_children(f"hunt {parent}", "score batch", children)

@@ -209,13 +209,13 @@ async def _score_all(parts: Components, ctx: _Context, chosen: Sequence[Candidat
     if not chosen:
         return
     network = [p.domain for p in ctx.network]
-    if parts.run_score_batches is None or len(chosen) <= parts.config.cluster.score_batch:
+    if parts.run_score_batches is None:
         plan = plan_scoring(chosen, network, len(chosen))
-        if plan.batches[0].index not in score_jobs.recorded(parts, cycle_id):
-            inputs = score_jobs.read_inputs(parts, plan.network, plan.everyone)
-            score_jobs.score_batch(parts, parent=cycle_id, batch=plan.batches[0], network=plan.network,
-                                   everyone=plan.everyone, now=now, inputs=inputs, progress=parts.progress)
+        score_jobs.score_inline(parts, cycle_id, plan, now=now)
     else:
+        # Cluster mode: the runner scores a plan of one batch in this job too, unless this hunt is a resumed
+        # one whose first attempt queued score jobs: then that attempt's plan (its network, before its
+        # batches' promotions) is taken up, not one of this attempt's candidates scored as its batch 0.
         plan = await parts.run_score_batches(cycle_id, plan_scoring(chosen, network, parts.config.cluster.score_batch),
                                              now)
     score_jobs.collect(parts, cycle_id, plan, report)

@@ -10,7 +10,9 @@ statistics, exactly as the embedded process reads them once. Scoring writes noth
 read from (decisions, promotions, edges, mails), so every batch reads the same view whichever batch
 ran first: a clone another batch accepted is no network member here (no cascade) and no batch sees
 another's promotion. The network is a list of names, not the watchlist re-read: a clone promoted by a
-batch is watched by the time the next batch runs.
+batch is watched by the time the next batch runs. Not after a kill (README honest list): the batches a
+killed worker left are queued again at once and may read while the resumed job observes its round
+again, and the hunts its round queued run afterwards against the watchlist with the clones promoted.
 
 A batch records its outcome (a ``score`` row in the cycle log: its candidates' count, new edges and
 clones) in the transaction of its decisions, promotions, edges and outbox rows: a batch run again finds
@@ -129,6 +131,15 @@ def score_batch(parts: Components, *, parent: int, batch: ScoreBatch, network: S
         cycles.record(session, SCORE, now, {"parent": parent, "index": batch.index, "scored": len(verdicts),
                                              "new_edges": new_edges, "clones": clones, "worker": os.getpid()})
     return True
+
+
+def score_inline(parts: Components, parent: int, plan: ScorePlan, *, now: datetime) -> None:
+    """Score a plan of one batch in the hunt's own job (the embedded process; cluster mode when the hunt's
+    candidates fit one batch and no earlier attempt queued score jobs), unless recorded already."""
+    if plan.batches[0].index not in recorded(parts, parent):
+        inputs = read_inputs(parts, plan.network, plan.everyone)
+        score_batch(parts, parent=parent, batch=plan.batches[0], network=plan.network, everyone=plan.everyone,
+                    now=now, inputs=inputs, progress=parts.progress)
 
 
 def _record(session: Session, verdict: Verdict, campaigns: dict[str, str], now: datetime) -> int:

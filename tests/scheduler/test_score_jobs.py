@@ -275,3 +275,82 @@ def test_two_runs_of_one_batch_at_once_record_it_once(pg_url: str) -> None:
             assert cycles.claim(session, score_jobs.SCORE, 5, 1) and cycles.claim(session, score_jobs.SCORE, 6, 0)
     finally:
         store.close()
+
+
+@pytest.mark.postgres
+def test_a_resumed_hunt_with_one_batch_of_fresh_candidates_takes_up_its_first_attempts_plan(pg_url: str) -> None:
+    """The first attempt queued three score jobs; batches 1 and 2 recorded (clones promoted), batch 0's
+    worker killed (its job still "doing"). The resumed hunt observed one candidate afresh (fewer than
+    [cluster] score_batch): it takes up the first attempt's plan and network rather than scoring that
+    candidate in its own job as its batch 0 against the watchlist as it now is (a cascade, and the first
+    attempt's batch 0, queued again, would then find index 0 recorded: its candidates never decided)."""
+    pytest.importorskip("procrastinate")
+    import asyncio
+    from types import SimpleNamespace
+
+    import procrastinate
+
+    from hydrawatch.config import from_mapping
+    from scheduler import cluster
+    from scheduler.hunt import _score_all
+
+    config = from_mapping({"storage": {"url": pg_url}, "cluster": {"enabled": True, "score_batch": 3}},
+                          source="(test)")
+    store = Store.from_url(pg_url)
+    try:
+        store.init()
+        cluster.apply_schema(pg_url)
+        build(store)
+        plan = score_jobs.plan_scoring(CANDIDATES, NETWORK, 3)
+        base = parts_of(store, config)
+        everyone = [c.domain for c in CANDIDATES]
+        view = score_jobs.read_inputs(base, NETWORK, everyone)  # one view, before any decision
+        expected = {c.domain: score_candidate(view.candidates[c.domain], view.network, view.stats,
+                                              Discovery(c.source, c.via, c.seed), view.policy, now=NOW)
+                    for c in CANDIDATES}
+        with store.transaction() as session:
+            children, _ran = score_jobs.queue(session, cluster.STAGE_TASK, plan, parent=5, now=NOW, resume=False)
+        for job, batch in zip(children.jobs[1:], plan.batches[1:], strict=True):
+            score_jobs.score_batch(base, parent=5, batch=batch, network=plan.network, everyone=plan.everyone, now=NOW)
+            with store.transaction() as session:
+                session.execute(text("UPDATE procrastinate_jobs SET status = 'succeeded' WHERE id = :i"), {"i": job})
+        with store.transaction() as session:
+            session.execute(text("UPDATE procrastinate_jobs SET status = 'doing' WHERE id = :i"),
+                            {"i": children.jobs[0]})
+            watched = [r[0] for r in session.execute(text("SELECT name FROM domains WHERE watched ORDER BY id"))]
+        assert len(watched) > len(NETWORK)  # batches 1 and 2 promoted clones
+        fresh = [plan.batches[1].candidates[0]]  # one candidate the resumed hunt observed again
+
+        async def resumed() -> HuntReport:
+            app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=cluster.conninfo(pg_url)))
+            async with app.open_async():
+                parts = cast(Components, cast(Any, SimpleNamespace(
+                    store=store, config=config, progress=score_jobs.NULL,
+                    run_score_batches=lambda parent, p, at: cluster.run_scoring(app, parts, p, parent=parent, now=at,
+                                                                                resume=True, poll=0.05))))
+                ctx = SimpleNamespace(network=[SimpleNamespace(domain=n) for n in watched])
+                report = HuntReport()
+                hunt = asyncio.ensure_future(_score_all(parts, cast(Any, ctx), fresh, now=NOW, cycle_id=5,
+                                                        report=report))
+                await asyncio.sleep(0)  # the resumed hunt first, then the job its first attempt's worker left
+                while not hunt.done():  # a worker: runs the score jobs left (batch 0's, its worker dead)
+                    with store.transaction() as session:
+                        left = session.execute(text("SELECT id, args FROM procrastinate_jobs WHERE "
+                                                    "args->>'kind' = 'score' AND status IN ('todo', 'doing')")).all()
+                    for job, args in left:
+                        batch, network, names = score_jobs.from_payload(args)
+                        score_jobs.score_batch(base, parent=5, batch=batch, network=network, everyone=names, now=NOW)
+                        with store.transaction() as session:
+                            session.execute(text("UPDATE procrastinate_jobs SET status = 'succeeded' WHERE id = :i"),
+                                            {"i": job})
+                    await asyncio.sleep(0.05)
+                await hunt
+                return report
+
+        report = asyncio.run(resumed())
+        got = decisions(store)
+        assert [(n, s, d) for n, s, d, _e in got["candidates"]] == sorted(
+            (n, v.confidence, "clone" if v.is_clone else "rejected") for n, v in expected.items())
+        assert report.scored == len(CANDIDATES) and got["records"] == len(plan.batches)
+    finally:
+        store.close()
