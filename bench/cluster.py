@@ -439,7 +439,10 @@ def embedded_child(config_path: str, stages: list[str], hunted: str) -> None:
                     snapshot = traced_memory(kind, snapshot)
                 print(json.dumps({"kind": kind, "wall": time.perf_counter() - t0,
                                   "cpu": r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime,
-                                  "rss_mb": r1.ru_maxrss / 1024, "statements": statements[0] - s0,
+                                  # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across fork and exec, so a
+                                  # child started from this big bench process (the sandbox world: 2.8 GB at
+                                  # 10^5 sites) would report the parent's size at the fork
+                                  "rss_mb": peak_rss_mb(os.getpid()), "statements": statements[0] - s0,
                                   "stats": report.stats()}), flush=True)
             await parts.close()
 
