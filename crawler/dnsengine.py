@@ -260,16 +260,16 @@ class Engine:
                 break
             del sent[query]
             assert query.channel is not None
-            self.inflight -= 1
             if query.tries < self.retries and self.window < self.concurrency:
                 # the resolver lags (the window is narrowed): another copy of the question would only lengthen
                 # its queue; this try is waited on for one more timeout instead (the last try is still sent)
                 query.tries += 1
                 query.deadline = now + self.timeout
-                sent[query] = None
-                self.inflight += 1
+                sent[query] = None  # still in flight: last in deadline order
                 self.waited += 1
-            elif query.tries <= self.retries:
+                continue
+            self.inflight -= 1
+            if query.tries <= self.retries:
                 # this try's id stays valid: a resolver that lags may still answer it, and that answer counts
                 if query.earlier is None:
                     query.earlier = []
