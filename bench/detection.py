@@ -22,6 +22,7 @@ per discovery route and false positives per decoy class.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -105,6 +106,8 @@ def run_seed(seed: int, keep: str | None = None) -> dict[str, Any]:
         subjects = [str(m.get("Subject", "")) for m in sb.messages]
     row = score_seed(seed, key, export, statuses, subjects, timings)
     row["decoy_scores"] = decoy_scores(work / "store.db", key)
+    if keep:
+        (work / "answers.json").write_text(json.dumps(key, default=str), encoding="utf-8")
     return row
 
 
@@ -228,9 +231,9 @@ def summarise(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _one(seed: int) -> dict[str, Any]:
+def _one(seed: int, keep_root: str | None = None) -> dict[str, Any]:
     try:
-        return run_seed(seed)
+        return run_seed(seed, f"{keep_root}/seed-{seed}" if keep_root else None)
     except Exception as exc:  # noqa: BLE001 - a failing seed is reported, the others go on
         return {"seed": seed, "error": f"{type(exc).__name__}: {exc}"}
 
@@ -241,6 +244,8 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--json", help="write one JSON line per seed here")
     ap.add_argument("--keep", help="(one seed) keep the store and config in this folder")
+    ap.add_argument("--keep-all", help="keep every seed's store, config and answer key in FOLDER/seed-N "
+                    "(for offline analysis, e.g. bench/text_overlap.py)")
     ap.add_argument("-v", "--verbose", action="store_true", help="print misses and false alerts per seed")
     args = ap.parse_args()
     seeds = parse_seeds(args.seeds)
@@ -249,7 +254,7 @@ def main() -> int:
         rows = [run_seed(seeds[0], args.keep)]
     else:
         with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-            for row in pool.map(_one, seeds):
+            for row in pool.map(functools.partial(_one, keep_root=args.keep_all), seeds):
                 rows.append(row)
                 if "error" in row:
                     print(f"seed {row['seed']}: ERROR {row['error']}", file=sys.stderr, flush=True)

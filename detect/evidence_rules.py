@@ -30,7 +30,7 @@ from detect.evidence_kinds import (
 )
 from detect.findings import Finding, pair_strengths
 from detect.model import Evidence, Indicator, Status
-from detect.similarity import TextCrowd, minhash_jaccard, osa_distance, tlsh_diff
+from detect.similarity import TextCrowd, minhash_jaccard, minhash_overlap, osa_distance, tlsh_diff
 
 if TYPE_CHECKING:
     from detect.scoring_inputs import Discovery, SiteProfile, StoreStats
@@ -206,15 +206,19 @@ def content(candidate: SiteProfile, network: Sequence[SiteProfile], stats: Store
     for net in network:
         j = minhash_jaccard(candidate.minhash, net.minhash)
         if j is not None and j > TEXT_UNRELATED:
+            # how much of the smaller text the other holds: a page that keeps some of its predecessor's
+            # articles and adds its own is a copy of that part, though the added text lowers the Jaccard
+            shared = minhash_overlap(candidate.minhash, net.minhash) or j
             if strangers is None:
-                strangers = (stats.text_crowd.similarities(candidate.minhash, {candidate.domain, *(p.domain for p in network)})
+                strangers = (stats.text_crowd.overlaps(candidate.minhash, {candidate.domain, *(p.domain for p in network)})
                              if stats.text_crowd is not None else np.zeros(0))
-            near = TextCrowd.count_at_least(strangers, j)
+            near = TextCrowd.count_at_least(strangers, shared)
             f = crowd_factor(near, stats.total_domains, commodity_share)
-            w = 0.55 * min(1.0, (j - TEXT_UNRELATED) / (TEXT_COPIED - TEXT_UNRELATED)) * f
+            w = 0.55 * min(1.0, (shared - TEXT_UNRELATED) / (TEXT_COPIED - TEXT_UNRELATED)) * f
             crowd_note = f"; {near} other stored site(s) write as alike" if near else ""
+            part = f" ({shared:.0%} of the smaller page's text in common)" if shared >= j + 0.05 else ""
             out.append(Finding(Evidence("text_similarity", f"{j:.2f}", round(w, 4),
-                                        f"page text Jaccard {j:.2f} with {net.domain}{crowd_note}"),
+                                        f"page text Jaccard {j:.2f} with {net.domain}{part}{crowd_note}"),
                                frozenset({net.domain}), near_copy=j >= NEAR_COPY_JACCARD))
         d = tlsh_diff(candidate.tlsh, net.tlsh)
         if d is not None and d < TLSH_UNRELATED:

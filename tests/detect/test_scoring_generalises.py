@@ -212,3 +212,40 @@ def test_a_family_at_exactly_the_support_level_supports() -> None:
 
     c = combine([Evidence("contains_label", "x.de", 0.2), Evidence("text_similarity", "0.62", 0.55)])
     assert c.corroborated and len(c.supporting) == 2
+
+
+# --- partial copies ---------------------------------------------------------------------------------
+
+def test_a_page_keeping_some_of_its_predecessors_articles_is_weighed_by_the_part_it_copied() -> None:
+    """A replacement that keeps one of its predecessor's articles and adds three of its own shares a
+    quarter of its text by Jaccard, but holds the copied article whole: the text tie is weighed by the
+    share of the smaller page found in the other (overlap), not diluted by what was added."""
+    whole = site("fox-newz.cc", registered=at(5, 1), text=page("fox-nav", "fox-footer", "fake-3", "fake-4"))
+    partial = site("fox-newz.cc", registered=at(5, 1), text=page("fake-3", "fake-4", "own-a", "own-b", "own-c"))
+    v = score(partial)
+    text = max((e for e in v.evidence if e.kind == "text_similarity"), key=lambda e: e.weight)
+    jaccard = float(text.value)
+    assert jaccard < 0.4, text  # the added articles dilute the Jaccard …
+    assert text.weight >= 0.2 and "of the smaller page's text in common" in text.detail, text  # … not the tie
+    # a copy of the whole page is weighed at least as much as a copy of part of it
+    assert max(e.weight for e in score(whole).evidence if e.kind == "text_similarity") >= text.weight
+
+
+def test_a_page_sharing_no_articles_gains_nothing_from_the_overlap_measure() -> None:
+    """Overlap is never below the Jaccard and equals it for unrelated text: a stranger stays at 0."""
+    stranger = site("fox-newz.cc", registered=at(5, 1), text=page("own-a", "own-b", "own-c", "own-d"))
+    assert not [e for e in score(stranger).evidence if e.kind == "text_similarity" and e.weight > 0]
+
+
+def test_a_copied_part_many_stored_strangers_also_hold_is_commodity() -> None:
+    """The crowd is asked in the same measure: forty stored pages that hold the same block (a shared
+    menu and footer) make the overlap commodity."""
+    from detect.similarity import TextCrowd
+
+    cand = site("fox-newz.cc", registered=at(5, 1), text=page("fake-3", "fake-4", "own-a", "own-b", "own-c"))
+    crowd = TextCrowd({f"stranger-{i}.com": site(f"stranger-{i}.com", text=page("fake-3", "fake-4", f"s-{i}")).minhash
+                       or b"" for i in range(40)})
+    alone = max(e.weight for e in score(cand).evidence if e.kind == "text_similarity")
+    crowded = score(cand, store=replace(stats(*NETWORK, cand), text_crowd=crowd))
+    shared = max(e.weight for e in crowded.evidence if e.kind == "text_similarity")
+    assert shared < alone / 2, (alone, shared)
