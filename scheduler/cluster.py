@@ -39,6 +39,7 @@ any number of `hydrawatch worker` processes on any number of machines.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import signal
@@ -59,11 +60,19 @@ from sqlalchemy.orm import Session
 from crawler.rdap import no_gate
 from detect.errors import HydrawatchError
 from scheduler import cluster_zones, cycle, recheck_jobs, score_jobs
-from scheduler.cluster_plan import DEFER, Children, plan_key, queue_batches, queue_parts, resume_or_abandon
+from scheduler.cluster_plan import (
+    DEFER,
+    QUEUED_SAME,
+    Children,
+    plan_key,
+    queue_batches,
+    queue_parts,
+    resume_or_abandon,
+)
 from scheduler.cluster_plan import earlier as earlier_jobs
 from scheduler.components import Components
 from scheduler.hunt_resolve import Wildcards
-from scheduler.observe import ObserveReport
+from scheduler.observe import ObserveReport, replaying
 from scheduler.rounds import ROUNDS, WATCHED, observe_batch
 from scheduler.score_jobs import ScorePlan
 from scheduler.server_gate import ServerGate
@@ -291,8 +300,14 @@ def _batch_ok(payload: dict[str, Any]) -> bool:
 
 def queue_hunt(session: Session, name: str) -> int:
     """Queue the hunt for ``name``'s loss in ``session``'s transaction (the one recording the status
-    change): the change and its hunt are committed together or not at all. Its job id."""
+    change): the change and its hunt are committed together or not at all. Its job id. A hunt for
+    ``name`` already waiting (queued by a killed attempt of this job, whose loss the resumed attempt
+    replays: scheduler/observe.py ``replaying``) is that hunt, not a second one: the job that hunts
+    inline cancels it."""
     args = json.dumps({"kind": "hunt", "domains": [name]})
+    waiting = session.execute(QUEUED_SAME, {"task": STAGE_TASK, "args": args}).scalar()
+    if waiting is not None:
+        return int(waiting)
     return int(session.execute(DEFER, {"task": STAGE_TASK, "lock": WORK_LOCK, "args": args}).scalar_one())
 
 
@@ -402,12 +417,17 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
         sweeper = _SWEEP_RUNNER.set(run_sweep_parts)
         scorer = _SCORE_RUNNER.set(run_scores)
         rechecker = _RECHECK_RUNNER.set(run_rechecks)
+        # A resumed attempt classifies its round again at its first attempt's ``now``: the status changes
+        # that attempt recorded are reported again (not recorded twice), so its losses are hunted inline
+        # here and their queued hunts cancelled, as in an attempt never killed.
+        replay = replaying(now) if resume is not None else contextlib.nullcontext()
         try:
-            if kind == "hunt":  # its lookalike parts and candidate batches are jobs as well
-                await cycle.hunt_job(parts, now=now, lost=payload["domains"], tags={"job": job_id, "plan": plan_tag},
-                                     resume=resume)
-            else:
-                await job(parts, now=now, tags={"job": job_id, "plan": plan_tag}, resume=resume)
+            with replay:
+                if kind == "hunt":  # its lookalike parts and candidate batches are jobs as well
+                    await cycle.hunt_job(parts, now=now, lost=payload["domains"],
+                                         tags={"job": job_id, "plan": plan_tag}, resume=resume)
+                else:
+                    await job(parts, now=now, tags={"job": job_id, "plan": plan_tag}, resume=resume)
         finally:
             _LOSS_SINK.reset(sink)
             _ROUND_RUNNER.reset(runner)
@@ -449,10 +469,14 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
         # with the batch's report, and the round's coordinator cancels them once it has hunted.
         hunts: list[int] = []
         sink = _LOSS_SINK.set(lambda session, name: hunts.append(queue_hunt(session, name)))
+        at = datetime.fromisoformat(payload["at"])
         try:
-            await cycle.batch_job(parts, now=datetime.fromisoformat(payload["at"]), domains=payload["domains"],
-                                  crawl=payload["crawl"], parent=payload["parent"], index=payload["index"],
-                                  round_name=payload.get("round", WATCHED), tags={"hunts": hunts})
+            # a retried batch whose killed attempt recorded status changes reports them again (their
+            # waiting hunts go to this batch's record, for the round's job to cancel once it has hunted)
+            with replaying(at) if retried else contextlib.nullcontext():
+                await cycle.batch_job(parts, now=at, domains=payload["domains"],
+                                      crawl=payload["crawl"], parent=payload["parent"], index=payload["index"],
+                                      round_name=payload.get("round", WATCHED), tags={"hunts": hunts})
         finally:
             _LOSS_SINK.reset(sink)
 

@@ -43,6 +43,8 @@ DEFER_ON = text("SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :ta
 EARLIER = text("SELECT id, status, args FROM procrastinate_jobs WHERE task_name = :task AND args->>'kind' = :kind "
                "AND args->>:key = :value ORDER BY id")
 WAITING = frozenset({"todo", "doing"})
+QUEUED_SAME = text("SELECT id FROM procrastinate_jobs WHERE task_name = :task AND status = 'todo' "
+                   "AND args = CAST(:args AS jsonb) ORDER BY id LIMIT 1")
 CHILDREN = text("SELECT id FROM procrastinate_jobs WHERE task_name = :task AND status = 'todo' AND "
                 "((args->>'kind' IN ('observe', 'score', 'recheck') AND args->>'parent' = :parent) OR "
                 "(args->>'kind' IN ('sweep_part', 'source') AND args->>'sweep' = :parent)) ORDER BY id")

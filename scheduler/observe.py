@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -76,6 +78,34 @@ class ObserveReport:
     def lost(self) -> list[str]:
         """Domains that turned seized, suspended or dead in this round (the hunt trigger)."""
         return [d for d, c in self.changes if is_loss(c)]
+
+
+@dataclass
+class Replay:
+    """A job run again at its killed first attempt's ``now`` (cluster mode: a resumed stage job, a retried
+    batch): the status changes recorded at that ``now`` are reported again, once per domain, and not
+    recorded twice (:func:`replaying`)."""
+
+    now: datetime
+    done: set[str] = field(default_factory=set)
+
+
+_REPLAY: ContextVar[Replay | None] = ContextVar("hydrawatch_replay", default=None)
+
+
+@contextmanager
+def replaying(now: datetime) -> Iterator[Replay]:
+    """Within: a domain whose status was changed at ``now`` (by an earlier attempt of this job) is reported
+    as changed from what it was before ``now``, the first time it is classified at ``now`` — its loss
+    then reaches the report and the job's loss sink as in an attempt never killed (the sink finds the
+    hunt that attempt queued, scheduler/cluster.py ``queue_hunt``); nothing is written again and no
+    takedown mail is queued again. Outside (every first attempt, the embedded process): a status
+    unchanged is no change, whatever its time."""
+    token = _REPLAY.set(Replay(now))
+    try:
+        yield _REPLAY.get()  # type: ignore[misc]
+    finally:
+        _REPLAY.reset(token)
 
 
 def is_loss(change: StatusChange) -> bool:
@@ -584,16 +614,28 @@ def _classify_one(session: Session, parts: Components, row: DomainRow, dns: DnsR
     name = row.name
     verdict = classify(dns=dns, fetches=fetches, rdap=rdap, previous=Status(row.status), was_live=was_live,
                        signatures=parts.signatures, takedown_pages=banners, parse_of=parsed)
+    replay = _REPLAY.get()
+    before: tuple[Status | None] | None = None  # a replayed domain: its status before ``now``
+    if replay is not None and replay.now == now and name not in replay.done and row.status_since == now:
+        before = watchlist.status_before(session, row.id, now)
+        replay.done.add(name)
     change = watchlist.apply_status(session, row, verdict, now)
-    if change is not None:
-        report.changes.append((name, change))
-        log.info("%s: %s → %s (%s)", name, change.previous, change.status, change.reason)
-        if parts.on_loss is not None and row.origin != "candidate" and is_loss(change):
+    shown = change
+    if before is not None:  # as one attempt never killed would have reported it: from before ``now``
+        shown = (StatusChange(Status(row.status), before[0], row.status_reason, now) if change is None
+                 else StatusChange(change.status, before[0], change.reason, now))
+        if shown.previous == shown.status:
+            shown = None
+    if shown is not None:
+        report.changes.append((name, shown))
+        log.info("%s: %s → %s (%s)%s", name, shown.previous, shown.status, shown.reason,
+                 "" if change is not None else " (recorded by an earlier attempt)")
+        if parts.on_loss is not None and row.origin != "candidate" and is_loss(shown):
             parts.on_loss(session, name)  # committed with the change, or not at all
-        if parts.config.alerts.takedowns and row.origin != "candidate" and is_takedown(change):
-            change_id = watchlist.latest_change_id(session, name)
-            assert change_id is not None
-            outbox.enqueue_takedown(session, change_id, now=now, message_id=new_message_id())
+    if change is not None and parts.config.alerts.takedowns and row.origin != "candidate" and is_takedown(change):
+        change_id = watchlist.latest_change_id(session, name)
+        assert change_id is not None
+        outbox.enqueue_takedown(session, change_id, now=now, message_id=new_message_id())
     return change
 
 

@@ -137,10 +137,14 @@ async def observe_batch(parts: Components, domains: list[str], *, now: datetime,
 async def observe_round(parts: Components, domains: list[str], *, now: datetime, cycle_id: int | None,
                         crawl: bool, round_name: str = WATCHED, hosts: Mapping[str, str] | None = None
                         ) -> ObserveReport:
-    """Observe ``domains``: in one go when they fit one batch, else batch by batch (through
-    ``parts.run_batches`` in cluster mode), then the round's banner re-check over them all. ``hosts``:
-    as :func:`plan_batches`."""
-    if len(domains) <= parts.config.cluster.observe_batch:
+    """Observe ``domains``: in one go when they fit one batch (the embedded process), else batch by batch,
+    then the round's banner re-check over them all. ``hosts``: as :func:`plan_batches`.
+
+    Cluster mode (``parts.run_batches``) runs even a round of one batch as a batch job: its report and the
+    hunts its losses queued are then in the cycle log, so a job killed after its round and resumed reads
+    them there instead of observing the round a second time (which found no status change — the killed
+    attempt had recorded them — and crawled the sites again while the hunt's cut score jobs were reading)."""
+    if len(domains) <= parts.config.cluster.observe_batch and (parts.run_batches is None or cycle_id is None):
         return await observe(parts, domains, now=now, cycle_id=cycle_id, crawl=crawl, what=label(round_name))
     plan = plan_round(parts, domains, crawl=crawl, hosts=hosts)
     batches = plan.batches

@@ -144,6 +144,17 @@ def apply_status(session: Session, row: DomainRow, verdict: Classification, now:
     return status_change(change)
 
 
+def status_before(session: Session, domain_id: int, at: datetime) -> tuple[Status | None] | None:
+    """The domain's status before the first change recorded at exactly ``at`` (one-tuple: None for a first
+    look), or None when no change is recorded at ``at``."""
+    first = session.scalar(select(StatusChangeRow).where(StatusChangeRow.domain_id == domain_id,
+                                                         StatusChangeRow.changed_at == at)
+                           .order_by(StatusChangeRow.id).limit(1))
+    if first is None:
+        return None
+    return (Status(first.previous) if first.previous is not None else None,)
+
+
 def latest_change_id(session: Session, name: str) -> int | None:
     """The id of the domain's latest status change (what a takedown alert refers to)."""
     row = domain_row(session, name)
