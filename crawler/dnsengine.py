@@ -11,16 +11,15 @@ answered query leaves that order at once: a sweep of tens of thousands of names 
 timeout would otherwise keep every one of them (and its result) alive until its deadline passed.
 
 A resolver that falls behind (too many questions in flight for what it answers per second) answers
-late, then later still as the retries pile up on it. Two things keep such a round from ending in
-timeouts: a try's answer that comes after its retry went out is still taken (every id a question was
-sent with stays valid until the question is answered or given up), and the window of questions in
-flight is halved when a period (half the ``timeout``) saw many such late answers (at least
-``CONGESTION_MIN``, and a tenth or more of its answers), then widened again by one question a window's
-worth of answers, up to ``concurrency`` (additive increase, multiplicative decrease, as TCP does). While
-it is narrowed, a timed-out try is waited on for another timeout rather than sent again (another copy
-would only lengthen the resolver's queue), except the last, which is sent. Only a late answer narrows
-the window: names that never answer (dead servers) are the names' fault, not the resolver's, and a
-round full of them keeps its pace. A question is still given up after ``timeout`` × (``retries`` + 1).
+late, then later still as the retries pile up on it, or drops what it cannot take. Two things keep such
+a round from ending in timeouts: a try's answer that comes after its retry went out is still taken
+(every id a question was sent with stays valid until the question is answered or given up), and the
+window of questions in flight narrows when answers come late or only to retries and widens again as
+answers come (crawler/dnswindow.py, shared with the bulk engine). While it is narrowed, a timed-out try
+is waited on for another timeout rather than sent again (another copy would only lengthen the
+resolver's queue), except the last, which is sent. Names that never answer (dead servers) do not
+narrow it: a round full of them keeps its pace. A question is still given up after ``timeout`` ×
+(``retries`` + 1).
 """
 
 from __future__ import annotations
@@ -29,9 +28,10 @@ import asyncio
 import logging
 import os
 import socket
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from typing import Any, Protocol
 
+from crawler.dnswindow import Window
 from crawler.dnswire import Question, Reply, WireError, judge, parse_reply, reply_id
 from crawler.settings import Nameserver
 from detect.model import Rcode
@@ -39,9 +39,6 @@ from detect.model import Rcode
 log = logging.getLogger(__name__)
 
 _RCVBUF = 4 * 1024 * 1024
-CONGESTION_MIN = 8  # late answers (after their try timed out) in one period before the window is narrowed
-CONGESTION_SHARE = 0.1  # ... and their share of the period's answers
-WINDOW_FLOOR = 16  # the narrowest window (or ``concurrency``, when smaller)
 
 
 class Owner(Protocol):
@@ -53,7 +50,7 @@ class Owner(Protocol):
 class Query:
     """One question on its way: which socket and id it went out with, when it gives up, who wants it."""
 
-    __slots__ = ("channel", "deadline", "earlier", "garbage", "owner", "qid", "question", "tag", "tries")
+    __slots__ = ("channel", "deadline", "earlier", "garbage", "owner", "qid", "question", "resend", "tag", "tries")
 
     def __init__(self, question: Question, owner: Owner, tag: Any) -> None:
         self.question = question
@@ -65,6 +62,7 @@ class Query:
         self.tries = 0
         self.garbage = ""
         self.earlier: list[tuple[_Channel, int]] | None = None  # (socket, id) of tries that timed out
+        self.resend = False  # timed out, waiting for room in the window to go out again
 
     def again(self) -> Query:
         """A fresh copy for a retry (another server, a new id, a new deadline)."""
@@ -166,13 +164,7 @@ class Engine:
         self.timeout = timeout
         self.retries = retries
         self.concurrency = concurrency
-        self.floor = max(1, min(concurrency, WINDOW_FLOOR))
-        self.window = float(concurrency)  # questions allowed in flight now (narrowed when the resolver lags)
-        self.narrowed = 0  # how many times the window was halved (for the log and the tests)
-        self._period_end = 0.0
-        self._period_answers = 0
-        self._period_late = 0
-        self.late = 0  # answers taken after their try had timed out
+        self.window = Window(concurrency, timeout)  # questions allowed in flight now (crawler/dnswindow.py)
         self.waited = 0  # timed-out tries waited on again instead of sent again (the window narrowed)
         self.sockets_per_server = sockets_per_server or max(1, min(8, concurrency // 256 + 1))
         self.inflight = 0
@@ -181,6 +173,10 @@ class Engine:
         self.owners: set[Any] = set()  # sweeps to pump when capacity frees up
         self._rr = 0
         self._sent: OrderedDict[Query, None] = OrderedDict()  # in flight, oldest deadline first
+        # timed out, to be sent again when the window has room (still counted in ``inflight``: their
+        # earlier tries may yet be answered); ``_queued`` of them not answered meanwhile
+        self._resend: deque[Query] = deque()
+        self._queued = 0
         self._ticker: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._tick = max(0.005, min(0.05, timeout / 10))
@@ -220,6 +216,8 @@ class Engine:
                     if channel.sock is not None:
                         channel.sock.close()
         self.channels = []
+        self._resend.clear()
+        self._queued = 0
         if self._ticker is not None:
             self._ticker.cancel()
             self._ticker = None
@@ -227,7 +225,7 @@ class Engine:
     @property
     def room(self) -> bool:
         """Whether another question may go out now (fewer in flight than the window)."""
-        return self.inflight < int(self.window)
+        return self.inflight < int(self.window.size)
 
     # sending ------------------------------------------------------------------------------
     def send(self, query: Query) -> None:
@@ -260,7 +258,7 @@ class Engine:
                 break
             del sent[query]
             assert query.channel is not None
-            if query.tries < self.retries and self.window < self.concurrency:
+            if query.tries < self.retries and self.window.wait_on_timeouts:
                 # the resolver lags (the window is narrowed): another copy of the question would only lengthen
                 # its queue; this try is waited on for one more timeout instead (the last try is still sent)
                 query.tries += 1
@@ -268,14 +266,18 @@ class Engine:
                 sent[query] = None  # still in flight: last in deadline order
                 self.waited += 1
                 continue
-            self.inflight -= 1
             if query.tries <= self.retries:
-                # this try's id stays valid: a resolver that lags may still answer it, and that answer counts
+                # this try's id stays valid: a resolver that lags may still answer it, and that answer counts;
+                # the question goes out again when the window has room (a burst of retries on top of the
+                # window is what a resolver that drops questions drops again)
                 if query.earlier is None:
                     query.earlier = []
                 query.earlier.append((query.channel, query.qid))
-                self.send(query)
+                query.resend = True
+                self._resend.append(query)
+                self._queued += 1
             else:
+                self.inflight -= 1
                 self._forget(query)
                 if query.garbage:
                     self._finish(query, Rcode.ERROR, None, query.garbage)
@@ -283,24 +285,30 @@ class Engine:
                     self._finish(query, Rcode.TIMEOUT, None,
                                  f"no answer after {query.tries} tries of {self.timeout:g} s")
         self._judge_period(now)
-        if sent:
+        self._send_queued()
+        if sent and self._ticker is None:
             self._ticker = self.loop.call_later(self._tick, self._expire)
 
+    def _send_queued(self) -> None:
+        """Send the timed-out questions again, oldest first, while fewer than the window are on the wire."""
+        resend = self._resend
+        limit = int(self.window.size)
+        while resend and self.inflight - self._queued < limit:
+            query = resend.popleft()
+            if not query.resend:
+                continue  # answered (late) while it waited
+            query.resend = False
+            self._queued -= 1
+            self.inflight -= 1  # send() counts it again
+            self.send(query)
+
     def _judge_period(self, now: float) -> None:
-        """Once every half ``timeout``: halve the window when the period's late answers were many and a tenth or more
-        of its answers (the resolver answers, but slower than the timeout: it has too much in flight)."""
-        if now < self._period_end:
-            return
-        answers, late = self._period_answers, self._period_late
-        self._period_end = now + self.timeout / 2
-        self._period_answers = self._period_late = 0
-        if late >= CONGESTION_MIN and late >= CONGESTION_SHARE * answers:
-            narrower = max(float(self.floor), self.window / 2)
-            if narrower < self.window:
-                self.narrowed += 1
-                log.info("DNS: %d of %d answers came after their %g s timeout: %d questions in flight at most "
-                         "(was %d)", late, answers, self.timeout, int(narrower), int(self.window))
-                self.window = narrower
+        """Once every half ``timeout``: the window halved when the resolver lags (crawler/dnswindow.py)."""
+        halved = self.window.judge(now)
+        if halved is not None:
+            signs, answers, before = halved
+            log.info("DNS: %d of %d answers came after their %g s timeout or only to a retry: %d questions in "
+                     "flight at most (was %d)", signs, answers, self.timeout, int(self.window.size), int(before))
 
     def _forget(self, query: Query) -> None:
         """Every id ``query`` went out with, released (answered, or given up)."""
@@ -313,15 +321,17 @@ class Engine:
 
     # answers ------------------------------------------------------------------------------
     def answered(self, query: Query, reply: Reply, *, late: bool = False) -> None:
+        if query.resend:  # an earlier try's answer while the question waited to go out again
+            query.resend = False
+            self._queued -= 1
+            late = True
         self._sent.pop(query, None)
+        timed_out = query.earlier is not None  # an earlier try timed out and was sent again
         self._forget(query)
         self.inflight -= 1
-        self._period_answers += 1
-        if late:
-            self._period_late += 1
-            self.late += 1
-        if self.window < self.concurrency:  # one question more a window's worth of answers
-            self.window = min(float(self.concurrency), self.window + 1 / self.window)
+        self.window.answered(late=late, retried=timed_out)
+        if self._resend:
+            self._send_queued()
         if reply.truncated:
             self.inflight += 1
             assert query.channel is not None

@@ -12,10 +12,10 @@ only a live name gets a record collector. Truncated answers are asked again over
 (blocking, bounded by the timeout): they are rare, and a bulk sweep's result does not depend on it.
 
 A resolver that falls behind is handled as in crawler/dnsengine.py: the id of a try that timed out stays
-valid (in ``stale``) until its question is answered or given up, so a late answer counts; many late
-answers in a half-timeout period halve the window (not below 16), which then widens by one question a
-window's worth of answers; while it is narrowed a timed-out try (but the last) is waited on, not sent
-again. Names that never answer do not narrow it.
+valid (in ``stale``) until its question is answered or given up, so a late answer counts; the window of
+questions in flight narrows when answers come late or only to retries and widens as answers come
+(crawler/dnswindow.py, shared with the asyncio engine); while it is narrowed a timed-out try (but the
+last) is waited on, not sent again. Names that never answer do not narrow it.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from collections import OrderedDict, deque
 from collections.abc import Iterator
 from typing import Any
 
+from crawler.dnswindow import Window
 from crawler.dnswire import (
     RCODE_NOERROR,
     RCODE_NXDOMAIN,
@@ -48,9 +49,6 @@ _SNDBUF = 1024 * 1024
 _TICK = 0.05  # longest wait before the output is flushed and deadlines are looked at
 _MAX_ANSWER = 65535
 
-CONGESTION_MIN = 8  # late answers in one period before the window is narrowed ...
-CONGESTION_SHARE = 0.1  # ... and their share of the period's answers
-WINDOW_FLOOR = 16
 
 _NXDOMAIN = Reply(RCODE_NXDOMAIN, False)
 _NODATA = Reply(RCODE_NOERROR, False)
@@ -75,7 +73,8 @@ class _Live:
 class _Ask:
     """One question on its way. ``live`` is None for a name's first question."""
 
-    __slots__ = ("deadline", "garbage", "index", "live", "name", "qid", "qname", "question", "sock", "stale", "tries")
+    __slots__ = ("deadline", "garbage", "index", "live", "name", "qid", "qname", "question", "resend", "sock", "stale",
+                 "tries")
 
     def __init__(self, name: str, qname: bytes, index: int, live: _Live | None) -> None:
         self.name = name
@@ -89,6 +88,7 @@ class _Ask:
         self.sock = 0
         self.garbage = ""
         self.stale: list[tuple[int, int]] | None = None  # (socket, id) of its tries that timed out
+        self.resend = False  # timed out, waiting for room in the window to go out again
 
 
 class FastSweep:
@@ -103,19 +103,17 @@ class FastSweep:
         self.timeout = timeout
         self.retries = retries
         self.concurrency = max(1, concurrency)
-        self.window = float(self.concurrency)  # questions allowed in flight now (narrowed when the resolver lags)
-        self.floor = float(min(self.concurrency, WINDOW_FLOOR))
-        self.narrowed = 0
-        self.late = 0
-        self._period_end = 0.0
-        self._period_answers = 0
-        self._period_late = 0
+        self.window = Window(self.concurrency, timeout)  # questions allowed in flight now (crawler/dnswindow.py)
         self.sockets_per_server = sockets_per_server
         self.socks: list[socket.socket] = []
         self.owners: list[Nameserver] = []  # the server of each socket
         self.pending: list[OrderedDict[int, _Ask]] = []
         self.stale: list[dict[int, _Ask]] = []  # per socket: ids of timed-out tries whose question still waits
         self.inflight = 0
+        # timed out, to be sent again when the window has room (still counted in ``inflight``);
+        # ``queued`` of them not answered meanwhile
+        self._resend: deque[_Ask] = deque()
+        self.queued = 0
         self.out: list[Row] = []
         self._rr = 0
         self._ids = b""
@@ -195,9 +193,18 @@ class FastSweep:
         next_expiry = time.monotonic() + _TICK
         receive = self._receive
         send = self._send
+        window = self.window
+        resend = self._resend
         while True:
             now = time.monotonic()
-            while self.inflight < self.window:
+            while resend and self.inflight - self.queued < window.size:  # timed-out questions first
+                ask = resend.popleft()
+                if ask.resend:  # else answered (late) while it waited
+                    ask.resend = False
+                    self.queued -= 1
+                    self.inflight -= 1  # _send counts it again
+                    send(ask, now)
+            while self.inflight < window.size:
                 if followups:
                     send(followups.popleft(), now)
                     continue
@@ -242,6 +249,7 @@ class FastSweep:
         """Read every datagram waiting on every socket; the number read."""
         got = 0
         typeclass = self._typeclass
+        window = self.window
         for i, sock in enumerate(self.socks):
             pending = self.pending[i]
             stale = self.stale[i]
@@ -272,11 +280,11 @@ class FastSweep:
                         and data[12:12 + qlen] == ask.qname and data[12 + qlen:16 + qlen] == typeclass[ask.index]):
                     del pending[ask.qid]
                     self.inflight -= 1
-                    self._period_answers += 1
-                    if ask.stale is not None:
+                    if ask.stale is not None:  # an earlier try timed out and was sent again
                         self._drop_stale(ask)
-                    if self.window < self.concurrency:
-                        self.window = min(float(self.concurrency), self.window + 1 / self.window)
+                        window.answered(retried=True)
+                    else:
+                        window.answered()
                     if ask.live is None and rcode == RCODE_NXDOMAIN:
                         self.out.append((ask.name, Rcode.NXDOMAIN, {}, ""))
                     else:
@@ -298,16 +306,16 @@ class FastSweep:
             return
         if reply is None:
             return  # the id matched but not the question
-        del self.pending[ask.sock][ask.qid]
-        if ask.stale is not None:
+        if ask.resend:  # an earlier try's answer while the question waited to go out again
+            ask.resend = False
+            self.queued -= 1
+        else:
+            del self.pending[ask.sock][ask.qid]
+        timed_out = ask.stale is not None  # an earlier try timed out and was sent again
+        if timed_out:
             self._drop_stale(ask)
         self.inflight -= 1
-        self._period_answers += 1
-        if late:
-            self._period_late += 1
-            self.late += 1
-        if self.window < self.concurrency:
-            self.window = min(float(self.concurrency), self.window + 1 / self.window)
+        self.window.answered(late=late, retried=timed_out)
         self._answered(ask, reply)
 
     def _drop_stale(self, ask: _Ask) -> None:
@@ -315,18 +323,6 @@ class FastSweep:
         for sock, qid in ask.stale or ():
             self.stale[sock].pop(qid, None)
         ask.stale = None
-
-    def _judge_period(self, now: float) -> None:
-        """Every half ``timeout``: halve the window when the period brought many late answers (at least
-        CONGESTION_MIN and CONGESTION_SHARE of its answers): the resolver answers, slower than the timeout."""
-        if now < self._period_end:
-            return
-        answers, late = self._period_answers, self._period_late
-        self._period_end = now + self.timeout / 2
-        self._period_answers = self._period_late = 0
-        if late >= CONGESTION_MIN and late >= CONGESTION_SHARE * answers and self.window > self.floor:
-            self.narrowed += 1
-            self.window = max(self.floor, self.window / 2)
 
     def _answered(self, ask: _Ask, reply: Reply) -> None:
         if reply.truncated:
@@ -341,8 +337,8 @@ class FastSweep:
             self._outcome(ask, outcome[0], None if outcome[0] is Rcode.ERROR else reply, outcome[1])
 
     def _expire(self, now: float) -> None:
-        self._judge_period(now)
-        narrowed = self.window < self.concurrency
+        self.window.judge(now)
+        narrowed = self.window.wait_on_timeouts
         for table in self.pending:
             while table:
                 ask = next(iter(table.values()))
@@ -355,14 +351,17 @@ class FastSweep:
                     ask.deadline = now + self.timeout
                     table[ask.qid] = ask  # last in send order, and so in deadline order
                     continue
-                self.inflight -= 1
                 if ask.tries <= self.retries:
                     self.stale[ask.sock][ask.qid] = ask  # its answer still counts if it comes late
                     if ask.stale is None:
                         ask.stale = []
                     ask.stale.append((ask.sock, ask.qid))
-                    self._send(ask, now)
+                    # sent again when the window has room (rows()), not in a burst on top of it
+                    ask.resend = True
+                    self._resend.append(ask)
+                    self.queued += 1
                     continue
+                self.inflight -= 1
                 self._drop_stale(ask)
                 if ask.garbage:
                     self._outcome(ask, Rcode.ERROR, None, ask.garbage)

@@ -73,7 +73,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 _FAST = ("tests/detect/", "tests/test_import_rules.py", "tests/test_errors.py",
          "tests/crawler/test_politeness.py", "tests/crawler/test_whois_parse.py",
          "tests/crawler/test_pdns_parse.py", "tests/crawler/test_ctpolicy_unit.py",
-         "tests/crawler/test_nrd_unit.py", "tests/crawler/test_dnswire.py", "tests/crawler/test_zonefile.py",
+         "tests/crawler/test_nrd_unit.py", "tests/crawler/test_dnswire.py", "tests/crawler/test_dnswindow.py",
+         "tests/crawler/test_zonefile.py",
          "tests/crawler/test_guard.py", "tests/scheduler/test_zone_settings.py")
 
 

@@ -155,12 +155,16 @@ class NanoServer:
     answers one UDP question every ``service`` seconds, in arrival order, however many wait (a queue of
     questions, as a resolver with more in flight than it answers per second has); ``max_outstanding`` is
     the most questions received but not yet answered at any moment (what a client keeps in flight).
+    ``queue`` (with ``service``) makes it a resolver that drops rather than queues: a question that finds
+    ``queue`` others waiting is dropped unanswered (a rate limit, a full socket buffer); ``dropped`` counts them.
     """
 
-    def __init__(self, behaviour: Behaviour, *, delay: float = 0.0, service: float = 0.0) -> None:
+    def __init__(self, behaviour: Behaviour, *, delay: float = 0.0, service: float = 0.0, queue: int = 0) -> None:
         self.behaviour = behaviour
         self.delay = delay
         self.service = service
+        self.queue = queue
+        self.dropped = 0
         self._busy_until = 0.0
         self.queries: list[tuple[str, str, str]] = []
         self.max_outstanding = 0
@@ -236,6 +240,9 @@ class NanoServer:
                 wire, addr = self.udp.recvfrom(65535)
             except BlockingIOError:
                 return
+            if self.queue and self._outstanding >= self.queue:
+                self.dropped += 1
+                continue
             replies = self._handle(wire, "udp")
             if self.delay <= 0 and self.service <= 0:
                 for data in replies:
