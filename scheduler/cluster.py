@@ -64,6 +64,7 @@ from scheduler.cluster_plan import (
     DEFER,
     QUEUED_SAME,
     Children,
+    host_idle,
     plan_key,
     queue_batches,
     queue_parts,
@@ -464,7 +465,12 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
         # A batch of an oversized host starts once the host's previous batch has ended (its lock), maybe in
         # another worker: waiting [crawler] host_delay first keeps that host's gap across the two.
         if payload.get("host") and payload["crawl"] and parts.config.crawler.host_delay > 0:
-            await asyncio.sleep(parts.config.crawler.host_delay)
+            with parts.store.transaction() as session:
+                idle = host_idle(session, payload["host"])
+            # only what is left of host_delay since that host's previous batch ended (none before the first)
+            wait = 0.0 if idle is None else max(0.0, parts.config.crawler.host_delay - idle)
+            if wait > 0:
+                await asyncio.sleep(wait)
         # A batch's losses queue their hunts with the status change; their ids go to the cycle log
         # with the batch's report, and the round's coordinator cancels them once it has hunted.
         hunts: list[int] = []

@@ -68,6 +68,19 @@ procrastinate lock HOST_LOCK + host: procrastinate runs no two jobs of one lock 
 on the lock of running jobs), so that host's batches are crawled one after another across the cluster."""
 
 
+HOST_IDLE = text("SELECT extract(epoch FROM clock_timestamp() - max(e.at)) FROM procrastinate_events e "
+                 "JOIN procrastinate_jobs j ON j.id = e.job_id WHERE j.lock = :lock "
+                 "AND e.type IN ('succeeded', 'failed', 'aborted', 'deferred_for_retry')")
+
+
+def host_idle(session: Session, host: str) -> float | None:
+    """Seconds since the last batch of ``host`` (an oversized host's, under its lock) ended, on the
+    database's clock (the workers' clocks may disagree); None when none has ended yet. A batch ends after
+    its last request was answered, so the host has been left alone at least that long."""
+    seconds = session.execute(HOST_IDLE, {"lock": HOST_LOCK + host}).scalar()
+    return None if seconds is None else float(seconds)
+
+
 def defer(session: Session, task: str, payloads: list[dict[str, Any]], lock: str | None = None) -> list[int]:
     """Queue one job of ``task`` per payload in ``session``'s transaction (a payload naming a ``host``:
     with that host's lock, else ``lock``; a zone-file source: on the zones queue with the zones lock,
