@@ -117,6 +117,37 @@ def shared_in_batches(setup: Setup, *, rounds: int, per_round: int) -> None:
     assert len({b["worker"] for b in batches}) >= 2, batches
 
 
+def lookups_of_last_cycle(setup: Setup) -> list[tuple[Any, ...]]:
+    """For a summary that differs: the domains the store's last cycle asked RDAP about (RDAP is asked on
+    a first look and when the DNS picture changed), each with its DNS answers (rcode, when) oldest first,
+    so a mismatch in the `rdap` count says which domains and what their DNS did."""
+    try:
+        return _rdap_lookups(setup)
+    except Exception as exc:  # noqa: BLE001 - only ever called to explain a failure: never hide it
+        return [(f"(could not read them: {exc})",)]
+
+
+def _rdap_lookups(setup: Setup) -> list[tuple[Any, ...]]:
+    return setup.view.rows(
+        "WITH last AS (SELECT max(observed_at) AS at FROM observations WHERE kind = 'rdap') "
+        "SELECT d.name, (SELECT string_agg(coalesce(o2.rcode, o2.error_kind, '?') || '@' || o2.observed_at::text, ' ' "
+        "ORDER BY o2.observed_at) FROM observations o2 WHERE o2.domain_id = d.id AND o2.kind = 'dns') "
+        "FROM observations o JOIN domains d ON d.id = o.domain_id, last "
+        "WHERE o.kind = 'rdap' AND o.observed_at >= last.at - interval '10 minutes' ORDER BY d.name")
+
+
+def differing(phase: str, shared: dict[str, Any], alone: dict[str, Any], clustered: Setup, embedded: Setup) -> str:
+    """Why a cycle's summaries differ, for the failure message (empty when they agree)."""
+    differ = {k: (shared.get(k), alone.get(k)) for k in set(shared) | set(alone) if shared.get(k) != alone.get(k)}
+    if not differ:
+        return ""
+    extra = ""
+    if "rdap" in differ:
+        extra = (f"\nRDAP lookups, cluster: {lookups_of_last_cycle(clustered)}"
+                 f"\nRDAP lookups, embedded: {lookups_of_last_cycle(embedded)}")
+    return f"{phase}: {json.dumps(differ, indent=1)}{extra}"
+
+
 def last_cycle(setup: Setup) -> int:
     """The cycle-log id of the last full cycle (the id its sweep and hunt parts and batches are under)."""
     return int(setup.view.scalar("SELECT max(id) FROM cycles WHERE kind = 'cycle'"))
@@ -281,9 +312,9 @@ def test_three_workers_reach_what_one_embedded_process_reaches(sandbox: Sandbox,
             alone, shared = both_once(embedded.config, clustered.config)
             lost += shared["lost"]
             summaries.append((last_cycle(clustered), shared))
-            differ = {k: (shared.get(k), alone.get(k)) for k in set(shared) | set(alone) if shared.get(k) != alone.get(k)}
+            differ = differing(phase, shared, alone, clustered, embedded)
             if differ:
-                pytest.fail(f"{phase}: {json.dumps(differ, indent=1)}\n{clustered.view.rows('SELECT * FROM cycles')}")
+                pytest.fail(f"{differ}\n{clustered.view.rows('SELECT * FROM cycles')}")
             if n == 1:  # the round that saw the takedowns, its hunt's and its sweep's candidates, run again
                 assert shared["status_changes"] and shared["lost"]
                 before = recorded(clustered)

@@ -32,6 +32,7 @@ from tests.daemon.test_cluster import (
     both_once,
     cluster_setup,
     common,
+    differing,
     hunt_shared,
     hunted_inline,
     last_cycle,
@@ -317,8 +318,8 @@ def test_three_workers_reach_what_one_embedded_process_reaches_on_the_routes_wor
             alone, shared = both_once(embedded.config, clustered.config)
             lost += shared["lost"]
             summaries.append((last_cycle(clustered), shared))
-            differ = {k: (shared.get(k), alone.get(k)) for k in set(shared) | set(alone) if shared.get(k) != alone.get(k)}
-            assert not differ, f"{phase}: {json.dumps(differ, indent=1)}"
+            differ = differing(phase, shared, alone, clustered, embedded)
+            assert not differ, differ
         ours_status, theirs_status = statuses(clustered.config), statuses(embedded.config)
         assert ours_status == theirs_status
         assert {d: st for d, st in ours_status.items() if d in sb.seeds} == answers["phases"]["seizure"]["status"]
