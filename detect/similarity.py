@@ -63,20 +63,19 @@ def minhash_jaccard(a: bytes | None, b: bytes | None) -> float | None:
     return float(np.count_nonzero(ma.hashvalues == mb.hashvalues)) / float(len(ma.hashvalues))
 
 
-def _set_size(values: np.ndarray) -> float:
-    """Estimated number of distinct shingles behind MinHash values (affine32: each value the minimum of
-    the set's hashes under one permutation, roughly uniform over 2^32). The minima of n uniforms are
-    about Exp(n)-distributed, so (k - 1) / sum(values / 2^32) is an unbiased estimate of n, with a
-    relative error of about 1/sqrt(k - 2) (9 % at k = 128)."""
-    total = float(np.sum(values.astype(np.float64) / 4294967296.0))
-    return (len(values) - 1) / total if total > 0 else 0.0
-
-
 def _set_sizes(matrix: np.ndarray) -> np.ndarray:
-    """:func:`_set_size` of every row."""
+    """Estimated number of distinct shingles behind each row of MinHash values (affine32: each value the
+    minimum of the set's hashes under one permutation, roughly uniform over 2^32). The minima of n uniforms
+    are about Exp(n)-distributed, so (k - 1) / sum(values / 2^32) is an unbiased estimate of n, with a
+    relative error of about 1/sqrt(k - 2) (9 % at k = 128)."""
     totals = (matrix.astype(np.float64) / 4294967296.0).sum(axis=1)
     with np.errstate(divide="ignore"):
         return np.where(totals > 0, (matrix.shape[1] - 1) / np.where(totals > 0, totals, 1.0), 0.0)
+
+
+def _set_size(values: np.ndarray) -> float:
+    """:func:`_set_sizes` of one signature."""
+    return float(_set_sizes(values.reshape(1, -1))[0])
 
 
 def _overlap(jaccard: np.ndarray | float, union: np.ndarray | float, smaller: np.ndarray | float,
@@ -132,17 +131,6 @@ class TextCrowd:
 
     def __len__(self) -> int:
         return len(self.names)
-
-    def similarities(self, data: bytes | None, exclude: Collection[str] = ()) -> np.ndarray:
-        """Estimated Jaccard of ``data`` with every stored page but those of ``exclude``, sorted."""
-        lean = _lean(bytes(data)) if data else None
-        if lean is None or len(lean.hashvalues) != NUM_PERM or not self.names:
-            return np.zeros(0)
-        sims = (self.matrix == np.asarray(lean.hashvalues)).mean(axis=1)
-        if exclude:
-            keep = np.array([n not in exclude for n in self.names], dtype=bool)
-            sims = sims[keep]
-        return np.sort(sims)
 
     def overlaps(self, data: bytes | None, exclude: Collection[str] = ()) -> np.ndarray:
         """Estimated overlap coefficient (:func:`minhash_overlap`) of ``data`` with every stored page but

@@ -101,9 +101,10 @@ def replaying(now: datetime) -> Iterator[Replay]:
     hunt that attempt queued, scheduler/cluster.py ``queue_hunt``); nothing is written again and no
     takedown mail is queued again. Outside (every first attempt, the embedded process): a status
     unchanged is no change, whatever its time."""
-    token = _REPLAY.set(Replay(now))
+    replay = Replay(now)
+    token = _REPLAY.set(replay)
     try:
-        yield _REPLAY.get()  # type: ignore[misc]
+        yield replay
     finally:
         _REPLAY.reset(token)
 
