@@ -44,6 +44,7 @@ class GuardMiddleware:
         self.cap = crawler.settings.getint("HYDRAWATCH_MAX_PAGE_BYTES")
         self.delay = crawler.settings.getfloat("DOWNLOAD_DELAY")
         crawler.signals.connect(self.bytes_received, signal=signals.bytes_received)
+        crawler.signals.connect(self.left_downloader, signal=signals.request_left_downloader)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> GuardMiddleware:
@@ -80,6 +81,14 @@ class GuardMiddleware:
             if wait <= 0:
                 return
             await asyncio.sleep(wait)  # a pause set meanwhile (another of its requests) is waited for too
+
+    def left_downloader(self, request: Request, spider: Any = None) -> None:
+        """A request to an address is done (answered or failed): when, for the process's next crawl's pace
+        (SiteSpider.asked, kept as ``recent`` when the crawl ends)."""
+        slot = request.meta.get("download_slot")
+        asked = getattr(self.crawler.spider, "asked", None)
+        if slot and asked is not None:
+            asked[slot] = time.monotonic()
 
     def bytes_received(self, data: bytes, request: Request, spider: Any = None) -> None:
         received = request.meta.get("hw_bytes", 0) + len(data)

@@ -74,11 +74,14 @@ class SiteSpider(scrapy.Spider):
         here, for an iterable) is then the sites in the order they started, which indexes ``results``.
         ``pins``: addresses already looked up per domain, handed to the resolver when its site starts.
         ``recent``: address → time.monotonic() of the last request an earlier crawl sent to it (read by
-        GuardMiddleware, brought up to date as this crawl ends). ``paused``: address → time.monotonic() before
+        GuardMiddleware, brought up to date as this crawl ends from :attr:`asked`). ``paused``: address → time.monotonic() before
         which no request goes to it (a 429's Retry-After: :meth:`rate_limited`), kept across crawls too."""
         super().__init__(**kwargs)
         self.recent: dict[str, float] = recent if recent is not None else {}
         self.paused: dict[str, float] = paused if paused is not None else {}
+        # address → time.monotonic() when this crawl's latest request to it left the downloader (answered or
+        # failed): noted by GuardMiddleware on Scrapy's request_left_downloader signal
+        self.asked: dict[str, float] = {}
         self._turns: dict[str, asyncio.Semaphore] = {}  # address → its host_concurrency places (requests)
         self._sites: dict[str, asyncio.Semaphore] = {}  # address → its places for sites crawled at once
         self.pages = pages or PageWork()
@@ -143,15 +146,16 @@ class SiteSpider(scrapy.Spider):
         yield  # an async generator that yields no requests: all work happens above
 
     def _remember_slots(self) -> None:
-        """Keep when this crawl last sent a request to each address (its download slots: one per address),
-        for the next crawl of this process; addresses last asked more than host_delay ago are dropped."""
+        """Keep when this crawl last asked each address (its download slots: one per address), for the next
+        crawl of this process; addresses last asked more than host_delay ago are dropped. The time a request
+        left the downloader, answered or failed, is no earlier than when it was sent: the next crawl's first
+        request to the address waits at least host_delay after this crawl's last one was sent."""
         delay = self.plan.host_delay
-        if delay <= 0 or self.crawler.engine is None:
+        if delay <= 0:
             return
         now = time.monotonic()
-        for key, slot in self.crawler.engine.downloader.slots.items():
-            if slot.lastseen:
-                self.recent[key] = max(self.recent.get(key, 0.0), slot.lastseen)
+        for key, seen in self.asked.items():
+            self.recent[key] = max(self.recent.get(key, 0.0), seen)
         for key in [k for k, seen in self.recent.items() if seen + delay < now]:
             del self.recent[key]
 
