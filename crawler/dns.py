@@ -68,6 +68,14 @@ class Prober:
         return cls(list(dns.servers) or None, timeout=dns.timeout, retries=dns.retries,
                    concurrency=dns.concurrency)
 
+    def limit(self, concurrency: int) -> None:
+        """At most ``concurrency`` questions in flight from now on: the open engine's window is held under it
+        at once, and every engine or bulk sweep made later starts with it (cluster mode: this worker's share
+        of [cluster] dns_budget)."""
+        self.concurrency = max(1, concurrency)
+        if self._engine is not None:
+            self._engine.limit(self.concurrency)
+
     @property
     def nameservers(self) -> list[Nameserver]:
         if self._nameservers is None:

@@ -205,6 +205,11 @@ class Engine:
                     raise
                 self.channels.append(protocol)
 
+    def limit(self, concurrency: int) -> None:
+        """At most ``concurrency`` questions in flight from now on (the window held under it at once)."""
+        self.concurrency = concurrency
+        self.window.limit(concurrency)
+
     def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()

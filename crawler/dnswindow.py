@@ -62,6 +62,14 @@ class Window:
         A resolver that drops (answers only retries) has its timed-out tries sent again, within the window."""
         return self.queueing and self.size < self.ceiling
 
+    def limit(self, concurrency: int) -> None:
+        """A new most-in-flight (a worker's share of the cluster's DNS budget changed): a window above it comes
+        down to it at once; one that was at its ceiling moves with it, one narrowed grows back as before."""
+        at_ceiling = self.size >= self.ceiling
+        self.ceiling = float(max(1, concurrency))
+        self.floor = float(max(1, min(concurrency, WINDOW_FLOOR)))
+        self.size = self.ceiling if at_ceiling else max(self.floor, min(self.size, self.ceiling))
+
     def answered(self, *, late: bool = False, retried: bool = False) -> None:
         """One answer taken: ``late`` when it answers a try that had timed out, ``retried`` when it answers
         a try after the first (the earlier ones unanswered)."""

@@ -7,23 +7,25 @@ any number of `hydrawatch worker` processes on any number of machines.
   cluster, as the daemon's job lock does in one process); delivery has its own lock. Inside such a
   stage (a hunt's own included), the heavy work goes out as jobs without a lock that every worker takes:
   a round's batches and the batches of candidates a hunt chose (``observe``), a sweep's and a takedown
-  hunt's lookalike parts (``sweep_part``), a sweep's network-bound sources (``source``: CT search, NRD
-  feeds, zone files, CertStream, pDNS; queued with the sweep's parts), and the scoring of the candidates
+  hunt's lookalike parts (``sweep_part``), a sweep's sources (``source``: CT search, NRD feeds, one job a
+  zone file, CertStream, pDNS, and the names the sweep read from the store — hub links, redirect targets,
+  similar pages — in slices of [cluster] sweep_names; queued with the sweep's parts), and the scoring of the candidates
   a hunt observed (``score``: batches of [cluster] score_batch, each reading the hunt's one view of the
   store itself and recording its decisions, edges and alerts with its own record;
   scheduler/score_jobs.py), and a round's banner re-check when the round first saw a seizure banner
   (``recheck``: the round's domains in batches of [cluster] observe_batch, each classified again against
   the banners the stage read once and recording its status changes with its own record;
-  scheduler/recheck_jobs.py); the stage waits for them. Still in the stage itself: a sweep's names from
-  the store (deferred names, hub links and redirect targets, similar pages: read, then resolved) and its
-  merge and cap — measured at 10⁴ domains (bench/coordinator.py, bench/RESULTS.md "What a coordinator
-  still does itself"): a few CPU-seconds once that measurement's two finds were fixed (the hub links read
-  quadratically, the deferred names written one at a time), against minutes for the banner re-check
-  before it became jobs; the sweep's names' DNS resolution in the stage was not timed.
-- A sweep's zone-file source job goes to the ``zones`` queue under the lock ``hydrawatch:zones``, taken
-  only by workers holding the zone state ([cluster] zone_worker); with none running for [cluster]
-  zone_wait_seconds the sweep records the zone source as a source error and goes on
-  (scheduler/cluster_zones.py).
+  scheduler/recheck_jobs.py); the stage waits for them. Still in the stage itself: reading a sweep's
+  names from the store (deferred names, hub links and redirect targets, similar pages), resolving the
+  deferred ones (whether each still resolves is recorded after the merge, for the names this attempt
+  asked), and the merge and cap — measured at 10⁴ domains (bench/coordinator.py, bench/RESULTS.md "What a
+  coordinator still does itself"): a few CPU-seconds once that measurement's two finds were fixed (the hub
+  links read quadratically, the deferred names written one at a time), against minutes for the banner
+  re-check before it became jobs.
+- A sweep's zone-file source jobs (one a zone) go to the ``zones`` queue, each under its zone's lock
+  ``hydrawatch:zone:<tld>``, taken only by workers holding the zone state ([cluster] zone_worker); with
+  none running for [cluster] zone_wait_seconds the sweep records each zone source with a source error
+  and goes on (scheduler/cluster_zones.py).
 - Each stage is a periodic task whose cron line comes from [schedule] (:func:`cron_for`); every worker
   runs procrastinate's periodic deferrer and the database keeps one job per period, so no worker leads.
   A queueing lock per stage keeps at most one waiting job of each kind (the daemon's coalescing).
@@ -59,12 +61,15 @@ from sqlalchemy.orm import Session
 
 from crawler.rdap import no_gate
 from detect.errors import HydrawatchError
+from detect.model import Candidate
 from scheduler import cluster_zones, cycle, recheck_jobs, score_jobs
 from scheduler.cluster_plan import (
     DEFER,
     QUEUED_SAME,
     Children,
+    dns_share,
     host_idle,
+    live_workers,
     plan_key,
     queue_batches,
     queue_parts,
@@ -79,7 +84,9 @@ from scheduler.score_jobs import ScorePlan
 from scheduler.server_gate import ServerGate
 from scheduler.settings import CycleSettings
 from scheduler.sweep_parts import SweepPart, sweep_part
-from scheduler.sweep_sources import SOURCES, SourceInputs, SourcePlan, run_sources
+from scheduler.sweep_sources import SourceInputs, SourcePlan, run_sources
+from scheduler.sweep_sources import kind_of as source_kind
+from scheduler.sweep_sources import known as known_source
 from storage import cycles, sweep_sources, sweeps
 
 log = logging.getLogger(__name__)
@@ -107,6 +114,9 @@ PART_OPTIONAL = {"slice"}  # [cut, cuts] of a takedown hunt's part (scheduler/sw
 MAX_SLICES = 256
 MAX_PART_NAMES = 10_000
 SOURCE_KEYS = {"sweep", "index", "source", "names", "labels", "infra", "asked", "at"}
+SOURCE_OPTIONAL = {"candidates"}  # a names:<k> slice's candidates as [name, source, via, seed] (only there)
+MAX_SLICE_NAMES = 100_000
+MAX_SOURCES = 10_000  # CT, NRD, CertStream, pDNS and one a zone file (CZDS serves ~1,100 zones)
 MAX_SOURCE_VALUES = 1_000_000  # a network of 10⁵ domains has up to ~3·10⁵ addresses and name servers
 SCORE_KEYS = {"parent", "index", "candidates", "network", "everyone", "at"}
 MAX_SCORE_CANDIDATES = 10_000
@@ -195,7 +205,7 @@ def apply_schema(url: str) -> bool:
 def _check(payload: dict[str, Any]) -> str:
     kind = payload.get("kind")
     allowed = {"hunt": {"domains"}, "observe": BATCH_KEYS | BATCH_OPTIONAL, "sweep_part": PART_KEYS | PART_OPTIONAL,
-               "source": SOURCE_KEYS, "score": SCORE_KEYS, "recheck": RECHECK_KEYS}.get(
+               "source": SOURCE_KEYS | SOURCE_OPTIONAL, "score": SCORE_KEYS, "recheck": RECHECK_KEYS}.get(
         kind if isinstance(kind, str) else "", set())
     extra = set(payload) - {"kind", "timestamp", *allowed}
     domains = payload.get("domains")
@@ -244,11 +254,16 @@ def _part_ok(payload: dict[str, Any]) -> bool:
 
 
 def _source_ok(payload: dict[str, Any]) -> bool:
-    """A sweep source's payload as run_sweep writes it: its number matching its name in SOURCES, the
-    network's names and labels, infrastructure as [kind, value], pDNS values as [kind, value, seed]."""
+    """A sweep source's payload as run_sweep writes it: a source's name (an entry of SOURCES, or zone:<tld>)
+    and its number in the sweep's plan, the network's names and labels, infrastructure as [kind, value],
+    pDNS values as [kind, value, seed]."""
     if not SOURCE_KEYS <= set(payload) or not _counters(payload, "sweep", "index"):
         return False
-    if payload["source"] not in SOURCES or SOURCES.index(payload["source"]) != payload["index"]:
+    if not isinstance(payload["source"], str) or not known_source(payload["source"]) or payload["index"] > MAX_SOURCES:
+        return False
+    if (source_kind(payload["source"]) == "names") != ("candidates" in payload):
+        return False
+    if "candidates" in payload and not _candidate_rows(payload["candidates"], MAX_SLICE_NAMES):
         return False
     if not (_names(payload["names"], MAX_SOURCE_VALUES) and _names(payload["labels"], MAX_SOURCE_VALUES)):
         return False
@@ -269,11 +284,16 @@ def _score_ok(payload: dict[str, Any]) -> bool:
     if not (_names(payload["network"], MAX_SOURCE_VALUES) and _names(payload["everyone"], MAX_SCORE_CANDIDATES)):
         return False
     rows, everyone = payload["candidates"], set(payload["everyone"])
-    if not (isinstance(rows, list) and 0 < len(rows) <= MAX_SCORE_CANDIDATES and all(
-            isinstance(r, list) and len(r) == 4 and all(isinstance(x, str) and len(x) <= 2000 for x in r)
-            and 0 < len(r[0]) <= 253 and r[0] in everyone for r in rows)):
+    if not (_candidate_rows(rows, MAX_SCORE_CANDIDATES) and all(r[0] in everyone for r in rows)):
         return False
     return _aware_time(payload["at"])
+
+
+def _candidate_rows(rows: Any, limit: int) -> bool:
+    """Candidates as [name, source, via, seed]: 1 to ``limit`` rows of strings, each name 1–253 characters."""
+    return isinstance(rows, list) and 0 < len(rows) <= limit and all(
+        isinstance(r, list) and len(r) == 4 and all(isinstance(x, str) and len(x) <= 2000 for x in r)
+        and 0 < len(r[0]) <= 253 for r in rows)
 
 
 def _recheck_ok(payload: dict[str, Any]) -> bool:
@@ -340,6 +360,7 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
         if job_id is not None:
             running.add(job_id)
         try:
+            _share_dns(parts, settings)
             await _run_stage(context, kind, payload)
         finally:
             running.discard(job_id or -1)
@@ -358,7 +379,8 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
             return
         if kind == "source":
             await cycle.source_job(parts, now=datetime.fromisoformat(payload["at"]), sweep=payload["sweep"],
-                                   source=payload["source"], inputs=SourceInputs.from_payload(payload))
+                                   source=payload["source"], inputs=SourceInputs.from_payload(payload),
+                                   names=[Candidate(*row) for row in payload.get("candidates", [])])
             return
         if kind == "score":
             batch, network, everyone = score_jobs.from_payload(payload)
@@ -624,24 +646,40 @@ async def run_sweep(app: procrastinate.App, parts: Components, plan: list[SweepP
          "tlds": list(typo_tlds), "at": now.isoformat(), **({"slice": [part.cut, part.cuts]} if part.cuts > 1 else {})}
         for part in plan]
     feeds: list[dict[str, Any]] = [] if sources is None else [
-        {"kind": "source", "sweep": sweep, "index": SOURCES.index(name), "source": name, **sources.inputs.payload(name),
-         "at": now.isoformat()} for name in sources.sources]
+        {"kind": "source", "sweep": sweep, "index": index, "source": name, **sources.payload(name),
+         "at": now.isoformat()} for index, name in enumerate(sources.sources)]
     with parts.store.transaction() as session:
         children = queue_parts(session, STAGE_TASK, payloads, sweep=sweep, resume=(
             (lambda s: [d.part for d in sweeps.parts_of(s, sweep)]) if resume else None))
         fed = queue_parts(session, STAGE_TASK, feeds, sweep=sweep, kind="source", resume=(
-            (lambda s: [SOURCES.index(d.source) for d in sweep_sources.sources_of(s, sweep)]) if resume else None))
+            (lambda s: [sources.index(d.source) for d in sweep_sources.sources_of(s, sweep)
+                        if sources is not None and d.source in sources.sources]) if resume else None))
     _log_children(f"sweep {sweep}", "part", children)
     if feeds:
         _log_children(f"sweep {sweep}", "source", fed)
     with parts.store.transaction() as session:  # the zone-file job waits for a worker holding the zone state
-        zones = cluster_zones.zone_jobs(session, fed.jobs) if fed.jobs else []
+        zones = cluster_zones.zone_jobs(session, fed.jobs) if fed.jobs else {}
     await _wait_for(app, [j for j in [*children.jobs, *fed.jobs] if j not in zones], f"sweep {sweep}: part or source",
                     poll)
     try:
         await cluster_zones.wait_for_zones(app, parts, zones, sweep=sweep, now=now, poll=poll)
     except cluster_zones.ZoneJobFailed as exc:
         raise ClusterError(str(exc)) from None
+
+
+def _share_dns(parts: Components, settings: CycleSettings) -> None:
+    """This worker's share of [cluster] dns_budget among the live workers, as a job starts (the prober's
+    most questions in flight: its open window held under it at once; crawler/dns.py ``Prober.limit``)."""
+    budget = settings.cluster.dns_budget
+    if budget <= 0:
+        return
+    with parts.store.transaction() as session:
+        workers = live_workers(session, settings.cluster.stalled_seconds)
+    share = dns_share(budget, workers, settings.dns.concurrency)
+    if share != parts.prober.concurrency:
+        log.info("DNS: at most %d question(s) in flight from this worker (cluster.dns_budget %d over %d live "
+                 "worker(s))", share, budget, workers)
+        parts.prober.limit(share)
 
 
 def _log_children(what: str, child: str, children: Children) -> None:

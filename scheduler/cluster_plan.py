@@ -9,7 +9,9 @@ id, same ``now``) looks for the children queued under its id. A round's batches:
 the one it runs (a crawl round's grouping by host would come out otherwise once part of the round is
 recorded), plus a batch of any domain the plan lacks. Parts: its own plan (the label groups are the same
 for the same network), each part matched by number; a sweep's sources likewise (numbered by their place
-in sweep_sources.SOURCES). Of each child found: recorded done, skipped; queued or running (its worker
+in the sweep's source plan, sweep_sources.SourcePlan: its names from the store in slices first, then the
+configured sources; a slice the first attempt recorded keeps the names it was given, so a name the store
+gave only the retried attempt and that falls in such a slice waits for the next sweep). Of each child found: recorded done, skipped; queued or running (its worker
 alive, or to be retried by the reaper), waited for, never queued twice; anything else (failed,
 cancelled, succeeded without a record), queued again.
 
@@ -79,6 +81,24 @@ def host_idle(session: Session, host: str) -> float | None:
     its last request was answered, so the host has been left alone at least that long."""
     seconds = session.execute(HOST_IDLE, {"lock": HOST_LOCK + host}).scalar()
     return None if seconds is None else float(seconds)
+
+
+LIVE_WORKERS = text("SELECT count(*) FROM procrastinate_workers "
+                    "WHERE last_heartbeat > now() - make_interval(secs => :stalled)")
+
+
+def live_workers(session: Session, stalled_seconds: float) -> int:
+    """How many workers are alive: a heartbeat within ``stalled_seconds`` (on the database's clock)."""
+    return int(session.execute(LIVE_WORKERS, {"stalled": stalled_seconds}).scalar_one())
+
+
+def dns_share(budget: int, workers: int, ceiling: int) -> int:
+    """One worker's most DNS questions in flight when the cluster shares ``budget`` ([cluster] dns_budget; 0:
+    no budget, each worker its own ``ceiling``, [dns] concurrency) among ``workers`` live ones: an equal
+    share, never above ``ceiling``, at least one question."""
+    if budget <= 0:
+        return ceiling
+    return max(1, min(ceiling, budget // max(1, workers)))
 
 
 def defer(session: Session, task: str, payloads: list[dict[str, Any]], lock: str | None = None) -> list[int]:
@@ -187,7 +207,7 @@ def queue_batches(session: Session, task: str, payloads: list[dict[str, Any]], *
 def queue_parts(session: Session, task: str, payloads: list[dict[str, Any]], *, sweep: int,
                 resume: Callable[[Session], Collection[int]] | None, kind: str = "sweep_part") -> Children:
     """Queue parts of sweep ``sweep`` (``payloads``; ``kind`` "source": its sources, numbered by their
-    place in sweep_sources.SOURCES). With ``resume`` (the job is a retried attempt; it returns the parts
+    place in the sweep's plan, sweep_sources.SourcePlan). With ``resume`` (the job is a retried attempt; it returns the parts
     recorded done), each part matched by number with what an earlier attempt queued."""
     found = {} if resume is None or not payloads else earlier(session, task, kind, "sweep", sweep)
     if not found or resume is None:

@@ -7,8 +7,10 @@ taken for its base, its new names never seen). So the sweep queues that job on a
 :data:`ZONE_QUEUE`, and only workers whose config says they hold the state ([cluster] zone_worker, true
 by default: one machine, or a shared zone_state_dir, works unchanged) take that queue; the others take
 every other queue (:data:`OTHER_QUEUES`). A state directory on shared storage serves any number of zone
-workers: the zone job carries the procrastinate lock :data:`ZONE_LOCK`, so no two zone jobs (two sweeps',
-a killed attempt's and its retry's) read or write the zone files at once across the cluster.
+workers: each zone is a job of its own (source ``zone:<tld>``, scheduler/sweep_sources.py) under that
+zone's procrastinate lock (:func:`zone_lock`), so two zones are read at once by two zone workers, and no two
+jobs of one zone (two sweeps', a killed attempt's and its retry's) read or write its files at once
+across the cluster.
 
 Chosen over shared storage alone (a new requirement on every deployment) and over keeping the state in
 PostgreSQL (≈ 20 bytes a name on disk, 10⁸ names for .com: the store's size for a file's job).
@@ -38,12 +40,15 @@ from sqlalchemy.orm import Session
 
 from detect.errors import HydrawatchError
 from scheduler.components import Components
+from scheduler.sweep_sources import kind_of
 from storage import sweep_sources
 
 log = logging.getLogger(__name__)
 
 ZONE_QUEUE = "zones"
 ZONE_LOCK = "hydrawatch:zones"
+"""The lock of a bare ``zone`` job (every configured zone in one job, as sweeps queued them before each zone
+became a job of its own)."""
 OTHER_QUEUES = ("default",)
 """The queues a worker without the zone state takes: every queue hydrawatch uses but :data:`ZONE_QUEUE`
 (procrastinate listens to a list of queues, or to all; a new queue must be added here)."""
@@ -52,7 +57,8 @@ MARKED = text(
     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
     f"AND objid = (({MARK_KEY})::bigint & 4294967295)::oid AND database = "
     "(SELECT oid FROM pg_database WHERE datname = current_database())")
-ON_ZONE_QUEUE = text("SELECT id FROM procrastinate_jobs WHERE id = ANY(:ids) AND queue_name = :queue ORDER BY id")
+ON_ZONE_QUEUE = text("SELECT id, args->>'source' FROM procrastinate_jobs WHERE id = ANY(:ids) AND queue_name = :queue "
+                     "ORDER BY id")
 ENDED = (Status.FAILED, Status.CANCELLED, Status.ABORTED)
 
 
@@ -60,10 +66,16 @@ class ZoneJobFailed(HydrawatchError):
     """A sweep's zone job ended otherwise than recorded (failed after its retries, cancelled by hand)."""
 
 
+def zone_lock(source: str) -> str:
+    """The procrastinate lock of zone source ``source`` (``zone:<tld>``): one a zone."""
+    return ZONE_LOCK if source == "zone" else f"hydrawatch:{source}"
+
+
 def route(payload: dict[str, Any]) -> tuple[str, str] | None:
     """The queue and lock of a job of ``payload`` when it is a zone-file source job; None otherwise."""
-    if payload.get("kind") == "source" and payload.get("source") == "zone":
-        return ZONE_QUEUE, ZONE_LOCK
+    source = payload.get("source")
+    if payload.get("kind") == "source" and isinstance(source, str) and kind_of(source) == "zone":
+        return ZONE_QUEUE, zone_lock(source)
     return None
 
 
@@ -77,9 +89,9 @@ def zone_workers(session: Session) -> int:
     return int(session.execute(MARKED).scalar_one())
 
 
-def zone_jobs(session: Session, ids: list[int]) -> list[int]:
-    """Those of ``ids`` queued on the zones queue."""
-    return [int(i) for i in session.execute(ON_ZONE_QUEUE, {"ids": ids, "queue": ZONE_QUEUE}).scalars()]
+def zone_jobs(session: Session, ids: list[int]) -> dict[int, str]:
+    """Those of ``ids`` queued on the zones queue, each with its source (``zone:<tld>``)."""
+    return {int(i): str(source) for i, source in session.execute(ON_ZONE_QUEUE, {"ids": ids, "queue": ZONE_QUEUE})}
 
 
 class ZoneWorkerMark:
@@ -102,22 +114,22 @@ class ZoneWorkerMark:
             self._conn = None
 
 
-async def wait_for_zones(app: procrastinate.App, parts: Components, jobs: list[int], *, sweep: int, now: datetime,
-                         poll: float) -> None:
-    """Wait until each zone job in ``jobs`` (sweep ``sweep``'s, normally one) has finished, or give it up:
-    one still queued while no zone worker runs for [cluster] zone_wait_seconds is cancelled (only if
-    still queued: a worker taking it meanwhile wins) and the zone source recorded with a source error.
-    Raises ZoneJobFailed when a job ended failed or cancelled without its source recorded."""
+async def wait_for_zones(app: procrastinate.App, parts: Components, jobs: dict[int, str], *, sweep: int,
+                         now: datetime, poll: float) -> None:
+    """Wait until each zone job in ``jobs`` (sweep ``sweep``'s, one a zone, with its source) has finished,
+    or give it up: one still queued while no zone worker runs for [cluster] zone_wait_seconds is cancelled
+    (only if still queued: a worker taking it meanwhile wins) and its zone source recorded with a source
+    error. Raises ZoneJobFailed when a job ended failed or cancelled without its source recorded."""
     bound = parts.config.cluster.zone_wait_seconds
-    for job_id in jobs:
-        unserved: float | None = None  # since when the job waits with no zone worker running
+    unserved: float | None = None  # since when the zone jobs wait with no zone worker running
+    for job_id, source in sorted(jobs.items()):
         while True:
             status = await app.job_manager.get_job_status_async(job_id)
             if status is Status.SUCCEEDED:
                 break
             if status in ENDED:
                 with parts.store.transaction() as session:
-                    if sweep_sources.is_done(session, sweep, "zone"):
+                    if sweep_sources.is_done(session, sweep, source):
                         break
                 raise ZoneJobFailed(f"sweep {sweep}: zone job {job_id} ended {status.value}")
             if status is Status.TODO:
@@ -126,19 +138,19 @@ async def wait_for_zones(app: procrastinate.App, parts: Components, jobs: list[i
                 unserved = None if served else (unserved if unserved is not None else time.monotonic())
                 if (unserved is not None and time.monotonic() - unserved >= bound
                         and await app.job_manager.cancel_job_by_id_async(job_id)):  # only if still queued
-                    _give_up(parts, job_id, sweep=sweep, now=now, bound=bound)
+                    _give_up(parts, job_id, source, sweep=sweep, now=now, bound=bound)
                     break
             else:
                 unserved = None
             await asyncio.sleep(poll)
 
 
-def _give_up(parts: Components, job_id: int, *, sweep: int, now: datetime, bound: float) -> None:
-    error = (f"zone: no running worker takes the '{ZONE_QUEUE}' queue (set [cluster] zone_worker = true on the "
-             f"machine holding [discovery] zone_state_dir); zone files not read in this sweep, their difference "
+def _give_up(parts: Components, job_id: int, source: str, *, sweep: int, now: datetime, bound: float) -> None:
+    error = (f"{source}: no running worker takes the '{ZONE_QUEUE}' queue (set [cluster] zone_worker = true on the "
+             f"machine holding [discovery] zone_state_dir); zone file not read in this sweep, its difference "
              f"waits for the next (job {job_id} cancelled after {bound:.0f} s)")
     got = sweep_sources.SourceRecord(found=[], generated=0, wildcards=[],
                                      report={"source_errors": [error], "source_notes": [], "truncated": 0})
     with parts.store.transaction() as session:
-        sweep_sources.record(session, sweep, "zone", got, worker=f"{socket.gethostname()}:{os.getpid()}", now=now)
+        sweep_sources.record(session, sweep, source, got, worker=f"{socket.gethostname()}:{os.getpid()}", now=now)
     log.warning("sweep %s: %s", sweep, error)

@@ -7,12 +7,12 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from detect.model import Status
+from detect.model import Candidate, Status
 from scheduler.components import Components
 from scheduler.deliver import DeliveryReport, deliver
 from scheduler.hunt import HuntReport, hunt
@@ -128,10 +128,12 @@ async def sweep_part_job(parts: Components, *, now: datetime, sweep: int, index:
                             typo_tlds=typo_tlds, now=now)
 
 
-async def source_job(parts: Components, *, now: datetime, sweep: int, source: str, inputs: SourceInputs) -> bool:
-    """Cluster mode: sweep ``sweep``'s source ``source`` (CT search, NRD feeds, zone files, CertStream,
-    pDNS) as a job: read, screened, resolved and recorded once (scheduler/sweep_sources.py)."""
-    return await sweep_source(parts, sweep=sweep, source=source, inputs=inputs, now=now)
+async def source_job(parts: Components, *, now: datetime, sweep: int, source: str, inputs: SourceInputs,
+                     names: Sequence[Candidate] = ()) -> bool:
+    """Cluster mode: sweep ``sweep``'s source ``source`` (CT search, NRD feeds, a zone file, CertStream,
+    pDNS, a slice of the names read from the store: ``names``) as a job: read, screened, resolved and
+    recorded once (scheduler/sweep_sources.py)."""
+    return await sweep_source(parts, sweep=sweep, source=source, inputs=inputs, now=now, names=names)
 
 
 async def score_job(parts: Components, *, now: datetime, parent: int, batch: ScoreBatch, network: tuple[str, ...],

@@ -136,9 +136,12 @@ async def _sweep(parts: Components, ctx: _Context, lost: Collection[str], *, now
     async def run(cands: Iterable[Candidate] | AsyncIterable[Candidate]) -> None:
         await resolve(parts, cands, skip=ctx.skip, wildcards=ctx.wildcards, report=report, into=found)
 
-    await run(waiting)
-    await run(sources.link_candidates(ctx.network, ctx.ignore))
-    await run(sources.similar_candidates(parts, ctx.network))
+    await run(waiting)  # here: whether each still resolves is recorded below, for the names asked here
+    # Hub links, redirect targets and similar pages: resolved as the sweep's first sources, in slices of
+    # [cluster] sweep_names (cluster mode: jobs the workers share; embedded: one), merged before the parts.
+    from_store = [*sources.link_candidates(ctx.network, ctx.ignore), *sources.similar_candidates(parts, ctx.network)]
+    asked = [c for c in from_store if not ctx.skip(c.domain)]
+    report.generated += len(from_store) - len(asked)  # counted as one resolve counts the names it skips
     # Typos crossed with the network's TLDs for the domains already lost (their replacements may come days
     # later); a live domain's typos on its own suffix only: crossing every label with every network TLD is
     # 10^6 names a sweep, for squatters nobody is replacing. In parts by label group (cluster mode: jobs
@@ -148,9 +151,12 @@ async def _sweep(parts: Components, ctx: _Context, lost: Collection[str], *, now
     split = plan_parts(ctx.network, lost, parts.config.cluster.sweep_labels, first=first_part)
     # The network-bound sources (CT, NRD feeds, zone files, CertStream, pDNS) run beside the parts (cluster
     # mode: jobs queued with them), each recording what resolved; merged after the parts, in their order.
-    plan = plan_sources(parts, ctx.network, infra)
+    plan = plan_sources(parts, ctx.network, infra, names=asked,
+                        per_slice=parts.config.cluster.sweep_names if parts.run_sweep_parts is not None else 0)
     await run_parts(parts, sweep=cycle_id, plan=split, typo_tlds=ctx.typo_tlds, now=now, wildcards=ctx.wildcards,
                     sources=plan)
+    ctx.part_wildcards |= merge_sources(parts, sweep=cycle_id, plan=plan, skip=ctx.skip, report=report, into=found,
+                                        names=True)
     ctx.part_wildcards |= merge_parts(parts, sweep=cycle_id, plan=split, seed_order=[*gone, *live], skip=ctx.skip,
                                       report=report, into=found)
     ctx.part_wildcards |= merge_sources(parts, sweep=cycle_id, plan=plan, skip=ctx.skip, report=report, into=found)

@@ -53,7 +53,13 @@ def tlds(name: str, value: str | list[str], show: Show) -> None:
         raise SettingsError(f'{name}: expected "all" or a list of TLDs, got {show(name, value)}')
 
 
+ZONE_TLD_MAX = 27
+"""The longest zone TLD a config may name: each zone is a sweep source ``zone:<tld>``, a name the store keeps
+in 32 characters (the longest TLD delegated today, an IDN in punycode, has 24)."""
+
+
 def zone_files(name: str, value: list[dict[str, str]], show: Show) -> None:
+    seen: set[str] = set()
     for i, entry in enumerate(value):
         where = f"{name}[{i}]"
         unknown = sorted(set(entry) - {"tld", "url", "path"})
@@ -62,6 +68,11 @@ def zone_files(name: str, value: list[dict[str, str]], show: Show) -> None:
         tld = entry.get("tld", "").strip(".").lower()
         if not tld or not all(part.replace("-", "").isalnum() and part.isascii() for part in tld.split(".")):
             raise SettingsError(f"{where}.tld: expected a TLD such as \"net\", got {show(where + '.tld', entry.get('tld', ''))}")
+        if len(tld) > ZONE_TLD_MAX:
+            raise SettingsError(f"{where}.tld: longer than {ZONE_TLD_MAX} characters")
+        if tld in seen:  # one state a zone (<tld>.names …): two entries would read and write the same files
+            raise SettingsError(f"{where}.tld: {tld!r} is listed twice (one entry a zone)")
+        seen.add(tld)
         if bool(entry.get("url")) == bool(entry.get("path")):
             raise SettingsError(f"{where}: give exactly one of url and path")
         if entry.get("url"):
@@ -221,6 +232,11 @@ class ClusterSettings:
         "network labels per discovery sweep part: each part generates and resolves its labels' lookalikes "
         "(embedded: one after another; cluster mode: `sweep_part` jobs that any worker takes, several at once)",
         positive))
+    sweep_names: int = field(default=2000, metadata=key(
+        "cluster mode: names a discovery sweep read from the store (hub links and redirect targets of live network "
+        "sites, stored pages similar to the network's) resolved per `source` job (`names:<k>`), which any worker "
+        "takes, several at once; embedded: all in one. Names deferred by an earlier hunt are resolved in the "
+        "sweep's own job", positive))
     score_batch: int = field(default=100, metadata=key(
         "cluster mode: candidates per `score` job: a hunt that observed more scores them in such jobs, which "
         "any worker takes, each reading the network's profiles, every candidate's profile and the store's "
@@ -238,8 +254,15 @@ class ClusterSettings:
         "jobs (slices by a hash of the name, each generating the group's lookalikes and resolving its share), so "
         "the takedown of one big label spreads over the workers; 1 = one part per group; embedded: always one",
         positive))
+    dns_budget: int = field(default=0, metadata=key(
+        "cluster mode: most DNS questions in flight to the resolvers across every worker together (a shared "
+        "recursive resolver's or a provider's limit); each worker takes an equal share among the live workers "
+        "(a heartbeat within stalled_seconds), looked at again as each job starts, never above [dns] "
+        "concurrency; 0 = no budget: each worker up to [dns] concurrency, narrowing on its own signs of a "
+        "resolver falling behind", nonnegative))
     zone_worker: bool = field(default=True, metadata=key(
-        "true: this worker takes the `zones` queue, where a sweep's zone-file source runs, and so must hold the "
+        "true: this worker takes the `zones` queue, where a sweep's zone-file sources run (one job a zone, under "
+        "that zone's lock), and so must hold the "
         "zone state ([discovery] zone_state_dir); set it true on exactly one machine, or on every machine whose "
         "zone_state_dir is one shared directory; false: it takes every other job"))
     zone_wait_seconds: float = field(default=300.0, metadata=key(

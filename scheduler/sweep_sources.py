@@ -1,5 +1,5 @@
 """A discovery sweep's network-bound sources besides its lookalikes — CT search, NRD feeds, zone files,
-CertStream, passive DNS — each run on its own: it reads its source, screens and resolves the names, and
+CertStream, passive DNS — each run on its own (each zone file a source of its own): it reads its source, screens and resolves the names, and
 records once what resolved, with its errors and notes, in the transaction that advances its cursors
 (storage/sweep_sources.py). The embedded process runs them one after another after the sweep's lookalike
 parts; cluster workers one job each, queued with those parts in one transaction (scheduler/cluster.py).
@@ -29,16 +29,57 @@ from scheduler.hunt_pdns import asked_values, pdns_asked
 from scheduler.hunt_report import HuntReport
 from scheduler.hunt_resolve import Resolved, Wildcards, join_recorded, resolve
 from scheduler.name_screen import NameScreen
+from scheduler.settings import ZONE_TLD_MAX
 from scheduler.source_state import PendingMemory
-from scheduler.zone_source import zone_candidates
+from scheduler.zone_source import zone_candidates, zone_specs
 from storage import sweep_sources, watchlist
 
 SOURCES = ("ct", "nrd", "zone", "certstream", "pdns")
-"""Every sweep source, in the order the sweep resolves (and merges) them; a job's ``index`` is its place here."""
+"""Every kind of sweep source, in the order the sweep resolves (and merges) them. Zone files run as one
+source per configured zone, ``zone:<tld>`` (:func:`zone_source`), in the config's order at the zone's place:
+two zones are two jobs that two zone workers can read at once (cluster mode), each under its zone's lock."""
+ZONE_PREFIX = "zone:"
+NAMES_PREFIX = "names:"
+"""A sweep's names read from the store — hub links and redirect targets of live network sites, stored pages
+similar to the network's — resolved in slices of [cluster] sweep_names (cluster mode; embedded: one), each a
+source ``names:<k>`` that carries its candidates (:meth:`SourcePlan.payload`), merged before the lookalike
+parts, where one process resolving them first met them. The names deferred by an earlier hunt are resolved
+in the sweep's own job: whether each still resolves is recorded after the merge (``mark_unresolved``), which
+needs to know it was asked in this attempt; a resumed attempt's slices may differ from its first's."""
 SCREEN = frozenset({"labels", "infra"})
 NEEDS = {"ct": frozenset({"names"}), "nrd": SCREEN, "zone": SCREEN, "certstream": SCREEN,
-         "pdns": frozenset({"names", "labels", "infra", "asked"})}
-"""What each source reads of :class:`SourceInputs`."""
+         "pdns": frozenset({"names", "labels", "infra", "asked"}), "names": frozenset()}
+"""What each kind of source reads of :class:`SourceInputs`."""
+
+
+def zone_source(tld: str) -> str:
+    """The sweep source that reads zone ``tld``'s file."""
+    return f"{ZONE_PREFIX}{tld}"
+
+
+def names_source(index: int) -> str:
+    """The sweep source resolving slice ``index`` of the sweep's names from the store."""
+    return f"{NAMES_PREFIX}{index}"
+
+
+def kind_of(source: str) -> str:
+    """The kind (an entry of SOURCES, or ``names``) of sweep source ``source``: ``zone`` for ``zone:<tld>``,
+    ``names`` for ``names:<k>``."""
+    return "zone" if source.startswith(ZONE_PREFIX) else "names" if source.startswith(NAMES_PREFIX) else source
+
+
+def known(source: str) -> bool:
+    """Whether ``source`` names a sweep source: an entry of SOURCES, or ``zone:<tld>`` (bare ``zone``, every
+    configured zone in one source, is how sweeps before the split named it)."""
+    if source.startswith(NAMES_PREFIX):
+        index = source[len(NAMES_PREFIX):]
+        return index.isascii() and index.isdigit() and len(index) <= 6 and str(int(index)) == index
+    return source in SOURCES or (source.startswith(ZONE_PREFIX) and _tld_ok(source[len(ZONE_PREFIX):]))
+
+
+def _tld_ok(tld: str) -> bool:
+    return 0 < len(tld) <= ZONE_TLD_MAX and all(
+        part and part.replace("-", "").isalnum() and part.isascii() and part == part.lower() for part in tld.split("."))
 
 
 @dataclass(frozen=True)
@@ -60,7 +101,7 @@ class SourceInputs:
         """What ``source`` reads of them, as a job's payload (the rest sent empty: a network of 10⁵
         domains would otherwise put its names five times in the queue): CT its names (keywords); NRD,
         zone files and CertStream the name screen's labels and infrastructure; pDNS all four."""
-        need = NEEDS[source]
+        need = NEEDS[kind_of(source)]
         return {"names": list(self.names) if "names" in need else [],
                 "labels": list(self.labels) if "labels" in need else [],
                 "infra": [[i.kind, i.value] for i in self.infra] if "infra" in need else [],
@@ -79,22 +120,53 @@ class SourcePlan:
 
     sources: tuple[str, ...]
     inputs: SourceInputs
+    names: tuple[tuple[Candidate, ...], ...] = ()  # the store names' slices: source names:<k> resolves names[k]
+
+    def index(self, source: str) -> int:
+        """``source``'s place in the plan: its job's number (the same for one config and one store)."""
+        return self.sources.index(source)
+
+    def names_of(self, source: str) -> tuple[Candidate, ...]:
+        """The candidates source ``source`` resolves itself (a ``names:<k>`` slice's; none for the others)."""
+        return self.names[int(source[len(NAMES_PREFIX):])] if kind_of(source) == "names" else ()
+
+    def payload(self, source: str) -> dict[str, Any]:
+        """What ``source``'s job carries: what it reads of the network's inputs, and a names slice its
+        candidates as [name, source, via, seed]."""
+        out = self.inputs.payload(source)
+        if kind_of(source) == "names":
+            out["candidates"] = [[c.domain, c.source, c.via, c.seed] for c in self.names_of(source)]
+        return out
 
 
-def plan_sources(parts: Components, network: Sequence[SiteProfile], infrastructure: Iterable[Indicator]) -> SourcePlan:
-    """The configured sources (deterministic for one config), with the network's inputs."""
+def plan_sources(parts: Components, network: Sequence[SiteProfile], infrastructure: Iterable[Indicator], *,
+                 names: Sequence[Candidate] = (), per_slice: int = 0) -> SourcePlan:
+    """The sweep's sources: ``names`` read from the store in slices of ``per_slice`` (0: one slice), then the
+    configured sources (deterministic for one config) in SOURCES' order, one ``zone:<tld>`` source per
+    configured zone in the config's order; with the network's inputs."""
     cfg = parts.config.discovery
-    on = {"ct": bool(cfg.ct_search_url), "nrd": bool(cfg.nrd_feeds), "zone": bool(cfg.zone_files),
-          "certstream": bool(cfg.certstream_url), "pdns": bool(cfg.pdns_url)}
-    return SourcePlan(tuple(s for s in SOURCES if on[s]), SourceInputs.of(network, infrastructure))
+    on = {"ct": bool(cfg.ct_search_url), "nrd": bool(cfg.nrd_feeds), "certstream": bool(cfg.certstream_url),
+          "pdns": bool(cfg.pdns_url)}
+    zones = tuple(dict.fromkeys(zone_source(spec.tld) for spec in zone_specs(cfg)))
+    size = per_slice if per_slice > 0 else max(1, len(names))
+    slices = tuple(tuple(names[start:start + size]) for start in range(0, len(names), size))
+    planned = [names_source(k) for k in range(len(slices))]
+    for kind in SOURCES:
+        planned += zones if kind == "zone" else ([kind] if on[kind] else [])
+    return SourcePlan(tuple(planned), SourceInputs.of(network, infrastructure), slices)
 
 
 def _worker() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-async def _candidates(parts: Components, source: str, inputs: SourceInputs, report: HuntReport,
-                      memory: PendingMemory, zones: list[ZoneState], now: datetime) -> AsyncIterator[Candidate]:
+async def _candidates(parts: Components, source: str, inputs: SourceInputs, names: Sequence[Candidate],
+                      report: HuntReport, memory: PendingMemory, zones: list[ZoneState],
+                      now: datetime) -> AsyncIterator[Candidate]:
+    if kind_of(source) == "names":
+        for c in names:
+            yield c
+        return
     if source == "ct":
         for c in await sources.ct_candidates(parts, inputs.names, report, now=now, memory=memory):
             yield c
@@ -103,26 +175,28 @@ async def _candidates(parts: Components, source: str, inputs: SourceInputs, repo
     if source == "nrd":
         stream = sources.nrd_candidates(parts, inputs.labels, frozenset(inputs.infra), report, screen, now=now,
                                         memory=memory)
-    elif source == "zone":
-        stream = zone_candidates(parts, screen, report, now, screened=zones)
+    elif kind_of(source) == "zone":  # one zone (bare "zone": every configured zone, as sweeps before the split)
+        only = source[len(ZONE_PREFIX):] if source.startswith(ZONE_PREFIX) else None
+        stream = zone_candidates(parts, screen, report, now, screened=zones, only=only)
     elif source == "certstream":
         stream = sources.certstream_candidates(parts, screen, report)
     elif source == "pdns":
         stream = pdns_asked(parts, inputs.asked, set(inputs.names), inputs.infra, screen, report)
     else:
-        raise ValueError(f"unknown sweep source {source!r} (known: {', '.join(SOURCES)})")
+        raise ValueError(f"unknown sweep source {source!r} (known: {', '.join(SOURCES)}, zone:<tld>)")
     async for c in stream:
         yield c
 
 
 async def sweep_source(parts: Components, *, sweep: int, source: str, inputs: SourceInputs, now: datetime,
-                       wildcards: Wildcards | None = None) -> bool:
-    """Run ``source`` for sweep ``sweep`` (a cycle-log id) and record what resolved (both modes run this).
+                       wildcards: Wildcards | None = None, names: Sequence[Candidate] = ()) -> bool:
+    """Run ``source`` for sweep ``sweep`` (a cycle-log id) and record what resolved (both modes run this);
+    ``names``: a ``names:<k>`` slice's candidates.
     A source recorded already is not run again; run twice at once, the second records nothing. Its
     cursors (feed dates and ETags, CT answers, zone differences) advance only with its record. True when
     this run recorded it. ``wildcards``: as sweep_parts.sweep_part."""
-    if source not in SOURCES:
-        raise ValueError(f"unknown sweep source {source!r} (known: {', '.join(SOURCES)})")
+    if not known(source):
+        raise ValueError(f"unknown sweep source {source!r} (known: {', '.join(SOURCES)}, zone:<tld>)")
     with parts.store.transaction() as session:
         if sweep_sources.is_done(session, sweep, source):
             return False
@@ -133,7 +207,7 @@ async def sweep_source(parts: Components, *, sweep: int, source: str, inputs: So
     zones: list[ZoneState] = []
     if wildcards is None:  # the sweep's salt: the same nonsense names as the sweep's own
         wildcards = Wildcards(parts, salt=now.isoformat())
-    await resolve(parts, _candidates(parts, source, inputs, report, memory, zones, now), skip=ignore.__contains__,
+    await resolve(parts, _candidates(parts, source, inputs, names, report, memory, zones, now), skip=ignore.__contains__,
                   wildcards=wildcards, report=report, into=found)
     got = sweep_sources.SourceRecord(
         found=[sweep_sources.SourceFound(source, n, r.candidate.source, r.candidate.via, r.candidate.seed, r.fingerprint)
@@ -153,23 +227,27 @@ async def run_sources(parts: Components, *, sweep: int, plan: SourcePlan, now: d
                       wildcards: Wildcards | None = None) -> None:
     """Every source of ``plan`` here, one after another (the embedded process; a worker outside a job)."""
     for source in plan.sources:
-        await sweep_source(parts, sweep=sweep, source=source, inputs=plan.inputs, now=now, wildcards=wildcards)
+        await sweep_source(parts, sweep=sweep, source=source, inputs=plan.inputs, now=now, wildcards=wildcards,
+                           names=plan.names_of(source))
 
 
 def merge_sources(parts: Components, *, sweep: int, plan: SourcePlan, skip: Callable[[str], bool],
-                  report: HuntReport, into: dict[str, Resolved]) -> set[str]:
-    """The names every source of ``plan`` found join ``into`` source by source in SOURCES order, as one
+                  report: HuntReport, into: dict[str, Resolved], names: bool = False) -> set[str]:
+    """The names every source of ``plan`` found join ``into`` source by source in the plan's order, as one
     resolve after the other would have added them (a name met already is only merged, the better
     discovery winning; skipped names are dropped); their counts, errors and notes join ``report``. Kept
-    recorded until the hunt has scored (sweep_parts.consume). Returns the wildcard suffixes they met."""
+    recorded until the hunt has scored (sweep_parts.consume). ``names``: the store names' slices only (the
+    sweep merges them before its lookalike parts), else every other source. Returns the wildcard suffixes
+    they met."""
+    merged = [s for s in plan.sources if (kind_of(s) == "names") == names]
     with parts.store.transaction() as session:
         done = {d.source: d for d in sweep_sources.sources_of(session, sweep)}
-        missing = [s for s in plan.sources if s not in done]
+        missing = [s for s in merged if s not in done]
         if missing:
             raise RuntimeError(f"sweep {sweep}: source(s) {missing} not recorded")
-        rows = {s: sweep_sources.found_of(session, sweep, s) for s in plan.sources}
+        rows = {s: sweep_sources.found_of(session, sweep, s) for s in merged}
     wildcards: set[str] = set()
-    for source in plan.sources:
+    for source in merged:
         d = done[source]
         report.generated += d.generated
         report.source_errors.extend(d.report.get("source_errors", []))

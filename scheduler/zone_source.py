@@ -43,14 +43,17 @@ async def _added(path: Path) -> AsyncIterator[str]:
 
 
 async def zone_candidates(parts: Components, screen: NameScreen, report: HuntReport,
-                          now: datetime, screened: list[ZoneState] | None = None) -> AsyncIterator[Candidate]:
-    """The added names of every due zone that pass the screen, as ``zone`` candidates. ``screened``:
-    where the zones whose difference was screened whole go, for the caller to mark done once their
-    candidates are recorded (default: marked at once)."""
+                          now: datetime, screened: list[ZoneState] | None = None,
+                          only: str | None = None) -> AsyncIterator[Candidate]:
+    """The added names of every due zone (``only``: of zone ``only`` alone) that pass the screen, as
+    ``zone`` candidates. ``screened``: where the zones whose difference was screened whole go, for the
+    caller to mark done once their candidates are recorded (default: marked at once)."""
     cfg = parts.config.discovery
     state_dir = Path(cfg.zone_state_dir)
     limits = zone_limits(cfg)
     for spec in zone_specs(cfg):
+        if only is not None and spec.tld != only:
+            continue
         try:
             read = await read_zone(spec, state_dir, limits, now)
         except (SourceError, ZoneFileError) as exc:

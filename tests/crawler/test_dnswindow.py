@@ -59,3 +59,29 @@ def test_a_small_concurrency_is_its_own_floor() -> None:
     w.judge(0.0)
     _period(w, 0.5, answers=40, late=40)
     assert w.size == 4 and w.narrowed == 0  # nothing narrower to go to
+
+
+def test_a_new_limit_holds_the_window_under_it_at_once_and_a_raised_one_is_grown_back_to() -> None:
+    """A worker's share of the cluster's DNS budget changes (crawler/dns.py Prober.limit): a window at its
+    ceiling moves with it; a narrowed one is cut to it, or keeps growing back towards a higher one."""
+    w = Window(512, timeout=1.0)
+    w.limit(100)  # three workers on a budget of 300
+    assert (w.size, w.ceiling, w.floor) == (100, 100, WINDOW_FLOOR) and not w.lagging
+    w.limit(150)  # one of them stopped
+    assert w.size == 150 and not w.lagging
+    w.judge(0.0)
+    _period(w, 0.5, answers=400, late=100)  # the resolver queues: halved to 75
+    assert w.size == 75 and w.lagging
+    w.limit(50)
+    assert w.size == 50 and w.lagging is False  # under the new ceiling at once (at it, here)
+    w.limit(8)
+    assert (w.size, w.floor) == (8, 8)  # a share under the floor is the floor
+    w.limit(300)
+    assert w.size == 300  # it was at its ceiling: it moves with it
+    w.judge(1.0)
+    _period(w, 1.5, answers=400, late=100)
+    assert w.size == 150
+    w.limit(1000)
+    assert w.size == 150 and w.lagging  # narrowed: grows back by answers, as before
+    w.answered()
+    assert 150 < w.size < 151

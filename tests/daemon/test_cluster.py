@@ -267,16 +267,19 @@ def shared_in_sweep_parts(setup: Setup, *, sweeps: int, per_sweep: int) -> None:
     assert setup.view.scalar("SELECT count(*) FROM sweep_found") == 0
 
 
-def shared_in_sources(setup: Setup, *, sweeps: int, sources: list[str]) -> None:
+def shared_in_sources(setup: Setup, *, sweeps: int, sources: list[str], name_slices: int = 0) -> None:
     """Every cycle's discovery sweep ran each of its network-bound ``sources`` (scheduler/sweep_sources.py)
     as a ``source`` job, recorded once however often it ran, taken by more than one worker over the
-    cycles; their names were read and dropped by each sweep's final step."""
+    cycles; their names were read and dropped by each sweep's final step. ``name_slices``: some sweep
+    resolved its names from the store (hub links, similar pages) in at least that many ``names:<k>`` jobs."""
     done = setup.view.rows("SELECT sweep, source, worker FROM sweep_sources ORDER BY sweep, source")
     jobs = setup.view.rows("SELECT DISTINCT (args->>'sweep')::int, args->>'source' FROM procrastinate_jobs "
                            "WHERE args->>'kind' = 'source' AND status = 'succeeded'")
     assert sorted((sw, src) for sw, src, _ in done) == sorted(jobs), (done, jobs)
-    per = {sw: sorted(src for s, src, _ in done if s == sw) for sw, _, _ in done}
+    per = {sw: sorted(src for s, src, _ in done if s == sw and not src.startswith("names:")) for sw, _, _ in done}
     assert len(per) == sweeps and all(got == sorted(sources) for got in per.values()), per
+    slices = {sw: sum(1 for s, src, _ in done if s == sw and src.startswith("names:")) for sw, _, _ in done}
+    assert max(slices.values()) >= name_slices, slices
     assert len({w for _, _, w in done}) >= 2, done
     assert setup.view.scalar("SELECT count(*) FROM sweep_source_found") == 0
 
@@ -291,7 +294,8 @@ def test_three_workers_reach_what_one_embedded_process_reaches(sandbox: Sandbox,
     (the embedded process: one part); the seizure cycle's takedown hunt its lost domains' lookalikes as
     part jobs too, each label group cut in 3 slices by name (the embedded process: one part per group),
     and every hunt observes the candidates it chose as batch jobs of 3 and scores them as score jobs of 2
-    (the embedded process: one batch each). The sweeps' CT search and NRD feed run as source jobs. Between
+    (the embedded process: one batch each). The sweeps' CT search and NRD feed run as source jobs, and so do
+    the names they read from the store (hub links, similar pages) in slices of 2 (embedded: one). Between
     the seizure cycles the cluster runs the first seizure round's batches (its candidate batches
     included), its sweep's and hunt's parts, its sweep's sources and its hunt's score batches a second
     time: nothing is recorded twice, and the next cycle still agrees."""
@@ -300,7 +304,7 @@ def test_three_workers_reach_what_one_embedded_process_reaches(sandbox: Sandbox,
                        alerts={"mail_to": ["embedded@sandbox.test"]}, **common(sandbox, quick_sweep=True))
     # batches of 3 domains: each probe-and-crawl round is split into jobs the three workers share
     clustered = cluster_setup(sandbox, pg_url, tmp_path / "cluster", quick_sweep=True, observe_batch=3, sweep_labels=4,
-                              takedown_slices=3, score_batch=2)
+                              takedown_slices=3, score_batch=2, sweep_names=2, dns_budget=300)
     workers = [Worker(clustered.config, tmp_path / f"worker{i}.log") for i in range(3)]
     try:
         for w in workers:
@@ -320,7 +324,8 @@ def test_three_workers_reach_what_one_embedded_process_reaches(sandbox: Sandbox,
                 before = recorded(clustered)
                 assert run_round_again(clustered, workers) >= 3
                 assert run_round_again(clustered, workers, "sweep_part", "sweep") >= 3  # the hunt's parts too
-                assert run_round_again(clustered, workers, "source", "sweep") == 2  # the sweep's CT and NRD sources
+                # the sweep's CT and NRD sources, and its names from the store in slices of 2
+                assert run_round_again(clustered, workers, "source", "sweep") >= 3
                 assert run_round_again(clustered, workers, "score", "parent") >= 2  # its hunt's score batches
                 assert recorded(clustered) == before
                 assert clustered.view.scalar("SELECT count(*) FROM sweep_found") == 0
@@ -333,10 +338,17 @@ def test_three_workers_reach_what_one_embedded_process_reaches(sandbox: Sandbox,
         assert len({m["Message-ID"] for m in ours}) == len(ours)  # no mail sent twice
         shared_in_batches(clustered, rounds=3, per_round=3)
         shared_in_sweep_parts(clustered, sweeps=3, per_sweep=3)
-        shared_in_sources(clustered, sweeps=3, sources=["ct", "nrd"])  # the sandbox's CT search and NRD feed
+        # the sandbox's CT search and NRD feed; the hub links and similar pages in slices of 2 names
+        shared_in_sources(clustered, sweeps=3, sources=["ct", "nrd"], name_slices=2)
         assert min(hunt_shared(clustered, summaries, labels=4, batch=3, slices=3).values()) >= 2
         assert scored_in_batches(clustered, summaries, batch=2) >= 4
         hunted_inline(clustered, lost)
+        # a DNS budget of 300 questions in flight shared by the three live workers: 100 each (the results
+        # above are those of one embedded process at [dns] concurrency)
+        took = [w for w in workers if "Starting job" in w.log]
+        assert len(took) >= 2 and all(
+            "at most 100 question(s) in flight from this worker (cluster.dns_budget 300 over 3 live worker(s))"
+            in w.log for w in took), [w.log[-2000:] for w in took]
     finally:
         for w in workers:
             w.signal(signal.SIGTERM)

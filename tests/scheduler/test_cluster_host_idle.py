@@ -53,3 +53,26 @@ def test_a_hosts_idle_time_is_read_from_its_last_batchs_end(pg_url: str) -> None
             assert later is not None and 0 <= later < 0.25, later
     finally:
         store.close()
+
+
+@pytest.mark.postgres
+def test_the_live_workers_sharing_a_dns_budget_are_those_with_a_recent_heartbeat(pg_url: str) -> None:
+    """[cluster] dns_budget is shared among the workers procrastinate lists with a heartbeat within
+    stalled_seconds (on the database's clock); a worker silent longer (killed, its machine gone) is not
+    counted, so the others' shares grow back at their next job."""
+    from scheduler.cluster_plan import dns_share, live_workers
+
+    store = Store.from_url(pg_url)
+    store.init()
+    apply_schema(pg_url)
+    try:
+        with store.transaction() as session:
+            assert live_workers(session, 30) == 0
+            session.execute(text("INSERT INTO procrastinate_workers (last_heartbeat) VALUES (now()), "
+                                 "(now() - interval '5 seconds'), (now() - interval '2 minutes')"))
+        with store.transaction() as session:
+            assert live_workers(session, 30) == 2
+            assert live_workers(session, 300) == 3
+            assert dns_share(300, live_workers(session, 30), 512) == 150
+    finally:
+        store.close()

@@ -36,7 +36,7 @@ def _children(parent: int) -> list[dict[str, Any]]:
             {"kind": "sweep_part", "sweep": parent, "index": 0, "gone": ["a.test"], "live": [], "tlds": ["test"],
              "at": NOW.isoformat()},
             # a sweep's source: run after its sweep was abandoned it would advance its cursor for nothing
-            {"kind": "source", "sweep": parent, "index": 2, "source": "zone", "names": [], "labels": ["a"],
+            {"kind": "source", "sweep": parent, "index": 2, "source": "zone:test", "names": [], "labels": ["a"],
              "infra": [], "asked": [], "at": NOW.isoformat()}]
 
 
@@ -66,7 +66,7 @@ def test_a_retried_job_resumes_a_recent_attempt_and_abandons_an_old_one(pg_url: 
         with store.transaction() as session:  # the zone source on its own queue, under its lock
             routed = session.execute(text("SELECT queue_name, lock FROM procrastinate_jobs WHERE id = ANY(:ids) "
                                           "ORDER BY id"), {"ids": theirs}).all()
-        assert [tuple(r) for r in routed] == [("default", None), ("default", None), ("zones", "hydrawatch:zones")]
+        assert [tuple(r) for r in routed] == [("default", None), ("default", None), ("zones", "hydrawatch:zone:test")]
         assert outcome == {old: "abandoned", recent: "running"}
         with store.transaction() as session:  # the fresh cycle the job then starts is the one a third attempt resumes
             fresh = cycles.start(session, "cycle", NOW, stats={"job": 42})

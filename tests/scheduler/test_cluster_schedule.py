@@ -57,7 +57,7 @@ SCORE = {"kind": "score", "parent": 7, "index": 1, "candidates": [["b.pm", "look
     {**BATCH, "round": "all"}, {**BATCH, "round": None}, {k: v for k, v in {**BATCH, "round": "lost"}.items() if k != "at"},
     {"kind": "sweep_part", "sweep": 7}, {**PART, "sweep": -1}, {**PART, "index": "1"}, {**PART, "gone": "a.ltd"},
     {**PART, "live": [3]}, {**PART, "tlds": None}, {**PART, "at": "2024-09-03"}, {**PART, "domains": ["a.ltd"]},
-    {"kind": "source", "sweep": 7}, {**SOURCE, "source": "rm -rf"}, {**SOURCE, "index": 0},  # not pdns's number
+    {"kind": "source", "sweep": 7}, {**SOURCE, "source": "rm -rf"}, {**SOURCE, "index": 10_001},  # beyond any plan
     {**SOURCE, "sweep": -1}, {**SOURCE, "index": True}, {**SOURCE, "names": "a.ltd"}, {**SOURCE, "labels": [1]},
     {**SOURCE, "infra": [["ip"]]}, {**SOURCE, "infra": [["ip", 1]]}, {**SOURCE, "asked": [["ip", "192.0.2.1"]]},
     {**SOURCE, "asked": "x"}, {**SOURCE, "at": "2024-09-03T12:00:00"}, {**SOURCE, "extra": 1},
@@ -95,10 +95,16 @@ def test_each_source_job_carries_what_its_source_reads() -> None:
     assert SourceInputs.from_payload(inputs.payload("ct")) == SourceInputs(("a.ltd",), (), (), ())
     for screened in ("nrd", "zone", "certstream"):  # the name screen: labels and infrastructure
         assert SourceInputs.from_payload(inputs.payload(screened)) == SourceInputs((), ("a",), (ip, ns), ())
-    for index, name in enumerate(SOURCES):
+    assert inputs.payload("zone:net") == inputs.payload("zone")
+    for index, name in enumerate([*SOURCES, "zone:net", "zone:co.uk", "zone:xn--p1ai"]):
         job = {"kind": "source", "sweep": 7, "index": index, "source": name, **inputs.payload(name),
                "at": "2024-09-03T12:00:00+00:00"}
         assert _check(job) == "source"
+    for name in ("zone:", "zone:NET", "zone:a..b", "zone:" + "x" * 28, "zones", "zone:net;drop", 3):
+        job = {"kind": "source", "sweep": 7, "index": 0, "source": name, **inputs.payload("ct"),
+               "at": "2024-09-03T12:00:00+00:00"}
+        with pytest.raises(MalformedJob, match="not a hydrawatch job payload"):
+            _check(job)
 
 
 def test_the_queue_lives_beside_the_store() -> None:
@@ -141,3 +147,31 @@ def test_periodic_false_queues_no_stage_on_a_schedule_but_still_reaps(periodic: 
                         "cluster": {"enabled": True, "periodic": periodic}})
     app = build_app(cfg, cast(Any, SimpleNamespace()))  # the tasks only close over the worker's Components
     assert {task.periodic_id for task in app.periodic_registry.periodic_tasks.values()} == registered
+
+
+def test_a_dns_budget_is_shared_equally_among_the_live_workers_never_above_each_ones_concurrency() -> None:
+    from scheduler.cluster_plan import dns_share
+
+    assert dns_share(0, 3, 512) == 512  # no budget: each worker its own [dns] concurrency
+    assert dns_share(300, 3, 512) == 100
+    assert dns_share(300, 0, 512) == 300  # no heartbeat seen yet (the first job of the first worker)
+    assert dns_share(4096, 2, 512) == 512  # never above [dns] concurrency
+    assert dns_share(2, 5, 512) == 1  # at least one question
+
+
+def test_a_worker_s_prober_narrows_its_open_engine_to_its_share() -> None:
+    import asyncio
+
+    from crawler.dns import Prober
+    from crawler.settings import Nameserver
+
+    async def main() -> tuple[int, float, int]:
+        prober = Prober([Nameserver("127.0.0.1", 53)], concurrency=512)
+        engine = await prober._open()
+        try:
+            prober.limit(100)
+            return engine.concurrency, engine.window.ceiling, prober.new_engine().concurrency
+        finally:
+            engine.close()
+
+    assert asyncio.run(main()) == (100, 100.0, 100)

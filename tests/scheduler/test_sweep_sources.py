@@ -28,7 +28,14 @@ from scheduler.hunt_resolve import Resolved, Wildcards, resolve
 from scheduler.name_screen import NameScreen
 from scheduler.source_state import PendingMemory
 from scheduler.sweep_parts import consume
-from scheduler.sweep_sources import SOURCES, SourceInputs, SourcePlan, merge_sources, sweep_source
+from scheduler.sweep_sources import (
+    SOURCES,
+    SourceInputs,
+    SourcePlan,
+    merge_sources,
+    plan_sources,
+    sweep_source,
+)
 from storage import source_state, sweep_sources, watchlist
 from storage.store import Store
 
@@ -161,3 +168,69 @@ def _keys(session: Any) -> list[str]:
     from storage.models import SourceStateRow
 
     return [row.key for row in session.query(SourceStateRow)]
+
+
+@pytest.mark.sandbox
+def test_the_names_from_the_store_in_slices_merge_to_what_one_resolve_finds(
+        make_sandbox: Callable[..., Sandbox], tmp_path: Path) -> None:
+    """Hub links and similar pages resolved in slices (cluster mode: `names:<k>` jobs, any worker, any
+    order) and merged as the sweep's first sources give what one resolve over them gave: the same names,
+    discoveries, answers and counts, a name met in two slices merged with the better discovery, a watched
+    name never asked, a name that does not resolve left out."""
+    sb = make_sandbox(ROUTES, "seizure")
+    seed = "libertywire.press"
+    names = [Candidate("lw-today.site", "similar", f"{seed} (text overlap 0.90)", seed),
+             Candidate("no-such-site-hw.site", "outlink", f"{seed} links to it", seed),
+             Candidate(seed, "outlink", "a watched name", seed),
+             Candidate("eurotruth-news.xyz", "similar", f"{seed} (text overlap 0.70)", seed),
+             Candidate("lw-today.site", "redirect", f"{seed} redirects to it", seed),  # in the next slice: merged
+             Candidate("eurotruth-news.xyz", "lookalike", "tld-swap", seed)]
+    whole_parts, split_parts = _parts(sb, f"sqlite:///{tmp_path / 'a.db'}"), _parts(sb, f"sqlite:///{tmp_path / 'b.db'}")
+    skip = set(sb.seeds).__contains__
+
+    async def main() -> tuple[dict[str, Resolved], HuntReport, dict[str, Resolved], HuntReport, list[str]]:
+        whole, one = {}, HuntReport()
+        await resolve(whole_parts, names, skip=skip, wildcards=Wildcards(whole_parts, salt=NOW.isoformat()),
+                      report=one, into=whole)
+        plan = plan_sources(split_parts, [], [], names=names, per_slice=2)
+        for source in reversed(plan.sources):  # as workers would: in any order
+            assert await sweep_source(split_parts, sweep=9, source=source, inputs=plan.inputs, now=NOW,
+                                      names=plan.names_of(source))
+        merged, parted = {}, HuntReport()
+        merge_sources(split_parts, sweep=9, plan=plan, skip=skip, report=parted, into=merged, names=True)
+        return whole, one, merged, parted, list(plan.sources)
+
+    try:
+        whole, one, merged, parted, planned = reactor_run.run(main)
+    finally:
+        for parts in (whole_parts, split_parts):
+            reactor_run.run(parts.close)
+            parts.store.close()
+    assert planned[:3] == ["names:0", "names:1", "names:2"] and "names:3" not in planned
+    assert sorted(whole) == ["eurotruth-news.xyz", "lw-today.site"]
+    assert whole["lw-today.site"].candidate.source == "redirect"  # the better of its two discoveries
+    assert whole["eurotruth-news.xyz"].candidate.source == "similar"
+    assert merged == whole  # the same names, each with the same discovery and answer
+    assert (parted.generated, parted.resolved) == (one.generated, one.resolved) == (6, 2)
+
+
+def test_a_sweep_plans_its_store_names_first_and_each_slices_job_carries_its_candidates() -> None:
+    from scheduler.cluster import MalformedJob, _check
+
+    cfg = from_mapping({"discovery": {"nrd_feeds": ["https://feeds.example/nrd.txt"]}})
+    names = [Candidate(f"n{i}.ltd", "outlink", "a.ltd links to it", "a.ltd") for i in range(5)]
+    plan = plan_sources(cast(Components, cast(Any, SimpleNamespace(config=cfg))), [], [], names=names, per_slice=2)
+    assert plan.sources == ("names:0", "names:1", "names:2", "nrd")
+    assert [len(plan.names_of(s)) for s in plan.sources] == [2, 2, 1, 0]
+    one = plan_sources(cast(Components, cast(Any, SimpleNamespace(config=cfg))), [], [], names=names)
+    assert one.sources == ("names:0", "nrd") and one.names_of("names:0") == tuple(names)  # embedded: one slice
+    assert plan_sources(cast(Components, cast(Any, SimpleNamespace(config=cfg))), [], []).sources == ("nrd",)
+    jobs = [{"kind": "source", "sweep": 7, "index": i, "source": s, **plan.payload(s), "at": NOW.isoformat()}
+            for i, s in enumerate(plan.sources)]
+    assert jobs[2]["candidates"] == [["n4.ltd", "outlink", "a.ltd links to it", "a.ltd"]] and "candidates" not in jobs[3]
+    assert [_check(j) for j in jobs] == ["source"] * 4
+    for bad in ({**jobs[0], "candidates": []}, {k: v for k, v in jobs[0].items() if k != "candidates"},
+                {**jobs[3], "candidates": jobs[0]["candidates"]}, {**jobs[0], "candidates": [["", "x", "", ""]]},
+                {**jobs[0], "source": "names:01"}, {**jobs[0], "source": "names:x"}):
+        with pytest.raises(MalformedJob):
+            _check(bad)

@@ -19,10 +19,20 @@ pytestmark = pytest.mark.fast
     ({"tld": "n et", "path": "/z"}, "expected a TLD"),
     ({"tld": "net", "url": "ftp://x/net.zone"}, r"zone_files\[0\]\.url: not a valid http/https URL"),
     ({"tld": "net", "path": "/z", "token": "t"}, "unknown key 'token'"),
+    ({"tld": "x" * 28, "path": "/z"}, r"zone_files\[0\]\.tld: longer than 27 characters"),
 ])
 def test_a_bad_zone_entry_is_one_line_naming_it(entry: dict[str, str], words: str) -> None:
     with pytest.raises(cfgmod.ConfigError, match=words):
         cfgmod.from_mapping({"discovery": {"zone_files": [entry]}})
+
+
+def test_a_zone_listed_twice_is_refused() -> None:
+    """Each zone keeps one state (<tld>.names, …) and is one sweep source: two entries would share both."""
+    with pytest.raises(cfgmod.ConfigError, match=r"zone_files\[1\]\.tld: 'net' is listed twice"):
+        cfgmod.from_mapping({"discovery": {"zone_files": [{"tld": "net", "url": "https://x/net.zone"},
+                                                          {"tld": ".NET", "path": "/z/net.txt.gz"}]}})
+    longest = "xn--vermgensberatung-pwb"  # the longest TLD delegated today
+    assert cfgmod.from_mapping({"discovery": {"zone_files": [{"tld": longest, "path": "/z"}]}})
 
 
 def test_zone_entries_become_specs_with_normalised_tlds() -> None:
@@ -58,8 +68,28 @@ def test_only_the_zone_source_goes_to_the_zones_queue_and_only_zone_workers_take
     pytest.importorskip("procrastinate")
     from scheduler.cluster_zones import OTHER_QUEUES, ZONE_LOCK, ZONE_QUEUE, queues, route
 
+    # one lock a zone: two zones' jobs run at once on two zone workers, one zone's jobs one at a time
+    assert route({"kind": "source", "source": "zone:net", "sweep": 3}) == (ZONE_QUEUE, "hydrawatch:zone:net")
+    assert route({"kind": "source", "source": "zone:org", "sweep": 3}) == (ZONE_QUEUE, "hydrawatch:zone:org")
+    # a job queued before the split (every zone in one): the lock it always had
     assert route({"kind": "source", "source": "zone", "sweep": 3}) == (ZONE_QUEUE, ZONE_LOCK)
     assert [route({"kind": "source", "source": s}) for s in ("ct", "nrd", "certstream", "pdns")] == [None] * 4
-    assert route({"kind": "sweep_part", "source": "zone"}) is None
+    assert route({"kind": "sweep_part", "source": "zone:net"}) is None
     assert queues(True) is None  # every queue, the zones queue included
     assert queues(False) == list(OTHER_QUEUES) and ZONE_QUEUE not in OTHER_QUEUES
+
+
+def test_each_zone_is_a_sweep_source_of_its_own_at_the_zones_place(tmp_path: Path) -> None:
+    """A sweep plans one source a configured zone, in the config's order, between NRD and CertStream (where
+    the single zone source was): one resolving the sources in turn meets them in that order."""
+    from types import SimpleNamespace
+
+    from scheduler.sweep_sources import kind_of, plan_sources
+
+    c = cfgmod.from_mapping({"discovery": {
+        "nrd_feeds": ["https://feeds.example/nrd.txt"], "certstream_url": "wss://certstream.example/",
+        "zone_files": [{"tld": "org", "url": "https://x/org.zone"}, {"tld": "net", "path": "/z/net.txt.gz"}]}})
+    plan = plan_sources(SimpleNamespace(config=c), [], [])  # type: ignore[arg-type]  # reads only the config
+    assert plan.sources == ("nrd", "zone:org", "zone:net", "certstream")
+    assert [plan.index(s) for s in plan.sources] == [0, 1, 2, 3]
+    assert [kind_of(s) for s in plan.sources] == ["nrd", "zone", "zone", "certstream"]
