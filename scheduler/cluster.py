@@ -8,17 +8,16 @@ any number of `hydrawatch worker` processes on any number of machines.
   stage (a hunt's own included), the heavy work goes out as jobs without a lock that every worker takes:
   a round's batches and the batches of candidates a hunt chose (``observe``), a sweep's and a takedown
   hunt's lookalike parts (``sweep_part``), a sweep's sources (``source``: CT search, NRD feeds, one job a
-  zone file, CertStream, pDNS, and the names the sweep read from the store — hub links, redirect targets,
-  similar pages — in slices of [cluster] sweep_names; queued with the sweep's parts), and the scoring of the candidates
+  zone file, CertStream, pDNS, and the names the sweep read from the store — deferred by an earlier hunt,
+  hub links, redirect targets, similar pages — in slices of [cluster] sweep_names; queued with the sweep's parts), and the scoring of the candidates
   a hunt observed (``score``: batches of [cluster] score_batch, each reading the hunt's one view of the
   store itself and recording its decisions, edges and alerts with its own record;
   scheduler/score_jobs.py), and a round's banner re-check when the round first saw a seizure banner
   (``recheck``: the round's domains in batches of [cluster] observe_batch, each classified again against
   the banners the stage read once and recording its status changes with its own record;
   scheduler/recheck_jobs.py); the stage waits for them. Still in the stage itself: reading a sweep's
-  names from the store (deferred names, hub links and redirect targets, similar pages), resolving the
-  deferred ones (whether each still resolves is recorded after the merge, for the names this attempt
-  asked), and the merge and cap — measured at 10⁴ domains (bench/coordinator.py, bench/RESULTS.md "What a
+  names from the store (deferred names, hub links and redirect targets, similar pages) and the merge and
+  cap — measured at 10⁴ domains (bench/coordinator.py, bench/RESULTS.md "What a
   coordinator still does itself"): a few CPU-seconds once that measurement's two finds were fixed (the hub
   links read quadratically, the deferred names written one at a time), against minutes for the banner
   re-check before it became jobs.

@@ -103,7 +103,7 @@ def dns_share(budget: int, workers: int, ceiling: int) -> int:
 
 def defer(session: Session, task: str, payloads: list[dict[str, Any]], lock: str | None = None) -> list[int]:
     """Queue one job of ``task`` per payload in ``session``'s transaction (a payload naming a ``host``:
-    with that host's lock, else ``lock``; a zone-file source: on the zones queue with the zones lock,
+    with that host's lock, else ``lock``; a zone-file source: on the zones queue with its zone's lock,
     scheduler/cluster_zones.py); their ids."""
     return [int(session.execute(DEFER_ON, {"task": task, "args": json.dumps(p), **_route(p, lock)}).scalar_one())
             for p in payloads]

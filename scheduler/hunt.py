@@ -9,8 +9,9 @@ Two parts, in this order:
    workers share them) and merged as one resolve would have found them.
 2. **Sweep** (periodic): names deferred by an earlier hunt, redirect and outlink targets of live network
    sites, similar pages, lookalikes of every network label, CT search, NRD feeds, zone-file differences,
-   CertStream, passive DNS. Resolved in bounded batches (scheduler/hunt_resolve.py); the lookalikes in parts
-   and the network-bound sources each on its own (scheduler/sweep_sources.py: cluster workers share them),
+   CertStream, passive DNS. Resolved in bounded batches (scheduler/hunt_resolve.py); the names read from the
+   store in slices, the lookalikes in parts and the network-bound sources each on its own
+   (scheduler/sweep_sources.py, scheduler/sweep_parts.py: cluster workers share them),
    merged in one order whatever ran them; observed in the order of detect/hunt_order.py up to
    MAX_OBSERVED_PER_HUNT (redirect/outlink targets always); the rest is deferred to the next sweep.
 
@@ -29,7 +30,7 @@ A rejected candidate whose DNS answer is unchanged is not crawled again for
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterable, Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -41,11 +42,11 @@ from scheduler import hunt_sources as sources
 from scheduler import score_jobs
 from scheduler.components import Components
 from scheduler.hunt_report import HuntReport
-from scheduler.hunt_resolve import Resolved, Wildcards, resolve
+from scheduler.hunt_resolve import Resolved, Wildcards
 from scheduler.rounds import LOST, SWEEP, observe_round
 from scheduler.score_jobs import plan_scoring
 from scheduler.sweep_parts import SweepPart, consume, merge_parts, plan_lost_parts, plan_parts, run_parts
-from scheduler.sweep_sources import merge_sources, plan_sources
+from scheduler.sweep_sources import merge_sources, plan_sources, unasked
 from storage import candidates as candidate_store
 from storage import profiles, watchlist
 
@@ -132,14 +133,11 @@ async def _sweep(parts: Components, ctx: _Context, lost: Collection[str], *, now
         waiting = candidate_store.deferred(session)
         infra = profiles.network_infrastructure(session, ctx.network)
     found: dict[str, Resolved] = {}
-
-    async def run(cands: Iterable[Candidate] | AsyncIterable[Candidate]) -> None:
-        await resolve(parts, cands, skip=ctx.skip, wildcards=ctx.wildcards, report=report, into=found)
-
-    await run(waiting)  # here: whether each still resolves is recorded below, for the names asked here
-    # Hub links, redirect targets and similar pages: resolved as the sweep's first sources, in slices of
-    # [cluster] sweep_names (cluster mode: jobs the workers share; embedded: one), merged before the parts.
-    from_store = [*sources.link_candidates(ctx.network, ctx.ignore), *sources.similar_candidates(parts, ctx.network)]
+    # Deferred names, hub links, redirect targets and similar pages: resolved as the sweep's first sources, in
+    # slices of [cluster] sweep_names (cluster mode: jobs the workers share; embedded: one), merged before
+    # the parts, as one resolve over them in this order would have met them.
+    from_store = [*waiting, *sources.link_candidates(ctx.network, ctx.ignore),
+                  *sources.similar_candidates(parts, ctx.network)]
     asked = [c for c in from_store if not ctx.skip(c.domain)]
     report.generated += len(from_store) - len(asked)  # counted as one resolve counts the names it skips
     # Typos crossed with the network's TLDs for the domains already lost (their replacements may come days
@@ -157,6 +155,7 @@ async def _sweep(parts: Components, ctx: _Context, lost: Collection[str], *, now
                     sources=plan)
     ctx.part_wildcards |= merge_sources(parts, sweep=cycle_id, plan=plan, skip=ctx.skip, report=report, into=found,
                                         names=True)
+    not_asked = unasked(parts, sweep=cycle_id, plan=plan)  # a resumed attempt's names its first's slices lacked
     ctx.part_wildcards |= merge_parts(parts, sweep=cycle_id, plan=split, seed_order=[*gone, *live], skip=ctx.skip,
                                       report=report, into=found)
     ctx.part_wildcards |= merge_sources(parts, sweep=cycle_id, plan=plan, skip=ctx.skip, report=report, into=found)
@@ -169,7 +168,8 @@ async def _sweep(parts: Components, ctx: _Context, lost: Collection[str], *, now
                     len(pick.observe), len(fresh), len(pick.deferred))
     with parts.store.transaction() as session:
         report.deferred = candidate_store.defer(session, pick.deferred, now=now)
-        candidate_store.mark_unresolved(session, (c.domain for c in waiting if c.domain not in found), now=now)
+        candidate_store.mark_unresolved(
+            session, (c.domain for c in waiting if c.domain not in found and c.domain not in not_asked), now=now)
     await _observe(parts, pick.observe, found, now=now, cycle_id=cycle_id, round_name=SWEEP, report=report)
     ctx.done.update(c.domain for c in pick.observe)
     return list(pick.observe)

@@ -233,10 +233,9 @@ class ClusterSettings:
         "(embedded: one after another; cluster mode: `sweep_part` jobs that any worker takes, several at once)",
         positive))
     sweep_names: int = field(default=2000, metadata=key(
-        "cluster mode: names a discovery sweep read from the store (hub links and redirect targets of live network "
-        "sites, stored pages similar to the network's) resolved per `source` job (`names:<k>`), which any worker "
-        "takes, several at once; embedded: all in one. Names deferred by an earlier hunt are resolved in the "
-        "sweep's own job", positive))
+        "cluster mode: names a discovery sweep read from the store (deferred by an earlier hunt, hub links and "
+        "redirect targets of live network sites, stored pages similar to the network's) resolved per `source` job "
+        "(`names:<k>`), which any worker takes, several at once; embedded: all in one", positive))
     score_batch: int = field(default=100, metadata=key(
         "cluster mode: candidates per `score` job: a hunt that observed more scores them in such jobs, which "
         "any worker takes, each reading the network's profiles, every candidate's profile and the store's "

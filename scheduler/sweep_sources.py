@@ -13,6 +13,7 @@ source on a worker sees the network as the sweep saw it."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
@@ -40,12 +41,13 @@ source per configured zone, ``zone:<tld>`` (:func:`zone_source`), in the config'
 two zones are two jobs that two zone workers can read at once (cluster mode), each under its zone's lock."""
 ZONE_PREFIX = "zone:"
 NAMES_PREFIX = "names:"
-"""A sweep's names read from the store — hub links and redirect targets of live network sites, stored pages
-similar to the network's — resolved in slices of [cluster] sweep_names (cluster mode; embedded: one), each a
-source ``names:<k>`` that carries its candidates (:meth:`SourcePlan.payload`), merged before the lookalike
-parts, where one process resolving them first met them. The names deferred by an earlier hunt are resolved
-in the sweep's own job: whether each still resolves is recorded after the merge (``mark_unresolved``), which
-needs to know it was asked in this attempt; a resumed attempt's slices may differ from its first's."""
+"""A sweep's names read from the store — deferred by an earlier hunt, hub links and redirect targets of live
+network sites, stored pages similar to the network's — resolved in slices of [cluster] sweep_names (cluster
+mode; embedded: one), each a source ``names:<k>`` that carries its candidates (:meth:`SourcePlan.payload`),
+merged before the lookalike parts, where one process resolving them first met them. Each slice records
+which names it was given (a digest, :func:`names_digest`): a resumed attempt whose store gave other names
+than its first's finds a slice recorded with other names, and :func:`unasked` says which names no slice
+was asked, so a deferred name is not taken for one that stopped resolving (it waits for the next sweep)."""
 SCREEN = frozenset({"labels", "infra"})
 NEEDS = {"ct": frozenset({"names"}), "nrd": SCREEN, "zone": SCREEN, "certstream": SCREEN,
          "pdns": frozenset({"names", "labels", "infra", "asked"}), "names": frozenset()}
@@ -188,6 +190,22 @@ async def _candidates(parts: Components, source: str, inputs: SourceInputs, name
         yield c
 
 
+def names_digest(names: Iterable[Candidate]) -> str:
+    """Which names a ``names:<k>`` slice was given (recorded with it; :func:`unasked`)."""
+    return hashlib.sha256("\n".join(sorted({c.domain for c in names})).encode()).hexdigest()[:16]
+
+
+def unasked(parts: Components, *, sweep: int, plan: SourcePlan) -> set[str]:
+    """The names of ``plan``'s slices that no recorded slice of sweep ``sweep`` was asked: those of a slice
+    recorded (by a killed first attempt) with other names than the plan gives it, and in no other slice."""
+    with parts.store.transaction() as session:
+        done = {d.source: d for d in sweep_sources.sources_of(session, sweep)}
+    given = {s: plan.names_of(s) for s in plan.sources if kind_of(s) == "names"}
+    asked = {c.domain for s, names in given.items()
+             if s in done and done[s].report.get("asked") == names_digest(names) for c in names}
+    return {c.domain for names in given.values() for c in names} - asked
+
+
 async def sweep_source(parts: Components, *, sweep: int, source: str, inputs: SourceInputs, now: datetime,
                        wildcards: Wildcards | None = None, names: Sequence[Candidate] = ()) -> bool:
     """Run ``source`` for sweep ``sweep`` (a cycle-log id) and record what resolved (both modes run this);
@@ -214,7 +232,7 @@ async def sweep_source(parts: Components, *, sweep: int, source: str, inputs: So
                for n, r in found.items()],
         generated=report.generated, wildcards=wildcards.active, memos=memory.pending(),
         report={"source_errors": report.source_errors, "source_notes": report.source_notes,
-                "truncated": report.truncated})
+                "truncated": report.truncated, **({"asked": names_digest(names)} if kind_of(source) == "names" else {})})
     with parts.store.transaction() as session:
         recorded = sweep_sources.record(session, sweep, source, got, worker=_worker(), now=now)
     if recorded:  # the zones' differences are done with once their candidates are kept

@@ -234,3 +234,29 @@ def test_a_sweep_plans_its_store_names_first_and_each_slices_job_carries_its_can
                 {**jobs[0], "source": "names:01"}, {**jobs[0], "source": "names:x"}):
         with pytest.raises(MalformedJob):
             _check(bad)
+
+
+def test_a_resumed_sweep_knows_which_names_no_recorded_slice_was_asked(store: Store) -> None:
+    """A killed attempt recorded slice names:0 of its names; the retried one reads other names from the
+    store (a name deferred meanwhile comes first), so its slice 0 is not the recorded one and is not run
+    again (recorded under that name): the names only its plan gave slice 0 were asked by no slice. The
+    sweep then leaves such a deferred name deferred instead of marking it unresolved."""
+    from scheduler.sweep_sources import names_digest, unasked
+
+    def cand(name: str) -> Candidate:
+        return Candidate(name, "outlink", "a.ltd links to it", "a.ltd")
+
+    parts = cast(Components, cast(Any, SimpleNamespace(store=store, config=from_mapping({}))))
+    first = plan_sources(parts, [], [], names=[cand("b.ltd"), cand("c.ltd"), cand("d.ltd")], per_slice=2)
+    for source in first.sources:
+        got = sweep_sources.SourceRecord(found=[], generated=2, wildcards=[],
+                                         report={"asked": names_digest(first.names_of(source))})
+        with store.transaction() as session:
+            sweep_sources.record(session, 5, source, got, worker="w", now=NOW)
+    assert unasked(parts, sweep=5, plan=first) == set()  # every slice recorded as planned
+    again = plan_sources(parts, [], [], names=[cand("new.ltd"), cand("b.ltd"), cand("c.ltd"), cand("d.ltd")],
+                         per_slice=2)
+    # slice 0 is now new.ltd and b.ltd (recorded: b.ltd and c.ltd), slice 1 c.ltd and d.ltd (recorded: d.ltd)
+    assert unasked(parts, sweep=5, plan=again) == {"new.ltd", "b.ltd", "c.ltd", "d.ltd"}
+    same = plan_sources(parts, [], [], names=[cand("c.ltd"), cand("b.ltd"), cand("d.ltd")], per_slice=2)
+    assert unasked(parts, sweep=5, plan=same) == set()  # the same names in a slice, in another order
