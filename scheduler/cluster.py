@@ -81,7 +81,7 @@ from scheduler.observe import ObserveReport, replaying
 from scheduler.rounds import ROUNDS, WATCHED, observe_batch
 from scheduler.score_jobs import ScorePlan
 from scheduler.server_gate import ServerGate
-from scheduler.settings import CycleSettings
+from scheduler.settings import MAX_SLICE_NAMES, CycleSettings
 from scheduler.sweep_parts import SweepPart, sweep_part
 from scheduler.sweep_sources import SourceInputs, SourcePlan, run_sources
 from scheduler.sweep_sources import kind_of as source_kind
@@ -114,7 +114,6 @@ MAX_SLICES = 256
 MAX_PART_NAMES = 10_000
 SOURCE_KEYS = {"sweep", "index", "source", "names", "labels", "infra", "asked", "at"}
 SOURCE_OPTIONAL = {"candidates"}  # a names:<k> slice's candidates as [name, source, via, seed] (only there)
-MAX_SLICE_NAMES = 100_000
 MAX_SOURCES = 10_000  # CT, NRD, CertStream, pDNS and one a zone file (CZDS serves ~1,100 zones)
 MAX_SOURCE_VALUES = 1_000_000  # a network of 10⁵ domains has up to ~3·10⁵ addresses and name servers
 SCORE_KEYS = {"parent", "index", "candidates", "network", "everyone", "at"}

@@ -53,6 +53,16 @@ def tlds(name: str, value: str | list[str], show: Show) -> None:
         raise SettingsError(f'{name}: expected "all" or a list of TLDs, got {show(name, value)}')
 
 
+MAX_SLICE_NAMES = 100_000
+"""The most names a sweep's ``names:<k>`` job may carry (a worker refuses a larger payload as malformed)."""
+
+
+def slice_names(name: str, value: int, show: Show) -> None:
+    positive(name, value, show)
+    if value > MAX_SLICE_NAMES:
+        raise SettingsError(f"{name}: at most {MAX_SLICE_NAMES}, got {show(name, value)}")
+
+
 ZONE_TLD_MAX = 27
 """The longest zone TLD a config may name: each zone is a sweep source ``zone:<tld>``, a name the store keeps
 in 32 characters (the longest TLD delegated today, an IDN in punycode, has 24)."""
@@ -235,7 +245,8 @@ class ClusterSettings:
     sweep_names: int = field(default=2000, metadata=key(
         "cluster mode: names a discovery sweep read from the store (deferred by an earlier hunt, hub links and "
         "redirect targets of live network sites, stored pages similar to the network's) resolved per `source` job "
-        "(`names:<k>`), which any worker takes, several at once; embedded: all in one", positive))
+        "(`names:<k>`), which any worker takes, several at once; embedded: all in one (at most 100000)",
+        slice_names))
     score_batch: int = field(default=100, metadata=key(
         "cluster mode: candidates per `score` job: a hunt that observed more scores them in such jobs, which "
         "any worker takes, each reading the network's profiles, every candidate's profile and the store's "

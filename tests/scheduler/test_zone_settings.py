@@ -93,3 +93,14 @@ def test_each_zone_is_a_sweep_source_of_its_own_at_the_zones_place(tmp_path: Pat
     assert plan.sources == ("nrd", "zone:org", "zone:net", "certstream")
     assert [plan.index(s) for s in plan.sources] == [0, 1, 2, 3]
     assert [kind_of(s) for s in plan.sources] == ["nrd", "zone", "zone", "certstream"]
+
+
+def test_a_names_slice_larger_than_a_worker_accepts_is_refused_at_config_load() -> None:
+    """[cluster] sweep_names above what a worker takes in one job (MAX_SLICE_NAMES) would queue jobs every
+    worker refuses as malformed: refused at load, one line naming the key."""
+    from scheduler.settings import MAX_SLICE_NAMES
+
+    assert cfgmod.from_mapping({"cluster": {"sweep_names": MAX_SLICE_NAMES}}).cluster.sweep_names == MAX_SLICE_NAMES
+    for bad in (0, MAX_SLICE_NAMES + 1):
+        with pytest.raises(cfgmod.ConfigError, match="cluster.sweep_names"):
+            cfgmod.from_mapping({"cluster": {"sweep_names": bad}})
