@@ -83,7 +83,7 @@ from scheduler.score_jobs import ScorePlan
 from scheduler.server_gate import ServerGate
 from scheduler.settings import MAX_SLICE_NAMES, CycleSettings
 from scheduler.sweep_parts import SweepPart, sweep_part
-from scheduler.sweep_sources import SourceInputs, SourcePlan, run_sources
+from scheduler.sweep_sources import NAMES_INDEX, NAMES_PREFIX, SourceInputs, SourcePlan, run_sources
 from scheduler.sweep_sources import kind_of as source_kind
 from scheduler.sweep_sources import known as known_source
 from storage import cycles, sweep_sources, sweeps
@@ -114,7 +114,6 @@ MAX_SLICES = 256
 MAX_PART_NAMES = 10_000
 SOURCE_KEYS = {"sweep", "index", "source", "names", "labels", "infra", "asked", "at"}
 SOURCE_OPTIONAL = {"candidates"}  # a names:<k> slice's candidates as [name, source, via, seed] (only there)
-MAX_SOURCES = 10_000  # CT, NRD, CertStream, pDNS and one a zone file (CZDS serves ~1,100 zones)
 MAX_SOURCE_VALUES = 1_000_000  # a network of 10⁵ domains has up to ~3·10⁵ addresses and name servers
 SCORE_KEYS = {"parent", "index", "candidates", "network", "everyone", "at"}
 MAX_SCORE_CANDIDATES = 10_000
@@ -257,7 +256,12 @@ def _source_ok(payload: dict[str, Any]) -> bool:
     pDNS values as [kind, value, seed]."""
     if not SOURCE_KEYS <= set(payload) or not _counters(payload, "sweep", "index"):
         return False
-    if not isinstance(payload["source"], str) or not known_source(payload["source"]) or payload["index"] > MAX_SOURCES:
+    if not isinstance(payload["source"], str) or not known_source(payload["source"]):
+        return False
+    if source_kind(payload["source"]) == "names":  # its number is NAMES_INDEX + k (SourcePlan.index)
+        if payload["index"] != NAMES_INDEX + int(payload["source"][len(NAMES_PREFIX):]):
+            return False
+    elif payload["index"] >= NAMES_INDEX:
         return False
     if (source_kind(payload["source"]) == "names") != ("candidates" in payload):
         return False
@@ -644,8 +648,8 @@ async def run_sweep(app: procrastinate.App, parts: Components, plan: list[SweepP
          "tlds": list(typo_tlds), "at": now.isoformat(), **({"slice": [part.cut, part.cuts]} if part.cuts > 1 else {})}
         for part in plan]
     feeds: list[dict[str, Any]] = [] if sources is None else [
-        {"kind": "source", "sweep": sweep, "index": index, "source": name, **sources.payload(name),
-         "at": now.isoformat()} for index, name in enumerate(sources.sources)]
+        {"kind": "source", "sweep": sweep, "index": sources.index(name), "source": name, **sources.payload(name),
+         "at": now.isoformat()} for name in sources.sources]
     with parts.store.transaction() as session:
         children = queue_parts(session, STAGE_TASK, payloads, sweep=sweep, resume=(
             (lambda s: [d.part for d in sweeps.parts_of(s, sweep)]) if resume else None))

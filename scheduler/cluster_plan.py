@@ -9,9 +9,10 @@ id, same ``now``) looks for the children queued under its id. A round's batches:
 the one it runs (a crawl round's grouping by host would come out otherwise once part of the round is
 recorded), plus a batch of any domain the plan lacks. Parts: its own plan (the label groups are the same
 for the same network), each part matched by number; a sweep's sources likewise (numbered by their place
-in the sweep's source plan, sweep_sources.SourcePlan: its names from the store in slices first, then the
-configured sources; a slice the first attempt recorded keeps the names it was given, so a name the store
-gave only the retried attempt and that falls in such a slice waits for the next sweep). Of each child found: recorded done, skipped; queued or running (its worker
+in the sweep's source plan, sweep_sources.SourcePlan.index: a configured source by its place among them,
+a slice of the names read from the store by its own number, so both stay the same whatever the store
+gives a retried attempt; a slice the first attempt recorded with other names is not run again, its names
+asked again in slices of their own: sweep_sources.resumed_names). Of each child found: recorded done, skipped; queued or running (its worker
 alive, or to be retried by the reaper), waited for, never queued twice; anything else (failed,
 cancelled, succeeded without a record), queued again.
 

@@ -40,14 +40,17 @@ SOURCES = ("ct", "nrd", "zone", "certstream", "pdns")
 source per configured zone, ``zone:<tld>`` (:func:`zone_source`), in the config's order at the zone's place:
 two zones are two jobs that two zone workers can read at once (cluster mode), each under its zone's lock."""
 ZONE_PREFIX = "zone:"
+NAMES_INDEX = 10_000
+"""The job number of slice ``names:0`` (SourcePlan.index): above any configured source's (one a zone file)."""
 NAMES_PREFIX = "names:"
 """A sweep's names read from the store — deferred by an earlier hunt, hub links and redirect targets of live
 network sites, stored pages similar to the network's — resolved in slices of [cluster] sweep_names (cluster
 mode; embedded: one), each a source ``names:<k>`` that carries its candidates (:meth:`SourcePlan.payload`),
 merged before the lookalike parts, where one process resolving them first met them. Each slice records
 which names it was given (a digest, :func:`names_digest`): a resumed attempt whose store gave other names
-than its first's finds a slice recorded with other names, and :func:`unasked` says which names no slice
-was asked, so a deferred name is not taken for one that stopped resolving (it waits for the next sweep)."""
+than its first's finds a slice recorded with other names, and asks that slice's names again in slices of
+their own (:func:`resumed_names`); :func:`unasked` says which names no slice was asked, so a deferred name
+is never taken for one that stopped resolving."""
 SCREEN = frozenset({"labels", "infra"})
 NEEDS = {"ct": frozenset({"names"}), "nrd": SCREEN, "zone": SCREEN, "certstream": SCREEN,
          "pdns": frozenset({"names", "labels", "infra", "asked"}), "names": frozenset()}
@@ -125,8 +128,13 @@ class SourcePlan:
     names: tuple[tuple[Candidate, ...], ...] = ()  # the store names' slices: source names:<k> resolves names[k]
 
     def index(self, source: str) -> int:
-        """``source``'s place in the plan: its job's number (the same for one config and one store)."""
-        return self.sources.index(source)
+        """``source``'s job's number, the same in every attempt of a sweep: a configured source its place
+        among them (fixed by the config), slice ``names:<k>`` NAMES_INDEX + k (the number of slices changes
+        with the store: were they numbered by place, a retried attempt's sources would take its first
+        attempt's numbers of other sources)."""
+        if kind_of(source) == "names":
+            return NAMES_INDEX + int(source[len(NAMES_PREFIX):])
+        return [s for s in self.sources if kind_of(s) != "names"].index(source)
 
     def names_of(self, source: str) -> tuple[Candidate, ...]:
         """The candidates source ``source`` resolves itself (a ``names:<k>`` slice's; none for the others)."""
@@ -193,6 +201,25 @@ async def _candidates(parts: Components, source: str, inputs: SourceInputs, name
 def names_digest(names: Iterable[Candidate]) -> str:
     """Which names a ``names:<k>`` slice was given (recorded with it; :func:`unasked`)."""
     return hashlib.sha256("\n".join(sorted({c.domain for c in names})).encode()).hexdigest()[:16]
+
+
+def resumed_names(parts: Components, *, sweep: int, plan: SourcePlan, per_slice: int) -> SourcePlan:
+    """``plan`` for a retried sweep ``sweep``: a slice its killed first attempt recorded with other names
+    than ``plan`` gives it is not run again (it is recorded), so its names go again in slices of their own
+    (``per_slice`` names, 0: one), numbered after every slice recorded and placed after every other source
+    (a source's number is its place: the first attempt's jobs keep theirs). Unchanged when nothing of the
+    sweep is recorded (a first attempt, the embedded process)."""
+    with parts.store.transaction() as session:
+        done = {d.source: d for d in sweep_sources.sources_of(session, sweep) if kind_of(d.source) == "names"}
+    stale = [s for s in plan.sources if s in done and done[s].report.get("asked") != names_digest(plan.names_of(s))]
+    if not stale:
+        return plan
+    again = [c for s in stale for c in plan.names_of(s)]
+    start = max([len(plan.names), *(int(s[len(NAMES_PREFIX):]) + 1 for s in done)])
+    size = per_slice if per_slice > 0 else len(again)
+    extra = [tuple(again[i:i + size]) for i in range(0, len(again), size)]
+    padded = (*plan.names, *([()] * (start - len(plan.names))), *extra)
+    return SourcePlan((*plan.sources, *(names_source(start + k) for k in range(len(extra)))), plan.inputs, padded)
 
 
 def unasked(parts: Components, *, sweep: int, plan: SourcePlan) -> set[str]:

@@ -266,8 +266,8 @@ def test_a_sweep_whose_worker_is_killed_resumes_and_runs_only_the_missing_parts(
         assert s.view.scalar("SELECT count(*) FROM sweep_found") == 0
         # each source job queued once, recorded once (its cursors with it), read and then dropped
         assert s.view.rows("SELECT args->>'source', status FROM procrastinate_jobs WHERE args->>'kind' = 'source' "
-                           "ORDER BY (args->>'index')::int") == [("names:0", "succeeded"), ("ct", "succeeded"),
-                                                                  ("nrd", "succeeded")]
+                           "ORDER BY (args->>'index')::int") == [("ct", "succeeded"), ("nrd", "succeeded"),
+                                                                  ("names:0", "succeeded")]
         assert s.view.rows("SELECT sweep, source FROM sweep_sources ORDER BY source") == [
             (cycle_id, "ct"), (cycle_id, "names:0"), (cycle_id, "nrd")]
         assert s.view.scalar("SELECT count(*) FROM sweep_source_found") == 0

@@ -225,13 +225,16 @@ def test_a_sweep_plans_its_store_names_first_and_each_slices_job_carries_its_can
     one = plan_sources(cast(Components, cast(Any, SimpleNamespace(config=cfg))), [], [], names=names)
     assert one.sources == ("names:0", "nrd") and one.names_of("names:0") == tuple(names)  # embedded: one slice
     assert plan_sources(cast(Components, cast(Any, SimpleNamespace(config=cfg))), [], []).sources == ("nrd",)
-    jobs = [{"kind": "source", "sweep": 7, "index": i, "source": s, **plan.payload(s), "at": NOW.isoformat()}
-            for i, s in enumerate(plan.sources)]
+    # a slice's number does not depend on how many slices come before the configured sources
+    assert [plan.index(s) for s in plan.sources] == [10_000, 10_001, 10_002, 0] and one.index("nrd") == 0
+    jobs = [{"kind": "source", "sweep": 7, "index": plan.index(s), "source": s, **plan.payload(s),
+             "at": NOW.isoformat()} for s in plan.sources]
     assert jobs[2]["candidates"] == [["n4.ltd", "outlink", "a.ltd links to it", "a.ltd"]] and "candidates" not in jobs[3]
     assert [_check(j) for j in jobs] == ["source"] * 4
     for bad in ({**jobs[0], "candidates": []}, {k: v for k, v in jobs[0].items() if k != "candidates"},
                 {**jobs[3], "candidates": jobs[0]["candidates"]}, {**jobs[0], "candidates": [["", "x", "", ""]]},
-                {**jobs[0], "source": "names:01"}, {**jobs[0], "source": "names:x"}):
+                {**jobs[0], "source": "names:01"}, {**jobs[0], "source": "names:x"},
+                {**jobs[0], "index": 0}, {**jobs[3], "index": 10_000}):  # a number not the source's
         with pytest.raises(MalformedJob):
             _check(bad)
 
@@ -260,3 +263,39 @@ def test_a_resumed_sweep_knows_which_names_no_recorded_slice_was_asked(store: St
     assert unasked(parts, sweep=5, plan=again) == {"new.ltd", "b.ltd", "c.ltd", "d.ltd"}
     same = plan_sources(parts, [], [], names=[cand("c.ltd"), cand("b.ltd"), cand("d.ltd")], per_slice=2)
     assert unasked(parts, sweep=5, plan=same) == set()  # the same names in a slice, in another order
+
+
+def test_a_resumed_sweep_asks_again_the_names_of_slices_recorded_with_other_names(store: Store) -> None:
+    """The killed first attempt recorded names:0 and names:1 with its names; the retry's store gives a new
+    deferred name first, so both slices now hold other names and are not run again (recorded). Their
+    names go in slices of their own, numbered after every recorded slice and after every other source;
+    once those are recorded, every name was asked."""
+    from scheduler.sweep_sources import names_digest, resumed_names, unasked
+
+    def cand(name: str) -> Candidate:
+        return Candidate(name, "outlink", "a.ltd links to it", "a.ltd")
+
+    def record(plan: SourcePlan, source: str) -> None:
+        got = sweep_sources.SourceRecord(found=[], generated=0, wildcards=[],
+                                         report={"asked": names_digest(plan.names_of(source))})
+        with store.transaction() as session:
+            sweep_sources.record(session, 6, source, got, worker="w", now=NOW)
+
+    cfg = from_mapping({"discovery": {"nrd_feeds": ["https://feeds.example/nrd.txt"]}})
+    parts = cast(Components, cast(Any, SimpleNamespace(store=store, config=cfg)))
+    first = plan_sources(parts, [], [], names=[cand("b.ltd"), cand("c.ltd"), cand("d.ltd")], per_slice=2)
+    assert resumed_names(parts, sweep=6, plan=first, per_slice=2) == first  # nothing recorded yet
+    for source in first.sources:
+        if source != "nrd":
+            record(first, source)
+    again = plan_sources(parts, [], [], names=[cand("new.ltd"), cand("b.ltd"), cand("c.ltd"), cand("d.ltd")],
+                         per_slice=2)
+    resumed = resumed_names(parts, sweep=6, plan=again, per_slice=3)
+    assert resumed.sources == ("names:0", "names:1", "nrd", "names:2", "names:3")
+    assert [c.domain for c in resumed.names_of("names:2")] == ["new.ltd", "b.ltd", "c.ltd"]
+    assert [c.domain for c in resumed.names_of("names:3")] == ["d.ltd"]
+    assert resumed.index("nrd") == again.index("nrd") == 0 and resumed.index("names:3") == 10_003
+    assert unasked(parts, sweep=6, plan=resumed) == {"new.ltd", "b.ltd", "c.ltd", "d.ltd"}
+    for source in ("names:2", "names:3"):
+        record(resumed, source)
+    assert unasked(parts, sweep=6, plan=resumed) == set()
