@@ -1,11 +1,12 @@
-"""A discovery sweep's network-bound sources besides its lookalikes — CT search, NRD feeds, zone files,
-CertStream, passive DNS — each run on its own (each zone file a source of its own): it reads its source, screens and resolves the names, and
-records once what resolved, with its errors and notes, in the transaction that advances its cursors
-(storage/sweep_sources.py). The embedded process runs them one after another after the sweep's lookalike
-parts; cluster workers one job each, queued with those parts in one transaction (scheduler/cluster.py).
-The sweep's final step merges them in SOURCES order, after the parts, as one process resolving them in
-turn would have met them (scheduler/hunt.py); names deferred by an earlier hunt, hub links and similar
-pages come from the store and this process's index and are resolved in the sweep's own job.
+"""A discovery sweep's sources besides its lookalikes — the names it read from the store (in slices), CT
+search, NRD feeds, zone files (one source a zone), CertStream, passive DNS — each run on its own: it reads
+its source, screens and resolves the names, and records once what resolved, with its errors and notes, in
+the transaction that advances its cursors (storage/sweep_sources.py). The embedded process runs them one
+after another after the sweep's lookalike parts; cluster workers one job each, queued with those parts in
+one transaction (scheduler/cluster.py). The sweep's final step merges the names slices first, then the
+parts, then the other sources in SOURCES order, as one process resolving them in turn would have met them
+(scheduler/hunt.py). The names from the store (deferred by an earlier hunt, hub links, similar pages) are
+read by the sweep from the store and its process's index and handed to the slices.
 
 What a source needs of the network (its domains, labels, infrastructure, the pDNS values worth asking)
 is computed by the sweep and handed over (:class:`SourceInputs`, a job's payload in cluster mode), so a
@@ -74,8 +75,8 @@ def kind_of(source: str) -> str:
 
 
 def known(source: str) -> bool:
-    """Whether ``source`` names a sweep source: an entry of SOURCES, or ``zone:<tld>`` (bare ``zone``, every
-    configured zone in one source, is how sweeps before the split named it)."""
+    """Whether ``source`` names a sweep source: an entry of SOURCES, ``zone:<tld>`` (bare ``zone``, every
+    configured zone in one source, is how sweeps before the split named it) or ``names:<k>``."""
     if source.startswith(NAMES_PREFIX):
         index = source[len(NAMES_PREFIX):]
         return index.isascii() and index.isdigit() and len(index) <= 6 and str(int(index)) == index
@@ -206,9 +207,9 @@ def names_digest(names: Iterable[Candidate]) -> str:
 def resumed_names(parts: Components, *, sweep: int, plan: SourcePlan, per_slice: int) -> SourcePlan:
     """``plan`` for a retried sweep ``sweep``: a slice its killed first attempt recorded with other names
     than ``plan`` gives it is not run again (it is recorded), so its names go again in slices of their own
-    (``per_slice`` names, 0: one), numbered after every slice recorded and placed after every other source
-    (a source's number is its place: the first attempt's jobs keep theirs). Unchanged when nothing of the
-    sweep is recorded (a first attempt, the embedded process)."""
+    (``per_slice`` names, 0: one), numbered after every slice recorded (their jobs' numbers follow:
+    :meth:`SourcePlan.index`). Unchanged when no slice of the sweep is recorded otherwise (a first attempt,
+    the embedded process)."""
     with parts.store.transaction() as session:
         done = {d.source: d for d in sweep_sources.sources_of(session, sweep) if kind_of(d.source) == "names"}
     stale = [s for s in plan.sources if s in done and done[s].report.get("asked") != names_digest(plan.names_of(s))]
