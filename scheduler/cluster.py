@@ -83,7 +83,7 @@ from scheduler.score_jobs import ScorePlan
 from scheduler.server_gate import ServerGate
 from scheduler.settings import MAX_SLICE_NAMES, CycleSettings
 from scheduler.sweep_parts import SweepPart, sweep_part
-from scheduler.sweep_sources import NAMES_INDEX, NAMES_PREFIX, SourceInputs, SourcePlan, run_sources
+from scheduler.sweep_sources import NAMES_INDEX, SourceInputs, SourcePlan, run_sources, slice_number
 from scheduler.sweep_sources import kind_of as source_kind
 from scheduler.sweep_sources import known as known_source
 from storage import cycles, sweep_sources, sweeps
@@ -259,7 +259,7 @@ def _source_ok(payload: dict[str, Any]) -> bool:
     if not isinstance(payload["source"], str) or not known_source(payload["source"]):
         return False
     if source_kind(payload["source"]) == "names":  # its number is NAMES_INDEX + k (SourcePlan.index)
-        if payload["index"] != NAMES_INDEX + int(payload["source"][len(NAMES_PREFIX):]):
+        if payload["index"] != NAMES_INDEX + slice_number(payload["source"]):
             return False
     elif payload["index"] >= NAMES_INDEX:
         return False

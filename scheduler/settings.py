@@ -68,6 +68,11 @@ ZONE_TLD_MAX = 27
 in 32 characters (the longest TLD delegated today, an IDN in punycode, has 24)."""
 
 
+def tld_labels_ok(tld: str) -> bool:
+    """``tld`` is dot-separated labels of ASCII letters, digits and hyphens (a zone's TLD)."""
+    return bool(tld) and all(part.replace("-", "").isalnum() and part.isascii() for part in tld.split("."))
+
+
 def zone_files(name: str, value: list[dict[str, str]], show: Show) -> None:
     seen: set[str] = set()
     for i, entry in enumerate(value):
@@ -76,7 +81,7 @@ def zone_files(name: str, value: list[dict[str, str]], show: Show) -> None:
         if unknown:
             raise SettingsError(f"{where}: unknown key {unknown[0]!r} (known: tld, url, path)")
         tld = entry.get("tld", "").strip(".").lower()
-        if not tld or not all(part.replace("-", "").isalnum() and part.isascii() for part in tld.split(".")):
+        if not tld_labels_ok(tld):
             raise SettingsError(f"{where}.tld: expected a TLD such as \"net\", got {show(where + '.tld', entry.get('tld', ''))}")
         if len(tld) > ZONE_TLD_MAX:
             raise SettingsError(f"{where}.tld: longer than {ZONE_TLD_MAX} characters")

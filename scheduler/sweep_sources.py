@@ -31,7 +31,7 @@ from scheduler.hunt_pdns import asked_values, pdns_asked
 from scheduler.hunt_report import HuntReport
 from scheduler.hunt_resolve import Resolved, Wildcards, join_recorded, resolve
 from scheduler.name_screen import NameScreen
-from scheduler.settings import ZONE_TLD_MAX
+from scheduler.settings import ZONE_TLD_MAX, tld_labels_ok
 from scheduler.source_state import PendingMemory
 from scheduler.zone_source import zone_candidates, zone_specs
 from storage import sweep_sources, watchlist
@@ -84,8 +84,13 @@ def known(source: str) -> bool:
 
 
 def _tld_ok(tld: str) -> bool:
-    return 0 < len(tld) <= ZONE_TLD_MAX and all(
-        part and part.replace("-", "").isalnum() and part.isascii() and part == part.lower() for part in tld.split("."))
+    """A zone's TLD as the config keeps it (lower case, ZONE_TLD_MAX characters at most)."""
+    return len(tld) <= ZONE_TLD_MAX and tld == tld.lower() and tld_labels_ok(tld)
+
+
+def slice_number(source: str) -> int:
+    """``k`` of the names slice ``names:<k>``."""
+    return int(source[len(NAMES_PREFIX):])
 
 
 @dataclass(frozen=True)
@@ -134,12 +139,12 @@ class SourcePlan:
         with the store: were they numbered by place, a retried attempt's sources would take its first
         attempt's numbers of other sources)."""
         if kind_of(source) == "names":
-            return NAMES_INDEX + int(source[len(NAMES_PREFIX):])
+            return NAMES_INDEX + slice_number(source)
         return [s for s in self.sources if kind_of(s) != "names"].index(source)
 
     def names_of(self, source: str) -> tuple[Candidate, ...]:
         """The candidates source ``source`` resolves itself (a ``names:<k>`` slice's; none for the others)."""
-        return self.names[int(source[len(NAMES_PREFIX):])] if kind_of(source) == "names" else ()
+        return self.names[slice_number(source)] if kind_of(source) == "names" else ()
 
     def payload(self, source: str) -> dict[str, Any]:
         """What ``source``'s job carries: what it reads of the network's inputs, and a names slice its
@@ -216,7 +221,7 @@ def resumed_names(parts: Components, *, sweep: int, plan: SourcePlan, per_slice:
     if not stale:
         return plan
     again = [c for s in stale for c in plan.names_of(s)]
-    start = max([len(plan.names), *(int(s[len(NAMES_PREFIX):]) + 1 for s in done)])
+    start = max([len(plan.names), *(slice_number(s) + 1 for s in done)])
     size = per_slice if per_slice > 0 else len(again)
     extra = [tuple(again[i:i + size]) for i in range(0, len(again), size)]
     padded = (*plan.names, *([()] * (start - len(plan.names))), *extra)
