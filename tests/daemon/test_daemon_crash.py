@@ -28,11 +28,13 @@ def test_sigkill_mid_hunt_then_restart_loses_nothing_and_duplicates_nothing(setu
     sb, view = setup.sandbox, setup.view
     with setup.daemon(log="first.log") as daemon:
         wait_until(lambda: view.cycles("cycle", "ok"), 180, "the first full cycle (phase before)", daemon)
+        # The first cycle's discovery has recorded candidates already: the hunt is known by new ones.
+        before = view.scalar("SELECT count(*) FROM candidates")
         sb.set_phase("seizure")
         # The takedown is seen, the hunt starts: candidates are recorded, then observed and scored.
-        wait_until(lambda: view.scalar("SELECT count(*) FROM candidates"), 60, "the hunt to record candidates",
-                   daemon, every=0.05)
-        time.sleep(0.3)
+        wait_until(lambda: view.scalar("SELECT count(*) FROM candidates") > before
+                   and view.rows("SELECT id FROM cycles WHERE outcome = 'running'"), 60,
+                   "the hunt to record new candidates", daemon, every=0.05)
         daemon.proc.kill()
         daemon.wait(10)
     assert daemon.proc.returncode == -signal.SIGKILL
