@@ -56,6 +56,7 @@ from procrastinate.jobs import Job, Status
 from procrastinate.schema import SchemaManager
 from procrastinate.worker import Worker
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from crawler.rdap import no_gate
@@ -66,9 +67,9 @@ from scheduler.cluster_plan import (
     DEFER,
     QUEUED_SAME,
     Children,
+    busy_workers,
     dns_share,
     host_idle,
-    live_workers,
     plan_key,
     queue_batches,
     queue_parts,
@@ -669,19 +670,41 @@ async def run_sweep(app: procrastinate.App, parts: Components, plan: list[SweepP
         raise ClusterError(str(exc)) from None
 
 
-def _share_dns(parts: Components, settings: CycleSettings) -> None:
-    """This worker's share of [cluster] dns_budget among the live workers, as a job starts (the prober's
-    most questions in flight: its open window held under it at once; crawler/dns.py ``Prober.limit``)."""
+def _busy(parts: Components, settings: CycleSettings) -> int:
+    with parts.store.transaction() as session:
+        return busy_workers(session, settings.cluster.stalled_seconds, STAGE_TASK)
+
+
+def _share_dns(parts: Components, settings: CycleSettings, workers: int | None = None, *, level: int = logging.INFO
+               ) -> None:
+    """This worker's share of [cluster] dns_budget among the busy workers (``workers``, else counted now),
+    as a job starts and again every heartbeat while it runs (:func:`_keep_dns_share`): the prober's most
+    questions in flight, its open window held under it at once (crawler/dns.py ``Prober.limit``)."""
     budget = settings.cluster.dns_budget
     if budget <= 0:
         return
-    with parts.store.transaction() as session:
-        workers = live_workers(session, settings.cluster.stalled_seconds)
+    if workers is None:
+        workers = _busy(parts, settings)
     share = dns_share(budget, workers, settings.dns.concurrency)
     if share != parts.prober.concurrency:
-        log.info("DNS: at most %d question(s) in flight from this worker (cluster.dns_budget %d over %d live "
-                 "worker(s))", share, budget, workers)
+        log.log(level, "DNS: at most %d question(s) in flight from this worker (cluster.dns_budget %d over %d busy "
+                "worker(s))", share, budget, workers)
         parts.prober.limit(share)
+
+
+async def _keep_dns_share(parts: Components, settings: CycleSettings, every: float) -> None:
+    """Re-divide [cluster] dns_budget every ``every`` seconds as workers start and finish jobs: a worker that
+    takes a job takes its share at once, and the others come down to theirs within ``every`` (before, only
+    at their next job's start); a worker left alone at work takes the whole budget back. The count is read
+    in a thread (the event loop runs the jobs); a failed read keeps the share as it is."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            workers = await asyncio.to_thread(_busy, parts, settings)
+        except SQLAlchemyError as exc:
+            log.debug("DNS share: the busy workers could not be counted (%s); the share is kept", exc)
+            continue
+        _share_dns(parts, settings, workers, level=logging.DEBUG)
 
 
 def _log_children(what: str, child: str, children: Children) -> None:
@@ -776,6 +799,7 @@ async def work(parts: Components, *, concurrency: int = 1, stop: asyncio.Event |
     # a worker holding the zone state takes the zones queue too, and marks itself for the sweeps
     # (scheduler/cluster_zones.py); the others take every other queue
     zone_mark = cluster_zones.ZoneWorkerMark(conninfo(settings.storage.url)) if settings.cluster.zone_worker else None
+    sharer: asyncio.Future[None] | None = None  # [cluster] dns_budget re-divided every heartbeat
     try:
         async with app.open_async():
             for gate in gates.values():
@@ -795,6 +819,8 @@ async def work(parts: Components, *, concurrency: int = 1, stop: asyncio.Event |
             run_worker = cast(Callable[[], Coroutine[Any, Any, None]], runner_worker.run)
             stop_worker = cast(Callable[[], None], runner_worker.stop)
             runner = asyncio.ensure_future(run_worker())
+            if settings.cluster.dns_budget > 0:
+                sharer = asyncio.ensure_future(_keep_dns_share(parts, settings, heartbeat))
             log.info("worker started (%d job(s) at once; %s); stages every: %s", concurrency,
                      "takes the zones queue" if zone_mark else "not the zones queue (cluster.zone_worker = false)",
                      ", ".join(f"{kind} {getattr(settings.schedule, key)} s"
@@ -809,6 +835,8 @@ async def work(parts: Components, *, concurrency: int = 1, stop: asyncio.Event |
             await asyncio.gather(runner, return_exceptions=True)
             log.info("worker stopped")
     finally:
+        if sharer is not None:
+            sharer.cancel()
         parts.rdap.gate = no_gate
         if whois is not None:
             whois.gate = no_gate

@@ -12,7 +12,8 @@ for the same network), each part matched by number; a sweep's sources likewise (
 in the sweep's source plan, sweep_sources.SourcePlan.index: a configured source by its place among them,
 a slice of the names read from the store by its own number, so both stay the same whatever the store
 gives a retried attempt; a slice the first attempt recorded with other names is not run again, its names
-asked again in slices of their own: sweep_sources.resumed_names). Of each child found: recorded done, skipped; queued or running (its worker
+asked again in slices of their own: sweep_sources.resumed_names, also for a slice still queued or running
+that then records the first attempt's names: sweep_sources.ask_sources). Of each child found: recorded done, skipped; queued or running (its worker
 alive, or to be retried by the reaper), waited for, never queued twice; anything else (failed,
 cancelled, succeeded without a record), queued again.
 
@@ -84,18 +85,26 @@ def host_idle(session: Session, host: str) -> float | None:
     return None if seconds is None else float(seconds)
 
 
-LIVE_WORKERS = text("SELECT count(*) FROM procrastinate_workers "
-                    "WHERE last_heartbeat > now() - make_interval(secs => :stalled)")
+BUSY_WORKERS = text(
+    "SELECT count(DISTINCT w.id) FROM procrastinate_workers w JOIN procrastinate_jobs j ON j.worker_id = w.id "
+    "WHERE w.last_heartbeat > now() - make_interval(secs => :stalled) AND j.status = 'doing' AND j.task_name = :task "
+    "AND NOT coalesce(j.args->>'kind' = ANY(:quiet), false)")
+NO_DNS = ("alerts", "score")
+"""Stage kinds that ask no DNS: alert delivery (SMTP), a batch of candidates scored from the store."""
 
 
-def live_workers(session: Session, stalled_seconds: float) -> int:
-    """How many workers are alive: a heartbeat within ``stalled_seconds`` (on the database's clock)."""
-    return int(session.execute(LIVE_WORKERS, {"stalled": stalled_seconds}).scalar_one())
+def busy_workers(session: Session, stalled_seconds: float, task: str) -> int:
+    """How many workers are running a ``task`` job that asks DNS (a stage but NO_DNS) and alive: a
+    heartbeat within ``stalled_seconds`` (on the database's clock). An idle worker asks nothing, so it
+    takes no share of the DNS budget; a job is marked doing before it runs, so a worker starting one
+    counts itself."""
+    return int(session.execute(BUSY_WORKERS, {"stalled": stalled_seconds, "task": task,
+                                              "quiet": list(NO_DNS)}).scalar_one())
 
 
 def dns_share(budget: int, workers: int, ceiling: int) -> int:
     """One worker's most DNS questions in flight when the cluster shares ``budget`` ([cluster] dns_budget; 0:
-    no budget, each worker its own ``ceiling``, [dns] concurrency) among ``workers`` live ones: an equal
+    no budget, each worker its own ``ceiling``, [dns] concurrency) among ``workers`` busy ones: an equal
     share, never above ``ceiling``, at least one question."""
     if budget <= 0:
         return ceiling

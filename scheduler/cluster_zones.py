@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 import time
 from datetime import datetime
 from typing import Any
@@ -39,7 +37,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from detect.errors import HydrawatchError
-from scheduler.components import Components
+from scheduler.components import Components, worker_id
 from scheduler.sweep_sources import kind_of
 from storage import sweep_sources
 
@@ -152,5 +150,5 @@ def _give_up(parts: Components, job_id: int, source: str, *, sweep: int, now: da
     got = sweep_sources.SourceRecord(found=[], generated=0, wildcards=[],
                                      report={"source_errors": [error], "source_notes": [], "truncated": 0})
     with parts.store.transaction() as session:
-        sweep_sources.record(session, sweep, source, got, worker=f"{socket.gethostname()}:{os.getpid()}", now=now)
+        sweep_sources.record(session, sweep, source, got, worker=worker_id(), now=now)
     log.warning("sweep %s: %s", sweep, error)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -79,3 +81,9 @@ class Components:
 def page_index(store: Store) -> PageIndex:
     """The similarity index of every stored domain's latest page, read from the store."""
     return PageIndex.from_store(store)
+
+
+def worker_id() -> str:
+    """Who runs a job, as the cycle log and the sweep records name it: host and process id (the id alone
+    repeats across machines)."""
+    return f"{socket.gethostname()}:{os.getpid()}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -13,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from detect.model import Candidate, Status
-from scheduler.components import Components
+from scheduler.components import Components, worker_id
 from scheduler.deliver import DeliveryReport, deliver
 from scheduler.hunt import HuntReport, hunt
 from scheduler.observe import ObserveReport
@@ -116,7 +115,7 @@ async def batch_job(parts: Components, *, now: datetime, domains: list[str], cra
                                               round_name=round_name)
 
     return await _job(parts, "batch", now, body, {"parent": parent, "round": round_name, "index": index,
-                                                  "worker": os.getpid(), **(tags or {})})
+                                                  "worker": worker_id(), **(tags or {})})
 
 
 async def sweep_part_job(parts: Components, *, now: datetime, sweep: int, index: int, gone: list[str],

@@ -46,7 +46,7 @@ from scheduler.hunt_resolve import Resolved, Wildcards
 from scheduler.rounds import LOST, SWEEP, observe_round
 from scheduler.score_jobs import plan_scoring
 from scheduler.sweep_parts import SweepPart, consume, merge_parts, plan_lost_parts, plan_parts, run_parts
-from scheduler.sweep_sources import merge_sources, plan_sources, resumed_names, unasked
+from scheduler.sweep_sources import SourcePlan, ask_sources, merge_sources, plan_sources, unasked
 from storage import candidates as candidate_store
 from storage import profiles, watchlist
 
@@ -151,10 +151,13 @@ async def _sweep(parts: Components, ctx: _Context, lost: Collection[str], *, now
     # mode: jobs queued with them), each recording what resolved; merged after the parts, in their order.
     per_slice = parts.config.cluster.sweep_names if parts.run_sweep_parts is not None else 0
     plan = plan_sources(parts, ctx.network, infra, names=asked, per_slice=per_slice)
+
+    async def run(sources: SourcePlan) -> None:  # a run after the first: the parts are recorded, only new slices
+        await run_parts(parts, sweep=cycle_id, plan=split, typo_tlds=ctx.typo_tlds, now=now, wildcards=ctx.wildcards,
+                        sources=sources)
+
     # a retried sweep: the names of slices its first attempt recorded with other names, asked again
-    plan = resumed_names(parts, sweep=cycle_id, plan=plan, per_slice=per_slice)
-    await run_parts(parts, sweep=cycle_id, plan=split, typo_tlds=ctx.typo_tlds, now=now, wildcards=ctx.wildcards,
-                    sources=plan)
+    plan = await ask_sources(parts, sweep=cycle_id, plan=plan, per_slice=per_slice, run=run)
     ctx.part_wildcards |= merge_sources(parts, sweep=cycle_id, plan=plan, skip=ctx.skip, report=report, into=found,
                                         names=True)
     not_asked = unasked(parts, sweep=cycle_id, plan=plan)  # none, unless a slice asked again was recorded otherwise

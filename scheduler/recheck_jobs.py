@@ -17,7 +17,6 @@ round's report takes the batches' changes from the records (:func:`collect`), in
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -26,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from detect.model import Status
 from scheduler.cluster_plan import WAITING, Children, defer, earlier
-from scheduler.components import Components
+from scheduler.components import Components, worker_id
 from scheduler.observe import ObserveReport, classify_again
 from storage import cycles
 from storage.values import StatusChange
@@ -68,7 +67,7 @@ def recheck_batch(parts: Components, *, parent: int, round_name: str, index: int
             "parent": parent, "round": round_name, "index": index, "checked": len(domains),
             "status_changes": [{"domain": d, "from": c.previous, "to": c.status, "reason": c.reason}
                                for d, c in report.changes],
-            "hunts": list(hunts or []), "worker": os.getpid()})
+            "hunts": list(hunts or []), "worker": worker_id()})
     return True
 
 

@@ -21,7 +21,6 @@ its record and does nothing, and the hunt's report is assembled from the records
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,7 +31,7 @@ from sqlalchemy.orm import Session
 from detect.model import Candidate
 from detect.scoring import Discovery, ScoringPolicy, SiteProfile, StoreStats, Verdict, score_candidate
 from scheduler.cluster_plan import WAITING, Children, defer, earlier
-from scheduler.components import Components
+from scheduler.components import Components, worker_id
 from scheduler.deliver import new_message_id
 from scheduler.hunt_report import HuntReport, ScoredClone
 from scheduler.progress import NULL, ProgressSink, stage
@@ -129,7 +128,7 @@ def score_batch(parts: Components, *, parent: int, batch: ScoreBatch, network: S
                 clones.append({"to": verdict.candidate, "from": verdict.predecessor,
                                "relation": verdict.relation.value, "confidence": verdict.confidence})
         cycles.record(session, SCORE, now, {"parent": parent, "index": batch.index, "scored": len(verdicts),
-                                             "new_edges": new_edges, "clones": clones, "worker": os.getpid()})
+                                             "new_edges": new_edges, "clones": clones, "worker": worker_id()})
     return True
 
 

@@ -14,8 +14,6 @@ parts after them (both are recorded under the job's cycle-log id)."""
 
 from __future__ import annotations
 
-import os
-import socket
 import zlib
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -25,7 +23,7 @@ from detect.model import Candidate
 from detect.names import InvalidDomain, split
 from detect.scoring import SiteProfile
 from scheduler import hunt_sources as sources
-from scheduler.components import Components
+from scheduler.components import Components, worker_id
 from scheduler.hunt_report import HuntReport
 from scheduler.hunt_resolve import Resolved, Wildcards, join_recorded, resolve
 from scheduler.sweep_sources import SourcePlan, run_sources
@@ -90,10 +88,6 @@ def _label(domain: str) -> str:
         return split(domain).label
     except InvalidDomain:  # no lookalikes either (hunt_sources.lookalikes says so): a part of its own
         return domain
-
-
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 async def sweep_part(parts: Components, *, sweep: int, part: SweepPart, typo_tlds: Sequence[str],

@@ -15,9 +15,8 @@ source on a worker sees the network as the sweep saw it."""
 from __future__ import annotations
 
 import hashlib
-import os
-import socket
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,7 +25,7 @@ from crawler.zonestate import ZoneState
 from detect.model import Candidate, Indicator
 from detect.scoring import SiteProfile
 from scheduler import hunt_sources as sources
-from scheduler.components import Components
+from scheduler.components import Components, worker_id
 from scheduler.hunt_pdns import asked_values, pdns_asked
 from scheduler.hunt_report import HuntReport
 from scheduler.hunt_resolve import Resolved, Wildcards, join_recorded, resolve
@@ -35,6 +34,8 @@ from scheduler.settings import ZONE_TLD_MAX, tld_labels_ok
 from scheduler.source_state import PendingMemory
 from scheduler.zone_source import zone_candidates, zone_specs
 from storage import sweep_sources, watchlist
+
+log = logging.getLogger(__name__)
 
 SOURCES = ("ct", "nrd", "zone", "certstream", "pdns")
 """Every kind of sweep source, in the order the sweep resolves (and merges) them. Zone files run as one
@@ -132,6 +133,7 @@ class SourcePlan:
     sources: tuple[str, ...]
     inputs: SourceInputs
     names: tuple[tuple[Candidate, ...], ...] = ()  # the store names' slices: source names:<k> resolves names[k]
+    again: frozenset[str] = frozenset()  # slices recorded with other names, whose names later slices ask again
 
     def index(self, source: str) -> int:
         """``source``'s job's number, the same in every attempt of a sweep: a configured source its place
@@ -172,10 +174,6 @@ def plan_sources(parts: Components, network: Sequence[SiteProfile], infrastructu
     return SourcePlan(tuple(planned), SourceInputs.of(network, infrastructure), slices)
 
 
-def _worker() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
 async def _candidates(parts: Components, source: str, inputs: SourceInputs, names: Sequence[Candidate],
                       report: HuntReport, memory: PendingMemory, zones: list[ZoneState],
                       now: datetime) -> AsyncIterator[Candidate]:
@@ -213,11 +211,13 @@ def resumed_names(parts: Components, *, sweep: int, plan: SourcePlan, per_slice:
     """``plan`` for a retried sweep ``sweep``: a slice its killed first attempt recorded with other names
     than ``plan`` gives it is not run again (it is recorded), so its names go again in slices of their own
     (``per_slice`` names, 0: one), numbered after every slice recorded (their jobs' numbers follow:
-    :meth:`SourcePlan.index`). Unchanged when no slice of the sweep is recorded otherwise (a first attempt,
-    the embedded process)."""
+    :meth:`SourcePlan.index`). A slice ``plan`` asks again already (``plan.again``) is not asked a third
+    time. ``plan`` itself when no other slice of the sweep is recorded otherwise (a first attempt, the
+    embedded process)."""
     with parts.store.transaction() as session:
         done = {d.source: d for d in sweep_sources.sources_of(session, sweep) if kind_of(d.source) == "names"}
-    stale = [s for s in plan.sources if s in done and done[s].report.get("asked") != names_digest(plan.names_of(s))]
+    stale = [s for s in plan.sources if s in done and s not in plan.again
+             and done[s].report.get("asked") != names_digest(plan.names_of(s))]
     if not stale:
         return plan
     again = [c for s in stale for c in plan.names_of(s)]
@@ -225,7 +225,36 @@ def resumed_names(parts: Components, *, sweep: int, plan: SourcePlan, per_slice:
     size = per_slice if per_slice > 0 else len(again)
     extra = [tuple(again[i:i + size]) for i in range(0, len(again), size)]
     padded = (*plan.names, *([()] * (start - len(plan.names))), *extra)
-    return SourcePlan((*plan.sources, *(names_source(start + k) for k in range(len(extra)))), plan.inputs, padded)
+    return SourcePlan((*plan.sources, *(names_source(start + k) for k in range(len(extra)))), plan.inputs, padded,
+                      again=plan.again | frozenset(stale))
+
+
+RESUME_PASSES = 4
+"""How many times a resumed sweep runs its sources before it leaves names unasked (:func:`ask_sources`)."""
+
+
+async def ask_sources(parts: Components, *, sweep: int, plan: SourcePlan, per_slice: int,
+                      run: Callable[[SourcePlan], Awaitable[None]]) -> SourcePlan:
+    """Run ``plan``'s sources with ``run`` (every one recorded when it returns) and return the plan they
+    ran. A retried sweep first asks again the names of slices its killed first attempt recorded with other
+    names (:func:`resumed_names`); and a slice of that attempt still queued or running when this one began
+    is waited for by ``run`` and recorded with the first attempt's names: its names are asked again the same
+    way, in a further run. After RESUME_PASSES runs, names still unasked stay so (:func:`unasked`: a deferred
+    one stays deferred) until the next sweep."""
+    plan = resumed_names(parts, sweep=sweep, plan=plan, per_slice=per_slice)
+    for passes in range(1, RESUME_PASSES + 1):
+        await run(plan)
+        later = resumed_names(parts, sweep=sweep, plan=plan, per_slice=per_slice)
+        if later is plan:
+            break
+        if passes == RESUME_PASSES:
+            log.warning("sweep %d: %d slice(s) recorded with other names after %d runs; their names wait for the "
+                        "next sweep", sweep, len(later.again - plan.again), passes)
+            break
+        log.info("sweep %d: %d slice(s) of an earlier attempt recorded with other names; their names asked again",
+                 sweep, len(later.again - plan.again))
+        plan = later
+    return plan
 
 
 def unasked(parts: Components, *, sweep: int, plan: SourcePlan) -> set[str]:
@@ -267,7 +296,7 @@ async def sweep_source(parts: Components, *, sweep: int, source: str, inputs: So
         report={"source_errors": report.source_errors, "source_notes": report.source_notes,
                 "truncated": report.truncated, **({"asked": names_digest(names)} if kind_of(source) == "names" else {})})
     with parts.store.transaction() as session:
-        recorded = sweep_sources.record(session, sweep, source, got, worker=_worker(), now=now)
+        recorded = sweep_sources.record(session, sweep, source, got, worker=worker_id(), now=now)
     if recorded:  # the zones' differences are done with once their candidates are kept
         for zone in zones:
             zone.screened()

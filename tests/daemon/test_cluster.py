@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -162,7 +163,7 @@ def hunt_shared(setup: Setup, summaries: list[tuple[int, dict[str, Any]]], *, la
     jobs of at most ``batch`` names (a round of one batch as one job). The takedown hunts' parts ran on more
     than one worker, and so did the candidate batches. How many batches of each round ran."""
     part_workers: set[str] = set()
-    batch_workers: set[int] = set()
+    batch_workers: set[str] = set()
     batches = batch_rounds(setup)
     ran = {"lost": 0, "sweep": 0}
     for cycle_id, summary in summaries:
@@ -343,12 +344,17 @@ def test_three_workers_reach_what_one_embedded_process_reaches(sandbox: Sandbox,
         assert min(hunt_shared(clustered, summaries, labels=4, batch=3, slices=3).values()) >= 2
         assert scored_in_batches(clustered, summaries, batch=2) >= 4
         hunted_inline(clustered, lost)
-        # a DNS budget of 300 questions in flight shared by the three live workers: 100 each (the results
-        # above are those of one embedded process at [dns] concurrency)
+        # a DNS budget of 300 questions in flight shared by the workers at work: each that took a job took
+        # its share as it started, an equal one (a worker alone at work the whole budget), and jobs did run
+        # side by side on a divided budget (the results above are those of one embedded process at [dns]
+        # concurrency)
         took = [w for w in workers if "Starting job" in w.log]
-        assert len(took) >= 2 and all(
-            "at most 100 question(s) in flight from this worker (cluster.dns_budget 300 over 3 live worker(s))"
-            in w.log for w in took), [w.log[-2000:] for w in took]
+        shares = [[(int(x), int(n)) for x, n in re.findall(
+            r"at most (\d+) question\(s\) in flight from this worker \(cluster\.dns_budget 300 over (\d+) busy", w.log)]
+            for w in took]
+        assert len(took) >= 2 and all(shares), [w.log[-2000:] for w in took]
+        assert all(x == 300 // max(1, n) for mine in shares for x, n in mine), shares  # 0: its own heartbeat late
+        assert any(n >= 2 for mine in shares for _x, n in mine), shares
     finally:
         for w in workers:
             w.signal(signal.SIGTERM)

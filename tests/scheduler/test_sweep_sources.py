@@ -299,3 +299,48 @@ def test_a_resumed_sweep_asks_again_the_names_of_slices_recorded_with_other_name
     for source in ("names:2", "names:3"):
         record(resumed, source)
     assert unasked(parts, sweep=6, plan=resumed) == set()
+    assert resumed.again == {"names:0", "names:1"}
+    assert resumed_names(parts, sweep=6, plan=resumed, per_slice=3) is resumed  # not asked a third time
+
+
+def test_a_slice_of_the_first_attempt_still_running_at_the_retry_has_its_names_asked_again(store: Store) -> None:
+    """The killed first attempt's slice names:0 was still running when the retry began (not recorded, so
+    the retry's plan keeps it, and its run waits for it): it records the first attempt's names, not the
+    retry's. The retry finds that once its sources ran, and asks that slice's names (a name deferred
+    meanwhile among them) again in a slice of its own, in a second run; then every name was asked. A
+    sweep whose slices all record what it gave them runs once."""
+    from scheduler.sweep_sources import ask_sources, names_digest, unasked
+
+    def cand(name: str) -> Candidate:
+        return Candidate(name, "outlink", "a.ltd links to it", "a.ltd")
+
+    def record(source: str, names: tuple[Candidate, ...]) -> None:
+        got = sweep_sources.SourceRecord(found=[], generated=0, wildcards=[], report={"asked": names_digest(names)})
+        with store.transaction() as session:
+            sweep_sources.record(session, 7, source, got, worker="w", now=NOW)
+
+    cfg = from_mapping({"discovery": {"nrd_feeds": ["https://feeds.example/nrd.txt"]}})
+    parts = cast(Components, cast(Any, SimpleNamespace(store=store, config=cfg)))
+    first = plan_sources(parts, [], [], names=[cand("b.ltd"), cand("c.ltd"), cand("d.ltd")], per_slice=2)
+    retry = plan_sources(parts, [], [], names=[cand("new.ltd"), cand("b.ltd"), cand("c.ltd"), cand("d.ltd")],
+                         per_slice=2)
+    runs: list[tuple[str, ...]] = []
+
+    async def run(plan: SourcePlan) -> None:  # as run_sweep: what is recorded is skipped, the rest runs
+        runs.append(plan.sources)
+        with store.transaction() as session:
+            done = {d.source for d in sweep_sources.sources_of(session, 7)}
+        for source in plan.sources:
+            if source not in done:  # names:0 is the first attempt's job, waited for: it records its names
+                record(source, first.names_of(source) if source == "names:0" and len(runs) == 1
+                       else plan.names_of(source))
+
+    asked = reactor_run.run(lambda: ask_sources(parts, sweep=7, plan=retry, per_slice=2, run=run))
+    assert runs == [("names:0", "names:1", "nrd"), ("names:0", "names:1", "nrd", "names:2")]
+    assert [c.domain for c in asked.names_of("names:2")] == ["new.ltd", "b.ltd"]  # the retry's slice 0
+    assert asked.again == {"names:0"}
+    assert unasked(parts, sweep=7, plan=asked) == set()
+    runs.clear()
+    again = plan_sources(parts, [], [], names=[cand("x.ltd")], per_slice=2)
+    assert reactor_run.run(lambda: ask_sources(parts, sweep=8, plan=again, per_slice=2, run=run)) is again
+    assert len(runs) == 1
