@@ -65,6 +65,7 @@ from detect.model import Candidate
 from scheduler import cluster_zones, cycle, recheck_jobs, score_jobs
 from scheduler.cluster_plan import (
     DEFER,
+    NO_DNS,
     QUEUED_SAME,
     Children,
     busy_workers,
@@ -363,7 +364,8 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
         if job_id is not None:
             running.add(job_id)
         try:
-            _share_dns(parts, settings)
+            if kind not in NO_DNS:  # delivery and scoring ask no DNS: their share is not this worker's
+                _share_dns(parts, settings)
             await _run_stage(context, kind, payload)
         finally:
             running.discard(job_id or -1)
