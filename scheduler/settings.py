@@ -273,8 +273,8 @@ class ClusterSettings:
         "cluster mode: most DNS questions in flight to the resolvers across every worker together (a shared "
         "recursive resolver's or a provider's limit); each worker takes an equal share among the workers at work "
         "(running a job that asks DNS, a heartbeat within stalled_seconds), counted again as each job starts and "
-        "every heartbeat, never above [dns] concurrency; 0 = no budget: each worker up to [dns] concurrency, narrowing on its own signs of a "
-        "resolver falling behind", nonnegative))
+        "every heartbeat, never above [dns] concurrency; 0 = no budget: each worker up to [dns] concurrency, "
+        "narrowing on its own signs of a resolver falling behind", nonnegative))
     zone_worker: bool = field(default=True, metadata=key(
         "true: this worker takes the `zones` queue, where a sweep's zone-file sources run (one job a zone, under "
         "that zone's lock), and so must hold the "
