@@ -365,7 +365,7 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
             running.add(job_id)
         try:
             if kind not in NO_DNS:  # delivery and scoring ask no DNS: their share is not this worker's
-                _share_dns(parts, settings)
+                _share_dns(parts, settings, me=context.job.worker_id if context.job else None)
             await _run_stage(context, kind, payload)
         finally:
             running.discard(job_id or -1)
@@ -672,21 +672,22 @@ async def run_sweep(app: procrastinate.App, parts: Components, plan: list[SweepP
         raise ClusterError(str(exc)) from None
 
 
-def _busy(parts: Components, settings: CycleSettings) -> int:
+def _busy(parts: Components, settings: CycleSettings, me: int | None = None) -> int:
     with parts.store.transaction() as session:
-        return busy_workers(session, settings.cluster.stalled_seconds, STAGE_TASK)
+        return busy_workers(session, settings.cluster.stalled_seconds, STAGE_TASK, me)
 
 
-def _share_dns(parts: Components, settings: CycleSettings, workers: int | None = None, *, level: int = logging.INFO
-               ) -> None:
-    """This worker's share of [cluster] dns_budget among the busy workers (``workers``, else counted now),
+def _share_dns(parts: Components, settings: CycleSettings, workers: int | None = None, *, me: int | None = None,
+               level: int = logging.INFO) -> None:
+    """This worker's share of [cluster] dns_budget among the busy workers (``workers``, else counted now,
+    this worker ``me`` counted while it runs a job even when its heartbeat is late),
     as a job starts and again every heartbeat while it runs (:func:`_keep_dns_share`): the prober's most
     questions in flight, its open window held under it at once (crawler/dns.py ``Prober.limit``)."""
     budget = settings.cluster.dns_budget
     if budget <= 0:
         return
     if workers is None:
-        workers = _busy(parts, settings)
+        workers = _busy(parts, settings, me)
     share = dns_share(budget, workers, settings.dns.concurrency)
     if share != parts.prober.concurrency:
         log.log(level, "DNS: at most %d question(s) in flight from this worker (cluster.dns_budget %d over %d busy "
@@ -694,15 +695,17 @@ def _share_dns(parts: Components, settings: CycleSettings, workers: int | None =
         parts.prober.limit(share)
 
 
-async def _keep_dns_share(parts: Components, settings: CycleSettings, every: float) -> None:
+async def _keep_dns_share(parts: Components, settings: CycleSettings, every: float,
+                          me: Callable[[], int | None] = lambda: None) -> None:
     """Re-divide [cluster] dns_budget every ``every`` seconds as workers start and finish jobs: a worker that
     takes a job takes its share at once, and the others come down to theirs within ``every`` (before, only
     at their next job's start); a worker left alone at work takes the whole budget back. The count is read
-    in a thread (the event loop runs the jobs); a failed read keeps the share as it is."""
+    in a thread (the event loop runs the jobs); a failed read keeps the share as it is. ``me`` gives this
+    worker's procrastinate id (None before it registered)."""
     while True:
         await asyncio.sleep(every)
         try:
-            workers = await asyncio.to_thread(_busy, parts, settings)
+            workers = await asyncio.to_thread(_busy, parts, settings, me())
         except SQLAlchemyError as exc:
             log.debug("DNS share: the busy workers could not be counted (%s); the share is kept", exc)
             continue
@@ -822,7 +825,8 @@ async def work(parts: Components, *, concurrency: int = 1, stop: asyncio.Event |
             stop_worker = cast(Callable[[], None], runner_worker.stop)
             runner = asyncio.ensure_future(run_worker())
             if settings.cluster.dns_budget > 0:
-                sharer = asyncio.ensure_future(_keep_dns_share(parts, settings, heartbeat))
+                sharer = asyncio.ensure_future(_keep_dns_share(parts, settings, heartbeat,
+                                                               lambda: runner_worker.worker_id))
             log.info("worker started (%d job(s) at once; %s); stages every: %s", concurrency,
                      "takes the zones queue" if zone_mark else "not the zones queue (cluster.zone_worker = false)",
                      ", ".join(f"{kind} {getattr(settings.schedule, key)} s"

@@ -87,18 +87,21 @@ def host_idle(session: Session, host: str) -> float | None:
 
 BUSY_WORKERS = text(
     "SELECT count(DISTINCT w.id) FROM procrastinate_workers w JOIN procrastinate_jobs j ON j.worker_id = w.id "
-    "WHERE w.last_heartbeat > now() - make_interval(secs => :stalled) AND j.status = 'doing' AND j.task_name = :task "
+    "WHERE (w.last_heartbeat > now() - make_interval(secs => :stalled) OR w.id = :me) "
+    "AND j.status = 'doing' AND j.task_name = :task "
     "AND NOT coalesce(j.args->>'kind' = ANY(:quiet), false)")
 NO_DNS = ("alerts", "score")
 """Stage kinds that ask no DNS: alert delivery (SMTP), a batch of candidates scored from the store."""
 
 
-def busy_workers(session: Session, stalled_seconds: float, task: str) -> int:
+def busy_workers(session: Session, stalled_seconds: float, task: str, me: int | None = None) -> int:
     """How many workers are running a ``task`` job that asks DNS (a stage but NO_DNS) and alive: a
     heartbeat within ``stalled_seconds`` (on the database's clock). An idle worker asks nothing, so it
     takes no share of the DNS budget; a job is marked doing before it runs, so a worker starting one
-    counts itself."""
-    return int(session.execute(BUSY_WORKERS, {"stalled": stalled_seconds, "task": task,
+    counts itself. The asking worker (``me``, its procrastinate id) is alive whatever its heartbeat says:
+    a worker whose loop was too busy to beat would otherwise leave itself out and take a share as if the
+    others were all it shared with."""
+    return int(session.execute(BUSY_WORKERS, {"stalled": stalled_seconds, "task": task, "me": me,
                                               "quiet": list(NO_DNS)}).scalar_one())
 
 
