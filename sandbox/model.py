@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import cached_property
 from types import MappingProxyType
 
 WEB_BEHAVIOURS = frozenset({
@@ -131,6 +132,20 @@ class PhaseView:
     extra_ips: frozenset[str] = field(default_factory=frozenset)
     wildcard_tlds: frozenset[str] = field(default_factory=frozenset)
     wildcard: DomainState | None = None    # the parking answer of every undeclared name under wildcard_tlds
+
+    @cached_property
+    def _by_address(self) -> dict[str, tuple[DomainState, ...]]:
+        by: dict[str, list[DomainState]] = {}
+        for d in self.domains.values():
+            if d.resolves:
+                for ip in dict.fromkeys(d.a):
+                    by.setdefault(ip, []).append(d)
+        return {ip: tuple(ds) for ip, ds in by.items()}
+
+    def resolving_on(self, address: str) -> tuple[DomainState, ...]:
+        """The resolving domains whose A records name ``address``, in the world's order (indexed once a
+        phase: the proxy asks it for every tunnel to an address, and a scan was O(world) a connection)."""
+        return self._by_address.get(address, ())
 
     def domain_of_host(self, host: str) -> DomainState | None:
         host = host.lower().rstrip(".")

@@ -65,7 +65,7 @@ class ForwardProxy(TcpService):
 def _route(view: PhaseView, host: str) -> DomainState | None:
     domain = view.domain_of_host(host)
     if domain is None:
-        domain = next((d for d in view.domains.values() if d.resolves and host in d.a and d.site), None)
+        domain = next((d for d in view.resolving_on(host) if d.site), None)
     if domain is None or domain.site is None or not domain.a:
         return None
     return domain
@@ -75,7 +75,7 @@ def _serves(view: PhaseView, host: str, *, tls: bool) -> bool:
     """Is there a web site (with TLS if ``tls``) at ``host``: a world name, or an address some resolving
     domain has (the crawler tunnels to the address it checked; the front then picks the site by Host/SNI)."""
     domain = view.domain_of_host(host)
-    sites = [domain] if domain is not None else [d for d in view.domains.values() if d.resolves and host in d.a]
+    sites = (domain,) if domain is not None else view.resolving_on(host)
     return any(d.site is not None and d.a and (not tls or d.site.tls is not None) for d in sites)
 
 

@@ -165,3 +165,23 @@ def test_hydrawatch_config_accepts_overrides_in_proxy_mode(sandbox: Sandbox) -> 
     cfg = from_mapping({**sandbox.config_overrides(), "storage": {"url": "sqlite:///:memory:"}})
     assert cfg.rdap.servers["*"].startswith("http://127.0.0.1:")
     assert "{query}" in cfg.discovery.ct_search_url
+
+
+@pytest.mark.fast
+def test_a_phases_domains_on_an_address_are_indexed_in_the_worlds_order() -> None:
+    """The proxy picks the site behind a tunnel to an address from the phase's address index (a scan of
+    every domain per connection made a 10^5-site world crawl at the sandbox's pace): the resolving domains
+    whose A records name it, in the world's order; a domain that stopped resolving is not among them."""
+    from datetime import UTC, datetime
+    from types import MappingProxyType
+
+    from sandbox.model import DomainState, PhaseView
+
+    states = {"b.test": DomainState("b.test", a=("192.0.2.7", "192.0.2.7")),
+              "gone.test": DomainState("gone.test", resolves=False, a=("192.0.2.7",)),
+              "a.test": DomainState("a.test", a=("192.0.2.8", "192.0.2.7"))}
+    view = PhaseView(name="p", clock=datetime(2024, 9, 4, tzinfo=UTC), domains=MappingProxyType(states), hosts={},
+                     certificates=(), nrd=())
+    assert [d.name for d in view.resolving_on("192.0.2.7")] == ["b.test", "a.test"]
+    assert [d.name for d in view.resolving_on("192.0.2.8")] == ["a.test"]
+    assert view.resolving_on("192.0.2.9") == ()
