@@ -364,8 +364,9 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
         if job_id is not None:
             running.add(job_id)
         try:
-            if kind not in NO_DNS:  # delivery and scoring ask no DNS: their share is not this worker's
-                _share_dns(parts, settings, me=context.job.worker_id if context.job else None)
+            if kind not in NO_DNS and settings.cluster.dns_budget > 0:  # delivery and scoring ask no DNS
+                me = context.job.worker_id if context.job else None  # counted in a thread: the loop runs jobs
+                _share_dns(parts, settings, await asyncio.to_thread(_busy, parts, settings, me), me=me)
             await _run_stage(context, kind, payload)
         finally:
             running.discard(job_id or -1)
