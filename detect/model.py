@@ -39,6 +39,12 @@ class Rcode(enum.StrEnum):
     TIMEOUT = "TIMEOUT"
     ERROR = "ERROR"  # garbage answer, network error, anything else
 
+    @property
+    def conclusive(self) -> bool:
+        """An answer about the name (a resolver's NOERROR, NXDOMAIN, SERVFAIL, REFUSED …), not a failure to
+        get one (no answer in time, garbage): a TIMEOUT or an ERROR says nothing about the name's DNS."""
+        return self not in (Rcode.TIMEOUT, Rcode.ERROR)
+
 
 class ErrorKind(enum.StrEnum):
     """Why a fetch failed. Stored on the observation; never a crash."""

@@ -115,6 +115,11 @@ def is_loss(change: StatusChange) -> bool:
 
 
 def _dns_changed(old: DnsResult | None, new: DnsResult) -> bool:
+    """Did the name's DNS picture change (RDAP is asked again then)? ``old``: its last conclusive answer.
+    A timeout or an error is no news about the name: a resolver falling behind must not send every name it
+    dropped to the RDAP servers (each asked one call at a time across a cluster), twice (timeout, then back)."""
+    if not new.rcode.conclusive:
+        return False
     if old is None or old.rcode != new.rcode:
         return True
     return set(old.get("NS")) != set(new.get("NS")) or set(old.get("A")) != set(new.get("A"))
@@ -412,7 +417,7 @@ async def observe(parts: Components, domains: Sequence[str], *, now: datetime, c
     fresh_dns: dict[str, DnsResult] = {}
     previous_dns: dict[str, DnsResult | None] = {}
     with store.transaction() as session:
-        previous_dns.update(observations.latest_dnses(session, domains))
+        previous_dns.update(observations.latest_dnses(session, domains, conclusive=True))
     crawled: dict[str, SiteCrawl] = {}
     parsed: Callable[[HttpFetch], ParsedPage | None] | None = None
     if not crawl:

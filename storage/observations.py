@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from detect.bodies import PackedBody, body_digest, pack_body
 from detect.indicator_kinds import bounded
-from detect.model import DnsResult, HttpFetch, Indicator, RdapRecord
+from detect.model import DnsResult, HttpFetch, Indicator, Rcode, RdapRecord
 from detect.names import elsewhere
 from storage import codec
 from storage.inlist import IN_CHUNK, chunks
@@ -416,9 +416,11 @@ def latest_dns(session: Session, domain: str) -> DnsResult | None:
     return codec.dns_from_raw(row.raw, row.last_seen_at or row.observed_at) if row else None
 
 
-def latest_dnses(session: Session, domains: Sequence[str]) -> dict[str, DnsResult | None]:
+def latest_dnses(session: Session, domains: Sequence[str], *, conclusive: bool = False
+                 ) -> dict[str, DnsResult | None]:
     """:func:`latest_dns` of many domains, one query a chunk: name → its newest DNS answer (None: never
-    probed). KeyError, as latest_dns, for a name not in the store."""
+    probed; ``conclusive``: the newest that is an answer about the name, not a timeout or an error, None if
+    none is). KeyError, as latest_dns, for a name not in the store."""
     ids = _domains_by_name(session, list(dict.fromkeys(domains)))
     missing = [name for name in domains if name not in ids]
     if missing:
@@ -427,8 +429,11 @@ def latest_dnses(session: Session, domains: Sequence[str]) -> dict[str, DnsResul
     for chunk in chunks([did for did, _since in ids.values()]):
         rank = func.row_number().over(partition_by=ObservationRow.domain_id,
                                       order_by=(ObservationRow.observed_at.desc(), ObservationRow.id.desc()))
-        ranked = (select(ObservationRow.id, rank.label("rank"))
-                  .where(ObservationRow.domain_id.in_(chunk), ObservationRow.kind == "dns").subquery())
+        query = select(ObservationRow.id, rank.label("rank")).where(ObservationRow.domain_id.in_(chunk),
+                                                                     ObservationRow.kind == "dns")
+        if conclusive:
+            query = query.where(ObservationRow.rcode.not_in([r.value for r in Rcode if not r.conclusive]))
+        ranked = query.subquery()
         rows = session.execute(select(ObservationRow.domain_id, ObservationRow.raw, ObservationRow.last_seen_at,
                                       ObservationRow.observed_at)
                                .join(ranked, ObservationRow.id == ranked.c.id).where(ranked.c.rank == 1))

@@ -167,3 +167,15 @@ def test_latest_dnses_equal_latest_dns_of_each(store: Store) -> None:
         assert batched["d.ltd"] is None
         with pytest.raises(KeyError):
             observations.latest_dnses(session, ["a.ltd", "unknown.ltd"])
+    with store.transaction() as session:  # a timeout and an error later: no news about the name
+        observations.record_dns(session, "a.ltd", DnsResult("a.ltd", Rcode.TIMEOUT, {}, error="timed out"), (),
+                                now=T0 + timedelta(days=4))
+        observations.record_dns(session, "d.ltd", DnsResult("d.ltd", Rcode.ERROR, {}, error="garbage"), (),
+                                now=T0 + timedelta(days=4))
+    with store.transaction() as session:
+        newest = observations.latest_dnses(session, names)
+        answered = observations.latest_dnses(session, names, conclusive=True)
+        assert newest["a.ltd"] is not None and newest["a.ltd"].rcode is Rcode.TIMEOUT
+        assert answered["a.ltd"] is not None and answered["a.ltd"].get("A") == ("203.0.113.2",)
+        assert answered["c.ltd"] is not None and answered["c.ltd"].rcode is Rcode.NXDOMAIN
+        assert newest["d.ltd"] is not None and answered["d.ltd"] is None
