@@ -75,6 +75,9 @@ async def _job(parts: Components, kind: str, now: datetime,
                     else cycles.start(session, kind, now, stats=tags))
     report = CycleReport(cycle_id=cycle_id, kind=kind)
     outcome = "failed"
+    # PostgreSQL: the tables the last jobs changed much get fresh planner statistics (a store whose
+    # autovacuum is off or behind otherwise plans its batched reads on empty-table figures); in a thread
+    await asyncio.to_thread(parts.store.refresh_statistics)
     # Pages other processes stored since this one's last job (cluster workers; an `archive import`
     # beside the daemon) join the similarity index: only the new rows are read.
     parts.pages.refresh(parts.store)

@@ -772,10 +772,21 @@ def latest_page_sketches(session: Session, before: Mapping[int, datetime | None]
                          _before(before, chunk, page.c.domain_id, obs.c.observed_at))
                   .order_by(obs.c.observed_at.desc(), page.c.observation_id).limit(1).correlate(DomainRow)
                   .scalar_subquery())
-        heads = select(DomainRow.id, newest.label("page")).where(DomainRow.id.in_(chunk)).subquery()
-        rows = session.execute(select(heads.c.id, PageRow.minhash, PageRow.tlsh, ObservationRow.title)
-                               .join(PageRow, PageRow.observation_id == heads.c.page)
-                               .join(ObservationRow, ObservationRow.id == PageRow.observation_id))
-        for did, minhash, tlsh, title in rows:
-            out[did] = PageSketch(title=title or "", minhash=minhash, tlsh=tlsh)
+        # each domain's page first, then those pages by key: joined in one statement, PostgreSQL hashed the
+        # whole pages table for every chunk once it held 10^5 sites (0.4 s a chunk of 250)
+        owner = {page_id: did for did, page_id in session.execute(
+            select(DomainRow.id, newest).where(DomainRow.id.in_(chunk))) if page_id is not None}
+        out.update(_sketches(session, owner))
+    return out
+
+
+def _sketches(session: Session, owner: Mapping[int, int]) -> dict[int, PageSketch]:
+    """The sketches of the pages ``owner`` names (page observation id → its domain id), by key."""
+    out: dict[int, PageSketch] = {}
+    for chunk in chunks(list(owner)):
+        rows = session.execute(select(PageRow.observation_id, PageRow.minhash, PageRow.tlsh, ObservationRow.title)
+                               .join(ObservationRow, ObservationRow.id == PageRow.observation_id)
+                               .where(PageRow.observation_id.in_(chunk)))
+        for page_id, minhash, tlsh, title in rows:
+            out[owner[page_id]] = PageSketch(title=title or "", minhash=minhash, tlsh=tlsh)
     return out

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage import db, migrate
+from storage import db, migrate, statistics
 
 
 @dataclass
@@ -48,6 +48,15 @@ class Store:
         if current != migrate.HEAD:
             raise db.StoreError(f"the store is at revision {current}, the code needs "
                                 f"{migrate.HEAD}: run `hydrawatch init`")
+
+    def refresh_statistics(self) -> list[str]:
+        """PostgreSQL: ANALYZE the tables changed much since their last statistics (storage/statistics.py);
+        the tables analyzed. A failure is logged, never raised: stale statistics slow reads, nothing more."""
+        try:
+            return statistics.refresh(self.engine)
+        except SQLAlchemyError as exc:
+            statistics.log.warning("store: statistics not refreshed (%s)", db.describe(exc))
+            return []
 
     def close(self) -> None:
         self.engine.dispose()
