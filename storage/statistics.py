@@ -33,12 +33,15 @@ STALE = text(
     "AND s.n_mod_since_analyze > :threshold + :scale * greatest(s.n_live_tup, c.reltuples, 0) "
     "ORDER BY s.n_mod_since_analyze DESC")
 PARENTS = text(
-    "SELECT DISTINCT i.inhparent::regclass::text FROM pg_inherits i WHERE i.inhrelid = ANY(CAST(:leaves AS regclass[]))")
+    "SELECT i.inhrelid::regclass::text, i.inhparent::regclass::text FROM pg_inherits i "
+    "WHERE i.inhrelid = ANY(CAST(:leaves AS regclass[]))")
 
 
 def refresh(engine: Engine) -> list[str]:
-    """ANALYZE the store's tables whose statistics are stale (and the partitioned parents of stale
-    partitions); the names analyzed (empty: nothing stale, another process at it, or SQLite)."""
+    """ANALYZE the store's tables whose statistics are stale, a stale partition through its partitioned
+    parent (which samples the whole table for the planner's figures of it and recurses into every
+    partition: analyzing the partition too would do it twice); the names analyzed (empty: nothing stale,
+    another process at it, or SQLite)."""
     if engine.dialect.name != "postgresql":
         return []
     with engine.connect() as conn:
@@ -48,15 +51,17 @@ def refresh(engine: Engine) -> list[str]:
             return []
         try:
             stale = list(conn.execute(STALE, {"threshold": THRESHOLD, "scale": SCALE}).scalars())
-            parents = list(conn.execute(PARENTS, {"leaves": stale}).scalars()) if stale else []
+            parent: dict[str, str] = ({leaf: up for leaf, up in conn.execute(PARENTS, {"leaves": stale})}
+                                      if stale else {})
+            tables = list(dict.fromkeys(parent.get(t, t) for t in stale))
             conn.commit()
-            for table in [*stale, *parents]:  # names from the catalogue, quoted by regclass::text
+            for table in tables:  # names from the catalogue, quoted by regclass::text
                 conn.execute(text(f"ANALYZE {table}"))
                 conn.commit()
         finally:
             conn.execute(text("SELECT pg_advisory_unlock(hashtext(:k || ':' || current_schema()))"), {"k": LOCK})
             conn.commit()
-    if stale:
+    if tables:
         log.info("store: statistics refreshed for %d table(s) changed much since their last ANALYZE (%s)",
-                 len(stale) + len(parents), ", ".join([*stale, *parents])[:300])
-    return [*stale, *parents]
+                 len(tables), ", ".join(tables)[:300])
+    return tables

@@ -55,8 +55,9 @@ def test_tables_changed_much_are_analyzed_once_and_their_reads_use_their_index(p
     store = Store.from_url(pg_url)
     try:
         analyzed = _refreshed(store)
-        assert any(t.endswith("indicators_p202612") for t in analyzed), analyzed
-        assert "indicators" in analyzed and "observations" in analyzed, analyzed  # the partitioned parents too
+        # a changed partition through its parent (which recurses into the partitions), not twice
+        assert "indicators" in analyzed and "observations" in analyzed, analyzed
+        assert not any("_p2" in t for t in analyzed), analyzed
         assert any(t == "domains" for t in analyzed), analyzed
         assert store.refresh_statistics() == []  # nothing changed since: nothing to do
         with store.engine.connect() as conn:
