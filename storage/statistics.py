@@ -58,7 +58,8 @@ def refresh(engine: Engine) -> list[str]:
             for table in tables:  # names from the catalogue, quoted by regclass::text
                 conn.execute(text(f"ANALYZE {table}"))
                 conn.commit()
-        finally:
+        finally:  # after a failed ANALYZE too: its transaction rolled back first, then the lock let go
+            conn.rollback()
             conn.execute(text("SELECT pg_advisory_unlock(hashtext(:k || ':' || current_schema()))"), {"k": LOCK})
             conn.commit()
     if tables:
