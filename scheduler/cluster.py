@@ -366,7 +366,7 @@ def build_app(settings: CycleSettings, parts: Components | None = None) -> procr
         try:
             if kind not in NO_DNS and settings.cluster.dns_budget > 0:  # delivery and scoring ask no DNS
                 me = context.job.worker_id if context.job else None  # counted in a thread: the loop runs jobs
-                _share_dns(parts, settings, await asyncio.to_thread(_busy, parts, settings, me), me=me)
+                _share_dns(parts, settings, await asyncio.to_thread(_busy, parts, settings, me))
             await _run_stage(context, kind, payload)
         finally:
             running.discard(job_id or -1)
@@ -678,17 +678,16 @@ def _busy(parts: Components, settings: CycleSettings, me: int | None = None) -> 
         return busy_workers(session, settings.cluster.stalled_seconds, STAGE_TASK, me)
 
 
-def _share_dns(parts: Components, settings: CycleSettings, workers: int | None = None, *, me: int | None = None,
-               level: int = logging.INFO) -> None:
-    """This worker's share of [cluster] dns_budget among the busy workers (``workers``, else counted now,
-    this worker ``me`` counted while it runs a job even when its heartbeat is late),
+def _share_dns(parts: Components, settings: CycleSettings, workers: int | None = None, *, level: int = logging.INFO
+               ) -> None:
+    """This worker's share of [cluster] dns_budget among the busy workers (``workers``, else counted now),
     as a job starts and again every heartbeat while it runs (:func:`_keep_dns_share`): the prober's most
     questions in flight, its open window held under it at once (crawler/dns.py ``Prober.limit``)."""
     budget = settings.cluster.dns_budget
     if budget <= 0:
         return
     if workers is None:
-        workers = _busy(parts, settings, me)
+        workers = _busy(parts, settings)
     share = dns_share(budget, workers, settings.dns.concurrency)
     if share != parts.prober.concurrency:
         log.log(level, "DNS: at most %d question(s) in flight from this worker (cluster.dns_budget %d over %d busy "
