@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import struct
-from collections.abc import Hashable, Iterable
+from collections.abc import Collection, Hashable, Iterable, Iterator
 from typing import Protocol
 
 import numpy as np
@@ -164,22 +164,35 @@ class SimilarityIndex:
 
     def query(self, minhash_bytes: bytes, top: int = 10) -> list[tuple[Key, float]]:
         """Stored keys near-identical to the signature: [(key, estimated Jaccard)], best first."""
-        sig = self._hashvalues(minhash_bytes)
-        band_keys = self._band_keys(sig[None, :])[0]
-        lo = np.searchsorted(self._table_keys, band_keys, side="left")
-        hi = np.searchsorted(self._table_keys, band_keys, side="right")
-        parts = [self._table_slots[a:b] for a, b in zip(lo.tolist(), hi.tolist()) if b > a]
-        if self._recent:
-            parts.extend(np.array(self._recent[k], dtype=np.int64)
-                         for k in band_keys.tolist() if k in self._recent)
-        if not parts:
-            return []
-        slots = np.unique(np.concatenate(parts))
-        slots = slots[self._alive[slots]]
-        if not len(slots):
-            return []
-        scores = (self._sigs[slots] == sig).mean(axis=1)
-        return _top([self._keys[i] for i in slots.tolist()], scores, self.threshold, top)
+        return self._lookup(self._hashvalues(minhash_bytes), self._table_keys, self._table_slots, self._recent,
+                            self._alive, top)
+
+    def query_each(self, queries: Iterable[bytes], top: int = 10, *,
+                   exclude: Collection[Key] = ()) -> Iterator[list[tuple[Key, float]]]:
+        """``query`` of each signature, among the stored keys not in ``exclude``: up to ``top`` of those.
+
+        The excluded keys are taken out of the band table once, before the first lookup (linear in the
+        table), not dropped from each result: a query whose best matches are all excluded (a network of
+        near-identical pages asking for pages like its own) would otherwise get nothing, and would gather
+        and rank every excluded look-alike each time (quadratic in the excluded). A signature that cannot
+        be read gives an empty list."""
+        keep = self._alive.copy()
+        gone = [self._slot[k] for k in exclude if k in self._slot]
+        if gone:
+            keep[np.array(gone, dtype=np.int64)] = False
+            mask = keep[self._table_slots]
+            table_keys, table_slots = self._table_keys[mask], self._table_slots[mask]
+            recent = {band: kept for band, slots in self._recent.items() if (kept := [s for s in slots if keep[s]])}
+        else:
+            table_keys, table_slots, recent = self._table_keys, self._table_slots, self._recent
+        for blob in queries:
+            try:
+                sig = self._hashvalues(blob)
+            except BadSignature as exc:
+                log.warning("similarity index: skipping a query: %s", exc)
+                yield []
+                continue
+            yield self._lookup(sig, table_keys, table_slots, recent, keep, top)
 
     def __contains__(self, key: object) -> bool:
         return key in self._slot
@@ -203,6 +216,24 @@ class SimilarityIndex:
             return values.astype(np.uint64)
         dtype, offset = layout
         return np.frombuffer(minhash_bytes, dtype=dtype, count=self.num_perm, offset=offset).astype(np.uint64)
+
+    def _lookup(self, sig: npt.NDArray[np.uint64], table_keys: npt.NDArray[np.uint64],
+                table_slots: npt.NDArray[np.int64], recent: dict[int, list[int]], alive: npt.NDArray[np.bool_],
+                top: int) -> list[tuple[Key, float]]:
+        band_keys = self._band_keys(sig[None, :])[0]
+        lo = np.searchsorted(table_keys, band_keys, side="left")
+        hi = np.searchsorted(table_keys, band_keys, side="right")
+        parts = [table_slots[a:b] for a, b in zip(lo.tolist(), hi.tolist()) if b > a]
+        if recent:
+            parts.extend(np.array(recent[k], dtype=np.int64) for k in band_keys.tolist() if k in recent)
+        if not parts:
+            return []
+        slots = np.unique(np.concatenate(parts))
+        slots = slots[alive[slots]]
+        if not len(slots):
+            return []
+        scores = (self._sigs[slots] == sig).mean(axis=1)
+        return _top([self._keys[i] for i in slots.tolist()], scores, self.threshold, top)
 
     def _band_keys(self, sigs: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
         """(pages, bands) 64-bit keys: each band's ``rows`` values and the band number, mixed."""

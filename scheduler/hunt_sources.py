@@ -54,16 +54,18 @@ def link_candidates(network: Sequence[SiteProfile], legit: set[str]) -> list[Can
 
 def similar_candidates(parts: Components, network: Sequence[SiteProfile]) -> list[Candidate]:
     """Stored domains whose latest page is a near copy of a network site's (MinHash LSH lookup, not a
-    scan): a name seen earlier through any source and rejected is looked at again as the network changes."""
+    scan): a name seen earlier through any source and rejected is looked at again as the network changes.
+
+    Up to SIMILAR_PER_SITE pages per network site, among the pages of domains outside the network: the
+    network's own pages are left out of the index's table once, before the lookups, so a network whose
+    pages are near-copies of each other neither crowds the others out of each site's best matches nor
+    makes each lookup rank the whole network (quadratic: 10⁵ sites, bench/RESULTS.md)."""
     names = {p.domain for p in network}
-    out: list[Candidate] = []
-    for p in network:
-        if p.minhash is None:
-            continue
-        for key, jaccard in parts.pages.query(p.minhash, top=SIMILAR_PER_SITE):
-            if isinstance(key, str) and key not in names:
-                out.append(Candidate(key, "similar", f"{p.domain} (text Jaccard {jaccard:.2f})", p.domain))
-    return out
+    asking = [(p.domain, p.minhash) for p in network if p.minhash is not None]
+    found = parts.pages.query_each((minhash for _, minhash in asking), top=SIMILAR_PER_SITE, exclude=names)
+    return [Candidate(key, "similar", f"{domain} (text Jaccard {jaccard:.2f})", domain)
+            for (domain, _), matches in zip(asking, found, strict=True)
+            for key, jaccard in matches if isinstance(key, str)]
 
 
 def ct_policy(parts: Components) -> CtPolicy:

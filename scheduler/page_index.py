@@ -5,6 +5,7 @@ between this worker's jobs; the embedded daemon refreshes the same way)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection, Iterable, Iterator
 
 from detect.simindex import Key, SimilarityIndex
 from storage import observations
@@ -64,6 +65,11 @@ class PageIndex:
 
     def query(self, minhash: bytes, top: int = 10) -> list[tuple[Key, float]]:
         return self.index.query(minhash, top=top)
+
+    def query_each(self, queries: Iterable[bytes], top: int = 10, *,
+                   exclude: Collection[str] = ()) -> Iterator[list[tuple[Key, float]]]:
+        """``query`` of each signature among the domains not in ``exclude`` (SimilarityIndex.query_each)."""
+        return self.index.query_each(queries, top=top, exclude=exclude)
 
     def __len__(self) -> int:
         return len(self.index)

@@ -139,3 +139,31 @@ def test_pages_added_one_by_one_past_the_merge_agree_with_a_rebuild() -> None:
     assert grown.query(probe, top=100) == rebuilt.query(probe, top=100)
     hits = grown.query(probe, top=100)
     assert len(hits) == 60 and all(k[1] % 2 for k, _ in hits)
+
+
+def test_query_each_leaves_the_excluded_out_before_ranking_so_they_crowd_nothing_out() -> None:
+    """A network of near-identical pages asking for pages like its own: each of its sites' best matches are
+    its own sites, so ranking all and dropping them after left nothing; the outsider is found by each."""
+    rng = random.Random(13)
+    base = page(rng)
+    network = {f"net{i}.example": minhash(near_copy(rng, base, keep=0.97)) for i in range(40)}
+    outsider = minhash(near_copy(rng, base, keep=0.75))
+    others = {f"other{i}.example": minhash(page(rng)) for i in range(100)}
+    index = SimilarityIndex.from_items([*network.items(), ("clone.example", outsider), *others.items()])
+    crowded = [[k for k, _ in index.query(blob, top=5) if k not in network] for blob in network.values()]
+    assert crowded == [[]] * len(network)  # what a drop-after-ranking gives
+    found = list(index.query_each(network.values(), top=5, exclude=network))
+    assert [[k for k, _ in hits] for hits in found] == [["clone.example"]] * len(network)
+    assert all(0.5 <= hits[0][1] < 0.97 for hits in found)
+    assert list(index.query_each([minhash(base)], top=50)) == [index.query(minhash(base), top=50)]  # nothing excluded
+    assert len(index) == 141 and all(key in index for key in network)  # the index itself is unchanged
+
+
+def test_query_each_sees_recent_pages_and_skips_unreadable_queries() -> None:
+    rng = random.Random(14)
+    base = page(rng)
+    index = SimilarityIndex.from_items([("net.example", minhash(base))])
+    index.add("net2.example", minhash(near_copy(rng, base, keep=0.95)))  # in the recent dict, not the table
+    index.add("clone.example", minhash(near_copy(rng, base, keep=0.8)))
+    found = list(index.query_each([b"\x00garbage", minhash(base)], exclude={"net.example", "net2.example", "x"}))
+    assert found[0] == [] and [k for k, _ in found[1]] == ["clone.example"]

@@ -1,0 +1,60 @@
+"""A sweep's similar-pages source (scheduler/hunt_sources.py ``similar_candidates``): each network site's
+best matches among pages *outside* the network. Found at 10⁵ domains (bench/RESULTS.md): the network's
+own sites were ranked with the others and dropped after, so a network whose pages are near-copies of each
+other got no similar candidates at all, and every lookup gathered and ranked the whole network."""
+
+from __future__ import annotations
+
+import random
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from datasketch import LeanMinHash, MinHash
+
+from detect.model import Status
+from detect.scoring_inputs import SiteProfile
+from scheduler.hunt_sources import SIMILAR_PER_SITE, similar_candidates
+from scheduler.page_index import PageIndex
+
+
+def _minhash(words: list[str]) -> bytes:
+    m = MinHash(num_perm=128)
+    for w in words:
+        m.update(w.encode())
+    lean = LeanMinHash(m)
+    buf = bytearray(lean.bytesize())
+    lean.serialize(buf)
+    return bytes(buf)
+
+
+def _site(name: str, minhash: bytes | None) -> SiteProfile:
+    return SiteProfile(domain=name, label=name.split(".")[0], status=Status.ACTIVE, status_since=None,
+                       in_network=True, indicators=frozenset(), minhash=minhash, tlsh=None, registered=None,
+                       registrar="", outlinks=frozenset(), redirects_to=None, parked=False, title="")
+
+
+def _edit(rng: random.Random, words: list[str], keep: float) -> list[str]:
+    return [w if rng.random() < keep else f"x{rng.randrange(10**9)}" for w in words]
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize("seed", range(3))
+def test_a_network_of_near_copies_still_finds_the_outside_copy_from_every_site(seed: int) -> None:
+    rng = random.Random(seed)
+    base = [f"w{rng.randrange(10**9)}" for _ in range(300)]
+    size = SIMILAR_PER_SITE + rng.randrange(5, 30)  # more look-alike sites than a lookup returns
+    network = [_site(f"net{i}.example", _minhash(_edit(rng, base, 0.98))) for i in range(size)]
+    network.append(_site("textless.example", None))  # no page text: asks nothing
+    pages = PageIndex()
+    for p in network:
+        if p.minhash is not None:
+            pages.add(p.domain, p.minhash)
+    pages.add("clone.example", _minhash(_edit(rng, base, 0.8)))
+    for i in range(50):
+        pages.add(f"unrelated{i}.example", _minhash([f"u{rng.randrange(10**9)}" for _ in range(300)]))
+    parts: Any = SimpleNamespace(pages=pages)
+
+    found = similar_candidates(parts, network)
+    assert [(c.domain, c.seed) for c in found] == [("clone.example", p.domain) for p in network[:-1]]
+    assert all(c.source == "similar" and c.via.startswith(f"{c.seed} (text Jaccard 0.") for c in found)
