@@ -75,15 +75,15 @@ async def _job(parts: Components, kind: str, now: datetime,
                     else cycles.start(session, kind, now, stats=tags))
     report = CycleReport(cycle_id=cycle_id, kind=kind)
     outcome = "failed"
-    # PostgreSQL: the tables the last jobs changed much get fresh planner statistics (a store whose
-    # autovacuum is off or behind otherwise plans its batched reads on empty-table figures); in a thread
-    await asyncio.to_thread(parts.store.refresh_statistics)
-    # Pages other processes stored since this one's last job (cluster workers; an `archive import`
-    # beside the daemon) join the similarity index: only the new rows are read.
-    parts.pages.refresh(parts.store)
-    if kind != "batch":  # a worker may run two batches at once: neither drops the other's counts
-        parts.rdap.take_counts()
-    try:
+    try:  # the preparation too: a job that fails there is logged as failed, not left "running"
+        # PostgreSQL: the tables the last jobs changed much get fresh planner statistics (a store whose
+        # autovacuum is off or behind otherwise plans its batched reads on empty-table figures); in a thread
+        await asyncio.to_thread(parts.store.refresh_statistics)
+        # Pages other processes stored since this one's last job (cluster workers; an `archive import`
+        # beside the daemon) join the similarity index: only the new rows are read.
+        parts.pages.refresh(parts.store)
+        if kind != "batch":  # a worker may run two batches at once: neither drops the other's counts
+            parts.rdap.take_counts()
         await body(report)
         outcome = "ok"
     except asyncio.CancelledError:
