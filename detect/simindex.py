@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 NUM_PERM = 128
 DEFAULT_THRESHOLD = 0.5
+QUERY_CHUNK = 4096  # query_each: queries whose band keys are looked up at once (4 MiB of signatures)
 RECALL_WEIGHTS = (0.1, 0.9)
 """datasketch's (false positive, false negative) weights for choosing bands: missing a near-duplicate costs
 more than a spurious candidate, which the exact re-ranking drops (b=32 bands of r=4 at t=0.5, num_perm 128)."""
@@ -55,6 +56,17 @@ def decode(minhash_bytes: bytes, num_perm: int = NUM_PERM) -> Lean:
 def signature(minhash_bytes: bytes, num_perm: int = NUM_PERM) -> Signature:
     """The hash values of a serialised LeanMinHash (what the exact Jaccard estimate compares)."""
     return np.asarray(decode(minhash_bytes, num_perm).hashvalues)
+
+
+def _chunks(items: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
+    chunk: list[bytes] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _top(keys: list[Key], scores: npt.NDArray[np.float64], threshold: float,
@@ -164,8 +176,11 @@ class SimilarityIndex:
 
     def query(self, minhash_bytes: bytes, top: int = 10) -> list[tuple[Key, float]]:
         """Stored keys near-identical to the signature: [(key, estimated Jaccard)], best first."""
-        return self._lookup(self._hashvalues(minhash_bytes), self._table_keys, self._table_slots, self._recent,
-                            self._alive, top)
+        sig = self._hashvalues(minhash_bytes)
+        band_keys = self._band_keys(sig[None, :])[0]
+        lo = np.searchsorted(self._table_keys, band_keys, side="left")
+        hi = np.searchsorted(self._table_keys, band_keys, side="right")
+        return self._lookup(sig, band_keys, lo, hi, self._table_slots, self._recent, self._alive, top)
 
     def query_each(self, queries: Iterable[bytes], top: int = 10, *,
                    exclude: Collection[Key] = ()) -> Iterator[list[tuple[Key, float]]]:
@@ -174,8 +189,9 @@ class SimilarityIndex:
         The excluded keys are taken out of the band table once, before the first lookup (linear in the
         table), not dropped from each result: a query whose best matches are all excluded (a network of
         near-identical pages asking for pages like its own) would otherwise get nothing, and would gather
-        and rank every excluded look-alike each time (quadratic in the excluded). A signature that cannot
-        be read gives an empty list."""
+        and rank every excluded look-alike each time (quadratic in the excluded). The queries' band keys
+        are looked up QUERY_CHUNK at a time, so a query that meets no bucket costs no Python step. A
+        signature that cannot be read gives an empty list."""
         keep = self._alive.copy()
         gone = [self._slot[k] for k in exclude if k in self._slot]
         if gone:
@@ -185,14 +201,31 @@ class SimilarityIndex:
             recent = {band: kept for band, slots in self._recent.items() if (kept := [s for s in slots if keep[s]])}
         else:
             table_keys, table_slots, recent = self._table_keys, self._table_slots, self._recent
-        for blob in queries:
-            try:
-                sig = self._hashvalues(blob)
-            except BadSignature as exc:
-                log.warning("similarity index: skipping a query: %s", exc)
-                yield []
+        recent_keys = np.fromiter(recent, dtype=np.uint64, count=len(recent))
+        for chunk in _chunks(queries, QUERY_CHUNK):
+            sigs: list[npt.NDArray[np.uint64] | None] = []
+            for blob in chunk:
+                try:
+                    sigs.append(self._hashvalues(blob))
+                except BadSignature as exc:
+                    log.warning("similarity index: skipping a query: %s", exc)
+                    sigs.append(None)
+            good = [sig for sig in sigs if sig is not None]
+            if not good:
+                yield from ([] for _ in sigs)
                 continue
-            yield self._lookup(sig, table_keys, table_slots, recent, keep, top)
+            bands = self._band_keys(np.vstack(good))
+            lo = np.searchsorted(table_keys, bands.ravel(), side="left").reshape(bands.shape)
+            hi = np.searchsorted(table_keys, bands.ravel(), side="right").reshape(bands.shape)
+            met = np.asarray((hi > lo).any(axis=1) | np.isin(bands, recent_keys).any(axis=1), dtype=bool).tolist()
+            row = 0
+            for sig in sigs:
+                if sig is None:
+                    yield []
+                    continue
+                yield (self._lookup(sig, bands[row], lo[row], hi[row], table_slots, recent, keep, top)
+                       if met[row] else [])
+                row += 1
 
     def __contains__(self, key: object) -> bool:
         return key in self._slot
@@ -217,12 +250,11 @@ class SimilarityIndex:
         dtype, offset = layout
         return np.frombuffer(minhash_bytes, dtype=dtype, count=self.num_perm, offset=offset).astype(np.uint64)
 
-    def _lookup(self, sig: npt.NDArray[np.uint64], table_keys: npt.NDArray[np.uint64],
-                table_slots: npt.NDArray[np.int64], recent: dict[int, list[int]], alive: npt.NDArray[np.bool_],
-                top: int) -> list[tuple[Key, float]]:
-        band_keys = self._band_keys(sig[None, :])[0]
-        lo = np.searchsorted(table_keys, band_keys, side="left")
-        hi = np.searchsorted(table_keys, band_keys, side="right")
+    def _lookup(self, sig: npt.NDArray[np.uint64], band_keys: npt.NDArray[np.uint64], lo: npt.NDArray[np.intp],
+                hi: npt.NDArray[np.intp], table_slots: npt.NDArray[np.int64], recent: dict[int, list[int]],
+                alive: npt.NDArray[np.bool_], top: int) -> list[tuple[Key, float]]:
+        """The live slots in the query's buckets (``lo``/``hi``: their ranges in the sorted table, and the
+        recent dict), ranked by estimated Jaccard."""
         parts = [table_slots[a:b] for a, b in zip(lo.tolist(), hi.tolist()) if b > a]
         if recent:
             parts.extend(np.array(recent[k], dtype=np.int64) for k in band_keys.tolist() if k in recent)

@@ -167,3 +167,16 @@ def test_query_each_sees_recent_pages_and_skips_unreadable_queries() -> None:
     index.add("clone.example", minhash(near_copy(rng, base, keep=0.8)))
     found = list(index.query_each([b"\x00garbage", minhash(base)], exclude={"net.example", "net2.example", "x"}))
     assert found[0] == [] and [k for k, _ in found[1]] == ["clone.example"]
+
+
+def test_query_each_in_chunks_answers_as_one_query_at_a_time(world: tuple[dict, list[str]],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import detect.simindex
+
+    pages, base = world
+    index = SimilarityIndex.from_items(pages.items())
+    rng = random.Random(15)
+    probes = [minhash(near_copy(rng, base, keep=rng.uniform(0.5, 1.0)) if i % 3 else page(rng)) for i in range(30)]
+    monkeypatch.setattr(detect.simindex, "QUERY_CHUNK", 7)  # chunks of 7, the last one short
+    assert list(index.query_each([*probes[:10], b"bad", *probes[10:]], top=3)) == [
+        *(index.query(p, top=3) for p in probes[:10]), [], *(index.query(p, top=3) for p in probes[10:])]
