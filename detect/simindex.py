@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import struct
 from collections.abc import Collection, Hashable, Iterable, Iterator
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -34,6 +34,8 @@ more than a spurious candidate, which the exact re-ranking drops (b=32 bands of 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX = np.uint64(0xBF58476D1CE4E5B9)
 
+_MAX32 = 0xFFFFFFFF
+Values = npt.NDArray[np.unsignedinteger[Any]]  # a signature's hash values (32- or 64-bit), or rows of them
 Key = Hashable  # (domain, observation id) for the lead; anything hashable for the index
 Signature = npt.NDArray[np.generic]
 
@@ -56,6 +58,13 @@ def decode(minhash_bytes: bytes, num_perm: int = NUM_PERM) -> Lean:
 def signature(minhash_bytes: bytes, num_perm: int = NUM_PERM) -> Signature:
     """The hash values of a serialised LeanMinHash (what the exact Jaccard estimate compares)."""
     return np.asarray(decode(minhash_bytes, num_perm).hashvalues)
+
+
+def _narrow(rows: Values) -> Values:
+    """32-bit rows when every value fits (a legacy-layout signature is read as 64-bit, values < 2³²)."""
+    if rows.dtype != np.uint32 and (not rows.size or int(rows.max()) <= _MAX32):
+        return rows.astype(np.uint32)
+    return rows
 
 
 def _chunks(items: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
@@ -109,8 +118,9 @@ class SimilarityIndex:
     page is one 64-bit key (the band's values mixed with the band number) in one sorted NumPy array with
     the page's slot beside it, signatures are rows of one matrix, and a lookup is one ``searchsorted`` of
     the query's band keys. Pages added since the last merge sit in a small dict until it grows past an
-    eighth of the sorted part; removal marks the slot dead (compacted when half are). About 0.8 KiB a
-    page at num_perm 128, against ~10 KiB in datasketch's per-bucket sets. A band-key collision (2⁻⁶⁴)
+    eighth of the sorted part; removal marks the slot dead (compacted when half are). About 0.9 KiB a
+    page at num_perm 128 (a signature's 128 values in 32 bits while they fit, 32 band keys of 64 bits and
+    their 32-bit slots), against ~10 KiB in datasketch's per-bucket sets. A band-key collision (2⁻⁶⁴)
     only adds a candidate, which the exact re-ranking drops.
     """
 
@@ -123,10 +133,12 @@ class SimilarityIndex:
         self.bands, self.rows = optimal_param(threshold, num_perm, weights[0], weights[1])
         self._keys: list[Key] = []  # by slot; a dead slot keeps its key until compaction
         self._slot: dict[Key, int] = {}  # live keys only
-        self._sigs: npt.NDArray[np.uint64] = np.zeros((0, num_perm), dtype=np.uint64)
+        # 32-bit rows while every signature's values fit (datasketch's affine32 and legacy schemes, all
+        # hydrawatch stores): half the memory of 64-bit ones; widened if an affine64 signature comes
+        self._sigs: Values = np.zeros((0, num_perm), dtype=np.uint32)
         self._alive: npt.NDArray[np.bool_] = np.zeros(0, dtype=bool)
         self._table_keys: npt.NDArray[np.uint64] = np.zeros(0, dtype=np.uint64)  # sorted band keys
-        self._table_slots: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        self._table_slots: npt.NDArray[np.int32] = np.zeros(0, dtype=np.int32)
         self._recent: dict[int, list[int]] = {}  # band key -> slots added since the last merge
         self._recent_pages = 0
         self._layouts: dict[tuple[int, bytes], tuple[np.dtype, int]] = {}  # see _hashvalues
@@ -136,13 +148,14 @@ class SimilarityIndex:
                    num_perm: int = NUM_PERM) -> SimilarityIndex:
         """An index of every (key, minhash bytes); undecodable signatures are logged and skipped."""
         index = cls(threshold=threshold, num_perm=num_perm)
-        latest: dict[Key, npt.NDArray[np.uint64]] = {}
+        latest: dict[Key, Values] = {}
         for key, blob in items:
             try:
                 latest[key] = index._hashvalues(blob)
             except BadSignature as exc:
                 log.warning("similarity index: skipping %r: %s", key, exc)
-        index._rebuild(list(latest), np.array(list(latest.values()), dtype=np.uint64).reshape(-1, num_perm))
+        index._rebuild(list(latest), _narrow(np.vstack(list(latest.values())) if latest
+                                             else np.zeros((0, num_perm), dtype=np.uint32)))
         return index
 
     def add(self, key: Key, minhash_bytes: bytes) -> None:
@@ -151,10 +164,12 @@ class SimilarityIndex:
         self.remove(key)
         slot = len(self._keys)
         if slot == len(self._sigs):  # grow by doubling
-            grown = np.zeros((max(16, 2 * slot), self.num_perm), dtype=np.uint64)
+            grown = np.zeros((max(16, 2 * slot), self.num_perm), dtype=self._sigs.dtype)
             grown[:slot] = self._sigs[:slot]
             self._sigs = grown
             self._alive = np.concatenate([self._alive, np.zeros(len(grown) - len(self._alive), dtype=bool)])
+        if self._sigs.dtype != np.uint64 and sig.dtype.itemsize > self._sigs.dtype.itemsize and sig.max() > _MAX32:
+            self._sigs = self._sigs.astype(np.uint64)  # an affine64 signature: every row 64-bit from now on
         self._sigs[slot] = sig
         self._alive[slot] = True
         self._keys.append(key)
@@ -203,7 +218,7 @@ class SimilarityIndex:
             table_keys, table_slots, recent = self._table_keys, self._table_slots, self._recent
         recent_keys = np.fromiter(recent, dtype=np.uint64, count=len(recent))
         for chunk in _chunks(queries, QUERY_CHUNK):
-            sigs: list[npt.NDArray[np.uint64] | None] = []
+            sigs: list[Values | None] = []
             for blob in chunk:
                 try:
                     sigs.append(self._hashvalues(blob))
@@ -235,7 +250,7 @@ class SimilarityIndex:
 
     # -- internals ----------------------------------------------------------------------------------
 
-    def _hashvalues(self, minhash_bytes: bytes) -> npt.NDArray[np.uint64]:
+    def _hashvalues(self, minhash_bytes: bytes) -> Values:
         """The signature's hash values. The first blob of each (length, header) is read by detect.minhash,
         which also says where the values sit and their width; later blobs of that layout (every page of
         one store: one seed, one scheme) are read straight from the bytes, 20× faster."""
@@ -246,12 +261,12 @@ class SimilarityIndex:
             if offset >= 0 and len(self._layouts) < 64 and np.array_equal(
                     np.frombuffer(minhash_bytes, dtype=values.dtype, count=self.num_perm, offset=offset), values):
                 self._layouts[(len(minhash_bytes), bytes(minhash_bytes[:16]))] = (values.dtype, offset)
-            return values.astype(np.uint64)
+            return values
         dtype, offset = layout
-        return np.frombuffer(minhash_bytes, dtype=dtype, count=self.num_perm, offset=offset).astype(np.uint64)
+        return np.frombuffer(minhash_bytes, dtype=dtype, count=self.num_perm, offset=offset)
 
-    def _lookup(self, sig: npt.NDArray[np.uint64], band_keys: npt.NDArray[np.uint64], lo: npt.NDArray[np.intp],
-                hi: npt.NDArray[np.intp], table_slots: npt.NDArray[np.int64], recent: dict[int, list[int]],
+    def _lookup(self, sig: Values, band_keys: npt.NDArray[np.uint64], lo: npt.NDArray[np.intp],
+                hi: npt.NDArray[np.intp], table_slots: npt.NDArray[np.int32], recent: dict[int, list[int]],
                 alive: npt.NDArray[np.bool_], top: int) -> list[tuple[Key, float]]:
         """The live slots in the query's buckets (``lo``/``hi``: their ranges in the sorted table, and the
         recent dict), ranked by estimated Jaccard."""
@@ -267,7 +282,7 @@ class SimilarityIndex:
         scores = (self._sigs[slots] == sig).mean(axis=1)
         return _top([self._keys[i] for i in slots.tolist()], scores, self.threshold, top)
 
-    def _band_keys(self, sigs: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    def _band_keys(self, sigs: Values) -> npt.NDArray[np.uint64]:
         """(pages, bands) 64-bit keys: each band's ``rows`` values and the band number, mixed."""
         with np.errstate(over="ignore"):
             cut = sigs[:, : self.bands * self.rows].reshape(len(sigs), self.bands, self.rows)
@@ -278,15 +293,15 @@ class SimilarityIndex:
                 acc ^= acc >> np.uint64(29)
         return acc
 
-    def _rebuild(self, keys: list[Key], sigs: npt.NDArray[np.uint64]) -> None:
+    def _rebuild(self, keys: list[Key], sigs: Values) -> None:
         self._keys = list(keys)
         self._slot = {key: i for i, key in enumerate(self._keys)}
-        self._sigs = np.ascontiguousarray(sigs, dtype=np.uint64)
+        self._sigs = np.ascontiguousarray(sigs)
         self._alive = np.ones(len(keys), dtype=bool)
         band_keys = self._band_keys(self._sigs).ravel()
         order = np.argsort(band_keys, kind="stable")
         self._table_keys = band_keys[order]
-        self._table_slots = (order // self.bands).astype(np.int64)
+        self._table_slots = (order // self.bands).astype(np.int32)
         self._recent = {}
         self._recent_pages = 0
 
@@ -294,7 +309,7 @@ class SimilarityIndex:
         """Fold recent pages into the sorted table and drop dead slots (a rebuild of the live pages)."""
         live = [slot for slot in range(len(self._keys)) if self._alive[slot]]
         self._rebuild([self._keys[i] for i in live], self._sigs[np.array(live, dtype=np.int64)]
-                      if live else np.zeros((0, self.num_perm), dtype=np.uint64))
+                      if live else np.zeros((0, self.num_perm), dtype=self._sigs.dtype))
 
 
 class PairwiseScan:

@@ -180,3 +180,28 @@ def test_query_each_in_chunks_answers_as_one_query_at_a_time(world: tuple[dict, 
     monkeypatch.setattr(detect.simindex, "QUERY_CHUNK", 7)  # chunks of 7, the last one short
     assert list(index.query_each([*probes[:10], b"bad", *probes[10:]], top=3)) == [
         *(index.query(p, top=3) for p in probes[:10]), [], *(index.query(p, top=3) for p in probes[10:])]
+
+
+def test_signatures_are_kept_in_32_bits_and_widened_for_a_64_bit_scheme() -> None:
+    """affine32 and legacy signatures (values < 2³²) are held as 32-bit rows, half the memory; an affine64
+    signature widens the rows and every page is still found as before."""
+    import numpy as np
+
+    from detect.minhash import AFFINE64, LEGACY, Lean
+
+    rng = random.Random(16)
+    base = page(rng)
+    items = [(f"p{i}.example", minhash(near_copy(rng, base, keep=0.9) if i < 5 else page(rng))) for i in range(40)]
+    legacy = Lean(1, np.arange(128, dtype=np.uint64) + 7, LEGACY).serialize()
+    index = SimilarityIndex.from_items([*items, ("legacy.example", legacy)])
+    assert index._sigs.dtype == np.uint32
+    before = [index.query(blob, top=10) for _, blob in items]
+    wide_values = np.array([2**40 + i for i in range(128)], dtype=np.uint64)
+    wide = Lean(1, wide_values, AFFINE64).serialize()
+    index.add("wide.example", wide)
+    assert index._sigs.dtype == np.uint64
+    assert index.query(wide) == [("wide.example", 1.0)] and index.query(legacy) == [("legacy.example", 1.0)]
+    assert [index.query(blob, top=10) for _, blob in items] == before
+    assert list(index.query_each([wide, legacy], exclude={"legacy.example"})) == [[("wide.example", 1.0)], []]
+    rebuilt = SimilarityIndex.from_items([*items, ("wide.example", wide)])
+    assert rebuilt._sigs.dtype == np.uint64 and rebuilt.query(wide) == [("wide.example", 1.0)]
