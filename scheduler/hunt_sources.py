@@ -59,13 +59,20 @@ def similar_candidates(parts: Components, network: Sequence[SiteProfile]) -> lis
     Up to SIMILAR_PER_SITE pages per network site, among the pages of domains outside the network: the
     network's own pages are left out of the index's table once, before the lookups, so a network whose
     pages are near-copies of each other neither crowds the others out of each site's best matches nor
-    makes each lookup rank the whole network (quadratic: 10⁵ sites, bench/RESULTS.md)."""
+    makes each lookup rank the whole network (quadratic: 10⁵ sites, bench/RESULTS.md).
+
+    One candidate a page: the first network site (in the network's order) that finds it names it, as the
+    sweep's merge would keep of several (detect.hunt_order.better: the first of equals). A network of N
+    near-copies finding M outside pages gives M names, not N×M."""
     names = {p.domain for p in network}
     asking = [(p.domain, p.minhash) for p in network if p.minhash is not None]
     found = parts.pages.query_each((minhash for _, minhash in asking), top=SIMILAR_PER_SITE, exclude=names)
-    return [Candidate(key, "similar", f"{domain} (text Jaccard {jaccard:.2f})", domain)
-            for (domain, _), matches in zip(asking, found, strict=True)
-            for key, jaccard in matches if isinstance(key, str)]
+    out: dict[str, Candidate] = {}
+    for (domain, _), matches in zip(asking, found, strict=True):
+        for key, jaccard in matches:
+            if isinstance(key, str) and key not in out:
+                out[key] = Candidate(key, "similar", f"{domain} (text Jaccard {jaccard:.2f})", domain)
+    return list(out.values())
 
 
 def ct_policy(parts: Components) -> CtPolicy:

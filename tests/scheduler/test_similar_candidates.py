@@ -56,5 +56,15 @@ def test_a_network_of_near_copies_still_finds_the_outside_copy_from_every_site(s
     parts: Any = SimpleNamespace(pages=pages)
 
     found = similar_candidates(parts, network)
-    assert [(c.domain, c.seed) for c in found] == [("clone.example", p.domain) for p in network[:-1]]
+    assert [(c.domain, c.seed) for c in found] == [("clone.example", "net0.example")]  # once, by the first site
     assert all(c.source == "similar" and c.via.startswith(f"{c.seed} (text Jaccard 0.") for c in found)
+    # every site finds it (each alone), and two templates' outside copies are named by their own sites
+    names = {p.domain for p in network}
+    each = pages.query_each([p.minhash for p in network[:-1] if p.minhash], top=SIMILAR_PER_SITE, exclude=names)
+    assert [[key for key, _ in hits] for hits in each] == [["clone.example"]] * (len(network) - 1)
+    other = [f"o{rng.randrange(10**9)}" for _ in range(300)]
+    pages.add("other-net.example", _minhash(_edit(rng, other, 0.98)))
+    pages.add("other-clone.example", _minhash(_edit(rng, other, 0.8)))
+    both = [*network, _site("other-net.example", _minhash(_edit(rng, other, 0.98)))]
+    assert sorted((c.domain, c.seed) for c in similar_candidates(parts, both)) == [
+        ("clone.example", "net0.example"), ("other-clone.example", "other-net.example")]
