@@ -18,6 +18,7 @@ import zlib
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from detect.model import Candidate
 from detect.names import InvalidDomain, split
@@ -28,6 +29,8 @@ from scheduler.hunt_report import HuntReport
 from scheduler.hunt_resolve import Resolved, Wildcards, join_recorded, resolve
 from scheduler.sweep_sources import SourcePlan, run_sources
 from storage import sweep_sources, sweeps, watchlist
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -58,13 +61,22 @@ def plan_parts(network: Sequence[SiteProfile], lost: Collection[str], labels_per
     """The sweep's parts, numbered from ``first``: deterministic for one network (sorted labels, fixed
     group size); the domains just lost are not in any (their own hunt generated their lookalikes)."""
     seeds = [p for p in network if p.domain not in lost]
-    labels = sorted({p.label for p in seeds})
-    out: list[SweepPart] = []
-    for index, start in enumerate(range(0, len(labels), labels_per_part), start=first):
-        group = set(labels[start:start + labels_per_part])
-        out.append(SweepPart(index, tuple(p.domain for p in seeds if p.label in group and p.status.lost),
-                             tuple(p.domain for p in seeds if p.label in group and not p.status.lost)))
-    return out
+    groups = _grouped(seeds, lambda p: p.label, labels_per_part)
+    return [SweepPart(index, tuple(p.domain for p in group if p.status.lost),
+                      tuple(p.domain for p in group if not p.status.lost))
+            for index, group in enumerate(groups, start=first)]
+
+
+def _grouped(items: Sequence[T], label: Callable[[T], str], per_group: int) -> list[list[T]]:
+    """``items`` in groups of ``per_group`` labels (sorted labels, cut in order), each group's items in
+    ``items``' order: one pass (a pass per group over every item was quadratic: 5,000 groups × 10⁵ network
+    sites at 10⁵, minutes of a sweep's own job)."""
+    labels = sorted({label(item) for item in items})
+    group_of = {name: i // per_group for i, name in enumerate(labels)}
+    groups: list[list[T]] = [[] for _ in range(-(-len(labels) // per_group))]
+    for item in items:
+        groups[group_of[label(item)]].append(item)
+    return groups
 
 
 def plan_lost_parts(lost: Sequence[str], labels_per_part: int, slices: int = 1) -> list[SweepPart]:
@@ -72,14 +84,10 @@ def plan_lost_parts(lost: Sequence[str], labels_per_part: int, slices: int = 1) 
     crossed with the network's suffixes) by label group as :func:`plan_parts` groups them, each part's
     domains in ``lost``'s order; each group cut into ``slices`` parts (slice 0 … slices-1 of its
     lookalikes, :func:`in_slice`), so one label's lookalikes can be resolved by several workers."""
-    label = {d: _label(d) for d in lost}
-    labels = sorted(set(label.values()))
     out: list[SweepPart] = []
     cuts = max(1, slices)
-    for start in range(0, len(labels), labels_per_part):
-        group = set(labels[start:start + labels_per_part])
-        gone = tuple(d for d in lost if label[d] in group)
-        out += [SweepPart(len(out) + cut, gone, (), cut, cuts) for cut in range(cuts)]
+    for group in _grouped(lost, _label, labels_per_part):
+        out += [SweepPart(len(out) + cut, tuple(group), (), cut, cuts) for cut in range(cuts)]
     return out
 
 

@@ -178,3 +178,36 @@ def test_a_takedown_hunt_in_parts_merges_to_what_one_resolve_finds(make_sandbox:
         return plan_observation([r.candidate for r in found.values()], limit=0, lost_seeds=set(LOST)).observe
 
     assert chosen(merged) == chosen(whole) and len(chosen(whole)) == len(RESOLVING)  # observed in one order
+
+
+def _parts_by_scanning(network: list[SiteProfile], lost: list[str], per: int) -> list[SweepPart]:
+    """The plan as it was made before: every site scanned once per label group (quadratic)."""
+    seeds = [p for p in network if p.domain not in lost]
+    labels = sorted({p.label for p in seeds})
+    out = []
+    for index, start in enumerate(range(0, len(labels), per)):
+        group = set(labels[start:start + per])
+        out.append(SweepPart(index, tuple(p.domain for p in seeds if p.label in group and p.status.lost),
+                             tuple(p.domain for p in seeds if p.label in group and not p.status.lost)))
+    return out
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize("seed", range(6))
+def test_parts_are_made_in_one_pass_and_are_those_of_scanning_per_group(seed: int) -> None:
+    import random
+
+    rng = random.Random(seed)
+    labels = [f"l{rng.randrange(40)}" for _ in range(rng.randrange(0, 120))]
+    network = [_profile(f"{label}.{rng.choice(['com', 'ltd', 'pm', 'co.uk'])}",
+                    rng.choice([Status.ACTIVE, Status.SEIZED, Status.DEAD])) for label in labels]
+    network = list({p.domain: p for p in network}.values())
+    lost = [p.domain for p in network if rng.random() < 0.1]
+    for per in (1, 2, 7, 50):
+        assert plan_parts(network, lost, per) == _parts_by_scanning(network, lost, per)
+        by_label: list[tuple[str, ...]] = []
+        labels_sorted = sorted({d.split(".")[0] for d in lost})
+        for start in range(0, len(labels_sorted), per):
+            group = set(labels_sorted[start:start + per])
+            by_label.append(tuple(d for d in lost if d.split(".")[0] in group))
+        assert [p.gone for p in plan_lost_parts(lost, per)] == by_label
