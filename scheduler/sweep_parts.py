@@ -26,9 +26,9 @@ from detect.scoring import SiteProfile
 from scheduler import hunt_sources as sources
 from scheduler.components import Components, worker_id
 from scheduler.hunt_report import HuntReport
-from scheduler.hunt_resolve import Resolved, Wildcards, join_recorded, resolve
+from scheduler.hunt_resolve import Resolved, WatchedSkip, Wildcards, join_recorded, resolve
 from scheduler.sweep_sources import SourcePlan, run_sources
-from storage import sweep_sources, sweeps, watchlist
+from storage import sweep_sources, sweeps
 
 T = TypeVar("T")
 
@@ -107,15 +107,15 @@ async def sweep_part(parts: Components, *, sweep: int, part: SweepPart, typo_tld
     with parts.store.transaction() as session:
         if sweeps.is_done(session, sweep, part.index):
             return False
-        ignore = set(watchlist.watched_names(session)) | set(parts.config.brands.legitimate)
     report = HuntReport()
     found: dict[str, Resolved] = {}
     if wildcards is None:  # the sweep's salt: the same nonsense names as the sweep's own
         wildcards = Wildcards(parts, salt=now.isoformat())
-    await resolve(parts, _sliced(sources.lookalikes(parts, part.gone, typo_tlds), part.cut, part.cuts),
-                  skip=ignore.__contains__, wildcards=wildcards, report=report, into=found)
-    await resolve(parts, _sliced(sources.lookalikes(parts, part.live, ()), part.cut, part.cuts),
-                  skip=ignore.__contains__, wildcards=wildcards, report=report, into=found)
+    skip = WatchedSkip(parts)  # the watched among the part's own lookalikes, not the whole watchlist
+    await resolve(parts, skip.stream(_sliced(sources.lookalikes(parts, part.gone, typo_tlds), part.cut, part.cuts)),
+                  skip=skip, wildcards=wildcards, report=report, into=found)
+    await resolve(parts, skip.stream(_sliced(sources.lookalikes(parts, part.live, ()), part.cut, part.cuts)),
+                  skip=skip, wildcards=wildcards, report=report, into=found)
     with parts.store.transaction() as session:
         return sweeps.record(session, sweep, part.index,
                              [sweeps.Found(part.index, n, r.candidate.source, r.candidate.via, r.candidate.seed,

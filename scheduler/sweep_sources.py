@@ -28,12 +28,12 @@ from scheduler import hunt_sources as sources
 from scheduler.components import Components, worker_id
 from scheduler.hunt_pdns import asked_values, pdns_asked
 from scheduler.hunt_report import HuntReport
-from scheduler.hunt_resolve import Resolved, Wildcards, join_recorded, resolve
+from scheduler.hunt_resolve import Resolved, WatchedSkip, Wildcards, join_recorded, resolve
 from scheduler.name_screen import NameScreen
 from scheduler.settings import ZONE_TLD_MAX, tld_labels_ok
 from scheduler.source_state import PendingMemory
 from scheduler.zone_source import zone_candidates, zone_specs
-from storage import sweep_sources, watchlist
+from storage import sweep_sources
 
 log = logging.getLogger(__name__)
 
@@ -280,15 +280,15 @@ async def sweep_source(parts: Components, *, sweep: int, source: str, inputs: So
     with parts.store.transaction() as session:
         if sweep_sources.is_done(session, sweep, source):
             return False
-        ignore = set(watchlist.watched_names(session)) | set(parts.config.brands.legitimate)
     report = HuntReport()
     found: dict[str, Resolved] = {}
     memory = PendingMemory(parts.store)
     zones: list[ZoneState] = []
     if wildcards is None:  # the sweep's salt: the same nonsense names as the sweep's own
         wildcards = Wildcards(parts, salt=now.isoformat())
-    await resolve(parts, _candidates(parts, source, inputs, names, report, memory, zones, now), skip=ignore.__contains__,
-                  wildcards=wildcards, report=report, into=found)
+    skip = WatchedSkip(parts)  # the watched among the source's own names, not the whole watchlist
+    await resolve(parts, skip.astream(_candidates(parts, source, inputs, names, report, memory, zones, now)),
+                  skip=skip, wildcards=wildcards, report=report, into=found)
     got = sweep_sources.SourceRecord(
         found=[sweep_sources.SourceFound(source, n, r.candidate.source, r.candidate.via, r.candidate.seed, r.fingerprint)
                for n, r in found.items()],
