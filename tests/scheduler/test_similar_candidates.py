@@ -10,22 +10,16 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from datasketch import LeanMinHash, MinHash
 
+from detect.minhash import minhash32
 from detect.model import Status
 from detect.scoring_inputs import SiteProfile
 from scheduler.hunt_sources import SIMILAR_PER_SITE, similar_candidates
 from scheduler.page_index import PageIndex
 
 
-def _minhash(words: list[str]) -> bytes:
-    m = MinHash(num_perm=128)
-    for w in words:
-        m.update(w.encode())
-    lean = LeanMinHash(m)
-    buf = bytearray(lean.bytesize())
-    lean.serialize(buf)
-    return bytes(buf)
+def _minhash(words: list[int]) -> bytes:
+    return minhash32(words).serialize()
 
 
 def _site(name: str, minhash: bytes | None) -> SiteProfile:
@@ -34,15 +28,15 @@ def _site(name: str, minhash: bytes | None) -> SiteProfile:
                        registrar="", outlinks=frozenset(), redirects_to=None, parked=False, title="")
 
 
-def _edit(rng: random.Random, words: list[str], keep: float) -> list[str]:
-    return [w if rng.random() < keep else f"x{rng.randrange(10**9)}" for w in words]
+def _edit(rng: random.Random, words: list[int], keep: float) -> list[int]:
+    return [w if rng.random() < keep else rng.randrange(2**32) for w in words]
 
 
 @pytest.mark.fast
 @pytest.mark.parametrize("seed", range(3))
 def test_a_network_of_near_copies_still_finds_the_outside_copy_from_every_site(seed: int) -> None:
     rng = random.Random(seed)
-    base = [f"w{rng.randrange(10**9)}" for _ in range(300)]
+    base = [rng.randrange(2**32) for _ in range(300)]
     size = SIMILAR_PER_SITE + rng.randrange(5, 30)  # more look-alike sites than a lookup returns
     network = [_site(f"net{i}.example", _minhash(_edit(rng, base, 0.98))) for i in range(size)]
     network.append(_site("textless.example", None))  # no page text: asks nothing
@@ -52,7 +46,7 @@ def test_a_network_of_near_copies_still_finds_the_outside_copy_from_every_site(s
             pages.add(p.domain, p.minhash)
     pages.add("clone.example", _minhash(_edit(rng, base, 0.8)))
     for i in range(50):
-        pages.add(f"unrelated{i}.example", _minhash([f"u{rng.randrange(10**9)}" for _ in range(300)]))
+        pages.add(f"unrelated{i}.example", _minhash([rng.randrange(2**32) for _ in range(300)]))
     parts: Any = SimpleNamespace(pages=pages)
 
     found = similar_candidates(parts, network)
@@ -62,7 +56,7 @@ def test_a_network_of_near_copies_still_finds_the_outside_copy_from_every_site(s
     names = {p.domain for p in network}
     each = pages.query_each([p.minhash for p in network[:-1] if p.minhash], top=SIMILAR_PER_SITE, exclude=names)
     assert [[key for key, _ in hits] for hits in each] == [["clone.example"]] * (len(network) - 1)
-    other = [f"o{rng.randrange(10**9)}" for _ in range(300)]
+    other = [rng.randrange(2**32) for _ in range(300)]
     pages.add("other-net.example", _minhash(_edit(rng, other, 0.98)))
     pages.add("other-clone.example", _minhash(_edit(rng, other, 0.8)))
     both = [*network, _site("other-net.example", _minhash(_edit(rng, other, 0.98)))]
