@@ -207,9 +207,10 @@ class SimilarityIndex:
         and rank every excluded look-alike each time (quadratic in the excluded). The queries' band keys
         are looked up QUERY_CHUNK at a time, so a query that meets no bucket costs no Python step. A
         signature that cannot be read gives an empty list."""
-        keep = self._alive.copy()
         gone = [self._slot[k] for k in exclude if k in self._slot]
+        keep = self._alive
         if gone:
+            keep = keep.copy()
             keep[np.array(gone, dtype=np.int64)] = False
             mask = keep[self._table_slots]
             table_keys, table_slots = self._table_keys[mask], self._table_slots[mask]

@@ -181,18 +181,9 @@ def watched_among(session: Session, names: Iterable[str]) -> set[str]:
     """Which of ``names`` are watched: one keyed query a chunk (a job that meets a few names need not read
     the whole watchlist)."""
     found: set[str] = set()
-    for chunk in chunks(list(set(names))):
+    for chunk in chunks(names):
         found.update(session.scalars(select(DomainRow.name).where(DomainRow.name.in_(chunk),
                                                                   DomainRow.watched.is_(True))))
-    return found
-
-
-def known_names(session: Session, names: Iterable[str]) -> set[str]:
-    """Which of ``names`` are already in the store (watched or not)."""
-    wanted = list(set(names))
-    found: set[str] = set()
-    for chunk in chunks(wanted):
-        found.update(session.scalars(select(DomainRow.name).where(DomainRow.name.in_(chunk))))
     return found
 
 
