@@ -270,9 +270,12 @@ def shared_in_sweep_parts(setup: Setup, *, sweeps: int, per_sweep: int) -> None:
 
 def shared_in_sources(setup: Setup, *, sweeps: int, sources: list[str], name_slices: int = 0) -> None:
     """Every cycle's discovery sweep ran each of its network-bound ``sources`` (scheduler/sweep_sources.py)
-    as a ``source`` job, recorded once however often it ran, taken by more than one worker over the
-    cycles; their names were read and dropped by each sweep's final step. ``name_slices``: some sweep
-    resolved its names from the store (hub links, similar pages) in at least that many ``names:<k>`` jobs."""
+    as a ``source`` job, recorded once however often it ran; their names were read and dropped by each
+    sweep's final step. ``name_slices``: some sweep resolved its names from the store (hub links, similar
+    pages) in at least that many ``names:<k>`` jobs. Which worker took each is not asserted: a handful of
+    short jobs all taken by the one worker that polled first is a fair schedule (it happened with a
+    benchmark beside the suite); that the workers share jobs is asserted on the rounds' batches and the
+    sweeps' parts."""
     done = setup.view.rows("SELECT sweep, source, worker FROM sweep_sources ORDER BY sweep, source")
     jobs = setup.view.rows("SELECT DISTINCT (args->>'sweep')::int, args->>'source' FROM procrastinate_jobs "
                            "WHERE args->>'kind' = 'source' AND status = 'succeeded'")
@@ -281,7 +284,7 @@ def shared_in_sources(setup: Setup, *, sweeps: int, sources: list[str], name_sli
     assert len(per) == sweeps and all(got == sorted(sources) for got in per.values()), per
     slices = {sw: sum(1 for s, src, _ in done if s == sw and src.startswith("names:")) for sw, _, _ in done}
     assert max(slices.values()) >= name_slices, slices
-    assert len({w for _, _, w in done}) >= 2, done
+    assert all(w for _, _, w in done), done  # each recorded with the worker that ran it
     assert setup.view.scalar("SELECT count(*) FROM sweep_source_found") == 0
 
 
