@@ -120,7 +120,7 @@ def parse_domain(domain: str, data: Any, raw: str, status: int, now: datetime) -
                         for ns in data.get("nameservers") or [] if isinstance(ns, dict) and ns.get("ldhName"))
     return RdapRecord(domain=domain, http_status=status, registrar=registrar,
                       registered=events.get("registration"), expires=events.get("expiration"),
-                      statuses=statuses, nameservers=nameservers, raw=raw, observed_at=now)
+                      changed=events.get("last changed"), statuses=statuses, nameservers=nameservers, raw=raw, observed_at=now)
 
 
 class RdapClient:
@@ -180,9 +180,11 @@ class RdapClient:
             return "whois", ""
         return None
 
-    async def lookup(self, domain: str, *, now: datetime) -> RdapRecord:
+    async def lookup(self, domain: str, *, now: datetime, fresh: bool = False) -> RdapRecord:
+        """``fresh``: ask the server even when the cache holds an answer (the domain's DNS just changed: a
+        seizure or a hold changes the registry's record too, and a cached one would hide it)."""
         domain = domain.lower().rstrip(".")
-        cached = self.cache.get(domain, now)
+        cached = None if fresh else self.cache.get(domain, now)
         if cached is not None:
             self.counts["cached"] += 1
             return cached

@@ -116,7 +116,7 @@ def parse_whois(domain: str, text: str, now: datetime) -> RdapRecord:
     parser = DomainParser._init_parser(tld)
     # asyncwhois converts dates itself, with dateutil's month-first guesses: read the raw strings instead
     raw_dates = {k: parser.find_match(parser.reg_expressions[k], text) if parser.reg_expressions.get(k) else None
-                 for k in (TLDBaseKeys.CREATED, TLDBaseKeys.EXPIRES)}
+                 for k in (TLDBaseKeys.CREATED, TLDBaseKeys.EXPIRES, TLDBaseKeys.UPDATED)}
     try:
         parsed = parser.parse(text)
     except Exception as exc:  # noqa: BLE001 - a third-party parser on hostile text: any failure is "malformed"
@@ -124,6 +124,7 @@ def parse_whois(domain: str, text: str, now: datetime) -> RdapRecord:
                           error=f"WHOIS answer not parsed: {type(exc).__name__}", observed_at=now)
     registered = _as_date(raw_dates[TLDBaseKeys.CREATED]) or _as_date(parsed.get(TLDBaseKeys.CREATED))
     expires = _as_date(raw_dates[TLDBaseKeys.EXPIRES]) or _as_date(parsed.get(TLDBaseKeys.EXPIRES))
+    changed = _as_date(raw_dates[TLDBaseKeys.UPDATED]) or _as_date(parsed.get(TLDBaseKeys.UPDATED))
     # "clientHold https://icann.org/epp#clientHold" (ICANN) or "REGISTERED, DELEGATED" (.ru): the words
     statuses = tuple(status_name(part.split()[0]) for s in parsed.get(TLDBaseKeys.STATUS) or []
                      if isinstance(s, str) for part in s.split(",") if part.split())
@@ -138,7 +139,7 @@ def parse_whois(domain: str, text: str, now: datetime) -> RdapRecord:
         return RdapRecord(domain=domain, source="whois", raw=text, error_kind=ErrorKind.MALFORMED,
                           error="no registration data in the WHOIS answer", observed_at=now)
     return RdapRecord(domain=domain, source="whois", registrar=registrar, registered=registered, expires=expires,
-                      statuses=statuses, nameservers=nameservers, raw=text, observed_at=now)
+                      changed=changed, statuses=statuses, nameservers=nameservers, raw=text, observed_at=now)
 
 
 async def query(host: str, port: int, domain: str, *, timeout: float, max_bytes: int = MAX_WHOIS_BYTES,

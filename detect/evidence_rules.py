@@ -10,6 +10,7 @@ import bisect
 import ipaddress
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -46,6 +47,10 @@ NEAR_COPY_TLSH = 30
 # A seizure reaches resolvers with the TTL of the parent zone's NS records (an hour or two for most
 # ccTLDs and new gTLDs), so the store's last sight of a site "still serving" may be up to that late.
 TAKEDOWN_SLACK_HOURS = 2.0
+# The registry's record of a seized or held domain changes first; resolvers that cached the old delegation
+# keep reaching the site for up to the parent zone's NS TTL (172,800 s for .com and .net). A "last changed"
+# date up to this long before the store last saw the site serving still dates its takedown.
+REGISTRY_LEAD_HOURS = 48.0
 TLSH_UNRELATED = 100  # HTML of one CMS alone brings unrelated sites this close
 
 
@@ -304,6 +309,22 @@ def _tied_lost(findings: Iterable[Finding], lost_in_window: set[str]) -> set[str
     return {d for d, s in pair_strengths(ties).items() if d in lost_in_window and supports(s)}
 
 
+def takedown_start(net: SiteProfile) -> datetime:
+    """The earliest moment the takedown of the lost ``net`` can have happened (see :func:`timing`)."""
+    assert net.status_since is not None
+    start = net.lost_after if net.lost_after is not None and net.lost_after <= net.status_since else net.status_since
+    changed = net.registry_changed
+    if changed is not None and start - timedelta(hours=REGISTRY_LEAD_HOURS) <= changed < start:
+        return changed
+    return start
+
+
+def _takedown_seen(net: SiteProfile) -> str:
+    if net.registry_changed is not None and takedown_start(net) == net.registry_changed:
+        return f"the registry changed {net.domain}'s record (it turned {net.status})"
+    return f"{net.domain} turned {net.status}"
+
+
 def timing(candidate: SiteProfile, network: Sequence[SiteProfile], findings: Sequence[Finding],
            window_hours: float) -> list[Finding]:
     """Registered within the takedown window after a network loss; registered in a network burst.
@@ -312,8 +333,10 @@ def timing(candidate: SiteProfile, network: Sequence[SiteProfile], findings: Seq
     relates to by name or substance: thousands of unrelated names are registered every hour.
 
     "After the takedown" starts at the first sign of it: the takedown happened after the store last saw
-    the site serving (``lost_after``; when unknown, the time the loss was seen). A registration earlier
-    than that, less TAKEDOWN_SLACK_HOURS, came before the takedown and is no reaction to it.
+    the site serving (``lost_after``; when unknown, the time the loss was seen), or when the registry
+    changed the domain's record (``registry_changed``, read after the loss), if that is earlier by at most
+    REGISTRY_LEAD_HOURS: a cached delegation hides a seizure that long. A registration earlier than the
+    start, less TAKEDOWN_SLACK_HOURS, came before the takedown and is no reaction to it.
     """
     reg = candidate.registered
     if reg is None:
@@ -323,8 +346,7 @@ def timing(candidate: SiteProfile, network: Sequence[SiteProfile], findings: Seq
     for net in network:
         if not net.status.lost or net.status_since is None:
             continue
-        start = net.lost_after if net.lost_after is not None and net.lost_after <= net.status_since else net.status_since
-        hours = (reg - start).total_seconds() / 3600
+        hours = (reg - takedown_start(net)).total_seconds() / 3600
         if -TAKEDOWN_SLACK_HOURS <= hours <= window_hours:
             in_window[net.domain] = (net, hours)
     related = _tied_lost(findings, set(in_window))
@@ -334,7 +356,7 @@ def timing(candidate: SiteProfile, network: Sequence[SiteProfile], findings: Seq
         if net.domain in related:
             w = 0.45 * (1 - 0.5 * max(hours, 0.0) / window_hours)
             out.append(Finding(Evidence("registered_after_takedown", net.domain, round(w, 4),
-                                        f"registered {hours:+.0f} h after {net.domain} turned {net.status}{via}"),
+                                        f"registered {hours:+.0f} h after {_takedown_seen(net)}{via}"),
                                frozenset({net.domain})))
         else:
             unspecific.append(net.domain)

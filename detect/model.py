@@ -170,6 +170,9 @@ class RdapRecord:
     registrar: str = ""
     registered: datetime | None = None
     expires: datetime | None = None
+    # the registry's "last changed" event (WHOIS "Updated Date"): a seizure or hold changes the record, so
+    # for a domain just lost this dates the takedown itself (detect.evidence_rules.timing)
+    changed: datetime | None = None
     statuses: tuple[str, ...] = ()  # RFC 8056 names, lower case: "client hold", "server hold" …
     nameservers: tuple[str, ...] = ()
     raw: str = ""

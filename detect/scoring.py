@@ -78,10 +78,11 @@ def _utc(moment: datetime | None) -> datetime | None:
 
 
 def _utc_profile(profile: SiteProfile) -> SiteProfile:
-    if all(m is None or m.tzinfo is not None for m in (profile.registered, profile.status_since, profile.lost_after)):
+    if all(m is None or m.tzinfo is not None for m in (profile.registered, profile.status_since, profile.lost_after,
+                                                        profile.registry_changed)):
         return profile  # already aware (the store's profiles are): no copy per network site and candidate
     return replace(profile, registered=_utc(profile.registered), status_since=_utc(profile.status_since),
-                   lost_after=_utc(profile.lost_after))
+                   lost_after=_utc(profile.lost_after), registry_changed=_utc(profile.registry_changed))
 
 
 def _corroboration_cap(result: Combination) -> Finding | None:

@@ -43,6 +43,10 @@ class SiteProfile:
     lost_after: datetime | None = None
     seeded: bool = False  # a seed of the watchlist (not a domain discovered by an earlier hunt)
     registered_via: str = ""  # "" = RDAP; detect.model.WHOIS_MARK when the date came from port-43 WHOIS
+    # lost domains: the registry's "last changed" date in the RDAP (or WHOIS) record read after the loss.
+    # A seizure or a hold is a change of the registry's record, so this dates the takedown where the
+    # store's own observations cannot (cached delegations keep a seized site reachable for a while).
+    registry_changed: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -468,13 +468,13 @@ async def observe(parts: Components, domains: Sequence[str], *, now: datetime, c
     if rdap != "never":
         with store.transaction() as session:  # one query a chunk, not two a domain
             known = observations.with_rdap(session, domains) if rdap != "always" else set()
-            wanted = [d for d in domains if rdap == "always" or d not in known
-                      or (d in fresh_dns and _dns_changed(previous_dns.get(d), fresh_dns[d]))]
+            changed = {d for d in domains if d in fresh_dns and _dns_changed(previous_dns.get(d), fresh_dns[d])}
+            wanted = [d for d in domains if rdap == "always" or d not in known or d in changed]
         with stage(shown, f"{what}: RDAP", len(wanted)) as step:
 
             async def lookup(name: str) -> RdapRecord:
-                try:
-                    return await parts.rdap.lookup(name, now=now)
+                try:  # a changed DNS answer: the registry's record may have changed with it, not the cache's
+                    return await parts.rdap.lookup(name, now=now, fresh=name in changed)
                 finally:
                     step.advance()
 

@@ -71,7 +71,8 @@ def http_from_raw(raw: dict[str, Any], body: bytes = b"", observed_at: datetime 
 
 def rdap_to_raw(rec: RdapRecord) -> dict[str, Any]:
     return {"domain": rec.domain, "http_status": rec.http_status, "registrar": rec.registrar,
-            "registered": _dt(rec.registered), "expires": _dt(rec.expires), "statuses": list(rec.statuses),
+            "registered": _dt(rec.registered), "expires": _dt(rec.expires), "changed": _dt(rec.changed),
+            "statuses": list(rec.statuses),
             "nameservers": list(rec.nameservers), "raw": rec.raw[:200_000],
             "error_kind": rec.error_kind.value if rec.error_kind else None, "error": rec.error,
             "source": rec.source}
@@ -82,7 +83,7 @@ def rdap_from_raw(raw: dict[str, Any], observed_at: datetime | None = None) -> R
     return RdapRecord(
         domain=raw.get("domain", ""), http_status=raw.get("http_status"), registrar=raw.get("registrar", ""),
         registered=_parse_dt(raw.get("registered")), expires=_parse_dt(raw.get("expires")),
-        statuses=tuple(raw.get("statuses", ())), nameservers=tuple(raw.get("nameservers", ())),
+        changed=_parse_dt(raw.get("changed")), statuses=tuple(raw.get("statuses", ())), nameservers=tuple(raw.get("nameservers", ())),
         raw=raw.get("raw", ""), error_kind=ErrorKind(kind) if kind else None, error=raw.get("error", ""),
         observed_at=observed_at, source=str(raw.get("source") or "rdap"),
     )

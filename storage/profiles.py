@@ -79,6 +79,8 @@ def _profile(info: DomainInfo, *, in_network: bool, found: frozenset[Indicator],
         registered_via=rdap.via if rdap else "", outlinks=frozenset(i.value for i in found if i.kind == "outlink"),
         redirects_to=redirects_to, parked=info.status is Status.PARKED, title=sketch.title if sketch else "",
         lost_after=lost_after, seeded=info.origin == "seed",
+        registry_changed=(rdap.changed if rdap and info.status.lost and info.status_since is not None
+                          and rdap.observed_at is not None and rdap.observed_at >= info.status_since else None),
     )
 
 

@@ -26,7 +26,8 @@ RDAP_OK = {
     "objectClassName": "domain", "ldhName": "EXAMPLE.PM",
     "status": ["client hold", "serverDeleteProhibited"],
     "events": [{"eventAction": "registration", "eventDate": "2024-09-05T10:00:00Z"},
-               {"eventAction": "expiration", "eventDate": "2025-09-05T10:00:00Z"}],
+               {"eventAction": "expiration", "eventDate": "2025-09-05T10:00:00Z"},
+               {"eventAction": "last changed", "eventDate": "2024-09-04T16:20:00Z"}],
     "nameservers": [{"ldhName": "NS1.FBI.SEIZED.GOV."}, {"ldhName": "ns2.fbi.seized.gov"}],
     "entities": [{"roles": ["registrar"], "handle": "1234",
                   "vcardArray": ["vcard", [["version", {}, "text", "4.0"], ["fn", {}, "text", "Example Registrar"]]]}],
@@ -71,6 +72,7 @@ def test_rdap_outcomes_ok_404_429_500_malformed_too_large_timeout() -> None:
             assert ok.registrar == "Example Registrar"
             assert ok.registered == datetime(2024, 9, 5, 10, tzinfo=UTC)
             assert ok.expires == datetime(2025, 9, 5, 10, tzinfo=UTC)
+            assert ok.changed == datetime(2024, 9, 4, 16, 20, tzinfo=UTC)  # the registry's "last changed"
             assert ok.statuses == ("client hold", "server delete prohibited")
             assert ok.nameservers == ("ns1.fbi.seized.gov", "ns2.fbi.seized.gov")
             assert json.loads(ok.raw)["ldhName"] == "EXAMPLE.PM" and ok.observed_at == NOW
@@ -87,6 +89,12 @@ def test_rdap_outcomes_ok_404_429_500_malformed_too_large_timeout() -> None:
             assert (await client.lookup("garbled.pm", now=NOW)).error_kind is ErrorKind.MALFORMED
             assert (await client.lookup("big.pm", now=NOW)).error_kind is ErrorKind.TOO_LARGE
             assert (await client.lookup("slow.pm", now=NOW)).error_kind is ErrorKind.TIMEOUT
+            # an answer is reused for cache_hours, unless asked fresh (the domain's DNS just changed)
+            hits = site.hits["ok.pm"]  # type: ignore[attr-defined]
+            assert (await client.lookup("ok.pm", now=NOW)).registrar == "Example Registrar"
+            assert site.hits["ok.pm"] == hits  # type: ignore[attr-defined]
+            assert (await client.lookup("ok.pm", now=NOW, fresh=True)).changed == ok.changed
+            assert site.hits["ok.pm"] == hits + 1  # type: ignore[attr-defined]
     run(main)
 
 

@@ -53,6 +53,7 @@ def test_icann_style_answer() -> None:
     assert rec.error_kind is None and rec.source == "whois" and rec.via == WHOIS_MARK
     assert rec.registered == datetime(2024, 9, 5, 10, 12, 44, tzinfo=UTC)
     assert rec.expires == datetime(2025, 9, 5, 10, 12, 44, tzinfo=UTC)
+    assert rec.changed == datetime(2024, 9, 5, 10, 15, tzinfo=UTC)  # "Updated Date"
     assert rec.registrar == "Domainwerk Rhein GmbH"
     assert rec.statuses == ("client transfer prohibited", "server hold")
     assert rec.nameservers == ("ns1.example-dns.net", "ns2.example-dns.net")

@@ -58,6 +58,19 @@ def test_equal_ties_prefer_the_most_recent_loss() -> None:
     assert choose(site("new.so"), network, findings) == (Relation.REPLACEMENT, "spiegel.ltd")
 
 
+def test_timing_breaks_ties_but_never_outweighs_a_stronger_tie_to_another_lost_site() -> None:
+    """A registration right after a takedown is credited to every lost site it is tied to whose takedown
+    is dated before it (not every registry dates one): it does not name the predecessor over the site the
+    candidate copies most."""
+    findings = [Finding(Evidence("text_similarity", "0.51", 0.55), frozenset({"fox-news.in"})),
+                Finding(Evidence("text_similarity", "0.20", 0.35), frozenset({"spiegel.ltd"})),
+                Finding(Evidence("registered_after_takedown", "spiegel.ltd", 0.4), frozenset({"spiegel.ltd"}))]
+    assert choose(site("new.so"), NETWORK, findings) == (Relation.REPLACEMENT, "fox-news.in")
+    level = [Finding(Evidence("text_similarity", "0.30", 0.4), frozenset({"fox-news.in", "spiegel.ltd"})),
+             Finding(Evidence("registered_after_takedown", "spiegel.ltd", 0.4), frozenset({"spiegel.ltd"}))]
+    assert choose(site("new.so"), NETWORK, level) == (Relation.REPLACEMENT, "spiegel.ltd")
+
+
 def test_no_evidence_toward_any_network_domain_gives_no_edge() -> None:
     assert choose(site("x.so"), NETWORK, [Finding(Evidence("discovered_by", "ct", 0.0))]) is None
 

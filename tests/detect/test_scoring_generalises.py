@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
+from datetime import datetime
 
 from detect.evidence_kinds import combine
 from detect.model import Relation, Status
@@ -140,6 +141,31 @@ def test_registration_before_the_takedowns_first_sign_is_not_after_the_takedown(
     late = replace(early, registered=SEIZURE.replace(hour=15))
     assert "registered_after_takedown" not in kinds(score(early, network))
     assert "registered_after_takedown" in kinds(score(late, network))
+
+
+def test_a_takedown_the_registry_dated_starts_before_the_stores_last_sight_of_the_site() -> None:
+    """The store saw the seized sites serving at 10:00 (a cached delegation); the registry changed their
+    records at 01:00. A lookalike registered at 05:00 came after the takedown: its "last changed" says so,
+    up to REGISTRY_LEAD_HOURS before the last sight, and not when the change came after the registration
+    (less TAKEDOWN_SLACK_HOURS)."""
+    from datetime import timedelta
+
+    from detect.evidence_rules import REGISTRY_LEAD_HOURS
+
+    last_seen = SEIZURE.replace(hour=10)
+
+    def network(changed: datetime | None) -> list[SiteProfile]:
+        return [replace(p, lost_after=last_seen, registry_changed=changed) if p.status.lost else p for p in NETWORK]
+
+    cand = site("washingtonpost.so", registered=SEIZURE.replace(hour=5), text=page("wapo-nav", "x-1", "x-2"))
+    assert "registered_after_takedown" not in kinds(score(cand, network(None)))
+    dated = score(cand, network(SEIZURE.replace(hour=1)))
+    assert "registered_after_takedown" in kinds(dated)
+    assert any("the registry changed washingtonpost.pm's record" in e.detail for e in dated.evidence)
+    too_old = last_seen - timedelta(hours=REGISTRY_LEAD_HOURS + 1)  # no cached delegation lasts that long
+    assert "registered_after_takedown" not in kinds(score(cand, network(too_old)))
+    # the registry changed the records at 09:00, four hours after the registration: it came before
+    assert "registered_after_takedown" not in kinds(score(cand, network(SEIZURE.replace(hour=9))))
 
 
 # --- monotonicity of whole verdicts --------------------------------------------------------------------

@@ -96,3 +96,62 @@ def test_what_counts_as_a_dns_change() -> None:
     for failed in (Rcode.TIMEOUT, Rcode.ERROR):  # no answer in time, garbage: no news about the name
         assert not failed.conclusive
         assert not _dns_changed(ok, answer(failed)) and not _dns_changed(None, answer(failed))
+
+
+def _seizure_world() -> dict[str, Any]:
+    lock = {"status": ["server hold", "server transfer prohibited"], "updated": "2025-03-09T21:30:00Z",
+            "nameservers": ["ns1.fbi.seized.gov", "ns2.fbi.seized.gov"]}
+    return {"world": {"name": "rdap-seizure", "campaign": "rdap", "seeds": ["seizedrdap.info"]},
+            "phases": {"before": {"clock": "2025-03-10T12:00:00Z"},
+                       # seized: the registry changed the record at 21:30 the day before the store last saw the
+                       # site serving (a cached delegation); the store sees the change 6 hours later
+                       "seized": {"clock": "2025-03-10T18:00:00Z",
+                                  "domains": {"seizedrdap.info": {"ns": ["ns1.fbi.seized.gov", "ns2.fbi.seized.gov"],
+                                                                  "a": [], "web": False, "rdap": lock}}}},
+            "domains": {"seizedrdap.info": {
+                "ns": ["ns1.rdaphost.net", "ns2.rdaphost.net"], "a": ["185.44.15.30"],
+                "rdap": {"registrar": "Quill Registrar Ltd", "registered": "2025-01-10", "updated": "2025-01-10"},
+                "web": {"pages": {"/": {"html": "<title>seized</title><p>news</p>"}}, "https": False}}}}
+
+
+@pytest.mark.timeout(180)
+def test_a_seizure_seen_within_the_rdap_cache_asks_again_and_dates_the_takedown(
+        make_sandbox: Callable[..., Sandbox], store_url: str) -> None:
+    """The RDAP answer of the first look is cached for [rdap] cache_hours (24 by default); the seizure six
+    hours later changes the DNS answer, so RDAP is asked again, not answered from the cache: the server
+    hold and the seizure's name servers are seen, and the record's "last changed" date reaches the site's
+    scoring profile as the takedown's date."""
+    from datetime import UTC, datetime
+
+    from detect.model import Status
+    from storage import profiles
+
+    sb = make_sandbox(_seizure_world(), "before")
+    overrides = sb.config_overrides()
+    cfg = from_mapping({**overrides, "storage": {"url": store_url}}, source="(test)")
+    assert cfg.rdap.cache_hours >= 6
+    store = Store.from_url(store_url)
+    store.init()
+    with store.transaction() as session:
+        watchlist.add_domains(session, ["seizedrdap.info"], campaign="rdap", origin="seed", now=sb.clock())
+    parts = Components.from_settings(cfg, store, load_signatures())
+    asked: dict[str, list[str]] = {}
+
+    async def main() -> None:
+        try:
+            for phase in ("before", "seized"):
+                sb.reset(phase)
+                await observe(parts, ["seizedrdap.info"], now=sb.clock(), cycle_id=None, crawl=True, rdap="auto")
+                asked[phase] = sorted(sb.rdap_requests)
+        finally:
+            await parts.close()
+
+    try:
+        reactor_run.run(main)
+        with store.transaction() as session:
+            profile = profiles.site_profile(session, "seizedrdap.info", in_network=True)
+    finally:
+        store.close()
+    assert asked == {"before": ["seizedrdap.info"], "seized": ["seizedrdap.info"]}, asked
+    assert profile.status is Status.SEIZED
+    assert profile.registry_changed == datetime(2025, 3, 9, 21, 30, tzinfo=UTC)
