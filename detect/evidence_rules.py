@@ -299,13 +299,19 @@ def linkage(candidate: SiteProfile, network: Sequence[SiteProfile], discovery: D
     return out
 
 
+# What makes a registration right after a takedown point at that takedown: the candidate's name, or what
+# its operator put on it (ids, writing, links to it). Not its hosting: a newly-registered-domain feed is
+# read for names on the network's name servers and addresses, so a stranger on the network's shared host
+# registered since the takedown is that feed's everyday catch, and its hosting and its date are one tie.
+TIMING_TIES: frozenset[Family] = frozenset({Family.LEXICAL, Family.IDENTITY, Family.CONTENT, Family.LINKAGE})
+
+
 def _tied_lost(findings: Iterable[Finding], lost_in_window: set[str]) -> set[str]:
     """The lost domains (among those lost just before the registration) the candidate is tied to by
-    name or substance with at least MIN_SUPPORT of strength. Every such domain is credited (not only
-    the closest) so that adding evidence can never take timing evidence away."""
-    ties = [f for f in findings
-            if f.evidence.weight > 0 and (family_of(f.evidence.kind)[0] is Family.LEXICAL
-                                          or family_of(f.evidence.kind)[0] in SUBSTANTIVE)]
+    name or by what its operator put on it (TIMING_TIES) with at least MIN_SUPPORT of strength. Every
+    such domain is credited (not only the closest) so that adding evidence can never take timing
+    evidence away."""
+    ties = [f for f in findings if f.evidence.weight > 0 and family_of(f.evidence.kind)[0] in TIMING_TIES]
     return {d for d, s in pair_strengths(ties).items() if d in lost_in_window and supports(s)}
 
 

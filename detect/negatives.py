@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from detect.evidence_kinds import Family, family_of, family_strengths, supports
+from detect.evidence_kinds import UNCORROBORATED_CAP, Family, combine, family_of, family_strengths, supports
 from detect.evidence_rules import lexical_relation, placeholder_of, serves_own_pages, substantive_tie
 from detect.findings import Finding
 from detect.model import Evidence, Indicator, Status
@@ -26,7 +26,6 @@ PARKED_PENALTY = -0.6
 PLACEHOLDER_PENALTY = -0.5
 COMMODITY_PENALTY = -0.2
 UNRELATED_CONTENT_PENALTY = -0.35
-NEIGHBOUR_PENALTY = -0.35
 UNRELATED_TEXT = 0.05  # Jaccard below this between two pages with real text: different writing
 
 
@@ -172,7 +171,12 @@ def _host_neighbour(candidate: SiteProfile, network: Sequence[SiteProfile],
     """A shared host contradicted by what the candidate serves: its only substantive tie is
     infrastructure and it has real text of its own (no text of the network's strong enough to support a
     verdict). Shared hosting fills a /24 with strangers, who register domains every day: a neighbour on
-    the host registered the same week is not the operator (FIELD-NOTES: co-hosted sites)."""
+    the host registered the same week is not the operator (FIELD-NOTES: co-hosted sites).
+
+    The hosting is explained away, no more: the penalty takes the confidence to what the rest of the
+    evidence gives without the hosting tie, and that is uncorroborated (no substantive family is left),
+    so at most UNCORROBORATED_CAP. A fixed factor would let more hosting evidence lower a verdict below
+    its level without any, or leave a neighbour with a network-like name and look above the threshold."""
     if not _has_own_text(candidate):
         return None
     positive = [f for f in findings if f.evidence.weight > 0]
@@ -182,10 +186,14 @@ def _host_neighbour(candidate: SiteProfile, network: Sequence[SiteProfile],
         return None
     hosts = sorted({t for f in positive if family_of(f.evidence.kind)[0] is Family.INFRASTRUCTURE
                     for t in f.targets})
+    hosted = combine(f.evidence for f in positive).positive
+    rest = min(UNCORROBORATED_CAP, combine(f.evidence for f in positive
+                                           if family_of(f.evidence.kind)[0] is not Family.INFRASTRUCTURE).positive)
+    weight = -(1.0 - rest / hosted) if hosted > 0 else 0.0
     best = max((float(f.evidence.value) for f in findings if f.evidence.kind == "text_similarity"), default=0.0)
     own = (f"writes its own text (at most Jaccard {best:.2f} with a network page)" if candidate.minhash is not None
            else "serves a page of its own too short to carry any network page's text")
-    return Finding(Evidence("unrelated_neighbour", candidate.domain, NEIGHBOUR_PENALTY,
+    return Finding(Evidence("unrelated_neighbour", candidate.domain, round(weight, 6),
                             f"shares hosting with {', '.join(hosts[:3])}{' …' if len(hosts) > 3 else ''} but "
                             f"{own}: a neighbour on the host, not the operator's site"))
 

@@ -86,11 +86,13 @@ def _utc_profile(profile: SiteProfile) -> SiteProfile:
 
 
 def _corroboration_cap(result: Combination) -> Finding | None:
-    """Without two supporting families, one of them substantive, confidence stops at the cap."""
-    if result.corroborated or result.positive <= UNCORROBORATED_CAP:
+    """Without two supporting families, one of them substantive, confidence stops at the cap: the
+    confidence the penalties left, not the positive evidence before them (a penalty that already took it
+    below the cap is not applied twice)."""
+    if result.corroborated or result.confidence <= UNCORROBORATED_CAP:
         return None
     families = "+".join(sorted(result.supporting)) or "none"
-    weight = -(1.0 - UNCORROBORATED_CAP / result.positive)
+    weight = -(1.0 - UNCORROBORATED_CAP / result.confidence)
     has_substantive = any(f in SUBSTANTIVE for f in result.supporting)
     why = ("only one family of evidence" if len(result.supporting) < 2
            else "no substantive evidence (identity, content, infrastructure, linkage)")

@@ -168,6 +168,18 @@ def test_a_takedown_the_registry_dated_starts_before_the_stores_last_sight_of_th
     assert "registered_after_takedown" not in kinds(score(cand, network(SEIZURE.replace(hour=9))))
 
 
+def test_a_stranger_on_the_networks_host_registered_after_the_takedown_is_not_dated_to_it() -> None:
+    """Its hosting is what put it in the newly-registered feed's catch: hosting and date are one tie, and
+    the stranger, with its own writing and a dated takedown just before it, stays a stranger."""
+    network = [replace(p, lost_after=SEIZURE, registry_changed=SEIZURE.replace(hour=1)) if p.status.lost else p
+               for p in NETWORK]
+    stranger = site("garden-shop.com", registered=SEIZURE.replace(hour=20), text=page("shop-1", "shop-2", "shop-3"),
+                    ind=(("ip", OPERATOR_IP), ("ns", OPERATOR_NS)))
+    v = score(stranger, network, source="nrd", via="feed")
+    assert "registered_after_takedown" not in kinds(v) and "unrelated_neighbour" in kinds(v)
+    assert not v.is_clone and v.confidence <= 0.45, v.reason
+
+
 # --- monotonicity of whole verdicts --------------------------------------------------------------------
 
 TELLS = [("ga", "G-RRN0001"), ("social", "t.me/rrn_world"), ("ns", OPERATOR_NS), ("ip", OPERATOR_IP),
