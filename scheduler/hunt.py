@@ -92,7 +92,11 @@ async def hunt(parts: Components, *, lost: Sequence[str], sweep: bool, now: date
     if sweep:
         observed += await _sweep(parts, ctx, lost, now=now, cycle_id=cycle_id, report=report,
                                  first_part=len(lost_plan))
-    await _score_all(parts, ctx, observed, now=now, cycle_id=cycle_id, report=report)
+    network = [p.domain for p in ctx.network]
+    # Scoring reads its own view of the network's profiles (scheduler/score_jobs.py): the hunt's are let go
+    # first, not held beside them (at 10^5 watched sites each copy is hundreds of MB).
+    ctx.network = []
+    await _score_all(parts, network, observed, now=now, cycle_id=cycle_id, report=report)
     consume(parts, sweep=cycle_id, now=now)  # its parts' names: kept until now, for a resumed job (cluster mode)
     report.wildcard_tlds = sorted(set(ctx.wildcards.active) | ctx.part_wildcards)
     return report
@@ -211,15 +215,14 @@ async def _observe(parts: Components, chosen: Sequence[Candidate], found: dict[s
     report.observed += len(names)
 
 
-async def _score_all(parts: Components, ctx: _Context, chosen: Sequence[Candidate], *, now: datetime, cycle_id: int,
-                     report: HuntReport) -> None:
+async def _score_all(parts: Components, network: list[str], chosen: Sequence[Candidate], *, now: datetime,
+                     cycle_id: int, report: HuntReport) -> None:
     """Score every candidate the hunt observed against one view of the store taken after all of them, and
     the network as it was when the hunt began: no cascade, a clone accepted earlier in this hunt is not
     yet evidence for others (scheduler/score_jobs.py). Embedded: one batch, here; cluster mode: batches of
     [cluster] score_batch as ``score`` jobs (``parts.run_score_batches``). The report from their records."""
     if not chosen:
         return
-    network = [p.domain for p in ctx.network]
     if parts.run_score_batches is None:
         plan = plan_scoring(chosen, network, len(chosen))
         score_jobs.score_inline(parts, cycle_id, plan, now=now)
