@@ -40,7 +40,8 @@ speed-up over the embedded process, CPU-seconds per 1,000 domains of the hydrawa
 the PostgreSQL backends serving them (every connection carries ``application_name=hwbench``; the
 backends' /proc/PID/stat is sampled every 0.2 s, so a connection opened and closed between two samples
 is missed), rows added and bytes grown (store tables and queue tables apart), queue wait p50/p95
-(procrastinate_events: deferred → started) and the peak RSS of each worker (VmHWM).
+(procrastinate_events: deferred → started) and the peak RSS of each worker (VmHWM; the embedded process's
+is reset at each stage's start, so it is that stage's own).
 
 Then the kill: one worker starts the crawl stage, a second idles beside it; at half the crawl's
 one-worker time the first is killed (SIGKILL). Reported: time from the kill to the job's start on the
@@ -192,6 +193,15 @@ def ticks(pid: int) -> int:
     except OSError:
         return 0
     return int(fields[11]) + int(fields[12])
+
+
+def reset_peak_rss() -> None:
+    """Start this process's VmHWM afresh (Linux: 5 written to /proc/self/clear_refs), so that each stage's
+    peak RSS is its own, not an earlier stage's."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError as exc:  # not Linux, or not allowed: the peak is then the process's since it started
+        print(f"[bench] peak RSS not reset between stages: {exc}", file=sys.stderr)
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -432,10 +442,13 @@ def embedded_child(config_path: str, stages: list[str], hunted: str) -> None:
             snapshot = None
             for kind in stages:
                 sys.stdin.readline()  # the parent says when (it snapshots PostgreSQL first)
+                reset_peak_rss()
                 r0, t0, s0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter(), statements[0]
+                peak = PeakSnapshot() if traced else None
                 report = await jobs[kind](parts, now=datetime.now(UTC))
                 r1 = resource.getrusage(resource.RUSAGE_SELF)
-                if traced:
+                if peak is not None:
+                    peak.report(kind)
                     snapshot = traced_memory(kind, snapshot)
                 print(json.dumps({"kind": kind, "wall": time.perf_counter() - t0,
                                   "cpu": r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime,
@@ -450,6 +463,51 @@ def embedded_child(config_path: str, stages: list[str], hunted: str) -> None:
             reactor_run.run(go)
         finally:
             reactor_run.shutdown()  # the reactor's thread pool is not daemonic
+
+
+class PeakSnapshot:
+    """What held the memory at a stage's highest point: a thread reads the traced total every 0.5 s and takes a
+    snapshot each time it passes the highest seen by 5 % (and 8 MiB); :meth:`report` stops it and prints the
+    last one's largest holders. The snapshot is taken while the stage runs, so it is off by what the stage
+    allocated within the sampling period."""
+
+    def __init__(self) -> None:
+        import tracemalloc
+
+        tracemalloc.reset_peak()
+        self.highest, self.snapshot, self.taken_at = 0, None, 0.0
+        self.started, self.stop = time.perf_counter(), threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+        self.thread.start()
+
+    def _watch(self) -> None:
+        import tracemalloc
+
+        while not self.stop.wait(0.5):
+            current, _ = tracemalloc.get_traced_memory()
+            if current > self.highest * 1.05 and current > self.highest + 8 * 2**20:
+                self.highest, self.taken_at = current, time.perf_counter() - self.started
+                self.snapshot = tracemalloc.take_snapshot().filter_traces(
+                    [tracemalloc.Filter(False, tracemalloc.__file__)])
+
+    def report(self, kind: str) -> None:
+        import tracemalloc
+
+        self.stop.set()
+        self.thread.join()
+        _, peak = tracemalloc.get_traced_memory()
+        print(f"[tracemalloc] {kind} at its highest: {peak / 2**20:.1f} MiB traced; the snapshot nearest it "
+              f"({self.highest / 2**20:.1f} MiB, {self.taken_at:.0f} s in):", file=sys.stderr)
+        if self.snapshot is not None:
+            print_holders(self.snapshot)
+
+
+def print_holders(snapshot: Any) -> None:
+    for stat in snapshot.statistics("traceback")[:12]:
+        frames = [f"{f.filename.split('site-packages/')[-1].replace(str(ROOT) + '/', '')}:{f.lineno}"
+                  for f in stat.traceback[-6:]]
+        print(f"[tracemalloc]   {stat.size / 2**20:7.1f} MiB {stat.count:8d} blocks  {' <- '.join(reversed(frames))}",
+              file=sys.stderr)
 
 
 def traced_memory(kind: str, before: Any) -> Any:
@@ -468,11 +526,7 @@ def traced_memory(kind: str, before: Any) -> Any:
     print(f"[tracemalloc] after {kind}: Python allocations {current / 2**20:.1f} MiB held, peak {peak / 2**20:.1f} "
           f"MiB (traced from the store's opening); RSS now {rss.get('VmRSS', 0):.0f} MB, peak {rss.get('VmHWM', 0):.0f} MB",
           file=sys.stderr)
-    for stat in snapshot.statistics("traceback")[:12]:
-        frames = [f"{f.filename.split('site-packages/')[-1].replace(str(ROOT) + '/', '')}:{f.lineno}"
-                  for f in stat.traceback[-6:]]
-        print(f"[tracemalloc]   {stat.size / 2**20:7.1f} MiB {stat.count:8d} blocks  {' <- '.join(reversed(frames))}",
-              file=sys.stderr)
+    print_holders(snapshot)
     if before is not None:
         for stat in snapshot.compare_to(before, "lineno")[:8]:
             print(f"[tracemalloc]   grew {stat.size_diff / 2**20:+7.1f} MiB  {stat.traceback[0]}", file=sys.stderr)

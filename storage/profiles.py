@@ -33,11 +33,24 @@ def site_profile(session: Session, name: str, *, in_network: bool) -> SiteProfil
                                 if info.status.lost and info.status_since is not None else None))
 
 
+PROFILE_CHUNK = 2000
+"""Names whose profiles are read together: what is read for them (rows, every indicator, page sketches,
+the latest crawl's fetches) is about three times the profiles' size and is let go chunk by chunk, not held
+for a whole 10^5-site network at once."""
+
+
 def site_profiles(session: Session, names: Iterable[str], *, in_network: bool) -> dict[str, SiteProfile]:
     """:func:`site_profile` of each of ``names`` (name → profile, in the order of ``names``), read with a
     few queries a chunk of names rather than a few a name: what a hunt's scoring reads of its network and
     candidates. KeyError (naming the first) if one of ``names`` is not in the store, as site_profile."""
     wanted = list(dict.fromkeys(names))
+    out: dict[str, SiteProfile] = {}
+    for start in range(0, len(wanted), PROFILE_CHUNK):
+        out.update(_site_profiles(session, wanted[start:start + PROFILE_CHUNK], in_network=in_network))
+    return out
+
+
+def _site_profiles(session: Session, wanted: list[str], *, in_network: bool) -> dict[str, SiteProfile]:
     rows = watchlist.domain_rows(session, wanted)
     missing = [n for n in wanted if n not in rows]
     if missing:

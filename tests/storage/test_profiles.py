@@ -108,13 +108,18 @@ def world(store: Store) -> Store:
 def test_batched_profiles_equal_the_per_name_reads(world: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """Lost (seized, suspended, dead) and redirecting sites described as of before their status_since,
     outlinks apart, the first foreign redirect target of the latest crawl, the newest successful RDAP,
-    parked, seeded, no crawl, no RDAP, no observation at all; in chunks of three names."""
+    parked, seeded, no crawl, no RDAP, no observation at all; in query chunks of three names, and read in
+    chunks of four (PROFILE_CHUNK) or all at once."""
     real = inlist.chunks
     for module in (observations, watchlist):
         monkeypatch.setattr(module, "chunks", lambda values, size=3: real(values, min(size, 3)))
     with world.transaction() as session:
         expected = {n: profiles.site_profile(session, n, in_network=True) for n in NAMES}
+        whole = profiles.site_profiles(session, [*NAMES, "act.com"], in_network=True)
+        monkeypatch.setattr(profiles, "PROFILE_CHUNK", 4)
+        assert len(NAMES) > 4
         got = profiles.site_profiles(session, [*NAMES, "act.com"], in_network=True)
+        assert got == whole and list(got) == list(whole)
         alone = {n: profiles.site_profiles(session, [n], in_network=True)[n] for n in NAMES}
         assert profiles.site_profiles(session, [], in_network=False) == {}
     assert list(got) == NAMES
@@ -132,10 +137,13 @@ def test_batched_profiles_equal_the_per_name_reads(world: Store, monkeypatch: py
     assert Indicator("ip", "192.0.2.1") not in got["dnsfail.biz"].indicators
 
 
-def test_a_name_not_in_the_store_is_a_key_error_as_for_one_name(world: Store) -> None:
+def test_a_name_not_in_the_store_is_a_key_error_as_for_one_name(world: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     with world.transaction() as session:
         with pytest.raises(KeyError, match="gone.ltd"):
             profiles.site_profiles(session, ["act.com", "gone.ltd"], in_network=False)
+        monkeypatch.setattr(profiles, "PROFILE_CHUNK", 1)  # the first missing name, in its own chunk
+        with pytest.raises(KeyError, match="gone.ltd"):
+            profiles.site_profiles(session, ["act.com", "gone.ltd", "lost.biz"], in_network=False)
         with pytest.raises(KeyError, match="gone.ltd"):
             profiles.site_profile(session, "gone.ltd", in_network=False)
 
