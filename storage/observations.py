@@ -314,7 +314,7 @@ def _registration(raw: Mapping[str, Any]) -> tuple[Any, ...]:
     statuses, name servers, the HTTP status, the error), not the server's JSON text, which servers stamp
     per answer ("last update of RDAP database"): the first look's text is kept."""
     return (raw.get("domain"), raw.get("http_status"), raw.get("registrar"), raw.get("registered"),
-            raw.get("expires"), tuple(raw.get("statuses") or ()), tuple(raw.get("nameservers") or ()),
+            raw.get("expires"), raw.get("changed"), tuple(raw.get("statuses") or ()), tuple(raw.get("nameservers") or ()),
             raw.get("error_kind"), raw.get("error", ""), raw.get("source") or "rdap")
 
 

@@ -6,6 +6,7 @@ chunks it committed. Both stores; two attempts at once on PostgreSQL."""
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, cast
@@ -98,6 +99,13 @@ def test_a_registration_seen_again_stamps_and_a_changed_one_is_a_new_row(store: 
         watchlist.set_status(session, name, Classification(Status.SEIZED, "banner"), day[5] + timedelta(hours=1))
         observations.record_rdap_batch(session, _writes([_rec(name)]), now=day[5] + timedelta(hours=2))
     assert len(_rows(store)[0]) == len(obs) + 1
+    # the registry changed the record (its "last changed" date moved, nothing else we parse did): a new row,
+    # and the latest record carries the date (it dates a takedown for scoring)
+    moved = replace(_rec(name), changed=day[5] + timedelta(hours=3))
+    with store.transaction() as session:
+        observations.record_rdap_batch(session, _writes([moved]), now=day[5] + timedelta(hours=4))
+        assert observations.latest_rdap(session, name).changed == moved.changed  # type: ignore[union-attr]
+    assert len(_rows(store)[0]) == len(obs) + 2
 
 
 def test_one_domain_twice_in_a_batch(store: Store) -> None:
