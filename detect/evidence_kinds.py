@@ -104,6 +104,11 @@ def indicator_class(kind: str) -> IndicatorClass:
 
 SHARED_PREFIX = "shared_"
 
+# Evidence that names no tie to any network domain ("registered within the window of some network loss it
+# shows no other tie to": newly-registered noise has it by the thousand). It adds to the confidence like
+# any other, but never makes its family support a verdict: corroboration means independent *ties*.
+UNTIED_KINDS: frozenset[str] = frozenset({"registered_after_network_loss"})
+
 # Every evidence kind that is not a shared indicator value: kind -> (family, group). Negative kinds have
 # family None: they multiply the confidence down instead of adding to a family.
 EVIDENCE_KINDS: dict[str, tuple[Family | None, str]] = {
@@ -186,6 +191,7 @@ class Combination:
     penalty: float  # product of (1 + w) over negative evidence, in [0, 1]
     families: dict[Family, float]  # strength per family, capped at FAMILY_CAP
     corroborated: bool
+    ties: dict[Family, float] | None = None  # strength per family from its ties only (UNTIED_KINDS apart)
 
     @property
     def confidence(self) -> float:
@@ -193,7 +199,7 @@ class Combination:
 
     @property
     def supporting(self) -> tuple[Family, ...]:
-        return independent(f for f, s in self.families.items() if supports(s))
+        return independent(f for f, s in (self.families if self.ties is None else self.ties).items() if supports(s))
 
 
 def family_strengths(evidence: Iterable[Evidence]) -> dict[Family, float]:
@@ -231,6 +237,7 @@ def combine(evidence: Iterable[Evidence]) -> Combination:
     for ev in items:
         if ev.weight < 0:
             penalty *= 1.0 + max(ev.weight, -1.0)
-    supporting = independent(f for f, s in families.items() if supports(s))
+    ties = family_strengths(ev for ev in items if ev.kind not in UNTIED_KINDS)
+    supporting = independent(f for f, s in ties.items() if supports(s))
     corroborated = len(supporting) >= 2 and any(f in SUBSTANTIVE for f in supporting)
-    return Combination(positive, penalty, families, corroborated)
+    return Combination(positive, penalty, families, corroborated, ties)

@@ -11,7 +11,7 @@ import random
 from dataclasses import replace
 from datetime import datetime
 
-from detect.evidence_kinds import combine
+from detect.evidence_kinds import Family, combine
 from detect.model import Relation, Status
 from detect.scoring import SiteProfile, Verdict
 from tests.detect.scoring_world import (
@@ -178,6 +178,20 @@ def test_a_stranger_on_the_networks_host_registered_after_the_takedown_is_not_da
     v = score(stranger, network, source="nrd", via="feed")
     assert "registered_after_takedown" not in kinds(v) and "unrelated_neighbour" in kinds(v)
     assert not v.is_clone and v.confidence <= 0.45, v.reason
+
+
+def test_a_registration_after_some_network_loss_it_has_no_tie_to_corroborates_nothing() -> None:
+    """A stranger on the network's host and at its registrar (one reseller: one tie), registered since the
+    takedowns, with a page too thin to say whose it is: "registered within the window of a loss it shows no
+    other tie to" adds to the confidence but is no tie, so it never makes its family support a verdict."""
+    network = [replace(p, lost_after=SEIZURE, registry_changed=SEIZURE.replace(hour=1), registrar="Vesta Registry")
+               if p.status.lost else p for p in NETWORK]
+    stranger = replace(site("dutrem-bakery.blog", registered=SEIZURE.replace(hour=20), registrar="Vesta Registry",
+                            ind=(("ip", OPERATOR_IP), ("ns", OPERATOR_NS))), minhash=None)
+    v = score(stranger, network, source="nrd", via="feed")
+    assert "registered_after_network_loss" in kinds(v) and "shared_registrar" in kinds(v)
+    assert combine(v.evidence).families.get(Family.REGISTRATION, 0.0) >= 0.2  # strong enough, were it a tie
+    assert not combine(v.evidence).corroborated and v.confidence <= 0.45, v.reason
 
 
 # --- monotonicity of whole verdicts --------------------------------------------------------------------
