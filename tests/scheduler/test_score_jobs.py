@@ -328,9 +328,8 @@ def test_a_resumed_hunt_with_one_batch_of_fresh_candidates_takes_up_its_first_at
                     store=store, config=config, progress=score_jobs.NULL,
                     run_score_batches=lambda parent, p, at: cluster.run_scoring(app, parts, p, parent=parent, now=at,
                                                                                 resume=True, poll=0.05))))
-                ctx = SimpleNamespace(network=[SimpleNamespace(domain=n) for n in watched])
                 report = HuntReport()
-                hunt = asyncio.ensure_future(_score_all(parts, cast(Any, ctx), fresh, now=NOW, cycle_id=5,
+                hunt = asyncio.ensure_future(_score_all(parts, list(watched), fresh, now=NOW, cycle_id=5,
                                                         report=report))
                 await asyncio.sleep(0)  # the resumed hunt first, then the job its first attempt's worker left
                 while not hunt.done():  # a worker: runs the score jobs left (batch 0's, its worker dead)
