@@ -190,8 +190,8 @@ class Combination:
     positive: float  # noisy-OR over the capped family strengths
     penalty: float  # product of (1 + w) over negative evidence, in [0, 1]
     families: dict[Family, float]  # strength per family, capped at FAMILY_CAP
+    ties: dict[Family, float]  # strength per family from its ties only (UNTIED_KINDS apart): what supports
     corroborated: bool
-    ties: dict[Family, float] | None = None  # strength per family from its ties only (UNTIED_KINDS apart)
 
     @property
     def confidence(self) -> float:
@@ -199,7 +199,7 @@ class Combination:
 
     @property
     def supporting(self) -> tuple[Family, ...]:
-        return independent(f for f, s in (self.families if self.ties is None else self.ties).items() if supports(s))
+        return independent(f for f, s in self.ties.items() if supports(s))
 
 
 def family_strengths(evidence: Iterable[Evidence]) -> dict[Family, float]:
@@ -240,4 +240,4 @@ def combine(evidence: Iterable[Evidence]) -> Combination:
     ties = family_strengths(ev for ev in items if ev.kind not in UNTIED_KINDS)
     supporting = independent(f for f, s in ties.items() if supports(s))
     corroborated = len(supporting) >= 2 and any(f in SUBSTANTIVE for f in supporting)
-    return Combination(positive, penalty, families, corroborated, ties)
+    return Combination(positive, penalty, families, ties, corroborated)

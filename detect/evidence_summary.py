@@ -14,11 +14,9 @@ from dataclasses import dataclass
 
 from detect.evidence_kinds import (
     SHARED_PREFIX,
-    UNTIED_KINDS,
+    combine,
     family_of,
     family_strengths,
-    independent,
-    supports,
 )
 from detect.model import Evidence
 
@@ -150,8 +148,7 @@ def group_evidence(evidence: Iterable[Evidence], *, predecessor: str = "") -> tu
     known = [ev for ev in items if _safe_family(ev.kind)[0] not in (OTHER, AGAINST, NOTES)]
     strengths = {f.value: s for f, s in family_strengths(known).items()}
     # the families that decided: supporting, and independent (a page's look is not, beside its writing)
-    ties = family_strengths(ev for ev in known if ev.kind not in UNTIED_KINDS)
-    decided = {f.value for f in independent(f for f, s in ties.items() if supports(s))}
+    decided = {f.value for f in combine(known).supporting}
     best: dict[tuple[str, str], float] = {}
     for ev in items:
         key = _safe_family(ev.kind)

@@ -28,7 +28,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _rank(domain: str, strengths: dict[str, float], by_name: dict[str, SiteProfile],
-          timed: frozenset[str] = frozenset()) -> tuple[float, bool, datetime, str]:
+          timed: frozenset[str]) -> tuple[float, bool, datetime, str]:
     since = by_name[domain].status_since or _EPOCH
     if since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
